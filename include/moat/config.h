@@ -1,0 +1,143 @@
+#pragma once
+/*
+ * config: moat.ini < MOAT_* environment < command-line flags, merged into one
+ * validated, immutable struct moat_config. Every limit, default and maximum
+ * of moat is named in the settings table (src/config/settings.c) and nowhere
+ * else; `moat serve --help` and docs/configuration.md are generated from it.
+ * Every function here is reentrant: no state beyond the caller's structs.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct moat_err;
+
+/* Limits of one step as a user may ask for them (API units). */
+struct moat_limits {
+    uint64_t time_ms;       /* CPU time, summed over every process and thread */
+    uint64_t wall_time_ms;  /* 0 = derived: 2 * time_ms + 1000 */
+    uint64_t memory_mb;
+    uint64_t max_processes; /* processes and threads together */
+    uint64_t max_output_kb; /* per stream */
+    uint64_t max_file_kb;   /* largest file the program may write */
+    uint64_t max_open_files;
+    uint64_t stack_kb;
+};
+
+struct moat_config {
+    /* run-step defaults and the server's maxima for what a request may ask */
+    struct moat_limits limits;
+    struct moat_limits max_limits;
+    /* compile steps run with these (languages.ini may raise them per language) */
+    struct moat_limits compile_limits;
+
+    /* sandbox */
+    uint64_t first_uid;       /* host uids first_uid .. first_uid+uid_count-1 are the boxes' */
+    uint64_t uid_count;
+    char run_dir[256];        /* uid leases, the box root mount point */
+    char cgroup_name[64];     /* parent cgroup of the boxes, in every hierarchy */
+    uint64_t box_tmpfs_mb;    /* size of /box */
+    uint64_t tmp_tmpfs_mb;    /* size of /tmp and of /dev/shm */
+    bool landlock;
+    uint64_t warm_boxes;      /* boxes kept prepared by the pool */
+    uint64_t netns_pool;      /* network namespaces kept ready */
+
+    /* languages */
+    char languages_file[256];
+    char cache_dir[256];      /* precompiled headers, version probe cache */
+
+    /* service (moat serve) */
+    char listen[128];
+    char data_dir[256];
+    uint64_t workers;         /* 0 = number of CPUs */
+    uint64_t max_queue;
+    uint64_t max_wait_ms;
+    uint64_t retry_attempts;
+    uint64_t retry_base_ms;
+    uint64_t retry_factor;
+    uint64_t max_body_kb;
+    uint64_t max_code_kb;
+    uint64_t max_stdin_kb;
+    uint64_t compile_cache_mb;
+    bool no_exec;
+
+    char log_level[16];
+};
+
+/* Where a setting may come from, for `moat ... --help` and error messages. */
+enum config_scope {
+    CONFIG_SCOPE_RUN = 1 << 0,   /* moat run */
+    CONFIG_SCOPE_SERVE = 1 << 1, /* moat serve, moat worker */
+};
+
+/*
+ * Fills cfg with the defaults, then the ini file (ini_path, else $MOAT_CONFIG
+ * from envp, else ./moat.ini when present; a missing default file is not an
+ * error, a missing named one is), then the MOAT_* variables of envp (NULL =
+ * none; unknown MOAT_* names are ignored, bad values of known ones are not).
+ * Flags are applied with config_set afterwards and config_validate last.
+ * Borrows everything; writes *cfg only on success. Returns 0 or -errno with
+ * err naming the setting (err->field = its key, "limits.time_ms") and where
+ * the bad value came from ("moat.ini:3", "MOAT_TIME_LIMIT").
+ * -ENOENT for a missing named file, -EINVAL/-ERANGE for bad values,
+ * -EFBIG for an ini file over 1 MiB, -EPERM for a world-writable one.
+ * Thread-safe (no shared state).
+ */
+int config_load(struct moat_config *cfg, const char *ini_path, char *const *envp,
+                struct moat_err *err);
+
+/* The built-in defaults, nothing read. */
+void config_defaults(struct moat_config *cfg);
+
+/* Applies ini text (a whole moat.ini) on top of cfg; origin names it in
+ * messages ("moat.ini"). Unknown sections and keys, a key given twice, a line
+ * over 197 characters and syntax errors fail with origin:line. cfg may be
+ * partly updated on failure. Borrows text and origin. */
+int config_apply_ini(struct moat_config *cfg, const char *text, const char *origin,
+                     struct moat_err *err);
+
+/* Applies the MOAT_* entries ("NAME=value") of envp (may be NULL) on top of cfg.
+ * cfg may be partly updated on failure. */
+int config_apply_env(struct moat_config *cfg, char *const *envp, struct moat_err *err);
+
+/* Applies one setting by its flag name ("time-limit") or its key
+ * ("limits.time_ms"); value NULL means "true" for a boolean and is an error
+ * for any other. -ENOENT when no such setting, -EINVAL/-ERANGE for a bad
+ * value (cfg unchanged). Borrows name and value. */
+int config_set(struct moat_config *cfg, const char *name, const char *value,
+               struct moat_err *err);
+
+/* Finds a setting by flag name or key, for the command-line parser: 0 with
+ * *scope (enum config_scope bits) and *is_bool (a flag that may stand without
+ * a value) filled, or -ENOENT. Either output may be NULL. */
+int config_lookup(const char *name, unsigned *scope, bool *is_bool);
+
+/* Every setting within its own range, then the cross-field checks: each run
+ * default within its maximum (limits.time_ms <= max_limits.time_ms, also the
+ * derived wall time), max_code_kb and max_stdin_kb within max_body_kb,
+ * warm_boxes within uid_count. -EINVAL/-ERANGE with err->field the key. */
+int config_validate(const struct moat_config *cfg, struct moat_err *err);
+
+/* Prints the settings of scope (enum config_scope bits) as an aligned table:
+ * flag, environment variable, default, range, description (for --help). */
+void config_print_help(FILE *out, unsigned scope);
+
+/* Prints docs/configuration.md (every setting, by ini section). */
+void config_print_markdown(FILE *out);
+
+/* Prints moat.ini.example: every section and key, commented out, with its
+ * default and description. */
+void config_print_ini_example(FILE *out);
+
+/* Effective wall limit: wall_time_ms, or 2 * time_ms + 1000 when 0
+ * (saturating). */
+uint64_t config_wall_ms(const struct moat_limits *l);
+
+/* Checks a requested limit set against the maxima: -ERANGE above a maximum
+ * ("timeoutMs must be at most 10000"), -EINVAL below a minimum (a zero time,
+ * memory, process or output limit), with err->field set to the API field name
+ * at fault (timeoutMs, wallTimeoutMs, memoryMb, maxProcesses, maxOutputKb,
+ * maxFileKb, maxOpenFiles, stackKb). wall_time_ms 0 means derived; a derived
+ * wall time above the maximum is refused on wallTimeoutMs as well. */
+int config_check_limits(const struct moat_config *cfg, const struct moat_limits *want,
+                        struct moat_err *err);

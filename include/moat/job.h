@@ -1,0 +1,86 @@
+#pragma once
+/*
+ * job: the job model and its JSON mapping. Pure: no I/O, no threads.
+ * The result of a step has the same JSON in `moat run --json` and the API:
+ *   { "verdict": "ok", "exitCode": 0, "signal": null, "timeMs": 12,
+ *     "wallTimeMs": 15, "memoryKb": 8123, "stdout": "4\n", "stderr": "",
+ *     "stdoutTruncated": false, "stderrTruncated": false }
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum job_verdict {
+    JOB_VERDICT_NONE, /* not finished */
+    JOB_VERDICT_OK,
+    JOB_VERDICT_RUNTIME_ERROR,
+    JOB_VERDICT_TIME_LIMIT,
+    JOB_VERDICT_MEMORY_LIMIT,
+    JOB_VERDICT_OUTPUT_LIMIT,
+    JOB_VERDICT_COMPILE_ERROR,
+    JOB_VERDICT_INTERNAL_ERROR,
+    JOB_VERDICT_CANCELLED,
+    JOB_VERDICT_MAX_,
+};
+
+/* One step (compile or run) of a job, owning its output buffers. */
+struct job_step {
+    enum job_verdict verdict;
+    int exit_code;
+    int signal;        /* 0 = none */
+    uint64_t time_ms;  /* CPU */
+    uint64_t wall_time_ms;
+    uint64_t memory_kb;
+    char *out;         /* stdout bytes (may hold NULs and invalid UTF-8) */
+    size_t out_len;
+    char *err;         /* stderr bytes */
+    size_t err_len;
+    bool out_truncated, err_truncated;
+    bool cached;       /* compile step served from the compile cache */
+    char message[256]; /* internal detail for internal_error, "" otherwise */
+};
+
+/* Frees out and err and zeroes the whole step; accepts NULL. Not
+ * thread-safe on one step (it is the step's owner that releases it). */
+void job_step_release(struct job_step *s);
+
+/* Everything below is pure and thread-safe: const tables, no state. */
+
+/* "ok", "runtime_error", ...; NULL for JOB_VERDICT_NONE and out-of-range
+ * values. Static storage. */
+const char *job_verdict_name(enum job_verdict v);
+/* -EINVAL when unknown or NULL (no name parses to JOB_VERDICT_NONE); *out
+ * is written only on success. Borrows name. */
+int job_verdict_parse(const char *name, enum job_verdict *out);
+
+/* A sentence for a person for any verdict but ok ("Time Limit Exceeded
+ * (program ran too long)", "Runtime Error (SIGSEGV: segmentation fault)",
+ * "Runtime Error (exit code 3)", "Internal Error (<message>)"); NULL for ok
+ * and JOB_VERDICT_NONE. Static storage or buf (truncated to bufsz; at least
+ * sizeof(s->message) + 64 bytes holds every sentence whole). With buf NULL
+ * the sentence drops its detail. Borrows s. */
+const char *job_error_sentence(const struct job_step *s, char *buf, size_t bufsz);
+
+/* Name of signal n ("SIGSEGV"); never NULL, static storage. 1..31 by their
+ * Linux names, 34..64 as "SIGRTMIN", "SIGRTMIN+1".."SIGRTMIN+30" (glibc's
+ * numbering, as kill -l), 0, 32, 33 as "SIG<n>", others "SIGUNKNOWN". */
+const char *job_signal_name(int sig);
+
+/* A JSON string from bytes that may not be UTF-8: each maximal subpart of
+ * an ill-formed sequence (Unicode ch. 3, WHATWG) becomes one U+FFFD and NUL
+ * bytes are kept (dumped as \u0000). Borrows data (NULL only with len 0).
+ * New reference (caller decrefs); NULL on ENOMEM. Linear time. */
+json_t *job_json_bytes(const char *data, size_t len);
+
+/* The result object of a step, as above, keys in this order: verdict,
+ * exitCode, signal, timeMs, wallTimeMs, memoryKb, stdout, stderr,
+ * stdoutTruncated, stderrTruncated, then "cached" (compile steps only), then
+ * "error" (job_error_sentence, null for ok), then "message" (internal_error
+ * only). Borrows s. New reference (caller decrefs), NULL on ENOMEM. */
+json_t *job_step_to_json(const struct job_step *s, bool is_compile);
+
+/* Flags for dumping results: compact, UTF-8 (no \u escapes beyond the ones
+ * JSON requires). jansson keeps insertion order in every dump, so no
+ * JSON_PRESERVE_ORDER or JSON_SORT_KEYS: the order above is the wire order. */
+#define JOB_JSON_DUMP_FLAGS JSON_COMPACT

@@ -1,0 +1,49 @@
+#pragma once
+/* Subcommands of the moat binary; each returns the process exit code. */
+#include "moat/config.h"
+#include "moat/lang.h"
+#include "moat/util.h"
+
+struct cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+int cli_run(int argc, char **argv);
+int cli_doctor(int argc, char **argv);
+int cli_languages(int argc, char **argv);
+
+/* Exit code for bad arguments: nothing was run. */
+#define CLI_EXIT_USAGE 2
+
+/*
+ * Command-line parsing shared by the subcommands: options of the command
+ * itself are offered to `own` first (it returns 1 when it took the option
+ * and its value, 0 when it took the option alone, -1 when it is not its);
+ * everything else must be a setting of the configuration (config_lookup) in
+ * `scope`. Arguments that are not options go to `positional`, and after
+ * "--" to `rest`. Returns 0, or CLI_EXIT_USAGE after printing why.
+ */
+struct cli_parse {
+    const char *cmd;
+    unsigned scope;
+    int (*own)(void *arg, const char *name, const char *value);
+    void *arg;
+    const char **positional;
+    size_t npositional, maxpositional;
+    char **rest;
+    size_t nrest;
+};
+int cli_parse_args(int argc, char **argv, struct moat_config *cfg, struct cli_parse *p);
+
+/* Loads the defaults, the ini file (--config FILE, else $MOAT_CONFIG, else
+ * ./moat.ini when present) and the MOAT_* environment. */
+int cli_load_config(struct moat_config *cfg, int argc, char **argv);
+
+/* The language registry: the configured file, else languages.ini beside the
+ * binary, else /etc/moat/languages.ini. Prints why on failure. */
+int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out);
+
+/* Reads a whole file (or stdin for "-") of at most max bytes; caller frees. */
+int cli_read_file(const char *path, size_t max, char **data, size_t *len);

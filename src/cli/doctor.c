@@ -1,0 +1,68 @@
+/* moat doctor: which kernel features moat can use, and what it does without. */
+#include "cli.h"
+
+#include "moat/sandbox.h"
+
+struct check {
+    const char *name;
+    bool ok;
+    bool required;
+    const char *without;
+};
+
+static void line(const struct check *c)
+{
+    (void)printf("  %-26s %-4s %s\n", c->name, c->ok ? "yes" : "NO",
+                 c->ok ? "" : c->without);
+}
+
+int cli_doctor(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        (void)printf("usage: moat doctor\n\nSays which kernel features moat can use.\n");
+        return 0;
+    }
+    struct sbx_features f;
+    sbx_probe(&f);
+    char cg[64];
+    (void)snprintf(cg, sizeof(cg), "cgroup v%d", f.cgroup_version);
+    const struct check checks[] = {
+        {"user namespaces", f.userns, true, "moat refuses to run programs (uid isolation)"},
+        {"pid namespaces", f.pidns, true, "moat refuses to run programs"},
+        {"mount namespaces", f.mntns, true, "moat refuses to run programs"},
+        {"network namespaces", f.netns, true, "moat refuses to run programs"},
+        {"ipc namespaces", f.ipcns, true, "moat refuses to run programs"},
+        {"uts namespaces", f.utsns, true, "moat refuses to run programs"},
+        {"cgroup namespaces", f.cgroupns, true, "moat refuses to run programs"},
+        {cg, f.cgroup_version != 0, true, "no memory, process or CPU accounting: refused"},
+        {"cgroup memory controller", f.cg_memory, true, "no memory limit: refused"},
+        {"cgroup pids controller", f.cg_pids, true, "fork bombs bounded by RLIMIT_NPROC only"},
+        {"cgroup cpu accounting", f.cg_cpu, true, "CPU limit by RLIMIT_CPU per process only"},
+        {"swap accounting", f.cg_swap_accounting, false,
+         "memory limit excludes swap (run without swap)"},
+        {"cgroup.kill", f.cg_kill, false, "kills each pid of the group (pid ns init kills first)"},
+        {"peak memory", f.cg_peak, false, "peak memory sampled instead of exact"},
+        {"seccomp", f.seccomp, true, "moat refuses to run programs"},
+        {"seccomp kill_process", f.seccomp_kill_process, false,
+         "foreign-ABI syscalls kill only the thread"},
+        {"landlock", f.landlock_abi > 0, false,
+         "writes bounded by read-only mounts alone (still safe)"},
+        {"openat2", f.openat2, false, "O_NOFOLLOW|O_EXCL create in box init instead"},
+        {"pidfd", f.pidfd, false, "cancel signals box init by pid"},
+        {"protected_hardlinks", f.protected_hardlinks, false,
+         "hardlinks to host files possible where a writable mount shares their fs"},
+    };
+    (void)printf("moat doctor: kernel %s\n", f.kernel);
+    int missing = 0;
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(checks); i++) {
+        line(&checks[i]);
+        if (!checks[i].ok && checks[i].required)
+            missing++;
+    }
+    if (f.landlock_abi > 0)
+        (void)printf("  landlock ABI %d\n", f.landlock_abi);
+    (void)printf("%s\n", missing ? "moat cannot run programs safely here"
+                                 : "moat can run programs here");
+    return missing ? 1 : 0;
+}

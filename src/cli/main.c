@@ -1,0 +1,35 @@
+/* moat: one binary, one thin file per subcommand. */
+#include "cli.h"
+
+static const struct cli_command commands[] = {
+    {"run", cli_run, "run a program once in a sandbox on this machine"},
+    {"doctor", cli_doctor, "say which kernel features moat can use"},
+    {"languages", cli_languages, "list the languages this host can run"},
+};
+
+static void usage(FILE *out)
+{
+    (void)fprintf(out, "usage: moat <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(commands); i++)
+        (void)fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+    (void)fprintf(out, "\n`moat <command> --help` describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    (void)fprintf(stderr, "moat: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

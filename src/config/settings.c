@@ -1,0 +1,264 @@
+/*
+ * The settings table: every limit, default and maximum of moat, once.
+ *
+ * Conventions, checked by the unit tests: the key is section.name; the
+ * environment variable is MOAT_ and the flag in upper snake case; the range of
+ * a [limits] or [compile] value is the hard bound of its [max_limits]
+ * counterpart, and config_validate keeps each run default within the
+ * configured maximum.
+ */
+#include "config-internal.h"
+
+#define RUN CONFIG_SCOPE_RUN
+#define SERVE CONFIG_SCOPE_SERVE
+#define BOTH (CONFIG_SCOPE_RUN | CONFIG_SCOPE_SERVE)
+
+#define KEY(sec, nm) .section = #sec, .name = #nm, .key = #sec "." #nm
+
+/* clang-format off */
+/* _Generic makes a row whose type does not match its field fail to compile. */
+#define CFG_PTR ((struct moat_config *)0)
+#define U64(f)                                                                             \
+    .type = CONFIG_U64,                                                                    \
+    .offset = _Generic(CFG_PTR->f, uint64_t: offsetof(struct moat_config, f)),             \
+    .size = sizeof(uint64_t)
+#define BOOL(f)                                                                            \
+    .type = CONFIG_BOOL,                                                                   \
+    .offset = _Generic(CFG_PTR->f, bool: offsetof(struct moat_config, f)),                 \
+    .size = sizeof(bool)
+#define TEXT(f)                                                                            \
+    .type = CONFIG_STRING,                                                                 \
+    .offset = _Generic(CFG_PTR->f, char *: offsetof(struct moat_config, f)),               \
+    .size = sizeof(CFG_PTR->f)
+/* clang-format on */
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+
+const struct config_section config_sections[] = {
+    {"limits", "run-step defaults",
+     "What a run step gets when the request (or `moat run`) does not say. A request may ask "
+     "for other values up to the `[max_limits]`; the request field is named in each "
+     "description."},
+    {"max_limits", "the most a request may ask for",
+     "A request asking for more is refused with 400 naming the field. The ranges are the hard "
+     "bounds of moat itself."},
+    {"compile", "compile-step limits",
+     "Compile steps are not limited by the request. A language in `languages.ini` may raise "
+     "them for itself."},
+    {"sandbox", "the boxes",
+     "Each concurrent box runs as a host uid of its own, taken from "
+     "`first_uid .. first_uid + uid_count - 1`; no other user on the host should own those "
+     "uids."},
+    {"languages", "the language registry", ""},
+    {"server", "the HTTP service", "Used by `moat serve` and `moat worker` only."},
+    {"retry", "retries of infrastructure failures",
+     "A job that moat could not run (never a failure of the program itself) is tried again "
+     "after `base_ms * factor^(n-1)` ms, `attempts` times in all."},
+    {"log", "logging", ""},
+};
+const size_t config_n_sections = MOAT_ARRAY_SIZE(config_sections);
+
+const struct config_setting config_settings[] = {
+    /* ---- [limits]: run-step defaults ---- */
+    {KEY(limits, time_ms), .env = "MOAT_TIME_LIMIT", .flag = "time-limit", U64(limits.time_ms),
+     .min = 1, .max = 600000, .def = 3000, .scope = BOTH, .api_field = "timeoutMs",
+     .description = "CPU time in ms, all processes and threads together"},
+    {KEY(limits, wall_time_ms), .env = "MOAT_WALL_TIME_LIMIT", .flag = "wall-time-limit",
+     U64(limits.wall_time_ms), .min = 0, .max = 3600000, .def = 0, .scope = BOTH,
+     .api_field = "wallTimeoutMs", .description = "wall-clock time in ms; 0 = 2 * time + 1000"},
+    {KEY(limits, memory_mb), .env = "MOAT_MEMORY_LIMIT", .flag = "memory-limit",
+     U64(limits.memory_mb), .min = 1, .max = 65536, .def = 128, .scope = BOTH,
+     .api_field = "memoryMb", .description = "memory in MB, no swap"},
+    {KEY(limits, max_processes), .env = "MOAT_MAX_PROCESSES", .flag = "max-processes",
+     U64(limits.max_processes), .min = 1, .max = 4096, .def = 64, .scope = BOTH,
+     .api_field = "maxProcesses", .description = "processes and threads at once"},
+    {KEY(limits, max_output_kb), .env = "MOAT_MAX_OUTPUT", .flag = "max-output",
+     U64(limits.max_output_kb), .min = 1, .max = 1048576, .def = 64, .scope = BOTH,
+     .api_field = "maxOutputKb", .description = "output kept in KB, per stream"},
+    {KEY(limits, max_file_kb), .env = "MOAT_MAX_FILE_SIZE", .flag = "max-file-size",
+     U64(limits.max_file_kb), .min = 0, .max = 4194304, .def = 16384, .scope = BOTH,
+     .api_field = "maxFileKb", .description = "largest file the program may write, KB"},
+    {KEY(limits, max_open_files), .env = "MOAT_MAX_OPEN_FILES", .flag = "max-open-files",
+     U64(limits.max_open_files), .min = 1, .max = 65536, .def = 256, .scope = BOTH,
+     .api_field = "maxOpenFiles", .description = "open files per process"},
+    {KEY(limits, stack_kb), .env = "MOAT_STACK_LIMIT", .flag = "stack-limit", U64(limits.stack_kb),
+     .min = 1, .max = 4194304, .def = 65536, .scope = BOTH, .api_field = "stackKb",
+     .description = "stack size in KB"},
+
+    /* ---- [max_limits]: ceilings of what a request may ask ---- */
+    {KEY(max_limits, time_ms), .env = "MOAT_MAX_TIME_LIMIT", .flag = "max-time-limit",
+     U64(max_limits.time_ms), .min = 1, .max = 600000, .def = 10000, .scope = BOTH,
+     .description = "most CPU time a run may ask for, ms"},
+    {KEY(max_limits, wall_time_ms), .env = "MOAT_MAX_WALL_TIME_LIMIT",
+     .flag = "max-wall-time-limit", U64(max_limits.wall_time_ms), .min = 1, .max = 3600000,
+     .def = 60000, .scope = BOTH,
+     .description = "most wall-clock time a run may ask for or derive, ms"},
+    {KEY(max_limits, memory_mb), .env = "MOAT_MAX_MEMORY_LIMIT", .flag = "max-memory-limit",
+     U64(max_limits.memory_mb), .min = 1, .max = 65536, .def = 1024, .scope = BOTH,
+     .description = "most memory a run may ask for, MB"},
+    {KEY(max_limits, max_processes), .env = "MOAT_MAX_PROCESSES_LIMIT",
+     .flag = "max-processes-limit", U64(max_limits.max_processes), .min = 1, .max = 4096,
+     .def = 256, .scope = BOTH, .description = "most processes and threads a run may ask for"},
+    {KEY(max_limits, max_output_kb), .env = "MOAT_MAX_OUTPUT_LIMIT", .flag = "max-output-limit",
+     U64(max_limits.max_output_kb), .min = 1, .max = 1048576, .def = 16384, .scope = BOTH,
+     .description = "most output per stream a run may ask for, KB"},
+    {KEY(max_limits, max_file_kb), .env = "MOAT_MAX_FILE_SIZE_LIMIT", .flag = "max-file-size-limit",
+     U64(max_limits.max_file_kb), .min = 0, .max = 4194304, .def = 262144, .scope = BOTH,
+     .description = "largest file size a run may ask for, KB"},
+    {KEY(max_limits, max_open_files), .env = "MOAT_MAX_OPEN_FILES_LIMIT",
+     .flag = "max-open-files-limit", U64(max_limits.max_open_files), .min = 1, .max = 65536,
+     .def = 4096, .scope = BOTH, .description = "most open files a run may ask for"},
+    {KEY(max_limits, stack_kb), .env = "MOAT_MAX_STACK_LIMIT", .flag = "max-stack-limit",
+     U64(max_limits.stack_kb), .min = 1, .max = 4194304, .def = 1048576, .scope = BOTH,
+     .description = "largest stack a run may ask for, KB"},
+
+    /* ---- [compile]: compile-step limits ---- */
+    {KEY(compile, time_ms), .env = "MOAT_COMPILE_TIME_LIMIT", .flag = "compile-time-limit",
+     U64(compile_limits.time_ms), .min = 1, .max = 600000, .def = 10000, .scope = BOTH,
+     .description = "CPU time of a compile step, ms"},
+    {KEY(compile, wall_time_ms), .env = "MOAT_COMPILE_WALL_TIME_LIMIT",
+     .flag = "compile-wall-time-limit", U64(compile_limits.wall_time_ms), .min = 0, .max = 3600000,
+     .def = 20000, .scope = BOTH,
+     .description = "wall-clock time of a compile step, ms; 0 = 2 * time + 1000"},
+    {KEY(compile, memory_mb), .env = "MOAT_COMPILE_MEMORY_LIMIT", .flag = "compile-memory-limit",
+     U64(compile_limits.memory_mb), .min = 1, .max = 65536, .def = 512, .scope = BOTH,
+     .description = "memory of a compile step, MB"},
+    {KEY(compile, max_processes), .env = "MOAT_COMPILE_MAX_PROCESSES",
+     .flag = "compile-max-processes", U64(compile_limits.max_processes), .min = 1, .max = 4096,
+     .def = 128, .scope = BOTH, .description = "processes and threads of a compile step"},
+    {KEY(compile, max_output_kb), .env = "MOAT_COMPILE_MAX_OUTPUT", .flag = "compile-max-output",
+     U64(compile_limits.max_output_kb), .min = 1, .max = 1048576, .def = 64, .scope = BOTH,
+     .description = "compiler output kept per stream, KB"},
+    {KEY(compile, max_file_kb), .env = "MOAT_COMPILE_MAX_FILE_SIZE",
+     .flag = "compile-max-file-size", U64(compile_limits.max_file_kb), .min = 0, .max = 4194304,
+     .def = 262144, .scope = BOTH, .description = "largest file a compiler may write, KB"},
+    {KEY(compile, max_open_files), .env = "MOAT_COMPILE_MAX_OPEN_FILES",
+     .flag = "compile-max-open-files", U64(compile_limits.max_open_files), .min = 1, .max = 65536,
+     .def = 512, .scope = BOTH, .description = "open files per compiler process"},
+    {KEY(compile, stack_kb), .env = "MOAT_COMPILE_STACK_LIMIT", .flag = "compile-stack-limit",
+     U64(compile_limits.stack_kb), .min = 1, .max = 4194304, .def = 65536, .scope = BOTH,
+     .description = "stack size of a compile step, KB"},
+
+    /* ---- [sandbox] ---- */
+    {KEY(sandbox, first_uid), .env = "MOAT_FIRST_UID", .flag = "first-uid", U64(first_uid),
+     .min = 1000, .max = 4000000000, .def = 3000000, .scope = BOTH,
+     .description = "first host uid given to boxes"},
+    {KEY(sandbox, uid_count), .env = "MOAT_UID_COUNT", .flag = "uid-count", U64(uid_count),
+     .min = 1, .max = 65536, .def = 1024, .scope = BOTH,
+     .description = "host uids for boxes: the most boxes at once"},
+    {KEY(sandbox, run_dir), .env = "MOAT_RUN_DIR", .flag = "run-dir", TEXT(run_dir),
+     .def_text = "/run/moat", .rule = CONFIG_TEXT_ABS_PATH, .scope = BOTH,
+     .description = "runtime state: uid leases, box mount points"},
+    {KEY(sandbox, cgroup_name), .env = "MOAT_CGROUP_NAME", .flag = "cgroup-name", TEXT(cgroup_name),
+     .def_text = "moat", .rule = CONFIG_TEXT_NAME, .scope = BOTH,
+     .description = "parent cgroup of the boxes, in every hierarchy"},
+    {KEY(sandbox, box_tmpfs_mb), .env = "MOAT_BOX_TMPFS_SIZE", .flag = "box-tmpfs-size",
+     U64(box_tmpfs_mb), .min = 1, .max = 16384, .def = 64, .scope = BOTH,
+     .description = "size of the writable /box, MB"},
+    {KEY(sandbox, tmp_tmpfs_mb), .env = "MOAT_TMP_TMPFS_SIZE", .flag = "tmp-tmpfs-size",
+     U64(tmp_tmpfs_mb), .min = 1, .max = 16384, .def = 64, .scope = BOTH,
+     .description = "size of /tmp and of /dev/shm in a box, MB"},
+    {KEY(sandbox, landlock), .env = "MOAT_LANDLOCK", .flag = "landlock", BOOL(landlock), .def = 1,
+     .scope = BOTH, .description = "use Landlock where the kernel has it"},
+    {KEY(sandbox, warm_boxes), .env = "MOAT_WARM_BOXES", .flag = "warm-boxes", U64(warm_boxes),
+     .min = 0, .max = 1024, .def = 4, .scope = SERVE,
+     .description = "boxes kept prepared for the next jobs"},
+    {KEY(sandbox, netns_pool), .env = "MOAT_NETNS_POOL", .flag = "netns-pool", U64(netns_pool),
+     .min = 0, .max = 1024, .def = 4, .scope = SERVE,
+     .description = "empty network namespaces kept ready"},
+
+    /* ---- [languages] ---- */
+    {KEY(languages, languages_file), .env = "MOAT_LANGUAGES", .flag = "languages",
+     TEXT(languages_file), .def_text = "", .rule = CONFIG_TEXT_ANY, .scope = BOTH,
+     .description = "languages.ini; \"\" = next to the moat binary, else /etc/moat"},
+    {KEY(languages, cache_dir), .env = "MOAT_CACHE_DIR", .flag = "cache-dir", TEXT(cache_dir),
+     .def_text = "/var/cache/moat", .rule = CONFIG_TEXT_NONEMPTY, .scope = BOTH,
+     .description = "precompiled headers, version probe results"},
+
+    /* ---- [server] ---- */
+    {KEY(server, listen), .env = "MOAT_LISTEN", .flag = "listen", TEXT(listen),
+     .def_text = "127.0.0.1:8080", .rule = CONFIG_TEXT_HOST_PORT, .scope = SERVE,
+     .description = "address of the HTTP API, HOST:PORT"},
+    {KEY(server, data_dir), .env = "MOAT_DATA_DIR", .flag = "data-dir", TEXT(data_dir),
+     .def_text = "./moat-data", .rule = CONFIG_TEXT_NONEMPTY, .scope = SERVE,
+     .description = "embedded store and its files"},
+    {KEY(server, workers), .env = "MOAT_WORKERS", .flag = "workers", U64(workers), .min = 0,
+     .max = 1024, .def = 0, .scope = SERVE, .description = "jobs run at once; 0 = number of CPUs"},
+    {KEY(server, max_queue), .env = "MOAT_MAX_QUEUE", .flag = "max-queue", U64(max_queue), .min = 1,
+     .max = 10000000, .def = 10000, .scope = SERVE,
+     .description = "queued jobs before submissions are refused"},
+    {KEY(server, max_wait_ms), .env = "MOAT_MAX_WAIT", .flag = "max-wait", U64(max_wait_ms),
+     .min = 0, .max = 600000, .def = 30000, .scope = SERVE,
+     .description = "longest wait=true request, ms"},
+    {KEY(server, max_body_kb), .env = "MOAT_MAX_BODY", .flag = "max-body", U64(max_body_kb),
+     .min = 1, .max = 1048576, .def = 2560, .scope = SERVE,
+     .description = "largest request body, KB"},
+    {KEY(server, max_code_kb), .env = "MOAT_MAX_CODE", .flag = "max-code", U64(max_code_kb),
+     .min = 1, .max = 1048576, .def = 1024, .scope = SERVE,
+     .description = "largest source code of a job, KB"},
+    {KEY(server, max_stdin_kb), .env = "MOAT_MAX_STDIN", .flag = "max-stdin", U64(max_stdin_kb),
+     .min = 1, .max = 1048576, .def = 1024, .scope = SERVE,
+     .description = "largest stdin of a job, KB"},
+    {KEY(server, compile_cache_mb), .env = "MOAT_COMPILE_CACHE_SIZE", .flag = "compile-cache-size",
+     U64(compile_cache_mb), .min = 1, .max = 1048576, .def = 256, .scope = SERVE,
+     .description = "compiled programs kept for reuse, MB"},
+    {KEY(server, no_exec), .env = "MOAT_NO_EXEC", .flag = "no-exec", BOOL(no_exec), .def = 0,
+     .scope = SERVE, .description = "API only: run no jobs on this node"},
+
+    /* ---- [retry] ---- */
+    {KEY(retry, attempts), .env = "MOAT_RETRY_ATTEMPTS", .flag = "retry-attempts",
+     U64(retry_attempts), .min = 1, .max = 100, .def = 3, .scope = SERVE,
+     .description = "tries of a job, the first included"},
+    {KEY(retry, base_ms), .env = "MOAT_RETRY_BASE_DELAY", .flag = "retry-base-delay",
+     U64(retry_base_ms), .min = 0, .max = 600000, .def = 1000, .scope = SERVE,
+     .description = "delay before the first retry, ms"},
+    {KEY(retry, factor), .env = "MOAT_RETRY_FACTOR", .flag = "retry-factor", U64(retry_factor),
+     .min = 1, .max = 10, .def = 2, .scope = SERVE,
+     .description = "each further delay is this many times the last"},
+
+    /* ---- [log] ---- */
+    {KEY(log, level), .env = "MOAT_LOG_LEVEL", .flag = "log-level", TEXT(log_level),
+     .def_text = "info", .rule = CONFIG_TEXT_CHOICE, .choices = log_levels, .scope = BOTH,
+     .description = "least severe level logged"},
+};
+const size_t config_n_settings = MOAT_ARRAY_SIZE(config_settings);
+_Static_assert(MOAT_ARRAY_SIZE(config_settings) <= CONFIG_MAX_SETTINGS,
+               "raise CONFIG_MAX_SETTINGS");
+
+const struct config_setting *config_find_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < config_n_settings; i++) {
+        const struct config_setting *s = &config_settings[i];
+        if (strcmp(s->section, section) == 0 && strcmp(s->name, name) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+const struct config_setting *config_find_name(const char *flag_or_key)
+{
+    for (size_t i = 0; i < config_n_settings; i++) {
+        const struct config_setting *s = &config_settings[i];
+        if (strcmp(s->flag, flag_or_key) == 0 || strcmp(s->key, flag_or_key) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+const struct config_setting *config_find_env(const char *env, size_t len)
+{
+    for (size_t i = 0; i < config_n_settings; i++) {
+        const struct config_setting *s = &config_settings[i];
+        if (strlen(s->env) == len && memcmp(s->env, env, len) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+const struct config_section *config_find_section(const char *name)
+{
+    for (size_t i = 0; i < config_n_sections; i++)
+        if (strcmp(config_sections[i].name, name) == 0)
+            return &config_sections[i];
+    return NULL;
+}

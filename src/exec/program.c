@@ -1,0 +1,279 @@
+/*
+ * One program in one box: its files, the compile step (compiled languages),
+ * the run step, and the mapping of sandbox results to job steps.
+ */
+#include "moat/exec.h"
+
+#include "moat/sandbox.h"
+#include "moat/util.h"
+
+/* The whole environment of a step: nothing of moat's own leaks (E3). */
+static const char *const base_env[] = {
+    "PATH=/usr/local/bin:/usr/bin:/bin",
+    "HOME=/box",
+    "LANG=C.UTF-8",
+    "TMPDIR=/tmp",
+};
+#define MAX_ENV (MOAT_ARRAY_SIZE(base_env) + LANG_MAX_ENV + 1)
+
+bool exec_file_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 255 || name[0] == '/' || name[len - 1] == '/')
+        return false;
+    const char *comp = name;
+    for (const char *p = name;; p++) {
+        if (*p == '/' || *p == '\0') {
+            size_t n = (size_t)(p - comp);
+            if (n == 0 || (n == 1 && comp[0] == '.') || (n == 2 && !strncmp(comp, "..", 2)))
+                return false;
+            if (*p == '\0')
+                return true;
+            comp = p + 1;
+            continue;
+        }
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+}
+
+void exec_outcome_release(struct exec_outcome *o)
+{
+    job_step_release(&o->compile);
+    job_step_release(&o->run);
+}
+
+static struct sbx_limits to_sbx(const struct moat_limits *l)
+{
+    return (struct sbx_limits){
+        .cpu_ms = l->time_ms,
+        .wall_ms = config_wall_ms(l),
+        .memory_bytes = l->memory_mb << 20,
+        .max_procs = (uint32_t)l->max_processes,
+        .output_bytes = l->max_output_kb << 10,
+        .file_bytes = l->max_file_kb << 10,
+        .open_files = (uint32_t)l->max_open_files,
+        .stack_bytes = l->stack_kb << 10,
+    };
+}
+
+/* Compile-step limits: the configured ones, raised where the language asks. */
+static struct moat_limits compile_limits(const struct moat_config *cfg, const struct lang *lang)
+{
+    struct moat_limits l = cfg->compile_limits;
+    const struct moat_limits *o = &lang->compile_limits;
+    if (o->time_ms)
+        l.time_ms = o->time_ms;
+    if (o->wall_time_ms)
+        l.wall_time_ms = o->wall_time_ms;
+    if (o->memory_mb)
+        l.memory_mb = o->memory_mb;
+    if (o->max_processes)
+        l.max_processes = o->max_processes;
+    if (o->max_output_kb)
+        l.max_output_kb = o->max_output_kb;
+    if (o->max_file_kb)
+        l.max_file_kb = o->max_file_kb;
+    if (o->max_open_files)
+        l.max_open_files = o->max_open_files;
+    if (o->stack_kb)
+        l.stack_kb = o->stack_kb;
+    return l;
+}
+
+static enum job_verdict map_verdict(enum sbx_verdict v)
+{
+    switch (v) {
+    case SBX_VERDICT_OK:
+        return JOB_VERDICT_OK;
+    case SBX_VERDICT_RUNTIME_ERROR:
+        return JOB_VERDICT_RUNTIME_ERROR;
+    case SBX_VERDICT_TIME_LIMIT:
+        return JOB_VERDICT_TIME_LIMIT;
+    case SBX_VERDICT_MEMORY_LIMIT:
+        return JOB_VERDICT_MEMORY_LIMIT;
+    case SBX_VERDICT_OUTPUT_LIMIT:
+        return JOB_VERDICT_OUTPUT_LIMIT;
+    case SBX_VERDICT_CANCELLED:
+        return JOB_VERDICT_CANCELLED;
+    case SBX_VERDICT_INTERNAL_ERROR:
+    case SBX_VERDICT_MAX_:
+        break;
+    }
+    return JOB_VERDICT_INTERNAL_ERROR;
+}
+
+/* Moves the sandbox result into a job step (the buffers change owner). */
+static void to_job_step(struct sbx_result *r, struct job_step *s)
+{
+    *s = (struct job_step){0};
+    s->verdict = map_verdict(r->verdict);
+    s->exit_code = r->exit_code;
+    s->signal = r->signal;
+    s->time_ms = (r->cpu_us + 500) / 1000;
+    s->wall_time_ms = (r->wall_us + 500) / 1000;
+    s->memory_kb = r->memory_kb;
+    s->out = buf_steal(&r->out, &s->out_len);
+    s->err = buf_steal(&r->err, &s->err_len);
+    s->out_truncated = r->out_truncated;
+    s->err_truncated = r->err_truncated;
+    moat_strlcpy(s->message, r->message, sizeof(s->message));
+}
+
+struct step_env {
+    const char *envp[MAX_ENV];
+};
+
+static void make_env(const struct lang *lang, struct step_env *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(base_env); i++)
+        e->envp[n++] = base_env[i];
+    for (size_t i = 0; i < lang->nenv; i++)
+        e->envp[n++] = lang->env[i];
+    e->envp[n] = NULL;
+}
+
+static int run_step(struct sbx_box *box, char **argv, const struct step_env *env,
+                    const struct moat_limits *lim, const struct sbx_file *files, size_t nfiles,
+                    const char *in, size_t in_len, struct job_step *out, struct moat_err *err)
+{
+    struct sbx_step step = {
+        .argv = (const char *const *)argv,
+        .envp = env->envp,
+        .limits = to_sbx(lim),
+        .stdin_data = in,
+        .stdin_len = in_len,
+        .files = files,
+        .nfiles = nfiles,
+    };
+    struct sbx_result res;
+    sbx_result_init(&res);
+    int r = sbx_box_run(box, &step, &res, err);
+    to_job_step(&res, out);
+    sbx_result_release(&res);
+    return r;
+}
+
+/* argv of the run step: the template's words, then the user's arguments. */
+static int run_argv(const struct lang *lang, const struct lang_vars *vars,
+                    const struct exec_request *req, char ***argv, char **storage,
+                    struct moat_err *err)
+{
+    char **words = NULL;
+    int r = lang_expand(lang->run, vars, &words, storage, err);
+    if (r < 0)
+        return r;
+    size_t n = 0;
+    while (words[n])
+        n++;
+    size_t total;
+    if (!size_add(n, req->nargs, &total) || total > 4096)
+        return moat_err_field(err, -E2BIG, "args", "too many arguments");
+    char **all = calloc(total + 1, sizeof(*all));
+    if (!all)
+        return -ENOMEM;
+    memcpy(all, words, n * sizeof(*all));
+    for (size_t i = 0; i < req->nargs; i++)
+        all[n + i] = (char *)req->args[i]; /* argv is never written through */
+    *argv = all; /* the words stay in *storage */
+    return 0;
+}
+
+static int prepare_files(const struct exec_request *req, struct sbx_file *files,
+                         const char **names, char *entry, size_t entrysz, char *class_name,
+                         size_t classsz, struct moat_err *err)
+{
+    if (req->nfiles == 0)
+        return moat_err_field(err, -EINVAL, "code", "no program given");
+    for (size_t i = 0; i < req->nfiles; i++) {
+        const char *name = req->files[i].name;
+        if (i == 0 && !name) {
+            int r = lang_entry_name(req->lang, req->files[0].data, req->files[0].len, entry,
+                                    entrysz, err);
+            if (r < 0)
+                return r;
+            name = entry;
+        } else if (!name || !exec_file_name_ok(name)) {
+            return moat_err_field(err, -EINVAL, "files", "file %zu has an invalid name", i);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(names[j], name) == 0)
+                return moat_err_field(err, -EINVAL, "files", "duplicate file name %s", name);
+        names[i] = name;
+        files[i] = (struct sbx_file){.name = name, .data = req->files[i].data,
+                                     .len = req->files[i].len};
+    }
+    /* {class}: the entry's name without its extension (Main.java -> Main). */
+    moat_strlcpy(class_name, names[0], classsz);
+    char *dot = strrchr(class_name, '.');
+    if (dot && dot != class_name)
+        *dot = '\0';
+    return 0;
+}
+
+int exec_program(struct sbx_box *box, const struct moat_config *cfg,
+                 const struct exec_request *req, struct exec_outcome *out,
+                 struct moat_err *err)
+{
+    *out = (struct exec_outcome){0};
+    const struct lang *lang = req->lang;
+    if (req->nfiles > 256)
+        return moat_err_field(err, -E2BIG, "files", "at most 256 files");
+    struct sbx_file files[256];
+    const char *names[256];
+    char entry[256], class_name[256];
+    int r = prepare_files(req, files, names, entry, sizeof(entry), class_name,
+                          sizeof(class_name), err);
+    if (r < 0)
+        return r;
+    struct step_env env;
+    make_env(lang, &env);
+    struct lang_vars vars = {.main = names[0], .files = names, .nfiles = req->nfiles,
+                             .class_name = class_name, .cache = "/moat/cache"};
+    const struct sbx_file *pending = files; /* written by the first step */
+    size_t npending = req->nfiles;
+
+    if (lang_compiled(lang)) {
+        struct moat_limits cl = compile_limits(cfg, lang);
+        vars.memory_mb = cl.memory_mb;
+        char **argv = NULL, *storage = NULL;
+        r = lang_expand(lang->compile, &vars, &argv, &storage, err);
+        if (r < 0)
+            return r;
+        out->compiled = true;
+        r = run_step(box, argv, &env, &cl, pending, npending, NULL, 0, &out->compile, err);
+        free(storage); /* holds argv too */
+        pending = NULL;
+        npending = 0;
+        if (out->compile.verdict != JOB_VERDICT_OK) {
+            /* No run: its verdict says why, the compile step has the details. */
+            out->run.verdict = out->compile.verdict == JOB_VERDICT_INTERNAL_ERROR ||
+                                       out->compile.verdict == JOB_VERDICT_CANCELLED
+                                   ? out->compile.verdict
+                                   : JOB_VERDICT_COMPILE_ERROR;
+            out->run.exit_code = out->compile.exit_code;
+            moat_strlcpy(out->run.message, out->compile.message, sizeof(out->run.message));
+            return r < 0 && out->run.verdict == JOB_VERDICT_INTERNAL_ERROR ? r : 0;
+        }
+    }
+    struct moat_limits rl = req->limits;
+    if (rl.max_processes < lang->min_processes)
+        rl.max_processes = lang->min_processes;
+    if (rl.memory_mb < lang->min_memory_mb)
+        rl.memory_mb = lang->min_memory_mb;
+    vars.memory_mb = rl.memory_mb;
+    char **argv = NULL, *storage = NULL;
+    r = run_argv(lang, &vars, req, &argv, &storage, err);
+    if (r < 0) {
+        free(storage);
+        return r;
+    }
+    r = run_step(box, argv, &env, &rl, pending, npending, req->stdin_data, req->stdin_len,
+                 &out->run, err);
+    free(argv);
+    free(storage);
+    return r;
+}

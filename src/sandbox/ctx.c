@@ -1,0 +1,77 @@
+/* The sandbox context: configuration, cgroup root, compiled seccomp filter. */
+#include "box-internal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[300];
+    if (moat_strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_err *err)
+{
+    if (cfg->uid_count == 0 || cfg->first_uid < 1000)
+        return moat_err_set(err, -EINVAL, "box uids must start at 1000 or above");
+    if (geteuid() != 0)
+        return moat_err_set(err, -EPERM, "moat must run as root to build sandboxes");
+    struct sbx_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return -ENOMEM;
+    ctx->cfg = *cfg;
+    moat_strlcpy(ctx->run_dir, cfg->run_dir, sizeof(ctx->run_dir));
+    moat_strlcpy(ctx->cgroup_name, cfg->cgroup_name, sizeof(ctx->cgroup_name));
+    moat_strlcpy(ctx->cache_dir, cfg->cache_dir ? cfg->cache_dir : "", sizeof(ctx->cache_dir));
+    ctx->cfg.run_dir = ctx->run_dir;
+    ctx->cfg.cgroup_name = ctx->cgroup_name;
+    ctx->cfg.cache_dir = ctx->cache_dir[0] ? ctx->cache_dir : NULL;
+    (void)snprintf(ctx->root_dir, sizeof(ctx->root_dir), "%s/root", ctx->run_dir);
+    (void)snprintf(ctx->lease_dir, sizeof(ctx->lease_dir), "%s/uid", ctx->run_dir);
+    ctx->owner = getpid();
+    ctx->next_slot = (uint32_t)getpid() % cfg->uid_count;
+
+    int r = mkdir_p(ctx->root_dir, 0755);
+    if (r == 0)
+        r = mkdir_p(ctx->lease_dir, 0700);
+    if (r < 0) {
+        moat_err_set(err, r, "create %s: %s", ctx->run_dir, strerror(-r));
+        goto fail;
+    }
+    struct cg_root_opts o = {
+        .fs = "/sys/fs/cgroup", .mountinfo = "/proc/self/mountinfo", .name = ctx->cgroup_name};
+    r = cg_root_open(&o, &ctx->cg, err);
+    if (r < 0)
+        goto fail;
+    r = sbx_seccomp_build(&ctx->filter, err);
+    if (r < 0)
+        goto fail;
+    ctx->landlock_abi = cfg->landlock ? sbx_landlock_abi() : 0;
+    lease_sweep(ctx);
+    *out = ctx;
+    return 0;
+fail:
+    sbx_ctx_free(ctx);
+    return r;
+}
+
+void sbx_ctx_free(struct sbx_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    sbx_seccomp_release(&ctx->filter);
+    cg_root_free(ctx->cg);
+    free(ctx);
+}

@@ -1,0 +1,338 @@
+/*
+ * The warm pool. sbx_pool_start forks a spawner while the process is still
+ * single-threaded; the spawner alone makes boxes (raw clone, libc in the
+ * child) and is their parent, so it reaps them and removes what is left of
+ * them. It keeps `warm` boxes made ahead and a pool of network namespaces
+ * (a new netns costs ~0.4 ms; joining one with setns ~20 us).
+ *
+ * Spawner -> user: one SEQPACKET message per box, carrying the box's
+ * control socket and pidfd (SCM_RIGHTS). User -> spawner: one byte per box
+ * taken, which is the credit for making the next one. When the user's end
+ * closes, the spawner destroys every box and exits.
+ */
+#include "box-host.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+struct pool_shared { /* in a MAP_SHARED page: both processes update it */
+    _Atomic uint32_t warm;
+    _Atomic uint32_t busy;
+    _Atomic uint64_t made;
+    _Atomic uint64_t failed;
+};
+
+struct sbx_pool {
+    int chan;
+    pid_t spawner;
+    pthread_mutex_t lock;
+    struct pool_shared *sh;
+};
+
+struct box_msg {
+    uint32_t uid;
+    int32_t init_pid;
+};
+
+/* ======================= spawner side ======================= */
+
+struct spawner {
+    struct sbx_ctx *ctx;
+    int chan;
+    uint32_t warm;
+    uint32_t outstanding; /* sent, not yet taken */
+    struct box_host *hosts;
+    size_t nhosts, cap;
+    int netns_home;
+    int *netns;
+    size_t nnetns;
+    struct pool_shared *sh;
+};
+
+/* A fresh network namespace: enter one, keep its fd, come back home. */
+static int netns_make(struct spawner *s)
+{
+    if (unshare(CLONE_NEWNET) < 0)
+        return -errno;
+    int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int e = fd < 0 ? -errno : 0;
+    if (setns(s->netns_home, CLONE_NEWNET) < 0)
+        _exit(1); /* stranded in a box's namespace: never make boxes from here */
+    return fd < 0 ? e : fd;
+}
+
+static int host_add(struct spawner *s, const struct box_host *h)
+{
+    if (s->nhosts == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct box_host *p = realloc(s->hosts, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        s->hosts = p;
+        s->cap = cap;
+    }
+    s->hosts[s->nhosts++] = *h;
+    return 0;
+}
+
+static void reap_boxes(struct spawner *s)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        for (size_t i = 0; i < s->nhosts; i++) {
+            if (s->hosts[i].init_pid != pid)
+                continue;
+            s->hosts[i].init_pid = -1; /* reaped: destroy only its leftovers */
+            box_host_destroy(&s->hosts[i]);
+            s->hosts[i] = s->hosts[--s->nhosts];
+            break;
+        }
+    }
+}
+
+static int send_box(struct spawner *s, struct box_host *h)
+{
+    int fds[2] = {h->ctl, (int)syscall(SYS_pidfd_open, h->init_pid, 0)};
+    int nfds = fds[1] >= 0 ? 2 : 1;
+    struct box_msg m = {.uid = h->uid, .init_pid = h->init_pid};
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+    char cbuf[CMSG_SPACE(sizeof(fds))];
+    memset(cbuf, 0, sizeof(cbuf));
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    ssize_t n = sendmsg(s->chan, &msg, MSG_NOSIGNAL);
+    if (fds[1] >= 0)
+        (void)close(fds[1]);
+    /* The box's user holds the only control socket: its close ends the box. */
+    (void)close(h->ctl);
+    h->ctl = -1;
+    return n == (ssize_t)sizeof(m) ? 0 : -EPIPE;
+}
+
+static void make_one(struct spawner *s)
+{
+    struct moat_err err = {0};
+    int netns = -1;
+    if (s->nnetns > 0)
+        netns = s->netns[--s->nnetns];
+    struct box_host h;
+    int r = box_spawn(s->ctx, netns, &h, &err);
+    if (netns >= 0)
+        (void)close(netns);
+    if (r < 0) {
+        atomic_fetch_add(&s->sh->failed, 1);
+        log_warn("msg=\"warm box failed\" error=\"%s\"", err.msg);
+        return;
+    }
+    if (host_add(s, &h) < 0 || send_box(s, &s->hosts[s->nhosts - 1]) < 0) {
+        box_host_destroy(&s->hosts[--s->nhosts]);
+        return;
+    }
+    s->outstanding++;
+    atomic_fetch_add(&s->sh->made, 1);
+    atomic_store(&s->sh->warm, s->outstanding);
+}
+
+static __attribute__((noreturn)) void spawner_main(struct spawner *s)
+{
+    (void)prctl(PR_SET_NAME, "moat-spawner");
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGPIPE);
+    (void)sigprocmask(SIG_BLOCK, &set, NULL);
+    int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    s->netns_home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    uint32_t backoff_ms = 0;
+    for (;;) {
+        uint64_t failed_before = atomic_load(&s->sh->failed);
+        while (s->outstanding < s->warm && backoff_ms == 0) {
+            make_one(s);
+            if (atomic_load(&s->sh->failed) != failed_before)
+                backoff_ms = 100; /* do not spin on a broken host */
+        }
+        /* Idle: top up the netns pool, one per wake-up. */
+        int timeout = backoff_ms ? (int)backoff_ms : -1;
+        if (s->nnetns < s->ctx->cfg.netns_pool && s->netns_home >= 0) {
+            int fd = netns_make(s);
+            if (fd >= 0)
+                s->netns[s->nnetns++] = fd;
+            timeout = 0;
+        }
+        struct pollfd pf[2] = {{.fd = s->chan, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+        int n = poll(pf, 2, timeout);
+        if (n == 0 && backoff_ms)
+            backoff_ms = 0;
+        if (pf[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sigfd, &si, sizeof(si)) > 0)
+                ;
+            reap_boxes(s);
+        }
+        if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            char credits[64];
+            ssize_t got = recv(s->chan, credits, sizeof(credits), MSG_DONTWAIT);
+            if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+                break; /* the user of the pool is gone */
+            for (ssize_t i = 0; i < got && s->outstanding > 0; i++)
+                s->outstanding--;
+            atomic_store(&s->sh->warm, s->outstanding);
+        }
+    }
+    for (size_t i = 0; i < s->nhosts; i++)
+        box_host_destroy(&s->hosts[i]);
+    _exit(0);
+}
+
+/* ======================= user side ======================= */
+
+int sbx_pool_start(struct sbx_ctx *ctx, uint32_t warm, struct sbx_pool **out,
+                   struct moat_err *err)
+{
+    struct sbx_pool *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return -ENOMEM;
+    pool->sh = mmap(NULL, sizeof(*pool->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                    -1, 0);
+    int sp[2];
+    if (pool->sh == MAP_FAILED || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+        int e = -errno;
+        if (pool->sh != MAP_FAILED)
+            (void)munmap(pool->sh, sizeof(*pool->sh));
+        free(pool);
+        return moat_err_set(err, e, "pool: %s", strerror(-e));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = -errno;
+        (void)close(sp[0]);
+        (void)close(sp[1]);
+        (void)munmap(pool->sh, sizeof(*pool->sh));
+        free(pool);
+        return moat_err_set(err, e, "fork spawner: %s", strerror(-e));
+    }
+    if (pid == 0) {
+        (void)close(sp[0]);
+        struct spawner s = {.ctx = ctx, .chan = sp[1], .warm = warm ? warm : 1,
+                            .netns_home = -1, .sh = pool->sh};
+        s.netns = calloc(ctx->cfg.netns_pool + 1, sizeof(int));
+        if (!s.netns)
+            _exit(1);
+        spawner_main(&s);
+    }
+    (void)close(sp[1]);
+    pool->chan = sp[0];
+    pool->spawner = pid;
+    (void)pthread_mutex_init(&pool->lock, NULL);
+    *out = pool;
+    return 0;
+}
+
+static int recv_box(struct sbx_pool *pool, struct box_msg *m, int fds[2])
+{
+    struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+    char cbuf[CMSG_SPACE(sizeof(int) * 2)];
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                         .msg_controllen = sizeof(cbuf)};
+    ssize_t n = recvmsg(pool->chan, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return -EPIPE;
+    fds[0] = fds[1] = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        memcpy(fds, CMSG_DATA(c), (k > 2 ? 2 : k) * sizeof(int));
+    }
+    if (n != (ssize_t)sizeof(*m) || fds[0] < 0) {
+        if (fds[0] >= 0)
+            (void)close(fds[0]);
+        if (fds[1] >= 0)
+            (void)close(fds[1]);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+int sbx_pool_take(struct sbx_pool *pool, int timeout_ms, struct sbx_box **out,
+                  struct moat_err *err)
+{
+    struct sbx_box *box = calloc(1, sizeof(*box));
+    if (!box)
+        return -ENOMEM;
+    uint64_t deadline = moat_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
+    struct box_msg m = {0};
+    int fds[2] = {-1, -1};
+    int r;
+    (void)pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        r = recv_box(pool, &m, fds);
+        if (r != -EAGAIN)
+            break;
+        uint64_t now = moat_now_ns();
+        if (timeout_ms >= 0 && now >= deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        struct pollfd pf = {.fd = pool->chan, .events = POLLIN};
+        int wait = timeout_ms < 0 ? -1 : (int)((deadline - now + 999999) / 1000000);
+        (void)poll(&pf, 1, wait);
+    }
+    if (r == 0) /* the credit for the next warm box */
+        (void)send(pool->chan, "t", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)pthread_mutex_unlock(&pool->lock);
+    if (r < 0) {
+        free(box);
+        return moat_err_set(err, r, r == -ETIMEDOUT ? "no warm box within %d ms"
+                                                    : "warm pool failed (%d)",
+                            r == -ETIMEDOUT ? timeout_ms : r);
+    }
+    *box = (struct sbx_box){.ctl = fds[0], .pidfd = fds[1], .uid = m.uid,
+                            .init_pid = m.init_pid, .pool = pool};
+    atomic_fetch_add(&pool->sh->busy, 1);
+    *out = box;
+    return 0;
+}
+
+void box_pool_released(struct sbx_pool *pool)
+{
+    atomic_fetch_sub(&pool->sh->busy, 1);
+}
+
+void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st)
+{
+    st->warm = atomic_load(&pool->sh->warm);
+    st->busy = atomic_load(&pool->sh->busy);
+    st->made = atomic_load(&pool->sh->made);
+    st->failed = atomic_load(&pool->sh->failed);
+}
+
+void sbx_pool_stop(struct sbx_pool *pool)
+{
+    if (!pool)
+        return;
+    (void)close(pool->chan);
+    while (waitpid(pool->spawner, NULL, 0) < 0 && errno == EINTR)
+        ;
+    (void)pthread_mutex_destroy(&pool->lock);
+    (void)munmap(pool->sh, sizeof(*pool->sh));
+    free(pool);
+}

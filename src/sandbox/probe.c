@@ -1,0 +1,99 @@
+/* What the kernel offers, for `moat doctor`. Read-only probing. */
+#include "box-internal.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+static bool has_ns(const char *name)
+{
+    char p[64];
+    (void)snprintf(p, sizeof(p), "/proc/self/ns/%s", name);
+    return access(p, F_OK) == 0;
+}
+
+static bool sysctl_is(const char *path, char want)
+{
+    char b[16];
+    return read_small_file_at(AT_FDCWD, path, b, sizeof(b)) > 0 && b[0] == want;
+}
+
+static bool file_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+static void probe_cgroups(struct sbx_features *f)
+{
+    struct statfs sf;
+    if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
+        char ctl[256] = "";
+        (void)read_small_file_at(AT_FDCWD, "/sys/fs/cgroup/cgroup.controllers", ctl,
+                                 sizeof(ctl));
+        f->cgroup_version = 2;
+        f->cg_memory = strstr(ctl, "memory") != NULL;
+        f->cg_pids = strstr(ctl, "pids") != NULL;
+        f->cg_cpu = strstr(ctl, "cpu") != NULL;
+        f->cg_kill = true; /* checked per group; present since 5.14 */
+        f->cg_swap_accounting = true;
+        f->cg_peak = true;
+        struct utsname u;
+        unsigned maj = 0, min = 0;
+        if (uname(&u) == 0 && sscanf(u.release, "%u.%u", &maj, &min) == 2) {
+            f->cg_kill = maj > 5 || (maj == 5 && min >= 14);
+            f->cg_peak = maj > 5 || (maj == 5 && min >= 19);
+        }
+        return;
+    }
+    f->cg_memory = file_exists("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    f->cg_pids = file_exists("/sys/fs/cgroup/pids/pids.max");
+    f->cg_cpu = file_exists("/sys/fs/cgroup/cpuacct/cpuacct.usage") ||
+                file_exists("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage");
+    f->cg_swap_accounting = file_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
+    f->cg_peak = file_exists("/sys/fs/cgroup/memory/memory.max_usage_in_bytes");
+    f->cg_kill = false;
+    f->cgroup_version = f->cg_memory ? 1 : 0;
+}
+
+void sbx_probe(struct sbx_features *f)
+{
+    *f = (struct sbx_features){0};
+    struct utsname u;
+    if (uname(&u) == 0)
+        moat_strlcpy(f->kernel, u.release, sizeof(f->kernel));
+    f->userns = has_ns("user") && !sysctl_is("/proc/sys/user/max_user_namespaces", '0');
+    f->pidns = has_ns("pid");
+    f->netns = has_ns("net");
+    f->mntns = has_ns("mnt");
+    f->ipcns = has_ns("ipc");
+    f->utsns = has_ns("uts");
+    f->cgroupns = has_ns("cgroup");
+    probe_cgroups(f);
+    char status[4096];
+    f->seccomp = read_small_file_at(AT_FDCWD, "/proc/self/status", status, sizeof(status)) > 0 &&
+                 strstr(status, "Seccomp:") != NULL;
+    char actions[256] = "";
+    (void)read_small_file_at(AT_FDCWD, "/proc/sys/kernel/seccomp/actions_avail", actions,
+                             sizeof(actions));
+    f->seccomp_kill_process = strstr(actions, "kill_process") != NULL;
+    f->landlock_abi = sbx_landlock_abi();
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof(how));
+    f->openat2 = fd >= 0;
+    if (fd >= 0)
+        (void)close(fd);
+    fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    f->pidfd = fd >= 0;
+    if (fd >= 0)
+        (void)close(fd);
+    f->clone_into_cgroup = f->cgroup_version == 2 && f->pidfd;
+    f->protected_hardlinks = sysctl_is("/proc/sys/fs/protected_hardlinks", '1');
+    f->protected_symlinks = sysctl_is("/proc/sys/fs/protected_symlinks", '1');
+}

@@ -1,0 +1,144 @@
+#pragma once
+/*
+ * Private interfaces of the sandbox module: the cgroup backends (v1 and v2
+ * behind one interface), the seccomp policy, Landlock and capabilities.
+ *
+ * Everything that runs in a box's processes after pivot_root works on file
+ * descriptors opened before it (cgroup directories, the compiled filter),
+ * never on host paths.
+ */
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "moat/sandbox.h"
+#include "moat/util.h"
+
+/* ======================================================================
+ * cgroups (cgroup.c, cgroup-v1.c, cgroup-v2.c)
+ * ====================================================================== */
+
+struct cg_root;  /* the hierarchy moat uses and its parent group */
+struct cg_group; /* one group; holds directory fds, never paths */
+
+struct cg_root_opts {
+    const char *fs;        /* "/sys/fs/cgroup" (or a fake tree in tests) */
+    const char *mountinfo; /* "/proc/self/mountinfo" (or a fake file) */
+    const char *name;      /* parent group of every box, e.g. "moat" */
+    int force_version;     /* 0: detect; 1 or 2: tests */
+    bool fake;             /* tests: interface files are created when written */
+};
+
+/* Detects the version, finds the mount point of every controller used
+ * (v1: memory, pids, cpuacct; v2: the unified mount with memory, pids, cpu
+ * enabled for the parent), creates the parent group. */
+int cg_root_open(const struct cg_root_opts *o, struct cg_root **out, struct moat_err *err);
+void cg_root_free(struct cg_root *root);
+int cg_root_version(const struct cg_root *root);
+/* Whether swap is accounted (v1 memsw files, v2 memory.swap.max). */
+bool cg_root_has_swap_accounting(const struct cg_root *root);
+
+/* Creates <parent>/<name> in every hierarchy. -EEXIST when it exists. */
+int cg_create(struct cg_root *root, const char *name, struct cg_group **out,
+              struct moat_err *err);
+/* Creates a child group (one per step) under g; on v2 enables the
+ * controllers in g's subtree_control first. */
+int cg_create_child(struct cg_group *g, const char *name, struct cg_group **out,
+                    struct moat_err *err);
+/* Opens an existing group by name under the root (sweep); -ENOENT. */
+int cg_open(struct cg_root *root, const char *name, struct cg_group **out);
+
+/* memory limit without swap (v1: limit_in_bytes then memsw; v2: memory.max,
+ * memory.swap.max=0, memory.oom.group=1) and pids.max. */
+int cg_set_limits(struct cg_group *g, uint64_t memory_bytes, uint32_t max_procs);
+/* Moves pid into the group (every hierarchy). */
+int cg_attach(struct cg_group *g, pid_t pid);
+
+struct cg_stats {
+    uint64_t cpu_us;       /* v1 cpuacct.usage / 1000; v2 cpu.stat usage_usec */
+    uint64_t memory_peak;  /* bytes; v1 memory.max_usage_in_bytes; v2 memory.peak */
+    uint64_t oom_kills;    /* v1 memory.oom_control oom_kill; v2 memory.events oom_kill */
+    uint64_t pids_current;
+};
+int cg_read_stats(struct cg_group *g, struct cg_stats *st);
+/* Cheap read of the CPU time only, for polling during a step. */
+int cg_read_cpu_us(struct cg_group *g, uint64_t *cpu_us);
+/* Number of processes in the group (0 when empty). */
+int cg_count_procs(struct cg_group *g);
+/* Kills every process of the group: v2 cgroup.kill when present, else
+ * SIGKILL to each pid of cgroup.procs, repeated until it stays empty. */
+int cg_kill_all(struct cg_group *g);
+/* Removes the group's directories (children first); kills what remains.
+ * Frees g in every case. NULL ok. */
+int cg_destroy(struct cg_group *g);
+/* Frees g without touching the cgroupfs. NULL ok. */
+void cg_close(struct cg_group *g);
+/* Directory fd of g in the hierarchy that holds `controller` ("memory",
+ * "pids", "cpuacct"; v2: any). Borrowed; for tests and diagnostics. */
+int cg_dirfd(const struct cg_group *g, const char *controller);
+
+/* Calls fn for every group directly under the root's parent whose name
+ * starts with prefix (leftovers after a crash). */
+int cg_for_each(struct cg_root *root, const char *prefix,
+                void (*fn)(struct cg_root *root, const char *name, void *arg), void *arg);
+
+/* ======================================================================
+ * seccomp (seccomp.c): an allowlist with a reason per rule
+ * ====================================================================== */
+
+enum sbx_rule_action {
+    SBX_RULE_ALLOW,
+    SBX_RULE_ERRNO, /* fail with .err */
+    SBX_RULE_ALLOW_IF_MASKED_EQ, /* allow when (arg[.arg] & .mask) == one of .values */
+};
+
+#define SBX_RULE_MAX_VALUES 8
+struct sbx_syscall_rule {
+    const char *name;
+    enum sbx_rule_action action;
+    int err;                 /* SBX_RULE_ERRNO: errno to return */
+    unsigned arg;            /* SBX_RULE_ALLOW_IF_MASKED_EQ */
+    uint64_t mask;
+    uint64_t values[SBX_RULE_MAX_VALUES];
+    unsigned nvalues;
+    const char *why;
+};
+extern const struct sbx_syscall_rule sbx_syscall_rules[];
+extern const size_t sbx_syscall_rules_len;
+/* errno for syscalls no rule names (the default action) */
+#define SBX_SECCOMP_DEFAULT_ERRNO EPERM
+
+struct sbx_filter {
+    struct sock_filter *insns;
+    unsigned short len;
+};
+/* Compiles the policy table with libseccomp into a BPF program (once per
+ * context; children only load it). Bad architectures (i386, x32) kill the
+ * process. */
+int sbx_seccomp_build(struct sbx_filter *out, struct moat_err *err);
+void sbx_seccomp_release(struct sbx_filter *f);
+/* Loads the program into the calling thread (async-signal-safe: one prctl).
+ * Requires no_new_privs. */
+int sbx_seccomp_apply(const struct sbx_filter *f);
+
+/* ======================================================================
+ * Landlock (landlock.c) and capabilities (caps.c)
+ * ====================================================================== */
+
+/* Landlock ABI version of the running kernel, 0 when unavailable. */
+int sbx_landlock_abi(void);
+/* Builds a ruleset inside the box's root (after pivot_root): read and
+ * execute anywhere under "/", write beneath /box, /tmp and /dev/shm, and to
+ * /dev/null, /dev/zero, /dev/full. Returns the ruleset fd (CLOEXEC) or
+ * -errno; -EOPNOTSUPP when the kernel has no Landlock. */
+int sbx_landlock_prepare(int abi);
+/* The same rules beneath root instead of "/" (root "/" is
+ * sbx_landlock_prepare); for tests on a directory tree. */
+int sbx_landlock_prepare_at(int abi, const char *root);
+/* landlock_restrict_self with the prepared ruleset (needs no_new_privs). */
+int sbx_landlock_enforce(int ruleset_fd);
+
+/* Drops every capability: bounding set, ambient set, locked securebits,
+ * then empty effective/permitted/inheritable sets. */
+int sbx_drop_caps(void);

@@ -1,0 +1,31 @@
+/* String helpers that replace the banned ones. */
+#include "moat/util.h"
+
+size_t moat_strlcpy(char *dst, const char *src, size_t dstsize)
+{
+    size_t n = strlen(src);
+    if (dstsize) {
+        size_t c = n < dstsize - 1 ? n : dstsize - 1;
+        memcpy(dst, src, c);
+        dst[c] = '\0';
+    }
+    return n;
+}
+
+char *moat_strdup(const char *s)
+{
+    char *p = strdup(s);
+    MOAT_ASSERT(p != NULL);
+    return p;
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}

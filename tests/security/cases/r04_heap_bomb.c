@@ -1,0 +1,19 @@
+/* R4: allocate and touch 1 MiB chunks forever: the OOM killer of the step's
+ * cgroup ends it (memory_limit), with the peak close to the limit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    printf("start\n");
+    for (;;) {
+        char *p = malloc(1 << 20);
+        if (!p) {
+            printf("malloc failed\n");
+            return 3;
+        }
+        memset(p, 1, 1 << 20);
+    }
+}

@@ -1,0 +1,6 @@
+/* R14: spin forever; the CPU limit ends it. */
+int main(void)
+{
+    for (volatile unsigned long i = 0;; i++)
+        ;
+}

@@ -1,0 +1,34 @@
+/* R24: scheduling privileges: a negative nice value and a real-time policy
+ * need CAP_SYS_NICE, which the box never has; CPU affinity is allowed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static void show(const char *what, long rc)
+{
+    int e = errno;
+    if (rc == -1)
+        printf("%s: errno=%s\n", what, strerrorname_np(e));
+    else
+        printf("%s: ok\n", what);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    show("setpriority(-20)", setpriority(PRIO_PROCESS, 0, -20));
+    struct sched_param sp = {.sched_priority = 1};
+    show("sched_setscheduler(SCHED_FIFO)", sched_setscheduler(0, SCHED_FIFO, &sp));
+    show("sched_setscheduler(SCHED_RR)", sched_setscheduler(0, SCHED_RR, &sp));
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        CPU_SET(i, &all);
+    show("sched_setaffinity(all)", sched_setaffinity(0, sizeof(all), &all));
+    show("setpriority(19)", setpriority(PRIO_PROCESS, 0, 19));
+    return 0;
+}

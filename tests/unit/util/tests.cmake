@@ -1,0 +1,2 @@
+moat_unit_test(util parse DEPS util)
+moat_unit_test(util buf DEPS util)
