@@ -121,6 +121,10 @@ int sbx_box_run(struct sbx_box *box, const struct sbx_step *step, struct sbx_res
 void sbx_box_cancel(struct sbx_box *box);
 /* Host uid the box's programs run as. */
 uint32_t sbx_box_uid(const struct sbx_box *box);
+/* Host pid of the box's init (diagnostics, benchmarks). */
+pid_t sbx_box_init_pid(const struct sbx_box *box);
+/* Waits until the box is prepared (sbx_box_run does it by itself). */
+int sbx_box_wait_ready(struct sbx_box *box, struct moat_err *err);
 /* Kills whatever runs in the box and releases everything of it. NULL ok. */
 void sbx_box_free(struct sbx_box *box);
 

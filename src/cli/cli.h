@@ -13,6 +13,7 @@ struct cli_command {
 int cli_run(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
 int cli_languages(int argc, char **argv);
+int cli_bench(int argc, char **argv);
 
 /* Exit code for bad arguments: nothing was run. */
 #define CLI_EXIT_USAGE 2

@@ -5,6 +5,7 @@ static const struct cli_command commands[] = {
     {"run", cli_run, "run a program once in a sandbox on this machine"},
     {"doctor", cli_doctor, "say which kernel features moat can use"},
     {"languages", cli_languages, "list the languages this host can run"},
+    {"bench", cli_bench, "measure warm boxes against a bare fork+execve"},
 };
 
 static void usage(FILE *out)

@@ -9,6 +9,7 @@
  */
 #include "lang-internal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -41,14 +42,14 @@ __attribute__((noreturn)) static void host_child(char *const *argv, int devnull,
         _exit(127); /* moat is gone: nobody wants the result */
     if (dup2(devnull, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
         dup2(out_fd, STDERR_FILENO) < 0)
-        goto fail;
+        goto out;
     (void)sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
     (void)sigaction(SIGPIPE, &dfl, NULL);
     /* fds of other threads that were not opened O_CLOEXEC stay in moat */
     (void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     execve(argv[0], argv, envp);
-fail:;
+out:;
     int e = errno;
     if (write(err_fd, &e, sizeof(e)) != (ssize_t)sizeof(e))
         _exit(126);
@@ -73,7 +74,7 @@ static int host_collect(pid_t pid, int fd, uint64_t deadline_ns, char *out, size
                 return -errno;
             /* EOF came first: the child is exiting, or a grandchild closed
              * its copy; poll its exit briefly */
-            struct timespec ts = {.tv_nsec = 5000000};
+            struct timespec ts = {.tv_nsec = 1000000};
             (void)nanosleep(&ts, NULL);
             continue;
         }
@@ -105,8 +106,7 @@ static int host_status(char *const *argv, int status, int exec_errno, struct moa
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if (WIFEXITED(status))
-        return moat_err_set(err, -EIO, "'%s' exited with status %d", argv[0],
-                            WEXITSTATUS(status));
+        return moat_err_set(err, -EIO, "'%s' exited with status %d", argv[0], WEXITSTATUS(status));
     return moat_err_set(err, -EIO, "'%s' was killed by signal %d", argv[0],
                         WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
@@ -147,8 +147,7 @@ int lang_host_run(char *const *argv, uint64_t timeout_ms, char *out, size_t cap,
             ;
         out[*outlen] = '\0';
         if (r == -ETIMEDOUT)
-            return moat_err_set(err, r, "'%s' ran longer than %" PRIu64 " ms", argv[0],
-                                timeout_ms);
+            return moat_err_set(err, r, "'%s' ran longer than %" PRIu64 " ms", argv[0], timeout_ms);
         return moat_err_set(err, r, "waiting for '%s': %s", argv[0], strerror(-r));
     }
     out[*outlen] = '\0';
@@ -160,10 +159,7 @@ int lang_host_run(char *const *argv, uint64_t timeout_ms, char *out, size_t cap,
 
 /* ---- version ---- */
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* The first dotted number ("3.11.2") of the first line that has one. */
 static int extract_version(const char *text, char *out, size_t outsz)
@@ -295,8 +291,7 @@ int lang_version(const struct lang *l, const char *cache_dir, char *out, size_t 
     /* a new binary (upgrade, alternatives switch) changes mtime or size */
     char key[512];
     int n = snprintf(key, sizeof(key), "%s\t%lld.%09ld\t%lld\n", l->version_cmd,
-                     (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
-                     (long long)st.st_size);
+                     (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec, (long long)st.st_size);
     if (n < 0 || (size_t)n >= sizeof(key))
         return -ENAMETOOLONG;
     if (cache_dir && *cache_dir && version_cached(cache_dir, l->name, key, out, outsz))
@@ -351,17 +346,39 @@ static bool is_file(const char *path)
     return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Removes what killed earlier runs left (<final>.tmp.<pid>, maybe 100 MB
+ * each). Safe because every writer of such a file holds the lock. */
+static void prepare_sweep(const char *final)
+{
+    char dir[PATH_MAX], prefix[NAME_MAX + 8];
+    moat_strlcpy(dir, final, sizeof(dir));
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    int n = snprintf(prefix, sizeof(prefix), "%s.tmp.", slash + 1);
+    if (n < 0 || (size_t)n >= sizeof(prefix))
+        return;
+    DIR *d = opendir(*dir ? dir : "/");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (str_has_prefix(e->d_name, prefix))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    (void)closedir(d);
+}
+
 /* Runs the prepare command into tmp; the caller holds the lock. */
 static int prepare_run(const struct lang *l, const char *cache_dir, const char *tmp,
                        const char *final, struct moat_err *err)
 {
-    if (unlink(tmp) < 0 && errno != ENOENT) /* left by a killed earlier run */
-        return moat_err_set(err, -errno, "cannot remove '%s': %s", tmp, strerror(errno));
+    prepare_sweep(final);
     const struct lang_vars vars = {.cache = cache_dir, .output = tmp};
     _cleanup_free_ char *storage = NULL;
     char **argv = NULL;
-    int r = lang_expand_allowed(l->prepare, &vars, LANG_PH_CACHE | LANG_PH_OUTPUT, &argv,
-                                &storage, err);
+    int r = lang_expand_allowed(l->prepare, &vars, LANG_PH_CACHE | LANG_PH_OUTPUT, &argv, &storage,
+                                err);
     if (r < 0)
         return r;
     char output[HOST_OUTPUT_MAX];
@@ -391,8 +408,7 @@ int lang_prepare(const struct lang *l, const char *cache_dir, struct moat_err *e
     if (!*l->prepare)
         return 0;
     if (!cache_dir || !*cache_dir || !*l->prepare_output)
-        return moat_err_set(err, -EINVAL, "prepare of %s needs a cache dir and an output",
-                            l->name);
+        return moat_err_set(err, -EINVAL, "prepare of %s needs a cache dir and an output", l->name);
     char final[PATH_MAX], lock[PATH_MAX], tmp[PATH_MAX], tail[64];
     (void)snprintf(tail, sizeof(tail), ".tmp.%ld", (long)getpid());
     if (path_join(final, sizeof(final), cache_dir, l->prepare_output, "") < 0 ||

@@ -48,8 +48,7 @@ int lang_first_word(const char *tmpl, char *out, size_t outsz);
 /* Java rule: the class name the entry file must carry (see lang_entry_name).
  * Writes at most outsz-1 bytes; -ENAMETOOLONG, -EINVAL for names outside
  * [A-Za-z0-9_]. */
-int lang_java_class(const char *code, size_t len, char *out, size_t outsz,
-                    struct moat_err *err);
+int lang_java_class(const char *code, size_t len, char *out, size_t outsz, struct moat_err *err);
 
 /*
  * Runs a trusted host command: fork + execve(argv[0]) with envp

@@ -40,6 +40,7 @@ struct key_def {
     uint64_t max; /* K_U64 */
 };
 
+/* clang-format off */
 #define FIELD(f) offsetof(struct lang, f), sizeof(((struct lang *)0)->f)
 #define LIMIT(key, f, mx) {key, K_U64, FIELD(compile_limits.f), mx}
 
@@ -68,23 +69,24 @@ static const struct key_def keys[] = {
     {"min_memory_mb", K_U64, FIELD(min_memory_mb), 65536},
 };
 enum { KEY_COUNT = MOAT_ARRAY_SIZE(keys) };
+/* clang-format on */
 _Static_assert(KEY_COUNT <= 32, "keys are a 32-bit set");
 
 struct parse {
     /* reader */
     const char *text;
     size_t len, pos;
-    unsigned lineno;      /* the line inih is handling */
-    bool continuation;    /* that line continues the previous key's value */
-    bool has_prev_name;   /* inih's prev_name is set (a key was read in this section) */
-    unsigned sections;    /* section headers read */
+    unsigned lineno;    /* the line inih is handling */
+    bool continuation;  /* that line continues the previous key's value */
+    bool has_prev_name; /* inih's prev_name is set (a key was read in this section) */
+    unsigned sections;  /* section headers read */
     unsigned section_line;
-    unsigned handled;     /* value of `sections` when the handler last ran */
+    unsigned handled; /* value of `sections` when the handler last ran */
     /* handler */
     struct lang_registry *reg;
     struct lang *cur;
-    unsigned cur_line;    /* header line of cur */
-    uint32_t seen;        /* keys of cur, bit per keys[] index */
+    unsigned cur_line; /* header line of cur */
+    uint32_t seen;     /* keys of cur, bit per keys[] index */
     unsigned key_line[KEY_COUNT];
     bool failed;
     int code;
@@ -94,18 +96,15 @@ struct parse {
 __attribute__((format(printf, 3, 4))) static int fail(struct parse *p, unsigned line,
                                                       const char *fmt, ...)
 {
-    if (p->failed)
+    char msg[MOAT_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (p->failed) /* the first error is the one reported */
         return 0;
     p->failed = true;
-    p->code = -EINVAL;
-    if (p->err) {
-        char msg[MOAT_ERR_MAX];
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        (void)moat_err_field(p->err, -EINVAL, "languages", "line %u: %s", line, msg);
-    }
+    p->code = moat_err_field(p->err, -EINVAL, "languages", "line %u: %s", line, msg);
     return 0;
 }
 
@@ -148,8 +147,10 @@ static void classify(struct parse *p, const char *line)
         return;
     }
     if (*start == '[') {
-        if (*ini_find(start + 1, "]") != ']')
-            return; /* inih reports the line */
+        if (*ini_find(start + 1, "]") != ']') {
+            (void)fail(p, p->lineno, "section header without ']'");
+            return;
+        }
         /* a section without keys is invisible to the handler: catch it here */
         if (p->sections > 0 && p->handled != p->sections)
             (void)fail(p, p->section_line, "section has no keys");
@@ -159,8 +160,11 @@ static void classify(struct parse *p, const char *line)
         return;
     }
     const char *end = ini_find(start, "=:");
-    if (*end == '=' || *end == ':')
-        p->has_prev_name = end > start && !lang_is_space(start[0]);
+    if (*end != '=' && *end != ':') {
+        (void)fail(p, p->lineno, "not a [section], key = value or comment line");
+        return;
+    }
+    p->has_prev_name = end > start;
 }
 
 static char *reader(char *str, int num, void *stream)
@@ -174,8 +178,10 @@ static char *reader(char *str, int num, void *stream)
     size_t n = nl ? (size_t)(nl - line) : rest;
     p->lineno++;
     if (n > (size_t)num - 1) {
-        (void)fail(p, p->lineno, "line longer than %d bytes (continue a command on an "
-                                 "indented line)", num - 1);
+        (void)fail(p, p->lineno,
+                   "line longer than %d bytes (continue a command on an "
+                   "indented line)",
+                   num - 1);
         return NULL;
     }
     memcpy(str, line, n);
@@ -261,8 +267,8 @@ static int set_env(struct parse *p, const char *value)
     struct lang *l = p->cur;
     const char *eq = strchr(value, '=');
     size_t nlen = eq ? (size_t)(eq - value) : 0;
-    if (nlen == 0 || !((value[0] >= 'A' && value[0] <= 'Z') || (value[0] >= 'a' && value[0] <= 'z') ||
-                       value[0] == '_'))
+    if (nlen == 0 || !((value[0] >= 'A' && value[0] <= 'Z') ||
+                       (value[0] >= 'a' && value[0] <= 'z') || value[0] == '_'))
         return fail(p, p->lineno, "env must be NAME=value");
     for (size_t i = 0; i < nlen; i++) {
         char c = value[i];
@@ -297,8 +303,7 @@ static int set_value(struct parse *p, const struct key_def *k, const char *value
     case K_U64: {
         uint64_t v = 0;
         if (parse_u64(value, 0, k->max, &v) < 0)
-            return fail(p, p->lineno, "'%s' must be a number from 0 to %" PRIu64, k->name,
-                        k->max);
+            return fail(p, p->lineno, "'%s' must be a number from 0 to %" PRIu64, k->name, k->max);
         memcpy(field, &v, sizeof(v));
         return 1;
     }
@@ -328,21 +333,20 @@ static int continue_value(struct parse *p, const struct key_def *k, const char *
 
 /* ---- sections ---- */
 
-/* Names and aliases share one namespace; extensions another. */
-static const char *name_clash(const struct lang_registry *reg, const struct lang *self,
-                              const char *word, bool ext)
+/* Names and aliases share one namespace; extensions another. word may be
+ * an entry of the registry itself, which is not compared with itself; a
+ * section's name is checked before it joins the registry, so an alias that
+ * repeats its own section's name clashes. */
+static const char *name_clash(const struct lang_registry *reg, const char *word, bool ext)
 {
     for (size_t i = 0; i < reg->n; i++) {
         const struct lang *o = &reg->langs[i];
         if (ext) {
             for (size_t j = 0; j < o->nextensions; j++)
-                if ((o != self || o->extensions[j] != word) &&
-                    strcasecmp(o->extensions[j], word) == 0)
+                if (o->extensions[j] != word && strcasecmp(o->extensions[j], word) == 0)
                     return o->name;
             continue;
         }
-        /* word is never o->name itself: a section's name is checked before
-         * it joins the registry, so an alias repeating its own name clashes */
         if (strcasecmp(o->name, word) == 0)
             return o->name;
         for (size_t j = 0; j < o->naliases; j++)
@@ -415,8 +419,7 @@ static bool check_commands(struct parse *p, struct lang *l)
         if (!*l->prepare || !*l->prepare_output)
             return fail(p, p->cur_line, "[%s] needs both prepare and prepare_output", l->name),
                    false;
-        if (!check_template(p, "prepare", l->prepare, LANG_PH_CACHE | LANG_PH_OUTPUT, true,
-                            &used))
+        if (!check_template(p, "prepare", l->prepare, LANG_PH_CACHE | LANG_PH_OUTPUT, true, &used))
             return false;
         if (!(used & LANG_PH_OUTPUT))
             return fail(p, line_of(p, "prepare"), "prepare must write to {output}"), false;
@@ -446,8 +449,7 @@ static bool check_source(struct parse *p, struct lang *l)
             lit[n++] = *s++;
     lit[n] = '\0';
     if (n > 0 && !word_chars_ok(lit, "_.-"))
-        return fail(p, line_of(p, "source"), "source has characters outside [A-Za-z0-9_.-]"),
-               false;
+        return fail(p, line_of(p, "source"), "source has characters outside [A-Za-z0-9_.-]"), false;
     if ((used & LANG_PH_CLASS) && strcmp(l->class_rule, "java") != 0)
         return fail(p, line_of(p, "source"), "source uses {class} without class_rule"), false;
     return true;
@@ -464,13 +466,13 @@ static int finish_section(struct parse *p)
     if (!check_commands(p, l) || !check_source(p, l))
         return 0;
     for (size_t i = 0; i < l->naliases; i++) {
-        const char *o = name_clash(p->reg, l, l->aliases[i], false);
+        const char *o = name_clash(p->reg, l->aliases[i], false);
         if (o)
             return fail(p, line_of(p, "aliases"), "alias '%s' is also a name or alias of [%s]",
                         l->aliases[i], o);
     }
     for (size_t i = 0; i < l->nextensions; i++) {
-        const char *o = name_clash(p->reg, l, l->extensions[i], true);
+        const char *o = name_clash(p->reg, l->extensions[i], true);
         if (o)
             return fail(p, line_of(p, "extensions"), "extension '%s' is also one of [%s]",
                         l->extensions[i], o);
@@ -484,13 +486,11 @@ static int start_section(struct parse *p, const char *section)
         return 0;
     p->cur = NULL;
     if (strlen(section) >= sizeof(p->cur->name) || !name_ok(section))
-        return fail(p, p->section_line,
-                    "section name must be 1-%zu characters of [a-z0-9_-]",
+        return fail(p, p->section_line, "section name must be 1-%zu characters of [a-z0-9_-]",
                     sizeof(p->cur->name) - 1);
-    const char *o = name_clash(p->reg, NULL, section, false);
+    const char *o = name_clash(p->reg, section, false);
     if (o)
-        return fail(p, p->section_line, "[%s] is defined twice or is an alias of [%s]", section,
-                    o);
+        return fail(p, p->section_line, "[%s] is defined twice or is an alias of [%s]", section, o);
     struct lang_registry *reg = p->reg;
     if (reg->n == LANG_MAX_LANGS)
         return fail(p, p->section_line, "more than %d languages", LANG_MAX_LANGS);
@@ -541,8 +541,7 @@ int lang_registry_parse(const char *text, size_t len, struct lang_registry **out
                         struct moat_err *err)
 {
     if (len > LANG_INI_MAX_BYTES)
-        return moat_err_set(err, -EFBIG, "languages.ini larger than %u bytes",
-                            LANG_INI_MAX_BYTES);
+        return moat_err_set(err, -EFBIG, "languages.ini larger than %u bytes", LANG_INI_MAX_BYTES);
     const char *nul = len ? memchr(text, '\0', len) : NULL;
     if (nul)
         return moat_err_set(err, -EINVAL, "NUL byte at offset %zu", (size_t)(nul - text));
@@ -580,8 +579,7 @@ int lang_registry_load(const char *path, struct lang_registry **out, struct moat
     if (!S_ISREG(st.st_mode))
         return moat_err_set(err, -EINVAL, "'%s' is not a regular file", path);
     if (st.st_size > (off_t)LANG_INI_MAX_BYTES)
-        return moat_err_set(err, -EFBIG, "'%s' is larger than %u bytes", path,
-                            LANG_INI_MAX_BYTES);
+        return moat_err_set(err, -EFBIG, "'%s' is larger than %u bytes", path, LANG_INI_MAX_BYTES);
     size_t len = (size_t)st.st_size;
     _cleanup_free_ char *text = malloc(len + 1);
     if (!text)
@@ -607,10 +605,7 @@ void lang_registry_free(struct lang_registry *reg)
     free(reg);
 }
 
-size_t lang_count(const struct lang_registry *reg)
-{
-    return reg->n;
-}
+size_t lang_count(const struct lang_registry *reg) { return reg->n; }
 
 const struct lang *lang_at(const struct lang_registry *reg, size_t i)
 {

@@ -172,7 +172,11 @@ static int walk_word(struct walk *w, const char *p, const char *end)
         w->used |= bit;
         if (w->out) {
             const char *val = NULL;
-            if ((r = ph_value(w, bit, &val)) < 0 || (r = walk_append(w, val, strlen(val))) < 0)
+            if ((r = ph_value(w, bit, &val)) < 0)
+                return r;
+            if (!val) /* ph_value sets an error for every missing value */
+                return -EINVAL;
+            if ((r = walk_append(w, val, strlen(val))) < 0)
                 return r;
         }
         p = brace + len;
@@ -240,12 +244,12 @@ int lang_expand_allowed(const char *tmpl, const struct lang_vars *vars, unsigned
     return (int)w.nwords;
 }
 
-int lang_expand(const char *tmpl, const struct lang_vars *vars, char ***argv_out,
-                char **storage, struct moat_err *err)
+int lang_expand(const char *tmpl, const struct lang_vars *vars, char ***argv_out, char **storage,
+                struct moat_err *err)
 {
     static const struct lang_vars none = {0};
-    return lang_expand_allowed(tmpl, vars ? vars : &none, LANG_PH_STEP | LANG_PH_OUTPUT,
-                               argv_out, storage, err);
+    return lang_expand_allowed(tmpl, vars ? vars : &none, LANG_PH_STEP | LANG_PH_OUTPUT, argv_out,
+                               storage, err);
 }
 
 int lang_first_word(const char *tmpl, char *out, size_t outsz)
@@ -278,10 +282,7 @@ static bool j_ident_start(unsigned char c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '$' || c >= 0x80;
 }
 
-static bool j_ident_char(unsigned char c)
-{
-    return j_ident_start(c) || (c >= '0' && c <= '9');
-}
+static bool j_ident_char(unsigned char c) { return j_ident_start(c) || (c >= '0' && c <= '9'); }
 
 /* Skips a quoted literal starting at s->p (a quote); text blocks included.
  * An unterminated literal runs to the end of the input (or line). */
@@ -365,8 +366,8 @@ static bool tok_is(const char *tok, size_t len, const char *word)
 
 static bool j_type_keyword(const char *tok, size_t len)
 {
-    return tok_is(tok, len, "class") || tok_is(tok, len, "interface") ||
-           tok_is(tok, len, "enum") || tok_is(tok, len, "record");
+    return tok_is(tok, len, "class") || tok_is(tok, len, "interface") || tok_is(tok, len, "enum") ||
+           tok_is(tok, len, "record");
 }
 
 /*
@@ -437,8 +438,7 @@ static void j_find(const char *code, size_t len, const char **name, size_t *nlen
     *nlen = first ? first_len : 4;
 }
 
-int lang_java_class(const char *code, size_t len, char *out, size_t outsz,
-                    struct moat_err *err)
+int lang_java_class(const char *code, size_t len, char *out, size_t outsz, struct moat_err *err)
 {
     const char *name = NULL;
     size_t n = 0;
@@ -447,8 +447,7 @@ int lang_java_class(const char *code, size_t len, char *out, size_t outsz,
         unsigned char c = (unsigned char)name[i];
         if (!(c == '_' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
               (c >= 'a' && c <= 'z')))
-            return moat_err_set(err, -EINVAL,
-                                "class name has characters other than [A-Za-z0-9_]");
+            return moat_err_set(err, -EINVAL, "class name has characters other than [A-Za-z0-9_]");
     }
     if (n >= outsz)
         return moat_err_set(err, -ENAMETOOLONG, "class name longer than %zu bytes",
@@ -460,12 +459,12 @@ int lang_java_class(const char *code, size_t len, char *out, size_t outsz,
 
 static bool entry_char_ok(unsigned char c)
 {
-    return c == '_' || c == '.' || c == '-' || (c >= '0' && c <= '9') ||
-           (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    return c == '_' || c == '.' || c == '-' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+           (c >= 'a' && c <= 'z');
 }
 
-int lang_entry_name(const struct lang *l, const char *code, size_t len, char *out,
-                    size_t outsz, struct moat_err *err)
+int lang_entry_name(const struct lang *l, const char *code, size_t len, char *out, size_t outsz,
+                    struct moat_err *err)
 {
     char cls[128] = "";
     bool has_class = strstr(l->source, "{class}") != NULL;

@@ -187,6 +187,16 @@ uint32_t sbx_box_uid(const struct sbx_box *box)
     return box->uid;
 }
 
+pid_t sbx_box_init_pid(const struct sbx_box *box)
+{
+    return box->init_pid;
+}
+
+int sbx_box_wait_ready(struct sbx_box *box, struct moat_err *err)
+{
+    return box->ready ? 0 : box_wait_ready(box, err);
+}
+
 void sbx_box_free(struct sbx_box *box)
 {
     if (!box)

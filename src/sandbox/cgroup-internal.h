@@ -36,7 +36,7 @@ extern const char *const cg_ctl_names[CG__CTL_MAX];
  * pids_* in pids, cpu_usage in cpuacct. */
 struct cg_files {
     const char *memory_limit;
-    const char *swap_limit;    /* written only with swap accounting */
+    const char *swap_limit; /* written only with swap accounting */
     const char *pids_limit;
     const char *cpu_usage;
     const char *cpu_usage_key; /* NULL: the whole file is one number */
@@ -72,10 +72,10 @@ extern const struct cg_backend cg_v2_backend;
 struct cg_common {
     const struct cg_backend *be;
     bool fake;
-    bool swap;                      /* memsw / memory.swap.max present */
-    unsigned nhier;                 /* 1 on v2 */
-    uint8_t ctl_hier[CG__CTL_MAX];  /* hierarchy index of each controller */
-    char subtree[32];               /* v2: "+memory +pids +cpu" for children */
+    bool swap;                     /* memsw / memory.swap.max present */
+    unsigned nhier;                /* 1 on v2 */
+    uint8_t ctl_hier[CG__CTL_MAX]; /* hierarchy index of each controller */
+    char subtree[32];              /* v2: "+memory +pids +cpu" for children */
 };
 
 struct cg_root {
@@ -107,8 +107,7 @@ int cg_io_write(const struct cg_common *c, int dirfd, const char *file, const ch
 int cg_io_write_u64(const struct cg_common *c, int dirfd, const char *file, uint64_t v);
 /* NUL-terminated into buf; 0 bytes for a missing file in fake mode; -EFBIG
  * when the file does not fit. */
-ssize_t cg_io_read(const struct cg_common *c, int dirfd, const char *file, char *buf,
-                   size_t size);
+ssize_t cg_io_read(const struct cg_common *c, int dirfd, const char *file, char *buf, size_t size);
 /* One number (key NULL) or the value of the line "key N"; a missing file
  * reads 0 in fake mode; -ENOENT when the key is absent. */
 int cg_io_read_u64(const struct cg_common *c, int dirfd, const char *file, const char *key,
@@ -126,7 +125,7 @@ bool cg_words_has(const char *list, const char *word, char sep);
 
 /* ---- mountinfo (cgroup.c) ---- */
 struct cg_mount {
-    char dev[32];    /* "major:minor": one hierarchy, however often mounted */
+    char dev[32]; /* "major:minor": one hierarchy, however often mounted */
     char path[PATH_MAX];
     char fstype[32];
     char super[256]; /* super options: "rw,cpu,cpuacct" */
@@ -143,8 +142,7 @@ bool cg_path_under(const char *path, const char *dir);
 int cg_mkdir_open(int parent_fd, const char *name, bool excl, int *out);
 /* Calls fn(fd of the directory, name, arg) for each subdirectory (dirs) or
  * other entry (!dirs); stops at the first negative return. */
-int cg_dir_each(int dirfd, bool dirs, int (*fn)(int dirfd, const char *name, void *arg),
-                void *arg);
+int cg_dir_each(int dirfd, bool dirs, int (*fn)(int dirfd, const char *name, void *arg), void *arg);
 /* fn on dirfd, then on every group below it (pre-order, CG_DEPTH_MAX). */
 int cg_tree_each(int dirfd, int (*fn)(int dirfd, void *arg), void *arg);
 /* fn for each pid of dirfd's cgroup.procs; fn returns <0 to fail, >0 to stop. */

@@ -105,8 +105,7 @@ static int v2_root_open(const struct cg_root_opts *o, struct cg_root *root, stru
     if (r == -ENOENT && c->fake)
         r = moat_strlcpy(mnt, o->fs, sizeof mnt) < sizeof mnt ? 0 : -ENAMETOOLONG;
     if (r < 0)
-        return moat_err_set(err, r, "finding the cgroup2 mount under %s: %s", o->fs,
-                            strerror(-r));
+        return moat_err_set(err, r, "finding the cgroup2 mount under %s: %s", o->fs, strerror(-r));
     _cleanup_close_ int mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (mfd < 0)
         return moat_err_set(err, -errno, "opening cgroup mount %s: %s", mnt, strerror(errno));
@@ -115,8 +114,7 @@ static int v2_root_open(const struct cg_root_opts *o, struct cg_root *root, stru
     if (r < 0)
         return moat_err_set(err, r, "cgroup2 at %s lacks memory or pids controllers", mnt);
     /* cpu.stat usage_usec exists without the cpu controller: optional */
-    (void)moat_strlcpy(c->subtree, cpu ? "+memory +pids +cpu" : "+memory +pids",
-                       sizeof c->subtree);
+    (void)moat_strlcpy(c->subtree, cpu ? "+memory +pids +cpu" : "+memory +pids", sizeof c->subtree);
     c->nhier = 1;
     memset(c->ctl_hier, 0, sizeof c->ctl_hier);
 
@@ -177,9 +175,8 @@ static int v2_set_limits(struct cg_group *g, uint64_t memory_bytes, uint32_t max
 static void v2_sample(struct cg_group *g)
 {
     if (g->peak == CG_PEAK_UNKNOWN) {
-        g->peak = g->c.fake || cg_io_exists(g->fd[0], cg_v2_files.memory_peak)
-                      ? CG_PEAK_FILE
-                      : CG_PEAK_SAMPLED;
+        g->peak = g->c.fake || cg_io_exists(g->fd[0], cg_v2_files.memory_peak) ? CG_PEAK_FILE
+                                                                               : CG_PEAK_SAMPLED;
         if (g->peak == CG_PEAK_SAMPLED)
             g->mem_fd = openat(g->fd[0], "memory.current", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     }

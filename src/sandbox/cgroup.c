@@ -47,8 +47,7 @@ int cg_io_write_u64(const struct cg_common *c, int dirfd, const char *file, uint
     return cg_io_write(c, dirfd, file, s);
 }
 
-ssize_t cg_io_read(const struct cg_common *c, int dirfd, const char *file, char *buf,
-                   size_t size)
+ssize_t cg_io_read(const struct cg_common *c, int dirfd, const char *file, char *buf, size_t size)
 {
     ssize_t n = read_small_file_at(dirfd, file, buf, size);
     if (n == -ENOENT && c->fake) {
@@ -149,8 +148,8 @@ static int copy_unescaped(char *dst, size_t size, const char *src)
     size_t n = 0;
     for (const char *p = src; *p; p++) {
         char ch = *p;
-        if (ch == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-            p[3] >= '0' && p[3] <= '7') {
+        if (ch == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+            p[3] <= '7') {
             ch = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
             p += 3;
         }
@@ -255,8 +254,7 @@ int cg_mkdir_open(int parent_fd, const char *name, bool excl, int *out)
     return 0;
 }
 
-int cg_dir_each(int dirfd, bool dirs, int (*fn)(int dirfd, const char *name, void *arg),
-                void *arg)
+int cg_dir_each(int dirfd, bool dirs, int (*fn)(int dirfd, const char *name, void *arg), void *arg)
 {
     /* getdents64 on a private fd: no allocation (callers may be forked
      * supervisors) and an offset of our own */
@@ -474,8 +472,8 @@ static int detect_version(const struct cg_root_opts *o, struct moat_err *err)
         if (mfd >= 0 && cg_v2_controllers(&c, mfd, &cpu) == 0)
             return 2;
     }
-    return moat_err_set(err, -EOPNOTSUPP,
-                        "no cgroup hierarchy with memory and pids under %s", o->fs);
+    return moat_err_set(err, -EOPNOTSUPP, "no cgroup hierarchy with memory and pids under %s",
+                        o->fs);
 }
 
 int cg_root_open(const struct cg_root_opts *o, struct cg_root **out, struct moat_err *err)
@@ -521,15 +519,9 @@ void cg_root_free(struct cg_root *root)
     free(root);
 }
 
-int cg_root_version(const struct cg_root *root)
-{
-    return root->c.be->version;
-}
+int cg_root_version(const struct cg_root *root) { return root->c.be->version; }
 
-bool cg_root_has_swap_accounting(const struct cg_root *root)
-{
-    return root->c.swap;
-}
+bool cg_root_has_swap_accounting(const struct cg_root *root) { return root->c.swap; }
 
 /* ======================================================================
  * Groups
@@ -554,8 +546,8 @@ void cg_close(struct cg_group *g)
 
 /* Makes (create) or opens <parents[h]>/<name> in every hierarchy. On
  * create, a failure removes the directories this call made. */
-static int group_make(const struct cg_common *c, const int *parents, const char *name,
-                      bool create, struct cg_group **out)
+static int group_make(const struct cg_common *c, const int *parents, const char *name, bool create,
+                      struct cg_group **out)
 {
     int r = check_name(name);
     if (r < 0)
@@ -610,13 +602,11 @@ out:
     return 0;
 }
 
-int cg_create(struct cg_root *root, const char *name, struct cg_group **out,
-              struct moat_err *err)
+int cg_create(struct cg_root *root, const char *name, struct cg_group **out, struct moat_err *err)
 {
     int r = group_make(&root->c, root->parent_fd, name, true, out);
     if (r < 0)
-        return moat_err_set(err, r, "creating cgroup '%s': %s", name ? name : "",
-                            strerror(-r));
+        return moat_err_set(err, r, "creating cgroup '%s': %s", name ? name : "", strerror(-r));
     return 0;
 }
 
@@ -734,8 +724,8 @@ int cg_read_cpu_us(struct cg_group *g, uint64_t *cpu_us)
     buf[n] = '\0';
     uint64_t v = 0;
     if (n > 0 || !g->c.fake) {
-        int r = f->cpu_usage_key ? cg_parse_keyed(buf, f->cpu_usage_key, &v)
-                                 : cg_parse_u64(buf, &v);
+        int r =
+            f->cpu_usage_key ? cg_parse_keyed(buf, f->cpu_usage_key, &v) : cg_parse_u64(buf, &v);
         if (r < 0)
             return r;
     }
@@ -763,15 +753,9 @@ int cg_read_stats(struct cg_group *g, struct cg_stats *st)
     return 0;
 }
 
-int cg_count_procs(struct cg_group *g)
-{
-    return g->c.be->count_procs(g);
-}
+int cg_count_procs(struct cg_group *g) { return g->c.be->count_procs(g); }
 
-int cg_kill_all(struct cg_group *g)
-{
-    return g->c.be->kill_all(g);
-}
+int cg_kill_all(struct cg_group *g) { return g->c.be->kill_all(g); }
 
 /* ======================================================================
  * Sweep

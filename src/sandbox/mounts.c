@@ -54,6 +54,7 @@ static const char *const proc_masked_files[] = {
     "kcore", "keys", "key-users", "latency_stats", "timer_list", "timer_stats",
     "sched_debug", "kallsyms", "kmsg", "kpagecount", "kpageflags", "kpagecgroup",
     "sysrq-trigger", "config.gz", "vmallocinfo", "slabinfo", "pagetypeinfo",
+    "locks", /* every lock of the host, with inode numbers */
 };
 static const char *const proc_masked_dirs[] = {"acpi", "asound", "scsi", "firmware", "driver"};
 static const char *const proc_readonly[] = {"bus", "fs", "irq", "sys"};

@@ -125,7 +125,8 @@ static int send_box(struct spawner *s, struct box_host *h)
     return n == (ssize_t)sizeof(m) ? 0 : -EPIPE;
 }
 
-static void make_one(struct spawner *s)
+/* -EPIPE when the user of the pool is gone. */
+static int make_one(struct spawner *s)
 {
     struct moat_err err = {0};
     int netns = -1;
@@ -138,15 +139,20 @@ static void make_one(struct spawner *s)
     if (r < 0) {
         atomic_fetch_add(&s->sh->failed, 1);
         log_warn("msg=\"warm box failed\" error=\"%s\"", err.msg);
-        return;
+        return 0;
     }
-    if (host_add(s, &h) < 0 || send_box(s, &s->hosts[s->nhosts - 1]) < 0) {
+    if (host_add(s, &h) < 0) {
+        box_host_destroy(&h);
+        return 0;
+    }
+    if (send_box(s, &s->hosts[s->nhosts - 1]) < 0) {
         box_host_destroy(&s->hosts[--s->nhosts]);
-        return;
+        return -EPIPE;
     }
     s->outstanding++;
     atomic_fetch_add(&s->sh->made, 1);
     atomic_store(&s->sh->warm, s->outstanding);
+    return 0;
 }
 
 static __attribute__((noreturn)) void spawner_main(struct spawner *s)
@@ -162,11 +168,14 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
     uint32_t backoff_ms = 0;
     for (;;) {
         uint64_t failed_before = atomic_load(&s->sh->failed);
-        while (s->outstanding < s->warm && backoff_ms == 0) {
-            make_one(s);
+        bool gone = false;
+        while (s->outstanding < s->warm && backoff_ms == 0 && !gone) {
+            gone = make_one(s) < 0;
             if (atomic_load(&s->sh->failed) != failed_before)
                 backoff_ms = 100; /* do not spin on a broken host */
         }
+        if (gone)
+            break;
         /* Idle: top up the netns pool, one per wake-up. */
         int timeout = backoff_ms ? (int)backoff_ms : -1;
         if (s->nnetns < s->ctx->cfg.netns_pool && s->netns_home >= 0) {

@@ -30,6 +30,26 @@ static bool file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
+static bool v1_controller(const char *table, const char *name)
+{
+    char line[128];
+    for (const char *p = table; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n < sizeof(line)) {
+            memcpy(line, p, n);
+            line[n] = '\0';
+            char ctl[32];
+            unsigned hier = 0, num = 0, enabled = 0;
+            if (sscanf(line, "%31s %u %u %u", ctl, &hier, &num, &enabled) == 4 &&
+                strcmp(ctl, name) == 0)
+                return hier != 0 && enabled;
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    return false;
+}
+
 static void probe_cgroups(struct sbx_features *f)
 {
     struct statfs sf;
@@ -52,10 +72,13 @@ static void probe_cgroups(struct sbx_features *f)
         }
         return;
     }
-    f->cg_memory = file_exists("/sys/fs/cgroup/memory/memory.limit_in_bytes");
-    f->cg_pids = file_exists("/sys/fs/cgroup/pids/pids.max");
-    f->cg_cpu = file_exists("/sys/fs/cgroup/cpuacct/cpuacct.usage") ||
-                file_exists("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage");
+    /* v1: /proc/cgroups lists each controller with its hierarchy (0 = not
+     * mounted as v1) and whether it is enabled. */
+    char cgs[4096] = "";
+    (void)read_small_file_at(AT_FDCWD, "/proc/cgroups", cgs, sizeof(cgs));
+    f->cg_memory = v1_controller(cgs, "memory");
+    f->cg_pids = v1_controller(cgs, "pids");
+    f->cg_cpu = v1_controller(cgs, "cpuacct");
     f->cg_swap_accounting = file_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
     f->cg_peak = file_exists("/sys/fs/cgroup/memory/memory.max_usage_in_bytes");
     f->cg_kill = false;

@@ -58,7 +58,6 @@
 _Static_assert((TIOCSTI & ~0xfu) == TIOC_INJECT_PREFIX, "TIOCSTI moved");
 _Static_assert((TIOCLINUX & ~0xfu) == TIOC_INJECT_PREFIX, "TIOCLINUX moved");
 
-/* clang-format off: the table reads best one rule per line */
 #define NVALS(...) ((unsigned)(sizeof((uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t)))
 
 #define ALLOW(n, w)                                                                                \
@@ -493,7 +492,6 @@ const struct sbx_syscall_rule sbx_syscall_rules[] = {
     FAIL("_sysctl", ENOSYS, "removed binary sysctl"),
 };
 const size_t sbx_syscall_rules_len = MOAT_ARRAY_SIZE(sbx_syscall_rules);
-/* clang-format on */
 
 /*
  * Deliberately absent, so EPERM (the default): unshare, setns, mount,

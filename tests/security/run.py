@@ -5,7 +5,7 @@ expected result, and the host checked for side effects after every case.
     run.py --moat PATH --case ID     run one case; exit 0 pass, 1 fail, 77 skip
     run.py --moat PATH --all [-j N]  run every case (or --tag TAG), print a summary
     run.py --list                    case ids
-    run.py --list-cmake              "id;timeout;tags" lines for CMake
+    run.py --list-cmake              "id|timeout|tag,tag" lines for CMake
     run.py --check                   validate the manifest (no moat needed)
 
 The cases live in cases.json (format in README.md). Each case gets a uid range,
@@ -68,7 +68,7 @@ VERDICTS = {"ok", "runtime_error", "time_limit", "memory_limit", "output_limit",
             "compile_error", "internal_error"}
 CASE_KEYS = {"id", "threat", "file", "lang", "tags", "flags", "stdin", "stdin_repeat", "args",
              "template", "file_as", "helpers", "requires", "timeout", "expect", "why",
-             "extra_runs"}
+             "extra_runs", "_index"}
 RUN_KEYS = {"file", "lang", "flags", "stdin", "stdin_repeat", "args", "template", "file_as",
             "expect", "mode", "delay_ms", "name"}
 EXPECT_KEYS = {"verdict", "exitCode", "signal", "stdout", "stdout_re", "stdout_match",
@@ -521,8 +521,14 @@ def compare(ctx, e, res, label, problems, is_compile=False):
         for lit in e.get(stream + "_contains", []):
             if ctx.subst(lit) not in got:
                 bad("%s lacks %r" % (stream, ctx.subst(lit)))
-        if stream + "Len" in e and len(got) != e[stream + "Len"]:
-            bad("%s length expected %d, got %d" % (stream, e[stream + "Len"], len(got)))
+        if stream + "Len" in e:
+            # bytes of the UTF-8 text moat returned (equal to what the program
+            # wrote when that was ASCII)
+            n = len(got.encode("utf-8", "surrogatepass"))
+            want = e[stream + "Len"]
+            lo, hi = (want, want) if isinstance(want, int) else want
+            if n < lo or n > hi:
+                bad("%s length expected %s, got %d bytes" % (stream, want, n))
     for cap in e.get("captures", []):
         stream = cap.get("stream", "stdout")
         text = res.get(stream) or ""
@@ -815,7 +821,7 @@ def main():
         return 0
     if args.list_cmake:
         for c in cases:
-            print("%s;%d;%s" % (c["id"], c.get("timeout", 60), ",".join(c.get("tags", []))))
+            print("%s|%d|%s" % (c["id"], c.get("timeout", 60), ",".join(c.get("tags", []))))
         return 0
     if args.check:
         problems = check_manifest(cases)

@@ -35,7 +35,9 @@ int main(int argc, char **argv)
         }
         ssize_t n = write(fd, buf, sizeof(buf));
         if (n != (ssize_t)sizeof(buf)) {
-            printf("%s: write errno=%s after %d MiB\n", argv[1], n < 0 ? strerrorname_np(errno) : "short", mib);
+            if (n >= 0)
+                errno = ENOSPC; /* a short write: the tmpfs is full */
+            printf("%s: write errno=%s after %d MiB\n", argv[1], strerrorname_np(errno), mib);
             return 0;
         }
         mib++;

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <fcntl.h>
@@ -111,8 +112,8 @@ static int group_setup(void **state)
     struct live *l = calloc(1, sizeof *l);
     assert_non_null(l);
     (void)snprintf(l->name, sizeof l->name, "moat-test-%d", (int)getpid());
-    struct cg_root_opts o = {.fs = "/sys/fs/cgroup", .mountinfo = "/proc/self/mountinfo",
-                             .name = l->name};
+    struct cg_root_opts o = {
+        .fs = "/sys/fs/cgroup", .mountinfo = "/proc/self/mountinfo", .name = l->name};
     struct moat_err err = {0};
     int r = cg_root_open(&o, &l->root, &err);
     if (r < 0) {
@@ -192,8 +193,8 @@ static void test_oom_kill_and_stats(void **state)
     pid_t pid = fork_waiting(go);
     if (pid == 0) {
         size_t len = 100 * MiB;
-        volatile char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        volatile char *p =
+            mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
             _exit(101);
         for (size_t i = 0; i < len; i += 4096)
@@ -463,7 +464,8 @@ static void test_v2_kill_without_controllers(void **state)
 int main(void)
 {
     if (geteuid() != 0) {
-        (void)fprintf(stderr, "SKIPPED: the live cgroup test needs root (euid %d)\n", (int)geteuid());
+        (void)fprintf(stderr, "SKIPPED: the live cgroup test needs root (euid %d)\n",
+                      (int)geteuid());
         return 77;
     }
     if (access("/sys/fs/cgroup", F_OK) < 0 || access("/proc/self/mountinfo", R_OK) < 0) {
@@ -475,8 +477,8 @@ int main(void)
         struct moat_err err = {0};
         char name[64];
         (void)snprintf(name, sizeof name, "moat-test-%d", (int)getpid());
-        struct cg_root_opts o = {.fs = "/sys/fs/cgroup", .mountinfo = "/proc/self/mountinfo",
-                                 .name = name};
+        struct cg_root_opts o = {
+            .fs = "/sys/fs/cgroup", .mountinfo = "/proc/self/mountinfo", .name = name};
         int rc = cg_root_open(&o, &r, &err);
         if (rc == -EOPNOTSUPP || rc == -EROFS || rc == -EACCES || rc == -EPERM) {
             (void)fprintf(stderr, "SKIPPED: no usable cgroup hierarchy: %s\n", err.msg);

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <fcntl.h>
@@ -18,7 +19,7 @@
 #define P 512 /* path buffers: the fake tree lives in a short temp dir */
 
 struct fx {
-    char tmp[64];   /* contains a space: mountinfo escapes it as \040 */
+    char tmp[64]; /* contains a space: mountinfo escapes it as \040 */
     char fs[128];
     char mountinfo[128];
     struct cg_root *root;
@@ -112,9 +113,9 @@ static void mountinfo(const struct fx *f, const char *const *lines, size_t n)
 /* Like this project's hosts: tmpfs at fs, one v1 mount per controller,
  * name=systemd, and an empty cgroup2 at fs/unified (hybrid). */
 static const char *const separate[] = {
-    "0:28 . tmpfs rw,mode=755",        "0:29 cpu cgroup rw,cpu",
-    "0:30 cpuacct cgroup rw,cpuacct",  "0:32 memory cgroup rw,memory",
-    "0:36 pids cgroup rw,pids",        "0:37 systemd cgroup rw,xattr,name=systemd",
+    "0:28 . tmpfs rw,mode=755",       "0:29 cpu cgroup rw,cpu",
+    "0:30 cpuacct cgroup rw,cpuacct", "0:32 memory cgroup rw,memory",
+    "0:36 pids cgroup rw,pids",       "0:37 systemd cgroup rw,xattr,name=systemd",
     "0:38 unified cgroup2 rw",
 };
 
@@ -127,8 +128,8 @@ static int setup(void **state)
     (void)snprintf(f->fs, sizeof f->fs, "%s/fs", f->tmp);
     (void)snprintf(f->mountinfo, sizeof f->mountinfo, "%s/mountinfo", f->tmp);
     assert_int_equal(mkdir(f->fs, 0755), 0);
-    const char *dirs[] = {"cpu", "cpuacct", "memory", "pids", "systemd", "unified",
-                          "cpu,cpuacct", "memory,pids"};
+    const char *dirs[] = {"cpu",     "cpuacct", "memory",      "pids",
+                          "systemd", "unified", "cpu,cpuacct", "memory,pids"};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(dirs); i++)
         mkdirs(f, dirs[i]);
     mountinfo(f, separate, MOAT_ARRAY_SIZE(separate));
@@ -147,8 +148,11 @@ static int teardown(void **state)
 
 static void open_root(struct fx *f, int version)
 {
-    struct cg_root_opts o = {.fs = f->fs, .mountinfo = f->mountinfo, .name = "moat",
-                             .force_version = version, .fake = true};
+    struct cg_root_opts o = {.fs = f->fs,
+                             .mountinfo = f->mountinfo,
+                             .name = "moat",
+                             .force_version = version,
+                             .fake = true};
     struct moat_err err = {0};
     int r = cg_root_open(&o, &f->root, &err);
     if (r < 0)
@@ -219,10 +223,9 @@ static void test_scan_layouts(void **state)
 
     /* two controllers of ours in one hierarchy, which is also bind-mounted
      * a second time, and a memory mount outside fs listed first */
-    const char *shared[] = {"0:50 /elsewhere/memory cgroup rw,memory",
-                            "0:29 cpu,cpuacct cgroup rw,cpu,cpuacct",
-                            "0:32 memory,pids cgroup rw,memory,pids",
-                            "0:32 memory cgroup rw,memory,pids"};
+    const char *shared[] = {
+        "0:50 /elsewhere/memory cgroup rw,memory", "0:29 cpu,cpuacct cgroup rw,cpu,cpuacct",
+        "0:32 memory,pids cgroup rw,memory,pids", "0:32 memory cgroup rw,memory,pids"};
     mountinfo(f, shared, 4);
     assert_int_equal(cg_v1_scan(f->fs, f->mountinfo, l), 0);
     assert_int_equal(l->nhier, 2);
@@ -248,8 +251,8 @@ static void test_scan_layouts(void **state)
     assert_int_equal(cg_v1_scan(f->fs, f->mountinfo, l), -EOPNOTSUPP);
     cg_root_free(f->root);
     f->root = NULL;
-    struct cg_root_opts o = {.fs = f->fs, .mountinfo = f->mountinfo, .name = "moat",
-                             .force_version = 1, .fake = true};
+    struct cg_root_opts o = {
+        .fs = f->fs, .mountinfo = f->mountinfo, .name = "moat", .force_version = 1, .fake = true};
     struct moat_err err = {0};
     assert_int_equal(cg_root_open(&o, &f->root, &err), -EOPNOTSUPP);
     assert_true(strstr(err.msg, "pids") != NULL);
@@ -518,14 +521,12 @@ static void test_sweep_union(void **state)
     struct seen seen = {0};
     assert_int_equal(cg_for_each(f->root, "job-", collect, &seen), 0);
     assert_int_equal(seen.n, 2);
-    assert_true((strcmp(seen.names[0], "job-full") == 0 &&
-                 strcmp(seen.names[1], "job-pidsonly") == 0) ||
-                (strcmp(seen.names[1], "job-full") == 0 &&
-                 strcmp(seen.names[0], "job-pidsonly") == 0));
+    assert_true(
+        (strcmp(seen.names[0], "job-full") == 0 && strcmp(seen.names[1], "job-pidsonly") == 0) ||
+        (strcmp(seen.names[1], "job-full") == 0 && strcmp(seen.names[0], "job-pidsonly") == 0));
     char dir[P];
-    const char *gone[] = {"memory/moat/job-full", "pids/moat/job-full",
-                          "cpuacct/moat/job-full", "pids/moat/job-pidsonly",
-                          "cpuacct/moat/job-pidsonly"};
+    const char *gone[] = {"memory/moat/job-full", "pids/moat/job-full", "cpuacct/moat/job-full",
+                          "pids/moat/job-pidsonly", "cpuacct/moat/job-pidsonly"};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(gone); i++) {
         sub(dir, f, gone[i]);
         assert_false(exists(dir, ""));

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <fcntl.h>
@@ -58,10 +59,7 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
     return remove(path);
 }
 
-static void rm_rf(const char *path)
-{
-    (void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void rm_rf(const char *path) { (void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
 
 static void sub(char *out, const struct fx *f, const char *rel)
 {
@@ -104,8 +102,8 @@ static int teardown(void **state)
 
 static void open_root(struct fx *f)
 {
-    struct cg_root_opts o = {.fs = f->fs, .mountinfo = f->mountinfo, .name = "moat",
-                             .force_version = 2, .fake = true};
+    struct cg_root_opts o = {
+        .fs = f->fs, .mountinfo = f->mountinfo, .name = "moat", .force_version = 2, .fake = true};
     struct moat_err err = {0};
     int r = cg_root_open(&o, &f->root, &err);
     if (r < 0)
@@ -150,14 +148,13 @@ static void test_root_without_cpu_or_pids(void **state)
     put(f->fs, "cgroup.controllers", "memory pids io\n");
     open_root(f);
     sub(parent, f, "moat");
-    assert_string_equal(get(parent, "cgroup.subtree_control", buf, sizeof buf),
-                        "+memory +pids");
+    assert_string_equal(get(parent, "cgroup.subtree_control", buf, sizeof buf), "+memory +pids");
     cg_root_free(f->root);
     f->root = NULL;
 
     put(f->fs, "cgroup.controllers", "cpu memory io\n");
-    struct cg_root_opts o = {.fs = f->fs, .mountinfo = f->mountinfo, .name = "moat2",
-                             .force_version = 2, .fake = true};
+    struct cg_root_opts o = {
+        .fs = f->fs, .mountinfo = f->mountinfo, .name = "moat2", .force_version = 2, .fake = true};
     struct moat_err err = {0};
     assert_int_equal(cg_root_open(&o, &f->root, &err), -EOPNOTSUPP);
     assert_null(f->root);
@@ -176,8 +173,7 @@ static void test_limits_and_subtree(void **state)
     assert_int_equal(cg_set_limits(s, 128ull << 20, 64), 0);
     sub(box, f, "moat/box1");
     sub(step, f, "moat/box1/step1");
-    assert_string_equal(get(box, "cgroup.subtree_control", buf, sizeof buf),
-                        "+memory +pids +cpu");
+    assert_string_equal(get(box, "cgroup.subtree_control", buf, sizeof buf), "+memory +pids +cpu");
     assert_string_equal(get(step, "memory.max", buf, sizeof buf), "134217728");
     assert_string_equal(get(step, "memory.swap.max", buf, sizeof buf), "0");
     assert_string_equal(get(step, "memory.oom.group", buf, sizeof buf), "1");
@@ -413,8 +409,7 @@ static void test_detect_v2_beside_tmpfs(void **state)
                    "31 30 0:27 / %s rw - cgroup2 cgroup2 rw\n",
                    f->fs, uni);
     put(f->tmp, "mountinfo", mi);
-    struct cg_root_opts o = {.fs = f->fs, .mountinfo = f->mountinfo, .name = "moat",
-                             .fake = true};
+    struct cg_root_opts o = {.fs = f->fs, .mountinfo = f->mountinfo, .name = "moat", .fake = true};
     assert_int_equal(cg_root_open(&o, &f->root, NULL), 0);
     assert_int_equal(cg_root_version(f->root), 2);
     assert_true(exists(uni, "moat"));
@@ -438,8 +433,7 @@ static void test_parsers(void **state)
     assert_int_equal(cg_parse_keyed("oom_kill_disable 0\n", "oom_kill", &v), -ENOENT);
     assert_int_equal(cg_parse_keyed("oom_kill \n", "oom_kill", &v), -EINVAL);
     assert_int_equal(cg_parse_keyed("oom_kill -1\n", "oom_kill", &v), -EINVAL);
-    assert_int_equal(cg_parse_keyed("oom_kill 99999999999999999999\n", "oom_kill", &v),
-                     -ERANGE);
+    assert_int_equal(cg_parse_keyed("oom_kill 99999999999999999999\n", "oom_kill", &v), -ERANGE);
     assert_int_equal(cg_parse_keyed("", "x", &v), -ENOENT);
     assert_int_equal(cg_parse_u64("42\n", &v), 0);
     assert_int_equal(v, 42);

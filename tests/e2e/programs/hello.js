@@ -1,0 +1,3 @@
+let s = "";
+process.stdin.on("data", d => s += d);
+process.stdin.on("end", () => console.log("hello " + 2 * parseInt(s)));

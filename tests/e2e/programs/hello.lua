@@ -1,0 +1,2 @@
+local x = io.read("n")
+print("hello " .. 2 * x)

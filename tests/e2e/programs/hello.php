@@ -1,0 +1,3 @@
+<?php
+$x = (int)trim(fgets(STDIN));
+echo "hello " . (2 * $x) . "\n";

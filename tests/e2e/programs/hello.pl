@@ -1,0 +1,2 @@
+my $x = <STDIN>;
+print "hello ", 2 * $x, "\n";

@@ -1,0 +1,1 @@
+print("hello", 2 * int(input()))

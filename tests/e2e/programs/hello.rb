@@ -1,0 +1,1 @@
+puts "hello #{2 * gets.to_i}"

@@ -1,0 +1,2 @@
+read x
+echo "hello $((2 * x))"

@@ -1,0 +1,1 @@
+moat_fuzz_target(lang_ini DEPS lang config util)
