@@ -37,6 +37,10 @@ struct sbx_ctx {
     pid_t owner;               /* process that made the context */
 };
 
+/* (Re)opens the cgroup root, creating the parent group: another moat that
+ * exited may have removed it when it was empty. */
+int sbx_ctx_open_cgroups(struct sbx_ctx *ctx, struct moat_err *err);
+
 /* ---- wire format: [u32 type][u32 0][u64 len] then len bytes ---- */
 enum wire_type {
     WIRE_READY = 1, /* box init -> host: the box is prepared */

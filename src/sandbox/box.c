@@ -23,6 +23,12 @@ int box_spawn(struct sbx_ctx *ctx, int netns, struct box_host *h, struct moat_er
     char name[32];
     (void)snprintf(name, sizeof(name), "box-%u", h->uid);
     r = cg_create(ctx->cg, name, &h->cg, err);
+    /* ENOENT: the parent group was removed by a moat that exited. */
+    for (int i = 0; i < 3 && r == -ENOENT; i++) {
+        r = sbx_ctx_open_cgroups(ctx, err);
+        if (r == 0)
+            r = cg_create(ctx->cg, name, &h->cg, err);
+    }
     if (r < 0)
         goto fail;
     int sp[2];

@@ -519,6 +519,23 @@ void cg_root_free(struct cg_root *root)
     free(root);
 }
 
+int cg_root_remove(struct cg_root *root, const char *name)
+{
+    if (root->c.fake)
+        return 0;
+    int r = 0;
+    for (unsigned h = 0; h < CG_HIER_MAX; h++) {
+        if (root->parent_fd[h] < 0)
+            continue;
+        _cleanup_close_ int up = openat(root->parent_fd[h], "..",
+                                        O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        /* Fails with EBUSY while any group (another moat's box) is inside. */
+        if (up < 0 || (unlinkat(up, name, AT_REMOVEDIR) < 0 && errno != ENOENT))
+            r = -errno;
+    }
+    return r;
+}
+
 int cg_root_version(const struct cg_root *root) { return root->c.be->version; }
 
 bool cg_root_has_swap_accounting(const struct cg_root *root) { return root->c.swap; }

@@ -22,6 +22,19 @@ static int mkdir_p(const char *path, mode_t mode)
     return 0;
 }
 
+int sbx_ctx_open_cgroups(struct sbx_ctx *ctx, struct moat_err *err)
+{
+    struct cg_root_opts o = {
+        .fs = "/sys/fs/cgroup", .mountinfo = "/proc/self/mountinfo", .name = ctx->cgroup_name};
+    struct cg_root *root = NULL;
+    int r = cg_root_open(&o, &root, err);
+    if (r < 0)
+        return r;
+    cg_root_free(ctx->cg);
+    ctx->cg = root;
+    return 0;
+}
+
 int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_err *err)
 {
     if (cfg->uid_count == 0 || cfg->first_uid < 1000)
@@ -50,9 +63,7 @@ int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_
         moat_err_set(err, r, "create %s: %s", ctx->run_dir, strerror(-r));
         goto fail;
     }
-    struct cg_root_opts o = {
-        .fs = "/sys/fs/cgroup", .mountinfo = "/proc/self/mountinfo", .name = ctx->cgroup_name};
-    r = cg_root_open(&o, &ctx->cg, err);
+    r = sbx_ctx_open_cgroups(ctx, err);
     if (r < 0)
         goto fail;
     r = sbx_seccomp_build(&ctx->filter, err);
@@ -72,6 +83,10 @@ void sbx_ctx_free(struct sbx_ctx *ctx)
     if (!ctx)
         return;
     sbx_seccomp_release(&ctx->filter);
+    /* The parent group goes with the last moat using it, so that nothing of
+     * moat stays in the cgroup tree; another moat recreates it on demand. */
+    if (ctx->cg && getpid() == ctx->owner)
+        (void)cg_root_remove(ctx->cg, ctx->cgroup_name);
     cg_root_free(ctx->cg);
     free(ctx);
 }

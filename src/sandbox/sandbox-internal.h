@@ -35,6 +35,9 @@ struct cg_root_opts {
  * enabled for the parent), creates the parent group. */
 int cg_root_open(const struct cg_root_opts *o, struct cg_root **out, struct moat_err *err);
 void cg_root_free(struct cg_root *root);
+/* Removes the parent group `name` of root from every hierarchy when it is
+ * empty (-EBUSY while another moat's boxes are in it). Use the root no more. */
+int cg_root_remove(struct cg_root *root, const char *name);
 int cg_root_version(const struct cg_root *root);
 /* Whether swap is accounted (v1 memsw files, v2 memory.swap.max). */
 bool cg_root_has_swap_accounting(const struct cg_root *root);

@@ -8,9 +8,11 @@ expected result, and the host checked for side effects after every case.
     run.py --list-cmake              "id|timeout|tag,tag" lines for CMake
     run.py --check                   validate the manifest (no moat needed)
 
-The cases live in cases.json (format in README.md). Each case gets a uid range,
-a cgroup name, a run directory and a cache directory of its own, so cases can
-run in parallel without seeing each other's boxes.
+The cases live in cases.json (format in README.md). Each case gets a uid range
+(3500000 + 16 * its index), a cgroup name (moat-sec-<index>), a run directory
+and a cache directory of its own, so cases can run in parallel without seeing
+each other's boxes; a second run of the same case at the same time (another
+build tree) takes the next slot: 4096 uids further, moat-sec-s<slot>-<index>.
 
 After every case, whatever the program did, the runner checks the host:
   (a) host files, canaries, sources and stdin unchanged (sha256, owner, mode);
@@ -23,6 +25,7 @@ After every case, whatever the program did, the runner checks the host:
 Python 3 standard library only.
 """
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -44,6 +47,8 @@ CASES_DIR = os.path.join(HERE, "cases")
 SKIP = 77
 UID_BASE = 3500000
 UID_STRIDE = 16
+SLOTS = 8
+SLOT_STRIDE = 4096  # more than UID_STRIDE * number of cases
 TMP_PREFIX = "moat-sec-"
 
 # Host files no box may change (content, owner, mode). Missing ones are skipped.
@@ -148,6 +153,8 @@ def check_run(where, r, problems, keys):
 
 def check_manifest(cases):
     problems = []
+    if len(cases) * UID_STRIDE > SLOT_STRIDE:
+        problems.append("too many cases for SLOT_STRIDE: uid ranges of slots would overlap")
     for c in cases:
         where = c.get("id", "?")
         if not re.fullmatch(r"[A-Z][0-9]{2}[a-z]?_[a-z0-9_]+", where):
@@ -315,14 +322,32 @@ class Listener:
 
 # ---------------------------------------------------------------- one case
 
+def take_slot(index):
+    """An flock on /tmp/moat-sec-lock-<index>-<slot> for the first free slot."""
+    for slot in range(SLOTS):
+        path = "/tmp/%slock-%d-%d" % (TMP_PREFIX, index, slot)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return slot, fd
+        except OSError:
+            os.close(fd)
+    raise CaseError("all %d slots of case %d are busy" % (SLOTS, index))
+
+
 class Context:
     def __init__(self, case, moat, args):
         self.case = case
         self.moat = os.path.abspath(moat)
         self.index = case["_index"]
-        self.first_uid = UID_BASE + UID_STRIDE * self.index
+        # Two runs of the suite at once (two build trees, two people) must
+        # not share a case's uids or cgroup: the first run of a case holds
+        # slot 0, a concurrent run of the same case the next free slot.
+        self.slot, self.slot_fd = take_slot(self.index)
+        self.first_uid = UID_BASE + SLOT_STRIDE * self.slot + UID_STRIDE * self.index
         self.uid_count = UID_STRIDE
-        self.cgroup = "moat-sec-%d" % self.index
+        self.cgroup = ("moat-sec-%d" % self.index if self.slot == 0
+                       else "moat-sec-s%d-%d" % (self.slot, self.index))
         self.tmpdir = tempfile.mkdtemp(prefix="%s%d-" % (TMP_PREFIX, self.index))
         os.chmod(self.tmpdir, 0o755)
         self.languages = args.languages
@@ -458,6 +483,7 @@ class Context:
     def teardown(self):
         for lst in self.listeners.values():
             lst.close()
+        os.close(self.slot_fd)
 
 
 def launch(ctx, cmd):
@@ -608,7 +634,11 @@ def run_case(case, args):
         if missing:
             print("SKIP %s: `moat languages` does not list %s" % (case["id"], ", ".join(missing)))
             return SKIP
-    ctx = Context(case, args.moat, args)
+    try:
+        ctx = Context(case, args.moat, args)
+    except CaseError as ex:
+        print("FAIL %s: %s" % (case["id"], ex))
+        return 1
     problems = []
     results = []
     try:
@@ -690,8 +720,9 @@ def run_case(case, args):
         watched_after = snapshot_files(paths + ctx.watched, HOST_PROC_FILES)
         for p in watched_before:
             if watched_before[p] != watched_after[p]:
-                problems.append("host file changed: %s: %r -> %r"
-                                % (p, watched_before[p], watched_after[p]))
+                hint = " (rebuilt meanwhile?)" if p == ctx.moat else ""
+                problems.append("host file changed%s: %s: %r -> %r"
+                                % (hint, p, watched_before[p], watched_after[p]))
         if sorted(os.listdir(ctx.values["canary_dir"])) != canary_listing:
             problems.append("canary dir changed: %s" % os.listdir(ctx.values["canary_dir"]))
         # (e) markers, listeners, IPC, files owned by box uids, secrets

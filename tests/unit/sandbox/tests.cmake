@@ -10,3 +10,7 @@ moat_unit_test(sandbox cgroup_v2 DEPS sandbox util)
 moat_unit_test(sandbox cgroup_live DEPS sandbox util)
 # needs root and a cgroup mount; exits 77 (skipped) without them
 set_tests_properties(unit_sandbox_cgroup_live PROPERTIES SKIP_RETURN_CODE 77 LABELS "unit;sandbox;privileged")
+moat_unit_test(sandbox box DEPS sandbox util LIBS pthread)
+# real boxes: needs root, exits 77 (skipped) without it
+set_tests_properties(unit_sandbox_box PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
+    LABELS "unit;sandbox;privileged")

@@ -1,0 +1,763 @@
+/*
+ * Cold boxes end to end through the public API: real programs, every
+ * verdict, stdin and files, what survives between steps of one box, what
+ * a step and a freed box leave behind on the host (processes, cgroups,
+ * leases), cancel from another thread, and several boxes at once.
+ *
+ * Needs root; returns 77 (skipped) without it. Everything lives under a
+ * context of its own (uid range, run directory, parent cgroup
+ * "moat-ut-<pid>") that the group teardown removes even after a failed
+ * assertion. Box creation forks, so every thread a test starts is joined
+ * before the next box is made.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "box-internal.h"
+#include "cgroup-internal.h"
+
+#define MiB (1ull << 20)
+#define NBOX 6
+
+struct fx {
+    struct sbx_ctx *ctx;
+    char run_dir[128];
+    char cg_name[64];
+    char parents[CG_HIER_MAX][PATH_MAX]; /* <mount>/<cg_name> */
+    unsigned nparents;
+    struct sbx_box *boxes[NBOX]; /* of the running test, freed by its teardown */
+};
+
+static const char *const env[] = {"PATH=/usr/bin:/bin", NULL};
+
+/* ---- helpers ---- */
+
+static struct sbx_limits limits(void)
+{
+    return (struct sbx_limits){.cpu_ms = 5000,
+                               .wall_ms = 10000,
+                               .memory_bytes = 256 * MiB,
+                               .max_procs = 32,
+                               .output_bytes = 4 * MiB,
+                               .file_bytes = 16 * MiB,
+                               .open_files = 64,
+                               .stack_bytes = 8 * MiB};
+}
+
+static struct sbx_box *new_box(struct fx *f, size_t slot)
+{
+    struct moat_err err = {0};
+    int r = sbx_box_new(f->ctx, &f->boxes[slot], &err);
+    if (r < 0)
+        fail_msg("sbx_box_new: %s (%d)", err.msg, r);
+    assert_true(sbx_box_uid(f->boxes[slot]) >= f->ctx->cfg.first_uid);
+    assert_true(sbx_box_uid(f->boxes[slot]) <
+                f->ctx->cfg.first_uid + f->ctx->cfg.uid_count);
+    return f->boxes[slot];
+}
+
+struct run {
+    const char *const *argv;
+    struct sbx_limits lim;
+    const void *in;
+    size_t inlen;
+    const struct sbx_file *files;
+    size_t nfiles;
+};
+
+/* One step that the box must survive (sbx_box_run returns 0). */
+static void run(struct sbx_box *box, const struct run *rn, struct sbx_result *res)
+{
+    struct sbx_step step = {.argv = rn->argv, .envp = env, .limits = rn->lim,
+                            .stdin_data = rn->in, .stdin_len = rn->inlen,
+                            .files = rn->files, .nfiles = rn->nfiles};
+    struct moat_err err = {0};
+    sbx_result_init(res);
+    int r = sbx_box_run(box, &step, res, &err);
+    if (r < 0)
+        fail_msg("sbx_box_run: %s (%d)", err.msg, r);
+    if (res->verdict == SBX_VERDICT_INTERNAL_ERROR)
+        assert_int_equal(err.code, -EIO); /* the message is passed on in err too */
+}
+
+static void run_sh(struct sbx_box *box, const char *script, const struct sbx_limits *lim,
+                   struct sbx_result *res)
+{
+    const char *argv[] = {"/usr/bin/sh", "-c", script, NULL};
+    struct run rn = {.argv = argv, .lim = lim ? *lim : limits()};
+    run(box, &rn, res);
+}
+
+static void expect(const struct sbx_result *res, enum sbx_verdict v)
+{
+    if (res->verdict != v)
+        fail_msg("verdict %s, expected %s (exit %d, signal %d, message \"%s\", stderr \"%.*s\")",
+                 sbx_verdict_name(res->verdict), sbx_verdict_name(v), res->exit_code,
+                 res->signal, res->message, (int)(res->err.len < 300 ? res->err.len : 300),
+                 res->err.data ? res->err.data : "");
+}
+
+static void expect_out(const struct sbx_result *res, const char *want)
+{
+    size_t n = strlen(want);
+    if (res->out.len != n || memcmp(res->out.data, want, n) != 0)
+        fail_msg("stdout \"%.*s\", expected \"%s\"", (int)res->out.len,
+                 res->out.data ? res->out.data : "", want);
+}
+
+/* NUL-terminated copy of stdout, for parsing. */
+static char *out_str(const struct sbx_result *res)
+{
+    char *s = calloc(1, res->out.len + 1);
+    assert_non_null(s);
+    if (res->out.len)
+        memcpy(s, res->out.data, res->out.len);
+    return s;
+}
+
+struct host_proc {
+    pid_t pid, ppid;
+    char name[32];
+};
+
+/* Host processes with uid among any of their real, effective, saved or fs
+ * uids (the owner of /proc/<pid> is root for a non-dumpable process, so the
+ * status file is read instead). */
+static size_t procs_of_uid(uint32_t uid, struct host_proc *out, size_t max)
+{
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t pid;
+        if (parse_u64(e->d_name, 1, INT32_MAX, &pid) < 0)
+            continue;
+        char path[300], text[4096];
+        (void)snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+        if (read_small_file_at(AT_FDCWD, path, text, sizeof text) < 0)
+            continue; /* exited meanwhile */
+        struct host_proc p = {.pid = (pid_t)pid};
+        bool mine = false;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            unsigned u[4];
+            int pp;
+            if (sscanf(l, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
+                mine = u[0] == uid || u[1] == uid || u[2] == uid || u[3] == uid;
+            else if (sscanf(l, "PPid: %d", &pp) == 1)
+                p.ppid = pp;
+            else if (str_has_prefix(l, "Name:\t"))
+                moat_strlcpy(p.name, l + 6, sizeof p.name);
+        }
+        if (mine && n < max)
+            out[n] = p;
+        n += mine;
+    }
+    (void)closedir(d);
+    return n;
+}
+
+/* Between steps a box holds exactly one process as its uid: the next step's
+ * program, pre-forked by box init (and named after it) but not started. */
+static void assert_only_prefork(struct sbx_box *box)
+{
+    struct host_proc p[8];
+    size_t n = procs_of_uid(sbx_box_uid(box), p, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (p[i].ppid != sbx_box_init_pid(box) || strcmp(p[i].name, "moat-box") != 0)
+            fail_msg("process %d (%s, parent %d) of uid %u outlived its step", (int)p[i].pid,
+                     p[i].name, (int)p[i].ppid, sbx_box_uid(box));
+    assert_int_equal(n, 1);
+}
+
+static void box_cg_path(const struct fx *f, unsigned h, uint32_t uid, char *out, size_t size)
+{
+    (void)snprintf(out, size, "%s/box-%u", f->parents[h], uid);
+}
+
+/* After sbx_box_free: no process, no cgroup directory, a free lease. */
+static void assert_box_gone(struct fx *f, uint32_t uid)
+{
+    struct host_proc p[4];
+    size_t n = procs_of_uid(uid, p, 4);
+    if (n)
+        fail_msg("%zu process(es) of uid %u left, e.g. %d (%s)", n, uid, (int)p[0].pid,
+                 p[0].name);
+    for (unsigned h = 0; h < f->nparents; h++) {
+        char path[PATH_MAX + 32];
+        box_cg_path(f, h, uid, path, sizeof path);
+        if (access(path, F_OK) == 0)
+            fail_msg("cgroup %s left", path);
+        assert_int_equal(errno, ENOENT);
+    }
+    int fd = lease_try(f->ctx, uid);
+    if (fd < 0)
+        fail_msg("lease of uid %u still held: %s", uid, strerror(-fd));
+    (void)close(fd);
+}
+
+static void free_box(struct fx *f, size_t slot)
+{
+    sbx_box_free(f->boxes[slot]);
+    f->boxes[slot] = NULL;
+}
+
+/* ---- verdicts ---- */
+
+static void test_ok_exact_stdout(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_box *box = new_box(f, 0);
+    struct sbx_result res;
+    run_sh(box, "printf 'hello\\n'; printf 'x\\0y'", NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    assert_int_equal(res.out.len, 9);
+    assert_memory_equal(res.out.data, "hello\nx\0y", 9);
+    assert_int_equal(res.err.len, 0);
+    assert_int_equal(res.exit_code, 0);
+    assert_int_equal(res.signal, 0);
+    assert_false(res.cpu_exceeded || res.wall_exceeded || res.oom_killed ||
+                 res.output_exceeded || res.out_truncated || res.err_truncated);
+    assert_string_equal(res.message, "");
+    assert_true(res.wall_us > 0 && res.wall_us < 5000000);
+    assert_true(res.memory_kb > 0);
+    sbx_result_release(&res);
+}
+
+static void test_stdin_exact(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_box *box = new_box(f, 0);
+    size_t len = MiB;
+    unsigned char *in = malloc(len);
+    assert_non_null(in);
+    for (size_t i = 0; i < len; i++)
+        in[i] = (unsigned char)((i * 7 + i / 251) & 0xff); /* NULs included */
+    const char *argv[] = {"/usr/bin/cat", NULL};
+    struct run rn = {.argv = argv, .lim = limits(), .in = in, .inlen = len};
+    struct sbx_result res;
+    run(box, &rn, &res);
+    expect(&res, SBX_VERDICT_OK);
+    assert_int_equal(res.out.len, len);
+    assert_memory_equal(res.out.data, in, len);
+    sbx_result_release(&res);
+
+    /* stdin is exactly the bytes, then EOF: also when there are none. */
+    const char *argv2[] = {"/usr/bin/wc", "-c", NULL};
+    struct run rn2 = {.argv = argv2, .lim = limits()};
+    run(box, &rn2, &res);
+    expect(&res, SBX_VERDICT_OK);
+    expect_out(&res, "0\n");
+    sbx_result_release(&res);
+    free(in);
+}
+
+static void test_exit_code(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_result res;
+    run_sh(new_box(f, 0), "echo before; exit 3", NULL, &res);
+    expect(&res, SBX_VERDICT_RUNTIME_ERROR);
+    assert_int_equal(res.exit_code, 3);
+    assert_int_equal(res.signal, 0);
+    expect_out(&res, "before\n");
+    sbx_result_release(&res);
+}
+
+static void test_signal(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_result res;
+    run_sh(new_box(f, 0), "kill -SEGV $$", NULL, &res);
+    expect(&res, SBX_VERDICT_RUNTIME_ERROR);
+    assert_int_equal(res.signal, SIGSEGV);
+    assert_int_equal(res.exit_code, 128 + SIGSEGV);
+    sbx_result_release(&res);
+}
+
+static void test_cpu_limit(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_limits lim = limits();
+    lim.cpu_ms = 300;
+    struct sbx_result res;
+    run_sh(new_box(f, 0), "while :; do :; done", &lim, &res);
+    expect(&res, SBX_VERDICT_TIME_LIMIT);
+    assert_int_equal(res.exit_code, 124);
+    assert_int_equal(res.signal, 0);
+    assert_true(res.cpu_exceeded);
+    assert_false(res.wall_exceeded);
+    if (res.cpu_us < 300000 || res.cpu_us > 2000000)
+        fail_msg("cpu_us %llu for a 300 ms limit", (unsigned long long)res.cpu_us);
+    sbx_result_release(&res);
+}
+
+static void test_wall_limit(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_limits lim = limits();
+    lim.wall_ms = 300;
+    struct sbx_result res;
+    uint64_t t0 = moat_now_ns();
+    run_sh(new_box(f, 0), "exec /usr/bin/sleep 30", &lim, &res);
+    uint64_t took_ms = (moat_now_ns() - t0) / 1000000;
+    expect(&res, SBX_VERDICT_TIME_LIMIT);
+    assert_int_equal(res.exit_code, 124);
+    assert_true(res.wall_exceeded);
+    assert_false(res.cpu_exceeded);
+    if (res.cpu_us > 100000)
+        fail_msg("cpu_us %llu while sleeping", (unsigned long long)res.cpu_us);
+    if (res.wall_us < 300000 || res.wall_us > 2000000 || took_ms > 3000)
+        fail_msg("wall_us %llu, sbx_box_run took %llu ms for a 300 ms limit",
+                 (unsigned long long)res.wall_us, (unsigned long long)took_ms);
+    sbx_result_release(&res);
+}
+
+static void test_memory_limit(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_limits lim = limits();
+    lim.memory_bytes = 64 * MiB;
+    const char *argv[] = {"/usr/bin/python3", "-c",
+                          "b = bytearray(b'x') * (512 << 20)\nprint(len(b))", NULL};
+    struct run rn = {.argv = argv, .lim = lim};
+    struct sbx_result res;
+    run(new_box(f, 0), &rn, &res);
+    expect(&res, SBX_VERDICT_MEMORY_LIMIT);
+    assert_true(res.oom_killed);
+    assert_int_equal(res.signal, SIGKILL);
+    assert_int_equal(res.exit_code, 128 + SIGKILL);
+    assert_int_equal(res.out.len, 0);
+    /* the peak is the cgroup's: near the limit, never above it */
+    if (res.memory_kb < 32 * 1024 || res.memory_kb > 64 * 1024)
+        fail_msg("memory_kb %llu for a 64 MiB limit", (unsigned long long)res.memory_kb);
+    sbx_result_release(&res);
+}
+
+static void test_output_limit(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_limits lim = limits();
+    lim.output_bytes = 10001; /* odd: the cut falls inside a "y\n" */
+    struct sbx_result res;
+    run_sh(new_box(f, 0), "exec /usr/bin/yes", &lim, &res);
+    expect(&res, SBX_VERDICT_OUTPUT_LIMIT);
+    assert_true(res.output_exceeded);
+    assert_true(res.out_truncated);
+    assert_false(res.err_truncated);
+    assert_int_equal(res.out.len, 10001);
+    for (size_t i = 0; i < res.out.len; i++)
+        assert_int_equal(res.out.data[i], i % 2 ? '\n' : 'y');
+    sbx_result_release(&res);
+
+    /* The cap is per stream, and stderr has its own. */
+    run_sh(f->boxes[0], "printf 0123456789 >&2; printf abc", &lim, &res);
+    expect(&res, SBX_VERDICT_OK);
+    lim.output_bytes = 4;
+    sbx_result_release(&res);
+    run_sh(f->boxes[0], "printf abc; printf 0123456789 >&2", &lim, &res);
+    expect(&res, SBX_VERDICT_OUTPUT_LIMIT);
+    expect_out(&res, "abc");
+    assert_int_equal(res.err.len, 4);
+    assert_memory_equal(res.err.data, "0123", 4);
+    assert_true(res.err_truncated);
+    assert_false(res.out_truncated);
+    sbx_result_release(&res);
+}
+
+static void test_stderr_separate(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_result res;
+    run_sh(new_box(f, 0), "echo out1; echo err1 >&2; echo out2; echo err2 >&2", NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    expect_out(&res, "out1\nout2\n");
+    assert_int_equal(res.err.len, 10);
+    assert_memory_equal(res.err.data, "err1\nerr2\n", 10);
+    sbx_result_release(&res);
+}
+
+static void test_exec_failure(void **state)
+{
+    struct fx *f = *state;
+    const char *argv[] = {"/usr/bin/no-such-program", NULL};
+    struct run rn = {.argv = argv, .lim = limits()};
+    struct sbx_result res;
+    run(new_box(f, 0), &rn, &res);
+    expect(&res, SBX_VERDICT_INTERNAL_ERROR);
+    if (!strstr(res.message, "execve") || !strstr(res.message, "no-such-program"))
+        fail_msg("message \"%s\"", res.message);
+    sbx_result_release(&res);
+    /* the box survives */
+    run_sh(f->boxes[0], "echo fine", NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    expect_out(&res, "fine\n");
+    sbx_result_release(&res);
+}
+
+/* ---- files ---- */
+
+static void test_files(void **state)
+{
+    struct fx *f = *state;
+    static const char script[] = "#!/bin/sh\necho ran $(id -u)\n";
+    const struct sbx_file files[] = {
+        {.name = "a/b/c.txt", .data = "nested\0bytes", .len = 12},
+        {.name = "run.sh", .data = script, .len = sizeof script - 1, .executable = true},
+        {.name = "empty", .data = "", .len = 0},
+    };
+    const char *argv[] = {"/usr/bin/sh", "-c",
+                          "cat a/b/c.txt; echo; ./run.sh; test -x a/b/c.txt || echo not-exec; "
+                          "stat -c '%n %a %u %s' run.sh a/b/c.txt empty; "
+                          "stat -c '%n %a %u' a/b a; pwd",
+                          NULL};
+    struct run rn = {.argv = argv, .lim = limits(), .files = files, .nfiles = 3};
+    struct sbx_result res;
+    run(new_box(f, 0), &rn, &res);
+    expect(&res, SBX_VERDICT_OK);
+    static const char want[] = "nested\0bytes\nran 1000\nnot-exec\n"
+                               "run.sh 755 1000 27\na/b/c.txt 644 1000 12\nempty 644 1000 0\n"
+                               "a/b 755 1000\na 755 1000\n/box\n";
+    if (res.out.len != sizeof want - 1 || memcmp(res.out.data, want, sizeof want - 1) != 0)
+        fail_msg("stdout \"%.*s\"", (int)res.out.len, res.out.data ? res.out.data : "");
+    sbx_result_release(&res);
+}
+
+/* A rejected file fails the step with internal_error before the program
+ * runs; the box itself survives and runs the next step. */
+static void expect_file_refused(struct sbx_box *box, const char *name, const char *msg)
+{
+    const struct sbx_file files[] = {{.name = name, .data = "x", .len = 1}};
+    const char *argv[] = {"/usr/bin/sh", "-c", "echo ran; touch /box/ran", NULL};
+    struct run rn = {.argv = argv, .lim = limits(), .files = files, .nfiles = 1};
+    struct sbx_result res;
+    run(box, &rn, &res);
+    expect(&res, SBX_VERDICT_INTERNAL_ERROR);
+    if (!strstr(res.message, msg))
+        fail_msg("file \"%s\": message \"%s\", expected \"%s\"", name, res.message, msg);
+    assert_int_equal(res.out.len, 0); /* the program never started */
+    sbx_result_release(&res);
+}
+
+static void test_bad_file_names(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_box *box = new_box(f, 0);
+    static const char *const bad[] = {
+        "../x", "/abs", "a//b", "", "a/../b", "./x", "a/", "a/.", "..", ".",
+        "sp ace", "new\nline", "a\\b",
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(bad); i++)
+        expect_file_refused(box, bad[i], "invalid file name");
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    expect_file_refused(box, longname, "invalid file name");
+
+    /* After all that the box is whole, and nothing was written or run. */
+    struct sbx_result res;
+    run_sh(box, "ls -A /box /; echo done", NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    char *out = out_str(&res);
+    if (!str_has_prefix(out, "/:\n") && !str_has_prefix(out, "/box:\n"))
+        fail_msg("ls: %s", out);
+    assert_non_null(strstr(out, "/box:\n\n"));  /* /box empty */
+    assert_null(strstr(out, "\nx\n"));          /* no "x" at / */
+    assert_true(str_has_suffix(out, "done\n"));
+    free(out);
+    sbx_result_release(&res);
+}
+
+/* Files are created, never opened: a name the program planted (a file, a
+ * symlink, a symlinked directory) fails the next step's write. */
+static void test_planted_names(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_box *box = new_box(f, 0);
+    struct sbx_result res;
+    run_sh(box, "echo mine > taken; ln -s /tmp link; ln -s /etc/passwd plink; echo ok", NULL,
+           &res);
+    expect(&res, SBX_VERDICT_OK);
+    expect_out(&res, "ok\n");
+    sbx_result_release(&res);
+    expect_file_refused(box, "taken", "create taken: File exists");
+    expect_file_refused(box, "plink", "create plink: File exists");
+    expect_file_refused(box, "link/x", "open directory link");
+    run_sh(box, "cat taken; ls -A /tmp; readlink plink", NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    expect_out(&res, "mine\n/etc/passwd\n");
+    sbx_result_release(&res);
+}
+
+/* ---- steps of one box ---- */
+
+static void test_two_steps(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_box *box = new_box(f, 0);
+    assert_only_prefork(box);
+    struct sbx_result res;
+    /* no fork in this step: it is the namespace's second process */
+    run_sh(box, "echo one > made.txt; echo pid $$ ppid $PPID", NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    expect_out(&res, "pid 2 ppid 1\n");
+    sbx_result_release(&res);
+    assert_only_prefork(box);
+
+    /* The next step sees the files; the pid namespace is the same one (box
+     * init's), so its program is the next pid, not 2 again. */
+    run_sh(box, "cat made.txt; echo pid $$ ppid $PPID; cat /proc/1/status 2>&1 | head -c 0; "
+                "ls /proc | grep -c '^[0-9]'",
+           NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    expect_out(&res, "one\npid 3 ppid 1\n3\n"); /* sh, ls, grep: pid 1 hidden */
+    sbx_result_release(&res);
+    assert_only_prefork(box);
+}
+
+static void test_orphan_killed(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_box *box = new_box(f, 0);
+    struct sbx_result res;
+    uint64_t t0 = moat_now_ns();
+    run_sh(box, "/usr/bin/sleep 100 & /usr/bin/sleep 100 </dev/null >/dev/null 2>&1 & "
+                "(setsid /usr/bin/sleep 100 &) ; echo started",
+           NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    expect_out(&res, "started\n");
+    assert_true((moat_now_ns() - t0) / 1000000 < 3000);
+    sbx_result_release(&res);
+    assert_only_prefork(box);
+    run_sh(box, "ls /proc | grep -c '^[0-9]'", NULL, &res);
+    expect_out(&res, "3\n"); /* sh, ls, grep: no sleep survived inside either */
+    sbx_result_release(&res);
+}
+
+struct canceller {
+    struct sbx_box *box;
+    unsigned delay_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+    const struct canceller *c = arg;
+    (void)usleep(c->delay_ms * 1000);
+    sbx_box_cancel(c->box);
+    return NULL;
+}
+
+static void test_cancel(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_box *box = new_box(f, 0);
+    struct canceller c = {.box = box, .delay_ms = 300};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
+    struct sbx_result res;
+    uint64_t t0 = moat_now_ns();
+    run_sh(box, "/usr/bin/sleep 30", NULL, &res);
+    uint64_t took_ms = (moat_now_ns() - t0) / 1000000;
+    assert_int_equal(pthread_join(t, NULL), 0);
+    expect(&res, SBX_VERDICT_CANCELLED);
+    if (took_ms < 250 || took_ms > 2000)
+        fail_msg("cancelled step took %llu ms", (unsigned long long)took_ms);
+    sbx_result_release(&res);
+    /* a cancel ends the step, not the box */
+    run_sh(box, "echo again", NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    expect_out(&res, "again\n");
+    sbx_result_release(&res);
+}
+
+static void test_free_leaves_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_box *box = new_box(f, 0);
+    uint32_t uid = sbx_box_uid(box);
+    pid_t init = sbx_box_init_pid(box);
+    assert_int_equal(lease_try(f->ctx, uid), -EWOULDBLOCK);
+    for (unsigned h = 0; h < f->nparents; h++) {
+        char path[PATH_MAX + 32];
+        box_cg_path(f, h, uid, path, sizeof path);
+        if (access(path, F_OK) < 0)
+            fail_msg("no cgroup %s while the box lives", path);
+    }
+    struct sbx_result res;
+    run_sh(box, "/usr/bin/sleep 100 & echo bg", NULL, &res);
+    expect(&res, SBX_VERDICT_OK);
+    sbx_result_release(&res);
+    free_box(f, 0);
+    assert_int_equal(kill(init, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    assert_box_gone(f, uid);
+}
+
+static void test_box_count_and_isolation(void **state)
+{
+    struct fx *f = *state;
+    uint32_t uids[NBOX];
+    for (size_t i = 0; i < NBOX; i++) {
+        uids[i] = sbx_box_uid(new_box(f, i));
+        for (size_t j = 0; j < i; j++)
+            assert_int_not_equal(uids[i], uids[j]);
+    }
+    for (size_t i = 0; i < NBOX; i++) {
+        char name[16], data[16];
+        (void)snprintf(name, sizeof name, "mine-%zu", i);
+        (void)snprintf(data, sizeof data, "box %zu", i);
+        const struct sbx_file files[] = {{.name = name, .data = data, .len = strlen(data)}};
+        const char *argv[] = {
+            "/usr/bin/python3", "-c",
+            "import os, socket\n"
+            "procs = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+            "print(procs == [os.getpid()], socket.gethostname(), os.getuid(),\n"
+            "      sorted(os.listdir('/box')), sorted(os.listdir('/tmp')))\n"
+            "open('/tmp/t', 'w').write('x')\n",
+            NULL};
+        struct run rn = {.argv = argv, .lim = limits(), .files = files, .nfiles = 1};
+        struct sbx_result res;
+        run(f->boxes[i], &rn, &res);
+        expect(&res, SBX_VERDICT_OK);
+        char want[128];
+        (void)snprintf(want, sizeof want, "True box 1000 ['mine-%zu'] []\n", i);
+        expect_out(&res, want);
+        sbx_result_release(&res);
+    }
+    for (size_t i = 0; i < NBOX; i++) {
+        free_box(f, i);
+        assert_box_gone(f, uids[i]);
+    }
+}
+
+/* ---- fixtures ---- */
+
+static int test_teardown(void **state)
+{
+    struct fx *f = *state;
+    for (size_t i = 0; i < NBOX; i++)
+        free_box(f, i);
+    return 0;
+}
+
+static int rm_leases(struct fx *f)
+{
+    char dir[300];
+    (void)snprintf(dir, sizeof dir, "%s/uid", f->run_dir);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.')
+                (void)unlinkat(dirfd(d), e->d_name, 0);
+        (void)closedir(d);
+    }
+    int bad = rmdir(dir) < 0 && errno != ENOENT;
+    (void)snprintf(dir, sizeof dir, "%s/root", f->run_dir);
+    bad |= rmdir(dir) < 0 && errno != ENOENT;
+    bad |= rmdir(f->run_dir) < 0 && errno != ENOENT;
+    return bad ? -1 : 0;
+}
+
+static int group_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    pid_t pid = getpid();
+    (void)snprintf(f->run_dir, sizeof f->run_dir, "/tmp/moat-ut-box-%d", (int)pid);
+    (void)snprintf(f->cg_name, sizeof f->cg_name, "moat-ut-%d", (int)pid);
+    struct sbx_config cfg = {
+        .first_uid = 3900000 + (uint32_t)(pid % 100) * 8,
+        .uid_count = 8,
+        .run_dir = f->run_dir,
+        .cgroup_name = f->cg_name,
+        .box_tmpfs_bytes = 64 * MiB,
+        .tmp_tmpfs_bytes = 64 * MiB,
+        .landlock = true,
+        .cache_dir = NULL,
+    };
+    struct moat_err err = {0};
+    int r = sbx_ctx_new(&cfg, &f->ctx, &err);
+    if (r < 0) {
+        print_error("sbx_ctx_new: %s\n", err.msg);
+        (void)rm_leases(f);
+        free(f);
+        return -1;
+    }
+    f->nparents = f->ctx->cg->c.nhier;
+    for (unsigned h = 0; h < f->nparents; h++) {
+        char link[64];
+        (void)snprintf(link, sizeof link, "/proc/self/fd/%d", f->ctx->cg->parent_fd[h]);
+        ssize_t n = readlink(link, f->parents[h], sizeof f->parents[h] - 1);
+        assert_true(n > 0);
+        f->parents[h][n] = '\0';
+    }
+    *state = f;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    struct fx *f = *state;
+    int ret = 0;
+    sbx_ctx_free(f->ctx);
+    for (unsigned h = 0; h < f->nparents; h++) {
+        int tries = 0;
+        while (rmdir(f->parents[h]) < 0 && errno == EBUSY && tries++ < 100)
+            (void)usleep(10000);
+        if (access(f->parents[h], F_OK) == 0) {
+            print_error("cleanup left %s behind\n", f->parents[h]);
+            ret = -1;
+        }
+    }
+    if (rm_leases(f) < 0) {
+        print_error("cleanup left %s behind\n", f->run_dir);
+        ret = -1;
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    free(f);
+    return ret;
+}
+
+int main(void)
+{
+    if (geteuid() != 0) {
+        (void)fprintf(stderr, "SKIPPED: the box test runs real sandboxes and needs root "
+                              "(euid %d)\n",
+                      (int)geteuid());
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_ok_exact_stdout, test_teardown),
+        cmocka_unit_test_teardown(test_stdin_exact, test_teardown),
+        cmocka_unit_test_teardown(test_exit_code, test_teardown),
+        cmocka_unit_test_teardown(test_signal, test_teardown),
+        cmocka_unit_test_teardown(test_cpu_limit, test_teardown),
+        cmocka_unit_test_teardown(test_wall_limit, test_teardown),
+        cmocka_unit_test_teardown(test_memory_limit, test_teardown),
+        cmocka_unit_test_teardown(test_output_limit, test_teardown),
+        cmocka_unit_test_teardown(test_stderr_separate, test_teardown),
+        cmocka_unit_test_teardown(test_exec_failure, test_teardown),
+        cmocka_unit_test_teardown(test_files, test_teardown),
+        cmocka_unit_test_teardown(test_bad_file_names, test_teardown),
+        cmocka_unit_test_teardown(test_planted_names, test_teardown),
+        cmocka_unit_test_teardown(test_two_steps, test_teardown),
+        cmocka_unit_test_teardown(test_orphan_killed, test_teardown),
+        cmocka_unit_test_teardown(test_cancel, test_teardown),
+        cmocka_unit_test_teardown(test_free_leaves_nothing, test_teardown),
+        cmocka_unit_test_teardown(test_box_count_and_isolation, test_teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
