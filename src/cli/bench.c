@@ -132,9 +132,57 @@ static int measure_idle(struct sbx_pool *pool, uint64_t warm, uint64_t out[3])
         box_memory(boxes[i], &out[0], &out[1], &out[2]);
         sbx_box_free(boxes[i]);
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3 && n > 0; i++)
         out[i] /= n;
     return 0;
+}
+
+/* Interleaved: a bare run, then the same program in a warm box; the first
+ * ten of each are warm-up and not kept. */
+static int measure_runs(struct sbx_pool *pool, const struct bench_opts *o,
+                        const struct sbx_step *step, char **argv, uint64_t *bare,
+                        uint64_t *boxed)
+{
+    struct moat_err err = {0};
+    int rc = 0;
+    for (uint64_t i = 0; rc == 0 && i < o->runs + 10; i++) {
+        /* Latency of one job on an idle machine: let the spawner finish
+         * replacing the previous box (its teardown and the new box's
+         * preparation run on the same two cores) before either timing. */
+        for (int w = 0; w < 200; w++) {
+            struct sbx_pool_stats ps;
+            sbx_pool_stats(pool, &ps);
+            if (ps.warm >= o->warm && ps.busy == 0)
+                break;
+            (void)usleep(1000);
+        }
+        (void)usleep(3000);
+        uint64_t b = bare_run(argv);
+        struct sbx_box *box = NULL;
+        if (sbx_pool_take(pool, 10000, &box, &err) < 0 || sbx_box_wait_ready(box, &err) < 0) {
+            (void)fprintf(stderr, "moat bench: %s\n", err.msg);
+            rc = 125;
+            sbx_box_free(box);
+            break;
+        }
+        struct sbx_result res;
+        sbx_result_init(&res);
+        uint64_t t0 = moat_now_ns();
+        int sr = sbx_box_run(box, step, &res, &err);
+        uint64_t t = moat_now_ns() - t0;
+        if (sr < 0 || res.verdict != SBX_VERDICT_OK) {
+            (void)fprintf(stderr, "moat bench: step failed: %s %s\n",
+                          sbx_verdict_name(res.verdict), res.message);
+            rc = 125;
+        }
+        sbx_result_release(&res);
+        sbx_box_free(box);
+        if (i >= 10) { /* warm-up runs are not counted */
+            bare[i - 10] = b;
+            boxed[i - 10] = t;
+        }
+    }
+    return rc;
 }
 
 int cli_bench(int argc, char **argv)
@@ -174,46 +222,10 @@ int cli_bench(int argc, char **argv)
         .limits = {.cpu_ms = 5000, .wall_ms = 10000, .memory_bytes = cfg.limits.memory_mb << 20,
                    .max_procs = (uint32_t)cfg.limits.max_processes, .output_bytes = 1 << 16,
                    .file_bytes = 1 << 20, .open_files = 256, .stack_bytes = 8 << 20}};
-    int rc = 0;
     uint64_t idle[3] = {0, 0, 0};
-    rc = measure_idle(pool, o.warm, idle);
-    for (uint64_t i = 0; rc == 0 && i < o.runs + 10; i++) {
-        /* Latency of one job on an idle machine: let the spawner finish
-         * replacing the previous box (its teardown and the new box's
-         * preparation run on the same two cores) before either timing. */
-        for (int w = 0; w < 200; w++) {
-            struct sbx_pool_stats ps;
-            sbx_pool_stats(pool, &ps);
-            if (ps.warm >= o.warm && ps.busy == 0)
-                break;
-            (void)usleep(1000);
-        }
-        (void)usleep(3000);
-        uint64_t b = bare_run(p.rest);
-        struct sbx_box *box = NULL;
-        if (sbx_pool_take(pool, 10000, &box, &err) < 0 || sbx_box_wait_ready(box, &err) < 0) {
-            (void)fprintf(stderr, "moat bench: %s\n", err.msg);
-            rc = 125;
-            sbx_box_free(box);
-            break;
-        }
-        struct sbx_result res;
-        sbx_result_init(&res);
-        uint64_t t0 = moat_now_ns();
-        int sr = sbx_box_run(box, &step, &res, &err);
-        uint64_t t = moat_now_ns() - t0;
-        if (sr < 0 || res.verdict != SBX_VERDICT_OK) {
-            (void)fprintf(stderr, "moat bench: step failed: %s %s\n",
-                          sbx_verdict_name(res.verdict), res.message);
-            rc = 125;
-        }
-        sbx_result_release(&res);
-        sbx_box_free(box);
-        if (i >= 10) { /* warm-up runs are not counted */
-            bare[i - 10] = b;
-            boxed[i - 10] = t;
-        }
-    }
+    int rc = measure_idle(pool, o.warm, idle);
+    if (rc == 0)
+        rc = measure_runs(pool, &o, &step, p.rest, bare, boxed);
     if (rc == 0) {
         size_t n = (size_t)o.runs;
         uint64_t bm = pct(bare, n, 50), bp = pct(bare, n, 90);

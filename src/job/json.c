@@ -100,7 +100,9 @@ json_t *job_json_bytes(const char *data, size_t len)
     size_t cap;
     if (!size_mul(len - i, 3, &cap) || !size_add(cap, i, &cap))
         return NULL;
-    _cleanup_free_ char *out = malloc(cap);
+    /* Freed by hand, not by _cleanup_free_: the analyzer of clang-tidy 14
+     * does not model the cleanup attribute. */
+    char *out = malloc(cap);
     if (!out)
         return NULL;
     memcpy(out, data, i);
@@ -122,15 +124,18 @@ json_t *job_json_bytes(const char *data, size_t len)
             memcpy(out + o, p + i, n);
             o += n;
         } else {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3;
+            out[o++] = (char)0xEF; /* U+FFFD REPLACEMENT CHARACTER */
+            out[o++] = (char)0xBF;
+            out[o++] = (char)0xBD;
         }
         i += n;
     }
     MOAT_ASSERT(o <= cap);
     /* Now well-formed by construction: skip jansson's second validation.
      * NUL bytes stay (the length is explicit); dumps write them as \u0000. */
-    return json_stringn_nocheck(out, o);
+    json_t *j = json_stringn_nocheck(out, o);
+    free(out);
+    return j;
 }
 
 /* JSON has one number type; a count past INT64_MAX is not real, but it

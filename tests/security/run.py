@@ -214,6 +214,17 @@ def mount_point(line):
     return line.split(" ")[4]
 
 
+# Mounted by the kernel itself on first access (by anyone on the host).
+AUTOMOUNT_TYPES = {"tracefs", "debugfs", "securityfs", "configfs", "binfmt_misc", "fusectl",
+                   "pstore", "bpf", "autofs"}
+
+
+def kernel_automount(line):
+    fstype = line.partition(" - ")[2].split(" ")[0]
+    mp = mount_point(line)
+    return fstype in AUTOMOUNT_TYPES and (mp.startswith("/sys/") or mp.startswith("/proc/"))
+
+
 def cgroup_mounts():
     mps = set()
     for line in mountinfo():
@@ -322,10 +333,24 @@ class Listener:
 
 # ---------------------------------------------------------------- one case
 
+def lock_dir():
+    base = "/run/lock" if os.path.isdir("/run/lock") else "/tmp"
+    d = os.path.join(base, "moat-sec")
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(d)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise CaseError("%s is not a directory of ours" % d)
+    return d
+
+
 def take_slot(index):
-    """An flock on /tmp/moat-sec-lock-<index>-<slot> for the first free slot."""
+    """An flock on <lock dir>/<index>-<slot> for the first free slot."""
+    d = lock_dir()
     for slot in range(SLOTS):
-        path = "/tmp/%slock-%d-%d" % (TMP_PREFIX, index, slot)
+        path = os.path.join(d, "%d-%d" % (index, slot))
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -665,6 +690,12 @@ def run_case(case, args):
         concurrent = []
         for n, r in enumerate(runs[1:], 1):
             if r["mode"] == "concurrent":
+                # start once the first program runs (a box uid's process
+                # named "main", the compiled program; compiling may take long
+                # on a busy host), then wait delay_ms
+                while (not any("(main)" in p for p in box_processes(lo, hi))
+                       and main.poll() is None and time.monotonic() < deadline - 10):
+                    time.sleep(0.05)
                 time.sleep(r.get("delay_ms", 0) / 1000.0)
                 concurrent.append((n, launch(ctx, cmds[n])))
         outcome = {0: finish(main, deadline) + (main.returncode,)}
@@ -712,7 +743,8 @@ def run_case(case, args):
         changed = set(after_mounts) ^ set(before_mounts)
         ours = [ln for ln in changed
                 if not (TMP_PREFIX in mount_point(ln) and
-                        not mount_point(ln).startswith(ctx.tmpdir))]
+                        not mount_point(ln).startswith(ctx.tmpdir))
+                and not kernel_automount(ln)]
         if ours:
             problems.append("host mount table changed (%d -> %d lines): %s"
                             % (len(before_mounts), len(after_mounts), sorted(ours)[:10]))

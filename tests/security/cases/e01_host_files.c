@@ -22,8 +22,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 4)
         return 2;
-    const char *paths[] = {"/etc/shadow", "/etc/gshadow", "/root", "/home", "/var", "/run",
-                           "/srv", "/opt", "/boot", "/mnt", "/media", "/sys"};
+    const char *paths[] = {"/etc/shadow", "/etc/gshadow", "/root", "/home", "/var",   "/run",
+                           "/srv",        "/opt",         "/boot", "/mnt",  "/media", "/sys"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
         try_open(paths[i], paths[i]);
     try_open("canary file", argv[1]);

@@ -20,7 +20,8 @@ int main(int argc, char **argv)
     struct stat here, root;
     stat(".", &here);
     stat("/", &root);
-    printf("cwd after 50 x ..: %s\n", here.st_ino == root.st_ino && here.st_dev == root.st_dev ? "/" : "ELSEWHERE");
+    printf("cwd after 50 x ..: %s\n",
+           here.st_ino == root.st_ino && here.st_dev == root.st_dev ? "/" : "ELSEWHERE");
     char cwd[PATH_MAX];
     printf("getcwd: %s\n", getcwd(cwd, sizeof(cwd)) ? cwd : strerrorname_np(errno));
     char link[PATH_MAX];
@@ -28,7 +29,8 @@ int main(int argc, char **argv)
     printf("/proc/self/root -> %s\n", n < 0 ? strerrorname_np(errno) : (link[n] = 0, link));
     struct stat up;
     if (stat("/proc/self/root/../../..", &up) == 0)
-        printf("/proc/self/root/../../..: %s\n", up.st_ino == root.st_ino && up.st_dev == root.st_dev ? "/" : "ELSEWHERE");
+        printf("/proc/self/root/../../..: %s\n",
+               up.st_ino == root.st_ino && up.st_dev == root.st_dev ? "/" : "ELSEWHERE");
     struct stat one;
     if (stat("/proc/1/root", &one) < 0)
         printf("/proc/1/root: errno=%s\n", strerrorname_np(errno));
@@ -40,7 +42,8 @@ int main(int argc, char **argv)
         printf("canary via /proc/self/root: errno=%s\n", strerrorname_np(errno));
     else
         printf("canary via /proc/self/root: VISIBLE\n");
-    const char *host_dirs[] = {"home", "root", "var", "run", "sys", "srv", "opt", "boot", "mnt", "media"};
+    const char *host_dirs[] = {"home", "root", "var",  "run", "sys",
+                               "srv",  "opt",  "boot", "mnt", "media"};
     DIR *d = opendir("/");
     struct dirent *de;
     int found = 0;

@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 static const char *const extra[] = {
-    "stdin", "stdout", "stderr", "input", "input.txt", "output", "output.txt", "run", "run.sh",
-    "compile", "compile.sh", "meta", "meta.json", "result", "result.json", "main", "main.c",
-    "a.out", "prog", "solution", "Main.java", "Main.class", "main.py", "script.sh", ".moat",
-    "cache", "box", "tmp",
+    "stdin",       "stdout",  "stderr",    "input",      "input.txt", "output",    "output.txt",
+    "run",         "run.sh",  "compile",   "compile.sh", "meta",      "meta.json", "result",
+    "result.json", "main",    "main.c",    "a.out",      "prog",      "solution",  "Main.java",
+    "Main.class",  "main.py", "script.sh", ".moat",      "cache",     "box",       "tmp",
 };
 
 int main(int argc, char **argv)
@@ -24,8 +24,12 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 2)
         return 2;
-    const char *targets[] = {"/etc/passwd", "/usr/bin/rm", argv[1], "/proc/1/root/etc/shadow",
-                             "../../../../../../etc/passwd", "/proc/1/root/usr/bin/su"};
+    const char *targets[] = {"/etc/passwd",
+                             "/usr/bin/rm",
+                             argv[1],
+                             "/proc/1/root/etc/shadow",
+                             "../../../../../../etc/passwd",
+                             "/proc/1/root/usr/bin/su"};
     size_t nt = sizeof(targets) / sizeof(targets[0]);
     char names[256][256];
     size_t n = 0;

@@ -11,8 +11,8 @@
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    const char *names[] = {"stdin", "stdout", "stderr", "output", "meta", "result", "run",
-                           "compile", "main", "a.out", "input.txt"};
+    const char *names[] = {"stdin", "stdout",  "stderr", "output", "meta",     "result",
+                           "run",   "compile", "main",   "a.out",  "input.txt"};
     char found[64][256];
     size_t n = 0;
     DIR *d = opendir("/box");

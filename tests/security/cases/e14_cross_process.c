@@ -46,7 +46,8 @@ int main(void)
     show("pidfd_getfd own child", pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, 1, 0));
     int one = (int)syscall(SYS_pidfd_open, 1, 0);
     show("pidfd_open 1", one);
-    show("pidfd_send_signal 1 SIGKILL", one < 0 ? -1 : syscall(SYS_pidfd_send_signal, one, SIGKILL, NULL, 0));
+    show("pidfd_send_signal 1 SIGKILL",
+         one < 0 ? -1 : syscall(SYS_pidfd_send_signal, one, SIGKILL, NULL, 0));
     kill(kid, SIGKILL);
     waitpid(kid, NULL, 0);
     return 0;

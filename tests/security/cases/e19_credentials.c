@@ -27,8 +27,8 @@ int main(void)
     setvbuf(stdout, NULL, _IONBF, 0);
     FILE *f = fopen("/proc/self/status", "r");
     char line[512];
-    const char *keys[] = {"Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:",
-                          "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:"};
+    const char *keys[] = {"Uid:",    "Gid:",    "Groups:", "CapInh:",     "CapPrm:",
+                          "CapEff:", "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:"};
     while (f && fgets(line, sizeof(line), f))
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
             if (strncmp(line, keys[i], strlen(keys[i])) == 0) {
@@ -58,7 +58,8 @@ int main(void)
     struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct d[2] = {{~0u, ~0u, ~0u}, {~0u, ~0u, ~0u}};
     show("capset(all)", syscall(SYS_capset, &h, d));
-    show("PR_CAP_AMBIENT_RAISE", prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 21 /* CAP_SYS_ADMIN */, 0, 0));
+    show("PR_CAP_AMBIENT_RAISE",
+         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 21 /* CAP_SYS_ADMIN */, 0, 0));
     show("clear no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0));
     return 0;
 }

@@ -24,7 +24,8 @@ int main(void)
         printf("kill(-1, SIGKILL): ok\n");
     int st;
     waitpid(kid, &st, 0);
-    printf("child: %s\n", WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? "killed by SIGKILL" : "other");
+    printf("child: %s\n",
+           WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? "killed by SIGKILL" : "other");
     if (kill(1, SIGKILL) < 0)
         printf("kill(1, SIGKILL): errno=%s\n", strerrorname_np(errno));
     else

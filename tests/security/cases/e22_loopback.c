@@ -18,7 +18,8 @@ int main(int argc, char **argv)
         printf("socket: errno=%s\n", strerrorname_np(errno));
         return 0;
     }
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[1]))};
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((unsigned short)atoi(argv[1]))};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
         printf("connect: errno=%s\n", strerrorname_np(errno));

@@ -44,6 +44,7 @@ int main(int argc, char **argv)
     try_unix("/tmp/.X11-unix/X0", "/tmp/.X11-unix/X0", 0);
     try_unix("@/tmp/.X11-unix/X0", "/tmp/.X11-unix/X0", 1);
     int sv[2];
-    printf("socketpair(AF_UNIX): %s\n", socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 ? "ok" : strerrorname_np(errno));
+    printf("socketpair(AF_UNIX): %s\n",
+           socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 ? "ok" : strerrorname_np(errno));
     return 0;
 }

@@ -24,9 +24,13 @@ static void show(const char *what, long rc)
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    show("add_key user", syscall(SYS_add_key, "user", "moat-sec", "payload", 7, KEY_SPEC_USER_KEYRING));
-    show("request_key user", syscall(SYS_request_key, "user", "moat-sec", NULL, KEY_SPEC_USER_KEYRING));
-    show("keyctl GET_KEYRING_ID", syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
-    show("keyctl JOIN_SESSION_KEYRING", syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "moat-sec"));
+    show("add_key user",
+         syscall(SYS_add_key, "user", "moat-sec", "payload", 7, KEY_SPEC_USER_KEYRING));
+    show("request_key user",
+         syscall(SYS_request_key, "user", "moat-sec", NULL, KEY_SPEC_USER_KEYRING));
+    show("keyctl GET_KEYRING_ID",
+         syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+    show("keyctl JOIN_SESSION_KEYRING",
+         syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "moat-sec"));
     return 0;
 }

@@ -34,10 +34,11 @@ int main(void)
     for (int i = 0; i < n; i++)
         printf(" %s", nodes[i]);
     printf("\n");
-    const char *bad[] = {"/dev/mem", "/dev/kmem", "/dev/port", "/dev/kmsg", "/dev/sda", "/dev/vda",
-                         "/dev/nvme0n1", "/dev/kvm", "/dev/fuse", "/dev/net/tun", "/dev/tty",
-                         "/dev/console", "/dev/ptmx", "/dev/loop0", "/dev/vhost-net",
-                         "/dev/vsock", "/dev/dri/card0", "/dev/hwrng", "/dev/cpu/0/msr"};
+    const char *bad[] = {"/dev/mem",       "/dev/kmem",    "/dev/port",      "/dev/kmsg",
+                         "/dev/sda",       "/dev/vda",     "/dev/nvme0n1",   "/dev/kvm",
+                         "/dev/fuse",      "/dev/net/tun", "/dev/tty",       "/dev/console",
+                         "/dev/ptmx",      "/dev/loop0",   "/dev/vhost-net", "/dev/vsock",
+                         "/dev/dri/card0", "/dev/hwrng",   "/dev/cpu/0/msr"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int fd = open(bad[i], O_RDONLY);
         printf("%s: %s\n", bad[i], fd < 0 ? strerrorname_np(errno) : "OPENED");
@@ -47,6 +48,7 @@ int main(void)
     int z = open("/dev/zero", O_RDONLY);
     char b[8];
     printf("read /dev/zero: %zd\n", read(z, b, sizeof(b)));
-    printf("mknod in /dev: %s\n", mknod("/dev/x", S_IFCHR | 0666, 0x0103) < 0 ? strerrorname_np(errno) : "ok");
+    printf("mknod in /dev: %s\n",
+           mknod("/dev/x", S_IFCHR | 0666, 0x0103) < 0 ? strerrorname_np(errno) : "ok");
     return 0;
 }

@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc > 1 && strcmp(argv[1], "child") == 0) {
-        printf("%s: ruid=%d euid=%d egid=%d\n", argv[2], (int)getuid(), (int)geteuid(), (int)getegid());
+        printf("%s: ruid=%d euid=%d egid=%d\n", argv[2], (int)getuid(), (int)geteuid(),
+               (int)getegid());
         return 0;
     }
     const char *copies[] = {"/box/suid", "/tmp/suid"};
@@ -53,8 +54,8 @@ int main(int argc, char **argv)
         snprintf(label, sizeof(label), "chown root %s", copies[i]);
         show(label, chown(copies[i], 0, 0));
         /* a v2 file capability granting everything */
-        unsigned char cap[20] = {0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,
-                                 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0};
+        unsigned char cap[20] = {0, 0, 0,    2,    0xff, 0xff, 0xff, 0xff, 0, 0,
+                                 0, 0, 0xff, 0xff, 0xff, 0xff, 0,    0,    0, 0};
         snprintf(label, sizeof(label), "set security.capability %s", copies[i]);
         show(label, setxattr(copies[i], "security.capability", cap, sizeof(cap), 0));
         pid_t p = fork();

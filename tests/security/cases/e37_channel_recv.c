@@ -34,7 +34,8 @@ int main(int argc, char **argv)
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     size_t len = strlen(argv[1]);
     memcpy(a.sun_path + 1, argv[1], len);
-    int r = connect(s, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len));
+    int r = connect(s, (struct sockaddr *)&a,
+                    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len));
     printf("abstract socket: %s\n", r < 0 ? strerrorname_np(errno) : "CONNECTED");
     DIR *d = opendir("/proc");
     struct dirent *de;

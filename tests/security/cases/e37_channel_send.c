@@ -31,7 +31,8 @@ int main(int argc, char **argv)
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     size_t len = strlen(argv[1]);
     memcpy(a.sun_path + 1, argv[1], len);
-    ok += bind(s, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) == 0 &&
+    ok += bind(s, (struct sockaddr *)&a,
+               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) == 0 &&
           listen(s, 4) == 0;
     printf("traces left: %d of 6\n", ok);
     int conns = 0;

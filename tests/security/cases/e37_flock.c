@@ -19,14 +19,19 @@ int main(void)
         printf("open libc: errno=%s\n", strerrorname_np(errno));
         return 0;
     }
-    printf("flock(libc, LOCK_SH): %s\n", flock(fd, LOCK_SH | LOCK_NB) < 0 ? strerrorname_np(errno) : "LOCKED");
-    printf("flock(libc, LOCK_EX): %s\n", flock(fd, LOCK_EX | LOCK_NB) < 0 ? strerrorname_np(errno) : "LOCKED");
+    printf("flock(libc, LOCK_SH): %s\n",
+           flock(fd, LOCK_SH | LOCK_NB) < 0 ? strerrorname_np(errno) : "LOCKED");
+    printf("flock(libc, LOCK_EX): %s\n",
+           flock(fd, LOCK_EX | LOCK_NB) < 0 ? strerrorname_np(errno) : "LOCKED");
     int own = open("own", O_RDWR | O_CREAT, 0600);
-    printf("flock(own file): %s\n", flock(own, LOCK_EX | LOCK_NB) < 0 ? strerrorname_np(errno) : "LOCKED");
+    printf("flock(own file): %s\n",
+           flock(own, LOCK_EX | LOCK_NB) < 0 ? strerrorname_np(errno) : "LOCKED");
     printf("inotify_init1: %s\n", inotify_init1(0) < 0 ? strerrorname_np(errno) : "ok");
     struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
-    printf("fcntl(libc, F_GETLK): %s\n", fcntl(fd, F_GETLK, &fl) < 0 ? strerrorname_np(errno) : "ok");
+    printf("fcntl(libc, F_GETLK): %s\n",
+           fcntl(fd, F_GETLK, &fl) < 0 ? strerrorname_np(errno) : "ok");
     struct flock ofd = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
-    printf("fcntl(libc, F_OFD_GETLK): %s\n", fcntl(fd, F_OFD_GETLK, &ofd) < 0 ? strerrorname_np(errno) : "ok");
+    printf("fcntl(libc, F_OFD_GETLK): %s\n",
+           fcntl(fd, F_OFD_GETLK, &ofd) < 0 ? strerrorname_np(errno) : "ok");
     return 0;
 }

@@ -18,7 +18,8 @@ int main(int argc, char **argv)
     }
     const char *dsts[] = {"/tmp/elf", "/dev/shm/elf"};
     for (int i = 0; i < 2; i++) {
-        int in = open("/proc/self/exe", O_RDONLY), out = open(dsts[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int in = open("/proc/self/exe", O_RDONLY),
+            out = open(dsts[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
         char buf[65536];
         ssize_t n;
         while ((n = read(in, buf, sizeof(buf))) > 0)

@@ -10,8 +10,8 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     size_t len = (size_t)64 << 30;
-    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    char *p =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         printf("mmap 64 GiB: errno=%s\n", strerrorname_np(errno));
         return 1;

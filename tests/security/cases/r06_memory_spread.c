@@ -49,7 +49,8 @@ int main(void)
         pid_t w = waitpid(-1, &st, WNOHANG);
         if (w > 0) {
             if (WIFSIGNALED(st))
-                printf("child killed by %s\n", sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
+                printf("child killed by %s\n",
+                       sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
             else
                 printf("child exited %d\n", WEXITSTATUS(st));
             return 0;

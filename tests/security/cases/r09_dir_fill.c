@@ -33,6 +33,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    printf("%s: errno=%s after %d MiB\n", argv[1], mib < 1024 ? strerrorname_np(errno) : "none", mib);
+    printf("%s: errno=%s after %d MiB\n", argv[1], mib < 1024 ? strerrorname_np(errno) : "none",
+           mib);
     return 0;
 }

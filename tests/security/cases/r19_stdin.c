@@ -16,7 +16,10 @@ int main(void)
         printf("fstat(0): errno=%s\n", strerrorname_np(errno));
         return 0;
     }
-    printf("stdin: %s\n", S_ISREG(st.st_mode) ? "regular file" : S_ISFIFO(st.st_mode) ? "pipe" : S_ISCHR(st.st_mode) ? "char device" : "other");
+    printf("stdin: %s\n", S_ISREG(st.st_mode)    ? "regular file"
+                          : S_ISFIFO(st.st_mode) ? "pipe"
+                          : S_ISCHR(st.st_mode)  ? "char device"
+                                                 : "other");
     static unsigned char buf[4 << 20];
     size_t total = 0;
     unsigned long hash = 5381;

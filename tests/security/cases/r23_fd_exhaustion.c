@@ -22,7 +22,8 @@ int main(void)
             break;
         }
     printf("opened=%d err=%s\n", n, err ? strerrorname_np(err) : "none");
-    printf("opened + 3 == soft: %s\n", (unsigned long long)n + 3 == (unsigned long long)rl.rlim_cur ? "yes" : "no");
+    printf("opened + 3 == soft: %s\n",
+           (unsigned long long)n + 3 == (unsigned long long)rl.rlim_cur ? "yes" : "no");
     struct rlimit up = {rl.rlim_max + 1, rl.rlim_max + 1};
     if (setrlimit(RLIMIT_NOFILE, &up) < 0)
         printf("raise hard: errno=%s\n", strerrorname_np(errno));

@@ -52,7 +52,8 @@ int main(void)
         if (path && strcmp(path, ":/\n") == 0)
             rooted++;
     }
-    printf("/proc/self/cgroup: %s\n", lines > 0 && lines == rooted ? "every path is /" : "shows host paths");
+    printf("/proc/self/cgroup: %s\n",
+           lines > 0 && lines == rooted ? "every path is /" : "shows host paths");
     printf("allocating 96 MiB\n");
     for (int i = 0; i < 96; i++) {
         char *p = malloc(1 << 20);

@@ -5,7 +5,8 @@
 
 int main(void)
 {
-    static const char bad[] = "A\xff\xfe\xc3\x28\xed\xa0\x80\xf8\x88\x80\x80\x80" "B\n";
+    static const char bad[] = "A\xff\xfe\xc3\x28\xed\xa0\x80\xf8\x88\x80\x80\x80"
+                              "B\n";
     (void)!write(1, bad, sizeof(bad) - 1);
     char ctl[40];
     int n = 0;

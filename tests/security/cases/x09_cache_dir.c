@@ -18,6 +18,7 @@ int main(int argc, char **argv)
     int fd = open(p, O_WRONLY | O_CREAT, 0644);
     printf("create in /moat/cache: %s\n", fd < 0 ? strerrorname_np(errno) : "CREATED");
     printf("mkdir in /moat/cache: %s\n", mkdir(p, 0755) < 0 ? strerrorname_np(errno) : "CREATED");
-    printf("chmod /moat/cache: %s\n", chmod("/moat/cache", 0777) < 0 ? strerrorname_np(errno) : "CHANGED");
+    printf("chmod /moat/cache: %s\n",
+           chmod("/moat/cache", 0777) < 0 ? strerrorname_np(errno) : "CHANGED");
     return 0;
 }

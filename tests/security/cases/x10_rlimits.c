@@ -29,6 +29,7 @@ int main(void)
     raise_hard("RLIMIT_STACK", RLIMIT_STACK);
     raise_hard("RLIMIT_CORE", RLIMIT_CORE);
     struct rlimit none = {0, 0};
-    printf("prlimit(1, NOFILE): %s\n", prlimit(1, RLIMIT_NOFILE, &none, NULL) < 0 ? strerrorname_np(errno) : "CHANGED");
+    printf("prlimit(1, NOFILE): %s\n",
+           prlimit(1, RLIMIT_NOFILE, &none, NULL) < 0 ? strerrorname_np(errno) : "CHANGED");
     return 0;
 }

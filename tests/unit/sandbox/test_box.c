@@ -36,6 +36,8 @@ struct fx {
     char parents[CG_HIER_MAX][PATH_MAX]; /* <mount>/<cg_name> */
     unsigned nparents;
     struct sbx_box *boxes[NBOX]; /* of the running test, freed by its teardown */
+    struct sbx_result res;       /* likewise released */
+    char *scratch;               /* likewise freed */
 };
 
 static const char *const env[] = {"PATH=/usr/bin:/bin", NULL};
@@ -82,6 +84,7 @@ static void run(struct sbx_box *box, const struct run *rn, struct sbx_result *re
                             .stdin_data = rn->in, .stdin_len = rn->inlen,
                             .files = rn->files, .nfiles = rn->nfiles};
     struct moat_err err = {0};
+    sbx_result_release(res);
     sbx_result_init(res);
     int r = sbx_box_run(box, &step, res, &err);
     if (r < 0)
@@ -98,31 +101,42 @@ static void run_sh(struct sbx_box *box, const char *script, const struct sbx_lim
     run(box, &rn, res);
 }
 
+/* Printable form of program output for failure messages. */
+static const char *show(const struct buf *b)
+{
+    static char text[512];
+    size_t o = 0;
+    for (size_t i = 0; i < b->len && o + 5 < sizeof text; i++) {
+        unsigned char c = (unsigned char)b->data[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            text[o++] = (char)c;
+        else
+            o += (size_t)snprintf(text + o, sizeof text - o, "\\x%02x", c);
+    }
+    text[o] = '\0';
+    return text;
+}
+
 static void expect(const struct sbx_result *res, enum sbx_verdict v)
 {
     if (res->verdict != v)
-        fail_msg("verdict %s, expected %s (exit %d, signal %d, message \"%s\", stderr \"%.*s\")",
+        fail_msg("verdict %s, expected %s (exit %d, signal %d, message \"%s\", stderr \"%s\")",
                  sbx_verdict_name(res->verdict), sbx_verdict_name(v), res->exit_code,
-                 res->signal, res->message, (int)(res->err.len < 300 ? res->err.len : 300),
-                 res->err.data ? res->err.data : "");
+                 res->signal, res->message, show(&res->err));
+}
+
+static void expect_bytes(const struct sbx_result *res, const char *want, size_t n)
+{
+    if (res->out.len != n || memcmp(res->out.data, want, n) != 0)
+        fail_msg("stdout \"%s\" (%zu bytes), expected %zu bytes", show(&res->out),
+                 res->out.len, n);
 }
 
 static void expect_out(const struct sbx_result *res, const char *want)
 {
     size_t n = strlen(want);
     if (res->out.len != n || memcmp(res->out.data, want, n) != 0)
-        fail_msg("stdout \"%.*s\", expected \"%s\"", (int)res->out.len,
-                 res->out.data ? res->out.data : "", want);
-}
-
-/* NUL-terminated copy of stdout, for parsing. */
-static char *out_str(const struct sbx_result *res)
-{
-    char *s = calloc(1, res->out.len + 1);
-    assert_non_null(s);
-    if (res->out.len)
-        memcpy(s, res->out.data, res->out.len);
-    return s;
+        fail_msg("stdout \"%s\", expected \"%s\"", show(&res->out), want);
 }
 
 struct host_proc {
@@ -130,10 +144,12 @@ struct host_proc {
     char name[32];
 };
 
+enum proc_match { BY_UID, BY_PARENT };
+
 /* Host processes with uid among any of their real, effective, saved or fs
  * uids (the owner of /proc/<pid> is root for a non-dumpable process, so the
- * status file is read instead). */
-static size_t procs_of_uid(uint32_t uid, struct host_proc *out, size_t max)
+ * status file is read instead), or with parent pid id. */
+static size_t procs_where(enum proc_match by, uint32_t id, struct host_proc *out, size_t max)
 {
     DIR *d = opendir("/proc");
     assert_non_null(d);
@@ -148,37 +164,48 @@ static size_t procs_of_uid(uint32_t uid, struct host_proc *out, size_t max)
         if (read_small_file_at(AT_FDCWD, path, text, sizeof text) < 0)
             continue; /* exited meanwhile */
         struct host_proc p = {.pid = (pid_t)pid};
-        bool mine = false;
+        bool uid_match = false;
         char *save = NULL;
         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
             unsigned u[4];
             int pp;
             if (sscanf(l, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
-                mine = u[0] == uid || u[1] == uid || u[2] == uid || u[3] == uid;
+                uid_match = u[0] == id || u[1] == id || u[2] == id || u[3] == id;
             else if (sscanf(l, "PPid: %d", &pp) == 1)
                 p.ppid = pp;
             else if (str_has_prefix(l, "Name:\t"))
                 moat_strlcpy(p.name, l + 6, sizeof p.name);
         }
-        if (mine && n < max)
+        bool match = by == BY_UID ? uid_match : p.ppid == (pid_t)id;
+        if (match && n < max)
             out[n] = p;
-        n += mine;
+        n += match;
     }
     (void)closedir(d);
     return n;
 }
 
-/* Between steps a box holds exactly one process as its uid: the next step's
- * program, pre-forked by box init (and named after it) but not started. */
+/* Between steps a box holds at most one process besides its init: the next
+ * step's program, pre-forked by box init (and named after it) but not
+ * started; box init makes it just after sending the result, so it may not
+ * exist yet, or still be root. Nothing else may run as the box's uid or be
+ * a child of its init: every process of the step was killed and reaped
+ * before the result was sent. */
 static void assert_only_prefork(struct sbx_box *box)
 {
     struct host_proc p[8];
-    size_t n = procs_of_uid(sbx_box_uid(box), p, 8);
+    size_t n = procs_where(BY_UID, sbx_box_uid(box), p, 8);
     for (size_t i = 0; i < n && i < 8; i++)
         if (p[i].ppid != sbx_box_init_pid(box) || strcmp(p[i].name, "moat-box") != 0)
             fail_msg("process %d (%s, parent %d) of uid %u outlived its step", (int)p[i].pid,
                      p[i].name, (int)p[i].ppid, sbx_box_uid(box));
-    assert_int_equal(n, 1);
+    assert_true(n <= 1);
+    n = procs_where(BY_PARENT, (uint32_t)sbx_box_init_pid(box), p, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (strcmp(p[i].name, "moat-box") != 0)
+            fail_msg("process %d (%s) of box init %d outlived its step", (int)p[i].pid,
+                     p[i].name, (int)sbx_box_init_pid(box));
+    assert_true(n <= 1);
 }
 
 static void box_cg_path(const struct fx *f, unsigned h, uint32_t uid, char *out, size_t size)
@@ -190,7 +217,7 @@ static void box_cg_path(const struct fx *f, unsigned h, uint32_t uid, char *out,
 static void assert_box_gone(struct fx *f, uint32_t uid)
 {
     struct host_proc p[4];
-    size_t n = procs_of_uid(uid, p, 4);
+    size_t n = procs_where(BY_UID, uid, p, 4);
     if (n)
         fail_msg("%zu process(es) of uid %u left, e.g. %d (%s)", n, uid, (int)p[0].pid,
                  p[0].name);
@@ -219,20 +246,19 @@ static void test_ok_exact_stdout(void **state)
 {
     struct fx *f = *state;
     struct sbx_box *box = new_box(f, 0);
-    struct sbx_result res;
-    run_sh(box, "printf 'hello\\n'; printf 'x\\0y'", NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    assert_int_equal(res.out.len, 9);
-    assert_memory_equal(res.out.data, "hello\nx\0y", 9);
-    assert_int_equal(res.err.len, 0);
-    assert_int_equal(res.exit_code, 0);
-    assert_int_equal(res.signal, 0);
-    assert_false(res.cpu_exceeded || res.wall_exceeded || res.oom_killed ||
-                 res.output_exceeded || res.out_truncated || res.err_truncated);
-    assert_string_equal(res.message, "");
-    assert_true(res.wall_us > 0 && res.wall_us < 5000000);
-    assert_true(res.memory_kb > 0);
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run_sh(box, "printf 'hello\\n'; printf 'x\\0y'", NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_bytes(res, "hello\nx\0y", 9);
+    assert_int_equal(res->err.len, 0);
+    assert_int_equal(res->exit_code, 0);
+    assert_int_equal(res->signal, 0);
+    assert_false(res->cpu_exceeded || res->wall_exceeded || res->oom_killed ||
+                 res->output_exceeded || res->out_truncated || res->err_truncated);
+    assert_string_equal(res->message, "");
+    assert_true(res->wall_us > 0 && res->wall_us < 5000000);
+    assert_true(res->memory_kb > 0);
+    sbx_result_release(res);
 }
 
 static void test_stdin_exact(void **state)
@@ -240,50 +266,51 @@ static void test_stdin_exact(void **state)
     struct fx *f = *state;
     struct sbx_box *box = new_box(f, 0);
     size_t len = MiB;
+    free(f->scratch);
     unsigned char *in = malloc(len);
+    f->scratch = (char *)in;
     assert_non_null(in);
     for (size_t i = 0; i < len; i++)
         in[i] = (unsigned char)((i * 7 + i / 251) & 0xff); /* NULs included */
     const char *argv[] = {"/usr/bin/cat", NULL};
     struct run rn = {.argv = argv, .lim = limits(), .in = in, .inlen = len};
-    struct sbx_result res;
-    run(box, &rn, &res);
-    expect(&res, SBX_VERDICT_OK);
-    assert_int_equal(res.out.len, len);
-    assert_memory_equal(res.out.data, in, len);
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run(box, &rn, res);
+    expect(res, SBX_VERDICT_OK);
+    assert_int_equal(res->out.len, len);
+    assert_memory_equal(res->out.data, in, len);
+    sbx_result_release(res);
 
     /* stdin is exactly the bytes, then EOF: also when there are none. */
     const char *argv2[] = {"/usr/bin/wc", "-c", NULL};
     struct run rn2 = {.argv = argv2, .lim = limits()};
-    run(box, &rn2, &res);
-    expect(&res, SBX_VERDICT_OK);
-    expect_out(&res, "0\n");
-    sbx_result_release(&res);
-    free(in);
+    run(box, &rn2, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "0\n");
+    sbx_result_release(res);
 }
 
 static void test_exit_code(void **state)
 {
     struct fx *f = *state;
-    struct sbx_result res;
-    run_sh(new_box(f, 0), "echo before; exit 3", NULL, &res);
-    expect(&res, SBX_VERDICT_RUNTIME_ERROR);
-    assert_int_equal(res.exit_code, 3);
-    assert_int_equal(res.signal, 0);
-    expect_out(&res, "before\n");
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run_sh(new_box(f, 0), "echo before; exit 3", NULL, res);
+    expect(res, SBX_VERDICT_RUNTIME_ERROR);
+    assert_int_equal(res->exit_code, 3);
+    assert_int_equal(res->signal, 0);
+    expect_out(res, "before\n");
+    sbx_result_release(res);
 }
 
 static void test_signal(void **state)
 {
     struct fx *f = *state;
-    struct sbx_result res;
-    run_sh(new_box(f, 0), "kill -SEGV $$", NULL, &res);
-    expect(&res, SBX_VERDICT_RUNTIME_ERROR);
-    assert_int_equal(res.signal, SIGSEGV);
-    assert_int_equal(res.exit_code, 128 + SIGSEGV);
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run_sh(new_box(f, 0), "kill -SEGV $$", NULL, res);
+    expect(res, SBX_VERDICT_RUNTIME_ERROR);
+    assert_int_equal(res->signal, SIGSEGV);
+    assert_int_equal(res->exit_code, 128 + SIGSEGV);
+    sbx_result_release(res);
 }
 
 static void test_cpu_limit(void **state)
@@ -291,16 +318,16 @@ static void test_cpu_limit(void **state)
     struct fx *f = *state;
     struct sbx_limits lim = limits();
     lim.cpu_ms = 300;
-    struct sbx_result res;
-    run_sh(new_box(f, 0), "while :; do :; done", &lim, &res);
-    expect(&res, SBX_VERDICT_TIME_LIMIT);
-    assert_int_equal(res.exit_code, 124);
-    assert_int_equal(res.signal, 0);
-    assert_true(res.cpu_exceeded);
-    assert_false(res.wall_exceeded);
-    if (res.cpu_us < 300000 || res.cpu_us > 2000000)
-        fail_msg("cpu_us %llu for a 300 ms limit", (unsigned long long)res.cpu_us);
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run_sh(new_box(f, 0), "while :; do :; done", &lim, res);
+    expect(res, SBX_VERDICT_TIME_LIMIT);
+    assert_int_equal(res->exit_code, 124);
+    assert_int_equal(res->signal, 0);
+    assert_true(res->cpu_exceeded);
+    assert_false(res->wall_exceeded);
+    if (res->cpu_us < 300000 || res->cpu_us > 2000000)
+        fail_msg("cpu_us %llu for a 300 ms limit", (unsigned long long)res->cpu_us);
+    sbx_result_release(res);
 }
 
 static void test_wall_limit(void **state)
@@ -308,20 +335,20 @@ static void test_wall_limit(void **state)
     struct fx *f = *state;
     struct sbx_limits lim = limits();
     lim.wall_ms = 300;
-    struct sbx_result res;
+    struct sbx_result *res = &f->res;
     uint64_t t0 = moat_now_ns();
-    run_sh(new_box(f, 0), "exec /usr/bin/sleep 30", &lim, &res);
+    run_sh(new_box(f, 0), "exec /usr/bin/sleep 30", &lim, res);
     uint64_t took_ms = (moat_now_ns() - t0) / 1000000;
-    expect(&res, SBX_VERDICT_TIME_LIMIT);
-    assert_int_equal(res.exit_code, 124);
-    assert_true(res.wall_exceeded);
-    assert_false(res.cpu_exceeded);
-    if (res.cpu_us > 100000)
-        fail_msg("cpu_us %llu while sleeping", (unsigned long long)res.cpu_us);
-    if (res.wall_us < 300000 || res.wall_us > 2000000 || took_ms > 3000)
+    expect(res, SBX_VERDICT_TIME_LIMIT);
+    assert_int_equal(res->exit_code, 124);
+    assert_true(res->wall_exceeded);
+    assert_false(res->cpu_exceeded);
+    if (res->cpu_us > 100000)
+        fail_msg("cpu_us %llu while sleeping", (unsigned long long)res->cpu_us);
+    if (res->wall_us < 300000 || res->wall_us > 2000000 || took_ms > 3000)
         fail_msg("wall_us %llu, sbx_box_run took %llu ms for a 300 ms limit",
-                 (unsigned long long)res.wall_us, (unsigned long long)took_ms);
-    sbx_result_release(&res);
+                 (unsigned long long)res->wall_us, (unsigned long long)took_ms);
+    sbx_result_release(res);
 }
 
 static void test_memory_limit(void **state)
@@ -332,17 +359,17 @@ static void test_memory_limit(void **state)
     const char *argv[] = {"/usr/bin/python3", "-c",
                           "b = bytearray(b'x') * (512 << 20)\nprint(len(b))", NULL};
     struct run rn = {.argv = argv, .lim = lim};
-    struct sbx_result res;
-    run(new_box(f, 0), &rn, &res);
-    expect(&res, SBX_VERDICT_MEMORY_LIMIT);
-    assert_true(res.oom_killed);
-    assert_int_equal(res.signal, SIGKILL);
-    assert_int_equal(res.exit_code, 128 + SIGKILL);
-    assert_int_equal(res.out.len, 0);
+    struct sbx_result *res = &f->res;
+    run(new_box(f, 0), &rn, res);
+    expect(res, SBX_VERDICT_MEMORY_LIMIT);
+    assert_true(res->oom_killed);
+    assert_int_equal(res->signal, SIGKILL);
+    assert_int_equal(res->exit_code, 128 + SIGKILL);
+    assert_int_equal(res->out.len, 0);
     /* the peak is the cgroup's: near the limit, never above it */
-    if (res.memory_kb < 32 * 1024 || res.memory_kb > 64 * 1024)
-        fail_msg("memory_kb %llu for a 64 MiB limit", (unsigned long long)res.memory_kb);
-    sbx_result_release(&res);
+    if (res->memory_kb < 32 * 1024 || res->memory_kb > 64 * 1024)
+        fail_msg("memory_kb %llu for a 64 MiB limit", (unsigned long long)res->memory_kb);
+    sbx_result_release(res);
 }
 
 static void test_output_limit(void **state)
@@ -350,42 +377,42 @@ static void test_output_limit(void **state)
     struct fx *f = *state;
     struct sbx_limits lim = limits();
     lim.output_bytes = 10001; /* odd: the cut falls inside a "y\n" */
-    struct sbx_result res;
-    run_sh(new_box(f, 0), "exec /usr/bin/yes", &lim, &res);
-    expect(&res, SBX_VERDICT_OUTPUT_LIMIT);
-    assert_true(res.output_exceeded);
-    assert_true(res.out_truncated);
-    assert_false(res.err_truncated);
-    assert_int_equal(res.out.len, 10001);
-    for (size_t i = 0; i < res.out.len; i++)
-        assert_int_equal(res.out.data[i], i % 2 ? '\n' : 'y');
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run_sh(new_box(f, 0), "exec /usr/bin/yes", &lim, res);
+    expect(res, SBX_VERDICT_OUTPUT_LIMIT);
+    assert_true(res->output_exceeded);
+    assert_true(res->out_truncated);
+    assert_false(res->err_truncated);
+    assert_int_equal(res->out.len, 10001);
+    for (size_t i = 0; i < res->out.len; i++)
+        assert_int_equal(res->out.data[i], i % 2 ? '\n' : 'y');
+    sbx_result_release(res);
 
     /* The cap is per stream, and stderr has its own. */
-    run_sh(f->boxes[0], "printf 0123456789 >&2; printf abc", &lim, &res);
-    expect(&res, SBX_VERDICT_OK);
+    run_sh(f->boxes[0], "printf 0123456789 >&2; printf abc", &lim, res);
+    expect(res, SBX_VERDICT_OK);
     lim.output_bytes = 4;
-    sbx_result_release(&res);
-    run_sh(f->boxes[0], "printf abc; printf 0123456789 >&2", &lim, &res);
-    expect(&res, SBX_VERDICT_OUTPUT_LIMIT);
-    expect_out(&res, "abc");
-    assert_int_equal(res.err.len, 4);
-    assert_memory_equal(res.err.data, "0123", 4);
-    assert_true(res.err_truncated);
-    assert_false(res.out_truncated);
-    sbx_result_release(&res);
+    sbx_result_release(res);
+    run_sh(f->boxes[0], "printf abc; printf 0123456789 >&2", &lim, res);
+    expect(res, SBX_VERDICT_OUTPUT_LIMIT);
+    expect_out(res, "abc");
+    assert_int_equal(res->err.len, 4);
+    assert_memory_equal(res->err.data, "0123", 4);
+    assert_true(res->err_truncated);
+    assert_false(res->out_truncated);
+    sbx_result_release(res);
 }
 
 static void test_stderr_separate(void **state)
 {
     struct fx *f = *state;
-    struct sbx_result res;
-    run_sh(new_box(f, 0), "echo out1; echo err1 >&2; echo out2; echo err2 >&2", NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    expect_out(&res, "out1\nout2\n");
-    assert_int_equal(res.err.len, 10);
-    assert_memory_equal(res.err.data, "err1\nerr2\n", 10);
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run_sh(new_box(f, 0), "echo out1; echo err1 >&2; echo out2; echo err2 >&2", NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "out1\nout2\n");
+    assert_int_equal(res->err.len, 10);
+    assert_memory_equal(res->err.data, "err1\nerr2\n", 10);
+    sbx_result_release(res);
 }
 
 static void test_exec_failure(void **state)
@@ -393,17 +420,17 @@ static void test_exec_failure(void **state)
     struct fx *f = *state;
     const char *argv[] = {"/usr/bin/no-such-program", NULL};
     struct run rn = {.argv = argv, .lim = limits()};
-    struct sbx_result res;
-    run(new_box(f, 0), &rn, &res);
-    expect(&res, SBX_VERDICT_INTERNAL_ERROR);
-    if (!strstr(res.message, "execve") || !strstr(res.message, "no-such-program"))
-        fail_msg("message \"%s\"", res.message);
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run(new_box(f, 0), &rn, res);
+    expect(res, SBX_VERDICT_INTERNAL_ERROR);
+    if (!strstr(res->message, "execve") || !strstr(res->message, "no-such-program"))
+        fail_msg("message \"%s\"", res->message);
+    sbx_result_release(res);
     /* the box survives */
-    run_sh(f->boxes[0], "echo fine", NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    expect_out(&res, "fine\n");
-    sbx_result_release(&res);
+    run_sh(f->boxes[0], "echo fine", NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "fine\n");
+    sbx_result_release(res);
 }
 
 /* ---- files ---- */
@@ -423,31 +450,30 @@ static void test_files(void **state)
                           "stat -c '%n %a %u' a/b a; pwd",
                           NULL};
     struct run rn = {.argv = argv, .lim = limits(), .files = files, .nfiles = 3};
-    struct sbx_result res;
-    run(new_box(f, 0), &rn, &res);
-    expect(&res, SBX_VERDICT_OK);
+    struct sbx_result *res = &f->res;
+    run(new_box(f, 0), &rn, res);
+    expect(res, SBX_VERDICT_OK);
     static const char want[] = "nested\0bytes\nran 1000\nnot-exec\n"
-                               "run.sh 755 1000 27\na/b/c.txt 644 1000 12\nempty 644 1000 0\n"
+                               "run.sh 755 1000 28\na/b/c.txt 644 1000 12\nempty 644 1000 0\n"
                                "a/b 755 1000\na 755 1000\n/box\n";
-    if (res.out.len != sizeof want - 1 || memcmp(res.out.data, want, sizeof want - 1) != 0)
-        fail_msg("stdout \"%.*s\"", (int)res.out.len, res.out.data ? res.out.data : "");
-    sbx_result_release(&res);
+    expect_bytes(res, want, sizeof want - 1);
+    sbx_result_release(res);
 }
 
 /* A rejected file fails the step with internal_error before the program
  * runs; the box itself survives and runs the next step. */
-static void expect_file_refused(struct sbx_box *box, const char *name, const char *msg)
+static void expect_file_refused(struct fx *f, struct sbx_box *box, const char *name, const char *msg)
 {
     const struct sbx_file files[] = {{.name = name, .data = "x", .len = 1}};
     const char *argv[] = {"/usr/bin/sh", "-c", "echo ran; touch /box/ran", NULL};
     struct run rn = {.argv = argv, .lim = limits(), .files = files, .nfiles = 1};
-    struct sbx_result res;
-    run(box, &rn, &res);
-    expect(&res, SBX_VERDICT_INTERNAL_ERROR);
-    if (!strstr(res.message, msg))
-        fail_msg("file \"%s\": message \"%s\", expected \"%s\"", name, res.message, msg);
-    assert_int_equal(res.out.len, 0); /* the program never started */
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run(box, &rn, res);
+    expect(res, SBX_VERDICT_INTERNAL_ERROR);
+    if (!strstr(res->message, msg))
+        fail_msg("file \"%s\": message \"%s\", expected \"%s\"", name, res->message, msg);
+    assert_int_equal(res->out.len, 0); /* the program never started */
+    sbx_result_release(res);
 }
 
 static void test_bad_file_names(void **state)
@@ -459,24 +485,18 @@ static void test_bad_file_names(void **state)
         "sp ace", "new\nline", "a\\b",
     };
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(bad); i++)
-        expect_file_refused(box, bad[i], "invalid file name");
+        expect_file_refused(f, box, bad[i], "invalid file name");
     char longname[300];
     memset(longname, 'n', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    expect_file_refused(box, longname, "invalid file name");
+    expect_file_refused(f, box, longname, "invalid file name");
 
     /* After all that the box is whole, and nothing was written or run. */
-    struct sbx_result res;
-    run_sh(box, "ls -A /box /; echo done", NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    char *out = out_str(&res);
-    if (!str_has_prefix(out, "/:\n") && !str_has_prefix(out, "/box:\n"))
-        fail_msg("ls: %s", out);
-    assert_non_null(strstr(out, "/box:\n\n"));  /* /box empty */
-    assert_null(strstr(out, "\nx\n"));          /* no "x" at / */
-    assert_true(str_has_suffix(out, "done\n"));
-    free(out);
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run_sh(box, "ls -A /box; ls / | grep -cx x; echo done", NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "0\ndone\n");
+    sbx_result_release(res);
 }
 
 /* Files are created, never opened: a name the program planted (a file, a
@@ -485,19 +505,19 @@ static void test_planted_names(void **state)
 {
     struct fx *f = *state;
     struct sbx_box *box = new_box(f, 0);
-    struct sbx_result res;
+    struct sbx_result *res = &f->res;
     run_sh(box, "echo mine > taken; ln -s /tmp link; ln -s /etc/passwd plink; echo ok", NULL,
-           &res);
-    expect(&res, SBX_VERDICT_OK);
-    expect_out(&res, "ok\n");
-    sbx_result_release(&res);
-    expect_file_refused(box, "taken", "create taken: File exists");
-    expect_file_refused(box, "plink", "create plink: File exists");
-    expect_file_refused(box, "link/x", "open directory link");
-    run_sh(box, "cat taken; ls -A /tmp; readlink plink", NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    expect_out(&res, "mine\n/etc/passwd\n");
-    sbx_result_release(&res);
+           res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "ok\n");
+    sbx_result_release(res);
+    expect_file_refused(f, box, "taken", "create taken: File exists");
+    expect_file_refused(f, box, "plink", "create plink: File exists");
+    expect_file_refused(f, box, "link/x", "open directory link");
+    run_sh(box, "cat taken; ls -A /tmp; readlink plink", NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "mine\n/etc/passwd\n");
+    sbx_result_release(res);
 }
 
 /* ---- steps of one box ---- */
@@ -507,22 +527,22 @@ static void test_two_steps(void **state)
     struct fx *f = *state;
     struct sbx_box *box = new_box(f, 0);
     assert_only_prefork(box);
-    struct sbx_result res;
+    struct sbx_result *res = &f->res;
     /* no fork in this step: it is the namespace's second process */
-    run_sh(box, "echo one > made.txt; echo pid $$ ppid $PPID", NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    expect_out(&res, "pid 2 ppid 1\n");
-    sbx_result_release(&res);
+    run_sh(box, "echo one > made.txt; echo pid $$ ppid $PPID", NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "pid 2 ppid 1\n");
+    sbx_result_release(res);
     assert_only_prefork(box);
 
     /* The next step sees the files; the pid namespace is the same one (box
      * init's), so its program is the next pid, not 2 again. */
     run_sh(box, "cat made.txt; echo pid $$ ppid $PPID; cat /proc/1/status 2>&1 | head -c 0; "
                 "ls /proc | grep -c '^[0-9]'",
-           NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    expect_out(&res, "one\npid 3 ppid 1\n3\n"); /* sh, ls, grep: pid 1 hidden */
-    sbx_result_release(&res);
+           NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "one\npid 3 ppid 1\n3\n"); /* sh, ls, grep: pid 1 hidden */
+    sbx_result_release(res);
     assert_only_prefork(box);
 }
 
@@ -530,19 +550,19 @@ static void test_orphan_killed(void **state)
 {
     struct fx *f = *state;
     struct sbx_box *box = new_box(f, 0);
-    struct sbx_result res;
+    struct sbx_result *res = &f->res;
     uint64_t t0 = moat_now_ns();
     run_sh(box, "/usr/bin/sleep 100 & /usr/bin/sleep 100 </dev/null >/dev/null 2>&1 & "
                 "(setsid /usr/bin/sleep 100 &) ; echo started",
-           NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    expect_out(&res, "started\n");
+           NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "started\n");
     assert_true((moat_now_ns() - t0) / 1000000 < 3000);
-    sbx_result_release(&res);
+    sbx_result_release(res);
     assert_only_prefork(box);
-    run_sh(box, "ls /proc | grep -c '^[0-9]'", NULL, &res);
-    expect_out(&res, "3\n"); /* sh, ls, grep: no sleep survived inside either */
-    sbx_result_release(&res);
+    run_sh(box, "ls /proc | grep -c '^[0-9]'", NULL, res);
+    expect_out(res, "3\n"); /* sh, ls, grep: no sleep survived inside either */
+    sbx_result_release(res);
 }
 
 struct canceller {
@@ -565,20 +585,20 @@ static void test_cancel(void **state)
     struct canceller c = {.box = box, .delay_ms = 300};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
-    struct sbx_result res;
+    struct sbx_result *res = &f->res;
     uint64_t t0 = moat_now_ns();
-    run_sh(box, "/usr/bin/sleep 30", NULL, &res);
+    run_sh(box, "/usr/bin/sleep 30", NULL, res);
     uint64_t took_ms = (moat_now_ns() - t0) / 1000000;
     assert_int_equal(pthread_join(t, NULL), 0);
-    expect(&res, SBX_VERDICT_CANCELLED);
+    expect(res, SBX_VERDICT_CANCELLED);
     if (took_ms < 250 || took_ms > 2000)
         fail_msg("cancelled step took %llu ms", (unsigned long long)took_ms);
-    sbx_result_release(&res);
+    sbx_result_release(res);
     /* a cancel ends the step, not the box */
-    run_sh(box, "echo again", NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    expect_out(&res, "again\n");
-    sbx_result_release(&res);
+    run_sh(box, "echo again", NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "again\n");
+    sbx_result_release(res);
 }
 
 static void test_free_leaves_nothing(void **state)
@@ -594,13 +614,42 @@ static void test_free_leaves_nothing(void **state)
         if (access(path, F_OK) < 0)
             fail_msg("no cgroup %s while the box lives", path);
     }
-    struct sbx_result res;
-    run_sh(box, "/usr/bin/sleep 100 & echo bg", NULL, &res);
-    expect(&res, SBX_VERDICT_OK);
-    sbx_result_release(&res);
+    struct sbx_result *res = &f->res;
+    run_sh(box, "/usr/bin/sleep 100 & echo bg", NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    sbx_result_release(res);
     free_box(f, 0);
     assert_int_equal(kill(init, 0), -1);
     assert_int_equal(errno, ESRCH);
+    assert_box_gone(f, uid);
+}
+
+/* A box whose init died is broken: the step fails with an error (never a
+ * hang), later steps are refused, and freeing it still removes everything.
+ * Sending to the dead init raises SIGPIPE in the caller (wire_send writes
+ * without MSG_NOSIGNAL), so it is ignored for the step. */
+static void test_init_killed(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_box *box = new_box(f, 0);
+    uint32_t uid = sbx_box_uid(box);
+    assert_int_equal(kill(sbx_box_init_pid(box), SIGKILL), 0);
+    struct sbx_step step = {.argv = (const char *const[]){"/usr/bin/true", NULL},
+                            .envp = env, .limits = limits()};
+    struct moat_err err = {0};
+    sbx_result_release(&f->res);
+    sbx_result_init(&f->res);
+    assert_true(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
+    int r = sbx_box_run(box, &step, &f->res, &err);
+    (void)signal(SIGPIPE, SIG_DFL);
+    assert_true(r < 0);
+    assert_int_equal(err.code, r);
+    assert_int_equal(f->res.verdict, SBX_VERDICT_INTERNAL_ERROR);
+    assert_true(f->res.message[0] != '\0');
+    r = sbx_box_run(box, &step, &f->res, &err);
+    assert_int_equal(r, -EIO);
+    assert_string_equal(err.msg, "box is broken");
+    free_box(f, 0);
     assert_box_gone(f, uid);
 }
 
@@ -627,15 +676,18 @@ static void test_box_count_and_isolation(void **state)
             "open('/tmp/t', 'w').write('x')\n",
             NULL};
         struct run rn = {.argv = argv, .lim = limits(), .files = files, .nfiles = 1};
-        struct sbx_result res;
-        run(f->boxes[i], &rn, &res);
-        expect(&res, SBX_VERDICT_OK);
+        struct sbx_result *res = &f->res;
+        run(f->boxes[i], &rn, res);
+        expect(res, SBX_VERDICT_OK);
         char want[128];
         (void)snprintf(want, sizeof want, "True box 1000 ['mine-%zu'] []\n", i);
-        expect_out(&res, want);
-        sbx_result_release(&res);
+        expect_out(res, want);
+        sbx_result_release(res);
     }
-    for (size_t i = 0; i < NBOX; i++) {
+    /* Freed newest first: a box's init inherits, by fork, the lease fds of
+     * the boxes made before it and so keeps their uids leased until it dies
+     * (see box_spawn). */
+    for (size_t i = NBOX; i-- > 0;) {
         free_box(f, i);
         assert_box_gone(f, uids[i]);
     }
@@ -648,6 +700,9 @@ static int test_teardown(void **state)
     struct fx *f = *state;
     for (size_t i = 0; i < NBOX; i++)
         free_box(f, i);
+    sbx_result_release(&f->res);
+    free(f->scratch);
+    f->scratch = NULL;
     return 0;
 }
 
@@ -757,6 +812,7 @@ int main(void)
         cmocka_unit_test_teardown(test_orphan_killed, test_teardown),
         cmocka_unit_test_teardown(test_cancel, test_teardown),
         cmocka_unit_test_teardown(test_free_leaves_nothing, test_teardown),
+        cmocka_unit_test_teardown(test_init_killed, test_teardown),
         cmocka_unit_test_teardown(test_box_count_and_isolation, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -14,3 +14,6 @@ moat_unit_test(sandbox box DEPS sandbox util LIBS pthread)
 # real boxes: needs root, exits 77 (skipped) without it
 set_tests_properties(unit_sandbox_box PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
     LABELS "unit;sandbox;privileged")
+moat_unit_test(sandbox pool DEPS sandbox util LIBS pthread)
+set_tests_properties(unit_sandbox_pool PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
+    LABELS "unit;sandbox;privileged")
