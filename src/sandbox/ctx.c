@@ -66,7 +66,7 @@ int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_
     r = sbx_ctx_open_cgroups(ctx, err);
     if (r < 0)
         goto fail;
-    r = sbx_seccomp_build(&ctx->filter, err);
+    r = sbx_seccomp_builtin(&ctx->filter);
     if (r < 0)
         goto fail;
     ctx->landlock_abi = cfg->landlock ? sbx_landlock_abi() : 0;

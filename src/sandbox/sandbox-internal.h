@@ -121,6 +121,11 @@ struct sbx_filter {
  * process. */
 int sbx_seccomp_build(struct sbx_filter *out, struct moat_err *err);
 void sbx_seccomp_release(struct sbx_filter *f);
+/* The same program, compiled when moat was built (no libseccomp at run
+ * time); a copy the caller releases with sbx_seccomp_release. */
+int sbx_seccomp_builtin(struct sbx_filter *out);
+extern const struct sock_filter sbx_seccomp_builtin_insns[];
+extern const unsigned short sbx_seccomp_builtin_len;
 /* Loads the program into the calling thread (async-signal-safe: one prctl).
  * Requires no_new_privs. */
 int sbx_seccomp_apply(const struct sbx_filter *f);

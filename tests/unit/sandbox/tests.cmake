@@ -17,3 +17,5 @@ set_tests_properties(unit_sandbox_box PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
 moat_unit_test(sandbox pool DEPS sandbox util LIBS pthread)
 set_tests_properties(unit_sandbox_pool PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
     LABELS "unit;sandbox;privileged")
+moat_unit_test(sandbox wire DEPS sandbox util)
+moat_unit_test(sandbox seccomp_builtin DEPS sandbox util)
