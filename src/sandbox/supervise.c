@@ -192,7 +192,11 @@ static void set_verdict(struct sup *s, const struct cg_stats *st, int exec_err, 
         res->exit_code = WEXITSTATUS(status);
     }
     res->oom_killed = st->oom_kills > 0;
-    res->cpu_exceeded = s->reason == KILL_CPU || s->cpu_used > s->lim->cpu_ms * 1000;
+    /* SIGXCPU comes only from RLIMIT_CPU, the per-process backstop, which
+     * counts scheduler ticks and can fire before the cgroup's exact sum
+     * reaches the limit on a loaded machine: it is a CPU time limit too. */
+    res->cpu_exceeded = s->reason == KILL_CPU || s->cpu_used > s->lim->cpu_ms * 1000 ||
+                        (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU);
     res->wall_exceeded = s->reason == KILL_WALL;
     res->output_exceeded = s->reason == KILL_OUTPUT || res->out_truncated || res->err_truncated;
 
