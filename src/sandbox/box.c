@@ -13,6 +13,32 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* Box init keeps only what it needs: its socket, the netns to join, its
+ * cgroup's directories and stdio. Everything else its parent holds (other
+ * boxes' sockets and uid leases, the pool's channel) would otherwise live as
+ * long as this box, and keep those leases taken. */
+static void close_all_but(int ctl, int netns, const struct cg_group *cg)
+{
+    int keep[40] = {0, 1, 2, ctl};
+    size_t n = 4;
+    if (netns >= 0)
+        keep[n++] = netns;
+    n += cg_group_fds(cg, keep + n, MOAT_ARRAY_SIZE(keep) - n);
+    qsort(keep, n, sizeof(keep[0]), cmp_int);
+    unsigned from = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned)keep[i] > from)
+            (void)syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+        from = (unsigned)keep[i] + 1;
+    }
+    (void)syscall(SYS_close_range, from, ~0U, 0);
+}
+
 int box_spawn(struct sbx_ctx *ctx, int netns, struct box_host *h, struct moat_err *err)
 {
     *h = (struct box_host){.init_pid = -1, .ctl = -1, .lease = -1};
@@ -49,8 +75,7 @@ int box_spawn(struct sbx_ctx *ctx, int netns, struct box_host *h, struct moat_er
         goto fail;
     }
     if (pid == 0) {
-        (void)close(sp[0]);
-        (void)close(h->lease);
+        close_all_but(sp[1], netns, h->cg);
         struct boxinit_args a = {
             .ctx = ctx, .uid = h->uid, .cg = h->cg, .ctl = sp[1], .netns = netns};
         boxinit_main(&a);

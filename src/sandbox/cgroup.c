@@ -519,6 +519,22 @@ void cg_root_free(struct cg_root *root)
     free(root);
 }
 
+size_t cg_group_fds(const struct cg_group *g, int *fds, size_t max)
+{
+    size_t n = 0;
+    for (unsigned h = 0; h < CG_HIER_MAX; h++) {
+        if (g->fd[h] >= 0 && n < max)
+            fds[n++] = g->fd[h];
+        if (g->pfd[h] >= 0 && n < max)
+            fds[n++] = g->pfd[h];
+    }
+    if (g->cpu_fd >= 0 && n < max)
+        fds[n++] = g->cpu_fd;
+    if (g->mem_fd >= 0 && n < max)
+        fds[n++] = g->mem_fd;
+    return n;
+}
+
 int cg_root_remove(struct cg_root *root, const char *name)
 {
     if (root->c.fake)

@@ -88,15 +88,22 @@ static void sweep_processes(struct sbx_ctx *ctx)
         uint64_t pid;
         if (parse_u64(e->d_name, 1, INT32_MAX, &pid) < 0)
             continue;
-        struct stat st;
-        if (fstatat(dirfd(d), e->d_name, &st, 0) < 0 || st.st_uid < ctx->cfg.first_uid ||
-            st.st_uid >= (uint64_t)ctx->cfg.first_uid + ctx->cfg.uid_count)
+        /* The real uid from status: /proc/<pid> itself shows root as the
+         * owner of a process that made itself non-dumpable. */
+        char path[300], status[2048];
+        (void)snprintf(path, sizeof(path), "%s/status", e->d_name);
+        if (read_small_file_at(dirfd(d), path, status, sizeof(status)) <= 0)
             continue;
-        int fd = lease_try(ctx, (uint32_t)st.st_uid);
+        const char *u = strstr(status, "\nUid:");
+        unsigned long long uid;
+        if (!u || sscanf(u + 5, "%llu", &uid) != 1 || uid < ctx->cfg.first_uid ||
+            uid >= (uint64_t)ctx->cfg.first_uid + ctx->cfg.uid_count)
+            continue;
+        int fd = lease_try(ctx, (uint32_t)uid);
         if (fd < 0)
             continue;
         log_debug("msg=\"killing leftover process\" pid=%s uid=%u", e->d_name,
-                  (unsigned)st.st_uid);
+                  (unsigned)uid);
         (void)kill((pid_t)pid, SIGKILL);
         (void)close(fd);
     }

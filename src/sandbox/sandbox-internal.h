@@ -81,6 +81,10 @@ void cg_close(struct cg_group *g);
  * "pids", "cpuacct"; v2: any). Borrowed; for tests and diagnostics. */
 int cg_dirfd(const struct cg_group *g, const char *controller);
 
+/* The descriptors g holds (at most max), so that a forked process can close
+ * everything else. */
+size_t cg_group_fds(const struct cg_group *g, int *fds, size_t max);
+
 /* Calls fn for every group directly under the root's parent whose name
  * starts with prefix (leftovers after a crash). */
 int cg_for_each(struct cg_root *root, const char *prefix,

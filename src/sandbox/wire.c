@@ -13,13 +13,31 @@ struct wire_header {
     uint64_t len;
 };
 
+/* send(MSG_NOSIGNAL): a peer that died is an error to report, not a
+ * SIGPIPE that kills the caller. */
+static int send_full(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int wire_send(int fd, enum wire_type type, const void *payload, size_t len)
 {
     struct wire_header h = {.type = (uint32_t)type, .len = len};
-    int r = write_full(fd, &h, sizeof(h));
+    int r = send_full(fd, &h, sizeof(h));
     if (r < 0 || len == 0)
         return r;
-    return write_full(fd, payload, len);
+    return send_full(fd, payload, len);
 }
 
 int wire_recv(int fd, enum wire_type *type, char **payload, size_t *len)

@@ -179,6 +179,7 @@ def run(moat, cg, first, run_dir, tmp):
     check(r.returncode == 0 and res["verdict"] == "ok" and res["stdout"] == "hi\n",
           "second run works", (r.returncode, res, r.stderr))
     check(not box_groups(cg), "leftover cgroup swept", box_groups(cg))
+    check(not parents(cg), "the last moat using the parent group removed it", parents(cg))
     check(not uid_procs(first), "no process of a box uid", uid_procs(first))
 
 

@@ -63,8 +63,7 @@ static struct sbx_box *new_box(struct fx *f, size_t slot)
     if (r < 0)
         fail_msg("sbx_box_new: %s (%d)", err.msg, r);
     assert_true(sbx_box_uid(f->boxes[slot]) >= f->ctx->cfg.first_uid);
-    assert_true(sbx_box_uid(f->boxes[slot]) <
-                f->ctx->cfg.first_uid + f->ctx->cfg.uid_count);
+    assert_true(sbx_box_uid(f->boxes[slot]) < f->ctx->cfg.first_uid + f->ctx->cfg.uid_count);
     return f->boxes[slot];
 }
 
@@ -80,9 +79,13 @@ struct run {
 /* One step that the box must survive (sbx_box_run returns 0). */
 static void run(struct sbx_box *box, const struct run *rn, struct sbx_result *res)
 {
-    struct sbx_step step = {.argv = rn->argv, .envp = env, .limits = rn->lim,
-                            .stdin_data = rn->in, .stdin_len = rn->inlen,
-                            .files = rn->files, .nfiles = rn->nfiles};
+    struct sbx_step step = {.argv = rn->argv,
+                            .envp = env,
+                            .limits = rn->lim,
+                            .stdin_data = rn->in,
+                            .stdin_len = rn->inlen,
+                            .files = rn->files,
+                            .nfiles = rn->nfiles};
     struct moat_err err = {0};
     sbx_result_release(res);
     sbx_result_init(res);
@@ -121,15 +124,14 @@ static void expect(const struct sbx_result *res, enum sbx_verdict v)
 {
     if (res->verdict != v)
         fail_msg("verdict %s, expected %s (exit %d, signal %d, message \"%s\", stderr \"%s\")",
-                 sbx_verdict_name(res->verdict), sbx_verdict_name(v), res->exit_code,
-                 res->signal, res->message, show(&res->err));
+                 sbx_verdict_name(res->verdict), sbx_verdict_name(v), res->exit_code, res->signal,
+                 res->message, show(&res->err));
 }
 
 static void expect_bytes(const struct sbx_result *res, const char *want, size_t n)
 {
     if (res->out.len != n || memcmp(res->out.data, want, n) != 0)
-        fail_msg("stdout \"%s\" (%zu bytes), expected %zu bytes", show(&res->out),
-                 res->out.len, n);
+        fail_msg("stdout \"%s\" (%zu bytes), expected %zu bytes", show(&res->out), res->out.len, n);
 }
 
 static void expect_out(const struct sbx_result *res, const char *want)
@@ -203,8 +205,8 @@ static void assert_only_prefork(struct sbx_box *box)
     n = procs_where(BY_PARENT, (uint32_t)sbx_box_init_pid(box), p, 8);
     for (size_t i = 0; i < n && i < 8; i++)
         if (strcmp(p[i].name, "moat-box") != 0)
-            fail_msg("process %d (%s) of box init %d outlived its step", (int)p[i].pid,
-                     p[i].name, (int)sbx_box_init_pid(box));
+            fail_msg("process %d (%s) of box init %d outlived its step", (int)p[i].pid, p[i].name,
+                     (int)sbx_box_init_pid(box));
     assert_true(n <= 1);
 }
 
@@ -219,8 +221,7 @@ static void assert_box_gone(struct fx *f, uint32_t uid)
     struct host_proc p[4];
     size_t n = procs_where(BY_UID, uid, p, 4);
     if (n)
-        fail_msg("%zu process(es) of uid %u left, e.g. %d (%s)", n, uid, (int)p[0].pid,
-                 p[0].name);
+        fail_msg("%zu process(es) of uid %u left, e.g. %d (%s)", n, uid, (int)p[0].pid, p[0].name);
     for (unsigned h = 0; h < f->nparents; h++) {
         char path[PATH_MAX + 32];
         box_cg_path(f, h, uid, path, sizeof path);
@@ -462,7 +463,8 @@ static void test_files(void **state)
 
 /* A rejected file fails the step with internal_error before the program
  * runs; the box itself survives and runs the next step. */
-static void expect_file_refused(struct fx *f, struct sbx_box *box, const char *name, const char *msg)
+static void expect_file_refused(struct fx *f, struct sbx_box *box, const char *name,
+                                const char *msg)
 {
     const struct sbx_file files[] = {{.name = name, .data = "x", .len = 1}};
     const char *argv[] = {"/usr/bin/sh", "-c", "echo ran; touch /box/ran", NULL};
@@ -481,8 +483,8 @@ static void test_bad_file_names(void **state)
     struct fx *f = *state;
     struct sbx_box *box = new_box(f, 0);
     static const char *const bad[] = {
-        "../x", "/abs", "a//b", "", "a/../b", "./x", "a/", "a/.", "..", ".",
-        "sp ace", "new\nline", "a\\b",
+        "../x", "/abs", "a//b", "",       "a/../b",    "./x",  "a/",
+        "a/.",  "..",   ".",    "sp ace", "new\nline", "a\\b",
     };
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(bad); i++)
         expect_file_refused(f, box, bad[i], "invalid file name");
@@ -506,8 +508,7 @@ static void test_planted_names(void **state)
     struct fx *f = *state;
     struct sbx_box *box = new_box(f, 0);
     struct sbx_result *res = &f->res;
-    run_sh(box, "echo mine > taken; ln -s /tmp link; ln -s /etc/passwd plink; echo ok", NULL,
-           res);
+    run_sh(box, "echo mine > taken; ln -s /tmp link; ln -s /etc/passwd plink; echo ok", NULL, res);
     expect(res, SBX_VERDICT_OK);
     expect_out(res, "ok\n");
     sbx_result_release(res);
@@ -537,8 +538,9 @@ static void test_two_steps(void **state)
 
     /* The next step sees the files; the pid namespace is the same one (box
      * init's), so its program is the next pid, not 2 again. */
-    run_sh(box, "cat made.txt; echo pid $$ ppid $PPID; cat /proc/1/status 2>&1 | head -c 0; "
-                "ls /proc | grep -c '^[0-9]'",
+    run_sh(box,
+           "cat made.txt; echo pid $$ ppid $PPID; cat /proc/1/status 2>&1 | head -c 0; "
+           "ls /proc | grep -c '^[0-9]'",
            NULL, res);
     expect(res, SBX_VERDICT_OK);
     expect_out(res, "one\npid 3 ppid 1\n3\n"); /* sh, ls, grep: pid 1 hidden */
@@ -552,8 +554,9 @@ static void test_orphan_killed(void **state)
     struct sbx_box *box = new_box(f, 0);
     struct sbx_result *res = &f->res;
     uint64_t t0 = moat_now_ns();
-    run_sh(box, "/usr/bin/sleep 100 & /usr/bin/sleep 100 </dev/null >/dev/null 2>&1 & "
-                "(setsid /usr/bin/sleep 100 &) ; echo started",
+    run_sh(box,
+           "/usr/bin/sleep 100 & /usr/bin/sleep 100 </dev/null >/dev/null 2>&1 & "
+           "(setsid /usr/bin/sleep 100 &) ; echo started",
            NULL, res);
     expect(res, SBX_VERDICT_OK);
     expect_out(res, "started\n");
@@ -634,8 +637,8 @@ static void test_init_killed(void **state)
     struct sbx_box *box = new_box(f, 0);
     uint32_t uid = sbx_box_uid(box);
     assert_int_equal(kill(sbx_box_init_pid(box), SIGKILL), 0);
-    struct sbx_step step = {.argv = (const char *const[]){"/usr/bin/true", NULL},
-                            .envp = env, .limits = limits()};
+    struct sbx_step step = {
+        .argv = (const char *const[]){"/usr/bin/true", NULL}, .envp = env, .limits = limits()};
     struct moat_err err = {0};
     sbx_result_release(&f->res);
     sbx_result_init(&f->res);
@@ -667,14 +670,13 @@ static void test_box_count_and_isolation(void **state)
         (void)snprintf(name, sizeof name, "mine-%zu", i);
         (void)snprintf(data, sizeof data, "box %zu", i);
         const struct sbx_file files[] = {{.name = name, .data = data, .len = strlen(data)}};
-        const char *argv[] = {
-            "/usr/bin/python3", "-c",
-            "import os, socket\n"
-            "procs = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
-            "print(procs == [os.getpid()], socket.gethostname(), os.getuid(),\n"
-            "      sorted(os.listdir('/box')), sorted(os.listdir('/tmp')))\n"
-            "open('/tmp/t', 'w').write('x')\n",
-            NULL};
+        const char *argv[] = {"/usr/bin/python3", "-c",
+                              "import os, socket\n"
+                              "procs = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+                              "print(procs == [os.getpid()], socket.gethostname(), os.getuid(),\n"
+                              "      sorted(os.listdir('/box')), sorted(os.listdir('/tmp')))\n"
+                              "open('/tmp/t', 'w').write('x')\n",
+                              NULL};
         struct run rn = {.argv = argv, .lim = limits(), .files = files, .nfiles = 1};
         struct sbx_result *res = &f->res;
         run(f->boxes[i], &rn, res);
@@ -768,6 +770,11 @@ static int group_teardown(void **state)
     int ret = 0;
     sbx_ctx_free(f->ctx);
     for (unsigned h = 0; h < f->nparents; h++) {
+        /* the last context using a parent group removes it */
+        if (access(f->parents[h], F_OK) == 0) {
+            print_error("sbx_ctx_free left %s\n", f->parents[h]);
+            ret = -1;
+        }
         int tries = 0;
         while (rmdir(f->parents[h]) < 0 && errno == EBUSY && tries++ < 100)
             (void)usleep(10000);
@@ -789,8 +796,9 @@ static int group_teardown(void **state)
 int main(void)
 {
     if (geteuid() != 0) {
-        (void)fprintf(stderr, "SKIPPED: the box test runs real sandboxes and needs root "
-                              "(euid %d)\n",
+        (void)fprintf(stderr,
+                      "SKIPPED: the box test runs real sandboxes and needs root "
+                      "(euid %d)\n",
                       (int)geteuid());
         return 77;
     }

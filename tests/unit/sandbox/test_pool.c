@@ -469,8 +469,9 @@ static int group_teardown(void **state)
 int main(void)
 {
     if (geteuid() != 0) {
-        (void)fprintf(stderr, "SKIPPED: the pool test runs real sandboxes and needs root "
-                              "(euid %d)\n",
+        (void)fprintf(stderr,
+                      "SKIPPED: the pool test runs real sandboxes and needs root "
+                      "(euid %d)\n",
                       (int)geteuid());
         return 77;
     }

@@ -17,7 +17,8 @@
 
 static const char stdin_bytes[] = "line one\n\0binary\xff\x00tail";
 static const char file_a[] = "int main(void) { return 0; }\n";
-static const char file_b[] = "\x7f" "ELF\0\0\0\x01";
+static const char file_b[] = "\x7f"
+                             "ELF\0\0\0\x01";
 
 static const char *const argv_in[] = {"/usr/bin/python3", "-c", "", "arg with spaces", NULL};
 static const char *const envp_in[] = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", NULL};
@@ -33,8 +34,13 @@ static struct sbx_step full_step(void)
     return (struct sbx_step){
         .argv = argv_in,
         .envp = envp_in,
-        .limits = {.cpu_ms = 1, .wall_ms = 2, .memory_bytes = 3ull << 40, .max_procs = 4,
-                   .output_bytes = 5, .file_bytes = 6, .open_files = UINT32_MAX,
+        .limits = {.cpu_ms = 1,
+                   .wall_ms = 2,
+                   .memory_bytes = 3ull << 40,
+                   .max_procs = 4,
+                   .output_bytes = 5,
+                   .file_bytes = 6,
+                   .open_files = UINT32_MAX,
                    .stack_bytes = UINT64_MAX},
         .stdin_data = stdin_bytes,
         .stdin_len = sizeof stdin_bytes - 1,
@@ -246,9 +252,9 @@ static void test_step_bad_strings(void **state)
         const char *bytes;
         size_t len;
     } bad[] = {
-        {"", 0},                   /* not even a NUL */
-        {"/bin/true", 9},          /* no final NUL */
-        {"/bin\0/true", 11},       /* NUL inside */
+        {"", 0},             /* not even a NUL */
+        {"/bin/true", 9},    /* no final NUL */
+        {"/bin\0/true", 11}, /* NUL inside */
         {"\0\0", 2},
     };
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(bad); i++) {

@@ -1,0 +1,1 @@
+moat_fuzz_target(config_ini DEPS config util)
