@@ -172,8 +172,11 @@ median_ms() { # hyperfine JSON exports -> median wall time in ms, all runs poole
 hf() { # id pass round [prefix...]: one hyperfine batch of RUNS runs
     local id=$1 pass=$2 round=$3
     shift 3
+    # Its warnings (outliers on a busy machine) are kept out of the way;
+    # on failure they are the explanation.
     "$@" hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" \
-        --export-json "$WORK/hf-$pass-$id-$round.json" "${CMD[$id]}" >/dev/null
+        --export-json "$WORK/hf-$pass-$id-$round.json" "${CMD[$id]}" >"$WORK/hf.log" 2>&1 ||
+        { cat "$WORK/hf.log" >&2; die "hyperfine failed: ${CMD[$id]}"; }
 }
 
 declare -A R # R[pass.key] = figure

@@ -81,6 +81,11 @@ struct sbx_step {
     size_t stdin_len;
     const struct sbx_file *files;
     size_t nfiles;
+    /* No step follows in this box: box init does not prepare the next
+     * program process. Preparing one moves a process into a new cgroup,
+     * which on cgroup v1 waits for an RCU grace period (5-10 ms here) while
+     * holding up fork and exit on the whole host. */
+    bool last;
 };
 
 struct sbx_result {

@@ -156,7 +156,10 @@ static int measure_runs(struct sbx_pool *pool, const struct bench_opts *o,
                 break;
             (void)usleep(1000);
         }
-        (void)usleep(3000);
+        /* and let a grace period pass: a cgroup migration elsewhere (the
+         * spawner preparing boxes) stalls every fork and exit on the host
+         * until one has (cgroup v1). */
+        (void)usleep(20000);
         uint64_t b = bare_run(argv);
         struct sbx_box *box = NULL;
         if (sbx_pool_take(pool, 10000, &box, &err) < 0 || sbx_box_wait_ready(box, &err) < 0) {
@@ -218,6 +221,7 @@ int cli_bench(int argc, char **argv)
     uint64_t *bare = calloc(o.runs, sizeof(uint64_t)), *boxed = calloc(o.runs, sizeof(uint64_t));
     static const char *const env[] = {"PATH=/usr/bin:/bin", NULL};
     struct sbx_step step = {
+        .last = true,
         .argv = (const char *const *)p.rest, .envp = env,
         .limits = {.cpu_ms = 5000, .wall_ms = 10000, .memory_bytes = cfg.limits.memory_mb << 20,
                    .max_procs = (uint32_t)cfg.limits.max_processes, .output_bytes = 1 << 16,

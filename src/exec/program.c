@@ -138,9 +138,11 @@ static void make_env(const struct lang *lang, struct step_env *e)
 
 static int run_step(struct sbx_box *box, char **argv, const struct step_env *env,
                     const struct moat_limits *lim, const struct sbx_file *files, size_t nfiles,
-                    const char *in, size_t in_len, struct job_step *out, struct moat_err *err)
+                    const char *in, size_t in_len, bool last, struct job_step *out,
+                    struct moat_err *err)
 {
     struct sbx_step step = {
+        .last = last,
         .argv = (const char *const *)argv,
         .envp = env->envp,
         .limits = to_sbx(lim),
@@ -244,7 +246,8 @@ int exec_program(struct sbx_box *box, const struct moat_config *cfg,
         if (r < 0)
             return r;
         out->compiled = true;
-        r = run_step(box, argv, &env, &cl, pending, npending, NULL, 0, &out->compile, err);
+        r = run_step(box, argv, &env, &cl, pending, npending, NULL, 0, false, &out->compile,
+                     err);
         free(storage); /* holds argv too */
         pending = NULL;
         npending = 0;
@@ -272,7 +275,7 @@ int exec_program(struct sbx_box *box, const struct moat_config *cfg,
         return r;
     }
     r = run_step(box, argv, &env, &rl, pending, npending, req->stdin_data, req->stdin_len,
-                 &out->run, err);
+                 true, &out->run, err);
     free(argv);
     free(storage);
     return r;

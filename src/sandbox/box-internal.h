@@ -75,6 +75,7 @@ struct wire_step {
     size_t stdin_len;
     struct sbx_file *files;
     size_t nfiles;
+    bool last;
 };
 int wire_get_step(struct wire_reader *r, struct wire_step *s);
 void wire_step_release(struct wire_step *s);
@@ -113,8 +114,15 @@ struct program {
     int exec_err_r; /* errno of a failed execve, CLOEXEC pipe */
     struct cg_group *cg; /* the step's group */
 };
+/* Work box init does while the new program process is being moved into its
+ * cgroup (the first step's: building the root). */
+struct prefork_hook {
+    int (*fn)(void *arg, struct moat_err *err);
+    void *arg;
+};
 int program_prefork(struct sbx_ctx *ctx, uint32_t uid, struct cg_group *box_cg,
-                    unsigned step_no, struct program *p, struct moat_err *err);
+                    unsigned step_no, const struct prefork_hook *hook, struct program *p,
+                    struct moat_err *err);
 void program_discard(struct program *p);
 /* Sends the spec; the program applies it and execs. */
 int program_go(struct program *p, const struct wire_step *s);

@@ -122,7 +122,7 @@ static int setup_signals(void)
 }
 
 static int run_step(struct boxinit_args *a, struct program *prog, int boxfd, int sigfd,
-                    const char *payload, size_t len)
+                    const char *payload, size_t len, bool *last)
 {
     struct moat_err e = {0};
     struct wire_reader rd = {.p = payload, .left = len};
@@ -130,6 +130,7 @@ static int run_step(struct boxinit_args *a, struct program *prog, int boxfd, int
     struct sbx_result res;
     sbx_result_init(&res);
     int r = wire_get_step(&rd, &step);
+    *last = r == 0 && step.last;
     if (r < 0) {
         moat_err_set(&e, r, "malformed step message");
     } else {
@@ -156,6 +157,12 @@ static int run_step(struct boxinit_args *a, struct program *prog, int boxfd, int
     return w < 0 ? w : 0;
 }
 
+static int build_root(void *arg, struct moat_err *err)
+{
+    const struct boxinit_args *a = arg;
+    return mounts_build(a->ctx, a->uid, err);
+}
+
 void boxinit_main(struct boxinit_args *a)
 {
     struct moat_err e = {0};
@@ -176,17 +183,18 @@ void boxinit_main(struct boxinit_args *a)
         moat_err_set(&e, -errno, "set host name: %s", strerror(errno));
         die_box(a->ctl, &e);
     }
-    if (mounts_build(a->ctx, a->uid, &e) < 0)
+    /* The first program process is forked before the root is built, so
+     * that moving it into its cgroup overlaps with the mounts. */
+    struct program prog;
+    unsigned step_no = 1;
+    struct prefork_hook build = {.fn = build_root, .arg = a};
+    if (program_prefork(a->ctx, a->uid, a->cg, step_no, &build, &prog, &e) < 0)
         die_box(a->ctl, &e);
     int boxfd = open("/box", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (boxfd < 0) {
         moat_err_set(&e, -errno, "open /box: %s", strerror(errno));
         die_box(a->ctl, &e);
     }
-    struct program prog;
-    unsigned step_no = 1;
-    if (program_prefork(a->ctx, a->uid, a->cg, step_no, &prog, &e) < 0)
-        die_box(a->ctl, &e);
     if (wire_send(a->ctl, WIRE_READY, NULL, 0) < 0)
         goto out;
     for (;;) {
@@ -195,12 +203,14 @@ void boxinit_main(struct boxinit_args *a)
         size_t len = 0;
         if (wire_recv(a->ctl, &type, &payload, &len) < 0)
             break; /* the host is done with the box */
-        int r = type == WIRE_STEP ? run_step(a, &prog, boxfd, sigfd, payload, len) : -EPROTO;
+        bool last = false;
+        int r = type == WIRE_STEP ? run_step(a, &prog, boxfd, sigfd, payload, len, &last)
+                                  : -EPROTO;
         free(payload);
         program_discard(&prog);
-        if (r < 0)
-            break;
-        if (program_prefork(a->ctx, a->uid, a->cg, ++step_no, &prog, &e) < 0)
+        if (r < 0 || last)
+            break; /* a last step: the host frees the box next */
+        if (program_prefork(a->ctx, a->uid, a->cg, ++step_no, NULL, &prog, &e) < 0)
             die_box(a->ctl, &e);
     }
 out:

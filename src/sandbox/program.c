@@ -44,6 +44,10 @@ static void child_prepare(const struct sbx_ctx *ctx, int ready_r, int report_w, 
     if (read(ready_r, &c, 1) != 1)
         _exit(127); /* box init went away */
     (void)close(ready_r);
+    /* Forked before box init built the root, the pivot moved our root but
+     * not necessarily our working directory. */
+    if (chdir("/box") < 0)
+        child_fail(report_w, STAGE_SETUP);
     /* Box init blocks the signals it reads through a signalfd and ignores
      * none, but make the program's start state explicit: default
      * dispositions (inherited across execve when ignored) and no mask. */
@@ -77,6 +81,12 @@ static void child_prepare(const struct sbx_ctx *ctx, int ready_r, int report_w, 
             child_fail(report_w, STAGE_LANDLOCK);
         }
     }
+    /* The filter goes on now, while the box is warm: the kernel compiles
+     * it to native code on load (a few hundred microseconds for this
+     * policy). What the step still does before execve (read the message,
+     * setrlimit, landlock_restrict_self, dup2, close_range) is allowed. */
+    if (sbx_seccomp_apply(&ctx->filter) < 0)
+        child_fail(report_w, STAGE_SECCOMP);
 }
 
 static void set_limit(int fd, int resource, uint64_t soft, uint64_t hard)
@@ -104,7 +114,7 @@ static void apply_limits(int fd, const struct sbx_limits *l)
 }
 
 /* The step: from the message to execve. */
-static __attribute__((noreturn)) void child_run(const struct sbx_ctx *ctx, int go_r,
+static __attribute__((noreturn)) void child_run(int go_r,
                                                 int report_w, int ruleset, int stdin_fd,
                                                 int out_w, int err_w)
 {
@@ -131,8 +141,6 @@ static __attribute__((noreturn)) void child_run(const struct sbx_ctx *ctx, int g
     if (keep > 3)
         (void)syscall(SYS_close_range, 3, keep - 1, 0);
     (void)syscall(SYS_close_range, keep + 1, ~0U, 0);
-    if (sbx_seccomp_apply(&ctx->filter) < 0)
-        child_fail(report_w, STAGE_SECCOMP);
     execve(s.argv[0], s.argv, s.envp);
     child_fail(report_w, STAGE_EXEC);
 }
@@ -159,8 +167,32 @@ static int write_id_maps(pid_t pid, uint32_t uid)
     return r;
 }
 
+/*
+ * Moving a process into a cgroup waits, on cgroup v1, for an RCU grace
+ * period when no migration happened recently (5-10 ms on this kind of VM).
+ * For a new box that wait overlaps with building its root: a forked
+ * attacher moves the program process while box init mounts.
+ */
+static int attach_during(struct program *p, const struct prefork_hook *hook,
+                         struct moat_err *err)
+{
+    pid_t attacher = fork();
+    if (attacher < 0)
+        return moat_err_set(err, -errno, "fork attacher: %s", strerror(errno));
+    if (attacher == 0)
+        _exit(cg_attach(p->cg, p->pid) < 0 ? 1 : 0);
+    int r = hook->fn(hook->arg, err);
+    int st = 0;
+    while (waitpid(attacher, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (r == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        r = moat_err_set(err, -EIO, "attach the program process to its cgroup failed");
+    return r;
+}
+
 int program_prefork(struct sbx_ctx *ctx, uint32_t uid, struct cg_group *box_cg,
-                    unsigned step_no, struct program *p, struct moat_err *err)
+                    unsigned step_no, const struct prefork_hook *hook, struct program *p,
+                    struct moat_err *err)
 {
     int ready[2] = {-1, -1}, go[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1},
         rep[2] = {-1, -1};
@@ -204,11 +236,11 @@ int program_prefork(struct sbx_ctx *ctx, uint32_t uid, struct cg_group *box_cg,
         (void)close(rep[0]);
         int ruleset;
         child_prepare(ctx, ready[0], rep[1], &ruleset);
-        child_run(ctx, go[0], rep[1], ruleset, stdin_ro, out[1], errp[1]);
+        child_run(go[0], rep[1], ruleset, stdin_ro, out[1], errp[1]);
     }
     (void)close(stdin_ro);
     p->pid = pid;
-    r = cg_attach(p->cg, pid);
+    r = hook ? attach_during(p, hook, err) : cg_attach(p->cg, pid);
     if (r == 0)
         r = write_id_maps(pid, uid);
     if (r == 0)

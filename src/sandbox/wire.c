@@ -186,6 +186,8 @@ int wire_put_step(struct buf *b, const struct sbx_step *s)
     if (r == 0)
         r = wire_put_bytes(b, s->stdin_data ? s->stdin_data : "", s->stdin_len);
     if (r == 0)
+        r = wire_put_u64(b, s->last);
+    if (r == 0)
         r = wire_put_u64(b, s->nfiles);
     for (size_t i = 0; r == 0 && i < s->nfiles; i++) {
         r = wire_put_str(b, s->files[i].name);
@@ -204,6 +206,7 @@ int wire_get_step(struct wire_reader *r, struct wire_step *s)
     s->argv = get_strv(r);
     s->envp = get_strv(r);
     s->stdin_data = wire_get_bytes(r, &s->stdin_len);
+    s->last = wire_get_u64(r) != 0;
     uint64_t n = wire_get_u64(r);
     if (!r->bad && n <= 4096) {
         s->files = calloc((size_t)n + 1, sizeof(*s->files));

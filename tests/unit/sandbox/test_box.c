@@ -537,13 +537,15 @@ static void test_two_steps(void **state)
     assert_only_prefork(box);
 
     /* The next step sees the files; the pid namespace is the same one (box
-     * init's), so its program is the next pid, not 2 again. */
+     * init's), so its program gets a later pid, not 2 again: 3 went to the
+     * attacher box init forked to move the first program into its cgroup
+     * while it built the root. */
     run_sh(box,
            "cat made.txt; echo pid $$ ppid $PPID; cat /proc/1/status 2>&1 | head -c 0; "
            "ls /proc | grep -c '^[0-9]'",
            NULL, res);
     expect(res, SBX_VERDICT_OK);
-    expect_out(res, "one\npid 3 ppid 1\n3\n"); /* sh, ls, grep: pid 1 hidden */
+    expect_out(res, "one\npid 4 ppid 1\n3\n"); /* sh, ls, grep: pid 1 hidden */
     sbx_result_release(res);
     assert_only_prefork(box);
 }

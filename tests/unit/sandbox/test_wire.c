@@ -228,6 +228,7 @@ static void test_step_oversized_counts(void **state)
         assert_int_equal(wire_put_str(&b, "/bin/true"), 0);
         assert_int_equal(wire_put_u64(&b, 0), 0);       /* envp */
         assert_int_equal(wire_put_bytes(&b, "", 0), 0); /* stdin */
+        assert_int_equal(wire_put_u64(&b, 0), 0);       /* last */
         assert_int_equal(wire_put_u64(&b, file_counts[i]), 0);
         expect_step_rejected(&b);
     }
@@ -265,6 +266,7 @@ static void test_step_bad_strings(void **state)
         assert_int_equal(wire_put_bytes(&b, bad[i].bytes, bad[i].len), 0);
         assert_int_equal(wire_put_u64(&b, 0), 0);
         assert_int_equal(wire_put_bytes(&b, "", 0), 0);
+        assert_int_equal(wire_put_u64(&b, 0), 0); /* last */
         assert_int_equal(wire_put_u64(&b, 0), 0);
         expect_step_rejected(&b);
         /* as a file name */
@@ -273,6 +275,7 @@ static void test_step_bad_strings(void **state)
         assert_int_equal(wire_put_str(&b, "/bin/true"), 0);
         assert_int_equal(wire_put_u64(&b, 0), 0);
         assert_int_equal(wire_put_bytes(&b, "", 0), 0);
+        assert_int_equal(wire_put_u64(&b, 0), 0); /* last */
         assert_int_equal(wire_put_u64(&b, 1), 0);
         assert_int_equal(wire_put_bytes(&b, bad[i].bytes, bad[i].len), 0);
         assert_int_equal(wire_put_u64(&b, 0), 0);
