@@ -12,11 +12,11 @@
 #   - bubblewrap and crun (minimal busybox bundle) as peers.
 # Then the host memory of an idle warm box: what `moat bench` reports per box
 # (RSS, PSS, cgroup charge) and what the kernel reports system-wide with
-# BOXES warm boxes against one.
+# MEM_BOXES + 1 warm boxes against one.
 #
 # The results replace the section between the sandbox markers of
 # BENCHMARKS.md (other sections are left alone). Needs root. Takes about
-# two to three minutes with the defaults. Knobs (environment):
+# a minute and a half with the defaults. Knobs (environment):
 #   MOAT=path/to/moat  PASSES=2  ROUNDS=4  RUNS=25  WARMUP=5
 #   BENCH_RUNS=300 (moat bench, /bin/true)  BENCH_RUNS_SLOW=100 (bash, python)
 #   MEM_BOXES=32  MAX_LOAD=0 (wait, up to MAX_WAIT s, for a lower load)
@@ -64,7 +64,7 @@ cleanup() {
     # crun removes its cgroups when a run ends; these are left only if the
     # script was interrupted in the middle of one.
     for d in /sys/fs/cgroup/*/"$CID"; do
-        [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
+        if [ -d "$d" ]; then rmdir "$d" 2>/dev/null || true; fi
     done
     rm -rf "$WORK"
 }
@@ -81,8 +81,10 @@ BWRAP_BASE="bwrap --unshare-all --ro-bind /usr /usr --symlink usr/lib /lib --sym
 HAVE_BWRAP=1
 command -v bwrap >/dev/null || HAVE_BWRAP=0
 
-# Commands timed with hyperfine, by id. Python is run plain (`python3
-# FILE`, site enabled), as `moat run` runs it (languages.ini).
+# Commands timed with hyperfine, by id. They are split on spaces where they
+# are run directly (no argument holds one), as hyperfine -N splits them.
+# Python is run plain (`python3 FILE`, site enabled), as `moat run` runs it
+# (languages.ini).
 declare -A CMD
 CMD[bare_true]="/bin/true"
 CMD[bare_bash]="/usr/bin/bash $WORK/hello.sh"
@@ -129,6 +131,7 @@ setup_crun() {
         CRUN_PREFIX=(unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh)
         CRUN_NOTE="hybrid cgroup mode: run in \`unshare -m\` with /sys/fs/cgroup/unified unmounted"
     fi
+    # shellcheck disable=SC2086 # a command line, split on purpose
     if ! "${CRUN_PREFIX[@]}" ${CMD[crun_true]} >"$WORK/crun.log" 2>&1; then
         CRUN_NOTE="crun cannot run here: $(head -c 200 "$WORK/crun.log" | tr '\n' ' ')"
         unset 'CMD[crun_true]'
@@ -286,8 +289,9 @@ measure_memory() {
     # What the box adds that no other process shares: its private pages,
     # page tables, kernel stacks, tmpfs, and kernel objects (namespaces,
     # mounts, cgroups, sockets) in slab.
-    R[mem.honest]=$((R[mem.uss] + R[mem.PageTables] + R[mem.KernelStack] + R[mem.Shmem] + R[mem.Slab]))
-    R[mem.floor]=$((R[mem.uss] + R[mem.PageTables] + R[mem.KernelStack] + R[mem.Shmem] + R[mem.SUnreclaim]))
+    local base=$((${R[mem.uss]} + ${R[mem.PageTables]} + ${R[mem.KernelStack]} + ${R[mem.Shmem]}))
+    R[mem.honest]=$((base + ${R[mem.Slab]}))
+    R[mem.floor]=$((base + ${R[mem.SUnreclaim]}))
 }
 
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -410,6 +414,7 @@ SECTION="$WORK/section.md"
     for id in "${IDS[@]}" ${CMD[crun_true]:+crun_true}; do
         c=${CMD[$id]//$WORK/\$W}
         c=${c//$MOAT/moat}
+        c=${c//$CID/ID}
         [ "$id" = crun_true ] && [ "${#CRUN_PREFIX[@]}" -gt 0 ] &&
             c="unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec \"\$@\"' sh $c"
         printf '%-11s %s\n' "$id" "$c"

@@ -5,12 +5,12 @@ Runs `moat bench` under `perf record -a` with the scheduler tracepoints
 (switch, wakeup, fork, exec, exit: cheap, no per-syscall tracing), then cuts
 every bare run and every warm-box step into phases:
 
-    start   bare: the host forks; box: the host sleeps after sending the step
+    start   bare: the host forks; box: the step message wakes box init
     exec    the program's execve has loaded the binary
     exit    the program starts to exit
     end     the host runs again
 
-and reports, per phase, the CPU time every kind of task used on all CPUs
+and reports, per phase, the median CPU time each kind of task used on all CPUs
 (the program, its box init, the host, the pool's spawner, other boxes being
 made or torn down, kernel workers, everything else, idle) and how long the
 step's own processes sat runnable waiting for a CPU.
@@ -38,6 +38,8 @@ CATS = ('the program', 'its box init', 'host (moat bench)', 'spawner', 'other bo
         'waiting for a CPU: its box init', 'waiting for a CPU: host')
 PHASES = ('whole run', 'start -> exec', 'exec -> exit', 'exit -> host runs')
 WARMUP = 10  # `moat bench` does not count its first ten runs either
+IDLE_US = 300
+STEP_US = 20000  # a step message is never older than this when the program starts
 
 
 def record(moat, runs, argv, out):
@@ -146,32 +148,49 @@ class Trace:
     def next_in(self, pid, t):
         return next((x for x in self.switch_in[pid] if x >= t), None)
 
-    def last_sleep(self, pid, t):
-        prior = [x for x in self.sleeps[pid] if x <= t]
-        return prior[-1] if prior else None
-
     def windows(self):
         out = []
+        wakes_of = defaultdict(list)
+        for t, waker, target in self.wakes:
+            wakes_of[target].append((t, waker))
         for child, p in self.parent.items():
             if child not in self.execs or child not in self.exits:
                 continue
             if p == self.host and child != self.spawner:
-                # A bare run: from the fork to the host running after the
-                # child's exit woke it.
-                kind, binit, waker = 'bare', None, child
+                # A bare run starts when the host forks.
+                kind, binit = 'bare', None
                 start = self.forked.get(child)
             elif self.parent.get(p) == self.spawner:
-                # A box step (p is its box init): from the host going to
-                # sleep after sending the step to box init waking it.
-                kind, binit, waker = 'box', p, p
-                start = self.last_sleep(self.host, self.execs[child])
+                # A box step (p is its box init) starts when the step
+                # message wakes box init: its last wake-up before it wakes
+                # the program (the "go" message) that the host made (or the
+                # idle task, for a wake-up queued to box init's CPU) and
+                # that ends a sleep of over IDLE_US (shorter ones are waits
+                # on kernel locks). When box init was still running as the
+                # step came (it had just said it was ready), the step starts
+                # when the host went to sleep after sending it.
+                kind, binit = 'box', p
+                go = [t for t, w in wakes_of[child] if w in (p, 0) and t < self.execs[child]]
+                if not go:
+                    continue
+                start = None
+                for t, waker in wakes_of[p]:
+                    if t >= go[-1]:
+                        break
+                    slept = [x for x in self.sleeps[p] if x <= t]
+                    if (waker in (self.host, 0) and slept and t - slept[-1] > IDLE_US
+                            and go[-1] - t < STEP_US):
+                        start = t
+                if start is None:
+                    slept = [x for x in self.sleeps[self.host] if x <= go[-1]]
+                    start = slept[-1] if slept and go[-1] - slept[-1] < STEP_US else None
             else:
                 continue
-            w = next((x for x in self.wakes
-                      if x[2] == self.host and x[1] == waker and x[0] >= self.exits[child]), None)
-            if w is None:
-                continue
-            end = self.next_in(self.host, w[0])
+            # Either way the run ends when the host next gets a CPU after
+            # the program's exit: it is blocked in wait4 or in a read of the
+            # box's socket until then (a wake-up it gets before the exit is
+            # a spurious one, e.g. when box init drains the step message).
+            end = self.next_in(self.host, self.exits[child])
             if start is None or end is None:
                 continue
             out.append((kind, start, self.execs[child], self.exits[child], end, child, binit))
@@ -206,13 +225,13 @@ def report(tr):
         print(f"  {'us':<34}" + ''.join(f'{p:>18}' for p in PHASES))
         print(f"  {'median length':<34}" +
               ''.join(f'{statistics.median(phase_len[p]):18.0f}' for p in PHASES))
-        print(f"  {'mean length':<34}" +
-              ''.join(f'{statistics.mean(phase_len[p]):18.0f}' for p in PHASES))
-        print('  mean CPU time, both CPUs:')
+        print(f"  {'p90 length':<34}" +
+              ''.join(f'{statistics.quantiles(phase_len[p], n=10)[-1]:18.0f}' for p in PHASES))
+        print('  median CPU time on both CPUs (medians do not add up):')
         for k in CATS:
             if kind == 'bare' and k.endswith('box init'):
                 continue
-            print(f'  {k:<34}' + ''.join(f'{statistics.mean(use[(p, k)]):18.0f}' for p in PHASES))
+            print(f'  {k:<34}' + ''.join(f'{statistics.median(use[(p, k)]):18.0f}' for p in PHASES))
 
 
 def main():

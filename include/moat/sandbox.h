@@ -134,9 +134,10 @@ int sbx_box_wait_ready(struct sbx_box *box, struct moat_err *err);
 void sbx_box_free(struct sbx_box *box);
 
 /*
- * Warm pool: forks a single-threaded spawner that keeps `warm` boxes
- * prepared (namespaces made, mounts done, cgroup made, the program process
- * pre-forked into its user namespace) and a pool of network namespaces.
+ * Warm pool: forks a single-threaded spawner that keeps `warm` boxes alive,
+ * busy or prepared (namespaces made, mounts done, cgroup made, the program
+ * process pre-forked into its user namespace; a freed box is replaced, a
+ * taken one is not) and a pool of network namespaces.
  * Must be called before the process starts threads.
  */
 int sbx_pool_start(struct sbx_ctx *ctx, uint32_t warm, struct sbx_pool **out,

@@ -162,7 +162,7 @@ const struct config_setting config_settings[] = {
      .scope = BOTH, .description = "use Landlock where the kernel has it"},
     {KEY(sandbox, warm_boxes), .env = "MOAT_WARM_BOXES", .flag = "warm-boxes", U64(warm_boxes),
      .min = 0, .max = 1024, .def = 4, .scope = SERVE,
-     .description = "boxes kept prepared for the next jobs"},
+     .description = "boxes the pool keeps alive, busy or prepared for the next jobs"},
     {KEY(sandbox, netns_pool), .env = "MOAT_NETNS_POOL", .flag = "netns-pool", U64(netns_pool),
      .min = 0, .max = 1024, .def = 4, .scope = SERVE,
      .description = "empty network namespaces kept ready"},

@@ -34,6 +34,7 @@ struct sbx_ctx {
     struct sbx_filter filter;
     int landlock_abi;          /* 0 when off or unavailable */
     uint32_t next_slot;        /* where the next lease search starts */
+    int ncpu;                  /* CPUs the boxes may use, for CPU-limit polling */
     pid_t owner;               /* process that made the context */
 };
 
@@ -129,7 +130,7 @@ int program_go(struct program *p, const struct wire_step *s);
 
 /* Runs the step to its end and fills res; every process of the box is dead
  * when it returns. cancel_fd becomes readable on a cancel request. */
-int supervise_step(struct program *p, const struct wire_step *s, int ctl, int sigfd,
+int supervise_step(struct program *p, const struct wire_step *s, int ctl, int sigfd, int ncpu,
                    struct sbx_result *res);
 /* Kills every process of the pid namespace but the caller (pid 1) and reaps
  * them all. */

@@ -137,7 +137,7 @@ static int run_step(struct boxinit_args *a, struct program *prog, int boxfd, int
         for (size_t i = 0; r == 0 && i < step.nfiles; i++)
             r = write_box_file(boxfd, a->uid, &step.files[i], &e);
         if (r == 0) {
-            r = supervise_step(prog, &step, a->ctl, sigfd, &res);
+            r = supervise_step(prog, &step, a->ctl, sigfd, a->ctx->ncpu, &res);
             if (r < 0 && r != -EPIPE)
                 moat_err_set(&e, r, "supervise step: %s", strerror(-r));
         }

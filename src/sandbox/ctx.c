@@ -2,6 +2,7 @@
 #include "box-internal.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -54,6 +55,10 @@ int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_
     (void)snprintf(ctx->root_dir, sizeof(ctx->root_dir), "%s/root", ctx->run_dir);
     (void)snprintf(ctx->lease_dir, sizeof(ctx->lease_dir), "%s/uid", ctx->run_dir);
     ctx->owner = getpid();
+    /* Counted once: inside a box /sys is absent and sysconf would read
+     * /proc/stat on every step. */
+    cpu_set_t cpus;
+    ctx->ncpu = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
     ctx->next_slot = (uint32_t)getpid() % cfg->uid_count;
 
     int r = mkdir_p(ctx->root_dir, 0755);

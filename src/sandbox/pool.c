@@ -7,7 +7,10 @@
  *
  * Spawner -> user: one SEQPACKET message per box, carrying the box's
  * control socket and pidfd (SCM_RIGHTS). User -> spawner: one byte per box
- * taken, which is the credit for making the next one. When the user's end
+ * freed, which is the credit for making the next one: `warm` is the number
+ * of boxes alive, busy or ready. Refilling when a box is freed rather than
+ * when it is taken keeps the spawner (about 1 ms of CPU per box) off the
+ * two cores while the job it would compete with runs. When the user's end
  * closes, the spawner destroys every box and exits.
  */
 #include "box-host.h"
@@ -305,8 +308,6 @@ int sbx_pool_take(struct sbx_pool *pool, int timeout_ms, struct sbx_box **out,
         int wait = timeout_ms < 0 ? -1 : (int)((deadline - now + 999999) / 1000000);
         (void)poll(&pf, 1, wait);
     }
-    if (r == 0) /* the credit for the next warm box */
-        (void)send(pool->chan, "t", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)pthread_mutex_unlock(&pool->lock);
     if (r < 0) {
         free(box);
@@ -324,12 +325,16 @@ int sbx_pool_take(struct sbx_pool *pool, int timeout_ms, struct sbx_box **out,
 void box_pool_released(struct sbx_pool *pool)
 {
     atomic_fetch_sub(&pool->sh->busy, 1);
+    /* the credit for the next box (a SEQPACKET send is atomic: no lock) */
+    (void)send(pool->chan, "f", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st)
 {
-    st->warm = atomic_load(&pool->sh->warm);
+    /* the spawner counts every box it made and was not told of a free */
+    uint32_t alive = atomic_load(&pool->sh->warm);
     st->busy = atomic_load(&pool->sh->busy);
+    st->warm = alive > st->busy ? alive - st->busy : 0;
     st->made = atomic_load(&pool->sh->made);
     st->failed = atomic_load(&pool->sh->failed);
 }

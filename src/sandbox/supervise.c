@@ -228,7 +228,7 @@ static void set_verdict(struct sup *s, const struct cg_stats *st, int exec_err, 
     }
 }
 
-int supervise_step(struct program *p, const struct wire_step *step, int ctl, int sigfd,
+int supervise_step(struct program *p, const struct wire_step *step, int ctl, int sigfd, int ncpu,
                    struct sbx_result *res)
 {
     const struct sbx_limits *lim = &step->limits;
@@ -250,8 +250,7 @@ int supervise_step(struct program *p, const struct wire_step *step, int ctl, int
     (void)fcntl(p->out_r, F_SETFL, O_NONBLOCK);
     (void)fcntl(p->err_r, F_SETFL, O_NONBLOCK);
     (void)cg_read_cpu_us(p->cg, &s.cpu0);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    s.ncpu = ncpu > 0 ? (int)ncpu : 1;
+    s.ncpu = ncpu > 0 ? ncpu : 1;
     s.t0 = moat_now_ns();
     s.wall_end_ns = s.t0 + lim->wall_ms * 1000000;
     r = program_go(p, step);

@@ -289,9 +289,10 @@ static void test_take_times_out(void **state)
     sbx_pool_stats(f->pool, &st);
     assert_int_equal(st.busy, 1);
     assert_int_equal(kill(sp, SIGCONT), 0);
-    assert_int_equal(sbx_pool_take(f->pool, 20000, &b, &err), 0);
-    assert_int_not_equal(sbx_box_uid(a), sbx_box_uid(b));
+    /* `warm` counts the boxes alive: the next one is made when one is
+     * freed, not when it is taken. */
     sbx_box_free(a);
+    assert_int_equal(sbx_pool_take(f->pool, 20000, &b, &err), 0);
     sbx_box_free(b);
     sbx_pool_stop(f->pool);
     f->pool = NULL;
