@@ -12,7 +12,7 @@ build=(gcc g++ make cmake pkg-config clang clang-tidy libclang-rt-14-dev
 # Tests and benchmarks: HTTP tools, peers measured against, servers the
 # cluster tests start on loopback.
 tests=(curl jq python3 procps iproute2 util-linux bubblewrap crun hyperfine wrk
-       hey sqlite3 postgresql nats-server)
+       hey sqlite3 postgresql nats-server busybox-static)
 # Languages moat runs (languages.ini); all from Debian.
 langs=(python3 nodejs openjdk-17-jdk-headless golang-go rustc bash ruby php-cli
        perl lua5.4)
