@@ -56,8 +56,7 @@ static void run_help(void)
         "options:\n"
         "  --lang NAME    language name or alias (`moat languages`)\n"
         "  --stdin FILE   the program's standard input (- for moat's own)\n"
-        "  --json         print the result as JSON\n\n"
-        "settings (moat.ini < MOAT_* environment < flags):\n");
+        "  --json         print the result as JSON\n\n");
     config_print_help(stdout, CONFIG_SCOPE_RUN);
 }
 
