@@ -44,6 +44,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 MANIFEST = os.path.join(HERE, "cases.json")
 CASES_DIR = os.path.join(HERE, "cases")
+# Helpers shared by the C and C++ cases (cases/hostile.h), passed to moat
+# as a second file beside an entry that includes it.
+SHARED_HEADER = "hostile.h"
+C_EXTENSIONS = (".c", ".cpp")
 SKIP = 77
 UID_BASE = 3500000
 UID_STRIDE = 16
@@ -155,6 +159,8 @@ def check_manifest(cases):
     problems = []
     if len(cases) * UID_STRIDE > SLOT_STRIDE:
         problems.append("too many cases for SLOT_STRIDE: uid ranges of slots would overlap")
+    if not os.path.isfile(os.path.join(CASES_DIR, SHARED_HEADER)):
+        problems.append("missing the shared header cases/%s" % SHARED_HEADER)
     for c in cases:
         where = c.get("id", "?")
         if not re.fullmatch(r"[A-Z][0-9]{2}[a-z]?_[a-z0-9_]+", where):
@@ -461,7 +467,19 @@ class Context:
             f.write(data)
         os.chmod(dst, 0o644)
         self.watched.append(dst)
-        return dst
+        files = [dst]
+        # C and C++ cases share helpers through one header; it goes beside
+        # the entry (moat puts every file in /box) only where the source
+        # includes it, so that no other case sees an extra file in /box.
+        if (os.path.splitext(src)[1] in C_EXTENSIONS
+                and re.search(rb'^#include "%s"' % SHARED_HEADER.encode(), data, re.M)):
+            hsrc = os.path.join(CASES_DIR, SHARED_HEADER)
+            hdst = os.path.join(d, SHARED_HEADER)
+            shutil.copyfile(hsrc, hdst)
+            os.chmod(hdst, 0o644)
+            self.watched += [hsrc, hdst]
+            files.append(hdst)
+        return files
 
     def prepare_stdin(self, run, n):
         if "stdin" in run and run["stdin"] is not None:
@@ -479,7 +497,7 @@ class Context:
         return path
 
     def command(self, run, n):
-        prog = self.prepare_program(run, n)
+        files = self.prepare_program(run, n)
         cmd = [self.moat, "run", "--json",
                "--first-uid", str(self.first_uid), "--uid-count", str(self.uid_count),
                "--cgroup-name", self.cgroup,
@@ -493,7 +511,7 @@ class Context:
         if stdin:
             cmd += ["--stdin", stdin]
         cmd += [self.subst(a) for a in run.get("flags", [])]
-        cmd.append(prog)
+        cmd += files
         if run.get("args"):
             cmd.append("--")
             cmd += [self.subst(a) for a in run["args"]]

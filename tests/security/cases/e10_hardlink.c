@@ -1,20 +1,6 @@
 /* E10: hard links to a setuid host binary: /box and /tmp are other mounts
  * than /usr, so link() fails with EXDEV, also through /proc/self/fd. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
+#include "hostile.h"
 
 int main(void)
 {

@@ -1,31 +1,14 @@
 /* E13: ptrace in every form is refused, also on the program's own child
  * (which the kernel alone would allow: same uid, same namespace). */
-#define _GNU_SOURCE
-#include <errno.h>
+#include "hostile.h"
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    pid_t kid = fork();
-    if (kid == 0) {
-        for (;;)
-            pause();
-    }
+    pid_t kid = spawn_pauser();
     show("PTRACE_TRACEME", ptrace(PTRACE_TRACEME, 0, 0, 0));
     show("PTRACE_ATTACH parent", ptrace(PTRACE_ATTACH, getppid(), 0, 0));
     show("PTRACE_ATTACH pid 1", ptrace(PTRACE_ATTACH, 1, 0, 0));

@@ -2,37 +2,19 @@
  * descriptors, is refused: process_vm_readv/writev, kcmp, pidfd_getfd (also
  * on the program's own child), /proc/1/mem, /proc/1/exe. pidfd_open(1)
  * gives a descriptor but no power: signalling box init is refused. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "hostile.h"
 #include <linux/kcmp.h>
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 static char secret[64] = "the child's memory";
 
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    pid_t kid = fork();
-    if (kid == 0) {
-        for (;;)
-            pause();
-    }
+    pid_t kid = spawn_pauser();
     char buf[64];
     struct iovec local = {buf, sizeof(buf)}, remote = {secret, sizeof(secret)};
     show("process_vm_readv pid 1", process_vm_readv(1, &local, 1, &remote, 1, 0));

@@ -2,25 +2,11 @@
  * pivot_root and the new mount API are refused. open_tree without
  * OPEN_TREE_CLONE needs no privilege from the kernel, so only the filter
  * stops it. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "hostile.h"
 #include <linux/mount.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 int main(void)
 {

@@ -1,26 +1,12 @@
 /* E16: no new namespaces: unshare and clone with namespace flags are
  * refused (a new user namespace would give capabilities inside it); clone3
  * answers ENOSYS, its flags being out of the filter's reach; setns too. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "hostile.h"
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 static long raw_clone(unsigned long flags)
 {

@@ -2,25 +2,11 @@
  * groups, every capability set empty, no_new_privs, seccomp in filter mode,
  * a uid map of exactly one host uid of the configured range; and none of it
  * can be changed. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "hostile.h"
 #include <grp.h>
 #include <linux/capability.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 int main(void)
 {

@@ -1,22 +1,14 @@
 /* E20: signal everything: kill(-1) reaches only the box's own processes
  * (here a child), box init (pid 1) refuses, and no other pid exists. The
  * step's verdict comes from the program's own exit. */
-#define _GNU_SOURCE
-#include <errno.h>
+#include "hostile.h"
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    pid_t kid = fork();
-    if (kid == 0) {
-        for (;;)
-            pause();
-    }
+    pid_t kid = spawn_pauser();
     usleep(10000);
     if (kill(-1, SIGKILL) < 0)
         printf("kill(-1, SIGKILL): errno=%s\n", strerrorname_np(errno));

@@ -1,25 +1,12 @@
 /* E26: the kernel keyrings are not namespaced (data would survive the job
  * and cross boxes): add_key, keyctl and request_key answer ENOSYS. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
+#include "hostile.h"
 #include <sys/syscall.h>
-#include <unistd.h>
 
 #define KEY_SPEC_USER_KEYRING -4
 #define KEY_SPEC_SESSION_KEYRING -3
 #define KEYCTL_GET_KEYRING_ID 0
 #define KEYCTL_JOIN_SESSION_KEYRING 1
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 int main(void)
 {

@@ -1,21 +1,8 @@
 /* E27: io_uring runs operations (openat, socket, ...) the seccomp filter
  * never sees: refused with ENOSYS at setup. */
-#define _GNU_SOURCE
-#include <errno.h>
+#include "hostile.h"
 #include <linux/io_uring.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/syscall.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 int main(void)
 {

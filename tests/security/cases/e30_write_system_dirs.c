@@ -2,24 +2,10 @@
  * truncating, renaming, unlinking, chmod, chown, utimes and xattrs fail with
  * EROFS (the read-only mount is checked first); opening an existing root
  * file for writing fails with EACCES first. argv[1] is a marker name. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
+#include "hostile.h"
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 int main(int argc, char **argv)
 {

@@ -2,24 +2,10 @@
  * no privilege when run (its owner is the box's own uid, /box and /tmp are
  * nosuid, no_new_privs holds); file capabilities cannot be set; files cannot
  * be given to root. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
+#include "hostile.h"
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 static int copy_self(const char *to)
 {

@@ -1,26 +1,13 @@
 /* E35: arguments the kernel reads as 32-bit ints, with garbage in the upper
  * half: a filter comparing all 64 bits could be fooled into allowing them
  * (the kernel truncates). Each must still be refused. */
-#define _GNU_SOURCE
-#include <errno.h>
+#include "hostile.h"
 #include <sched.h>
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 int main(void)
 {

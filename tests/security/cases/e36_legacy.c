@@ -1,24 +1,9 @@
 /* E36: legacy and hardware syscalls: LDT changes, I/O port access,
  * READ_IMPLIES_EXEC, file handles (Shocker), the kernel log. personality
  * queries stay allowed. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "hostile.h"
 #include <sys/personality.h>
 #include <sys/syscall.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 /* "errno=E..." when refused, "SET" when the flag took, "not set" otherwise */
 static void set_persona(const char *what, unsigned long flag)

@@ -1,17 +1,6 @@
 /* R4: allocate and touch 1 MiB chunks forever: the OOM killer of the step's
  * cgroup ends it (memory_limit), with the peak close to the limit. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* Touches every page through a volatile pointer: a memset of memory that is
- * never read again may be optimised away together with the malloc. */
-static void touch(char *p, size_t len, char v)
-{
-    volatile char *q = p;
-    for (size_t i = 0; i < len; i += 4096)
-        q[i] = v;
-}
+#include "hostile.h"
 
 int main(void)
 {

@@ -2,23 +2,10 @@
  * limit) and holding it. Only a limit on the aggregate stops this; a
  * per-process limit lets all 8 succeed. The parent exits 0 as soon as a child
  * is killed, so the verdict must come from the cgroup's OOM kill. */
-#define _GNU_SOURCE
+#include "hostile.h"
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/select.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-/* Touches every page through a volatile pointer: a memset of memory that is
- * never read again may be optimised away together with the malloc. */
-static void touch(char *p, size_t len, char v)
-{
-    volatile char *q = p;
-    for (size_t i = 0; i < len; i += 4096)
-        q[i] = v;
-}
 
 int main(void)
 {

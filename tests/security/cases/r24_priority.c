@@ -1,21 +1,8 @@
 /* R24: scheduling privileges: a negative nice value and a real-time policy
  * need CAP_SYS_NICE, which the box never has; CPU affinity is allowed. */
-#define _GNU_SOURCE
-#include <errno.h>
+#include "hostile.h"
 #include <sched.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/resource.h>
-#include <unistd.h>
-
-static void show(const char *what, long rc)
-{
-    int e = errno;
-    if (rc == -1)
-        printf("%s: errno=%s\n", what, strerrorname_np(e));
-    else
-        printf("%s: ok\n", what);
-}
 
 int main(void)
 {

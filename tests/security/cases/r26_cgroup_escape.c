@@ -1,13 +1,7 @@
 /* R26: try to leave the step's cgroup or raise its limits through the
  * cgroup filesystem, then allocate 96 MiB under a 64 MB limit: the limit
  * must still hold (memory_limit). */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "hostile.h"
 
 static void try_write(const char *path, const char *text)
 {
@@ -21,15 +15,6 @@ static void try_write(const char *path, const char *text)
     else
         printf("%s: WRITTEN\n", path);
     close(fd);
-}
-
-/* Touches every page through a volatile pointer: a memset of memory that is
- * never read again may be optimised away together with the malloc. */
-static void touch(char *p, size_t len, char v)
-{
-    volatile char *q = p;
-    for (size_t i = 0; i < len; i += 4096)
-        q[i] = v;
 }
 
 int main(void)

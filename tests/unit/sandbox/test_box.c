@@ -25,6 +25,7 @@
 
 #include "box-internal.h"
 #include "cgroup-internal.h"
+#include "sbx_test.h"
 
 #define MiB (1ull << 20)
 #define NBOX 6
@@ -156,16 +157,10 @@ static size_t procs_where(enum proc_match by, uint32_t id, struct host_proc *out
     DIR *d = opendir("/proc");
     assert_non_null(d);
     size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        uint64_t pid;
-        if (parse_u64(e->d_name, 1, INT32_MAX, &pid) < 0)
-            continue;
-        char path[300], text[4096];
-        (void)snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
-        if (read_small_file_at(AT_FDCWD, path, text, sizeof text) < 0)
-            continue; /* exited meanwhile */
-        struct host_proc p = {.pid = (pid_t)pid};
+    pid_t pid;
+    char text[4096];
+    while (sbx_test_next_proc(d, &pid, text, sizeof text)) {
+        struct host_proc p = {.pid = pid};
         bool uid_match = false;
         char *save = NULL;
         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -708,25 +703,6 @@ static int test_teardown(void **state)
     return 0;
 }
 
-static int rm_leases(struct fx *f)
-{
-    char dir[300];
-    (void)snprintf(dir, sizeof dir, "%s/uid", f->run_dir);
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL)
-            if (e->d_name[0] != '.')
-                (void)unlinkat(dirfd(d), e->d_name, 0);
-        (void)closedir(d);
-    }
-    int bad = rmdir(dir) < 0 && errno != ENOENT;
-    (void)snprintf(dir, sizeof dir, "%s/root", f->run_dir);
-    bad |= rmdir(dir) < 0 && errno != ENOENT;
-    bad |= rmdir(f->run_dir) < 0 && errno != ENOENT;
-    return bad ? -1 : 0;
-}
-
 static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
@@ -748,18 +724,11 @@ static int group_setup(void **state)
     int r = sbx_ctx_new(&cfg, &f->ctx, &err);
     if (r < 0) {
         print_error("sbx_ctx_new: %s\n", err.msg);
-        (void)rm_leases(f);
+        (void)sbx_test_rm_run_dir(f->run_dir);
         free(f);
         return -1;
     }
-    f->nparents = f->ctx->cg->c.nhier;
-    for (unsigned h = 0; h < f->nparents; h++) {
-        char link[64];
-        (void)snprintf(link, sizeof link, "/proc/self/fd/%d", f->ctx->cg->parent_fd[h]);
-        ssize_t n = readlink(link, f->parents[h], sizeof f->parents[h] - 1);
-        assert_true(n > 0);
-        f->parents[h][n] = '\0';
-    }
+    f->nparents = sbx_test_parent_paths(f->ctx->cg->parent_fd, f->ctx->cg->c.nhier, f->parents);
     *state = f;
     return 0;
 }
@@ -775,33 +744,21 @@ static int group_teardown(void **state)
             print_error("sbx_ctx_free left %s\n", f->parents[h]);
             ret = -1;
         }
-        int tries = 0;
-        while (rmdir(f->parents[h]) < 0 && errno == EBUSY && tries++ < 100)
-            (void)usleep(10000);
-        if (access(f->parents[h], F_OK) == 0) {
-            print_error("cleanup left %s behind\n", f->parents[h]);
-            ret = -1;
-        }
     }
-    if (rm_leases(f) < 0) {
+    if (sbx_test_rm_parents(f->parents, f->nparents) < 0)
+        ret = -1;
+    if (sbx_test_rm_run_dir(f->run_dir) < 0) {
         print_error("cleanup left %s behind\n", f->run_dir);
         ret = -1;
     }
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
     free(f);
     return ret;
 }
 
 int main(void)
 {
-    if (geteuid() != 0) {
-        (void)fprintf(stderr,
-                      "SKIPPED: the box test runs real sandboxes and needs root "
-                      "(euid %d)\n",
-                      (int)geteuid());
+    if (!sbx_test_have_root("box"))
         return 77;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_ok_exact_stdout, test_teardown),
         cmocka_unit_test_teardown(test_stdin_exact, test_teardown),

@@ -18,57 +18,18 @@
 #include <sys/wait.h>
 
 #include "sandbox-internal.h"
+#include "sbx_test.h"
 
-struct report {
-    int fd;
-    int failures;
-};
-
-__attribute__((format(printf, 3, 4))) static void check(struct report *r, bool ok, const char *fmt,
-                                                        ...)
+static void run_child(void (*fn)(struct sbx_report *))
 {
-    if (ok)
-        return;
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    (void)!write(r->fd, line, (size_t)n);
-    r->failures++;
-}
-
-static void run_child(void (*fn)(struct report *))
-{
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    struct sbx_report r;
+    int rfd = -1;
+    pid_t pid = sbx_test_fork_reporter(&r, &rfd);
     if (pid == 0) {
-        (void)close(p[0]);
-        struct report r = {.fd = p[1]};
         fn(&r);
         _exit(r.failures ? 1 : 0);
     }
-    (void)close(p[1]);
-    char text[4096];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof(text) - 1 && (n = read(p[0], text + len, sizeof(text) - 1 - len)) > 0)
-        len += (size_t)n;
-    text[len] = '\0';
-    (void)close(p[0]);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    if (len > 0)
-        print_error("%s", text);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    sbx_test_wait_reporter(pid, rfd, "");
 }
 
 /* The hex value of a "CapXxx:" line of /proc/self/status, or -1. */
@@ -91,58 +52,60 @@ static long long status_caps(const char *key)
     return (long long)v;
 }
 
-static void check_no_caps(struct report *r)
+static void check_no_caps(struct sbx_report *r)
 {
     static const char *const keys[] = {"CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(keys); i++) {
         long long v = status_caps(keys[i]);
-        check(r, v == 0, "%s is %llx after the drop", keys[i], v);
+        sbx_check(r, v == 0, "%s is %llx after the drop", keys[i], v);
     }
-    check(r, prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0, "CAP_SYS_ADMIN still bounded");
-    check(r, prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) == 0, "CAP_SETPCAP still bounded");
+    sbx_check(r, prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0,
+              "CAP_SYS_ADMIN still bounded");
+    sbx_check(r, prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) == 0, "CAP_SETPCAP still bounded");
     int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
     int want = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-    check(r, bits >= 0 && (bits & want) == want, "securebits %#x, want %#x set", bits, want);
+    sbx_check(r, bits >= 0 && (bits & want) == want, "securebits %#x, want %#x set", bits, want);
     /* Nothing comes back: locked bits stay, ambient cannot be raised. */
-    check(r, prctl(PR_SET_SECUREBITS, 0, 0, 0, 0) < 0 && errno == EPERM,
-          "securebits could be cleared");
-    check(r,
-          prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_RAW, 0, 0) < 0 &&
-              (errno == EPERM || errno == EINVAL),
-          "ambient CAP_NET_RAW could be raised");
-    check(r, prctl(PR_CAPBSET_DROP, CAP_CHOWN, 0, 0, 0) < 0 && errno == EPERM,
-          "bounding set still changeable (CAP_SETPCAP left)");
+    sbx_check(r, prctl(PR_SET_SECUREBITS, 0, 0, 0, 0) < 0 && errno == EPERM,
+              "securebits could be cleared");
+    sbx_check(r,
+              prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_RAW, 0, 0) < 0 &&
+                  (errno == EPERM || errno == EINVAL),
+              "ambient CAP_NET_RAW could be raised");
+    sbx_check(r, prctl(PR_CAPBSET_DROP, CAP_CHOWN, 0, 0, 0) < 0 && errno == EPERM,
+              "bounding set still changeable (CAP_SETPCAP left)");
 }
 
-static void child_drop(struct report *r)
+static void child_drop(struct sbx_report *r)
 {
     /* A file of another user, mode 0600: only CAP_DAC_OVERRIDE opens it. */
     char path[] = "/tmp/moat-caps-XXXXXX";
     int fd = mkstemp(path);
-    check(r, fd >= 0 && fchown(fd, 65534, 65534) == 0 && fchmod(fd, 0600) == 0,
-          "make a foreign file: %s", strerror(errno));
+    sbx_check(r, fd >= 0 && fchown(fd, 65534, 65534) == 0 && fchmod(fd, 0600) == 0,
+              "make a foreign file: %s", strerror(errno));
     if (fd >= 0)
         (void)close(fd);
-    check(r, status_caps("CapEff:") > 0, "the test needs capabilities to start with");
+    sbx_check(r, status_caps("CapEff:") > 0, "the test needs capabilities to start with");
 
     int e = sbx_drop_caps();
-    check(r, e == 0, "sbx_drop_caps: %s", e < 0 ? strerror(-e) : "");
+    sbx_check(r, e == 0, "sbx_drop_caps: %s", e < 0 ? strerror(-e) : "");
     check_no_caps(r);
     /* uid 0 without capabilities is an ordinary user. */
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    check(r, fd < 0 && errno == EACCES, "uid 0 without capabilities opened a foreign 0600 file");
-    check(r, setuid(65534) < 0 && errno == EPERM, "setuid to another user without CAP_SETUID");
+    sbx_check(r, fd < 0 && errno == EACCES,
+              "uid 0 without capabilities opened a foreign 0600 file");
+    sbx_check(r, setuid(65534) < 0 && errno == EPERM, "setuid to another user without CAP_SETUID");
     (void)unlink(path); /* /tmp is root's: its owner may unlink in a sticky dir */
 }
 
-static void child_drop_twice(struct report *r)
+static void child_drop_twice(struct sbx_report *r)
 {
     int e = sbx_drop_caps();
-    check(r, e == 0, "first sbx_drop_caps: %s", e < 0 ? strerror(-e) : "");
+    sbx_check(r, e == 0, "first sbx_drop_caps: %s", e < 0 ? strerror(-e) : "");
     e = sbx_drop_caps();
-    check(r, e == 0, "second sbx_drop_caps: %s", e < 0 ? strerror(-e) : "");
+    sbx_check(r, e == 0, "second sbx_drop_caps: %s", e < 0 ? strerror(-e) : "");
     check_no_caps(r);
 }
 

@@ -8,13 +8,13 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "cgroup-internal.h"
+#include "sbx_test.h"
 
 #define P 512 /* path buffers: the fake tree lives in a short temp dir */
 
@@ -26,38 +26,6 @@ struct fx {
 };
 
 /* ---- helpers ---- */
-
-static void put(const char *dir, const char *file, const char *content)
-{
-    char path[P];
-    (void)snprintf(path, sizeof path, "%s/%s", dir, file);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write_full(fd, content, strlen(content)), 0);
-    (void)close(fd);
-}
-
-static const char *get(const char *dir, const char *file, char *buf, size_t size)
-{
-    char path[P];
-    (void)snprintf(path, sizeof path, "%s/%s", dir, file);
-    return read_small_file_at(AT_FDCWD, path, buf, size) < 0 ? "<missing>" : buf;
-}
-
-static bool exists(const char *dir, const char *file)
-{
-    char path[P];
-    (void)snprintf(path, sizeof path, "%s/%s", dir, file);
-    return access(path, F_OK) == 0;
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void sub(char *out, const struct fx *f, const char *rel)
 {
@@ -107,7 +75,7 @@ static void mountinfo(const struct fx *f, const char *const *lines, size_t n)
                        "%zu 31 %s / %s rw,nosuid,nodev,noexec,relatime shared:%zu - %s %s %s\n",
                        40 + i, dev, esc, i + 9, type, type, opts);
     }
-    put(f->tmp, "mountinfo", text);
+    sbx_test_put(f->tmp, "mountinfo", text);
 }
 
 /* Like this project's hosts: tmpfs at fs, one v1 mount per controller,
@@ -141,7 +109,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     cg_root_free(f->root);
-    (void)nftw(f->tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    sbx_test_rm_rf(f->tmp);
     free(f);
     return 0;
 }
@@ -179,12 +147,12 @@ static void test_hybrid_detects_v1(void **state)
     const char *made[] = {"memory/moat", "pids/moat", "cpuacct/moat"};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(made); i++) {
         sub(dir, f, made[i]);
-        assert_true(exists(dir, ""));
+        assert_true(sbx_test_exists(dir, ""));
     }
     const char *untouched[] = {"cpu/moat", "systemd/moat", "unified/moat"};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(untouched); i++) {
         sub(dir, f, untouched[i]);
-        assert_false(exists(dir, ""));
+        assert_false(sbx_test_exists(dir, ""));
     }
     struct cg_group *g = NULL;
     assert_int_equal(cg_create(f->root, "box", &g, NULL), 0);
@@ -241,8 +209,8 @@ static void test_scan_layouts(void **state)
     assert_int_equal(cg_set_limits(g, 1 << 20, 9), 0);
     char dir[P], buf[64];
     sub(dir, f, "memory,pids/moat/box");
-    assert_string_equal(get(dir, "memory.limit_in_bytes", buf, sizeof buf), "1048576");
-    assert_string_equal(get(dir, "pids.max", buf, sizeof buf), "9");
+    assert_string_equal(sbx_test_get(dir, "memory.limit_in_bytes", buf, sizeof buf), "1048576");
+    assert_string_equal(sbx_test_get(dir, "pids.max", buf, sizeof buf), "9");
     cg_close(g);
 
     /* no pids hierarchy: not usable */
@@ -308,7 +276,7 @@ static void test_limit_order(void **state)
     struct fx *f = *state;
     char mem[P], pids[P], buf[64], names[8][40];
     sub(mem, f, "memory");
-    put(mem, "memory.memsw.limit_in_bytes", "9223372036854771712\n"); /* swap accounted */
+    sbx_test_put(mem, "memory.memsw.limit_in_bytes", "9223372036854771712\n"); /* swap accounted */
     open_root(f, 1);
     assert_true(cg_root_has_swap_accounting(f->root));
     struct cg_group *g = NULL, *s = NULL;
@@ -316,8 +284,8 @@ static void test_limit_order(void **state)
     assert_int_equal(cg_create_child(g, "step", &s, NULL), 0);
     sub(mem, f, "memory/moat/box/step");
     sub(pids, f, "pids/moat/box/step");
-    put(mem, "memory.limit_in_bytes", "1073741824\n");
-    put(mem, "memory.memsw.limit_in_bytes", "1073741824\n");
+    sbx_test_put(mem, "memory.limit_in_bytes", "1073741824\n");
+    sbx_test_put(mem, "memory.memsw.limit_in_bytes", "1073741824\n");
 
     int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     assert_true(ifd >= 0);
@@ -328,25 +296,27 @@ static void test_limit_order(void **state)
     assert_int_equal(written(ifd, names, 8), 2);
     assert_string_equal(names[0], "memory.limit_in_bytes");
     assert_string_equal(names[1], "memory.memsw.limit_in_bytes");
-    assert_string_equal(get(mem, "memory.limit_in_bytes", buf, sizeof buf), "134217728");
-    assert_string_equal(get(mem, "memory.memsw.limit_in_bytes", buf, sizeof buf), "134217728");
-    assert_string_equal(get(pids, "pids.max", buf, sizeof buf), "64");
+    assert_string_equal(sbx_test_get(mem, "memory.limit_in_bytes", buf, sizeof buf), "134217728");
+    assert_string_equal(sbx_test_get(mem, "memory.memsw.limit_in_bytes", buf, sizeof buf),
+                        "134217728");
+    assert_string_equal(sbx_test_get(pids, "pids.max", buf, sizeof buf), "64");
 
     /* raising: memsw first, else limit > memsw */
     assert_int_equal(cg_set_limits(s, 512ull << 20, 8), 0);
     assert_int_equal(written(ifd, names, 8), 2);
     assert_string_equal(names[0], "memory.memsw.limit_in_bytes");
     assert_string_equal(names[1], "memory.limit_in_bytes");
-    assert_string_equal(get(mem, "memory.limit_in_bytes", buf, sizeof buf), "536870912");
-    assert_string_equal(get(mem, "memory.memsw.limit_in_bytes", buf, sizeof buf), "536870912");
-    assert_string_equal(get(pids, "pids.max", buf, sizeof buf), "8");
+    assert_string_equal(sbx_test_get(mem, "memory.limit_in_bytes", buf, sizeof buf), "536870912");
+    assert_string_equal(sbx_test_get(mem, "memory.memsw.limit_in_bytes", buf, sizeof buf),
+                        "536870912");
+    assert_string_equal(sbx_test_get(pids, "pids.max", buf, sizeof buf), "8");
 
     /* no limit is the largest: raising */
     assert_int_equal(cg_set_limits(s, 0, 0), 0);
     assert_int_equal(written(ifd, names, 8), 2);
     assert_string_equal(names[0], "memory.memsw.limit_in_bytes");
-    assert_string_equal(get(mem, "memory.limit_in_bytes", buf, sizeof buf), "-1");
-    assert_string_equal(get(pids, "pids.max", buf, sizeof buf), "max");
+    assert_string_equal(sbx_test_get(mem, "memory.limit_in_bytes", buf, sizeof buf), "-1");
+    assert_string_equal(sbx_test_get(pids, "pids.max", buf, sizeof buf), "max");
     (void)close(ifd);
     cg_close(s);
     cg_close(g);
@@ -362,8 +332,8 @@ static void test_limits_without_swap(void **state)
     assert_int_equal(cg_create(f->root, "box", &g, NULL), 0);
     assert_int_equal(cg_set_limits(g, 32ull << 20, 8), 0);
     sub(mem, f, "memory/moat/box");
-    assert_string_equal(get(mem, "memory.limit_in_bytes", buf, sizeof buf), "33554432");
-    assert_false(exists(mem, "memory.memsw.limit_in_bytes"));
+    assert_string_equal(sbx_test_get(mem, "memory.limit_in_bytes", buf, sizeof buf), "33554432");
+    assert_false(sbx_test_exists(mem, "memory.memsw.limit_in_bytes"));
     cg_close(g);
 }
 
@@ -380,14 +350,14 @@ static void test_stats(void **state)
     assert_int_equal(cg_create_child(g, "s2", &s2, NULL), 0);
 
     sub(dir, f, "cpuacct/moat/box/s1");
-    put(dir, "cpuacct.usage", "123456789\n");
+    sbx_test_put(dir, "cpuacct.usage", "123456789\n");
     sub(dir, f, "memory/moat/box/s1");
-    put(dir, "memory.max_usage_in_bytes", "33554432\n");
-    put(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    sbx_test_put(dir, "memory.max_usage_in_bytes", "33554432\n");
+    sbx_test_put(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
     sub(dir, f, "memory/moat/box/s2");
-    put(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 1\noom_kill 1\n");
+    sbx_test_put(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 1\noom_kill 1\n");
     sub(dir, f, "pids/moat/box/s1");
-    put(dir, "pids.current", "3\n");
+    sbx_test_put(dir, "pids.current", "3\n");
 
     struct cg_stats st;
     assert_int_equal(cg_read_stats(s1, &st), 0);
@@ -400,20 +370,20 @@ static void test_stats(void **state)
     assert_int_equal(st.oom_kills, 3);
 
     sub(dir, f, "cpuacct/moat/box/s1");
-    put(dir, "cpuacct.usage", "999\n");
+    sbx_test_put(dir, "cpuacct.usage", "999\n");
     uint64_t us = 7;
     assert_int_equal(cg_read_cpu_us(s1, &us), 0);
     assert_int_equal(us, 0);
-    put(dir, "cpuacct.usage", "2000000000\n");
+    sbx_test_put(dir, "cpuacct.usage", "2000000000\n");
     assert_int_equal(cg_read_cpu_us(s1, &us), 0);
     assert_int_equal(us, 2000000);
-    put(dir, "cpuacct.usage", "12 34\n");
+    sbx_test_put(dir, "cpuacct.usage", "12 34\n");
     assert_int_equal(cg_read_cpu_us(s1, &us), -EINVAL);
 
     sub(dir, f, "memory/moat/box/s1");
-    put(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n"); /* before 4.13 */
+    sbx_test_put(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n"); /* before 4.13 */
     sub(dir, f, "cpuacct/moat/box/s1");
-    put(dir, "cpuacct.usage", "0\n");
+    sbx_test_put(dir, "cpuacct.usage", "0\n");
     assert_int_equal(cg_read_stats(s1, &st), 0);
     assert_int_equal(st.oom_kills, 0);
     cg_close(s1);
@@ -440,7 +410,7 @@ static void test_mapping_table(void **state)
 
     char mem[P];
     sub(mem, f, "memory");
-    put(mem, t->swap_limit, "9223372036854771712\n");
+    sbx_test_put(mem, t->swap_limit, "9223372036854771712\n");
     open_root(f, 1);
     struct cg_group *g = NULL;
     assert_int_equal(cg_create(f->root, "box", &g, NULL), 0);
@@ -474,7 +444,7 @@ static void test_fake_never_signals(void **state)
     const char *h[] = {"memory/moat/box", "pids/moat/box", "cpuacct/moat/box"};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(h); i++) {
         sub(dir, f, h[i]);
-        assert_string_equal(get(dir, "cgroup.procs", buf, sizeof buf), want);
+        assert_string_equal(sbx_test_get(dir, "cgroup.procs", buf, sizeof buf), want);
     }
     assert_int_equal(cg_count_procs(g), 1);
     assert_int_equal(cg_kill_all(g), 0);
@@ -486,7 +456,7 @@ static void test_fake_never_signals(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(h); i++) {
         sub(dir, f, h[i]);
-        assert_false(exists(dir, ""));
+        assert_false(sbx_test_exists(dir, ""));
     }
 }
 
@@ -529,10 +499,10 @@ static void test_sweep_union(void **state)
                           "pids/moat/job-pidsonly", "cpuacct/moat/job-pidsonly"};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(gone); i++) {
         sub(dir, f, gone[i]);
-        assert_false(exists(dir, ""));
+        assert_false(sbx_test_exists(dir, ""));
     }
     sub(dir, f, "cpuacct/moat/keep");
-    assert_true(exists(dir, ""));
+    assert_true(sbx_test_exists(dir, ""));
     /* a partial group cannot take children or processes */
     mkdirs(f, "pids/moat/half");
     assert_int_equal(cg_open(f->root, "half", &g), 0);
@@ -541,7 +511,7 @@ static void test_sweep_union(void **state)
     assert_int_equal(cg_attach(g, 1), -ENOENT);
     assert_int_equal(cg_destroy(g), 0);
     sub(dir, f, "pids/moat/half");
-    assert_false(exists(dir, ""));
+    assert_false(sbx_test_exists(dir, ""));
 }
 
 static void test_create_rolls_back(void **state)
@@ -554,9 +524,9 @@ static void test_create_rolls_back(void **state)
     assert_null(g);
     char dir[P];
     sub(dir, f, "memory/moat/clash");
-    assert_false(exists(dir, ""));
+    assert_false(sbx_test_exists(dir, ""));
     sub(dir, f, "pids/moat/clash");
-    assert_false(exists(dir, ""));
+    assert_false(sbx_test_exists(dir, ""));
 }
 
 int main(void)

@@ -7,10 +7,10 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 
 #include "cgroup-internal.h"
+#include "sbx_test.h"
 
 #define P 512 /* path buffers: the fake tree lives in a short temp dir */
 
@@ -22,44 +22,6 @@ struct fx {
 };
 
 /* ---- helpers ---- */
-
-static void put(const char *dir, const char *file, const char *content)
-{
-    char path[P];
-    (void)snprintf(path, sizeof path, "%s/%s", dir, file);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write_full(fd, content, strlen(content)), 0);
-    (void)close(fd);
-}
-
-/* contents of dir/file, "<missing>" when absent */
-static const char *get(const char *dir, const char *file, char *buf, size_t size)
-{
-    char path[P];
-    (void)snprintf(path, sizeof path, "%s/%s", dir, file);
-    ssize_t n = read_small_file_at(AT_FDCWD, path, buf, size);
-    if (n < 0)
-        return "<missing>";
-    return buf;
-}
-
-static bool exists(const char *dir, const char *file)
-{
-    char path[P];
-    (void)snprintf(path, sizeof path, "%s/%s", dir, file);
-    return access(path, F_OK) == 0;
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path) { (void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
 
 static void sub(char *out, const struct fx *f, const char *rel)
 {
@@ -85,8 +47,8 @@ static int setup(void **state)
                    "rw,nsdelegate,memory_recursiveprot\n"
                    "31 22 0:27 / /run rw - tmpfs tmpfs rw,mode=755\n",
                    f->fs);
-    put(f->tmp, "mountinfo", mi);
-    put(f->fs, "cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
+    sbx_test_put(f->tmp, "mountinfo", mi);
+    sbx_test_put(f->fs, "cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
     *state = f;
     return 0;
 }
@@ -95,7 +57,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     cg_root_free(f->root);
-    rm_rf(f->tmp);
+    sbx_test_rm_rf(f->tmp);
     free(f);
     return 0;
 }
@@ -120,13 +82,13 @@ static void test_root_enables_controllers(void **state)
     open_root(f);
     assert_int_equal(cg_root_version(f->root), 2);
     assert_false(cg_root_has_swap_accounting(f->root));
-    assert_string_equal(get(f->fs, "cgroup.subtree_control", buf, sizeof buf),
+    assert_string_equal(sbx_test_get(f->fs, "cgroup.subtree_control", buf, sizeof buf),
                         "+memory +pids +cpu");
     sub(parent, f, "moat");
     struct stat st;
     assert_int_equal(stat(parent, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
-    assert_string_equal(get(parent, "cgroup.subtree_control", buf, sizeof buf),
+    assert_string_equal(sbx_test_get(parent, "cgroup.subtree_control", buf, sizeof buf),
                         "+memory +pids +cpu");
 }
 
@@ -134,10 +96,10 @@ static void test_root_writes_only_missing(void **state)
 {
     struct fx *f = *state;
     char buf[256];
-    put(f->fs, "cgroup.subtree_control", "cpu memory\n"); /* as the kernel shows it */
-    put(f->fs, "memory.swap.max", "max\n");
+    sbx_test_put(f->fs, "cgroup.subtree_control", "cpu memory\n"); /* as the kernel shows it */
+    sbx_test_put(f->fs, "memory.swap.max", "max\n");
     open_root(f);
-    assert_string_equal(get(f->fs, "cgroup.subtree_control", buf, sizeof buf), "+pids");
+    assert_string_equal(sbx_test_get(f->fs, "cgroup.subtree_control", buf, sizeof buf), "+pids");
     assert_true(cg_root_has_swap_accounting(f->root));
 }
 
@@ -145,14 +107,15 @@ static void test_root_without_cpu_or_pids(void **state)
 {
     struct fx *f = *state;
     char buf[256], parent[P];
-    put(f->fs, "cgroup.controllers", "memory pids io\n");
+    sbx_test_put(f->fs, "cgroup.controllers", "memory pids io\n");
     open_root(f);
     sub(parent, f, "moat");
-    assert_string_equal(get(parent, "cgroup.subtree_control", buf, sizeof buf), "+memory +pids");
+    assert_string_equal(sbx_test_get(parent, "cgroup.subtree_control", buf, sizeof buf),
+                        "+memory +pids");
     cg_root_free(f->root);
     f->root = NULL;
 
-    put(f->fs, "cgroup.controllers", "cpu memory io\n");
+    sbx_test_put(f->fs, "cgroup.controllers", "cpu memory io\n");
     struct cg_root_opts o = {
         .fs = f->fs, .mountinfo = f->mountinfo, .name = "moat2", .force_version = 2, .fake = true};
     struct moat_err err = {0};
@@ -165,7 +128,7 @@ static void test_limits_and_subtree(void **state)
 {
     struct fx *f = *state;
     char buf[256], box[P], step[P];
-    put(f->fs, "memory.swap.max", "max\n");
+    sbx_test_put(f->fs, "memory.swap.max", "max\n");
     open_root(f);
     struct cg_group *g = NULL, *s = NULL;
     assert_int_equal(cg_create(f->root, "box1", &g, NULL), 0);
@@ -173,21 +136,22 @@ static void test_limits_and_subtree(void **state)
     assert_int_equal(cg_set_limits(s, 128ull << 20, 64), 0);
     sub(box, f, "moat/box1");
     sub(step, f, "moat/box1/step1");
-    assert_string_equal(get(box, "cgroup.subtree_control", buf, sizeof buf), "+memory +pids +cpu");
-    assert_string_equal(get(step, "memory.max", buf, sizeof buf), "134217728");
-    assert_string_equal(get(step, "memory.swap.max", buf, sizeof buf), "0");
-    assert_string_equal(get(step, "memory.oom.group", buf, sizeof buf), "1");
-    assert_string_equal(get(step, "pids.max", buf, sizeof buf), "64");
+    assert_string_equal(sbx_test_get(box, "cgroup.subtree_control", buf, sizeof buf),
+                        "+memory +pids +cpu");
+    assert_string_equal(sbx_test_get(step, "memory.max", buf, sizeof buf), "134217728");
+    assert_string_equal(sbx_test_get(step, "memory.swap.max", buf, sizeof buf), "0");
+    assert_string_equal(sbx_test_get(step, "memory.oom.group", buf, sizeof buf), "1");
+    assert_string_equal(sbx_test_get(step, "pids.max", buf, sizeof buf), "64");
     /* the box group itself gets no limits and no process */
-    assert_false(exists(box, "memory.max"));
-    assert_false(exists(box, "cgroup.procs"));
+    assert_false(sbx_test_exists(box, "memory.max"));
+    assert_false(sbx_test_exists(box, "cgroup.procs"));
 
     assert_int_equal(cg_set_limits(s, 0, 0), 0); /* 0: no limit */
-    assert_string_equal(get(step, "memory.max", buf, sizeof buf), "max");
-    assert_string_equal(get(step, "pids.max", buf, sizeof buf), "max");
+    assert_string_equal(sbx_test_get(step, "memory.max", buf, sizeof buf), "max");
+    assert_string_equal(sbx_test_get(step, "pids.max", buf, sizeof buf), "max");
 
     assert_int_equal(cg_attach(s, 4242), 0);
-    assert_string_equal(get(step, "cgroup.procs", buf, sizeof buf), "4242");
+    assert_string_equal(sbx_test_get(step, "cgroup.procs", buf, sizeof buf), "4242");
     assert_int_equal(cg_attach(s, 0), -EINVAL);
     cg_close(s);
     cg_close(g);
@@ -203,8 +167,8 @@ static void test_no_swap_file_without_accounting(void **state)
     assert_int_equal(cg_create_child(g, "step1", &s, NULL), 0);
     assert_int_equal(cg_set_limits(s, 1 << 20, 1), 0);
     sub(step, f, "moat/box1/step1");
-    assert_true(exists(step, "memory.max"));
-    assert_false(exists(step, "memory.swap.max"));
+    assert_true(sbx_test_exists(step, "memory.max"));
+    assert_false(sbx_test_exists(step, "memory.swap.max"));
     cg_close(s);
     cg_close(g);
 }
@@ -224,12 +188,13 @@ static void test_stats(void **state)
     assert_true(st.cpu_us == 0 && st.memory_peak == 0 && st.oom_kills == 0);
     assert_true(st.pids_current == 0);
 
-    put(step, "cpu.stat",
-        "usage_usec 1234\nuser_usec 1000\nsystem_usec 234\nnr_periods 0\n"
-        "nr_throttled 0\nthrottled_usec 0\n");
-    put(step, "memory.peak", "33554432\n");
-    put(step, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n");
-    put(step, "pids.current", "5\n");
+    sbx_test_put(step, "cpu.stat",
+                 "usage_usec 1234\nuser_usec 1000\nsystem_usec 234\nnr_periods 0\n"
+                 "nr_throttled 0\nthrottled_usec 0\n");
+    sbx_test_put(step, "memory.peak", "33554432\n");
+    sbx_test_put(step, "memory.events",
+                 "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n");
+    sbx_test_put(step, "pids.current", "5\n");
     assert_int_equal(cg_read_stats(s, &st), 0);
     assert_int_equal(st.cpu_us, 1234);
     assert_int_equal(st.memory_peak, 33554432);
@@ -237,17 +202,17 @@ static void test_stats(void **state)
     assert_int_equal(st.pids_current, 5);
 
     /* the poll re-reads the kept fd */
-    put(step, "cpu.stat", "usage_usec 987654\nuser_usec 1\n");
+    sbx_test_put(step, "cpu.stat", "usage_usec 987654\nuser_usec 1\n");
     uint64_t us = 0;
     assert_int_equal(cg_read_cpu_us(s, &us), 0);
     assert_int_equal(us, 987654);
 
-    put(step, "cpu.stat", "usage_usec 12x\n");
+    sbx_test_put(step, "cpu.stat", "usage_usec 12x\n");
     assert_int_equal(cg_read_cpu_us(s, &us), -EINVAL);
-    put(step, "cpu.stat", "user_usec 12\n");
+    sbx_test_put(step, "cpu.stat", "user_usec 12\n");
     assert_int_equal(cg_read_cpu_us(s, &us), -ENOENT);
-    put(step, "cpu.stat", "usage_usec 1\n");
-    put(step, "memory.events", "low 0\nhigh 0\n"); /* a kernel without oom_kill */
+    sbx_test_put(step, "cpu.stat", "usage_usec 1\n");
+    sbx_test_put(step, "memory.events", "low 0\nhigh 0\n"); /* a kernel without oom_kill */
     assert_int_equal(cg_read_stats(s, &st), 0);
     assert_int_equal(st.oom_kills, 0);
     cg_close(s);
@@ -264,23 +229,23 @@ static void test_kill_count_destroy(void **state)
     assert_int_equal(cg_create_child(g, "step1", &s, NULL), 0);
     sub(box, f, "moat/box1");
     sub(step, f, "moat/box1/step1");
-    put(step, "cgroup.procs", "10\n11\n12\n");
+    sbx_test_put(step, "cgroup.procs", "10\n11\n12\n");
     assert_int_equal(cg_count_procs(g), 3); /* counts the step below the box */
     assert_int_equal(cg_count_procs(s), 3);
-    put(step, "cgroup.procs", "10\nnope\n");
+    sbx_test_put(step, "cgroup.procs", "10\nnope\n");
     assert_int_equal(cg_count_procs(s), -EINVAL);
 
     assert_int_equal(cg_kill_all(s), 0);
-    assert_string_equal(get(step, "cgroup.kill", buf, sizeof buf), "1");
+    assert_string_equal(sbx_test_get(step, "cgroup.kill", buf, sizeof buf), "1");
     assert_int_equal(cg_set_limits(s, 1 << 20, 4), 0);
 
     /* the box goes with its step; the step's own destroy finds nothing */
     assert_int_equal(cg_destroy(g), 0);
-    assert_false(exists(box, ""));
+    assert_false(sbx_test_exists(box, ""));
     assert_int_equal(cg_destroy(s), 0);
     assert_int_equal(cg_destroy(NULL), 0);
     cg_close(NULL);
-    assert_true(exists(f->fs, "moat"));
+    assert_true(sbx_test_exists(f->fs, "moat"));
 }
 
 static void test_names_and_open(void **state)
@@ -345,9 +310,9 @@ static void test_for_each(void **state)
     assert_true(seen_has(&s, "job-1") && seen_has(&s, "job-2"));
     char dir[P];
     sub(dir, f, "moat");
-    assert_false(exists(dir, "job-1"));
-    assert_false(exists(dir, "job-2"));
-    assert_true(exists(dir, "other"));
+    assert_false(sbx_test_exists(dir, "job-1"));
+    assert_false(sbx_test_exists(dir, "job-2"));
+    assert_true(sbx_test_exists(dir, "other"));
     s.n = 0;
     assert_int_equal(cg_for_each(f->root, "job-", collect, &s), 0);
     assert_int_equal(s.n, 0);
@@ -372,7 +337,7 @@ static void test_mapping_table(void **state)
     assert_ptr_equal(cg_v2_backend.files, t);
     assert_int_equal(cg_v2_backend.version, 2);
 
-    put(f->fs, "memory.swap.max", "max\n");
+    sbx_test_put(f->fs, "memory.swap.max", "max\n");
     open_root(f);
     struct cg_group *g = NULL;
     assert_int_equal(cg_create(f->root, "box", &g, NULL), 0);
@@ -385,11 +350,11 @@ static void test_mapping_table(void **state)
     sub(dir, f, "moat/box");
     char text[64];
     (void)snprintf(text, sizeof text, "%s 77\n", t->cpu_usage_key);
-    put(dir, t->cpu_usage, text);
-    put(dir, t->memory_peak, "4096\n");
+    sbx_test_put(dir, t->cpu_usage, text);
+    sbx_test_put(dir, t->memory_peak, "4096\n");
     (void)snprintf(text, sizeof text, "%s 2\n", t->oom_key);
-    put(dir, t->oom_file, text);
-    put(dir, t->pids_current, "3\n");
+    sbx_test_put(dir, t->oom_file, text);
+    sbx_test_put(dir, t->pids_current, "3\n");
     struct cg_stats st;
     assert_int_equal(cg_read_stats(g, &st), 0);
     assert_true(st.cpu_us == 77 && st.memory_peak == 4096 && st.oom_kills == 2 &&
@@ -403,22 +368,23 @@ static void test_detect_v2_beside_tmpfs(void **state)
     char uni[P], mi[4 * P];
     sub(uni, f, "unified");
     assert_int_equal(mkdir(uni, 0755), 0);
-    put(uni, "cgroup.controllers", "memory pids\n");
+    sbx_test_put(uni, "cgroup.controllers", "memory pids\n");
     (void)snprintf(mi, sizeof mi,
                    "30 22 0:26 / %s rw - tmpfs tmpfs rw\n"
                    "31 30 0:27 / %s rw - cgroup2 cgroup2 rw\n",
                    f->fs, uni);
-    put(f->tmp, "mountinfo", mi);
+    sbx_test_put(f->tmp, "mountinfo", mi);
     struct cg_root_opts o = {.fs = f->fs, .mountinfo = f->mountinfo, .name = "moat", .fake = true};
     assert_int_equal(cg_root_open(&o, &f->root, NULL), 0);
     assert_int_equal(cg_root_version(f->root), 2);
-    assert_true(exists(uni, "moat"));
+    assert_true(sbx_test_exists(uni, "moat"));
     char buf[64];
-    assert_string_equal(get(uni, "cgroup.subtree_control", buf, sizeof buf), "+memory +pids");
+    assert_string_equal(sbx_test_get(uni, "cgroup.subtree_control", buf, sizeof buf),
+                        "+memory +pids");
     cg_root_free(f->root);
     f->root = NULL;
 
-    put(uni, "cgroup.controllers", "hugetlb\n"); /* like a hybrid host, no v1 either */
+    sbx_test_put(uni, "cgroup.controllers", "hugetlb\n"); /* like a hybrid host, no v1 either */
     assert_int_equal(cg_root_open(&o, &f->root, NULL), -EOPNOTSUPP);
 }
 

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 
 #include "sandbox-internal.h"
+#include "sbx_test.h"
 
 struct tree {
     char root[64];
@@ -30,58 +31,20 @@ struct tree {
 
 /* ---- the child's report channel ---- */
 
-struct report {
-    int fd;
-    int failures;
-};
-
-__attribute__((format(printf, 3, 4))) static void check(struct report *r, bool ok, const char *fmt,
-                                                        ...)
-{
-    if (ok)
-        return;
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    (void)!write(r->fd, line, (size_t)n);
-    r->failures++;
-}
-
 /* Runs fn(tree, report) in a child; fails the test with the child's text
  * when it reports anything or dies. */
-static void run_child(const struct tree *t, void (*fn)(const struct tree *, struct report *))
+static void run_child(const struct tree *t, void (*fn)(const struct tree *, struct sbx_report *))
 {
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    struct sbx_report r;
+    int rfd = -1;
+    pid_t pid = sbx_test_fork_reporter(&r, &rfd);
     if (pid == 0) {
-        (void)close(p[0]);
-        struct report r = {.fd = p[1]};
         fn(t, &r);
         _exit(r.failures ? 1 : 0);
     }
-    (void)close(p[1]);
-    char text[4096];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof(text) - 1 && (n = read(p[0], text + len, sizeof(text) - 1 - len)) > 0)
-        len += (size_t)n;
-    text[len] = '\0';
-    (void)close(p[0]);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    if (len > 0)
-        print_error("abi %d:\n%s", t->abi, text);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    char label[32];
+    (void)snprintf(label, sizeof label, "abi %d:\n", t->abi);
+    sbx_test_wait_reporter(pid, rfd, label);
 }
 
 /* ---- the tree ---- */
@@ -179,16 +142,16 @@ static int open_err(const struct tree *t, const char *rel, int flags)
 
 static int path_err(int r) { return r < 0 ? errno : 0; }
 
-static void enforce_or_report(const struct tree *t, struct report *r, int abi)
+static void enforce_or_report(const struct tree *t, struct sbx_report *r, int abi)
 {
     int rs = sbx_landlock_prepare_at(abi, t->root);
-    check(r, rs >= 0, "prepare_at(%d): %s", abi, rs < 0 ? strerror(-rs) : "");
+    sbx_check(r, rs >= 0, "prepare_at(%d): %s", abi, rs < 0 ? strerror(-rs) : "");
     if (rs < 0)
         _exit(1);
-    check(r, (fcntl(rs, F_GETFD) & FD_CLOEXEC) != 0, "ruleset fd is not CLOEXEC");
-    check(r, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "no_new_privs");
+    sbx_check(r, (fcntl(rs, F_GETFD) & FD_CLOEXEC) != 0, "ruleset fd is not CLOEXEC");
+    sbx_check(r, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "no_new_privs");
     int e = sbx_landlock_enforce(rs);
-    check(r, e == 0, "enforce: %s", e < 0 ? strerror(-e) : "");
+    sbx_check(r, e == 0, "enforce: %s", e < 0 ? strerror(-e) : "");
     if (e < 0)
         _exit(1);
     (void)close(rs);
@@ -197,13 +160,13 @@ static void enforce_or_report(const struct tree *t, struct report *r, int abi)
 #define CHECK_ERR(r, got, want, what)                                                              \
     do {                                                                                           \
         int got_ = (got);                                                                          \
-        check((r), got_ == (want), "%s: got %s, want %s", (what),                                  \
-              got_ ? strerror(got_) : "success", (want) ? strerror(want) : "success");             \
+        sbx_check((r), got_ == (want), "%s: got %s, want %s", (what),                              \
+                  got_ ? strerror(got_) : "success", (want) ? strerror(want) : "success");         \
     } while (0)
 
 /* ---- child bodies ---- */
 
-static void check_read_only(const struct tree *t, struct report *r, int abi)
+static void check_read_only(const struct tree *t, struct sbx_report *r, int abi)
 {
     char p[256], q[256];
     /* Reading and listing anywhere beneath the root. */
@@ -230,7 +193,7 @@ static void check_read_only(const struct tree *t, struct report *r, int abi)
 }
 
 /* Writes inside /box, /tmp and /dev/shm. */
-static void check_writable(const struct tree *t, struct report *r)
+static void check_writable(const struct tree *t, struct sbx_report *r)
 {
     char p[256], q[256];
     static const char *const writable[] = {"box", "tmp", "dev/shm"};
@@ -260,7 +223,7 @@ static void check_writable(const struct tree *t, struct report *r)
     CHECK_ERR(r, path_err(mknod(p, S_IFCHR | 0600, makedev(1, 1))), EACCES, "mknod c in tmp");
 }
 
-static void child_files(const struct tree *t, struct report *r, int abi)
+static void child_files(const struct tree *t, struct sbx_report *r, int abi)
 {
     enforce_or_report(t, r, abi);
     check_read_only(t, r, abi);
@@ -275,15 +238,15 @@ static void child_files(const struct tree *t, struct report *r, int abi)
 
 /* ABI 4: TCP bind and connect handled with no rule. ABI 6: signals and
  * abstract unix sockets scoped to the domain. */
-static void child_scopes(const struct tree *t, struct report *r, int abi)
+static void child_scopes(const struct tree *t, struct sbx_report *r, int abi)
 {
     /* An abstract socket made before the domain exists is outside it. */
     int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "moat-ll-%d", (int)getpid());
     socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-    check(r, srv >= 0 && bind(srv, (struct sockaddr *)&sa, salen) == 0 && listen(srv, 1) == 0,
-          "abstract listener: %s", strerror(errno));
+    sbx_check(r, srv >= 0 && bind(srv, (struct sockaddr *)&sa, salen) == 0 && listen(srv, 1) == 0,
+              "abstract listener: %s", strerror(errno));
 
     enforce_or_report(t, r, abi);
 
@@ -304,12 +267,12 @@ static void child_scopes(const struct tree *t, struct report *r, int abi)
     }
 }
 
-static void child_files_at_abi(const struct tree *t, struct report *r)
+static void child_files_at_abi(const struct tree *t, struct sbx_report *r)
 {
     child_files(t, r, t->abi);
 }
 
-static void child_scopes_at_abi(const struct tree *t, struct report *r)
+static void child_scopes_at_abi(const struct tree *t, struct sbx_report *r)
 {
     child_scopes(t, r, t->abi);
 }

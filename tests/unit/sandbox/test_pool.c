@@ -24,6 +24,7 @@
 
 #include "box-internal.h"
 #include "cgroup-internal.h"
+#include "sbx_test.h"
 
 #define MiB (1ull << 20)
 #define NTHREADS 4
@@ -66,15 +67,9 @@ static size_t box_uid_procs(const struct fx *f, pid_t *first)
     assert_non_null(d);
     size_t n = 0;
     uint32_t lo = f->ctx->cfg.first_uid, hi = lo + f->ctx->cfg.uid_count;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        uint64_t pid;
-        if (parse_u64(e->d_name, 1, INT32_MAX, &pid) < 0)
-            continue;
-        char path[300], text[4096];
-        (void)snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
-        if (read_small_file_at(AT_FDCWD, path, text, sizeof text) < 0)
-            continue;
+    pid_t pid;
+    char text[4096];
+    while (sbx_test_next_proc(d, &pid, text, sizeof text)) {
         const char *l = strstr(text, "\nUid:");
         unsigned u[4];
         if (!l || sscanf(l + 1, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) != 4)
@@ -83,7 +78,7 @@ static size_t box_uid_procs(const struct fx *f, pid_t *first)
         for (int i = 0; i < 4; i++)
             mine |= u[i] >= lo && u[i] < hi;
         if (mine && n++ == 0 && first)
-            *first = (pid_t)pid;
+            *first = pid;
     }
     (void)closedir(d);
     return n;
@@ -128,20 +123,14 @@ static pid_t find_spawner(void)
     pid_t found = -1;
     if (!d)
         return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        uint64_t pid;
-        if (parse_u64(e->d_name, 1, INT32_MAX, &pid) < 0)
-            continue;
-        char path[300], text[4096];
-        (void)snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
-        if (read_small_file_at(AT_FDCWD, path, text, sizeof text) < 0)
-            continue;
+    pid_t pid;
+    char text[4096];
+    while (sbx_test_next_proc(d, &pid, text, sizeof text)) {
         const char *pp = strstr(text, "\nPPid:");
         int ppid;
         if (str_has_prefix(text, "Name:\tmoat-spawner\n") && pp &&
             sscanf(pp + 1, "PPid: %d", &ppid) == 1 && ppid == getpid()) {
-            found = (pid_t)pid; /* one pool at a time */
+            found = pid; /* one pool at a time */
         }
     }
     (void)closedir(d);
@@ -375,25 +364,6 @@ static int test_teardown(void **state)
     return 0;
 }
 
-static int rm_run_dir(const struct fx *f)
-{
-    char dir[300];
-    (void)snprintf(dir, sizeof dir, "%s/uid", f->run_dir);
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL)
-            if (e->d_name[0] != '.')
-                (void)unlinkat(dirfd(d), e->d_name, 0);
-        (void)closedir(d);
-    }
-    int bad = rmdir(dir) < 0 && errno != ENOENT;
-    (void)snprintf(dir, sizeof dir, "%s/root", f->run_dir);
-    bad |= rmdir(dir) < 0 && errno != ENOENT;
-    bad |= rmdir(f->run_dir) < 0 && errno != ENOENT;
-    return bad ? -1 : 0;
-}
-
 static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
@@ -418,18 +388,11 @@ static int group_setup(void **state)
     int r = sbx_ctx_new(&cfg, &f->ctx, &err);
     if (r < 0) {
         print_error("sbx_ctx_new: %s\n", err.msg);
-        (void)rm_run_dir(f);
+        (void)sbx_test_rm_run_dir(f->run_dir);
         free(f);
         return -1;
     }
-    f->nparents = f->ctx->cg->c.nhier;
-    for (unsigned h = 0; h < f->nparents; h++) {
-        char link[64];
-        (void)snprintf(link, sizeof link, "/proc/self/fd/%d", f->ctx->cg->parent_fd[h]);
-        ssize_t n = readlink(link, f->parents[h], sizeof f->parents[h] - 1);
-        assert_true(n > 0);
-        f->parents[h][n] = '\0';
-    }
+    f->nparents = sbx_test_parent_paths(f->ctx->cg->parent_fd, f->ctx->cg->c.nhier, f->parents);
     *state = f;
     return 0;
 }
@@ -446,34 +409,20 @@ static int group_teardown(void **state)
         (void)usleep(20000);
     }
     sbx_ctx_free(f->ctx);
-    for (unsigned h = 0; h < f->nparents; h++) {
-        int tries = 0;
-        while (rmdir(f->parents[h]) < 0 && errno == EBUSY && tries++ < 100)
-            (void)usleep(10000);
-        if (access(f->parents[h], F_OK) == 0) {
-            print_error("cleanup left %s behind\n", f->parents[h]);
-            ret = -1;
-        }
-    }
-    if (rm_run_dir(f) < 0) {
+    if (sbx_test_rm_parents(f->parents, f->nparents) < 0)
+        ret = -1;
+    if (sbx_test_rm_run_dir(f->run_dir) < 0) {
         print_error("cleanup left %s behind\n", f->run_dir);
         ret = -1;
     }
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
     free(f);
     return ret;
 }
 
 int main(void)
 {
-    if (geteuid() != 0) {
-        (void)fprintf(stderr,
-                      "SKIPPED: the pool test runs real sandboxes and needs root "
-                      "(euid %d)\n",
-                      (int)geteuid());
+    if (!sbx_test_have_root("pool"))
         return 77;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_take_sequential_and_threads, test_teardown),
         cmocka_unit_test_teardown(test_take_times_out, test_teardown),
