@@ -119,6 +119,8 @@ uint64_t moat_realtime_ms(void); /* CLOCK_REALTIME, ms since epoch */
 
 /* ---- io helpers: retry on EINTR, loop on short transfers; -errno ---- */
 int write_full(int fd, const void *data, size_t len);
+/* On a socket: a peer that is gone is -EPIPE, never a SIGPIPE. */
+int send_full(int fd, const void *data, size_t len);
 int read_full(int fd, void *data, size_t len); /* -EPIPE on early EOF */
 /* Reads a small file (< max bytes) at dirfd/path into buf (NUL-terminated). */
 ssize_t read_small_file_at(int dirfd, const char *path, char *buf, size_t max);

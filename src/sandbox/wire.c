@@ -13,24 +13,6 @@ struct wire_header {
     uint64_t len;
 };
 
-/* send(MSG_NOSIGNAL): a peer that died is an error to report, not a
- * SIGPIPE that kills the caller. */
-static int send_full(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int wire_send(int fd, enum wire_type type, const void *payload, size_t len)
 {
     struct wire_header h = {.type = (uint32_t)type, .len = len};

@@ -2,12 +2,14 @@
 #include "moat/util.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 
-int write_full(int fd, const void *data, size_t len)
+/* One loop for both: send(MSG_NOSIGNAL) on sockets, write elsewhere. */
+static int transfer_full(int fd, const void *data, size_t len, bool sock)
 {
     const char *p = data;
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = sock ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -17,6 +19,16 @@ int write_full(int fd, const void *data, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+int write_full(int fd, const void *data, size_t len)
+{
+    return transfer_full(fd, data, len, false);
+}
+
+int send_full(int fd, const void *data, size_t len)
+{
+    return transfer_full(fd, data, len, true);
 }
 
 int read_full(int fd, void *data, size_t len)
