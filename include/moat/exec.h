@@ -50,7 +50,3 @@ void exec_outcome_release(struct exec_outcome *o);
 int exec_program(struct sbx_box *box, const struct moat_config *cfg,
                  const struct exec_request *req, struct exec_outcome *out,
                  struct moat_err *err);
-
-/* Validates a file name given by a user: relative, no "..", no NUL, at most
- * 255 bytes, characters [A-Za-z0-9._/-]. */
-bool exec_file_name_ok(const char *name);

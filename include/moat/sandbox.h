@@ -73,6 +73,12 @@ struct sbx_file {
     bool executable;
 };
 
+/* A name box init accepts for a file in /box: relative, at most 255 bytes,
+ * no "." or ".." or empty component, characters [A-Za-z0-9._-] and "/".
+ * Callers check user input with it to refuse a bad name before any box is
+ * used; box init checks again. */
+bool sbx_file_name_ok(const char *name);
+
 struct sbx_step {
     const char *const *argv; /* argv[0] is an absolute path or relative to /box */
     const char *const *envp; /* the whole environment: nothing of moat's leaks */

@@ -115,6 +115,24 @@ static void box_memory(struct sbx_box *box, uint64_t *rss, uint64_t *pss, uint64
         *cg += bytes / 1024;
 }
 
+struct figure {
+    const char *key;   /* --json */
+    const char *label; /* text */
+    double value;
+};
+
+static void print_figures(bool json, size_t runs, const struct figure *f, size_t n)
+{
+    (void)printf(json ? "{\"runs\":%zu" : "runs %zu\n", runs);
+    for (size_t i = 0; i < n; i++) {
+        if (json)
+            (void)printf(",\"%s\":%.1f", f[i].key, f[i].value);
+        else
+            (void)printf("%-28s %.1f\n", f[i].label, f[i].value);
+    }
+    (void)printf(json ? "}\n" : "");
+}
+
 static int measure_idle(struct sbx_pool *pool, uint64_t warm, uint64_t out[3])
 {
     struct sbx_box *boxes[64];
@@ -234,22 +252,17 @@ int cli_bench(int argc, char **argv)
         size_t n = (size_t)o.runs;
         uint64_t bm = pct(bare, n, 50), bp = pct(bare, n, 90);
         uint64_t wm = pct(boxed, n, 50), wp = pct(boxed, n, 90);
-        if (o.json)
-            (void)printf("{\"runs\":%zu,\"bare_median_us\":%.1f,\"bare_p90_us\":%.1f,"
-                         "\"warm_median_us\":%.1f,\"warm_p90_us\":%.1f,"
-                         "\"overhead_median_us\":%.1f,\"idle_box_rss_kb\":%llu,"
-                         "\"idle_box_pss_kb\":%llu,\"idle_box_cgroup_kb\":%llu}\n",
-                         n, (double)bm / 1e3, (double)bp / 1e3, (double)wm / 1e3, (double)wp / 1e3,
-                         ((double)wm - (double)bm) / 1e3, (unsigned long long)idle[0],
-                         (unsigned long long)idle[1], (unsigned long long)idle[2]);
-        else
-            (void)printf("runs %zu\nbare fork+execve  median %.1f us  p90 %.1f us\n"
-                         "warm box          median %.1f us  p90 %.1f us\n"
-                         "overhead          median %.1f us\n"
-                         "idle warm box     rss %llu KB  pss %llu KB  cgroup %llu KB\n",
-                         n, (double)bm / 1e3, (double)bp / 1e3, (double)wm / 1e3, (double)wp / 1e3,
-                         ((double)wm - (double)bm) / 1e3, (unsigned long long)idle[0],
-                         (unsigned long long)idle[1], (unsigned long long)idle[2]);
+        const struct figure figs[] = {
+            {"bare_median_us", "bare fork+execve median us", (double)bm / 1e3},
+            {"bare_p90_us", "bare fork+execve p90 us", (double)bp / 1e3},
+            {"warm_median_us", "warm box median us", (double)wm / 1e3},
+            {"warm_p90_us", "warm box p90 us", (double)wp / 1e3},
+            {"overhead_median_us", "overhead median us", ((double)wm - (double)bm) / 1e3},
+            {"idle_box_rss_kb", "idle warm box rss KB", (double)idle[0]},
+            {"idle_box_pss_kb", "idle warm box pss KB", (double)idle[1]},
+            {"idle_box_cgroup_kb", "idle warm box cgroup KB", (double)idle[2]},
+        };
+        print_figures(o.json, n, figs, MOAT_ARRAY_SIZE(figs));
     }
     free(bare);
     free(boxed);

@@ -154,7 +154,7 @@ static int read_inputs(const struct moat_config *cfg, const struct run_opts *o,
         char tmp[512];
         moat_strlcpy(tmp, paths[i], sizeof(tmp));
         moat_strlcpy(in->names[i], basename(tmp), sizeof(in->names[i]));
-        bool ok = exec_file_name_ok(in->names[i]);
+        bool ok = sbx_file_name_ok(in->names[i]);
         if (!ok && i > 0) {
             (void)fprintf(stderr, "moat run: %s: unusable file name in a box\n", paths[i]);
             return CLI_EXIT_USAGE;

@@ -16,29 +16,6 @@ static const char *const base_env[] = {
 };
 #define MAX_ENV (MOAT_ARRAY_SIZE(base_env) + LANG_MAX_ENV + 1)
 
-bool exec_file_name_ok(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0 || len > 255 || name[0] == '/' || name[len - 1] == '/')
-        return false;
-    const char *comp = name;
-    for (const char *p = name;; p++) {
-        if (*p == '/' || *p == '\0') {
-            size_t n = (size_t)(p - comp);
-            if (n == 0 || (n == 1 && comp[0] == '.') || (n == 2 && !strncmp(comp, "..", 2)))
-                return false;
-            if (*p == '\0')
-                return true;
-            comp = p + 1;
-            continue;
-        }
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-}
-
 void exec_outcome_release(struct exec_outcome *o)
 {
     job_step_release(&o->compile);
@@ -198,7 +175,7 @@ static int prepare_files(const struct exec_request *req, struct sbx_file *files,
             if (r < 0)
                 return r;
             name = entry;
-        } else if (!name || !exec_file_name_ok(name)) {
+        } else if (!name || !sbx_file_name_ok(name)) {
             return moat_err_field(err, -EINVAL, "files", "file %zu has an invalid name", i);
         }
         for (size_t j = 0; j < i; j++)

@@ -15,8 +15,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-/* Relative, no "..", no empty component, a conservative character set. */
-static bool file_name_ok(const char *name)
+bool sbx_file_name_ok(const char *name)
 {
     size_t len = strlen(name);
     if (len == 0 || len > 255 || name[0] == '/' || name[len - 1] == '/')
@@ -55,7 +54,7 @@ static int create_beneath(int dirfd, const char *name, int flags, mode_t mode)
 static int write_box_file(int boxfd, uint32_t uid, const struct sbx_file *f,
                           struct moat_err *err)
 {
-    if (!f->name || !file_name_ok(f->name))
+    if (!f->name || !sbx_file_name_ok(f->name))
         return moat_err_field(err, -EINVAL, "files", "invalid file name");
     char path[256];
     moat_strlcpy(path, f->name, sizeof(path));

@@ -14,13 +14,7 @@
 
 #include "sandbox/cgroup-internal.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            (void)fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__);                \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 /* A decimal number of 1..23 characters that fits in 64 bits: 0, -EINVAL or
  * -ERANGE (past 23 characters the text is refused unread: -EINVAL). As

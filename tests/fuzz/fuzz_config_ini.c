@@ -19,13 +19,7 @@
 #include "moat/config.h"
 #include "moat/util.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            (void)fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__);                \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 #define MAX_PREFIXES 64
 

@@ -14,13 +14,7 @@
 #include "moat/job.h"
 #include "moat/util.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            (void)fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__);                \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 static size_t put_cp(unsigned char *o, uint32_t cp)
 {

@@ -14,13 +14,7 @@
 #include "moat/lang.h"
 #include "moat/util.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            (void)fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__);                \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 static const char java_ini[] = "[java]\nsource = {class}.java\nclass_rule = java\n"
                                "run = /usr/bin/java -cp . {class}\n";
