@@ -39,7 +39,6 @@ struct fx {
     unsigned nparents;
     struct sbx_pool *pool; /* of the running test, stopped by its teardown */
     struct sbx_box *box;   /* likewise freed */
-    bool sigpipe_ignored;  /* restored by the teardown */
 };
 
 static const char *const env[] = {"PATH=/usr/bin:/bin", NULL};
@@ -356,9 +355,6 @@ static int test_teardown(void **state)
         (void)kill(sp, SIGCONT); /* a failed test may have stopped it */
     sbx_box_free(f->box);
     f->box = NULL;
-    if (f->sigpipe_ignored)
-        (void)signal(SIGPIPE, SIG_DFL);
-    f->sigpipe_ignored = false;
     sbx_pool_stop(f->pool);
     f->pool = NULL;
     return 0;
