@@ -15,7 +15,7 @@ configure: deps
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
 build: configure
-	@cmake --build $(BUILD) --target moat -j $(JOBS)
+	@cmake --build $(BUILD) --target moat moat-server -j $(JOBS)
 
 run: build
 	./$(BUILD)/moat serve
@@ -34,6 +34,7 @@ fuzz: configure
 
 bench: build
 	@bench/sandbox.sh
+	@bench/api.sh
 
 clean:
 	rm -rf $(BUILD)

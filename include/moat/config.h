@@ -60,6 +60,10 @@ struct moat_config {
     uint64_t max_stdin_kb;
     uint64_t compile_cache_mb;
     bool no_exec;
+    uint64_t http_threads;    /* 0 = number of CPUs */
+    uint64_t max_connections;
+    uint64_t connection_memory_kb;
+    uint64_t connection_timeout_s;
 
     char log_level[16];
 };

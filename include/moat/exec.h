@@ -50,3 +50,80 @@ void exec_outcome_release(struct exec_outcome *o);
 int exec_program(struct sbx_box *box, const struct moat_config *cfg,
                  const struct exec_request *req, struct exec_outcome *out,
                  struct moat_err *err);
+
+/* ---- compile cache ---- */
+
+/*
+ * The compile step's artifacts (every regular file the compile step left in
+ * /box that was not a source), kept on disk under <data_dir>/compile-cache,
+ * keyed by SHA-256 of (language, version, compile command, file names and
+ * contents), bounded to cfg->compile_cache_mb by evicting the least recently
+ * used entries. exec_program consults it when given one: a hit writes the
+ * artifacts into the box and skips the compile step (compile.cached = true).
+ * Thread-safe.
+ */
+struct exec_cache;
+int exec_cache_open(const struct moat_config *cfg, struct exec_cache **out,
+                    struct moat_err *err);
+void exec_cache_free(struct exec_cache *c); /* accepts NULL */
+struct exec_cache_stats {
+    uint64_t hits, misses, entries, bytes, evictions;
+};
+void exec_cache_stats(struct exec_cache *c, struct exec_cache_stats *st);
+
+/* exec_program with a compile cache (NULL = none). */
+int exec_program_cached(struct sbx_box *box, const struct moat_config *cfg,
+                        struct exec_cache *cache, const struct exec_request *req,
+                        struct exec_outcome *out, struct moat_err *err);
+
+/* ---- the executor service of `moat serve` ---- */
+
+struct store;
+struct queue;
+struct sbx_pool;
+struct obs_registry;
+struct lang_registry;
+
+/* Called (from an executor thread) when a job reached a final status, after
+ * it is durable: the API wakes the requests waiting for it. Must not block. */
+typedef void (*exec_finished_fn)(void *cls, const char *id);
+
+struct exec_service_deps {
+    const struct moat_config *cfg;     /* workers, retry policy, limits */
+    const struct lang_registry *langs;
+    struct store *store;
+    struct queue *queue;
+    struct sbx_pool *pool;             /* boxes; an executor takes a job only
+                                          when it holds a free box */
+    struct exec_cache *cache;          /* NULL = no compile cache */
+    struct obs_registry *metrics;      /* NULL = none */
+    exec_finished_fn finished;         /* NULL = nobody to tell */
+    void *finished_cls;
+};
+
+struct exec_service;
+
+/*
+ * Starts cfg->workers executor threads (0 = the number of CPUs). Each:
+ * takes a free box, then the next job from the queue; loads it
+ * (STORE_GET_CODE); store_start (a job cancelled meanwhile is skipped);
+ * compiles (or hits the cache) and runs it; store_finish; queue_ack; tells
+ * deps->finished; observes metrics and logs one logfmt line (id, language,
+ * verdict, attempts, queue/compile/run ms, peak memory; never code, stdin
+ * or output). An internal_error is retried with exponential backoff
+ * (retry_base_ms * retry_factor^(attempt-1)) through store_requeue and a
+ * delayed queue_push, up to retry_attempts attempts; then the job is failed.
+ * Borrows deps (and everything it points to) until exec_service_stop.
+ */
+int exec_service_start(const struct exec_service_deps *deps, struct exec_service **out,
+                       struct moat_err *err);
+/* Kills job id if an executor of this service is running it (its result is
+ * then cancelled): 0, or -ENOENT when it is not running here. */
+int exec_service_cancel(struct exec_service *svc, const char *id);
+struct exec_service_stats {
+    uint64_t workers, busy;
+};
+void exec_service_stats(struct exec_service *svc, struct exec_service_stats *st);
+/* Stops taking jobs, lets the running ones finish (queue_shutdown must have
+ * been called), joins the threads, frees. Accepts NULL. */
+void exec_service_stop(struct exec_service *svc);

@@ -84,3 +84,88 @@ json_t *job_step_to_json(const struct job_step *s, bool is_compile);
  * JSON requires). jansson keeps insertion order in every dump, so no
  * JSON_PRESERVE_ORDER or JSON_SORT_KEYS: the order above is the wire order. */
 #define JOB_JSON_DUMP_FLAGS JSON_COMPACT
+
+/* ---- the job: what was asked, where it is, what came of it ---- */
+
+#include "moat/config.h"
+#include "moat/util.h"
+
+enum job_status {
+    JOB_STATUS_QUEUED,
+    JOB_STATUS_RUNNING,
+    JOB_STATUS_COMPLETED, /* the program ran, whatever its verdict */
+    JOB_STATUS_FAILED,    /* moat could not run it after its retries */
+    JOB_STATUS_CANCELLED,
+    JOB_STATUS_MAX_,
+};
+
+/* "queued", ...; NULL when out of range. Static storage. */
+const char *job_status_name(enum job_status s);
+/* -EINVAL when unknown; *out written only on success. */
+int job_status_parse(const char *name, enum job_status *out);
+/* completed, failed and cancelled are final: nothing changes them again. */
+bool job_status_final(enum job_status s);
+
+/* One source file of a job. */
+struct job_file {
+    char *name; /* NULL for the entry of a single-file program (the language's
+                   rule names it: main.py, Main.java, ...) */
+    char *data; /* may hold any bytes */
+    size_t len;
+};
+
+#define JOB_PRIORITY_MIN 0
+#define JOB_PRIORITY_MAX 10
+#define JOB_PRIORITY_DEFAULT 5
+
+/*
+ * A job as the store keeps it and the API shows it. Every pointer member is
+ * owned by the struct (job_release frees them). Text members are
+ * NUL-terminated; data members may hold NULs (their _len says how long).
+ */
+struct job {
+    char id[MOAT_UUID_LEN + 1]; /* UUIDv7 */
+    enum job_status status;
+    char language[32];          /* canonical name in languages.ini ("python") */
+    char language_given[32];    /* as the client wrote it ("py", "c++") */
+    char version[64];           /* the language's version when accepted */
+    int priority;               /* JOB_PRIORITY_MIN..MAX; higher runs sooner */
+    struct moat_limits limits;  /* the run step's, checked against the maxima */
+    struct job_file *files;     /* files[0] is the entry point; nfiles >= 1 */
+    size_t nfiles;
+    char *stdin_data;
+    size_t stdin_len;
+    char **args;
+    size_t nargs;
+    char *metadata_json;        /* compact JSON object text; NULL = {} */
+    char *tags_json;            /* compact JSON array text; NULL = [] */
+    uint32_t attempts;          /* runs started (a crash mid-run counts one) */
+    int64_t created_ms;         /* Unix ms; 0 = not yet */
+    int64_t started_ms;
+    int64_t finished_ms;
+    char code_hash[MOAT_SHA256_HEX_LEN + 1];   /* of the code blob (job_code_blob) */
+    char output_hash[MOAT_SHA256_HEX_LEN + 1]; /* of the run step's stdout; "" until finished */
+    /* The result: meaningful once status is final. A failed job has the
+     * last internal_error in run (its message says what went wrong). */
+    bool compiled;              /* compile holds the compile step */
+    struct job_step compile;
+    struct job_step run;
+};
+
+/* Frees every owned member and zeroes the struct; accepts NULL. */
+void job_release(struct job *j);
+
+/*
+ * The code blob of a job (stored under "jobs/{id}/code.bin"): the source
+ * itself when the job is one unnamed file (so seed 000's codeHash is the
+ * SHA-256 of its code), else a JSON array [{"name","content"}] with content
+ * base64. Caller frees *out. -ENOMEM.
+ */
+int job_code_blob(const struct job *j, char **out, size_t *len);
+/* The inverse: fills j->files/nfiles from a blob made by job_code_blob.
+ * single says which form it is (j's store record knows). -EINVAL, -ENOMEM. */
+int job_code_from_blob(struct job *j, const char *blob, size_t len, bool single);
+
+/* Blob keys of API.md: "jobs/{id}/code.bin", "jobs/{id}/output.log". */
+#define JOB_CODE_KEY_FMT "jobs/%s/code.bin"
+#define JOB_OUTPUT_KEY_FMT "jobs/%s/output.log"

@@ -51,6 +51,10 @@ struct lang {
     /* extra minimum for the run step (e.g. the JVM needs 40 threads); 0 = none */
     uint64_t min_processes;
     uint64_t min_memory_mb;
+    /* set by lang_registry_probe: lang_version answers from here, without
+     * forking, from any thread */
+    bool version_probed;
+    char version[64];  /* "" when the probe found none */
 };
 
 /* Loads the registry from an ini file (at most 1 MiB). On success *out is
@@ -126,8 +130,13 @@ int lang_expand(const char *tmpl, const struct lang_vars *vars, char ***argv_out
  * be NULL). Returns 0 with out set, or -errno with out = "": -ENOENT binary
  * missing, -ETIMEDOUT, -ENODATA no version in the output or no version_cmd,
  * -EIO the probe failed, -ENAMETOOLONG out too small.
- * Not thread-safe (forks): call at start-up. */
+ * Not thread-safe (forks): call at start-up, or after lang_registry_probe,
+ * which makes it a copy of the probed version (thread-safe). */
 int lang_version(const struct lang *l, const char *cache_dir, char *out, size_t outsz);
+
+/* Probes the version of every available language of reg once and keeps it
+ * in the registry (a service calls it before it starts threads). */
+void lang_registry_probe(struct lang_registry *reg, const char *cache_dir);
 
 /* Whether this host can run the language: the first word of run (and of
  * compile, if any), when an absolute path, is an executable file. */

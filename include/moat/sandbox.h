@@ -92,6 +92,24 @@ struct sbx_step {
      * which on cgroup v1 waits for an RCU grace period (5-10 ms here) while
      * holding up fork and exit on the whole host. */
     bool last;
+    /* After the step, hand back every regular file under /box that is not
+     * one of files[] (by name): in the first step of a box, what the step
+     * made (the compile cache keeps a compile step's artifacts). At most
+     * SBX_COLLECT_MAX_FILES files and collect_max_bytes bytes in all, else
+     * the result has collect_overflow set and no files. Links are never
+     * followed; anything else left out sets collect_skipped. */
+    bool collect;
+    uint64_t collect_max_bytes;
+};
+
+#define SBX_COLLECT_MAX_FILES 64
+
+/* A file handed back by a step with collect (name relative to /box). */
+struct sbx_collected {
+    char *name;
+    char *data;
+    size_t len;
+    bool executable;
 };
 
 struct sbx_result {
@@ -105,6 +123,14 @@ struct sbx_result {
     struct buf out, err; /* stdout, stderr (at most output_bytes each) */
     bool out_truncated, err_truncated;
     char message[256]; /* internal error detail, "" otherwise */
+    struct sbx_collected *collected; /* with step.collect: owned, released
+                                        by sbx_result_release */
+    size_t ncollected;
+    bool collect_overflow;
+    /* With step.collect: something under /box was left out (a link, a
+     * device or fifo, a name sbx_file_name_ok refuses), so the files do not
+     * reproduce what the step left (e.g. javac's Main$1.class). */
+    bool collect_skipped;
 };
 
 void sbx_result_init(struct sbx_result *r);

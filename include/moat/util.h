@@ -127,6 +127,27 @@ ssize_t read_small_file_at(int dirfd, const char *path, char *buf, size_t max);
 /* Writes string s to dirfd/path (O_WRONLY, no O_CREAT, no follow). */
 int write_file_at(int dirfd, const char *path, const char *s);
 
+/* ---- identifiers, digests, encodings ---- */
+#define MOAT_UUID_LEN 36 /* "0193e3c2-7b1a-7c3e-9f00-2a5b8d1c4e6f" without the NUL */
+/* A new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, rand_a the
+ * sub-millisecond fraction (method 3, so ids of one process sort by creation
+ * time without shared state), the rest from getrandom. Lowercase, hyphenated,
+ * NUL-terminated. Thread-safe. */
+void moat_uuid7(char out[MOAT_UUID_LEN + 1]);
+/* s is exactly 8-4-4-4-12 hex digits (either case), nothing more. */
+bool moat_uuid_valid(const char *s);
+
+#define MOAT_SHA256_HEX_LEN 64
+/* Lowercase hex SHA-256 of data (NULL only with len 0), NUL-terminated. */
+void moat_sha256_hex(const void *data, size_t len, char out[MOAT_SHA256_HEX_LEN + 1]);
+
+/* Strict base64 (RFC 4648 section 4): padding required, no whitespace, no
+ * other alphabet. *out is malloc'd (caller frees; NUL-terminated, not
+ * counted in *outlen). -EINVAL on any bad input, -ENOMEM. */
+int moat_base64_decode(const char *in, size_t len, char **out, size_t *outlen);
+/* Encodes into a malloc'd NUL-terminated string (caller frees); NULL on ENOMEM. */
+char *moat_base64_encode(const void *data, size_t len, size_t *outlen);
+
 /* ---- logging: logfmt lines on stderr ---- */
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 extern enum log_level moat_log_level;

@@ -14,6 +14,12 @@ int cli_run(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
 int cli_languages(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+/* In moat-server, the binary that links the service's libraries. */
+int cli_serve(int argc, char **argv);
+int cli_submit(int argc, char **argv);
+/* In moat: runs argv on moat-server (beside this binary); returns only on
+ * failure. */
+int cli_exec_server(int argc, char **argv);
 
 /* Exit code for bad arguments: nothing was run. */
 #define CLI_EXIT_USAGE 2

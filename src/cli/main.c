@@ -1,4 +1,9 @@
-/* moat: one binary, one thin file per subcommand. */
+/*
+ * moat: one command, one thin file per subcommand. The service's
+ * subcommands live in moat-server, beside this binary: the libraries of a
+ * server (libmicrohttpd and GnuTLS, SQLite, libcurl) take ~7 ms to load and
+ * relocate, which `moat run` would pay on every start for nothing.
+ */
 #include "cli.h"
 
 static const struct cli_command commands[] = {
@@ -6,6 +11,8 @@ static const struct cli_command commands[] = {
     {"doctor", cli_doctor, "say which kernel features moat can use"},
     {"languages", cli_languages, "list the languages this host can run"},
     {"bench", cli_bench, "measure warm boxes against a bare fork+execve"},
+    {"serve", cli_exec_server, "serve the HTTP API and run the queued jobs"},
+    {"submit", cli_exec_server, "submit a program to a moat server and wait for it"},
 };
 
 static void usage(FILE *out)

@@ -204,6 +204,18 @@ const struct config_setting config_settings[] = {
      .description = "compiled programs kept for reuse, MB"},
     {KEY(server, no_exec), .env = "MOAT_NO_EXEC", .flag = "no-exec", BOOL(no_exec), .def = 0,
      .scope = SERVE, .description = "API only: run no jobs on this node"},
+    {KEY(server, http_threads), .env = "MOAT_HTTP_THREADS", .flag = "http-threads",
+     U64(http_threads), .min = 0, .max = 256, .def = 0, .scope = SERVE,
+     .description = "HTTP event threads; 0 = number of CPUs"},
+    {KEY(server, max_connections), .env = "MOAT_MAX_CONNECTIONS", .flag = "max-connections",
+     U64(max_connections), .min = 1, .max = 1000000, .def = 4096, .scope = SERVE,
+     .description = "open client connections at once"},
+    {KEY(server, connection_memory_kb), .env = "MOAT_CONNECTION_MEMORY",
+     .flag = "connection-memory", U64(connection_memory_kb), .min = 8, .max = 65536, .def = 64,
+     .scope = SERVE, .description = "memory for one connection's headers and buffers, KB"},
+    {KEY(server, connection_timeout_s), .env = "MOAT_CONNECTION_TIMEOUT",
+     .flag = "connection-timeout", U64(connection_timeout_s), .min = 1, .max = 3600, .def = 30,
+     .scope = SERVE, .description = "idle client connection closed after, s"},
 
     /* ---- [retry] ---- */
     {KEY(retry, attempts), .env = "MOAT_RETRY_ATTEMPTS", .flag = "retry-attempts",

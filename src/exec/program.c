@@ -1,9 +1,11 @@
 /*
- * One program in one box: its files, the compile step (compiled languages),
- * the run step, and the mapping of sandbox results to job steps.
+ * One program in one box: its files, the compile step (compiled languages)
+ * or its artifacts from the compile cache, the run step, and the mapping of
+ * sandbox results to job steps.
  */
 #include "moat/exec.h"
 
+#include "cache-internal.h"
 #include "moat/sandbox.h"
 #include "moat/util.h"
 
@@ -113,10 +115,12 @@ static void make_env(const struct lang *lang, struct step_env *e)
     e->envp[n] = NULL;
 }
 
+/* One step; the sandbox result moves into *out, except for the collected
+ * files, which stay in *res (initialized here, released by the caller). */
 static int run_step(struct sbx_box *box, char **argv, const struct step_env *env,
                     const struct moat_limits *lim, const struct sbx_file *files, size_t nfiles,
-                    const char *in, size_t in_len, bool last, struct job_step *out,
-                    struct moat_err *err)
+                    const char *in, size_t in_len, bool last, uint64_t collect_max,
+                    struct sbx_result *res, struct job_step *out, struct moat_err *err)
 {
     struct sbx_step step = {
         .last = last,
@@ -127,12 +131,12 @@ static int run_step(struct sbx_box *box, char **argv, const struct step_env *env
         .stdin_len = in_len,
         .files = files,
         .nfiles = nfiles,
+        .collect = collect_max > 0,
+        .collect_max_bytes = collect_max,
     };
-    struct sbx_result res;
-    sbx_result_init(&res);
-    int r = sbx_box_run(box, &step, &res, err);
-    to_job_step(&res, out);
-    sbx_result_release(&res);
+    sbx_result_init(res);
+    int r = sbx_box_run(box, &step, res, err);
+    to_job_step(res, out);
     return r;
 }
 
@@ -157,13 +161,13 @@ static int run_argv(const struct lang *lang, const struct lang_vars *vars,
     memcpy(all, words, n * sizeof(*all));
     for (size_t i = 0; i < req->nargs; i++)
         all[n + i] = (char *)req->args[i]; /* argv is never written through */
-    *argv = all; /* the words stay in *storage */
+    *argv = all;                           /* the words stay in *storage */
     return 0;
 }
 
-static int prepare_files(const struct exec_request *req, struct sbx_file *files,
-                         const char **names, char *entry, size_t entrysz, char *class_name,
-                         size_t classsz, struct moat_err *err)
+static int prepare_files(const struct exec_request *req, struct sbx_file *files, const char **names,
+                         char *entry, size_t entrysz, char *class_name, size_t classsz,
+                         struct moat_err *err)
 {
     if (req->nfiles == 0)
         return moat_err_field(err, -EINVAL, "code", "no program given");
@@ -182,8 +186,8 @@ static int prepare_files(const struct exec_request *req, struct sbx_file *files,
             if (strcmp(names[j], name) == 0)
                 return moat_err_field(err, -EINVAL, "files", "duplicate file name %s", name);
         names[i] = name;
-        files[i] = (struct sbx_file){.name = name, .data = req->files[i].data,
-                                     .len = req->files[i].len};
+        files[i] =
+            (struct sbx_file){.name = name, .data = req->files[i].data, .len = req->files[i].len};
     }
     /* {class}: the entry's name without its extension (Main.java -> Main). */
     moat_strlcpy(class_name, names[0], classsz);
@@ -193,9 +197,164 @@ static int prepare_files(const struct exec_request *req, struct sbx_file *files,
     return 0;
 }
 
-int exec_program(struct sbx_box *box, const struct moat_config *cfg,
-                 const struct exec_request *req, struct exec_outcome *out,
-                 struct moat_err *err)
+/* A compile step's outcome: how the run step goes on. */
+enum compiled {
+    COMPILED_IN_BOX, /* the artifacts are in the box already */
+    COMPILED_CACHED, /* the run step writes hit's artifacts with the sources */
+    COMPILED_FAILED, /* no run step: out->run says why */
+};
+
+struct compile_in {
+    struct sbx_box *box;
+    const struct moat_config *cfg;
+    struct exec_cache *cache;
+    const struct lang *lang;
+    struct lang_vars *vars;
+    const struct step_env *env;
+    const struct sbx_file *files;
+    size_t nfiles;
+};
+
+/* The cache key of this compile, or -ENODATA when it must not be cached:
+ * a compiler whose version cannot be told could change under the cache. */
+static int compile_key(const struct compile_in *c, char **argv, char key[EXEC_CACHE_KEY_LEN + 1])
+{
+    char version[64];
+    if (lang_version(c->lang, c->cfg->cache_dir, version, sizeof(version)) < 0)
+        return -ENODATA;
+    struct exec_cache_input in = {.lang = c->lang->name,
+                                  .version = version,
+                                  .argv = (const char *const *)argv,
+                                  .envp = c->env->envp,
+                                  .files = c->files,
+                                  .nfiles = c->nfiles};
+    return exec_cache_key(&in, key);
+}
+
+/* Keeps a successful compile's artifacts, when they are all there. */
+static void compile_store(struct exec_cache *cache, const char *key, const struct sbx_result *res,
+                          const struct job_step *step)
+{
+    if (step->verdict != JOB_VERDICT_OK || res->collect_overflow || res->collect_skipped)
+        return; /* compile errors are cheap to redo and may hide a transient fault */
+    int r = exec_cache_put(cache, key, res->collected, res->ncollected);
+    if (r < 0)
+        log_debug("msg=\"compile cache store failed\" err=%d", r);
+}
+
+/* Whether a cached artifact would collide with a source: the same name, or
+ * one a directory of the other. The compile step never hands back a source,
+ * but a damaged cache could name one: that is a miss, never a failed run. */
+static bool collides(const struct sbx_file *files, size_t nfiles, const struct exec_cache_hit *hit)
+{
+    for (size_t i = 0; i < hit->nfiles; i++) {
+        const char *a = hit->files[i].name;
+        size_t la = strlen(a);
+        for (size_t j = 0; j < nfiles; j++) {
+            const char *s = files[j].name;
+            size_t ls = strlen(s);
+            size_t k = la < ls ? la : ls;
+            if (strncmp(a, s, k) == 0 && (la == ls || (la < ls ? s[la] : a[ls]) == '/'))
+                return true;
+        }
+    }
+    return false;
+}
+
+static int compile(const struct compile_in *c, struct exec_outcome *out, struct exec_cache_hit *hit,
+                   enum compiled *how, struct moat_err *err)
+{
+    struct moat_limits cl = compile_limits(c->cfg, c->lang);
+    c->vars->memory_mb = cl.memory_mb;
+    char **argv = NULL, *storage = NULL;
+    int r = lang_expand(c->lang->compile, c->vars, &argv, &storage, err);
+    if (r < 0)
+        return r;
+    out->compiled = true;
+    *how = COMPILED_IN_BOX;
+    char key[EXEC_CACHE_KEY_LEN + 1];
+    bool cacheable = c->cache && compile_key(c, argv, key) == 0;
+    if (cacheable && exec_cache_get(c->cache, key, hit) == 1) {
+        if (!collides(c->files, c->nfiles, hit)) {
+            free(storage);
+            out->compile = (struct job_step){.verdict = JOB_VERDICT_OK, .cached = true};
+            *how = COMPILED_CACHED;
+            return 0;
+        }
+        exec_cache_hit_release(hit);
+    }
+    struct sbx_result res;
+    r = run_step(c->box, argv, c->env, &cl, c->files, c->nfiles, NULL, 0, false,
+                 cacheable ? exec_cache_entry_max(c->cache) : 0, &res, &out->compile, err);
+    free(storage); /* holds argv too */
+    if (cacheable && r == 0)
+        compile_store(c->cache, key, &res, &out->compile);
+    sbx_result_release(&res);
+    if (out->compile.verdict != JOB_VERDICT_OK) {
+        /* No run: its verdict says why, the compile step has the details. */
+        out->run.verdict = out->compile.verdict == JOB_VERDICT_INTERNAL_ERROR ||
+                                   out->compile.verdict == JOB_VERDICT_CANCELLED
+                               ? out->compile.verdict
+                               : JOB_VERDICT_COMPILE_ERROR;
+        out->run.exit_code = out->compile.exit_code;
+        moat_strlcpy(out->run.message, out->compile.message, sizeof(out->run.message));
+        *how = COMPILED_FAILED;
+        return r < 0 && out->run.verdict == JOB_VERDICT_INTERNAL_ERROR ? r : 0;
+    }
+    return 0;
+}
+
+/* The run step, with the files it writes first (none when a compile step
+ * wrote them). */
+static int run(struct sbx_box *box, const struct exec_request *req, struct lang_vars *vars,
+               const struct step_env *env, const struct sbx_file *files, size_t nfiles,
+               struct exec_outcome *out, struct moat_err *err)
+{
+    const struct lang *lang = req->lang;
+    struct moat_limits rl = req->limits;
+    if (rl.max_processes < lang->min_processes)
+        rl.max_processes = lang->min_processes;
+    if (rl.memory_mb < lang->min_memory_mb)
+        rl.memory_mb = lang->min_memory_mb;
+    vars->memory_mb = rl.memory_mb;
+    char **argv = NULL, *storage = NULL;
+    int r = run_argv(lang, vars, req, &argv, &storage, err);
+    if (r < 0) {
+        free(storage);
+        return r;
+    }
+    struct sbx_result res;
+    r = run_step(box, argv, env, &rl, files, nfiles, req->stdin_data, req->stdin_len, true, 0, &res,
+                 &out->run, err);
+    sbx_result_release(&res);
+    free(argv);
+    free(storage);
+    return r;
+}
+
+/* The run step after a hit: it writes the sources and the artifacts. */
+static int run_cached(struct sbx_box *box, const struct exec_request *req, struct lang_vars *vars,
+                      const struct step_env *env, const struct sbx_file *files,
+                      const struct exec_cache_hit *hit, struct exec_outcome *out,
+                      struct moat_err *err)
+{
+    size_t n;
+    if (!size_add(req->nfiles, hit->nfiles, &n))
+        return -E2BIG;
+    struct sbx_file *all = calloc(n, sizeof(*all));
+    if (!all)
+        return -ENOMEM;
+    memcpy(all, files, req->nfiles * sizeof(*all));
+    if (hit->nfiles)
+        memcpy(all + req->nfiles, hit->files, hit->nfiles * sizeof(*all));
+    int r = run(box, req, vars, env, all, n, out, err);
+    free(all);
+    return r;
+}
+
+int exec_program_cached(struct sbx_box *box, const struct moat_config *cfg,
+                        struct exec_cache *cache, const struct exec_request *req,
+                        struct exec_outcome *out, struct moat_err *err)
 {
     *out = (struct exec_outcome){0};
     const struct lang *lang = req->lang;
@@ -204,56 +363,42 @@ int exec_program(struct sbx_box *box, const struct moat_config *cfg,
     struct sbx_file files[256];
     const char *names[256];
     char entry[256], class_name[256];
-    int r = prepare_files(req, files, names, entry, sizeof(entry), class_name,
-                          sizeof(class_name), err);
+    int r =
+        prepare_files(req, files, names, entry, sizeof(entry), class_name, sizeof(class_name), err);
     if (r < 0)
         return r;
     struct step_env env;
     make_env(lang, &env);
-    struct lang_vars vars = {.main = names[0], .files = names, .nfiles = req->nfiles,
-                             .class_name = class_name, .cache = "/moat/cache"};
-    const struct sbx_file *pending = files; /* written by the first step */
-    size_t npending = req->nfiles;
+    struct lang_vars vars = {.main = names[0],
+                             .files = names,
+                             .nfiles = req->nfiles,
+                             .class_name = class_name,
+                             .cache = LANG_BOX_CACHE_DIR};
+    if (!lang_compiled(lang))
+        return run(box, req, &vars, &env, files, req->nfiles, out, err);
 
-    if (lang_compiled(lang)) {
-        struct moat_limits cl = compile_limits(cfg, lang);
-        vars.memory_mb = cl.memory_mb;
-        char **argv = NULL, *storage = NULL;
-        r = lang_expand(lang->compile, &vars, &argv, &storage, err);
-        if (r < 0)
-            return r;
-        out->compiled = true;
-        r = run_step(box, argv, &env, &cl, pending, npending, NULL, 0, false, &out->compile,
-                     err);
-        free(storage); /* holds argv too */
-        pending = NULL;
-        npending = 0;
-        if (out->compile.verdict != JOB_VERDICT_OK) {
-            /* No run: its verdict says why, the compile step has the details. */
-            out->run.verdict = out->compile.verdict == JOB_VERDICT_INTERNAL_ERROR ||
-                                       out->compile.verdict == JOB_VERDICT_CANCELLED
-                                   ? out->compile.verdict
-                                   : JOB_VERDICT_COMPILE_ERROR;
-            out->run.exit_code = out->compile.exit_code;
-            moat_strlcpy(out->run.message, out->compile.message, sizeof(out->run.message));
-            return r < 0 && out->run.verdict == JOB_VERDICT_INTERNAL_ERROR ? r : 0;
-        }
-    }
-    struct moat_limits rl = req->limits;
-    if (rl.max_processes < lang->min_processes)
-        rl.max_processes = lang->min_processes;
-    if (rl.memory_mb < lang->min_memory_mb)
-        rl.memory_mb = lang->min_memory_mb;
-    vars.memory_mb = rl.memory_mb;
-    char **argv = NULL, *storage = NULL;
-    r = run_argv(lang, &vars, req, &argv, &storage, err);
-    if (r < 0) {
-        free(storage);
+    struct compile_in c = {.box = box,
+                           .cfg = cfg,
+                           .cache = cache,
+                           .lang = lang,
+                           .vars = &vars,
+                           .env = &env,
+                           .files = files,
+                           .nfiles = req->nfiles};
+    struct exec_cache_hit hit = {0};
+    enum compiled how = COMPILED_FAILED;
+    r = compile(&c, out, &hit, &how, err);
+    if (r < 0 || how == COMPILED_FAILED)
         return r;
-    }
-    r = run_step(box, argv, &env, &rl, pending, npending, req->stdin_data, req->stdin_len,
-                 true, &out->run, err);
-    free(argv);
-    free(storage);
+    if (how == COMPILED_IN_BOX)
+        return run(box, req, &vars, &env, NULL, 0, out, err);
+    r = run_cached(box, req, &vars, &env, files, &hit, out, err);
+    exec_cache_hit_release(&hit);
     return r;
+}
+
+int exec_program(struct sbx_box *box, const struct moat_config *cfg, const struct exec_request *req,
+                 struct exec_outcome *out, struct moat_err *err)
+{
+    return exec_program_cached(box, cfg, NULL, req, out, err);
 }

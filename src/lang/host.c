@@ -275,6 +275,11 @@ int lang_version(const struct lang *l, const char *cache_dir, char *out, size_t 
     if (outsz == 0)
         return -ENAMETOOLONG;
     out[0] = '\0';
+    if (l->version_probed) {
+        if (!l->version[0])
+            return -ENODATA;
+        return moat_strlcpy(out, l->version, outsz) < outsz ? 0 : -ENAMETOOLONG;
+    }
     if (!*l->version_cmd)
         return -ENODATA;
     static const struct lang_vars none = {0};

@@ -648,3 +648,15 @@ const struct lang *lang_for_file(const struct lang_registry *reg, const char *fi
     }
     return best;
 }
+
+void lang_registry_probe(struct lang_registry *reg, const char *cache_dir)
+{
+    for (size_t i = 0; i < reg->n; i++) {
+        struct lang *l = &reg->langs[i];
+        l->version_probed = false;
+        l->version[0] = '\0';
+        if (lang_available(l))
+            (void)lang_version(l, cache_dir, l->version, sizeof(l->version));
+        l->version_probed = true;
+    }
+}

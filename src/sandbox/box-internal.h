@@ -77,11 +77,31 @@ struct wire_step {
     struct sbx_file *files;
     size_t nfiles;
     bool last;
+    bool collect;
+    uint64_t collect_max_bytes;
 };
 int wire_get_step(struct wire_reader *r, struct wire_step *s);
 void wire_step_release(struct wire_step *s);
+/* A result carries the files a step with collect handed back: at most
+ * SBX_COLLECT_MAX_FILES, each name checked with sbx_file_name_ok and unique;
+ * the decoder refuses anything else, and an overflow with files. */
 int wire_put_result(struct buf *b, const struct sbx_result *res);
 int wire_get_result(struct wire_reader *r, struct sbx_result *res);
+
+/* ---- collecting a step's files (collect.c) ---- */
+/* Box init, after a step of s->collect ran and every process of the box is
+ * dead: reads every regular file under boxfd that is not one of s->files
+ * into res->collected, never following a link or leaving the mount; a name
+ * sbx_file_name_ok refuses is skipped, as is anything not a regular file.
+ * At most SBX_COLLECT_MAX_FILES files and min(s->collect_max_bytes, room)
+ * bytes, else res->collect_overflow and no files. -errno on a failure of
+ * box init itself (-ENOMEM), with nothing collected. */
+int collect_box_files(int boxfd, const struct wire_step *s, uint64_t room,
+                      struct sbx_result *res);
+/* Host side: whether what box init handed back is what step asked for
+ * (nothing without collect; count, total bytes, names unique and none of
+ * the step's own files). -EPROTO otherwise. */
+int collect_check(const struct sbx_step *step, const struct sbx_result *res);
 
 /* ---- uid leases: an flock on run_dir/uid/<uid>; the kernel drops it
  * when the owner dies, which is what makes crash sweeping safe ---- */

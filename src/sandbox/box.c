@@ -189,6 +189,8 @@ int sbx_box_run(struct sbx_box *box, const struct sbx_step *step, struct sbx_res
     struct wire_reader rd = {.p = payload, .left = len};
     r = wire_get_result(&rd, res);
     free(payload);
+    if (r == 0)
+        r = collect_check(step, res);
     if (r < 0) {
         moat_err_set(err, r, "malformed result from box");
         goto broken;

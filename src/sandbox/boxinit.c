@@ -1,8 +1,9 @@
 /*
  * Box init: pid 1 of the box's pid namespace. It builds the box's root,
  * writes the job's files into /box without ever following a link, keeps the
- * next step's program process pre-forked, supervises steps, and dies with
- * its parent (PR_SET_PDEATHSIG), which takes every process of the box along.
+ * next step's program process pre-forked, supervises steps, hands a step's
+ * files back when asked (collect.c), and dies with its parent
+ * (PR_SET_PDEATHSIG), which takes every process of the box along.
  */
 #include "box-internal.h"
 
@@ -14,27 +15,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-
-bool sbx_file_name_ok(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0 || len > 255 || name[0] == '/' || name[len - 1] == '/')
-        return false;
-    const char *c = name;
-    for (const char *p = name;; p++) {
-        if (*p == '/' || *p == '\0') {
-            size_t n = (size_t)(p - c);
-            if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-                return false;
-            if (*p == '\0')
-                return true;
-            c = p + 1;
-        } else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                     (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-')) {
-            return false;
-        }
-    }
-}
 
 /* openat2 refuses symlinks anywhere on the path and any escape from dirfd;
  * O_NOFOLLOW|O_EXCL alone is the fallback for kernels before 5.6. Files
@@ -120,6 +100,16 @@ static int setup_signals(void)
     return fd < 0 ? -errno : fd;
 }
 
+/* What the result message leaves for collected files: the streams are
+ * already bounded by the step's output limit, the rest of a result (numbers,
+ * the message, per-file names and lengths) takes far less than the slack. */
+static uint64_t result_room(const struct sbx_result *res)
+{
+    const uint64_t slack = (uint64_t)1 << 20;
+    uint64_t used = (uint64_t)res->out.len + res->err.len + slack;
+    return used < WIRE_MAX_PAYLOAD ? WIRE_MAX_PAYLOAD - used : 0;
+}
+
 static int run_step(struct boxinit_args *a, struct program *prog, int boxfd, int sigfd,
                     const char *payload, size_t len, bool *last)
 {
@@ -139,6 +129,13 @@ static int run_step(struct boxinit_args *a, struct program *prog, int boxfd, int
             r = supervise_step(prog, &step, a->ctl, sigfd, a->ctx->ncpu, &res);
             if (r < 0 && r != -EPIPE)
                 moat_err_set(&e, r, "supervise step: %s", strerror(-r));
+        }
+        /* Every process of the box is dead now (supervise_step), and the
+         * next program process is forked only after this message. */
+        if (r == 0 && step.collect && res.verdict != SBX_VERDICT_INTERNAL_ERROR) {
+            r = collect_box_files(boxfd, &step, result_room(&res), &res);
+            if (r < 0)
+                moat_err_set(&e, r, "collect files: %s", strerror(-r));
         }
         wire_step_release(&step);
     }

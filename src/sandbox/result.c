@@ -1,7 +1,6 @@
 /* Step results: lifecycle and names. */
 #include "box-internal.h"
 
-
 void sbx_result_init(struct sbx_result *r)
 {
     *r = (struct sbx_result){0};
@@ -15,6 +14,15 @@ void sbx_result_release(struct sbx_result *r)
 {
     buf_release(&r->out);
     buf_release(&r->err);
+    for (size_t i = 0; i < r->ncollected; i++) {
+        free(r->collected[i].name);
+        free(r->collected[i].data);
+    }
+    free(r->collected);
+    r->collected = NULL;
+    r->ncollected = 0;
+    r->collect_overflow = false;
+    r->collect_skipped = false;
 }
 
 const char *sbx_verdict_name(enum sbx_verdict v)

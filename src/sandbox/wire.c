@@ -178,6 +178,10 @@ int wire_put_step(struct buf *b, const struct sbx_step *s)
         if (r == 0)
             r = wire_put_bytes(b, s->files[i].data, s->files[i].len);
     }
+    if (r == 0)
+        r = wire_put_u64(b, s->collect);
+    if (r == 0)
+        r = wire_put_u64(b, s->collect ? s->collect_max_bytes : 0);
     return r;
 }
 
@@ -201,6 +205,10 @@ int wire_get_step(struct wire_reader *r, struct wire_step *s)
     } else {
         r->bad = true;
     }
+    s->collect = wire_get_u64(r) != 0;
+    s->collect_max_bytes = wire_get_u64(r);
+    if (!s->collect)
+        s->collect_max_bytes = 0; /* one encoding per step */
     if (r->bad || !s->argv || !s->argv[0] || !s->envp || !s->files) {
         wire_step_release(s);
         return -EPROTO;
@@ -238,7 +246,71 @@ int wire_put_result(struct buf *b, const struct sbx_result *res)
         r = wire_put_bytes(b, res->err.data ? res->err.data : "", res->err.len);
     if (r == 0)
         r = wire_put_str(b, res->message);
+    if (r == 0)
+        r = wire_put_u64(b, (uint64_t)res->collect_overflow | (uint64_t)res->collect_skipped << 1);
+    if (r == 0)
+        r = wire_put_u64(b, res->ncollected);
+    for (size_t i = 0; r == 0 && i < res->ncollected; i++) {
+        const struct sbx_collected *c = &res->collected[i];
+        r = wire_put_str(b, c->name);
+        if (r == 0)
+            r = wire_put_u64(b, c->executable);
+        if (r == 0)
+            r = wire_put_bytes(b, c->data ? c->data : "", c->len);
+    }
     return r;
+}
+
+/* The collected files of a result. Box init is moat, but it runs next to
+ * the hostile program: the host copies only names it checked itself
+ * (sbx_file_name_ok, unique) and at most SBX_COLLECT_MAX_FILES of them;
+ * their sizes are bounded by the message, which is bounded by
+ * WIRE_MAX_PAYLOAD. */
+static int get_collected(struct wire_reader *r, struct sbx_result *res)
+{
+    uint64_t flags = wire_get_u64(r);
+    uint64_t n = wire_get_u64(r);
+    if (r->bad || flags > 3 || n > SBX_COLLECT_MAX_FILES || ((flags & 1) && n)) {
+        r->bad = true;
+        return -EPROTO;
+    }
+    res->collect_overflow = flags & 1;
+    res->collect_skipped = flags & 2;
+    if (n == 0)
+        return 0;
+    res->collected = calloc((size_t)n, sizeof(*res->collected));
+    if (!res->collected)
+        return -ENOMEM;
+    for (size_t i = 0; i < (size_t)n; i++) {
+        const char *name = wire_get_str(r);
+        uint64_t exec = wire_get_u64(r);
+        size_t len;
+        const char *data = wire_get_bytes(r, &len);
+        if (r->bad || !name || !data || exec > 1 || !sbx_file_name_ok(name)) {
+            r->bad = true;
+            return -EPROTO;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(res->collected[j].name, name) == 0) {
+                r->bad = true;
+                return -EPROTO;
+            }
+        }
+        struct sbx_collected *c = &res->collected[i];
+        c->name = strdup(name);
+        c->data = malloc(len ? len : 1);
+        if (!c->name || !c->data) {
+            free(c->name);
+            free(c->data);
+            *c = (struct sbx_collected){0};
+            return -ENOMEM;
+        }
+        memcpy(c->data, data, len);
+        c->len = len;
+        c->executable = exec != 0;
+        res->ncollected = i + 1;
+    }
+    return 0;
 }
 
 int wire_get_result(struct wire_reader *r, struct sbx_result *res)
@@ -269,5 +341,5 @@ int wire_get_result(struct wire_reader *r, struct sbx_result *res)
     if (r->bad || !msg)
         return -EPROTO;
     moat_strlcpy(res->message, msg, sizeof(res->message));
-    return 0;
+    return get_collected(r, res);
 }

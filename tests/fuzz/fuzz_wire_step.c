@@ -4,7 +4,8 @@
  * message, and box init any step message. Each input is decoded both as a
  * step and as a result: a decode either fails cleanly (-EPROTO, nothing
  * left allocated) or yields pointers inside the input only, and what it
- * yields encodes and decodes back to the same thing.
+ * yields encodes and decodes back to the same thing. A result's collected
+ * files only ever carry names the host accepts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -53,7 +54,8 @@ static bool same_step(const struct wire_step *a, const struct wire_step *b)
 {
     if (!same_limits(&a->limits, &b->limits) || !same_strv(a->argv, b->argv) ||
         !same_strv(a->envp, b->envp) || a->stdin_len != b->stdin_len ||
-        memcmp(a->stdin_data, b->stdin_data, a->stdin_len) != 0 || a->nfiles != b->nfiles)
+        memcmp(a->stdin_data, b->stdin_data, a->stdin_len) != 0 || a->nfiles != b->nfiles ||
+        a->collect != b->collect || a->collect_max_bytes != b->collect_max_bytes)
         return false;
     for (size_t i = 0; i < a->nfiles; i++) {
         const struct sbx_file *x = &a->files[i], *y = &b->files[i];
@@ -72,7 +74,9 @@ static void encode(const struct wire_step *s, struct buf *b)
                           .stdin_data = s->stdin_data,
                           .stdin_len = s->stdin_len,
                           .files = s->files,
-                          .nfiles = s->nfiles};
+                          .nfiles = s->nfiles,
+                          .collect = s->collect,
+                          .collect_max_bytes = s->collect_max_bytes};
     buf_init(b, WIRE_MAX_PAYLOAD);
     CHECK(wire_put_step(b, &st) == 0);
 }
@@ -94,6 +98,7 @@ static void check_step(const uint8_t *data, size_t size)
     check_strv(s.envp, data, size);
     CHECK(inside(s.stdin_data, s.stdin_len, data, size));
     CHECK(s.files != NULL && s.nfiles <= 4096);
+    CHECK(s.collect || s.collect_max_bytes == 0);
     for (size_t i = 0; i < s.nfiles; i++) {
         const struct sbx_file *f = &s.files[i];
         CHECK(f->name && inside(f->name, strlen(f->name) + 1, data, size));
@@ -137,6 +142,16 @@ static void check_result(const uint8_t *data, size_t size)
     CHECK((unsigned)res.verdict < SBX_VERDICT_MAX_);
     CHECK(res.out.len <= size && res.err.len <= size);
     CHECK(memchr(res.message, '\0', sizeof res.message) != NULL);
+    /* collected files: only names the host accepts, unique, within bounds */
+    CHECK(res.ncollected <= SBX_COLLECT_MAX_FILES);
+    CHECK(!res.collect_overflow || res.ncollected == 0);
+    CHECK((res.ncollected == 0) == (res.collected == NULL));
+    for (size_t i = 0; i < res.ncollected; i++) {
+        const struct sbx_collected *c = &res.collected[i];
+        CHECK(c->name && sbx_file_name_ok(c->name) && c->data && c->len <= size);
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(res.collected[j].name, c->name) != 0);
+    }
 
     struct buf b;
     buf_init(&b, WIRE_MAX_PAYLOAD);
@@ -156,6 +171,13 @@ static void check_result(const uint8_t *data, size_t size)
     CHECK(!res.out.len || memcmp(back.out.data, res.out.data, res.out.len) == 0);
     CHECK(!res.err.len || memcmp(back.err.data, res.err.data, res.err.len) == 0);
     CHECK(strcmp(back.message, res.message) == 0);
+    CHECK(back.collect_overflow == res.collect_overflow &&
+          back.collect_skipped == res.collect_skipped && back.ncollected == res.ncollected);
+    for (size_t i = 0; i < res.ncollected; i++) {
+        const struct sbx_collected *x = &res.collected[i], *y = &back.collected[i];
+        CHECK(strcmp(x->name, y->name) == 0 && x->executable == y->executable && x->len == y->len &&
+              (!x->len || memcmp(x->data, y->data, x->len) == 0));
+    }
     sbx_result_release(&back);
     buf_release(&b);
     sbx_result_release(&res);

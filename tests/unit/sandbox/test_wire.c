@@ -1,8 +1,9 @@
 /*
  * The wire format between the host side of a box and its init: step and
  * result round trips with every field set, every truncation of a valid
- * message, hostile counts, lengths and strings, and the framing over a
- * socket. Each decode reads from a heap copy of exactly the message's
+ * message, hostile counts, lengths and strings, the files a step hands back
+ * (names the host refuses, counts, the host's own check against the step it
+ * sent), and the framing over a socket. Each decode reads from a heap copy of exactly the message's
  * length, so ASan sees any read past its end.
  */
 #include <setjmp.h>
@@ -46,6 +47,8 @@ static struct sbx_step full_step(void)
         .stdin_len = sizeof stdin_bytes - 1,
         .files = files_in,
         .nfiles = MOAT_ARRAY_SIZE(files_in),
+        .collect = true,
+        .collect_max_bytes = (64ull << 20) + 7,
     };
 }
 
@@ -109,6 +112,8 @@ static void test_step_round_trip(void **state)
     assert_strv(out.envp, envp_in);
     assert_int_equal(out.stdin_len, in.stdin_len);
     assert_memory_equal(out.stdin_data, stdin_bytes, in.stdin_len);
+    assert_true(out.collect);
+    assert_true(out.collect_max_bytes == in.collect_max_bytes);
     assert_int_equal(out.nfiles, in.nfiles);
     for (size_t i = 0; i < in.nfiles; i++) {
         assert_string_equal(out.files[i].name, files_in[i].name);
@@ -141,8 +146,21 @@ static void test_step_minimal(void **state)
     assert_int_equal(out.stdin_len, 0);
     assert_non_null(out.files); /* an empty array, not NULL */
     assert_int_equal(out.nfiles, 0);
+    assert_false(out.collect);
+    assert_true(out.collect_max_bytes == 0);
     wire_step_release(&out);
     buf_release(&b);
+
+    /* a bound without collect is not sent: one encoding per step */
+    in.collect_max_bytes = 12345;
+    encode_step(&in, &b);
+    rd = (struct wire_reader){.p = b.data, .left = b.len};
+    assert_int_equal(wire_get_step(&rd, &out), 0);
+    assert_false(out.collect);
+    assert_true(out.collect_max_bytes == 0);
+    wire_step_release(&out);
+    buf_release(&b);
+    in.collect_max_bytes = 0;
 
     /* an empty argv is no step */
     static const char *const none[] = {NULL};
@@ -446,6 +464,8 @@ static void test_result_every_truncation(void **state)
     memset(longmsg, 'z', sizeof longmsg - 1);
     longmsg[sizeof longmsg - 1] = '\0';
     assert_int_equal(wire_put_str(&h, longmsg), 0);
+    assert_int_equal(wire_put_u64(&h, 0), 0); /* collect flags */
+    assert_int_equal(wire_put_u64(&h, 0), 0); /* no collected files */
     struct wire_reader rd = {.p = h.data, .left = h.len};
     struct sbx_result out;
     sbx_result_init(&out);
@@ -455,6 +475,254 @@ static void test_result_every_truncation(void **state)
     buf_release(&h);
     sbx_result_release(&in);
     buf_release(&b);
+}
+
+/* ---- collected files ---- */
+
+static const char art_bin[] = "\x7f"
+                              "ELF\0binary\xff";
+
+static void add_collected(struct sbx_result *r, const char *name, const void *data, size_t len,
+                          bool exec)
+{
+    struct sbx_collected *c = realloc(r->collected, (r->ncollected + 1) * sizeof(*c));
+    assert_non_null(c);
+    r->collected = c;
+    c += r->ncollected++;
+    c->name = strdup(name);
+    c->data = malloc(len ? len : 1);
+    assert_non_null(c->name);
+    assert_non_null(c->data);
+    memcpy(c->data, data, len);
+    c->len = len;
+    c->executable = exec;
+}
+
+/* Encodes r, decodes it from an exact heap copy: the decode's result. */
+static int decode_copy(const struct sbx_result *in, struct sbx_result *out)
+{
+    struct buf b;
+    buf_init(&b, WIRE_MAX_PAYLOAD);
+    assert_int_equal(wire_put_result(&b, in), 0);
+    char *msg = exact(b.data, b.len);
+    struct wire_reader rd = {.p = msg, .left = b.len};
+    sbx_result_init(out);
+    int r = wire_get_result(&rd, out);
+    if (r == 0)
+        assert_int_equal(rd.left, 0);
+    free(msg);
+    buf_release(&b);
+    return r;
+}
+
+static void test_collected_round_trip(void **state)
+{
+    (void)state;
+    struct sbx_result in, out;
+    fill_result(&in, 0);
+    add_collected(&in, "main", art_bin, sizeof art_bin - 1, true);
+    add_collected(&in, "pkg/Main.class", "\xca\xfe\xba\xbe", 4, false);
+    add_collected(&in, "empty", "", 0, false);
+    in.collect_skipped = true;
+    assert_int_equal(decode_copy(&in, &out), 0);
+    assert_int_equal(out.ncollected, 3);
+    assert_false(out.collect_overflow);
+    assert_true(out.collect_skipped);
+    for (size_t i = 0; i < in.ncollected; i++) {
+        assert_string_equal(out.collected[i].name, in.collected[i].name);
+        assert_int_equal(out.collected[i].len, in.collected[i].len);
+        assert_int_equal(out.collected[i].executable, in.collected[i].executable);
+        if (in.collected[i].len)
+            assert_memory_equal(out.collected[i].data, in.collected[i].data, in.collected[i].len);
+    }
+    sbx_result_release(&out);
+    /* released: nothing left to free twice, and the result is reusable */
+    assert_null(out.collected);
+    assert_int_equal(out.ncollected, 0);
+    sbx_result_release(&out);
+    sbx_result_release(&in);
+
+    /* overflow: the flag and no files */
+    fill_result(&in, 5);
+    in.collect_overflow = true;
+    assert_int_equal(decode_copy(&in, &out), 0);
+    assert_true(out.collect_overflow);
+    assert_false(out.collect_skipped);
+    assert_int_equal(out.ncollected, 0);
+    assert_null(out.collected);
+    sbx_result_release(&out);
+    sbx_result_release(&in);
+}
+
+static void test_collected_every_truncation(void **state)
+{
+    (void)state;
+    struct sbx_result in;
+    fill_result(&in, 3);
+    add_collected(&in, "a.out", art_bin, sizeof art_bin - 1, true);
+    add_collected(&in, "b/c", "xyz", 3, false);
+    struct buf b;
+    buf_init(&b, WIRE_MAX_PAYLOAD);
+    assert_int_equal(wire_put_result(&b, &in), 0);
+    for (size_t len = 0; len < b.len; len++) {
+        char *msg = exact(b.data, len);
+        struct wire_reader rd = {.p = msg, .left = len};
+        struct sbx_result out;
+        sbx_result_init(&out);
+        int r = wire_get_result(&rd, &out);
+        if (r != -EPROTO)
+            fail_msg("prefix of %zu of %zu bytes decoded: %d", len, b.len, r);
+        sbx_result_release(&out); /* frees what was copied before the cut */
+        free(msg);
+    }
+    buf_release(&b);
+    sbx_result_release(&in);
+}
+
+/* A result with no streams and an empty message, then the collect section
+ * as a hostile box init writes it. */
+static void hostile_result(struct buf *b, uint64_t flags, uint64_t n)
+{
+    buf_init(b, WIRE_MAX_PAYLOAD);
+    for (int k = 0; k < 7; k++)
+        assert_int_equal(wire_put_u64(b, 0), 0);
+    assert_int_equal(wire_put_bytes(b, "", 0), 0);
+    assert_int_equal(wire_put_bytes(b, "", 0), 0);
+    assert_int_equal(wire_put_str(b, ""), 0);
+    assert_int_equal(wire_put_u64(b, flags), 0);
+    assert_int_equal(wire_put_u64(b, n), 0);
+}
+
+static void put_file(struct buf *b, const char *name, size_t name_len, uint64_t exec)
+{
+    assert_int_equal(wire_put_bytes(b, name, name_len), 0);
+    assert_int_equal(wire_put_u64(b, exec), 0);
+    assert_int_equal(wire_put_bytes(b, "data", 4), 0);
+}
+
+static int decode_hostile(struct buf *b)
+{
+    char *msg = exact(b->data, b->len);
+    struct wire_reader rd = {.p = msg, .left = b->len};
+    struct sbx_result out;
+    sbx_result_init(&out);
+    int r = wire_get_result(&rd, &out);
+    if (r == 0) {
+        /* whatever was accepted is within the contract */
+        assert_true(out.ncollected <= SBX_COLLECT_MAX_FILES);
+        for (size_t i = 0; i < out.ncollected; i++)
+            assert_true(sbx_file_name_ok(out.collected[i].name));
+    }
+    sbx_result_release(&out);
+    free(msg);
+    buf_release(b);
+    return r;
+}
+
+static void test_collected_hostile(void **state)
+{
+    (void)state;
+    struct buf b;
+    /* the baseline is accepted, so each rejection below is for its one change */
+    hostile_result(&b, 2, 1);
+    put_file(&b, "ok/name.o", sizeof "ok/name.o", 1);
+    assert_int_equal(decode_hostile(&b), 0);
+
+    static const char *const bad_names[] = {
+        "../etc/passwd", "/abs",      "a//b",         "a/",    ".", "..",
+        "sp ace",        "new\nline", "Main$1.class", "x/./y", ""};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(bad_names); i++) {
+        hostile_result(&b, 0, 1);
+        put_file(&b, bad_names[i], strlen(bad_names[i]) + 1, 0);
+        if (decode_hostile(&b) != -EPROTO)
+            fail_msg("name \"%s\" accepted", bad_names[i]);
+    }
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    hostile_result(&b, 0, 1);
+    put_file(&b, longname, sizeof longname, 0);
+    assert_int_equal(decode_hostile(&b), -EPROTO);
+    /* a name without its NUL, with a NUL inside */
+    hostile_result(&b, 0, 1);
+    put_file(&b, "abc", 3, 0);
+    assert_int_equal(decode_hostile(&b), -EPROTO);
+    hostile_result(&b, 0, 1);
+    put_file(&b, "ab\0c", 5, 0);
+    assert_int_equal(decode_hostile(&b), -EPROTO);
+    /* the same name twice */
+    hostile_result(&b, 0, 2);
+    put_file(&b, "twice", 6, 0);
+    put_file(&b, "twice", 6, 1);
+    assert_int_equal(decode_hostile(&b), -EPROTO);
+    /* unknown flags, an executable word that is no boolean */
+    hostile_result(&b, 4, 0);
+    assert_int_equal(decode_hostile(&b), -EPROTO);
+    hostile_result(&b, 0, 1);
+    put_file(&b, "x", 2, 2);
+    assert_int_equal(decode_hostile(&b), -EPROTO);
+    /* overflow and files together */
+    hostile_result(&b, 1, 1);
+    put_file(&b, "x", 2, 0);
+    assert_int_equal(decode_hostile(&b), -EPROTO);
+    /* counts past the limit, with or without the files to back them */
+    static const uint64_t counts[] = {SBX_COLLECT_MAX_FILES + 1, 1ull << 32, UINT64_MAX};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(counts); i++) {
+        hostile_result(&b, 0, counts[i]);
+        for (unsigned k = 0; k < SBX_COLLECT_MAX_FILES + 1; k++) {
+            char name[16];
+            (void)snprintf(name, sizeof name, "f%u", k);
+            put_file(&b, name, strlen(name) + 1, 0);
+        }
+        assert_int_equal(decode_hostile(&b), -EPROTO);
+    }
+    /* exactly the limit is fine */
+    hostile_result(&b, 0, SBX_COLLECT_MAX_FILES);
+    for (unsigned k = 0; k < SBX_COLLECT_MAX_FILES; k++) {
+        char name[16];
+        (void)snprintf(name, sizeof name, "f%u", k);
+        put_file(&b, name, strlen(name) + 1, 0);
+    }
+    assert_int_equal(decode_hostile(&b), 0);
+    /* a data length past the message */
+    static const uint64_t lens[] = {5, 1ull << 40, UINT64_MAX};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(lens); i++) {
+        hostile_result(&b, 0, 1);
+        assert_int_equal(wire_put_str(&b, "f"), 0);
+        assert_int_equal(wire_put_u64(&b, 0), 0);
+        assert_int_equal(wire_put_u64(&b, lens[i]), 0);
+        assert_int_equal(buf_append(&b, "abcd", 4), 0);
+        assert_int_equal(decode_hostile(&b), -EPROTO);
+    }
+}
+
+/* The host's own check of what came back against the step it sent. */
+static void test_collect_check(void **state)
+{
+    (void)state;
+    struct sbx_step step = full_step();
+    step.collect_max_bytes = 10;
+    struct sbx_result r;
+    sbx_result_init(&r);
+    assert_int_equal(collect_check(&step, &r), 0);
+    add_collected(&r, "a", "12345", 5, false);
+    add_collected(&r, "b", "12345", 5, true);
+    assert_int_equal(collect_check(&step, &r), 0);
+    step.collect_max_bytes = 9; /* one byte more than asked for */
+    assert_int_equal(collect_check(&step, &r), -EPROTO);
+    step.collect_max_bytes = 10;
+    step.collect = false; /* files nobody asked for */
+    assert_int_equal(collect_check(&step, &r), -EPROTO);
+    step.collect = true;
+    add_collected(&r, "main.c", "", 0, false); /* one of the step's own files */
+    assert_int_equal(collect_check(&step, &r), -EPROTO);
+    sbx_result_release(&r);
+    sbx_result_init(&r);
+    r.collect_overflow = true;
+    assert_int_equal(collect_check(&step, &r), 0);
+    step.collect = false;
+    assert_int_equal(collect_check(&step, &r), -EPROTO);
+    sbx_result_release(&r);
 }
 
 /* ---- framing ---- */
@@ -521,6 +789,10 @@ int main(void)
         cmocka_unit_test(test_result_round_trip),
         cmocka_unit_test(test_result_bad_verdict),
         cmocka_unit_test(test_result_every_truncation),
+        cmocka_unit_test(test_collected_round_trip),
+        cmocka_unit_test(test_collected_every_truncation),
+        cmocka_unit_test(test_collected_hostile),
+        cmocka_unit_test(test_collect_check),
         cmocka_unit_test(test_send_recv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,3 +19,6 @@ set_tests_properties(unit_sandbox_pool PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 18
     LABELS "unit;sandbox;privileged")
 moat_unit_test(sandbox wire DEPS sandbox util)
 moat_unit_test(sandbox seccomp_builtin DEPS sandbox util)
+moat_unit_test(sandbox collect DEPS sandbox util)
+set_tests_properties(unit_sandbox_collect PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
+    LABELS "unit;sandbox;privileged")

@@ -1,2 +1,3 @@
 moat_unit_test(util parse DEPS util)
 moat_unit_test(util buf DEPS util)
+moat_unit_test(util ids DEPS util)

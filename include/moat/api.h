@@ -1,0 +1,46 @@
+#pragma once
+/*
+ * api: the HTTP service of `moat serve` (libmicrohttpd: an epoll thread
+ * pool; a request waiting for its job is suspended, holding no thread).
+ * Routes and errors are API.md's; this module is the only place where
+ * errors become HTTP statuses.
+ */
+#include <stdbool.h>
+
+#include "moat/config.h"
+
+struct store;
+struct queue;
+struct exec_service;
+struct sbx_pool;
+struct obs_registry;
+struct lang_registry;
+struct moat_err;
+struct api_server;
+
+struct api_deps {
+    const struct moat_config *cfg;
+    const struct lang_registry *langs;
+    struct store *store;
+    struct queue *queue;
+    struct exec_service *exec;    /* NULL on an API-only node (--no-exec) */
+    struct sbx_pool *pool;        /* NULL on an API-only node */
+    struct obs_registry *metrics; /* NULL = no /metrics content */
+};
+
+/*
+ * Listens on cfg->listen ("host:port"; port 0 picks a free one, see
+ * api_server_port) and serves until api_server_stop. Borrows deps and what
+ * it points to until then. -errno with err set (-EADDRINUSE, -EINVAL for a
+ * bad address).
+ */
+int api_server_start(const struct api_deps *deps, struct api_server **out,
+                     struct moat_err *err);
+/* The port it listens on. */
+unsigned api_server_port(const struct api_server *srv);
+/* exec_finished_fn: job id reached a final status; the requests waiting
+ * for it are answered. cls is the api_server. Thread-safe, never blocks. */
+void api_job_finished(void *cls, const char *id);
+/* Answers every waiting request, stops listening, joins the threads, frees.
+ * Accepts NULL. */
+void api_server_stop(struct api_server *srv);

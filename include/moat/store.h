@@ -1,0 +1,123 @@
+#pragma once
+/*
+ * store: where jobs live. One interface, one driver per backend: "sqlite"
+ * (the embedded default: one file in the data directory) now, "postgres"
+ * for a cluster later. The API, the executors and recovery use only what is
+ * here.
+ *
+ * Durability: a write reports success only once it is on disk (SQLite: WAL,
+ * synchronous=FULL, committed). Writes go through one writer thread that
+ * commits concurrent submissions in one transaction (group commit: one fsync
+ * per batch). Reads run on their own connections and never wait for the
+ * writer.
+ *
+ * Blobs: code, stdin, stdout and stderr are kept as blobs under keys
+ * (JOB_CODE_KEY_FMT, JOB_OUTPUT_KEY_FMT, ...), not in the job rows, so a
+ * later driver can put them in an object store.
+ *
+ * Every function is thread-safe unless it says otherwise.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "moat/config.h"
+#include "moat/job.h"
+
+struct store;
+struct moat_err;
+
+/*
+ * Opens the store named by cfg: the SQLite file <data_dir>/moat.db (the
+ * directory is made 0700 when missing), migrating its schema to the current
+ * version (versioned migrations in a schema_version table; a database from a
+ * newer moat is refused with -EPROTO). Starts the writer thread. Borrows cfg
+ * for the call only. -errno with err set.
+ */
+int store_open(const struct moat_config *cfg, struct store **out, struct moat_err *err);
+/* Finishes the writes in flight (their callbacks run), stops the writer,
+ * closes every connection. Accepts NULL. No call may be in flight. */
+void store_close(struct store *st);
+
+/* Called once per write from the writer thread, after the commit (result 0)
+ * or the failure (-errno). Must not block or call the store. */
+typedef void (*store_done_fn)(void *cls, int result);
+
+/*
+ * Inserts a new job (status queued, attempts 0, created_ms set by the
+ * caller) with its code and stdin blobs and its code_hash, asynchronously:
+ * done(cls, 0) once it is durable. Borrows job until done has been called
+ * (the caller keeps it alive and unchanged). -EEXIST through done when the
+ * id exists. Returns 0 when queued for writing, -ESHUTDOWN after close
+ * started (done is then not called), -ENOMEM.
+ */
+int store_insert_async(struct store *st, const struct job *job, store_done_fn done, void *cls);
+/* The same, waiting for the commit. */
+int store_insert(struct store *st, const struct job *job, struct moat_err *err);
+
+/* What store_get loads besides the row. */
+enum {
+    STORE_GET_CODE = 1 << 0,   /* files (from the code blob) and stdin */
+    STORE_GET_OUTPUT = 1 << 1, /* stdout and stderr of both steps */
+};
+
+/*
+ * Loads job id into *out (which the caller releases with job_release).
+ * -ENOENT when there is no such job (also for a malformed id), -EIO/-ENOMEM
+ * with err set. Reads the latest committed state.
+ */
+int store_get(struct store *st, const char *id, unsigned what, struct job *out,
+              struct moat_err *err);
+
+/* Stdout of the run step of a finished job: the blob under
+ * JOB_OUTPUT_KEY_FMT. *data is malloc'd (caller frees). -ENOENT. */
+int store_get_output(struct store *st, const char *id, char **data, size_t *len,
+                     struct moat_err *err);
+
+/*
+ * Marks a queued job running: attempts = attempts + 1, started_ms = now_ms.
+ * Durable before it returns. *attempts gets the new count. -ENOENT, and
+ * -EALREADY when the job is not queued any more (cancelled meanwhile): the
+ * executor then skips it.
+ */
+int store_start(struct store *st, const char *id, int64_t now_ms, uint32_t *attempts,
+                struct moat_err *err);
+
+/*
+ * Records the result of a running job: status (completed or failed),
+ * finished_ms, compiled/compile/run, output_hash and the output blobs, all
+ * in one transaction. Only a running job changes: -EALREADY when it is not
+ * running (cancelled meanwhile); the result is then dropped, never recorded
+ * twice. Borrows job.
+ */
+int store_finish(struct store *st, const struct job *job, struct moat_err *err);
+
+/* Puts a running job back to queued (an internal_error to be retried).
+ * -EALREADY when it is not running. */
+int store_requeue(struct store *st, const char *id, struct moat_err *err);
+
+/*
+ * Cancels a queued or running job: status cancelled, finished_ms = now_ms.
+ * *was gets the status it had. -ENOENT, -EALREADY when it had already
+ * finished (*was says how).
+ */
+int store_cancel(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
+                 struct moat_err *err);
+
+/* One job that was not finished when the store was opened. */
+struct store_pending {
+    char id[MOAT_UUID_LEN + 1];
+    int priority;
+    enum job_status status; /* queued or running (a crash interrupted it) */
+    uint32_t attempts;
+};
+
+/*
+ * Every job that is queued or running, oldest first (recovery after a
+ * crash: the caller queues them again). *out is malloc'd (caller frees).
+ */
+int store_list_pending(struct store *st, struct store_pending **out, size_t *n,
+                       struct moat_err *err);
+
+/* The store answers (a trivial read): for /readyz. */
+bool store_ready(struct store *st);

@@ -1,0 +1,104 @@
+#pragma once
+/*
+ * api internals: the request decoder and the response renderers are pure
+ * (no I/O, no MHD), so they are unit-tested and fuzzed on their own; the
+ * server (server.c, routes.c) glues them to libmicrohttpd, the store, the
+ * queue and the executors.
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "moat/config.h"
+#include "moat/job.h"
+#include "moat/lang.h"
+
+/* An error as API.md shows it: status, {"error":{"code","message","field"}}. */
+struct api_error {
+    unsigned status;  /* 400, 404, 405, 409, 413, 415, 429, 500, 503 */
+    const char *code; /* static snake_case: "invalid_json", "unknown_field",
+                         "invalid_field", "out_of_range", "unknown_language",
+                         "payload_too_large", "unsupported_media_type",
+                         "not_found", "method_not_allowed", "not_finished",
+                         "queue_full", "not_ready", "internal" */
+    char field[64];   /* "" when no one field is at fault */
+    char message[256];
+};
+
+/* Which client shape a submission came in. */
+enum api_shape {
+    API_SHAPE_NATIVE,  /* POST /v1/jobs: API.md */
+    API_SHAPE_SEED000, /* POST /job: {"code","executionEngine","tags"} */
+    API_SHAPE_SEED002, /* POST /api/v1/execute: the raw program is the body */
+};
+
+/* A decoded submission. */
+struct api_submit {
+    struct job job; /* language, language_given, version, priority, limits,
+                       files, stdin, args, metadata_json, tags_json filled;
+                       id, status, times, hashes left for the server */
+    bool wait;      /* the body's "wait" (the query's ?wait= is the server's) */
+};
+
+/*
+ * Decodes a submission body of the given shape into *out (released by the
+ * caller with job_release(&out->job) on success; untouched on failure).
+ * content_type: the request's Content-Type header (NULL when absent);
+ * query_language: ?language= of seed 002 (NULL when absent).
+ *
+ * Native and seed 000 need JSON (Content-Type application/json, with or
+ * without parameters; absent is accepted as JSON): any other type is 415.
+ * Seed 002 takes any body as the program's source (curl -d sends
+ * application/x-www-form-urlencoded; the bytes are used as they are, not
+ * form-decoded), Python unless query_language says otherwise.
+ *
+ * Checks everything API.md lists: unknown fields (unknown_field, field
+ * named), wrong types (invalid_field), limits within [1, cfg->max_limits]
+ * via config_check_limits (out_of_range), defaults from cfg->limits,
+ * priority 0..10, code+files <= cfg->max_code_kb (413 payload_too_large,
+ * field "code"), stdin <= cfg->max_stdin_kb (413, field "stdin"), metadata
+ * an object <= 16 KiB, tags strings, args strings, files names
+ * (sbx_file_name_ok) and encodings (utf8|base64), exactly one of code and
+ * files, a known and available language (unknown_language, field
+ * "language"; seed 000: "executionEngine"), JSON nesting and NULs.
+ * Returns 0, or -EINVAL with *e filled. Pure; thread-safe.
+ */
+int api_decode_submit(const struct moat_config *cfg, const struct lang_registry *langs,
+                      enum api_shape shape, const char *content_type,
+                      const char *query_language, const char *body, size_t len,
+                      struct api_submit *out, struct api_error *e);
+
+/* The error body {"error":{"code","message","field"}} ("field" only when
+ * set). New reference; NULL on ENOMEM. */
+json_t *api_error_json(const struct api_error *e);
+
+/* Fills e (status, code, message printf-style, field may be NULL). */
+__attribute__((format(printf, 5, 6))) void api_error_set(struct api_error *e, unsigned status,
+                                                         const char *code, const char *field,
+                                                         const char *fmt, ...);
+
+/*
+ * The native job object of API.md (GET /v1/jobs/{id}, DELETE, wait=true,
+ * GET /api/v1/execute/{id}): jobId, status, language, version, priority,
+ * attempts, tags, metadata, createdAt, startedAt, finishedAt (RFC 3339 UTC
+ * with milliseconds, null until set), codeHash, outputHash; once final:
+ * verdict, exitCode, signal, error, timeMs, wallTimeMs, memoryKb, output,
+ * stderr, stdoutTruncated, stderrTruncated, compile (the compile step's
+ * object as job_step_to_json, with cached; null for interpreted
+ * languages). A failed job has verdict internal_error and its error. A
+ * cancelled one has verdict null unless it had finished its run. New
+ * reference; NULL on ENOMEM.
+ */
+json_t *api_job_json(const struct job *j);
+
+/*
+ * Seed 000's record: {"id","executionEngine" (language_given),
+ * "codePath","codeHash","status" (Pending|Running|Completed|Failed; a
+ * cancelled job is Failed), "creationTime","retryCount" (attempts beyond
+ * the first), "tags" (null when none given, as the seed shows)}; once
+ * final also "outputPath","endTime","outputHash". New reference.
+ */
+json_t *api_job_json_seed000(const struct job *j);
+
+/* RFC 3339 UTC with milliseconds ("2026-11-21T22:00:00.000Z") of Unix ms. */
+void api_format_time(int64_t ms, char out[32]);

@@ -1,0 +1,618 @@
+/*
+ * The submission decoder: a request body (untrusted, up to max_body_kb)
+ * becomes a checked struct job, or a 4xx naming the field at fault. It is
+ * the only place where client JSON is read, so every rule of API.md lives
+ * here: no unknown key, no wrong type, every number in range, every size
+ * bounded before anything is copied, every name a box accepts.
+ *
+ * Strings are read with their JSON length (JSON_ALLOW_NUL): code, file
+ * contents and stdin are bytes and may hold NULs; a string that becomes a C
+ * string (a language, a file name, an argument, a tag) may not, so that no
+ * check can be passed by a prefix cut at a NUL.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <strings.h>
+
+#include "api-internal.h"
+#include "moat/sandbox.h"
+#include "moat/util.h"
+
+#define METADATA_MAX_BYTES 16384
+#define METADATA_MAX_DEPTH 32
+#define FILES_MAX 256 /* what exec_program accepts */
+#define ARGS_MAX 256
+#define TAGS_MAX 64
+#define TAG_MAX_BYTES 256
+#define VERSION_MAX_BYTES 63
+
+/* Sets *d->e and evaluates to -EINVAL, so that checks read
+ * `return FAIL(d, 400, "invalid_field", "code", "...")`. */
+#define FAIL(d, status, code, field, ...)                                                          \
+    (api_error_set((d)->e, status, code, field, __VA_ARGS__), -EINVAL)
+#define BAD(d, field, ...) FAIL(d, 400, "invalid_field", field, __VA_ARGS__)
+
+struct dec {
+    const struct moat_config *cfg;
+    const struct lang_registry *langs;
+    struct api_error *e;
+    struct job job; /* built here; moved to the caller only when whole */
+    bool wait;
+    const char *lang_field; /* "language", or seed 000's "executionEngine" */
+    const struct lang *lang;
+    bool have_time, have_wall;
+    size_t code_bytes; /* code, or every file's decoded content */
+};
+
+static int no_memory(struct dec *d)
+{
+    api_error_set(d->e, 500, "internal", NULL, "out of memory");
+    return -ENOMEM;
+}
+
+static uint64_t kib(uint64_t n)
+{
+    return n > UINT64_MAX / 1024 ? UINT64_MAX : n * 1024;
+}
+
+/* A NUL-terminated copy of len bytes that may hold NULs. */
+static char *bytes_dup(const char *s, size_t len)
+{
+    size_t n;
+    if (!size_add(len, 1, &n))
+        return NULL;
+    char *p = malloc(n);
+    if (!p)
+        return NULL;
+    if (len)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+/* A string value; text (allow_nul false) may not hold a NUL. */
+static int get_string(struct dec *d, const char *field, const json_t *v, bool allow_nul,
+                      const char **s, size_t *len)
+{
+    if (!json_is_string(v))
+        return BAD(d, field, "%s must be a string", field);
+    *s = json_string_value(v);
+    *len = json_string_length(v);
+    if (!allow_nul && memchr(*s, '\0', *len))
+        return BAD(d, field, "%s must not contain NUL characters", field);
+    return 0;
+}
+
+/* Refuses the first key of obj (in the body's order) that is not in names. */
+static int check_keys(struct dec *d, const json_t *obj, const char *const *names, size_t n,
+                      const char *field, const char *where)
+{
+    const char *key;
+    size_t key_len;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)obj, key, key_len, v)
+    {
+        (void)v;
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++)
+            known = strlen(names[i]) == key_len && memcmp(names[i], key, key_len) == 0;
+        if (!known)
+            return FAIL(d, 400, "unknown_field", field ? field : key, "unknown field %s%.64s",
+                        where, key);
+    }
+    return 0;
+}
+
+/* ---- language and version ---- */
+
+static int set_language(struct dec *d, const char *name, size_t len)
+{
+    const char *field = d->lang_field;
+    if (len == 0 || len >= sizeof(d->job.language_given) || memchr(name, '\0', len))
+        return FAIL(d, 400, "unknown_language", field, "unknown language");
+    const struct lang *l = lang_find(d->langs, name);
+    if (!l)
+        return FAIL(d, 400, "unknown_language", field,
+                    "unknown language %s (GET /v1/languages lists them)", name);
+    if (!lang_available(l))
+        return FAIL(d, 400, "unknown_language", field, "language %s is not available on this host",
+                    name);
+    d->lang = l;
+    moat_strlcpy(d->job.language_given, name, sizeof(d->job.language_given));
+    moat_strlcpy(d->job.language, l->name, sizeof(d->job.language));
+    /* Served from the version cache the server filled at start-up; a
+     * language without a version command keeps "" (shown as null). */
+    if (lang_version(l, d->cfg->cache_dir, d->job.version, sizeof(d->job.version)) < 0)
+        d->job.version[0] = '\0';
+    return 0;
+}
+
+/* "3.11" asks for "3.11.2": equal, or a prefix ending at a dot. */
+static int check_version(struct dec *d, const json_t *v)
+{
+    const char *s;
+    size_t len;
+    int r = get_string(d, "version", v, false, &s, &len);
+    if (r < 0)
+        return r;
+    const char *have = d->job.version;
+    if (len == 0 || len > VERSION_MAX_BYTES)
+        return BAD(d, "version", "version must be a version number such as %s",
+                   *have ? have : "3.11");
+    if (!*have)
+        return BAD(d, "version", "the version of %s on this host is not known", d->job.language);
+    if (strncmp(have, s, len) == 0 && (have[len] == '\0' || have[len] == '.'))
+        return 0;
+    return BAD(d, "version", "version %s is not available: this host has %s %s", s, d->job.language,
+               have);
+}
+
+/* ---- the program ---- */
+
+static int take_code(struct dec *d, const json_t *v)
+{
+    const char *s;
+    size_t len;
+    int r = get_string(d, "code", v, true, &s, &len);
+    if (r < 0)
+        return r;
+    if (len == 0)
+        return BAD(d, "code", "code must not be empty");
+    if (len > kib(d->cfg->max_code_kb))
+        return FAIL(d, 413, "payload_too_large", "code", "code is larger than %" PRIu64 " KiB",
+                    d->cfg->max_code_kb);
+    d->job.files = calloc(1, sizeof(*d->job.files));
+    if (!d->job.files)
+        return no_memory(d);
+    d->job.nfiles = 1;
+    d->job.files[0].data = bytes_dup(s, len);
+    if (!d->job.files[0].data)
+        return no_memory(d);
+    d->job.files[0].len = len;
+    d->code_bytes = len;
+    return 0;
+}
+
+static int take_file(struct dec *d, size_t i, const json_t *f)
+{
+    static const char *const keys[] = {"name", "content", "encoding"};
+    if (!json_is_object(f))
+        return BAD(d, "files", "files[%zu] must be an object {name, content, encoding}", i);
+    char where[32];
+    (void)snprintf(where, sizeof(where), "files[%zu].", i);
+    int r = check_keys(d, f, keys, MOAT_ARRAY_SIZE(keys), "files", where);
+    if (r < 0)
+        return r;
+    const json_t *name = json_object_get(f, "name"), *content = json_object_get(f, "content");
+    const json_t *encoding = json_object_get(f, "encoding");
+    const char *s, *data;
+    size_t len, dlen;
+    if (!name || !content)
+        return BAD(d, "files", "files[%zu] needs a name and a content", i);
+    if (!json_is_string(name) || !json_is_string(content))
+        return BAD(d, "files", "files[%zu].name and .content must be strings", i);
+    s = json_string_value(name);
+    len = json_string_length(name);
+    if (memchr(s, '\0', len) || !sbx_file_name_ok(s))
+        return BAD(d, "files",
+                   "files[%zu].name must be a relative path of [A-Za-z0-9._-] "
+                   "components, at most 255 bytes",
+                   i);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(d->job.files[j].name, s) == 0)
+            return BAD(d, "files", "files[%zu].name repeats %s", i, s);
+    d->job.files[i].name = bytes_dup(s, len);
+    if (!d->job.files[i].name)
+        return no_memory(d);
+
+    data = json_string_value(content);
+    dlen = json_string_length(content);
+    bool base64 = false;
+    if (encoding && !json_is_null(encoding)) {
+        const char *enc = json_is_string(encoding) ? json_string_value(encoding) : "";
+        if (strcmp(enc, "base64") == 0)
+            base64 = true;
+        else if (strcmp(enc, "utf8") != 0 && strcmp(enc, "utf-8") != 0)
+            return BAD(d, "files", "files[%zu].encoding must be \"utf8\" or \"base64\"", i);
+    }
+    if (base64) {
+        r = moat_base64_decode(data, dlen, &d->job.files[i].data, &d->job.files[i].len);
+        if (r == -ENOMEM)
+            return no_memory(d);
+        if (r < 0)
+            return BAD(d, "files", "files[%zu].content is not valid base64", i);
+    } else {
+        d->job.files[i].data = bytes_dup(data, dlen);
+        if (!d->job.files[i].data)
+            return no_memory(d);
+        d->job.files[i].len = dlen;
+    }
+    if (!size_add(d->code_bytes, d->job.files[i].len, &d->code_bytes) ||
+        d->code_bytes > kib(d->cfg->max_code_kb))
+        return FAIL(d, 413, "payload_too_large", "files",
+                    "files are larger than %" PRIu64 " KiB together", d->cfg->max_code_kb);
+    return 0;
+}
+
+static int take_files(struct dec *d, const json_t *v)
+{
+    if (!json_is_array(v))
+        return BAD(d, "files", "files must be an array of {name, content, encoding}");
+    size_t n = json_array_size(v);
+    if (n == 0)
+        return BAD(d, "files", "files must not be empty");
+    if (n > FILES_MAX)
+        return BAD(d, "files", "at most %d files", FILES_MAX);
+    d->job.files = calloc(n, sizeof(*d->job.files));
+    if (!d->job.files)
+        return no_memory(d);
+    d->job.nfiles = n; /* job_release frees what the loop filled */
+    for (size_t i = 0; i < n; i++) {
+        int r = take_file(d, i, json_array_get(v, i));
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int take_stdin(struct dec *d, const json_t *v)
+{
+    const char *s;
+    size_t len;
+    int r = get_string(d, "stdin", v, true, &s, &len);
+    if (r < 0)
+        return r;
+    if (len > kib(d->cfg->max_stdin_kb))
+        return FAIL(d, 413, "payload_too_large", "stdin", "stdin is larger than %" PRIu64 " KiB",
+                    d->cfg->max_stdin_kb);
+    if (len == 0)
+        return 0;
+    d->job.stdin_data = bytes_dup(s, len);
+    if (!d->job.stdin_data)
+        return no_memory(d);
+    d->job.stdin_len = len;
+    return 0;
+}
+
+/* An array of strings without NULs, at most max of them. */
+static int check_strings(struct dec *d, const char *field, const json_t *v, size_t max,
+                         size_t max_bytes)
+{
+    if (!json_is_array(v))
+        return BAD(d, field, "%s must be an array of strings", field);
+    if (json_array_size(v) > max)
+        return FAIL(d, 400, "out_of_range", field, "%s may have at most %zu items", field, max);
+    size_t i;
+    const json_t *x;
+    json_array_foreach(v, i, x)
+    {
+        const char *s;
+        size_t len;
+        if (!json_is_string(x))
+            return BAD(d, field, "%s[%zu] must be a string", field, i);
+        s = json_string_value(x);
+        len = json_string_length(x);
+        if (memchr(s, '\0', len))
+            return BAD(d, field, "%s[%zu] must not contain NUL characters", field, i);
+        if (max_bytes && len > max_bytes)
+            return FAIL(d, 400, "out_of_range", field, "%s[%zu] is longer than %zu bytes", field, i,
+                        max_bytes);
+    }
+    return 0;
+}
+
+static int take_args(struct dec *d, const json_t *v)
+{
+    int r = check_strings(d, "args", v, ARGS_MAX, 0);
+    if (r < 0)
+        return r;
+    size_t n = json_array_size(v);
+    if (n == 0)
+        return 0;
+    d->job.args = calloc(n, sizeof(*d->job.args));
+    if (!d->job.args)
+        return no_memory(d);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *x = json_array_get(v, i);
+        d->job.args[i] = bytes_dup(json_string_value(x), json_string_length(x));
+        if (!d->job.args[i])
+            return no_memory(d);
+        d->job.nargs = i + 1;
+    }
+    return 0;
+}
+
+/* ---- numbers and flags ---- */
+
+static const struct {
+    const char *name;
+    size_t off;
+} limit_fields[] = {
+    {"timeoutMs", offsetof(struct moat_limits, time_ms)},
+    {"wallTimeoutMs", offsetof(struct moat_limits, wall_time_ms)},
+    {"memoryMb", offsetof(struct moat_limits, memory_mb)},
+    {"maxProcesses", offsetof(struct moat_limits, max_processes)},
+    {"maxOutputKb", offsetof(struct moat_limits, max_output_kb)},
+    {"maxFileKb", offsetof(struct moat_limits, max_file_kb)},
+    {"maxOpenFiles", offsetof(struct moat_limits, max_open_files)},
+    {"stackKb", offsetof(struct moat_limits, stack_kb)},
+};
+
+static int take_limit(struct dec *d, size_t i, const json_t *v)
+{
+    const char *name = limit_fields[i].name;
+    if (!json_is_integer(v))
+        return BAD(d, name, "%s must be an integer", name);
+    json_int_t n = json_integer_value(v);
+    if (n < 0)
+        return FAIL(d, 400, "out_of_range", name, "%s must not be negative", name);
+    uint64_t *p = (uint64_t *)(void *)((char *)&d->job.limits + limit_fields[i].off);
+    *p = (uint64_t)n;
+    if (i == 0)
+        d->have_time = true;
+    else if (i == 1)
+        d->have_wall = true;
+    return 0;
+}
+
+static int check_limits(struct dec *d)
+{
+    /* API.md: the wall limit follows an asked CPU limit unless asked too */
+    if (d->have_time && !d->have_wall)
+        d->job.limits.wall_time_ms = 0;
+    struct moat_err err = {0};
+    if (config_check_limits(d->cfg, &d->job.limits, &err) < 0)
+        return FAIL(d, 400, "out_of_range", err.field, "%s", err.msg);
+    return 0;
+}
+
+static int take_priority(struct dec *d, const json_t *v)
+{
+    if (!json_is_integer(v))
+        return BAD(d, "priority", "priority must be an integer");
+    json_int_t n = json_integer_value(v);
+    if (n < JOB_PRIORITY_MIN || n > JOB_PRIORITY_MAX)
+        return FAIL(d, 400, "out_of_range", "priority", "priority must be between %d and %d",
+                    JOB_PRIORITY_MIN, JOB_PRIORITY_MAX);
+    d->job.priority = (int)n;
+    return 0;
+}
+
+/* ---- metadata and tags: stored as compact JSON, echoed back ---- */
+
+static bool deeper_than(const json_t *v, unsigned max)
+{
+    if (!json_is_object(v) && !json_is_array(v))
+        return false;
+    if (max == 0)
+        return true;
+    if (json_is_array(v)) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if (deeper_than(x, max - 1))
+                return true;
+        }
+        return false;
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        (void)k;
+        if (deeper_than(x, max - 1))
+            return true;
+    }
+    return false;
+}
+
+static int take_metadata(struct dec *d, const json_t *v)
+{
+    if (!json_is_object(v))
+        return BAD(d, "metadata", "metadata must be an object");
+    if (deeper_than(v, METADATA_MAX_DEPTH))
+        return BAD(d, "metadata", "metadata is nested more than %d levels", METADATA_MAX_DEPTH);
+    char *text = json_dumps(v, JOB_JSON_DUMP_FLAGS);
+    if (!text)
+        return no_memory(d);
+    if (strlen(text) > METADATA_MAX_BYTES) {
+        free(text);
+        return BAD(d, "metadata", "metadata must be at most %d bytes as compact JSON",
+                   METADATA_MAX_BYTES);
+    }
+    d->job.metadata_json = text;
+    return 0;
+}
+
+static int take_tags(struct dec *d, const json_t *v)
+{
+    int r = check_strings(d, "tags", v, TAGS_MAX, TAG_MAX_BYTES);
+    if (r < 0)
+        return r;
+    d->job.tags_json = json_dumps(v, JOB_JSON_DUMP_FLAGS);
+    return d->job.tags_json ? 0 : no_memory(d);
+}
+
+static int take_wait(struct dec *d, const json_t *v)
+{
+    if (!json_is_boolean(v))
+        return BAD(d, "wait", "wait must be true or false");
+    d->wait = json_is_true(v);
+    return 0;
+}
+
+/* ---- the shapes ---- */
+
+static const char *const native_keys[] = {
+    "language",  "version",      "code",          "files",    "stdin",        "args",
+    "priority",  "timeoutMs",    "wallTimeoutMs", "memoryMb", "maxProcesses", "maxOutputKb",
+    "maxFileKb", "maxOpenFiles", "stackKb",       "metadata", "tags",         "wait",
+};
+static const char *const seed000_keys[] = {"code", "executionEngine", "tags"};
+
+/* null is "not given" for every field, as JavaScript clients send it. */
+static const json_t *field(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+static int decode_language(struct dec *d, const json_t *obj)
+{
+    const json_t *v = field(obj, d->lang_field);
+    if (!v)
+        return BAD(d, d->lang_field, "%s is required", d->lang_field);
+    const char *s;
+    size_t len;
+    int r = get_string(d, d->lang_field, v, true, &s, &len);
+    return r < 0 ? r : set_language(d, s, len);
+}
+
+static int decode_program(struct dec *d, const json_t *obj)
+{
+    const json_t *code = field(obj, "code"), *files = field(obj, "files");
+    if (code && files)
+        return BAD(d, "code", "give either code or files, not both");
+    if (!code && !files)
+        return BAD(d, "code", "code is required (or files)");
+    return code ? take_code(d, code) : take_files(d, files);
+}
+
+static int decode_native(struct dec *d, const json_t *obj)
+{
+    int r = decode_language(d, obj);
+    const json_t *v;
+    if (r >= 0 && (v = field(obj, "version")))
+        r = check_version(d, v);
+    if (r >= 0)
+        r = decode_program(d, obj);
+    if (r >= 0 && (v = field(obj, "stdin")))
+        r = take_stdin(d, v);
+    if (r >= 0 && (v = field(obj, "args")))
+        r = take_args(d, v);
+    if (r >= 0 && (v = field(obj, "priority")))
+        r = take_priority(d, v);
+    for (size_t i = 0; r >= 0 && i < MOAT_ARRAY_SIZE(limit_fields); i++)
+        if ((v = field(obj, limit_fields[i].name)))
+            r = take_limit(d, i, v);
+    if (r >= 0)
+        r = check_limits(d);
+    if (r >= 0 && (v = field(obj, "metadata")))
+        r = take_metadata(d, v);
+    if (r >= 0 && (v = field(obj, "tags")))
+        r = take_tags(d, v);
+    if (r >= 0 && (v = field(obj, "wait")))
+        r = take_wait(d, v);
+    return r;
+}
+
+static int decode_seed000(struct dec *d, const json_t *obj)
+{
+    const json_t *v;
+    int r = decode_language(d, obj);
+    if (r >= 0 && !field(obj, "code"))
+        r = BAD(d, "code", "code is required");
+    if (r >= 0)
+        r = take_code(d, field(obj, "code"));
+    if (r >= 0 && (v = field(obj, "tags")))
+        r = take_tags(d, v);
+    return r;
+}
+
+/* application/json, with or without parameters; absent counts as JSON. */
+static bool is_json_type(const char *ct)
+{
+    if (!ct)
+        return true;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    return n == 0 ||
+           (n == strlen("application/json") && strncasecmp(ct, "application/json", n) == 0);
+}
+
+static int decode_json(struct dec *d, enum api_shape shape, const char *content_type,
+                       const char *body, size_t len)
+{
+    if (!is_json_type(content_type))
+        return FAIL(d, 415, "unsupported_media_type", NULL,
+                    "the body must be JSON (Content-Type: application/json)");
+    json_error_t jerr;
+    json_t *root =
+        json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (!root)
+        return FAIL(d, 400, "invalid_json", NULL, "invalid JSON at line %d column %d: %s",
+                    jerr.line, jerr.column, jerr.text);
+    int r;
+    if (!json_is_object(root)) {
+        r = FAIL(d, 400, "invalid_json", NULL, "the body must be a JSON object");
+    } else if (shape == API_SHAPE_SEED000) {
+        d->lang_field = "executionEngine";
+        r = check_keys(d, root, seed000_keys, MOAT_ARRAY_SIZE(seed000_keys), NULL, "");
+        if (r >= 0)
+            r = decode_seed000(d, root);
+    } else {
+        r = check_keys(d, root, native_keys, MOAT_ARRAY_SIZE(native_keys), NULL, "");
+        if (r >= 0)
+            r = decode_native(d, root);
+    }
+    json_decref(root);
+    return r;
+}
+
+/* Seed 002: the body is the program, byte for byte (curl -d sends it as a
+ * form, but it is not form-decoded: `+` and `%` are Python's). */
+static int decode_raw(struct dec *d, const char *query_language, const char *body, size_t len)
+{
+    const char *name = query_language ? query_language : "python";
+    int r = set_language(d, name, strlen(name));
+    if (r < 0)
+        return r;
+    if (len == 0)
+        return BAD(d, "code", "the body (the program) is empty");
+    if (len > kib(d->cfg->max_code_kb))
+        return FAIL(d, 413, "payload_too_large", "code", "code is larger than %" PRIu64 " KiB",
+                    d->cfg->max_code_kb);
+    d->job.files = calloc(1, sizeof(*d->job.files));
+    if (!d->job.files)
+        return no_memory(d);
+    d->job.nfiles = 1;
+    d->job.files[0].data = bytes_dup(body, len);
+    if (!d->job.files[0].data)
+        return no_memory(d);
+    d->job.files[0].len = len;
+    return 0;
+}
+
+int api_decode_submit(const struct moat_config *cfg, const struct lang_registry *langs,
+                      enum api_shape shape, const char *content_type, const char *query_language,
+                      const char *body, size_t len, struct api_submit *out, struct api_error *e)
+{
+    *e = (struct api_error){0};
+    struct dec d = {.cfg = cfg, .langs = langs, .e = e, .lang_field = "language"};
+    d.job.priority = JOB_PRIORITY_DEFAULT;
+    d.job.limits = cfg->limits;
+    d.job.status = JOB_STATUS_QUEUED;
+    int r;
+    switch (shape) {
+    case API_SHAPE_NATIVE:
+    case API_SHAPE_SEED000:
+        r = decode_json(&d, shape, content_type, body, len);
+        break;
+    case API_SHAPE_SEED002:
+        r = decode_raw(&d, query_language, body, len);
+        break;
+    default:
+        r = FAIL(&d, 500, "internal", NULL, "unknown request shape");
+        break;
+    }
+    if (r < 0) {
+        job_release(&d.job);
+        return r;
+    }
+    *out = (struct api_submit){.job = d.job, .wait = d.wait};
+    return 0;
+}

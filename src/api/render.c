@@ -1,0 +1,183 @@
+/*
+ * The response renderers: a struct job (as the store gives it back) becomes
+ * the JSON of API.md, keys in the documented order (jansson dumps in
+ * insertion order). Everything that came from a program or a client (output,
+ * messages, stored text) goes through job_json_bytes, so that no byte
+ * sequence in a job can make rendering fail or emit invalid UTF-8.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "api-internal.h"
+#include "moat/util.h"
+
+void api_format_time(int64_t ms, char out[32])
+{
+    int64_t secs = ms / 1000, rem = ms % 1000;
+    if (rem < 0) {
+        rem += 1000;
+        secs--;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || tm.tm_year > 9999 - 1900 || tm.tm_year < -1900) {
+        /* no four-digit year: RFC 3339 has no way to say it */
+        moat_strlcpy(out, "1970-01-01T00:00:00.000Z", 32);
+        return;
+    }
+    /* the ranges are checked above; the modulos only let the compiler see
+     * that every field has its width */
+    (void)snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+                   (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+                   (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+                   (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)rem % 1000u);
+}
+
+/* Steals v (set_new does even on failure, and fails on NULL), so that
+ * constructors chain without a check each. Keys are ASCII literals. */
+static bool put(json_t *o, const char *key, json_t *v)
+{
+    return json_object_set_new_nocheck(o, key, v) == 0;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    char text[32];
+    api_format_time(ms, text);
+    return json_string_nocheck(text);
+}
+
+/* A fixed-size text member: bounded, repaired, null when empty. */
+#define TEXT_OR_NULL(member)                                                                       \
+    (strnlen((member), sizeof(member))                                                             \
+         ? job_json_bytes((member), strnlen((member), sizeof(member)))                             \
+         : json_null())
+#define TEXT(member) job_json_bytes((member), strnlen((member), sizeof(member)))
+
+static json_t *u64(uint64_t v)
+{
+    return json_integer(v > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)v);
+}
+
+/* Stored compact JSON of the given type, or a fresh empty one when absent
+ * or unreadable (the store only holds what the decoder dumped). */
+static json_t *stored_json(const char *text, bool array)
+{
+    if (text) {
+        json_t *v = json_loads(text, JSON_ALLOW_NUL, NULL);
+        if (v && (array ? json_is_array(v) : json_is_object(v)))
+            return v;
+        json_decref(v);
+    }
+    return array ? json_array() : json_object();
+}
+
+/* The result fields of a final job, after the common ones. */
+static bool put_result(json_t *o, const struct job *j)
+{
+    struct job_step s = j->run; /* a shallow view: nothing here frees it */
+    bool ran = true;
+    if (j->status == JOB_STATUS_FAILED) {
+        s.verdict = JOB_VERDICT_INTERNAL_ERROR;
+    } else if (j->status == JOB_STATUS_CANCELLED &&
+               (s.verdict == JOB_VERDICT_NONE || s.verdict == JOB_VERDICT_CANCELLED)) {
+        s.verdict = JOB_VERDICT_CANCELLED; /* for the sentence */
+        ran = false;
+    }
+    char sentence[sizeof(s.message) + 64];
+    const char *error = job_error_sentence(&s, sentence, sizeof(sentence));
+    const char *verdict = ran ? job_verdict_name(s.verdict) : NULL;
+    return put(o, "verdict", verdict ? json_string_nocheck(verdict) : json_null()) &&
+           put(o, "exitCode", ran ? json_integer(s.exit_code) : json_null()) &&
+           put(o, "signal",
+               ran && s.signal > 0 ? json_string_nocheck(job_signal_name(s.signal))
+                                   : json_null()) &&
+           put(o, "error", error ? job_json_bytes(error, strlen(error)) : json_null()) &&
+           put(o, "timeMs", u64(s.time_ms)) && put(o, "wallTimeMs", u64(s.wall_time_ms)) &&
+           put(o, "memoryKb", u64(s.memory_kb)) &&
+           put(o, "output", job_json_bytes(s.out_len ? s.out : NULL, s.out ? s.out_len : 0)) &&
+           put(o, "stderr", job_json_bytes(s.err_len ? s.err : NULL, s.err ? s.err_len : 0)) &&
+           put(o, "stdoutTruncated", json_boolean(s.out_truncated)) &&
+           put(o, "stderrTruncated", json_boolean(s.err_truncated)) &&
+           put(o, "compile", j->compiled ? job_step_to_json(&j->compile, true) : json_null());
+}
+
+json_t *api_job_json(const struct job *j)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    const char *status = job_status_name(j->status);
+    bool ok = put(o, "jobId", TEXT(j->id)) &&
+              put(o, "status", status ? json_string_nocheck(status) : json_null()) &&
+              put(o, "language", TEXT(j->language)) &&
+              put(o, "version", TEXT_OR_NULL(j->version)) &&
+              put(o, "priority", json_integer(j->priority)) &&
+              put(o, "attempts", json_integer(j->attempts)) &&
+              put(o, "tags", stored_json(j->tags_json, true)) &&
+              put(o, "metadata", stored_json(j->metadata_json, false)) &&
+              put(o, "createdAt", time_or_null(j->created_ms)) &&
+              put(o, "startedAt", time_or_null(j->started_ms)) &&
+              put(o, "finishedAt", time_or_null(j->finished_ms)) &&
+              put(o, "codeHash", TEXT_OR_NULL(j->code_hash)) &&
+              put(o, "outputHash", TEXT_OR_NULL(j->output_hash));
+    if (ok && job_status_final(j->status))
+        ok = put_result(o, j);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Seed 000 knows four states: a cancelled job did not complete. */
+static const char *seed000_status(enum job_status s)
+{
+    switch (s) {
+    case JOB_STATUS_QUEUED:
+        return "Pending";
+    case JOB_STATUS_RUNNING:
+        return "Running";
+    case JOB_STATUS_COMPLETED:
+        return "Completed";
+    case JOB_STATUS_FAILED:
+    case JOB_STATUS_CANCELLED:
+    case JOB_STATUS_MAX_:
+        break;
+    }
+    return "Failed";
+}
+
+json_t *api_job_json_seed000(const struct job *j)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    char id[sizeof(j->id) + 1];
+    size_t idlen = strnlen(j->id, sizeof(j->id)); /* bounded even if unterminated */
+    memcpy(id, j->id, idlen);
+    id[idlen] = '\0';
+    char code_path[sizeof(id) + 32], output_path[sizeof(id) + 32];
+    (void)snprintf(code_path, sizeof(code_path), JOB_CODE_KEY_FMT, id);
+    (void)snprintf(output_path, sizeof(output_path), JOB_OUTPUT_KEY_FMT, id);
+    bool final = job_status_final(j->status);
+    bool ok = put(o, "id", TEXT(j->id)) && put(o, "executionEngine", TEXT(j->language_given)) &&
+              put(o, "codePath", job_json_bytes(code_path, strlen(code_path))) &&
+              put(o, "codeHash", TEXT_OR_NULL(j->code_hash)) &&
+              put(o, "status", json_string_nocheck(seed000_status(j->status))) &&
+              (!final || put(o, "outputPath", job_json_bytes(output_path, strlen(output_path)))) &&
+              put(o, "creationTime", time_or_null(j->created_ms)) &&
+              (!final || put(o, "endTime", time_or_null(j->finished_ms))) &&
+              put(o, "retryCount", json_integer(j->attempts > 1 ? j->attempts - 1 : 0)) &&
+              (!final || put(o, "outputHash", TEXT_OR_NULL(j->output_hash))) &&
+              /* null when the client gave none, as the seed's example shows */
+              put(o, "tags", j->tags_json ? stored_json(j->tags_json, true) : json_null());
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}

@@ -1,0 +1,431 @@
+/*
+ * The routes of API.md: the native /v1 API, the seeds' compatible shapes,
+ * and the service routes (health, readiness, metrics, languages, the
+ * OpenAPI document).
+ */
+#include "server-internal.h"
+
+#include "moat/exec.h"
+#include "moat/obs.h"
+#include "moat/queue.h"
+#include "moat/sandbox.h"
+#include "moat/store.h"
+
+extern const unsigned char moat_openapi_yaml[];
+extern const size_t moat_openapi_yaml_len;
+
+/* ---- reading jobs ---- */
+
+/* Loads rq->id into *j, answering 404 (or 500) itself when it cannot. */
+static bool load_job(struct api_server *srv, struct api_req *rq, unsigned what, struct job *j)
+{
+    struct moat_err err = {0};
+    uint64_t t0 = moat_now_ns();
+    int r = store_get(srv->deps.store, rq->id, what, j, &err);
+    if (srv->deps.metrics)
+        obs_histogram_since(obs_histogram(srv->deps.metrics, "moat_store_read_seconds",
+                                          "Latency of the store's reads", "op=\"get\""),
+                            t0);
+    if (r == -ENOENT) {
+        api_reply_fail(rq, 404, "not_found", NULL, "no job %s", rq->id);
+        return false;
+    }
+    if (r < 0) {
+        api_reply_fail(rq, 500, "internal", NULL, "the store cannot be read: %s", err.msg);
+        return false;
+    }
+    return true;
+}
+
+/* The job in the shape its route speaks. */
+static void reply_job(struct api_req *rq, unsigned status, const struct job *j)
+{
+    if (rq->route->shape == API_SHAPE_SEED000)
+        api_reply_json(rq, status, api_job_json_seed000(j));
+    else
+        api_reply_json(rq, status, api_job_json(j));
+}
+
+/* After a wait: the job as it is now; 200 once final, else 202. */
+static void reply_waited(struct api_server *srv, struct api_req *rq)
+{
+    struct job j = {0};
+    if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
+        return;
+    reply_job(rq, job_status_final(j.status) ? 200 : 202, &j);
+    if (!job_status_final(j.status))
+        (void)snprintf(rq->location, sizeof(rq->location), "/v1/jobs/%s", j.id);
+    job_release(&j);
+}
+
+/* Suspends rq until its job is final or the wait is over. The status is
+ * read again after registering, so a job finishing in between is not
+ * missed. */
+static void wait_for_job(struct api_server *srv, struct api_req *rq)
+{
+    api_req_suspend(rq);
+    rq->deadline_ns = moat_now_ns() + srv->deps.cfg->max_wait_ms * 1000000ULL;
+    api_wait_add(srv, rq);
+    struct job j = {0};
+    struct moat_err err = {0};
+    bool final = store_get(srv->deps.store, rq->id, 0, &j, &err) != 0 ||
+                 job_status_final(j.status);
+    job_release(&j);
+    if (final && api_wait_remove(srv, rq))
+        api_req_resume(rq, API_RESUME_FINISHED);
+}
+
+/* ---- submissions ---- */
+
+static void on_inserted(void *cls, int result)
+{
+    struct api_req *rq = cls;
+    struct api_server *srv = rq->srv;
+    rq->insert_result = result;
+    if (result < 0 || !rq->wait) {
+        if (result == 0) {
+            rq->reserved = false;
+            if (queue_push(srv->deps.queue, rq->sub.job.id, rq->sub.job.priority, 0, true) < 0) {
+                queue_unreserve(srv->deps.queue);
+                log_error("event=queue_push_failed id=%s", rq->sub.job.id);
+            }
+        }
+        api_req_resume(rq, API_RESUME_INSERTED);
+        atomic_fetch_sub(&srv->inserting, 1);
+        return;
+    }
+    /* wait: register before the job can run, then never touch rq again (it
+     * may be answered and freed at any moment from here on) */
+    char id[MOAT_UUID_LEN + 1];
+    moat_strlcpy(id, rq->sub.job.id, sizeof(id));
+    int prio = rq->sub.job.priority;
+    rq->reserved = false;
+    rq->deadline_ns = moat_now_ns() + srv->deps.cfg->max_wait_ms * 1000000ULL;
+    api_wait_add(srv, rq);
+    if (queue_push(srv->deps.queue, id, prio, 0, true) < 0) {
+        queue_unreserve(srv->deps.queue);
+        log_error("event=queue_push_failed id=%s", id);
+    }
+    atomic_fetch_sub(&srv->inserting, 1);
+}
+
+static void submit_handle(struct api_server *srv, struct api_req *rq)
+{
+    const struct moat_config *cfg = srv->deps.cfg;
+    const char *ctype = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *qlang = rq->route->shape == API_SHAPE_SEED002 ? api_query(rq, "language") : NULL;
+    struct api_error e = {0};
+    if (api_decode_submit(cfg, srv->deps.langs, rq->route->shape, ctype, qlang, rq->body.data,
+                          rq->body.len, &rq->sub, &e) < 0) {
+        api_reply_error(rq, &e);
+        return;
+    }
+    rq->have_sub = true;
+    buf_release(&rq->body); /* the job holds its own copies now */
+    rq->wait = (rq->sub.wait || api_query_wait(rq)) && cfg->max_wait_ms > 0;
+    if (queue_reserve(srv->deps.queue) < 0) {
+        rq->retry_after = 1;
+        api_reply_fail(rq, 429, "queue_full", NULL,
+                       "the queue holds its maximum of %llu jobs; try again later",
+                       (unsigned long long)cfg->max_queue);
+        return;
+    }
+    rq->reserved = true;
+    struct job *j = &rq->sub.job;
+    moat_uuid7(j->id);
+    moat_strlcpy(rq->id, j->id, sizeof(rq->id));
+    j->status = JOB_STATUS_QUEUED;
+    j->created_ms = (int64_t)moat_realtime_ms();
+    char *blob = NULL;
+    size_t blen = 0;
+    if (job_code_blob(j, &blob, &blen) < 0) {
+        api_reply_fail(rq, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    moat_sha256_hex(blob, blen, j->code_hash);
+    free(blob);
+
+    api_req_suspend(rq);
+    atomic_fetch_add(&srv->inserting, 1);
+    int r = store_insert_async(srv->deps.store, j, on_inserted, rq);
+    if (r < 0)
+        on_inserted(rq, r);
+}
+
+static void reply_accepted(struct api_req *rq)
+{
+    const struct job *j = &rq->sub.job;
+    (void)snprintf(rq->location, sizeof(rq->location), "/v1/jobs/%s", j->id);
+    switch (rq->route->shape) {
+    case API_SHAPE_SEED000:
+        api_reply_json(rq, 202, api_job_json_seed000(j));
+        return;
+    case API_SHAPE_SEED002:
+        api_reply_json(rq, 202, json_pack("{s:s, s:s}", "task_id", j->id, "status", "queued"));
+        return;
+    case API_SHAPE_NATIVE:
+        break;
+    }
+    api_reply_json(rq, 202, json_pack("{s:s, s:s}", "jobId", j->id, "status", "queued"));
+}
+
+static void submit_resume(struct api_server *srv, struct api_req *rq)
+{
+    if (atomic_load(&rq->resume_reason) != API_RESUME_INSERTED) {
+        reply_waited(srv, rq);
+        return;
+    }
+    if (rq->insert_result < 0) {
+        rq->retry_after = 1;
+        api_reply_fail(rq, 503, "store_unavailable", NULL,
+                       "the job could not be stored (%s); nothing was accepted",
+                       strerror(-rq->insert_result));
+        return;
+    }
+    reply_accepted(rq);
+}
+
+/* ---- one job ---- */
+
+static void job_get(struct api_server *srv, struct api_req *rq)
+{
+    struct job j = {0};
+    if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
+        return;
+    bool final = job_status_final(j.status);
+    if (!final && api_query_wait(rq) && srv->deps.cfg->max_wait_ms > 0) {
+        job_release(&j);
+        wait_for_job(srv, rq);
+        return;
+    }
+    reply_job(rq, 200, &j);
+    job_release(&j);
+}
+
+static void job_output(struct api_server *srv, struct api_req *rq)
+{
+    struct job j = {0};
+    if (!load_job(srv, rq, 0, &j))
+        return;
+    bool final = job_status_final(j.status);
+    enum job_status st = j.status;
+    job_release(&j);
+    if (!final) {
+        api_reply_fail(rq, 409, "not_finished", NULL, "job %s is %s; its output comes when it has finished",
+                       rq->id, job_status_name(st));
+        return;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    struct moat_err err = {0};
+    int r = store_get_output(srv->deps.store, rq->id, &data, &len, &err);
+    if (r == -ENOENT) {
+        api_reply_bytes(rq, 200, "text/plain; charset=utf-8", "", 0);
+        return;
+    }
+    if (r < 0) {
+        api_reply_fail(rq, 500, "internal", NULL, "the store cannot be read: %s", err.msg);
+        return;
+    }
+    api_reply_bytes(rq, 200, "text/plain; charset=utf-8", data, len);
+    free(data);
+}
+
+static void job_cancel(struct api_server *srv, struct api_req *rq)
+{
+    struct moat_err err = {0};
+    enum job_status was = JOB_STATUS_QUEUED;
+    int r = store_cancel(srv->deps.store, rq->id, (int64_t)moat_realtime_ms(), &was, &err);
+    if (r == -ENOENT) {
+        api_reply_fail(rq, 404, "not_found", NULL, "no job %s", rq->id);
+        return;
+    }
+    if (r == -EALREADY) {
+        api_reply_fail(rq, 409, "already_finished", NULL, "job %s has already %s", rq->id,
+                       was == JOB_STATUS_CANCELLED ? "been cancelled" : "finished");
+        return;
+    }
+    if (r < 0) {
+        api_reply_fail(rq, 503, "store_unavailable", NULL, "the job could not be cancelled: %s",
+                       err.msg);
+        return;
+    }
+    if (was == JOB_STATUS_QUEUED)
+        (void)queue_remove(srv->deps.queue, rq->id);
+    else if (srv->deps.exec)
+        (void)exec_service_cancel(srv->deps.exec, rq->id);
+    api_job_finished(srv, rq->id);
+    struct job j = {0};
+    if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
+        return;
+    api_reply_json(rq, 200, api_job_json(&j));
+    job_release(&j);
+}
+
+/* ---- the service ---- */
+
+static void languages(struct api_server *srv, struct api_req *rq)
+{
+    api_reply_bytes(rq, 200, "application/json", srv->languages_json, srv->languages_len);
+}
+
+static void healthz(struct api_server *srv, struct api_req *rq)
+{
+    (void)srv;
+    static const char ok[] = "{\"status\":\"ok\"}";
+    api_reply_bytes(rq, 200, "application/json", ok, sizeof(ok) - 1);
+}
+
+static void readyz(struct api_server *srv, struct api_req *rq)
+{
+    const char *why = NULL;
+    if (!store_ready(srv->deps.store)) {
+        why = "the store does not answer";
+    } else if (srv->deps.pool) {
+        struct sbx_pool_stats ps = {0};
+        sbx_pool_stats(srv->deps.pool, &ps);
+        if (ps.warm == 0 && ps.busy == 0)
+            why = "no sandbox is warm yet";
+    }
+    if (why) {
+        rq->retry_after = 1;
+        api_reply_fail(rq, 503, "not_ready", NULL, "%s", why);
+        return;
+    }
+    static const char ok[] = "{\"status\":\"ready\"}";
+    api_reply_bytes(rq, 200, "application/json", ok, sizeof(ok) - 1);
+}
+
+static void metrics(struct api_server *srv, struct api_req *rq)
+{
+    struct buf out;
+    buf_init(&out, 64u << 20);
+    if (srv->deps.metrics && obs_render(srv->deps.metrics, &out) < 0) {
+        buf_release(&out);
+        api_reply_fail(rq, 500, "internal", NULL, "the metrics cannot be rendered");
+        return;
+    }
+    api_reply_bytes(rq, 200, "text/plain; version=0.0.4; charset=utf-8", out.data ? out.data : "",
+                    out.len);
+    buf_release(&out);
+}
+
+static void openapi(struct api_server *srv, struct api_req *rq)
+{
+    (void)srv;
+    api_reply_bytes(rq, 200, "application/yaml", moat_openapi_yaml, moat_openapi_yaml_len);
+}
+
+int api_languages_build(struct api_server *srv)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return -ENOMEM;
+    const struct lang_registry *reg = srv->deps.langs;
+    for (size_t i = 0; i < lang_count(reg); i++) {
+        const struct lang *l = lang_at(reg, i);
+        if (!lang_available(l))
+            continue;
+        char version[64] = "";
+        (void)lang_version(l, srv->deps.cfg->cache_dir, version, sizeof(version));
+        json_t *aliases = json_array();
+        for (size_t k = 0; aliases && k < l->naliases; k++)
+            json_array_append_new(aliases, json_string(l->aliases[k]));
+        json_array_append_new(arr, json_pack("{s:s, s:o*, s:s, s:b}", "name", l->name, "aliases",
+                                             aliases, "version", version, "compiled",
+                                             lang_compiled(l)));
+    }
+    char *text = json_dumps(arr, JOB_JSON_DUMP_FLAGS);
+    json_decref(arr);
+    if (!text)
+        return -ENOMEM;
+    srv->languages_json = text;
+    srv->languages_len = strlen(text);
+    return 0;
+}
+
+/* ---- routing ---- */
+
+#define NATIVE API_SHAPE_NATIVE
+static const struct api_route routes[] = {
+    {"POST", "/v1/jobs", "/v1/jobs", submit_handle, submit_resume, true, NATIVE},
+    {"GET", "/v1/jobs/{id}", "/v1/jobs/{id}", job_get, reply_waited, false, NATIVE},
+    {"DELETE", "/v1/jobs/{id}", "/v1/jobs/{id}", job_cancel, NULL, false, NATIVE},
+    {"GET", "/v1/jobs/{id}/output", "/v1/jobs/{id}/output", job_output, NULL, false, NATIVE},
+    {"GET", "/v1/languages", "/v1/languages", languages, NULL, false, NATIVE},
+    {"GET", "/healthz", "/healthz", healthz, NULL, false, NATIVE},
+    {"GET", "/readyz", "/readyz", readyz, NULL, false, NATIVE},
+    {"GET", "/metrics", "/metrics", metrics, NULL, false, NATIVE},
+    {"GET", "/openapi.yaml", "/openapi.yaml", openapi, NULL, false, NATIVE},
+    {"POST", "/job", "/job", submit_handle, submit_resume, true, API_SHAPE_SEED000},
+    {"GET", "/job/{id}", "/job/{id}", job_get, reply_waited, false, API_SHAPE_SEED000},
+    {"GET", "/job/{id}/output", "/job/{id}/output", job_output, NULL, false, API_SHAPE_SEED000},
+    {"POST", "/api/v1/execute", "/api/v1/execute", submit_handle, submit_resume, true,
+     API_SHAPE_SEED002},
+    {"GET", "/api/v1/execute/{id}", "/api/v1/execute/{id}", job_get, reply_waited, false,
+     API_SHAPE_SEED002},
+};
+
+/* Matches url against pattern; the {id} segment is copied into id (empty
+ * or over-long segments do not match). */
+static bool match(const char *pattern, const char *url, char *id, size_t idsz)
+{
+    while (*pattern && *url) {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            const char *end = strchr(url, '/');
+            size_t n = end ? (size_t)(end - url) : strlen(url);
+            if (n == 0 || n >= idsz)
+                return false;
+            memcpy(id, url, n);
+            id[n] = '\0';
+            url += n;
+            pattern += 4;
+            continue;
+        }
+        if (*pattern != *url)
+            return false;
+        pattern++;
+        url++;
+    }
+    return *pattern == '\0' && (*url == '\0' || strcmp(url, "/") == 0);
+}
+
+void api_route(struct api_server *srv, struct api_req *rq, const char *method, const char *url)
+{
+    (void)srv;
+    char allow[64] = "";
+    char id[MOAT_UUID_LEN + 8];
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(routes); i++) {
+        const struct api_route *r = &routes[i];
+        id[0] = '\0';
+        if (!match(r->pattern, url, id, sizeof(id)))
+            continue;
+        if (strcmp(r->method, method) != 0) {
+            if (!strstr(allow, r->method)) {
+                size_t n = strlen(allow);
+                (void)snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", r->method);
+            }
+            continue;
+        }
+        rq->route = r;
+        rq->route_label = r->label;
+        if (strchr(r->pattern, '{') && !moat_uuid_valid(id)) {
+            api_reply_fail(rq, 404, "not_found", NULL, "no job %.40s", id);
+            return;
+        }
+        moat_strlcpy(rq->id, id, sizeof(rq->id));
+        return;
+    }
+    if (allow[0]) {
+        /* a static string for the header: the sets that exist */
+        static const char *const sets[] = {"GET", "POST", "GET, DELETE", "DELETE, GET"};
+        for (size_t i = 0; i < MOAT_ARRAY_SIZE(sets); i++)
+            if (strcmp(sets[i], allow) == 0)
+                rq->allow = sets[i];
+        api_reply_fail(rq, 405, "method_not_allowed", NULL, "%s is not allowed here; use %s",
+                       method, allow);
+        return;
+    }
+    api_reply_fail(rq, 404, "not_found", NULL, "no route %.100s", url);
+}

@@ -1,0 +1,133 @@
+#pragma once
+/*
+ * The HTTP server's private parts: one struct api_req per request, shared
+ * by the libmicrohttpd glue (server.c), the waiters (wait.c) and the route
+ * handlers (routes.c).
+ *
+ * A request that needs something slow (the store's commit of a submission,
+ * a job to finish) is suspended: it holds no thread. Whoever has the answer
+ * records why the request may go on (req->resume_reason) and resumes it;
+ * libmicrohttpd then calls the handler again on one of its threads, which
+ * builds the response. The rule that keeps suspend/resume sound: a request
+ * is suspended *before* anything that may resume it is started.
+ */
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "api-internal.h"
+#include "moat/api.h"
+#include "moat/util.h"
+
+struct obs_histogram;
+struct api_req;
+
+/* What a route does with a request whose body (if any) has been read. */
+typedef void (*api_handler_fn)(struct api_server *srv, struct api_req *rq);
+
+struct api_route {
+    const char *method;
+    const char *pattern;    /* "/v1/jobs/{id}": {id} matches one path segment */
+    const char *label;      /* route label of the metrics: the pattern */
+    api_handler_fn handle;  /* first call with the whole body */
+    api_handler_fn resume;  /* after a suspension; NULL when it never suspends */
+    bool body;              /* takes a request body */
+    enum api_shape shape;
+};
+
+enum api_resume_reason {
+    API_RESUME_NONE,
+    API_RESUME_INSERTED, /* the store committed (or failed) the submission */
+    API_RESUME_FINISHED, /* the awaited job reached a final status */
+    API_RESUME_DEADLINE, /* waited as long as the server allows */
+    API_RESUME_SHUTDOWN, /* the server is stopping */
+};
+
+struct api_req {
+    struct api_server *srv;
+    struct MHD_Connection *conn;
+    const struct api_route *route;
+    const char *route_label;
+    char id[MOAT_UUID_LEN + 1]; /* the {id} of the path */
+    uint64_t start_ns;
+
+    struct buf body;
+    bool body_too_large;
+
+    /* the response, once there is one */
+    bool has_response;
+    unsigned status;
+    char *resp;            /* owned */
+    size_t resp_len;
+    const char *ctype;     /* static */
+    char location[96];
+    const char *allow;     /* static, for 405 */
+    unsigned retry_after;  /* seconds, for 429 and 503; 0 = none */
+
+    /* a submission in flight */
+    struct api_submit sub;
+    bool have_sub;
+    bool reserved;         /* holds a queue place */
+    bool wait;
+    int insert_result;
+
+    /* suspension */
+    bool suspended;
+    _Atomic int resume_reason; /* enum api_resume_reason */
+    uint64_t deadline_ns;      /* of a wait */
+    struct api_req *wprev, *wnext;
+    bool waiting;              /* in srv->waiters (under srv->wait_mu) */
+};
+
+struct api_server {
+    struct api_deps deps;
+    struct MHD_Daemon *mhd;
+    unsigned port;
+    char *languages_json; /* GET /v1/languages, built once */
+    size_t languages_len;
+
+    pthread_mutex_t wait_mu;
+    pthread_cond_t wait_cond;
+    struct api_req *waiters; /* requests suspended until their job finishes */
+    bool stopping;
+    pthread_t deadline_thread;
+    bool deadline_started;
+    _Atomic unsigned inserting; /* submissions suspended until their commit */
+};
+
+/* ---- server.c ---- */
+/* Suspends rq (on an MHD thread, inside the handler). */
+void api_req_suspend(struct api_req *rq);
+/* Resumes a suspended rq for reason (any thread). */
+void api_req_resume(struct api_req *rq, enum api_resume_reason reason);
+/* The response of rq: a JSON value (stolen; NULL = out of memory → 500). */
+void api_reply_json(struct api_req *rq, unsigned status, json_t *body);
+/* A response of bytes (copied) with a static content type. */
+void api_reply_bytes(struct api_req *rq, unsigned status, const char *ctype, const void *data,
+                     size_t len);
+void api_reply_error(struct api_req *rq, const struct api_error *e);
+__attribute__((format(printf, 5, 6))) void api_reply_fail(struct api_req *rq, unsigned status,
+                                                          const char *code, const char *field,
+                                                          const char *fmt, ...);
+/* The value of a query argument, NULL when absent. */
+const char *api_query(struct api_req *rq, const char *name);
+/* ?wait=true (or 1); false for a missing or other value. */
+bool api_query_wait(struct api_req *rq);
+
+/* ---- wait.c ---- */
+/* Registers rq (already suspended) as waiting for rq->id until deadline_ns;
+ * resumed with API_RESUME_FINISHED, _DEADLINE or _SHUTDOWN. */
+void api_wait_add(struct api_server *srv, struct api_req *rq);
+/* Takes rq out of the waiters if it is still there: true when it was (the
+ * caller then resumes it itself). */
+bool api_wait_remove(struct api_server *srv, struct api_req *rq);
+int api_wait_start(struct api_server *srv);
+/* Resumes every waiter (API_RESUME_SHUTDOWN) and joins the deadline thread. */
+void api_wait_stop(struct api_server *srv);
+
+/* ---- routes.c ---- */
+/* The route for method and path: sets rq->route and rq->id, or answers 404
+ * or 405 (with Allow). */
+void api_route(struct api_server *srv, struct api_req *rq, const char *method, const char *url);
+/* GET /v1/languages, built once at start. */
+int api_languages_build(struct api_server *srv);

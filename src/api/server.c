@@ -1,0 +1,357 @@
+/*
+ * libmicrohttpd glue: the daemon (epoll, a thread pool, connection limits),
+ * the life of one request (headers, body, handler, suspension, response),
+ * and the request metrics.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "server-internal.h"
+
+#include "moat/obs.h"
+#include "moat/queue.h"
+
+#define HTTP_DURATION "moat_http_request_duration_seconds"
+
+static void req_free(struct api_req *rq)
+{
+    if (!rq)
+        return;
+    if (rq->have_sub)
+        job_release(&rq->sub.job);
+    buf_release(&rq->body);
+    free(rq->resp);
+    free(rq);
+}
+
+static void set_response(struct api_req *rq, unsigned status, const char *ctype, char *data,
+                         size_t len)
+{
+    free(rq->resp);
+    rq->has_response = true;
+    rq->status = status;
+    rq->ctype = ctype;
+    rq->resp = data;
+    rq->resp_len = len;
+}
+
+void api_reply_bytes(struct api_req *rq, unsigned status, const char *ctype, const void *data,
+                     size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy) {
+        set_response(rq, 500, "application/json", NULL, 0);
+        return;
+    }
+    if (len)
+        memcpy(copy, data, len);
+    set_response(rq, status, ctype, copy, len);
+}
+
+void api_reply_json(struct api_req *rq, unsigned status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JOB_JSON_DUMP_FLAGS) : NULL;
+    json_decref(body);
+    if (!text) {
+        /* nothing better can be said without memory */
+        static const char oom[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        api_reply_bytes(rq, 500, "application/json", oom, sizeof(oom) - 1);
+        return;
+    }
+    set_response(rq, status, "application/json", text, strlen(text));
+}
+
+void api_reply_error(struct api_req *rq, const struct api_error *e)
+{
+    api_reply_json(rq, e->status, api_error_json(e));
+}
+
+void api_reply_fail(struct api_req *rq, unsigned status, const char *code, const char *field,
+                    const char *fmt, ...)
+{
+    struct api_error e = {.status = status, .code = code};
+    if (field)
+        moat_strlcpy(e.field, field, sizeof(e.field));
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(e.message, sizeof(e.message), fmt, ap);
+    va_end(ap);
+    api_reply_error(rq, &e);
+}
+
+const char *api_query(struct api_req *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool api_query_wait(struct api_req *rq)
+{
+    const char *w = api_query(rq, "wait");
+    bool b = false;
+    return w && parse_bool(w, &b) == 0 && b;
+}
+
+void api_req_suspend(struct api_req *rq)
+{
+    atomic_store(&rq->resume_reason, API_RESUME_NONE);
+    rq->suspended = true;
+    MHD_suspend_connection(rq->conn);
+}
+
+void api_req_resume(struct api_req *rq, enum api_resume_reason reason)
+{
+    atomic_store(&rq->resume_reason, (int)reason);
+    MHD_resume_connection(rq->conn);
+}
+
+static void observe(struct api_server *srv, struct api_req *rq)
+{
+    if (!srv->deps.metrics)
+        return;
+    char labels[160];
+    (void)snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%u\"", rq->route_label,
+                   rq->status);
+    struct obs_histogram *h =
+        obs_histogram(srv->deps.metrics, HTTP_DURATION,
+                      "Time from a request's headers to its response, by route and status",
+                      labels);
+    obs_histogram_since(h, rq->start_ns);
+}
+
+static enum MHD_Result send_response(struct api_server *srv, struct api_req *rq)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(rq->resp_len, rq->resp,
+                                                             MHD_RESPMEM_MUST_FREE);
+    if (!r)
+        return MHD_NO;
+    rq->resp = NULL; /* the response owns it */
+    if (rq->ctype)
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rq->ctype);
+    if (rq->location[0])
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, rq->location);
+    if (rq->allow)
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->allow);
+    if (rq->retry_after) {
+        char v[16];
+        (void)snprintf(v, sizeof(v), "%u", rq->retry_after);
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    (void)MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(rq->conn, rq->status, r);
+    MHD_destroy_response(r);
+    observe(srv, rq);
+    return ret;
+}
+
+/* The body limit is known from Content-Length before any byte is read:
+ * refuse there, and libmicrohttpd discards the body (API.md: 413 from the
+ * header). */
+static bool check_length(struct api_server *srv, struct api_req *rq)
+{
+    const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+    uint64_t max = srv->deps.cfg->max_body_kb << 10;
+    if (cl && parse_u64(cl, 0, UINT64_MAX, &n) == 0 && n > max) {
+        api_reply_fail(rq, 413, "payload_too_large", NULL,
+                       "the request body is %llu bytes; at most %llu are accepted",
+                       (unsigned long long)n, (unsigned long long)max);
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct api_server *srv = cls;
+    struct api_req *rq = *con_cls;
+    if (!rq) {
+        rq = calloc(1, sizeof(*rq));
+        if (!rq)
+            return MHD_NO;
+        rq->srv = srv;
+        rq->conn = c;
+        rq->start_ns = moat_now_ns();
+        rq->route_label = "unknown";
+        buf_init(&rq->body, srv->deps.cfg->max_body_kb << 10);
+        *con_cls = rq;
+        api_route(srv, rq, method, url);
+        if (!rq->has_response && rq->route->body)
+            (void)check_length(srv, rq);
+        if (rq->has_response)
+            return send_response(srv, rq);
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!rq->body_too_large && buf_append(&rq->body, upload, *upload_size) == -ENOBUFS)
+            rq->body_too_large = true; /* no Content-Length: read on, answer at the end */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->has_response)
+        return send_response(srv, rq);
+    if (rq->suspended) {
+        rq->suspended = false;
+        rq->route->resume(srv, rq);
+    } else if (rq->body_too_large) {
+        api_reply_fail(rq, 413, "payload_too_large", NULL,
+                       "the request body is over %llu bytes",
+                       (unsigned long long)rq->body.max);
+    } else {
+        rq->route->handle(srv, rq);
+    }
+    if (rq->suspended)
+        return MHD_YES;
+    if (!rq->has_response) /* a handler always answers or suspends */
+        api_reply_fail(rq, 500, "internal", NULL, "no response was made");
+    return send_response(srv, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct api_req *rq = *con_cls;
+    if (rq && rq->reserved)
+        queue_unreserve(rq->srv->deps.queue);
+    req_free(rq);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[256];
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    log_debug("event=http_error msg=\"%s\"", msg);
+}
+
+/* "host:port", "[v6]:port" -> a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct moat_err *err)
+{
+    char host[128];
+    moat_strlcpy(host, listen, sizeof(host));
+    char *colon = strrchr(host, ':');
+    if (!colon)
+        return moat_err_field(err, -EINVAL, "server.listen", "'%s' is not HOST:PORT", listen);
+    *colon = '\0';
+    const char *port = colon + 1;
+    char *h = host;
+    if (*h == '[') {
+        h++;
+        size_t n = strlen(h);
+        if (n == 0 || h[n - 1] != ']')
+            return moat_err_field(err, -EINVAL, "server.listen", "bad address '%s'", listen);
+        h[n - 1] = '\0';
+    }
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    int r = getaddrinfo(*h ? h : NULL, port, &hints, &ai);
+    if (r != 0)
+        return moat_err_field(err, -EINVAL, "server.listen", "bad address '%s': %s", listen,
+                              gai_strerror(r));
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static unsigned ncpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+int api_server_start(const struct api_deps *deps, struct api_server **out,
+                     struct moat_err *err)
+{
+    struct sockaddr_storage ss = {0};
+    int r = parse_listen(deps->cfg->listen, &ss, err);
+    if (r < 0)
+        return r;
+    struct api_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return -ENOMEM;
+    srv->deps = *deps;
+    pthread_mutex_init(&srv->wait_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->wait_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    r = api_languages_build(srv);
+    if (r < 0) {
+        moat_err_set(err, r, "cannot list the languages");
+        goto fail;
+    }
+    r = api_wait_start(srv);
+    if (r < 0) {
+        moat_err_set(err, r, "cannot start the wait timer");
+        goto fail;
+    }
+    const struct moat_config *cfg = deps->cfg;
+    unsigned threads = cfg->http_threads ? (unsigned)cfg->http_threads : ncpus();
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(cfg->connection_memory_kb << 10), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        srv, MHD_OPTION_END);
+    if (!srv->mhd) {
+        r = -EADDRINUSE;
+        moat_err_field(err, r, "server.listen", "cannot listen on %s", cfg->listen);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : 0;
+    *out = srv;
+    return 0;
+fail:
+    api_server_stop(srv);
+    return r;
+}
+
+unsigned api_server_port(const struct api_server *srv)
+{
+    return srv->port;
+}
+
+void api_server_stop(struct api_server *srv)
+{
+    if (!srv)
+        return;
+    /* No new connections; then every suspended request must be resumed
+     * before the daemon stops: submissions by their commit (the store is
+     * closed after the server), waiters by api_wait_stop. */
+    if (srv->mhd) {
+        MHD_socket s = MHD_quiesce_daemon(srv->mhd);
+        if (s != MHD_INVALID_SOCKET)
+            (void)close(s);
+        for (int i = 0; i < 10000 && atomic_load(&srv->inserting); i++)
+            (void)usleep(1000);
+    }
+    api_wait_stop(srv);
+    if (srv->mhd)
+        MHD_stop_daemon(srv->mhd);
+    pthread_cond_destroy(&srv->wait_cond);
+    pthread_mutex_destroy(&srv->wait_mu);
+    free(srv->languages_json);
+    free(srv);
+}

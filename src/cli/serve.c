@@ -1,0 +1,286 @@
+/*
+ * moat serve: the HTTP API, the queue and the executors in one process, on
+ * the embedded store. The order of start matters: the sandbox's spawner is
+ * forked while the process has one thread; the store and the executors come
+ * next; recovery queues what a crash left before the API accepts anything.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "cli.h"
+
+#include "moat/api.h"
+#include "moat/exec.h"
+#include "moat/obs.h"
+#include "moat/queue.h"
+#include "moat/sandbox.h"
+#include "moat/store.h"
+
+struct serve {
+    struct moat_config cfg;
+    struct lang_registry *langs;
+    struct sbx_ctx *ctx;
+    struct sbx_pool *pool;
+    struct store *store;
+    struct queue *queue;
+    struct obs_registry *metrics;
+    struct exec_cache *cache;
+    struct exec_service *exec;
+    _Atomic(struct api_server *) api; /* set once the API runs */
+};
+
+struct serve_opts {
+    bool help;
+};
+
+static int serve_own(void *arg, const char *name, const char *value)
+{
+    (void)value;
+    struct serve_opts *o = arg;
+    if (strcmp(name, "help") == 0) {
+        o->help = true;
+        return 0;
+    }
+    return -1;
+}
+
+static void usage(void)
+{
+    (void)printf("usage: moat serve [options]\n\n"
+                 "Serves the HTTP API (API.md) with the embedded store in --data-dir,\n"
+                 "runs the queued jobs in warm sandboxes, until SIGINT or SIGTERM.\n\n"
+                 "options:\n"
+                 "  --config FILE        moat.ini to read (default ./moat.ini when present)\n"
+                 "  --help               this text\n\n"
+                 "settings (flag, environment, default, range):\n");
+    config_print_help(stdout, CONFIG_SCOPE_SERVE);
+}
+
+/* exec_finished_fn: forwards to the API once it runs. */
+static void job_finished(void *cls, const char *id)
+{
+    struct serve *s = cls;
+    api_job_finished(atomic_load(&s->api), id);
+}
+
+static int64_t gauge_queue_depth(void *cls)
+{
+    struct queue_stats st = {0};
+    queue_stats(cls, &st);
+    return (int64_t)st.depth;
+}
+
+static int64_t gauge_boxes_warm(void *cls)
+{
+    struct sbx_pool_stats st = {0};
+    sbx_pool_stats(cls, &st);
+    return st.warm;
+}
+
+static int64_t gauge_boxes_busy(void *cls)
+{
+    struct sbx_pool_stats st = {0};
+    sbx_pool_stats(cls, &st);
+    return st.busy;
+}
+
+static void register_gauges(struct serve *s)
+{
+    (void)obs_gauge_callback(s->metrics, "moat_queue_depth", "Jobs waiting in the queue", NULL,
+                             gauge_queue_depth, s->queue);
+    if (!s->pool)
+        return;
+    (void)obs_gauge_callback(s->metrics, "moat_boxes_warm", "Sandboxes prepared and waiting",
+                             NULL, gauge_boxes_warm, s->pool);
+    (void)obs_gauge_callback(s->metrics, "moat_boxes_busy", "Sandboxes running a job", NULL,
+                             gauge_boxes_busy, s->pool);
+}
+
+/* A job that was running when moat stopped: it runs again, unless it has
+ * had all its attempts (a job that keeps killing moat must not do it
+ * forever), then it is failed. */
+static int recover_running(struct serve *s, const struct store_pending *p, bool *queue_it)
+{
+    struct moat_err err = {0};
+    *queue_it = p->attempts < s->cfg.retry_attempts;
+    if (*queue_it)
+        return store_requeue(s->store, p->id, &err);
+    struct job j = {0};
+    moat_strlcpy(j.id, p->id, sizeof(j.id));
+    j.status = JOB_STATUS_FAILED;
+    j.finished_ms = (int64_t)moat_realtime_ms();
+    j.run.verdict = JOB_VERDICT_INTERNAL_ERROR;
+    moat_strlcpy(j.run.message, "moat stopped during each of its attempts",
+                 sizeof(j.run.message));
+    return store_finish(s->store, &j, &err);
+}
+
+/* Queues every job a previous run accepted and did not finish. */
+static int recover(struct serve *s)
+{
+    struct store_pending *pend = NULL;
+    size_t n = 0;
+    struct moat_err err = {0};
+    int r = store_list_pending(s->store, &pend, &n, &err);
+    if (r < 0) {
+        log_error("event=recovery_failed msg=\"%s\"", err.msg);
+        return r;
+    }
+    size_t requeued = 0, failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool queue_it = true;
+        if (pend[i].status == JOB_STATUS_RUNNING) {
+            r = recover_running(s, &pend[i], &queue_it);
+            if (r < 0 && r != -EALREADY) {
+                log_error("event=recovery_failed id=%s errno=%d", pend[i].id, -r);
+                continue;
+            }
+            requeued += queue_it;
+            failed += !queue_it;
+        }
+        if (queue_it && queue_push(s->queue, pend[i].id, pend[i].priority, 0, false) < 0)
+            log_error("event=recovery_failed id=%s msg=\"cannot queue\"", pend[i].id);
+    }
+    if (n)
+        log_info("event=recovered pending=%zu interrupted=%zu failed=%zu", n, requeued, failed);
+    free(pend);
+    return 0;
+}
+
+static int start_sandbox(struct serve *s)
+{
+    const struct moat_config *cfg = &s->cfg;
+    for (size_t i = 0; i < lang_count(s->langs); i++) {
+        const struct lang *l = lang_at(s->langs, i);
+        struct moat_err err = {0};
+        if (l->prepare[0] && lang_available(l) && lang_prepare(l, cfg->cache_dir, &err) < 0)
+            log_warn("event=prepare_failed language=%s msg=\"%s\"", l->name, err.msg);
+    }
+    struct sbx_config sc = {
+        .first_uid = (uint32_t)cfg->first_uid,
+        .uid_count = (uint32_t)cfg->uid_count,
+        .run_dir = cfg->run_dir,
+        .cgroup_name = cfg->cgroup_name,
+        .box_tmpfs_bytes = cfg->box_tmpfs_mb << 20,
+        .tmp_tmpfs_bytes = cfg->tmp_tmpfs_mb << 20,
+        .landlock = cfg->landlock,
+        .cache_dir = cfg->cache_dir,
+        .netns_pool = (uint32_t)cfg->netns_pool,
+    };
+    struct moat_err err = {0};
+    if (sbx_ctx_new(&sc, &s->ctx, &err) < 0 ||
+        sbx_pool_start(s->ctx, (uint32_t)cfg->warm_boxes, &s->pool, &err) < 0) {
+        (void)fprintf(stderr, "moat serve: sandbox: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int start_services(struct serve *s)
+{
+    struct moat_err err = {0};
+    if (store_open(&s->cfg, &s->store, &err) < 0) {
+        (void)fprintf(stderr, "moat serve: store: %s\n", err.msg);
+        return 1;
+    }
+    if (queue_open(&s->cfg, &s->queue, &err) < 0) {
+        (void)fprintf(stderr, "moat serve: queue: %s\n", err.msg);
+        return 1;
+    }
+    s->metrics = obs_registry_new();
+    if (!s->metrics)
+        return 1;
+    register_gauges(s);
+    if (recover(s) < 0)
+        return 1;
+    if (s->pool) {
+        if (exec_cache_open(&s->cfg, &s->cache, &err) < 0)
+            log_warn("event=compile_cache_off msg=\"%s\"", err.msg);
+        struct exec_service_deps d = {
+            .cfg = &s->cfg, .langs = s->langs, .store = s->store, .queue = s->queue,
+            .pool = s->pool, .cache = s->cache, .metrics = s->metrics,
+            .finished = job_finished, .finished_cls = s,
+        };
+        if (exec_service_start(&d, &s->exec, &err) < 0) {
+            (void)fprintf(stderr, "moat serve: executors: %s\n", err.msg);
+            return 1;
+        }
+    }
+    struct api_deps ad = {
+        .cfg = &s->cfg, .langs = s->langs, .store = s->store, .queue = s->queue,
+        .exec = s->exec, .pool = s->pool, .metrics = s->metrics,
+    };
+    struct api_server *api = NULL;
+    if (api_server_start(&ad, &api, &err) < 0) {
+        (void)fprintf(stderr, "moat serve: %s\n", err.msg);
+        return 1;
+    }
+    atomic_store(&s->api, api);
+    return 0;
+}
+
+static void stop_all(struct serve *s)
+{
+    api_server_stop(atomic_exchange(&s->api, NULL));
+    if (s->queue)
+        queue_shutdown(s->queue);
+    exec_service_stop(s->exec);
+    exec_cache_free(s->cache);
+    store_close(s->store);
+    queue_close(s->queue);
+    obs_registry_free(s->metrics);
+    sbx_pool_stop(s->pool);
+    sbx_ctx_free(s->ctx);
+    lang_registry_free(s->langs);
+}
+
+int cli_serve(int argc, char **argv)
+{
+    struct serve s = {0};
+    struct serve_opts o = {0};
+    int r = cli_load_config(&s.cfg, argc, argv);
+    if (r)
+        return r;
+    struct cli_parse p = {.cmd = "serve", .scope = CONFIG_SCOPE_SERVE, .own = serve_own,
+                          .arg = &o};
+    if ((r = cli_parse_args(argc, argv, &s.cfg, &p)) != 0)
+        return r;
+    if (o.help) {
+        usage();
+        return 0;
+    }
+    struct moat_err err = {0};
+    if (config_validate(&s.cfg, &err) < 0) {
+        (void)fprintf(stderr, "moat serve: %s: %s\n", err.field, err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    if ((r = cli_load_languages(&s.cfg, &s.langs)) != 0)
+        return r;
+    /* Every thread inherits this mask: the signals are taken by sigwait. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    (void)signal(SIGPIPE, SIG_IGN);
+
+    /* The version probes fork: run them (once, then cached on disk) while
+     * the process still has one thread; requests read them from memory. */
+    lang_registry_probe(s.langs, s.cfg.cache_dir);
+    r = 0;
+    if (!s.cfg.no_exec)
+        r = start_sandbox(&s);
+    if (r == 0)
+        r = start_services(&s);
+    if (r == 0) {
+        log_info("event=listening addr=%s port=%u workers=%llu no_exec=%d data_dir=%s",
+                 s.cfg.listen, api_server_port(atomic_load(&s.api)),
+                 (unsigned long long)s.cfg.workers, s.cfg.no_exec, s.cfg.data_dir);
+        int sig = 0;
+        (void)sigwait(&stop_set, &sig);
+        log_info("event=stopping signal=%d", sig);
+    }
+    stop_all(&s);
+    return r;
+}

@@ -1,0 +1,698 @@
+/*
+ * The executor service of `moat serve`: N threads, each holding one free box
+ * before it takes a job, so that a job leaves the queue only when it can run
+ * at once (the queue, not the executors, is where jobs wait).
+ *
+ * A job's life here: queue_take, store_get, store_start (attempts + 1),
+ * exec_program_cached, then one of
+ *   - completed: store_finish (the result, durable), queue_ack, finished();
+ *   - internal error with attempts left: store_requeue, a delayed
+ *     queue_push (exponential backoff), queue_ack;
+ *   - failed: internal error after the last attempt, or a request that can
+ *     never run (unknown language, bad file name): store_finish as failed;
+ *   - cancelled: store_cancel (normally done already by whoever cancelled),
+ *     queue_ack, finished().
+ * The queue entry is acknowledged only after the store holds the outcome
+ * (at-least-once): a crash in between leaves the job running or queued in
+ * the store, and recovery queues it again.
+ *
+ * Boxes: a box in which no step ran (the job was cancelled or vanished
+ * before it ran) is kept for the next job; once a step ran it is freed.
+ *
+ * Cancel: the slot of each executor names the job it holds and, while the
+ * program runs, its box. exec_service_cancel marks the slot and signals the
+ * box under the service's lock; the executor clears the slot under the same
+ * lock before it frees the box, so a cancel never reaches a freed box. A
+ * cancel that comes before the program started is seen by the executor
+ * under the lock and the program is not started at all (and the box, which
+ * got no signal, stays usable).
+ */
+#include "moat/exec.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "moat/lang.h"
+#include "moat/obs.h"
+#include "moat/queue.h"
+#include "moat/sandbox.h"
+#include "moat/store.h"
+#include "moat/util.h"
+
+/* How long an executor blocks in the pool or the queue before it looks at
+ * the stop flag again: the bound on exec_service_stop's latency. */
+#define POLL_MS 200
+/* A durable write that failed (-EIO: disk, database locked beyond its busy
+ * timeout) is tried again this many times, the delay doubling from
+ * WRITE_RETRY_MS: a finished result is not given up on lightly. */
+#define WRITE_TRIES 6
+#define WRITE_RETRY_MS 50
+/* Backoff ceiling, so that retry_factor^n cannot overflow into nonsense. */
+#define MAX_BACKOFF_MS (3600ull * 1000)
+
+struct svc_metrics {
+    struct obs_histogram *queue_wait, *compile, *run, *engine_latency;
+    struct obs_histogram *write_start, *write_finish, *write_requeue, *read_get;
+    struct obs_counter *retries, *timeouts, *ooms, *engine_timeouts, *engine_ooms;
+    struct obs_counter *cache_hit, *cache_miss;
+    struct obs_gauge *busy, *workers, *engine_active;
+};
+
+/* One executor thread and what it holds; id, box, cancel and running are
+ * guarded by the service's lock. */
+struct exec_slot {
+    struct exec_service *svc;
+    pthread_t thread;
+    char id[MOAT_UUID_LEN + 1]; /* "" when idle */
+    struct sbx_box *box;        /* set only while the program may run */
+    bool cancel;                /* exec_service_cancel asked for id */
+    bool running;               /* the program was started (box may be signalled) */
+};
+
+struct exec_service {
+    struct exec_service_deps deps;
+    struct svc_metrics m;
+    atomic_bool stopping;
+    atomic_uint_fast64_t busy;
+    pthread_mutex_t lock;
+    size_t nslots;
+    struct exec_slot slots[];
+};
+
+/* ---- small helpers ---- */
+
+static void observe(struct obs_histogram *h, double seconds)
+{
+    if (h)
+        obs_histogram_observe(h, seconds);
+}
+
+static void count(struct obs_counter *c)
+{
+    if (c)
+        obs_counter_add(c, 1);
+}
+
+static void gauge_add(struct obs_gauge *g, int64_t d)
+{
+    if (g)
+        obs_gauge_add(g, d);
+}
+
+static double seconds_since(uint64_t start_ns)
+{
+    return (double)(moat_now_ns() - start_ns) / 1e9;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int64_t now_unix_ms(void)
+{
+    return (int64_t)moat_realtime_ms();
+}
+
+static uint64_t monotonic_ms(void)
+{
+    return moat_now_ns() / 1000000;
+}
+
+/* retry_base_ms * retry_factor^(attempts-1), saturating at MAX_BACKOFF_MS. */
+static uint64_t backoff_ms(const struct moat_config *cfg, uint32_t attempts)
+{
+    uint64_t d = cfg->retry_base_ms;
+    for (uint32_t i = 1; i < attempts && d < MAX_BACKOFF_MS; i++) {
+        if (__builtin_mul_overflow(d, cfg->retry_factor, &d))
+            d = MAX_BACKOFF_MS;
+    }
+    return d < MAX_BACKOFF_MS ? d : MAX_BACKOFF_MS;
+}
+
+/* A message as a logfmt value: quoted, with quotes, backslashes and control
+ * characters escaped or dropped (it may name a user's file). */
+static void logfmt_quote(const char *s, char *out, size_t outsz)
+{
+    size_t n = 0;
+    out[n++] = '"';
+    for (; *s && n + 4 < outsz; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c >= 0x20 && c != 0x7f) {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = ' ';
+        }
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+}
+
+/* ---- metrics ---- */
+
+static void metrics_init(struct obs_registry *reg, struct svc_metrics *m)
+{
+    *m = (struct svc_metrics){0};
+    if (!reg)
+        return;
+    m->queue_wait = obs_histogram(reg, "moat_queue_wait_seconds",
+                                  "time from submission to the start of a run", NULL);
+    m->compile = obs_histogram(reg, "moat_compile_seconds",
+                               "wall time of compile steps (cache misses)", NULL);
+    m->run = obs_histogram(reg, "moat_run_seconds", "wall time of run steps", NULL);
+    m->engine_latency =
+        obs_histogram(reg, "engine_execution_latency_seconds", "wall time of run steps", NULL);
+    static const char write_help[] = "duration of durable store writes";
+    m->write_start = obs_histogram(reg, "moat_store_write_seconds", write_help, "op=\"start\"");
+    m->write_finish = obs_histogram(reg, "moat_store_write_seconds", write_help, "op=\"finish\"");
+    m->write_requeue = obs_histogram(reg, "moat_store_write_seconds", write_help, "op=\"requeue\"");
+    m->read_get =
+        obs_histogram(reg, "moat_store_read_seconds", "duration of store reads", "op=\"get\"");
+    m->retries =
+        obs_counter(reg, "moat_retries_total", "runs retried after an internal error", NULL);
+    m->timeouts = obs_counter(reg, "moat_timeouts_total", "runs that hit a time limit", NULL);
+    m->ooms = obs_counter(reg, "moat_oom_kills_total", "runs that hit the memory limit", NULL);
+    m->engine_timeouts =
+        obs_counter(reg, "engine_sandbox_timeouts_total", "runs that hit a time limit", NULL);
+    m->engine_ooms =
+        obs_counter(reg, "engine_sandbox_oom_kills_total", "runs that hit the memory limit", NULL);
+    static const char cache_help[] = "compile cache lookups";
+    m->cache_hit = obs_counter(reg, "moat_compile_cache_total", cache_help, "result=\"hit\"");
+    m->cache_miss = obs_counter(reg, "moat_compile_cache_total", cache_help, "result=\"miss\"");
+    m->busy = obs_gauge(reg, "moat_workers_busy", "executors holding a job", NULL);
+    m->workers = obs_gauge(reg, "moat_workers", "executor threads", NULL);
+    m->engine_active =
+        obs_gauge(reg, "engine_active_workers_count", "executors holding a job", NULL);
+}
+
+static void count_job(struct exec_service *svc, enum job_status status, enum job_verdict v)
+{
+    if (!svc->deps.metrics)
+        return;
+    const char *vn = job_verdict_name(v);
+    char labels[96];
+    (void)snprintf(labels, sizeof(labels), "status=\"%s\",verdict=\"%s\"", job_status_name(status),
+                   vn ? vn : "none");
+    count(obs_counter(svc->deps.metrics, "moat_jobs_total", "jobs that reached a final status",
+                      labels));
+}
+
+/* ---- durable writes ---- */
+
+enum write_op { WRITE_FINISH, WRITE_REQUEUE };
+
+/* store_finish or store_requeue, tried again on failures that are not an
+ * answer (-EALREADY: cancelled meanwhile, -ENOENT: gone). */
+static int durable_write(struct exec_service *svc, enum write_op op, const struct job *job)
+{
+    uint64_t delay = WRITE_RETRY_MS;
+    int r = 0;
+    for (int i = 0; i < WRITE_TRIES; i++) {
+        struct moat_err err = {0};
+        uint64_t t0 = moat_now_ns();
+        if (op == WRITE_FINISH) {
+            r = store_finish(svc->deps.store, job, &err);
+            observe(svc->m.write_finish, seconds_since(t0));
+        } else {
+            r = store_requeue(svc->deps.store, job->id, &err);
+            observe(svc->m.write_requeue, seconds_since(t0));
+        }
+        if (r >= 0 || r == -EALREADY || r == -ENOENT)
+            return r;
+        log_warn("event=store_write_failed op=%s id=%s try=%d error=\"%s\"",
+                 op == WRITE_FINISH ? "finish" : "requeue", job->id, i + 1, strerror(-r));
+        if (i + 1 < WRITE_TRIES) {
+            sleep_ms(delay);
+            delay *= 2;
+        }
+    }
+    return r;
+}
+
+/* ---- the slot table ---- */
+
+static void slot_set(struct exec_slot *s, const char *id)
+{
+    pthread_mutex_lock(&s->svc->lock);
+    moat_strlcpy(s->id, id, sizeof(s->id));
+    s->box = NULL;
+    s->cancel = false;
+    s->running = false;
+    pthread_mutex_unlock(&s->svc->lock);
+}
+
+/* Marks the program started unless a cancel came first: false then. */
+static bool slot_begin_run(struct exec_slot *s, struct sbx_box *box)
+{
+    pthread_mutex_lock(&s->svc->lock);
+    bool go = !s->cancel;
+    if (go) {
+        s->box = box;
+        s->running = true;
+    }
+    pthread_mutex_unlock(&s->svc->lock);
+    return go;
+}
+
+static void slot_clear(struct exec_slot *s)
+{
+    pthread_mutex_lock(&s->svc->lock);
+    s->id[0] = '\0';
+    s->box = NULL;
+    s->cancel = false;
+    s->running = false;
+    pthread_mutex_unlock(&s->svc->lock);
+}
+
+/* ---- one job ---- */
+
+/* What the executor knows of the job it runs. */
+struct run_ctx {
+    struct exec_slot *slot;
+    const char *id;
+    int priority;
+    uint64_t start_ns; /* store_start done */
+    uint64_t queue_ms;
+    struct job job;
+};
+
+static void log_finished(const struct run_ctx *c, const char *extra)
+{
+    const struct job *j = &c->job;
+    const char *vn = job_verdict_name(j->run.verdict);
+    log_info("event=job_finished id=%s language=%s status=%s verdict=%s attempts=%u "
+             "queue_ms=%llu compile_ms=%llu run_ms=%llu wall_ms=%llu memory_kb=%llu "
+             "cached=%s%s",
+             c->id, j->language, job_status_name(j->status), vn ? vn : "none", j->attempts,
+             (unsigned long long)c->queue_ms,
+             (unsigned long long)(j->compiled ? j->compile.wall_time_ms : 0),
+             (unsigned long long)j->run.wall_time_ms,
+             (unsigned long long)((moat_now_ns() - c->start_ns) / 1000000),
+             (unsigned long long)j->run.memory_kb,
+             j->compiled && j->compile.cached ? "true" : "false", extra);
+}
+
+static void tell_finished(struct exec_service *svc, const char *id)
+{
+    if (svc->deps.finished)
+        svc->deps.finished(svc->deps.finished_cls, id);
+}
+
+/* Records c->job (status and steps set) as final; acks; tells. */
+static void record_final(struct exec_service *svc, struct run_ctx *c)
+{
+    struct job *j = &c->job;
+    j->finished_ms = now_unix_ms();
+    moat_sha256_hex(j->run.out, j->run.out_len, j->output_hash);
+    int r = durable_write(svc, WRITE_FINISH, j);
+    queue_ack(svc->deps.queue, c->id);
+    if (r == -EALREADY || r == -ENOENT) {
+        /* cancelled (or deleted) while it ran: the store's word stands */
+        log_info("event=job_result_dropped id=%s reason=%s", c->id,
+                 r == -EALREADY ? "cancelled" : "gone");
+        return;
+    }
+    if (r < 0) {
+        /* The job stays running in the store: recovery runs it again after
+         * a restart. Never silent. */
+        log_error("event=job_result_lost id=%s error=\"%s\"", c->id, strerror(-r));
+        return;
+    }
+    count_job(svc, j->status, j->run.verdict);
+    if (j->run.verdict == JOB_VERDICT_TIME_LIMIT) {
+        count(svc->m.timeouts);
+        count(svc->m.engine_timeouts);
+    } else if (j->run.verdict == JOB_VERDICT_MEMORY_LIMIT) {
+        count(svc->m.ooms);
+        count(svc->m.engine_ooms);
+    }
+    char extra[320] = "";
+    if (j->status == JOB_STATUS_FAILED) {
+        char q[300];
+        logfmt_quote(j->run.message, q, sizeof(q));
+        (void)snprintf(extra, sizeof(extra), " error=%s", q);
+    }
+    log_finished(c, extra);
+    tell_finished(svc, c->id);
+}
+
+/* Fails the job for good (no retry): status failed, run internal_error. */
+static void fail_job(struct exec_service *svc, struct run_ctx *c, const char *msg)
+{
+    struct job *j = &c->job;
+    job_step_release(&j->run);
+    j->run.verdict = JOB_VERDICT_INTERNAL_ERROR;
+    moat_strlcpy(j->run.message, msg, sizeof(j->run.message));
+    j->status = JOB_STATUS_FAILED;
+    record_final(svc, c);
+}
+
+/* An internal error: another attempt after a backoff, or failed. */
+static void retry_or_fail(struct exec_service *svc, struct run_ctx *c, const char *msg)
+{
+    const struct moat_config *cfg = svc->deps.cfg;
+    struct job *j = &c->job;
+    if (j->attempts >= cfg->retry_attempts) {
+        fail_job(svc, c, msg);
+        return;
+    }
+    uint64_t delay = backoff_ms(cfg, j->attempts);
+    char q[300];
+    logfmt_quote(msg, q, sizeof(q));
+    log_warn("event=job_retry id=%s language=%s attempts=%u delay_ms=%llu error=%s", c->id,
+             j->language, j->attempts, (unsigned long long)delay, q);
+    int r = durable_write(svc, WRITE_REQUEUE, j);
+    if (r == 0) {
+        count(svc->m.retries);
+        r = queue_push(svc->deps.queue, c->id, c->priority, monotonic_ms() + delay, false);
+        if (r < 0) /* queued in the store: recovery finds it after a restart */
+            log_error("event=queue_push_failed id=%s error=\"%s\"", c->id, strerror(-r));
+    } else if (r != -EALREADY && r != -ENOENT) {
+        log_error("event=job_requeue_failed id=%s error=\"%s\"", c->id, strerror(-r));
+    }
+    queue_ack(svc->deps.queue, c->id);
+}
+
+/* The program was cancelled: the job's status is cancelled. */
+static void record_cancelled(struct exec_service *svc, struct run_ctx *c)
+{
+    /* Whoever cancelled normally did store_cancel first; this makes the
+     * status right also when only exec_service_cancel was called. */
+    enum job_status was;
+    struct moat_err err = {0};
+    int r = store_cancel(svc->deps.store, c->id, now_unix_ms(), &was, &err);
+    if (r < 0 && r != -EALREADY && r != -ENOENT)
+        log_error("event=job_cancel_failed id=%s error=\"%s\"", c->id, err.msg);
+    queue_ack(svc->deps.queue, c->id);
+    c->job.status = JOB_STATUS_CANCELLED;
+    c->job.run.verdict = JOB_VERDICT_CANCELLED;
+    count_job(svc, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
+    log_finished(c, "");
+    tell_finished(svc, c->id);
+}
+
+static void observe_steps(struct exec_service *svc, const struct exec_outcome *o)
+{
+    if (o->compiled) {
+        if (svc->deps.cache)
+            count(o->compile.cached ? svc->m.cache_hit : svc->m.cache_miss);
+        if (!o->compile.cached)
+            observe(svc->m.compile, (double)o->compile.wall_time_ms / 1000.0);
+    }
+    if (o->run.verdict != JOB_VERDICT_NONE && o->run.verdict != JOB_VERDICT_COMPILE_ERROR &&
+        o->run.verdict != JOB_VERDICT_INTERNAL_ERROR && o->run.verdict != JOB_VERDICT_CANCELLED) {
+        observe(svc->m.run, (double)o->run.wall_time_ms / 1000.0);
+        observe(svc->m.engine_latency, (double)o->run.wall_time_ms / 1000.0);
+    }
+}
+
+/* Moves the outcome into the job and records it by its verdict. */
+static void settle(struct exec_service *svc, struct run_ctx *c, int r, struct exec_outcome *o,
+                   const struct moat_err *err)
+{
+    struct job *j = &c->job;
+    observe_steps(svc, o);
+    job_step_release(&j->compile);
+    job_step_release(&j->run);
+    j->compiled = o->compiled;
+    j->compile = o->compile;
+    j->run = o->run;
+    *o = (struct exec_outcome){0}; /* the steps' buffers are the job's now */
+
+    if (j->run.verdict == JOB_VERDICT_CANCELLED) {
+        record_cancelled(svc, c);
+    } else if (j->run.verdict == JOB_VERDICT_INTERNAL_ERROR || r == -ENOMEM) {
+        /* the box or the sandbox failed (or memory ran out): another try
+         * may work */
+        char msg[sizeof(j->run.message)];
+        moat_strlcpy(msg, j->run.message[0] ? j->run.message : err->msg, sizeof(msg));
+        retry_or_fail(svc, c, msg[0] ? msg : "the sandbox failed");
+    } else if (r < 0) {
+        /* Refused before any program ran (a bad file name, a run command
+         * that does not expand): it would fail the same way again. */
+        char msg[sizeof(err->field) + sizeof(err->msg) + 2]; /* cut to fit by fail_job */
+        if (err->field[0])
+            (void)snprintf(msg, sizeof(msg), "%s: %s", err->field, err->msg);
+        else
+            (void)snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : strerror(-r));
+        fail_job(svc, c, msg);
+    } else {
+        j->status = JOB_STATUS_COMPLETED;
+        record_final(svc, c);
+    }
+}
+
+/* Loads and starts the job: 0 with c->job loaded and running, 1 when there
+ * is nothing to run (acknowledged or pushed back already). */
+static int load_and_start(struct exec_service *svc, struct run_ctx *c)
+{
+    struct moat_err err = {0};
+    uint64_t t0 = moat_now_ns();
+    int r = store_get(svc->deps.store, c->id, STORE_GET_CODE, &c->job, &err);
+    observe(svc->m.read_get, seconds_since(t0));
+    if (r == 0) {
+        uint32_t attempts = 0;
+        t0 = moat_now_ns();
+        r = store_start(svc->deps.store, c->id, now_unix_ms(), &attempts, &err);
+        observe(svc->m.write_start, seconds_since(t0));
+        if (r == 0) {
+            c->start_ns = moat_now_ns();
+            c->job.status = JOB_STATUS_RUNNING;
+            c->job.attempts = attempts;
+            c->job.started_ms = now_unix_ms();
+            int64_t wait = c->job.started_ms - c->job.created_ms;
+            c->queue_ms = c->job.created_ms > 0 && wait > 0 ? (uint64_t)wait : 0;
+            observe(svc->m.queue_wait, (double)c->queue_ms / 1000.0);
+            return 0;
+        }
+    }
+    if (r == -EALREADY || r == -ENOENT) {
+        /* cancelled while queued, or gone: nothing to do */
+        log_debug("event=job_skipped id=%s reason=%s", c->id,
+                  r == -EALREADY ? "not_queued" : "not_found");
+    } else {
+        /* The store failed us, not the job: it is still queued there, so
+         * it goes back into the queue after a pause (no attempt counted). */
+        log_error("event=job_load_failed id=%s error=\"%s\"", c->id, err.msg);
+        if (queue_push(svc->deps.queue, c->id, c->priority,
+                       monotonic_ms() + (svc->deps.cfg->retry_base_ms ? svc->deps.cfg->retry_base_ms
+                                                                      : WRITE_RETRY_MS),
+                       false) < 0)
+            log_error("event=queue_push_failed id=%s", c->id);
+    }
+    queue_ack(svc->deps.queue, c->id);
+    return 1;
+}
+
+/* Runs job id in box. Returns true when the box was used (a step may have
+ * run in it: it must be freed), false when it is still fresh. */
+static bool run_job(struct exec_slot *slot, struct sbx_box *box, const char *id, int priority)
+{
+    struct exec_service *svc = slot->svc;
+    struct run_ctx c = {.slot = slot, .id = id, .priority = priority};
+    c.start_ns = moat_now_ns();
+    slot_set(slot, id);
+    bool used = false;
+    if (load_and_start(svc, &c) != 0)
+        goto out;
+
+    const struct lang *lang = lang_find(svc->deps.langs, c.job.language);
+    struct exec_file *files = calloc(c.job.nfiles ? c.job.nfiles : 1, sizeof(*files));
+    if (!lang || !files) {
+        free(files);
+        char msg[96];
+        (void)snprintf(msg, sizeof(msg), lang ? "out of memory" : "language %s is not available",
+                       c.job.language);
+        if (lang)
+            retry_or_fail(svc, &c, msg);
+        else
+            fail_job(svc, &c, msg);
+        goto out;
+    }
+    for (size_t i = 0; i < c.job.nfiles; i++)
+        files[i] = (struct exec_file){
+            .name = c.job.files[i].name, .data = c.job.files[i].data, .len = c.job.files[i].len};
+    struct exec_request req = {
+        .lang = lang,
+        .files = files,
+        .nfiles = c.job.nfiles,
+        .stdin_data = c.job.stdin_data,
+        .stdin_len = c.job.stdin_len,
+        .args = (const char *const *)c.job.args,
+        .nargs = c.job.nargs,
+        .limits = c.job.limits,
+    };
+    struct exec_outcome o = {0};
+    struct moat_err err = {0};
+    int r = 0;
+    if (slot_begin_run(slot, box)) {
+        used = true;
+        r = exec_program_cached(box, svc->deps.cfg, svc->deps.cache, &req, &o, &err);
+    } else {
+        o.run.verdict = JOB_VERDICT_CANCELLED; /* cancelled before it started */
+    }
+    slot_clear(slot); /* before the caller frees the box */
+    free(files);
+    settle(svc, &c, r, &o, &err);
+    exec_outcome_release(&o);
+out:
+    slot_clear(slot);
+    job_release(&c.job);
+    return used;
+}
+
+/* ---- the executor thread ---- */
+
+static bool stopping(const struct exec_service *svc)
+{
+    return atomic_load(&svc->stopping);
+}
+
+static void *executor(void *arg)
+{
+    struct exec_slot *slot = arg;
+    struct exec_service *svc = slot->svc;
+    struct sbx_box *box = NULL;
+    bool pool_failing = false;
+    while (!stopping(svc)) {
+        if (!box) {
+            struct moat_err err = {0};
+            int r = sbx_pool_take(svc->deps.pool, POLL_MS, &box, &err);
+            if (r == -ETIMEDOUT)
+                continue;
+            if (r < 0) {
+                /* the pool is broken (its spawner died): say it once, do
+                 * not spin */
+                if (!pool_failing)
+                    log_error("event=pool_take_failed error=\"%s\"", err.msg);
+                pool_failing = true;
+                box = NULL;
+                sleep_ms(POLL_MS);
+                continue;
+            }
+            pool_failing = false;
+        }
+        char id[MOAT_UUID_LEN + 1];
+        int priority = 0;
+        int r = queue_take(svc->deps.queue, POLL_MS, id, &priority);
+        if (r == -ESHUTDOWN)
+            break;
+        if (r < 0) {
+            if (r != -ETIMEDOUT)
+                sleep_ms(POLL_MS);
+            continue;
+        }
+        atomic_fetch_add(&svc->busy, 1);
+        gauge_add(svc->m.busy, 1);
+        gauge_add(svc->m.engine_active, 1);
+        bool used = run_job(slot, box, id, priority);
+        gauge_add(svc->m.busy, -1);
+        gauge_add(svc->m.engine_active, -1);
+        atomic_fetch_sub(&svc->busy, 1);
+        if (used) {
+            sbx_box_free(box);
+            box = NULL;
+        }
+    }
+    sbx_box_free(box);
+    return NULL;
+}
+
+/* ---- the service ---- */
+
+int exec_service_start(const struct exec_service_deps *deps, struct exec_service **out,
+                       struct moat_err *err)
+{
+    const struct moat_config *cfg = deps->cfg;
+    if (!cfg || !deps->langs || !deps->store || !deps->queue || !deps->pool)
+        return moat_err_set(err, -EINVAL,
+                            "executor service needs a config, languages, store, "
+                            "queue and box pool");
+    uint64_t n = cfg->workers;
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 0 ? (uint64_t)cpus : 1;
+    }
+    if (n > 4096)
+        return moat_err_set(err, -EINVAL, "%llu workers are too many", (unsigned long long)n);
+    struct exec_service *svc = calloc(1, sizeof(*svc) + (size_t)n * sizeof(svc->slots[0]));
+    if (!svc)
+        return moat_err_set(err, -ENOMEM, "out of memory");
+    svc->deps = *deps;
+    svc->nslots = (size_t)n;
+    atomic_init(&svc->stopping, false);
+    atomic_init(&svc->busy, 0);
+    pthread_mutex_init(&svc->lock, NULL);
+    metrics_init(deps->metrics, &svc->m);
+    if (svc->m.workers)
+        obs_gauge_set(svc->m.workers, (int64_t)n);
+    size_t started = 0;
+    int r = 0;
+    for (; started < svc->nslots; started++) {
+        struct exec_slot *s = &svc->slots[started];
+        s->svc = svc;
+        r = -pthread_create(&s->thread, NULL, executor, s);
+        if (r < 0)
+            break;
+    }
+    if (r < 0) {
+        atomic_store(&svc->stopping, true);
+        for (size_t i = 0; i < started; i++)
+            (void)pthread_join(svc->slots[i].thread, NULL);
+        if (svc->m.workers)
+            obs_gauge_set(svc->m.workers, 0);
+        pthread_mutex_destroy(&svc->lock);
+        free(svc);
+        return moat_err_set(err, r, "cannot start executor threads: %s", strerror(-r));
+    }
+    *out = svc;
+    return 0;
+}
+
+int exec_service_cancel(struct exec_service *svc, const char *id)
+{
+    if (!svc || !id || !id[0])
+        return -ENOENT;
+    int r = -ENOENT;
+    pthread_mutex_lock(&svc->lock);
+    for (size_t i = 0; i < svc->nslots; i++) {
+        struct exec_slot *s = &svc->slots[i];
+        if (strcmp(s->id, id) != 0)
+            continue;
+        s->cancel = true;
+        if (s->running && s->box)
+            sbx_box_cancel(s->box); /* the slot is cleared before the box is freed */
+        r = 0;
+        break;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return r;
+}
+
+void exec_service_stats(struct exec_service *svc, struct exec_service_stats *st)
+{
+    *st = (struct exec_service_stats){0};
+    if (!svc)
+        return;
+    st->workers = svc->nslots;
+    st->busy = atomic_load(&svc->busy);
+}
+
+void exec_service_stop(struct exec_service *svc)
+{
+    if (!svc)
+        return;
+    atomic_store(&svc->stopping, true);
+    for (size_t i = 0; i < svc->nslots; i++)
+        (void)pthread_join(svc->slots[i].thread, NULL);
+    if (svc->m.workers)
+        obs_gauge_set(svc->m.workers, 0);
+    pthread_mutex_destroy(&svc->lock);
+    free(svc);
+}

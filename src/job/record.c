@@ -1,0 +1,190 @@
+/*
+ * job: the job record. Status names, releasing a job, and the code blob
+ * the store keeps for it. Pure: no I/O, no state.
+ */
+#include "moat/job.h"
+#include "moat/util.h"
+
+/* Indexed by enum job_status; the names are the wire format of the API and
+ * of the store's rows, so they never change once published. */
+static const char *const status_names[JOB_STATUS_MAX_] = {
+    [JOB_STATUS_QUEUED] = "queued",       [JOB_STATUS_RUNNING] = "running",
+    [JOB_STATUS_COMPLETED] = "completed", [JOB_STATUS_FAILED] = "failed",
+    [JOB_STATUS_CANCELLED] = "cancelled",
+};
+
+const char *job_status_name(enum job_status s)
+{
+    if ((unsigned)s >= (unsigned)JOB_STATUS_MAX_)
+        return NULL;
+    return status_names[s];
+}
+
+int job_status_parse(const char *name, enum job_status *out)
+{
+    if (!name)
+        return -EINVAL;
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(status_names); i++) {
+        if (strcmp(status_names[i], name) == 0) {
+            *out = (enum job_status)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+bool job_status_final(enum job_status s)
+{
+    return s == JOB_STATUS_COMPLETED || s == JOB_STATUS_FAILED || s == JOB_STATUS_CANCELLED;
+}
+
+static void files_free(struct job_file *files, size_t n)
+{
+    if (!files)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(files[i].name);
+        free(files[i].data);
+    }
+    free(files);
+}
+
+void job_release(struct job *j)
+{
+    if (!j)
+        return;
+    files_free(j->files, j->nfiles);
+    free(j->stdin_data);
+    if (j->args) {
+        for (size_t i = 0; i < j->nargs; i++)
+            free(j->args[i]);
+        free(j->args);
+    }
+    free(j->metadata_json);
+    free(j->tags_json);
+    job_step_release(&j->compile);
+    job_step_release(&j->run);
+    *j = (struct job){0};
+}
+
+/* A malloc'd NUL-terminated copy of len bytes (which may hold NULs). */
+static char *bytes_dup(const char *data, size_t len)
+{
+    size_t n;
+    if (!size_add(len, 1, &n))
+        return NULL;
+    char *p = malloc(n);
+    if (!p)
+        return NULL;
+    if (len)
+        memcpy(p, data, len);
+    p[len] = '\0';
+    return p;
+}
+
+/* One entry {"name": name or null, "content": base64}. New reference. */
+static json_t *file_json(const struct job_file *f)
+{
+    size_t b64len = 0;
+    _cleanup_free_ char *b64 = moat_base64_encode(f->data, f->len, &b64len);
+    if (!b64)
+        return NULL;
+    /* base64 is ASCII: nothing to validate */
+    json_t *content = json_stringn_nocheck(b64, b64len);
+    /* a name that is not UTF-8 fails json_string: the API never makes one */
+    json_t *name = f->name ? json_string(f->name) : json_null();
+    if (!content || !name) {
+        json_decref(content);
+        json_decref(name);
+        return NULL;
+    }
+    /* "o" steals both references, also on failure */
+    return json_pack("{s:o, s:o}", "name", name, "content", content);
+}
+
+int job_code_blob(const struct job *j, char **out, size_t *len)
+{
+    if (j->nfiles == 0 || !j->files)
+        return -EINVAL;
+    if (j->nfiles == 1 && !j->files[0].name) {
+        char *p = bytes_dup(j->files[0].data, j->files[0].len);
+        if (!p)
+            return -ENOMEM;
+        *out = p;
+        *len = j->files[0].len;
+        return 0;
+    }
+    _cleanup_(json_decrefp) json_t *arr = json_array();
+    if (!arr)
+        return -ENOMEM;
+    for (size_t i = 0; i < j->nfiles; i++) {
+        json_t *f = file_json(&j->files[i]);
+        if (!f)
+            return -ENOMEM;
+        if (json_array_append_new(arr, f) < 0) /* steals f */
+            return -ENOMEM;
+    }
+    char *s = json_dumps(arr, JSON_COMPACT);
+    if (!s)
+        return -ENOMEM;
+    *out = s;
+    *len = strlen(s);
+    return 0;
+}
+
+/* Decodes one {"name","content"} entry into f. */
+static int file_from_json(json_t *o, struct job_file *f)
+{
+    json_t *name = NULL;
+    const char *content = NULL;
+    size_t clen = 0;
+    if (json_unpack(o, "{s:o, s:s% !}", "name", &name, "content", &content, &clen) < 0)
+        return -EINVAL;
+    if (json_is_string(name)) {
+        /* a NUL inside the name would be cut short silently: refuse it */
+        if (strlen(json_string_value(name)) != json_string_length(name))
+            return -EINVAL;
+        f->name = strdup(json_string_value(name));
+        if (!f->name)
+            return -ENOMEM;
+    } else if (!json_is_null(name)) {
+        return -EINVAL;
+    }
+    return moat_base64_decode(content, clen, &f->data, &f->len);
+}
+
+int job_code_from_blob(struct job *j, const char *blob, size_t len, bool single)
+{
+    if (single) {
+        struct job_file *f = calloc(1, sizeof(*f));
+        if (!f)
+            return -ENOMEM;
+        f->data = bytes_dup(blob, len);
+        if (!f->data) {
+            free(f);
+            return -ENOMEM;
+        }
+        f->len = len;
+        j->files = f;
+        j->nfiles = 1;
+        return 0;
+    }
+
+    _cleanup_(json_decrefp) json_t *arr = json_loadb(blob, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return -EINVAL;
+    size_t n = json_array_size(arr);
+    struct job_file *files = calloc(n, sizeof(*files));
+    if (!files)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int r = file_from_json(json_array_get(arr, i), &files[i]);
+        if (r < 0) {
+            files_free(files, i + 1);
+            return r;
+        }
+    }
+    j->files = files;
+    j->nfiles = n;
+    return 0;
+}

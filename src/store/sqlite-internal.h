@@ -1,0 +1,131 @@
+#pragma once
+/*
+ * The SQLite driver of the store, shared by its files: sqlite.c (open,
+ * schema, close), sqlite-read.c (the reader pool and every read),
+ * sqlite-write.c (the writer thread and every write).
+ *
+ * Threads: the connections are opened SQLITE_OPEN_NOMUTEX, so each belongs
+ * to one thread at a time: the writer connection to the writer thread (and
+ * to store_open/store_close before it starts and after it is joined), a
+ * reader connection to whoever took it from the free list.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <sqlite3.h>
+
+#include "store-internal.h"
+
+/* Statements of the writer connection, prepared once. */
+enum sq_wstmt {
+    SQW_BEGIN,
+    SQW_COMMIT,
+    SQW_ROLLBACK,
+    SQW_INSERT_JOB,
+    SQW_PUT_BLOB,
+    SQW_STATUS,
+    SQW_START,
+    SQW_FINISH,
+    SQW_REQUEUE,
+    SQW_CANCEL,
+    SQW_MAX_,
+};
+
+/* Statements of a reader connection. */
+enum sq_rstmt {
+    SQR_BEGIN,
+    SQR_COMMIT,
+    SQR_GET_JOB,
+    SQR_GET_BLOB,
+    SQR_PENDING,
+    SQR_MAX_,
+};
+
+struct sq_reader {
+    sqlite3 *db;
+    sqlite3_stmt *st[SQR_MAX_];
+    struct sq_reader *next; /* on the free list */
+};
+
+struct sq_wreq;
+
+struct sq_store {
+    struct store base; /* first: a struct store * is a struct sq_store * */
+    char path[4096];
+
+    /* the writer; wst belongs to the writer thread while it runs */
+    sqlite3 *wdb;
+    sqlite3_stmt *wst[SQW_MAX_];
+    pthread_t writer;
+    bool writer_running;
+    uint64_t since_checkpoint; /* commits since the last truncation (writer only) */
+
+    /* the write queue, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct sq_wreq *head, *tail;
+    bool stopping;
+    bool writer_waiting;
+
+    /* the readers, under rmu */
+    pthread_mutex_t rmu;
+    pthread_cond_t rcond;
+    struct sq_reader *free_readers;
+    size_t nreaders;
+
+    /* counters: atomics, read by store_stats from any thread */
+    uint64_t n_writes, n_commits, n_retries, n_checkpoints;
+};
+
+/* Readers at most; more callers wait for one to come back. */
+#define SQ_MAX_READERS 8
+/* A write waits this long for a lock another process holds. */
+#define SQ_BUSY_TIMEOUT_MS 5000
+
+/* Opens one connection with the per-connection pragmas (synchronous=FULL,
+ * busy_timeout, foreign_keys). -errno with err set; *out only on success. */
+int sq_connect(const char *path, bool readonly, sqlite3 **out, struct moat_err *err);
+/* Prepares sql[0..n) as persistent statements into st (all or none). */
+int sq_prepare(sqlite3 *db, const char *const *sql, size_t n, sqlite3_stmt **st,
+               struct moat_err *err);
+void sq_finalize(sqlite3_stmt **st, size_t n);
+/* -errno for an SQLite result code (primary or extended). */
+int sq_errno(int rc);
+
+/* sqlite-write.c */
+int sq_writer_start(struct sq_store *s, struct moat_err *err);
+/* Drains the queue (every done runs), joins the writer. */
+void sq_writer_stop(struct sq_store *s);
+/* A last WAL truncation, from whichever thread owns wdb. */
+void sq_checkpoint(struct sq_store *s);
+int sq_insert_async(struct store *st, const struct job *job, store_done_fn done, void *cls);
+int sq_start(struct store *st, const char *id, int64_t now_ms, uint32_t *attempts,
+             struct moat_err *err);
+int sq_finish(struct store *st, const struct job *job, struct moat_err *err);
+int sq_requeue(struct store *st, const char *id, struct moat_err *err);
+int sq_cancel(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
+              struct moat_err *err);
+
+/* sqlite-read.c */
+void sq_readers_close(struct sq_store *s);
+int sq_get(struct store *st, const char *id, unsigned what, struct job *out, struct moat_err *err);
+int sq_get_output(struct store *st, const char *id, char **data, size_t *len, struct moat_err *err);
+int sq_list_pending(struct store *st, struct store_pending **out, size_t *n, struct moat_err *err);
+bool sq_ready(struct store *st);
+
+/* The blobs of one job, under "jobs/{id}/{name}" (code.bin and output.log
+ * are JOB_CODE_KEY_FMT and JOB_OUTPUT_KEY_FMT of job.h). */
+#define SQ_BLOB_CODE "code.bin"
+#define SQ_BLOB_STDIN "stdin.bin"
+#define SQ_BLOB_STDOUT "output.log"
+#define SQ_BLOB_STDERR "stderr.log"
+#define SQ_BLOB_COMPILE_STDOUT "compile-stdout.log"
+#define SQ_BLOB_COMPILE_STDERR "compile-stderr.log"
+#define SQ_KEY_MAX 80
+
+static inline void sq_blob_key(char out[SQ_KEY_MAX], const char *id, const char *name)
+{
+    (void)snprintf(out, SQ_KEY_MAX, "jobs/%s/%s", id, name);
+}
+
+/* The step columns, in this order, prefixed c_ (compile) and r_ (run). */
+#define SQ_STEP_NCOLS 10

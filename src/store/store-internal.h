@@ -1,0 +1,64 @@
+#pragma once
+/*
+ * store internals: the driver interface. store.c checks the arguments every
+ * driver would check (ids, statuses) and dispatches through struct
+ * store_ops; a driver embeds struct store as the first member of its own
+ * handle. sqlite*.c is the embedded driver; a postgres driver plugs in the
+ * same way.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "moat/store.h"
+
+/* Counters of a store, for tests and metrics. */
+struct store_stats {
+    uint64_t writes;      /* write requests completed (any result) */
+    uint64_t commits;     /* transactions committed by the writer */
+    uint64_t retries;     /* batches rolled back and retried item by item */
+    uint64_t checkpoints; /* WAL truncations */
+};
+
+/*
+ * What a driver implements. Ids reaching a driver are well-formed lowercase
+ * UUIDs (store.c answers -ENOENT for anything else); jobs given to
+ * insert_async and finish have been checked by store.c. Same contracts as
+ * the public functions of store.h otherwise.
+ */
+struct store_ops {
+    const char *name;
+    void (*close)(struct store *st);
+    int (*insert_async)(struct store *st, const struct job *job, store_done_fn done, void *cls);
+    int (*get)(struct store *st, const char *id, unsigned what, struct job *out,
+               struct moat_err *err);
+    int (*get_output)(struct store *st, const char *id, char **data, size_t *len,
+                      struct moat_err *err);
+    int (*start)(struct store *st, const char *id, int64_t now_ms, uint32_t *attempts,
+                 struct moat_err *err);
+    int (*finish)(struct store *st, const struct job *job, struct moat_err *err);
+    int (*requeue)(struct store *st, const char *id, struct moat_err *err);
+    int (*cancel)(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
+                  struct moat_err *err);
+    int (*list_pending)(struct store *st, struct store_pending **out, size_t *n,
+                        struct moat_err *err);
+    bool (*ready)(struct store *st);
+    void (*stats)(struct store *st, struct store_stats *out);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* The SQLite driver: <cfg->data_dir>/moat.db. */
+int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct moat_err *err);
+
+/* Counters since open. Thread-safe. */
+void store_stats(struct store *st, struct store_stats *out);
+
+/* The args of a job as compact JSON text ("[]" when none). Caller frees.
+ * -EINVAL for an arg that is not UTF-8, -ENOMEM. */
+int store_args_to_json(const struct job *job, char **out);
+/* The inverse, into j->args/nargs (malloc'd, NUL-terminated strings).
+ * -EINVAL for anything but an array of strings without NULs, -ENOMEM. */
+int store_args_from_json(struct job *j, const char *text, size_t len);

@@ -1,0 +1,441 @@
+/* api_job_json and api_job_json_seed000: the key order of API.md and of
+ * seed 000's examples, the result fields of every final state, and bytes
+ * that are not UTF-8. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api-internal.h"
+#include "moat/util.h"
+
+#define T0 1795298400000LL /* 2026-11-21T22:00:00.000Z */
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define ID "0193e3c2-7b1a-7c3e-9f00-2a5b8d1c4e6f"
+
+#define BASE_KEYS                                                                                  \
+    "jobId,status,language,version,priority,attempts,tags,metadata,createdAt,startedAt,"           \
+    "finishedAt,codeHash,outputHash"
+#define RESULT_KEYS                                                                                \
+    ",verdict,exitCode,signal,error,timeMs,wallTimeMs,memoryKb,output,stderr,stdoutTruncated,"     \
+    "stderrTruncated,compile"
+
+static void keys_of(const json_t *obj, char *out, size_t outsz)
+{
+    struct buf b;
+    buf_init(&b, outsz - 1);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value)
+    {
+        (void)value;
+        assert_int_equal(buf_printf(&b, "%s%s", b.len ? "," : "", key), 0);
+    }
+    assert_int_equal(buf_terminate(&b), 0);
+    moat_strlcpy(out, b.data, outsz);
+    buf_release(&b);
+}
+
+static void set_bytes(char **dst, size_t *len, const char *data, size_t n)
+{
+    *dst = malloc(n + 1);
+    assert_non_null(*dst);
+    memcpy(*dst, data, n);
+    (*dst)[n] = '\0';
+    *len = n;
+}
+
+/* A job as the store hands it back, in the given state. */
+static void make_job(struct job *j, enum job_status status)
+{
+    *j = (struct job){0};
+    moat_strlcpy(j->id, ID, sizeof(j->id));
+    j->status = status;
+    moat_strlcpy(j->language, "python", sizeof(j->language));
+    moat_strlcpy(j->language_given, "py", sizeof(j->language_given));
+    moat_strlcpy(j->version, "3.11.2", sizeof(j->version));
+    j->priority = 5;
+    j->created_ms = T0;
+    moat_strlcpy(j->code_hash, HASH_A, sizeof(j->code_hash));
+    if (status != JOB_STATUS_QUEUED) {
+        j->attempts = 1;
+        j->started_ms = T0 + 120;
+    }
+    if (job_status_final(status)) {
+        j->finished_ms = T0 + 1500;
+        moat_strlcpy(j->output_hash, HASH_B, sizeof(j->output_hash));
+    }
+}
+
+static char *dump(const json_t *o)
+{
+    assert_non_null(o);
+    char *text = json_dumps(o, JOB_JSON_DUMP_FLAGS | JSON_ENCODE_ANY);
+    assert_non_null(text);
+    return text;
+}
+
+static void test_format_time(void **state)
+{
+    (void)state;
+    char t[32];
+    api_format_time(T0, t);
+    assert_string_equal(t, "2026-11-21T22:00:00.000Z");
+    api_format_time(T0 + 86399999, t);
+    assert_string_equal(t, "2026-11-22T21:59:59.999Z");
+    api_format_time(0, t);
+    assert_string_equal(t, "1970-01-01T00:00:00.000Z");
+    api_format_time(-1, t);
+    assert_string_equal(t, "1969-12-31T23:59:59.999Z");
+    api_format_time(INT64_MAX, t); /* no year of four digits: the epoch, not garbage */
+    assert_string_equal(t, "1970-01-01T00:00:00.000Z");
+}
+
+static void test_queued(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_QUEUED);
+    json_t *o = api_job_json(&j);
+    char *text = dump(o);
+    assert_string_equal(text, "{\"jobId\":\"" ID "\",\"status\":\"queued\",\"language\":\"python\","
+                              "\"version\":\"3.11.2\",\"priority\":5,\"attempts\":0,\"tags\":[],"
+                              "\"metadata\":{},\"createdAt\":\"2026-11-21T22:00:00.000Z\","
+                              "\"startedAt\":null,\"finishedAt\":null,\"codeHash\":\"" HASH_A "\","
+                              "\"outputHash\":null}");
+    free(text);
+    json_decref(o);
+    job_release(&j);
+}
+
+static void test_running_with_tags_and_metadata(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_RUNNING);
+    j.tags_json = moat_strdup("[\"a\",\"b\"]");
+    j.metadata_json = moat_strdup("{\"user\":\"ann\",\"n\":[1,2],\"z\":\"\\u0000\"}");
+    j.version[0] = '\0';
+    json_t *o = api_job_json(&j);
+    char keys[512];
+    keys_of(o, keys, sizeof(keys));
+    assert_string_equal(keys, BASE_KEYS);
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "running");
+    assert_string_equal(json_string_value(json_object_get(o, "startedAt")),
+                        "2026-11-21T22:00:00.120Z");
+    assert_true(json_is_null(json_object_get(o, "version")));
+    char *tags = dump(json_object_get(o, "tags"));
+    assert_string_equal(tags, "[\"a\",\"b\"]");
+    free(tags);
+    char *meta = dump(json_object_get(o, "metadata"));
+    assert_string_equal(meta, "{\"user\":\"ann\",\"n\":[1,2],\"z\":\"\\u0000\"}");
+    free(meta);
+    json_decref(o);
+    /* stored text that is not what it should be does not break the job */
+    free(j.tags_json);
+    j.tags_json = moat_strdup("{\"not\":\"an array\"}");
+    free(j.metadata_json);
+    j.metadata_json = moat_strdup("not json");
+    o = api_job_json(&j);
+    assert_int_equal(json_array_size(json_object_get(o, "tags")), 0);
+    assert_int_equal(json_object_size(json_object_get(o, "metadata")), 0);
+    json_decref(o);
+    job_release(&j);
+}
+
+/* API.md's example, exactly. */
+static void test_completed_ok(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_COMPLETED);
+    j.run = (struct job_step){
+        .verdict = JOB_VERDICT_OK, .time_ms = 12, .wall_time_ms = 15, .memory_kb = 8123};
+    set_bytes(&j.run.out, &j.run.out_len, "4\n", 2);
+    json_t *o = api_job_json(&j);
+    char *text = dump(o);
+    assert_string_equal(
+        text, "{\"jobId\":\"" ID "\",\"status\":\"completed\",\"language\":\"python\","
+              "\"version\":\"3.11.2\",\"priority\":5,\"attempts\":1,\"tags\":[],\"metadata\":{},"
+              "\"createdAt\":\"2026-11-21T22:00:00.000Z\","
+              "\"startedAt\":\"2026-11-21T22:00:00.120Z\","
+              "\"finishedAt\":\"2026-11-21T22:00:01.500Z\",\"codeHash\":\"" HASH_A "\","
+              "\"outputHash\":\"" HASH_B "\",\"verdict\":\"ok\",\"exitCode\":0,\"signal\":null,"
+              "\"error\":null,\"timeMs\":12,\"wallTimeMs\":15,\"memoryKb\":8123,"
+              "\"output\":\"4\\n\",\"stderr\":\"\",\"stdoutTruncated\":false,"
+              "\"stderrTruncated\":false,\"compile\":null}");
+    free(text);
+    json_decref(o);
+    job_release(&j);
+}
+
+static void test_time_limit(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_COMPLETED);
+    j.run = (struct job_step){.verdict = JOB_VERDICT_TIME_LIMIT,
+                              .exit_code = 124,
+                              .signal = SIGKILL,
+                              .time_ms = 3001,
+                              .wall_time_ms = 3010,
+                              .out_truncated = true};
+    set_bytes(&j.run.out, &j.run.out_len, "partial", 7);
+    json_t *o = api_job_json(&j);
+    char keys[512];
+    keys_of(o, keys, sizeof(keys));
+    assert_string_equal(keys, BASE_KEYS RESULT_KEYS);
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")), "time_limit");
+    assert_int_equal(json_integer_value(json_object_get(o, "exitCode")), 124);
+    assert_string_equal(json_string_value(json_object_get(o, "error")),
+                        "Time Limit Exceeded (program ran too long)");
+    assert_string_equal(json_string_value(json_object_get(o, "signal")), "SIGKILL");
+    assert_int_equal(json_integer_value(json_object_get(o, "timeMs")), 3001);
+    assert_string_equal(json_string_value(json_object_get(o, "output")), "partial");
+    assert_true(json_is_true(json_object_get(o, "stdoutTruncated")));
+    json_decref(o);
+    job_release(&j);
+}
+
+static void test_runtime_error(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_COMPLETED);
+    j.run = (struct job_step){
+        .verdict = JOB_VERDICT_RUNTIME_ERROR, .exit_code = 139, .signal = SIGSEGV};
+    set_bytes(&j.run.err, &j.run.err_len, "boom\n", 5);
+    json_t *o = api_job_json(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")), "runtime_error");
+    assert_string_equal(json_string_value(json_object_get(o, "signal")), "SIGSEGV");
+    assert_string_equal(json_string_value(json_object_get(o, "error")),
+                        "Runtime Error (SIGSEGV: segmentation fault)");
+    assert_string_equal(json_string_value(json_object_get(o, "stderr")), "boom\n");
+    assert_string_equal(json_string_value(json_object_get(o, "output")), "");
+    json_decref(o);
+    job_release(&j);
+}
+
+static void test_compile_error(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_COMPLETED);
+    moat_strlcpy(j.language, "cpp", sizeof(j.language));
+    j.compiled = true;
+    j.compile = (struct job_step){.verdict = JOB_VERDICT_COMPILE_ERROR,
+                                  .exit_code = 1,
+                                  .time_ms = 400,
+                                  .wall_time_ms = 450,
+                                  .memory_kb = 60000};
+    set_bytes(&j.compile.err, &j.compile.err_len, "main.cpp:1: error\n", 18);
+    j.run = (struct job_step){.verdict = JOB_VERDICT_COMPILE_ERROR, .exit_code = 1};
+    j.output_hash[0] = '\0';
+    json_t *o = api_job_json(&j);
+    char keys[512];
+    keys_of(o, keys, sizeof(keys));
+    assert_string_equal(keys, BASE_KEYS RESULT_KEYS);
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")), "compile_error");
+    assert_string_equal(json_string_value(json_object_get(o, "error")), "Compilation Error");
+    assert_true(json_is_null(json_object_get(o, "outputHash")));
+    json_t *c = json_object_get(o, "compile");
+    assert_true(json_is_object(c));
+    /* the compile step's object, as job_step_to_json makes it */
+    json_t *want = job_step_to_json(&j.compile, true);
+    assert_true(json_equal(c, want));
+    json_decref(want);
+    assert_string_equal(json_string_value(json_object_get(c, "stderr")), "main.cpp:1: error\n");
+    assert_true(json_is_false(json_object_get(c, "cached")));
+    json_decref(o);
+
+    /* a compiled language that ran: compile holds the (cached) step */
+    job_step_release(&j.compile);
+    job_step_release(&j.run);
+    j.compile = (struct job_step){.verdict = JOB_VERDICT_OK, .cached = true};
+    j.run = (struct job_step){.verdict = JOB_VERDICT_OK};
+    o = api_job_json(&j);
+    c = json_object_get(o, "compile");
+    assert_string_equal(json_string_value(json_object_get(c, "verdict")), "ok");
+    assert_true(json_is_true(json_object_get(c, "cached")));
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")), "ok");
+    json_decref(o);
+    job_release(&j);
+}
+
+static void test_cancelled(void **state)
+{
+    (void)state;
+    struct job j;
+    /* cancelled while queued: nothing ran */
+    make_job(&j, JOB_STATUS_CANCELLED);
+    j.started_ms = 0;
+    j.attempts = 0;
+    j.output_hash[0] = '\0';
+    json_t *o = api_job_json(&j);
+    char keys[512];
+    keys_of(o, keys, sizeof(keys));
+    assert_string_equal(keys, BASE_KEYS RESULT_KEYS);
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "cancelled");
+    assert_true(json_is_null(json_object_get(o, "verdict")));
+    assert_true(json_is_null(json_object_get(o, "exitCode")));
+    assert_true(json_is_null(json_object_get(o, "signal")));
+    assert_true(json_is_null(json_object_get(o, "startedAt")));
+    assert_string_equal(json_string_value(json_object_get(o, "error")), "Cancelled");
+    assert_string_equal(json_string_value(json_object_get(o, "output")), "");
+    json_decref(o);
+
+    /* killed while running: still no verdict of its own */
+    j.run = (struct job_step){
+        .verdict = JOB_VERDICT_CANCELLED, .exit_code = 137, .signal = SIGKILL, .time_ms = 50};
+    o = api_job_json(&j);
+    assert_true(json_is_null(json_object_get(o, "verdict")));
+    assert_true(json_is_null(json_object_get(o, "signal")));
+    assert_int_equal(json_integer_value(json_object_get(o, "timeMs")), 50);
+    json_decref(o);
+
+    /* cancelled after its run had finished: the run's verdict stands */
+    j.run = (struct job_step){.verdict = JOB_VERDICT_OK};
+    o = api_job_json(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")), "ok");
+    assert_true(json_is_null(json_object_get(o, "error")));
+    json_decref(o);
+    job_release(&j);
+}
+
+static void test_failed(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_FAILED);
+    j.attempts = 3;
+    j.output_hash[0] = '\0';
+    j.run = (struct job_step){.verdict = JOB_VERDICT_INTERNAL_ERROR};
+    moat_strlcpy(j.run.message, "box died", sizeof(j.run.message));
+    json_t *o = api_job_json(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "failed");
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")), "internal_error");
+    assert_string_equal(json_string_value(json_object_get(o, "error")),
+                        "Internal Error (box died)");
+    assert_int_equal(json_integer_value(json_object_get(o, "attempts")), 3);
+    json_decref(o);
+    /* whatever the stored step says, a failed job is an internal error */
+    j.run.verdict = JOB_VERDICT_NONE;
+    j.run.message[0] = '\0';
+    o = api_job_json(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")), "internal_error");
+    assert_string_equal(json_string_value(json_object_get(o, "error")), "Internal Error");
+    json_decref(o);
+    job_release(&j);
+}
+
+static void test_invalid_utf8_output(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_COMPLETED);
+    j.run = (struct job_step){.verdict = JOB_VERDICT_OK};
+    set_bytes(&j.run.out, &j.run.out_len,
+              "a\xff"
+              "b\0c\xe2\x82",
+              7);
+    set_bytes(&j.run.err, &j.run.err_len, "\xc0\xaf", 2);
+    json_t *o = api_job_json(&j);
+    char *text = dump(json_object_get(o, "output"));
+    assert_string_equal(text, "\"a\xef\xbf\xbd"
+                              "b\\u0000c\xef\xbf\xbd\"");
+    free(text);
+    text = dump(json_object_get(o, "stderr"));
+    assert_string_equal(text, "\"\xef\xbf\xbd\xef\xbf\xbd\"");
+    free(text);
+    json_decref(o);
+    /* an internal message that is not UTF-8 either */
+    j.status = JOB_STATUS_FAILED;
+    moat_strlcpy(j.run.message, "bad \xff", sizeof(j.run.message));
+    o = api_job_json(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "error")),
+                        "Internal Error (bad \xef\xbf\xbd)");
+    json_decref(o);
+    job_release(&j);
+}
+
+/* Seed 000's two examples, key for key. */
+static void test_seed000(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_QUEUED);
+    moat_strlcpy(j.language, "cpp", sizeof(j.language));
+    moat_strlcpy(j.language_given, "c++", sizeof(j.language_given));
+    json_t *o = api_job_json_seed000(&j);
+    char *text = dump(o);
+    assert_string_equal(text, "{\"id\":\"" ID "\",\"executionEngine\":\"c++\","
+                              "\"codePath\":\"jobs/" ID "/code.bin\",\"codeHash\":\"" HASH_A "\","
+                              "\"status\":\"Pending\","
+                              "\"creationTime\":\"2026-11-21T22:00:00.000Z\",\"retryCount\":0,"
+                              "\"tags\":null}");
+    free(text);
+    json_decref(o);
+
+    j.status = JOB_STATUS_RUNNING;
+    j.attempts = 1;
+    o = api_job_json_seed000(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "Running");
+    assert_null(json_object_get(o, "outputPath"));
+    json_decref(o);
+
+    job_release(&j);
+    make_job(&j, JOB_STATUS_COMPLETED);
+    moat_strlcpy(j.language_given, "c++", sizeof(j.language_given));
+    j.run = (struct job_step){.verdict = JOB_VERDICT_OK};
+    o = api_job_json_seed000(&j);
+    text = dump(o);
+    assert_string_equal(text, "{\"id\":\"" ID "\",\"executionEngine\":\"c++\","
+                              "\"codePath\":\"jobs/" ID "/code.bin\",\"codeHash\":\"" HASH_A "\","
+                              "\"status\":\"Completed\",\"outputPath\":\"jobs/" ID "/output.log\","
+                              "\"creationTime\":\"2026-11-21T22:00:00.000Z\","
+                              "\"endTime\":\"2026-11-21T22:00:01.500Z\",\"retryCount\":0,"
+                              "\"outputHash\":\"" HASH_B "\",\"tags\":null}");
+    free(text);
+    json_decref(o);
+
+    /* retries, tags, and the states seed 000 does not have */
+    j.attempts = 3;
+    j.tags_json = moat_strdup("[\"x\"]");
+    j.status = JOB_STATUS_CANCELLED;
+    o = api_job_json_seed000(&j);
+    assert_int_equal(json_integer_value(json_object_get(o, "retryCount")), 2);
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "Failed");
+    text = dump(json_object_get(o, "tags"));
+    assert_string_equal(text, "[\"x\"]");
+    free(text);
+    json_decref(o);
+    j.status = JOB_STATUS_FAILED;
+    o = api_job_json_seed000(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "Failed");
+    json_decref(o);
+    job_release(&j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_time),
+        cmocka_unit_test(test_queued),
+        cmocka_unit_test(test_running_with_tags_and_metadata),
+        cmocka_unit_test(test_completed_ok),
+        cmocka_unit_test(test_time_limit),
+        cmocka_unit_test(test_runtime_error),
+        cmocka_unit_test(test_compile_error),
+        cmocka_unit_test(test_cancelled),
+        cmocka_unit_test(test_failed),
+        cmocka_unit_test(test_invalid_utf8_output),
+        cmocka_unit_test(test_seed000),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

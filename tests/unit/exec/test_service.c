@@ -1,0 +1,647 @@
+/*
+ * The executor service with everything real: a SQLite store in a temporary
+ * data directory, the local queue, a warm pool of real boxes, two executor
+ * threads. Jobs go in as the API puts them (store_insert + queue_push) and
+ * their stored results are checked: verdicts, output, attempts, output
+ * hash; a running job cancelled; a job cancelled while queued skipped; an
+ * internal error retried up to retry_attempts and then failed; the metrics
+ * and the stats.
+ *
+ * Needs root; returns 77 (skipped) without it. The pool is started in the
+ * group's setup, before the store's writer thread exists: a pool forks its
+ * spawner and must be started while the process is single-threaded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <glob.h>
+#include <pthread.h>
+
+#include "moat/config.h"
+#include "moat/exec.h"
+#include "moat/job.h"
+#include "moat/lang.h"
+#include "moat/obs.h"
+#include "moat/queue.h"
+#include "moat/sandbox.h"
+#include "moat/store.h"
+#include "moat/util.h"
+#include "sandbox/sbx_test.h"
+
+#define MiB (1ull << 20)
+#define MAX_FINISHED 64
+#define MAX_PARENTS 8
+
+/* languages of the test: "broken" names a run binary no box has, which
+ * the sandbox reports as its own failure (internal_error), never the
+ * user's. */
+static const char langs_ini[] = "[python]\n"
+                                "source = main.py\n"
+                                "run = /usr/bin/python3 {main}\n"
+                                "env = PYTHONDONTWRITEBYTECODE=1\n"
+                                "\n"
+                                "[bash]\n"
+                                "source = main.sh\n"
+                                "run = /usr/bin/bash {main}\n"
+                                "\n"
+                                "[c]\n"
+                                "source = main.c\n"
+                                "compile = /usr/bin/gcc -O0 -o main {files}\n"
+                                "run = ./main\n"
+                                "version = /usr/bin/gcc -dumpfullversion\n"
+                                "\n"
+                                "[broken]\n"
+                                "source = main.txt\n"
+                                "run = /usr/bin/moat-no-such-interpreter {main}\n";
+
+/* What the finished callback heard, from the executor threads. */
+struct heard {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    char ids[MAX_FINISHED][MOAT_UUID_LEN + 1];
+    size_t n;
+};
+
+struct fx {
+    struct moat_config cfg;
+    struct sbx_ctx *ctx;
+    struct sbx_pool *pool;
+    struct store *store;
+    struct lang_registry *langs;
+    char run_dir[128];
+    char cg_name[64];
+    char data_dir[128];
+    /* of the running test, released by its teardown */
+    struct queue *queue;
+    struct obs_registry *metrics;
+    struct exec_cache *cache; /* NULL unless the test opens one */
+    struct exec_service *svc;
+    struct heard heard;
+};
+
+static void on_finished(void *cls, const char *id)
+{
+    struct heard *h = cls;
+    pthread_mutex_lock(&h->lock);
+    if (h->n < MAX_FINISHED)
+        moat_strlcpy(h->ids[h->n++], id, sizeof(h->ids[0]));
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static size_t heard_count(struct heard *h, const char *id)
+{
+    size_t k = 0;
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->n; i++)
+        k += strcmp(h->ids[i], id) == 0;
+    pthread_mutex_unlock(&h->lock);
+    return k;
+}
+
+/* Waits until the finished callback named id; false after timeout_ms. */
+static bool wait_finished(struct fx *f, const char *id, int timeout_ms)
+{
+    struct heard *h = &f->heard;
+    struct timespec until;
+    (void)clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    bool found = false;
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        for (size_t i = 0; i < h->n && !found; i++)
+            found = strcmp(h->ids[i], id) == 0;
+        if (found || pthread_cond_timedwait(&h->cond, &h->lock, &until) != 0)
+            break;
+    }
+    for (size_t i = 0; i < h->n && !found; i++)
+        found = strcmp(h->ids[i], id) == 0;
+    pthread_mutex_unlock(&h->lock);
+    return found;
+}
+
+/* Puts a job in as the API does: stored, then queued. */
+static void submit(struct fx *f, const char *lang, const char *code, const char *in,
+                   uint64_t time_ms, char id[MOAT_UUID_LEN + 1])
+{
+    struct job j = {0};
+    moat_uuid7(j.id);
+    j.status = JOB_STATUS_QUEUED;
+    moat_strlcpy(j.language, lang, sizeof(j.language));
+    moat_strlcpy(j.language_given, lang, sizeof(j.language_given));
+    moat_strlcpy(j.version, "1", sizeof(j.version));
+    j.priority = JOB_PRIORITY_DEFAULT;
+    j.limits = f->cfg.limits;
+    if (time_ms) {
+        j.limits.time_ms = time_ms;
+        j.limits.wall_time_ms = 0;
+    }
+    j.files = calloc(1, sizeof(*j.files));
+    assert_non_null(j.files);
+    j.nfiles = 1;
+    j.files[0].data = moat_strdup(code);
+    j.files[0].len = strlen(code);
+    if (in) {
+        j.stdin_data = moat_strdup(in);
+        j.stdin_len = strlen(in);
+    }
+    j.created_ms = (int64_t)moat_realtime_ms();
+    char *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(job_code_blob(&j, &blob, &len), 0);
+    moat_sha256_hex(blob, len, j.code_hash);
+    free(blob);
+    struct moat_err err = {0};
+    int r = store_insert(f->store, &j, &err);
+    if (r < 0)
+        fail_msg("store_insert: %s (%d)", err.msg, r);
+    assert_int_equal(queue_push(f->queue, j.id, j.priority, 0, false), 0);
+    moat_strlcpy(id, j.id, MOAT_UUID_LEN + 1);
+    job_release(&j);
+}
+
+static void load(struct fx *f, const char *id, struct job *j)
+{
+    struct moat_err err = {0};
+    int r = store_get(f->store, id, STORE_GET_OUTPUT, j, &err);
+    if (r < 0)
+        fail_msg("store_get %s: %s (%d)", id, err.msg, r);
+}
+
+static void start_service(struct fx *f)
+{
+    struct exec_service_deps deps = {
+        .cfg = &f->cfg,
+        .langs = f->langs,
+        .store = f->store,
+        .queue = f->queue,
+        .pool = f->pool,
+        .cache = f->cache,
+        .metrics = f->metrics,
+        .finished = on_finished,
+        .finished_cls = &f->heard,
+    };
+    struct moat_err err = {0};
+    int r = exec_service_start(&deps, &f->svc, &err);
+    if (r < 0)
+        fail_msg("exec_service_start: %s (%d)", err.msg, r);
+}
+
+/* The value of one series in the rendered metrics (a line starting with
+ * series followed by a space); -1 when absent. */
+static double metric(struct fx *f, const char *series)
+{
+    struct buf b;
+    buf_init(&b, 1u << 22);
+    assert_int_equal(obs_render(f->metrics, &b), 0);
+    assert_int_equal(buf_terminate(&b), 0);
+    double v = -1;
+    size_t n = strlen(series);
+    for (const char *l = b.data; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, series, n) == 0 && l[n] == ' ') {
+            v = strtod(l + n + 1, NULL);
+            break;
+        }
+    }
+    buf_release(&b);
+    return v;
+}
+
+static void assert_step(const struct job *j, const struct job_step *s, enum job_verdict v,
+                        int exit_code, const char *out)
+{
+    if (s->verdict != v || s->exit_code != exit_code)
+        fail_msg("job %s (%s): verdict %s exit %d, expected %s exit %d; message \"%s\" stderr "
+                 "\"%.*s\"",
+                 j->id, j->language, job_verdict_name(s->verdict), s->exit_code,
+                 job_verdict_name(v), exit_code, s->message, (int)s->err_len, s->err ? s->err : "");
+    if (out) {
+        if (s->out_len != strlen(out) || memcmp(s->out, out, s->out_len) != 0)
+            fail_msg("job %s: stdout \"%.*s\", expected \"%s\"", j->id, (int)s->out_len,
+                     s->out ? s->out : "", out);
+    }
+}
+
+static void assert_completed(struct fx *f, const char *id, enum job_verdict v, int exit_code,
+                             const char *out)
+{
+    struct job j = {0};
+    load(f, id, &j);
+    if (j.status != JOB_STATUS_COMPLETED)
+        fail_msg("job %s (%s): status %s, run %s \"%s\"", id, j.language, job_status_name(j.status),
+                 job_verdict_name(j.run.verdict), j.run.message);
+    assert_int_equal(j.attempts, 1);
+    assert_true(j.started_ms >= j.created_ms);
+    assert_true(j.finished_ms >= j.started_ms);
+    assert_step(&j, &j.run, v, exit_code, out);
+    char hash[MOAT_SHA256_HEX_LEN + 1];
+    moat_sha256_hex(j.run.out, j.run.out_len, hash);
+    assert_string_equal(j.output_hash, hash);
+    assert_int_equal(heard_count(&f->heard, id), 1);
+    job_release(&j);
+}
+
+/* ---- tests ---- */
+
+static void test_jobs(void **state)
+{
+    struct fx *f = *state;
+    start_service(f);
+    struct exec_service_stats st;
+    exec_service_stats(f->svc, &st);
+    assert_int_equal(st.workers, 2);
+
+    char py[MOAT_UUID_LEN + 1], sh[MOAT_UUID_LEN + 1], c[MOAT_UUID_LEN + 1],
+        loop[MOAT_UUID_LEN + 1], echo[MOAT_UUID_LEN + 1];
+    submit(f, "python", "print('hello')\n", NULL, 0, py);
+    submit(f, "bash", "echo out; exit 3\n", NULL, 0, sh);
+    submit(f, "c", "#include <stdio.h>\nint main(void){printf(\"%d\\n\", 6 * 7);return 0;}\n", NULL,
+           0, c);
+    submit(f, "python", "while True:\n    pass\n", NULL, 200, loop);
+    submit(f, "python", "import sys\nprint(sys.stdin.read().upper(), end='')\n", "abc\n", 0, echo);
+    const char *all[] = {py, sh, c, loop, echo};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(all); i++)
+        if (!wait_finished(f, all[i], 60000))
+            fail_msg("job %zu (%s) did not finish in 60 s", i, all[i]);
+
+    assert_completed(f, py, JOB_VERDICT_OK, 0, "hello\n");
+    assert_completed(f, sh, JOB_VERDICT_RUNTIME_ERROR, 3, "out\n");
+    assert_completed(f, c, JOB_VERDICT_OK, 0, "42\n");
+    assert_completed(f, loop, JOB_VERDICT_TIME_LIMIT, 124, "");
+    assert_completed(f, echo, JOB_VERDICT_OK, 0, "ABC\n");
+
+    struct job j = {0};
+    load(f, c, &j);
+    assert_true(j.compiled);
+    assert_int_equal(j.compile.verdict, JOB_VERDICT_OK);
+    assert_false(j.compile.cached);
+    job_release(&j);
+    load(f, py, &j);
+    assert_false(j.compiled);
+    job_release(&j);
+
+    /* the queue is drained and every entry acknowledged */
+    struct queue_stats qs;
+    queue_stats(f->queue, &qs);
+    assert_int_equal(qs.depth, 0);
+    assert_int_equal(qs.in_flight, 0);
+
+    assert_true(metric(f, "moat_jobs_total{status=\"completed\",verdict=\"ok\"}") == 3);
+    assert_true(metric(f, "moat_jobs_total{status=\"completed\",verdict=\"runtime_error\"}") == 1);
+    assert_true(metric(f, "moat_jobs_total{status=\"completed\",verdict=\"time_limit\"}") == 1);
+    assert_true(metric(f, "moat_timeouts_total") == 1);
+    assert_true(metric(f, "engine_sandbox_timeouts_total") == 1);
+    assert_true(metric(f, "moat_run_seconds_count") == 5);
+    assert_true(metric(f, "engine_execution_latency_seconds_count") == 5);
+    assert_true(metric(f, "moat_compile_seconds_count") == 1);
+    assert_true(metric(f, "moat_queue_wait_seconds_count") == 5);
+    assert_true(metric(f, "moat_store_write_seconds_count{op=\"start\"}") == 5);
+    assert_true(metric(f, "moat_store_write_seconds_count{op=\"finish\"}") == 5);
+    assert_true(metric(f, "moat_workers") == 2);
+    assert_true(metric(f, "moat_workers_busy") == 0);
+    assert_true(metric(f, "moat_retries_total") == 0);
+    exec_service_stats(f->svc, &st);
+    assert_int_equal(st.busy, 0);
+}
+
+static void wait_status(struct fx *f, const char *id, enum job_status want)
+{
+    for (int i = 0; i < 2000; i++) {
+        struct job j = {0};
+        load(f, id, &j);
+        enum job_status s = j.status;
+        job_release(&j);
+        if (s == want)
+            return;
+        (void)usleep(5000);
+    }
+    fail_msg("job %s never became %s", id, job_status_name(want));
+}
+
+static void test_cancel_running(void **state)
+{
+    struct fx *f = *state;
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "python", "while True:\n    pass\n", NULL, 10000, id);
+    wait_status(f, id, JOB_STATUS_RUNNING);
+    (void)usleep(300000); /* the program runs by now */
+
+    /* as the API does: the store first, then the executor */
+    enum job_status was;
+    struct moat_err err = {0};
+    assert_int_equal(store_cancel(f->store, id, (int64_t)moat_realtime_ms(), &was, &err), 0);
+    assert_int_equal(was, JOB_STATUS_RUNNING);
+    uint64_t t0 = moat_now_ns();
+    assert_int_equal(exec_service_cancel(f->svc, id), 0);
+    assert_true(wait_finished(f, id, 5000));
+    uint64_t ms = (moat_now_ns() - t0) / 1000000;
+    if (ms > 1500)
+        fail_msg("the cancelled job ended %llu ms after the cancel", (unsigned long long)ms);
+
+    struct job j = {0};
+    load(f, id, &j);
+    assert_int_equal(j.status, JOB_STATUS_CANCELLED);
+    assert_int_equal(j.attempts, 1);
+    job_release(&j);
+    assert_int_equal(exec_service_cancel(f->svc, id), -ENOENT);
+    char other[MOAT_UUID_LEN + 1];
+    moat_uuid7(other);
+    assert_int_equal(exec_service_cancel(f->svc, other), -ENOENT);
+    assert_true(metric(f, "moat_jobs_total{status=\"cancelled\",verdict=\"cancelled\"}") == 1);
+
+    /* the executor goes on with the next job */
+    submit(f, "python", "print(1 + 1)\n", NULL, 0, other);
+    assert_true(wait_finished(f, other, 30000));
+    assert_completed(f, other, JOB_VERDICT_OK, 0, "2\n");
+}
+
+/* A cancel as soon as an executor holds the job, whether the program has
+ * started or not, and with nobody cancelling in the store: the executor
+ * makes the job cancelled itself, and the box it holds stays good (a box
+ * that got no cancel signal is kept for the next job). */
+static void test_cancel_early(void **state)
+{
+    struct fx *f = *state;
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "python", "while True:\n    pass\n", NULL, 10000, id);
+    uint64_t t0 = moat_now_ns();
+    while (exec_service_cancel(f->svc, id) != 0) {
+        if (moat_now_ns() - t0 > 10000000000ull)
+            fail_msg("no executor took the job in 10 s");
+    }
+    assert_true(wait_finished(f, id, 5000));
+    struct job j = {0};
+    load(f, id, &j);
+    assert_int_equal(j.status, JOB_STATUS_CANCELLED);
+    assert_true(j.attempts <= 1);
+    job_release(&j);
+
+    char next[3][MOAT_UUID_LEN + 1];
+    for (int i = 0; i < 3; i++)
+        submit(f, "bash", "echo fine\n", NULL, 0, next[i]);
+    for (int i = 0; i < 3; i++) {
+        assert_true(wait_finished(f, next[i], 30000));
+        assert_completed(f, next[i], JOB_VERDICT_OK, 0, "fine\n");
+    }
+}
+
+static void test_cancel_queued(void **state)
+{
+    struct fx *f = *state;
+    /* cancelled in the store while still in the queue (no queue_remove):
+     * the executor that takes it skips it */
+    char gone[MOAT_UUID_LEN + 1], next[MOAT_UUID_LEN + 1];
+    submit(f, "python", "print('never')\n", NULL, 0, gone);
+    enum job_status was;
+    struct moat_err err = {0};
+    assert_int_equal(store_cancel(f->store, gone, (int64_t)moat_realtime_ms(), &was, &err), 0);
+    assert_int_equal(was, JOB_STATUS_QUEUED);
+    submit(f, "python", "print('next')\n", NULL, 0, next);
+    start_service(f);
+    assert_true(wait_finished(f, next, 30000));
+    assert_completed(f, next, JOB_VERDICT_OK, 0, "next\n");
+
+    struct queue_stats qs;
+    for (int i = 0; i < 200; i++) {
+        queue_stats(f->queue, &qs);
+        if (qs.depth == 0 && qs.in_flight == 0)
+            break;
+        (void)usleep(10000);
+    }
+    assert_int_equal(qs.depth, 0);
+    assert_int_equal(qs.in_flight, 0);
+    struct job j = {0};
+    load(f, gone, &j);
+    assert_int_equal(j.status, JOB_STATUS_CANCELLED);
+    assert_int_equal(j.attempts, 0);
+    assert_int_equal(j.run.out_len, 0);
+    job_release(&j);
+    assert_int_equal(heard_count(&f->heard, gone), 0);
+}
+
+static void test_retry_then_failed(void **state)
+{
+    struct fx *f = *state;
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    uint64_t t0 = moat_now_ns();
+    submit(f, "broken", "anything\n", NULL, 0, id);
+    assert_true(wait_finished(f, id, 60000));
+    uint64_t ms = (moat_now_ns() - t0) / 1000000;
+
+    struct job j = {0};
+    load(f, id, &j);
+    if (j.status != JOB_STATUS_FAILED)
+        fail_msg("status %s, run %s", job_status_name(j.status), job_verdict_name(j.run.verdict));
+    assert_int_equal(j.attempts, f->cfg.retry_attempts);
+    assert_int_equal(j.run.verdict, JOB_VERDICT_INTERNAL_ERROR);
+    if (!strstr(j.run.message, "moat-no-such-interpreter"))
+        fail_msg("message \"%s\" does not name the missing binary", j.run.message);
+    assert_true(j.finished_ms > 0);
+    job_release(&j);
+    assert_int_equal(heard_count(&f->heard, id), 1);
+    /* backoff: base, then base * factor before the last attempt */
+    uint64_t backoff = f->cfg.retry_base_ms * (1 + f->cfg.retry_factor);
+    if (ms < backoff)
+        fail_msg("%u attempts in %llu ms, less than the backoff of %llu ms",
+                 (unsigned)f->cfg.retry_attempts, (unsigned long long)ms,
+                 (unsigned long long)backoff);
+    assert_true(metric(f, "moat_retries_total") == (double)(f->cfg.retry_attempts - 1));
+    assert_true(metric(f, "moat_store_write_seconds_count{op=\"requeue\"}") ==
+                (double)(f->cfg.retry_attempts - 1));
+    assert_true(metric(f, "moat_jobs_total{status=\"failed\",verdict=\"internal_error\"}") == 1);
+}
+
+static void test_unknown_language_fails_at_once(void **state)
+{
+    struct fx *f = *state;
+    start_service(f);
+    /* accepted by an API that knew the language, gone from languages.ini
+     * since: no retry can help */
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "cobol", "DISPLAY 'HI'.\n", NULL, 0, id);
+    assert_true(wait_finished(f, id, 30000));
+    struct job j = {0};
+    load(f, id, &j);
+    assert_int_equal(j.status, JOB_STATUS_FAILED);
+    assert_int_equal(j.attempts, 1);
+    assert_int_equal(j.run.verdict, JOB_VERDICT_INTERNAL_ERROR);
+    assert_non_null(strstr(j.run.message, "cobol"));
+    job_release(&j);
+    assert_true(metric(f, "moat_retries_total") == 0);
+}
+
+/* The same program twice with a compile cache: compiled once, the second
+ * run served from the cache, both counted. */
+static void test_compile_cache(void **state)
+{
+    struct fx *f = *state;
+    struct moat_err err = {0};
+    int r = exec_cache_open(&f->cfg, &f->cache, &err);
+    if (r < 0)
+        fail_msg("exec_cache_open: %s (%d)", err.msg, r);
+    start_service(f);
+    static const char prog[] = "#include <stdio.h>\nint main(void){puts(\"cached\");return 0;}\n";
+    char a[MOAT_UUID_LEN + 1], b[MOAT_UUID_LEN + 1];
+    submit(f, "c", prog, NULL, 0, a);
+    assert_true(wait_finished(f, a, 60000));
+    submit(f, "c", prog, NULL, 0, b);
+    assert_true(wait_finished(f, b, 60000));
+    assert_completed(f, a, JOB_VERDICT_OK, 0, "cached\n");
+    assert_completed(f, b, JOB_VERDICT_OK, 0, "cached\n");
+    struct job j = {0};
+    load(f, a, &j);
+    assert_true(j.compiled);
+    assert_false(j.compile.cached);
+    job_release(&j);
+    load(f, b, &j);
+    assert_true(j.compiled);
+    assert_true(j.compile.cached);
+    job_release(&j);
+    assert_true(metric(f, "moat_compile_cache_total{result=\"miss\"}") == 1);
+    assert_true(metric(f, "moat_compile_cache_total{result=\"hit\"}") == 1);
+    assert_true(metric(f, "moat_compile_seconds_count") == 1);
+}
+
+/* ---- fixtures ---- */
+
+static int test_setup(void **state)
+{
+    struct fx *f = *state;
+    struct moat_err err = {0};
+    f->heard.n = 0;
+    f->metrics = obs_registry_new();
+    if (!f->metrics || queue_open(&f->cfg, &f->queue, &err) < 0)
+        return -1;
+    return 0;
+}
+
+static int test_teardown(void **state)
+{
+    struct fx *f = *state;
+    queue_shutdown(f->queue);
+    exec_service_stop(f->svc);
+    f->svc = NULL;
+    exec_cache_free(f->cache);
+    f->cache = NULL;
+    queue_close(f->queue);
+    f->queue = NULL;
+    obs_registry_free(f->metrics);
+    f->metrics = NULL;
+    return 0;
+}
+
+static int group_teardown(void **state);
+
+static int group_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    pid_t pid = getpid();
+    config_defaults(&f->cfg);
+    (void)snprintf(f->run_dir, sizeof f->run_dir, "/tmp/moat-ut-svc-%d", (int)pid);
+    (void)snprintf(f->cg_name, sizeof f->cg_name, "moat-ut-svc-%d", (int)pid);
+    (void)snprintf(f->data_dir, sizeof f->data_dir, "/tmp/moat-ut-svc-data-%d", (int)pid);
+    moat_strlcpy(f->cfg.data_dir, f->data_dir, sizeof f->cfg.data_dir);
+    /* the version probes' cache (a compile cache key holds the version) */
+    (void)snprintf(f->cfg.cache_dir, sizeof f->cfg.cache_dir, "%s/cache", f->data_dir);
+    f->cfg.workers = 2;
+    f->cfg.retry_attempts = 3;
+    f->cfg.retry_base_ms = 20;
+    f->cfg.retry_factor = 2;
+    pthread_mutex_init(&f->heard.lock, NULL);
+    pthread_cond_init(&f->heard.cond, NULL);
+    struct sbx_config sc = {
+        .first_uid = 3960000 + (uint32_t)(pid % 100) * 32,
+        .uid_count = 16,
+        .run_dir = f->run_dir,
+        .cgroup_name = f->cg_name,
+        .box_tmpfs_bytes = 64 * MiB,
+        .tmp_tmpfs_bytes = 16 * MiB,
+        .landlock = true,
+        .netns_pool = 2,
+    };
+    struct moat_err err = {0};
+    int r = sbx_ctx_new(&sc, &f->ctx, &err);
+    if (r == 0)
+        r = sbx_pool_start(f->ctx, 2, &f->pool, &err); /* before any thread */
+    if (r == 0)
+        r = store_open(&f->cfg, &f->store, &err);
+    if (r == 0)
+        r = lang_registry_parse(langs_ini, sizeof(langs_ini) - 1, &f->langs, &err);
+    *state = f;
+    if (r < 0) {
+        print_error("setup: %s (%d)\n", err.msg, r);
+        (void)group_teardown(state);
+        return -1;
+    }
+    return 0;
+}
+
+/* The context's parent groups: <hierarchy>/<cgroup name>. */
+static unsigned parent_groups(const struct fx *f, char (*paths)[PATH_MAX])
+{
+    char patterns[2][PATH_MAX];
+    unsigned n = 0;
+    (void)snprintf(patterns[0], PATH_MAX, "/sys/fs/cgroup/*/%s", f->cg_name); /* v1, unified */
+    (void)snprintf(patterns[1], PATH_MAX, "/sys/fs/cgroup/%s", f->cg_name);   /* pure v2 */
+    for (size_t k = 0; k < MOAT_ARRAY_SIZE(patterns); k++) {
+        glob_t g;
+        if (glob(patterns[k], GLOB_ONLYDIR, NULL, &g) != 0)
+            continue;
+        for (size_t i = 0; i < g.gl_pathc && n < MAX_PARENTS; i++)
+            moat_strlcpy(paths[n++], g.gl_pathv[i], PATH_MAX);
+        globfree(&g);
+    }
+    return n;
+}
+
+static int group_teardown(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->store);
+    lang_registry_free(f->langs);
+    sbx_pool_stop(f->pool);
+    sbx_ctx_free(f->ctx);
+    int ret = 0;
+    static char parents[MAX_PARENTS][PATH_MAX];
+    unsigned n = parent_groups(f, parents);
+    if (sbx_test_rm_parents(parents, n) < 0)
+        ret = -1;
+    if (sbx_test_rm_run_dir(f->run_dir) < 0) {
+        print_error("cleanup left %s behind\n", f->run_dir);
+        ret = -1;
+    }
+    sbx_test_rm_rf(f->data_dir);
+    pthread_cond_destroy(&f->heard.cond);
+    pthread_mutex_destroy(&f->heard.lock);
+    free(f);
+    return ret;
+}
+
+int main(void)
+{
+    if (!sbx_test_have_root("executor service"))
+        return 77;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_jobs, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_running, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_early, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_queued, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_then_failed, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_language_fails_at_once, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_compile_cache, test_setup, test_teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

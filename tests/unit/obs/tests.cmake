@@ -1,0 +1,1 @@
+moat_unit_test(obs metrics DEPS obs util)

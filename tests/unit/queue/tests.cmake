@@ -1,0 +1,1 @@
+moat_unit_test(queue queue DEPS queue config util)

@@ -1,0 +1,1 @@
+moat_unit_test(store store DEPS store job config util)
