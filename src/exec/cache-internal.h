@@ -42,6 +42,11 @@ void exec_cache_hit_release(struct exec_cache_hit *h);
  * Thread-safe. */
 int exec_cache_get(struct exec_cache *c, const char *key, struct exec_cache_hit *hit);
 
+/* Forgets the entry a hit just returned and removes its files: its
+ * artifacts cannot be used (they collide with the sources). The hit
+ * becomes a miss. Thread-safe. */
+void exec_cache_drop(struct exec_cache *c, const char *key);
+
 /* Stores the artifacts of a compile step under key (borrowed), evicting
  * the least recently used entries beyond the cache's bound. Nothing is
  * stored (0) when the entry exists already or is too large; -errno on an

@@ -408,6 +408,20 @@ static int load_entry(struct exec_cache *c, const char *key, struct exec_cache_h
     return 0;
 }
 
+/* Counts a miss and forgets key (its files too when remove). */
+static void drop(struct exec_cache *c, const char *key, bool remove)
+{
+    pthread_mutex_lock(&c->lock);
+    c->misses++;
+    struct entry *e = find(c, key); /* it may have been evicted meanwhile */
+    if (e)
+        index_unlink(c, e);
+    pthread_mutex_unlock(&c->lock);
+    free(e);
+    if (remove)
+        remove_entry_dir(c, key);
+}
+
 int exec_cache_get(struct exec_cache *c, const char *key, struct exec_cache_hit *hit)
 {
     *hit = (struct exec_cache_hit){0};
@@ -425,21 +439,25 @@ int exec_cache_get(struct exec_cache *c, const char *key, struct exec_cache_hit 
     pthread_mutex_unlock(&c->lock);
 
     int r = load_entry(c, key, hit);
-    pthread_mutex_lock(&c->lock);
     if (r == 0) {
+        pthread_mutex_lock(&c->lock);
         c->hits++;
         pthread_mutex_unlock(&c->lock);
         return 1;
     }
-    c->misses++;
-    e = find(c, key); /* it may have been evicted meanwhile */
-    if (e)
-        index_unlink(c, e);
-    pthread_mutex_unlock(&c->lock);
-    free(e);
-    if (r != -ENOMEM)
-        remove_entry_dir(c, key);
+    drop(c, key, r != -ENOMEM);
     return 0;
+}
+
+void exec_cache_drop(struct exec_cache *c, const char *key)
+{
+    if (!is_key(key))
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (c->hits > 0)
+        c->hits--; /* the hit that found it was no hit */
+    pthread_mutex_unlock(&c->lock);
+    drop(c, key, true);
 }
 
 /* ---- stores ---- */

@@ -282,6 +282,7 @@ static int compile(const struct compile_in *c, struct exec_outcome *out, struct 
             return 0;
         }
         exec_cache_hit_release(hit);
+        exec_cache_drop(c->cache, key);
     }
     struct sbx_result res;
     r = run_step(c->box, argv, c->env, &cl, c->files, c->nfiles, NULL, 0, false,

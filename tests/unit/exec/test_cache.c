@@ -686,12 +686,21 @@ static void test_tampered_entry_is_a_miss(void **state)
     exec_outcome_release(&o);
     /* an artifact that would collide with a source: a miss as well */
     rewrite_manifest(g.gl_pathv[0], " notes.txt", " gen.sh");
+    uint64_t hits = stats(c).hits;
     run_prog(f, &p, &o);
     assert_false(o.compile.cached);
-    expect_run(&o, "compiled ");
+    compiled_number(&o, n1, sizeof n1);
+    assert_string_not_equal(n1, n2);
     exec_outcome_release(&o);
+    assert_int_equal(stats(c).hits, hits); /* no hit counted for it */
+    /* dropped and stored again from that compile */
+    run_prog(f, &p, &o);
+    expect_cached(&o);
+    compiled_number(&o, n2, sizeof n2);
+    assert_string_equal(n1, n2);
+    exec_outcome_release(&o);
+    assert_int_equal(stats(c).entries, 1);
     globfree(&g);
-    (void)c;
 }
 
 /* ---- fixture ---- */
