@@ -91,7 +91,6 @@ static void on_inserted(void *cls, int result)
             }
         }
         api_req_resume(rq, API_RESUME_INSERTED);
-        atomic_fetch_sub(&srv->inserting, 1);
         return;
     }
     /* wait: register before the job can run, then never touch rq again (it
@@ -106,7 +105,6 @@ static void on_inserted(void *cls, int result)
         queue_unreserve(srv->deps.queue);
         log_error("event=queue_push_failed id=%s", id);
     }
-    atomic_fetch_sub(&srv->inserting, 1);
 }
 
 static void submit_handle(struct api_server *srv, struct api_req *rq)
@@ -147,7 +145,6 @@ static void submit_handle(struct api_server *srv, struct api_req *rq)
     free(blob);
 
     api_req_suspend(rq);
-    atomic_fetch_add(&srv->inserting, 1);
     int r = store_insert_async(srv->deps.store, j, on_inserted, rq);
     if (r < 0)
         on_inserted(rq, r);
@@ -251,8 +248,15 @@ static void job_cancel(struct api_server *srv, struct api_req *rq)
                        err.msg);
         return;
     }
-    if (was == JOB_STATUS_QUEUED)
+    if (was == JOB_STATUS_QUEUED) {
+        /* it never reaches an executor, which counts the jobs it ends */
         (void)queue_remove(srv->deps.queue, rq->id);
+        if (srv->deps.metrics)
+            obs_counter_add(obs_counter(srv->deps.metrics, "moat_jobs_total",
+                                        "jobs that reached a final status",
+                                        "status=\"cancelled\",verdict=\"cancelled\""),
+                            1);
+    }
     else if (srv->deps.exec)
         (void)exec_service_cancel(srv->deps.exec, rq->id);
     api_job_finished(srv, rq->id);

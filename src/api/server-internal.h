@@ -73,6 +73,7 @@ struct api_req {
 
     /* suspension */
     bool suspended;
+    bool held;                 /* counted in srv->held */
     _Atomic int resume_reason; /* enum api_resume_reason */
     uint64_t deadline_ns;      /* of a wait */
     struct api_req *wprev, *wnext;
@@ -92,7 +93,9 @@ struct api_server {
     bool stopping;
     pthread_t deadline_thread;
     bool deadline_started;
-    _Atomic unsigned inserting; /* submissions suspended until their commit */
+    /* requests suspended at least once and not completed yet: the server
+     * stops only once each has had its answer */
+    _Atomic unsigned held;
 };
 
 /* ---- server.c ---- */

@@ -97,6 +97,10 @@ bool api_query_wait(struct api_req *rq)
 void api_req_suspend(struct api_req *rq)
 {
     atomic_store(&rq->resume_reason, API_RESUME_NONE);
+    if (!rq->held) {
+        rq->held = true;
+        atomic_fetch_add(&rq->srv->held, 1);
+    }
     rq->suspended = true;
     MHD_suspend_connection(rq->conn);
 }
@@ -222,6 +226,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct api_req *rq = *con_cls;
     if (rq && rq->reserved)
         queue_unreserve(rq->srv->deps.queue);
+    if (rq && rq->held)
+        atomic_fetch_sub(&rq->srv->held, 1);
     req_free(rq);
     *con_cls = NULL;
 }
@@ -337,17 +343,18 @@ void api_server_stop(struct api_server *srv)
 {
     if (!srv)
         return;
-    /* No new connections; then every suspended request must be resumed
-     * before the daemon stops: submissions by their commit (the store is
-     * closed after the server), waiters by api_wait_stop. */
+    /* No new connections; then every suspended request must be answered
+     * before the daemon stops (a stopping daemon drops them unanswered):
+     * submissions are resumed by their commit (the store closes after the
+     * server), waiters by api_wait_stop with the job as it is. */
     if (srv->mhd) {
         MHD_socket s = MHD_quiesce_daemon(srv->mhd);
         if (s != MHD_INVALID_SOCKET)
             (void)close(s);
-        for (int i = 0; i < 10000 && atomic_load(&srv->inserting); i++)
-            (void)usleep(1000);
     }
     api_wait_stop(srv);
+    for (int i = 0; srv->mhd && i < 10000 && atomic_load(&srv->held); i++)
+        (void)usleep(1000);
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
     pthread_cond_destroy(&srv->wait_cond);

@@ -316,6 +316,8 @@ static void record_final(struct exec_service *svc, struct run_ctx *c)
         /* cancelled (or deleted) while it ran: the store's word stands */
         log_info("event=job_result_dropped id=%s reason=%s", c->id,
                  r == -EALREADY ? "cancelled" : "gone");
+        if (r == -EALREADY)
+            count_job(svc, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
         return;
     }
     if (r < 0) {

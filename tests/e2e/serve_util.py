@@ -16,10 +16,10 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
+import uuid
 
 CG_FS = "/sys/fs/cgroup"
 # Above the ranges of run_test.py (3000000: moat's default) and crash_test.py
@@ -446,3 +446,316 @@ def raw_exchange(port, data, timeout=5.0, shutdown=False, read=True):
     finally:
         s.close()
     return got
+
+
+# ---- requests and checks shared by the cases ----
+
+def expect_error(r, status, code, field=None, what=""):
+    """An error answer of API.md: status, JSON {"error": {code, message, field}}."""
+    what = what or f"{status} {code}"
+    check(r.status == status, f"{what}: status {status}", r)
+    ctype = r.header("content-type") or ""
+    check(ctype.startswith("application/json"), f"{what}: JSON error body", ctype)
+    body = r.json()
+    check(isinstance(body, dict) and set(body) == {"error"} and isinstance(body["error"], dict),
+          f"{what}: body is {{\"error\": {{...}}}}", body)
+    e = body["error"]
+    codes = code if isinstance(code, tuple) else (code,)
+    check(e.get("code") in codes, f"{what}: error.code {code}", e)
+    check(isinstance(e.get("message"), str) and e["message"], f"{what}: error.message", e)
+    if field is None:
+        check(e.get("field") is None, f"{what}: no error.field", e)
+    else:
+        fields = field if isinstance(field, tuple) else (field,)
+        check(e.get("field") in fields, f"{what}: error.field {field}", e)
+    return e
+
+
+def py(code, **extra):
+    body = {"language": "python", "code": code}
+    body.update(extra)
+    return body
+
+
+def shell(cmd, timeout=120):
+    p = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def json_stream(data):
+    """Concatenated JSON values (curl prints answers back to back)."""
+    dec, text, i, out = json.JSONDecoder(), data.decode(), 0, []
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return out
+        v, i = dec.raw_decode(text, i)
+        out.append(v)
+
+
+def run_jobs_waiting(srv, bodies, threads=4):
+    """POSTs each body with wait:true at the same time; the final jobs in order."""
+    results = [None] * len(bodies)
+    errors = []
+
+    def one(i):
+        try:
+            b = dict(bodies[i])
+            b["wait"] = True
+            r = srv.post("/v1/jobs", b, timeout=120)
+            check(r.status in (200, 202), f"job {i}: 200 (or 202 after the longest wait)", r)
+            j = r.json()
+            if j.get("status") not in FINAL:
+                j = srv.wait_final(j["jobId"])
+            results[i] = j
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    ts = []
+    for i in range(len(bodies)):
+        t = threading.Thread(target=one, args=(i,))
+        t.start()
+        ts.append(t)
+        while sum(t.is_alive() for t in ts) >= threads:
+            time.sleep(0.01)
+    for t in ts:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def box_pythons(srv):
+    return [p for p in srv.uid_procs() if p[1].startswith("python")]
+
+
+def kill_box_init_of_running_program(srv):
+    """SIGKILL to the init of the box whose program runs: an infrastructure
+    fault, not the program's."""
+    pid = wait_for("a program runs in a box", lambda: box_pythons(srv), 20, 0.02)[0][0]
+    st = proc_status(pid)
+    check(st is not None, "the program is alive", pid)
+    init = proc_status(st[1])
+    check(init is not None and init[0] == "moat-box", "its parent is the box init", init)
+    os.kill(st[1], signal.SIGKILL)
+    wait_for("that program gone", lambda: not live(pid), 5)
+
+
+# ---- malformed requests: (what, method, path, body, headers, status, code, field) ----
+
+def malformed_requests():
+    u = str(uuid.uuid4())
+    J = {"Content-Type": "application/json"}
+
+    def jb(obj):
+        return json.dumps(obj).encode()
+
+    ok = {"language": "python", "code": "print(1)"}
+
+    def w(**kv):
+        b = dict(ok)
+        b.update(kv)
+        return jb(b)
+
+    big_code = "#" * (1024 * 1024) + "\nprint(1)\n"
+    return [
+        # (what, method, path, body, headers, status, code, field)
+        ("invalid JSON", "POST", "/v1/jobs", b'{"language": "python", "code": ', J, 400,
+         "invalid_json", None),
+        ("empty body", "POST", "/v1/jobs", b"", J, 400, "invalid_json", None),
+        ("JSON array", "POST", "/v1/jobs", b'[{"language": "python"}]', J, 400, "invalid_json",
+         None),
+        ("JSON string", "POST", "/v1/jobs", b'"print(1)"', J, 400, "invalid_json", None),
+        ("not UTF-8", "POST", "/v1/jobs", b'{"language": "python", "code": "\xff\xfe"}', J, 400,
+         "invalid_json", None),
+        ("duplicate key", "POST", "/v1/jobs",
+         b'{"language": "python", "code": "print(1)", "code": "print(2)"}', J, 400,
+         "invalid_json", None),
+        ("unknown field", "POST", "/v1/jobs", w(colour="red"), J, 400, "unknown_field", "colour"),
+        ("code a number", "POST", "/v1/jobs", w(code=123), J, 400, "invalid_field", "code"),
+        ("language a list", "POST", "/v1/jobs", w(language=["python"]), J, 400, "invalid_field",
+         "language"),
+        ("priority a string", "POST", "/v1/jobs", w(priority="high"), J, 400, "invalid_field",
+         "priority"),
+        ("priority a float", "POST", "/v1/jobs", w(priority=5.5), J, 400, "invalid_field",
+         "priority"),
+        ("timeoutMs a string", "POST", "/v1/jobs", w(timeoutMs="100"), J, 400, "invalid_field",
+         "timeoutMs"),
+        ("args a string", "POST", "/v1/jobs", w(args="a b"), J, 400, "invalid_field", "args"),
+        ("args of numbers", "POST", "/v1/jobs", w(args=[1, 2]), J, 400, "invalid_field", "args"),
+        ("tags of numbers", "POST", "/v1/jobs", w(tags=[1]), J, 400, "invalid_field", "tags"),
+        ("stdin a number", "POST", "/v1/jobs", w(stdin=5), J, 400, "invalid_field", "stdin"),
+        ("metadata a list", "POST", "/v1/jobs", w(metadata=[]), J, 400, "invalid_field",
+         "metadata"),
+        ("wait a string", "POST", "/v1/jobs", w(wait="yes"), J, 400, "invalid_field", "wait"),
+        ("timeoutMs over 10000", "POST", "/v1/jobs", w(timeoutMs=10001), J, 400, "out_of_range",
+         "timeoutMs"),
+        ("timeoutMs negative", "POST", "/v1/jobs", w(timeoutMs=-1), J, 400, "out_of_range",
+         "timeoutMs"),
+        ("memoryMb 0", "POST", "/v1/jobs", w(memoryMb=0), J, 400, "out_of_range", "memoryMb"),
+        ("memoryMb over 1024", "POST", "/v1/jobs", w(memoryMb=1025), J, 400, "out_of_range",
+         "memoryMb"),
+        ("maxOutputKb over 16384", "POST", "/v1/jobs", w(maxOutputKb=16385), J, 400,
+         "out_of_range", "maxOutputKb"),
+        ("priority 11", "POST", "/v1/jobs", w(priority=11), J, 400, "out_of_range", "priority"),
+        ("priority -1", "POST", "/v1/jobs", w(priority=-1), J, 400, "out_of_range", "priority"),
+        ("unknown language", "POST", "/v1/jobs", w(language="cobol"), J, 400, "unknown_language",
+         "language"),
+        ("metadata over 16 KiB", "POST", "/v1/jobs", w(metadata={"x": "y" * 17000}), J, 400,
+         ("invalid_field", "out_of_range"), "metadata"),
+        ("bad base64 file", "POST", "/v1/jobs",
+         jb({"language": "python", "files": [{"name": "a.py", "content": "!!!",
+                                              "encoding": "base64"}]}), J, 400,
+         "invalid_field", "files"),
+        ("file name ../x.py", "POST", "/v1/jobs",
+         jb({"language": "python", "files": [{"name": "../x.py", "content": "print(1)"}]}), J,
+         400, "invalid_field", "files"),
+        ("file name /abs.py", "POST", "/v1/jobs",
+         jb({"language": "python", "files": [{"name": "/abs.py", "content": "print(1)"}]}), J,
+         400, "invalid_field", "files"),
+        ("file name ..", "POST", "/v1/jobs",
+         jb({"language": "python", "files": [{"name": "..", "content": "print(1)"}]}), J,
+         400, "invalid_field", "files"),
+        ("file name with NUL", "POST", "/v1/jobs",
+         jb({"language": "python", "files": [{"name": "a\u0000b.py", "content": "1"}]}), J,
+         400, "invalid_field", "files"),
+        ("file name too long", "POST", "/v1/jobs",
+         jb({"language": "python", "files": [{"name": "x" * 300, "content": "1"}]}), J,
+         400, "invalid_field", "files"),
+        ("two files, one name", "POST", "/v1/jobs",
+         jb({"language": "python", "files": [{"name": "a.py", "content": "1"},
+                                             {"name": "a.py", "content": "2"}]}), J,
+         400, "invalid_field", "files"),
+        ("no files", "POST", "/v1/jobs", jb({"language": "python", "files": []}), J, 400,
+         "invalid_field", "files"),
+        ("arg with NUL", "POST", "/v1/jobs", w(args=["a\u0000b"]), J, 400, "invalid_field",
+         "args"),
+        ("no language", "POST", "/v1/jobs", jb({"code": "print(1)"}), J, 400, "invalid_field",
+         "language"),
+        ("no code", "POST", "/v1/jobs", jb({"language": "python"}), J, 400, "invalid_field",
+         "code"),
+        ("code and files", "POST", "/v1/jobs",
+         jb({"language": "python", "code": "print(1)",
+             "files": [{"name": "a.py", "content": "print(2)"}]}), J, 400, "invalid_field",
+         ("code", "files")),
+        ("text/plain on /v1/jobs", "POST", "/v1/jobs", jb(ok), {"Content-Type": "text/plain"},
+         415, "unsupported_media_type", None),
+        ("code over 1 MiB", "POST", "/v1/jobs", w(code=big_code), J, 413, "payload_too_large",
+         "code"),
+        ("stdin over 1 MiB", "POST", "/v1/jobs", w(stdin="x" * (1024 * 1024 + 1)), J, 413,
+         "payload_too_large", "stdin"),
+        ("seed 000 unknown field", "POST", "/job",
+         jb({"code": "print(1)", "executionEngine": "python", "colour": 1}), J, 400,
+         "unknown_field", "colour"),
+        ("seed 000 unknown engine", "POST", "/job",
+         jb({"code": "print(1)", "executionEngine": "cobol"}), J, 400, "unknown_language",
+         "executionEngine"),
+        ("seed 002 unknown language", "POST", "/api/v1/execute?language=cobol", b"print(1)", {},
+         400, "unknown_language", "language"),
+        ("seed 002 empty program", "POST", "/api/v1/execute", b"", {}, 400, "invalid_field",
+         "code"),
+        ("bad job id", "GET", "/v1/jobs/not-a-uuid", None, {}, 404, "not_found", None),
+        ("bad job id, output", "GET", "/v1/jobs/../../etc/passwd/output", None, {}, 404,
+         "not_found", None),
+        ("unknown job", "GET", f"/v1/jobs/{u}", None, {}, 404, "not_found", None),
+        ("unknown job output", "GET", f"/v1/jobs/{u}/output", None, {}, 404, "not_found", None),
+        ("unknown seed 000 job", "GET", f"/job/{u}", None, {}, 404, "not_found", None),
+        ("unknown seed 002 task", "GET", f"/api/v1/execute/{u}", None, {}, 404, "not_found",
+         None),
+        ("unknown route", "GET", "/v2/nothing", None, {}, 404, "not_found", None),
+        ("route with a tail", "GET", f"/v1/jobs/{u}/output/more", None, {}, 404, "not_found",
+         None),
+        ("PUT /v1/jobs", "PUT", "/v1/jobs", jb(ok), J, 405, "method_not_allowed", None),
+        ("GET /v1/jobs", "GET", "/v1/jobs", None, {}, 405, "method_not_allowed", None),
+        ("DELETE /healthz", "DELETE", "/healthz", None, {}, 405, "method_not_allowed", None),
+        ("POST /v1/languages", "POST", "/v1/languages", jb(ok), J, 405, "method_not_allowed",
+         None),
+        ("PATCH a job", "PATCH", f"/v1/jobs/{u}", jb(ok), J, 405, "method_not_allowed", None),
+        ("DELETE a seed 000 job", "DELETE", f"/job/{u}", None, {}, 405, "method_not_allowed",
+         None),
+        ("PUT output", "PUT", f"/v1/jobs/{u}/output", b"x", {}, 405, "method_not_allowed",
+         None),
+    ]
+
+
+ALLOW = {"PUT /v1/jobs": {"POST"}, "GET /v1/jobs": {"POST"}, "DELETE /healthz": {"GET"},
+         "POST /v1/languages": {"GET"}, "PATCH a job": {"GET", "DELETE"},
+         "DELETE a seed 000 job": {"GET"}, "PUT output": {"GET"}}
+
+
+# ---- hostile bytes on raw connections ----
+
+def garbage_payloads(rng, port):
+    host = f"Host: 127.0.0.1:{port}\r\n".encode()
+    valid = json.dumps({"language": "python", "code": "print('g')"}).encode()
+    out = []
+    for i in range(300):
+        k = i % 15
+        if k == 0:
+            out.append(("junk", rng.randbytes(rng.randint(1, 4096))))
+        elif k == 1:
+            out.append(("junk+crlf", rng.randbytes(rng.randint(1, 512)) + b"\r\n\r\n"))
+        elif k == 2:
+            full = b"POST /v1/jobs HTTP/1.1\r\n" + host + b"Content-Type: application/json\r\n"
+            out.append(("truncated head", full[:rng.randint(1, len(full))]))
+        elif k == 3:
+            out.append(("huge header", b"GET /healthz HTTP/1.1\r\n" + host + b"X-Big: "
+                        + b"a" * rng.randint(70000, 300000) + b"\r\n\r\n"))
+        elif k == 4:
+            out.append(("many headers", b"GET /healthz HTTP/1.1\r\n" + host
+                        + b"".join(b"X-H%d: v\r\n" % j for j in range(rng.randint(6000, 9000)))
+                        + b"\r\n"))
+        elif k == 5:
+            out.append(("bad request line", rng.choice([
+                b"FOO BAR BAZ\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                b"GET /v1/jobs/\x00\x01 HTTP/1.1\r\n\r\n", b"\r\n\r\n\r\n",
+                b"GET " + b"/a" * 40000 + b" HTTP/1.1\r\n\r\n",
+                b"POST /v1/jobs HTTP/1.0\r\n\r\n"])))
+        elif k == 6:
+            cut = valid[:rng.randint(0, len(valid) - 1)]
+            out.append(("truncated JSON", b"POST /v1/jobs HTTP/1.1\r\n" + host
+                        + b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                        b"Connection: close\r\n\r\n" % len(cut) + cut))
+        elif k == 7:
+            out.append(("short body", b"POST /v1/jobs HTTP/1.1\r\n" + host
+                        + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                        + valid[:10]))
+        elif k == 8:
+            out.append(("bad content-length", b"POST /v1/jobs HTTP/1.1\r\n" + host
+                        + rng.choice([b"Content-Length: -5\r\n", b"Content-Length: abc\r\n",
+                                      b"Content-Length: 99999999999999999999999\r\n",
+                                      b"Content-Length: 5\r\nContent-Length: 7\r\n"])
+                        + b"\r\n" + valid))
+        elif k == 9:
+            out.append(("bad chunked", b"POST /v1/jobs HTTP/1.1\r\n" + host
+                        + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + rng.choice([b"ZZZ\r\n", b"fffffffffffffffffff\r\n", b"5\r\nab",
+                                      b"-1\r\n\r\n", b"3\r\nabc\r\n0\r\n"])))
+        elif k == 10:
+            out.append(("pipelined", (b"GET /healthz HTTP/1.1\r\n" + host + b"\r\n") * 3))
+        elif k == 11:
+            body = rng.randbytes(rng.randint(1, 2000))
+            out.append(("binary JSON body", b"POST /v1/jobs HTTP/1.1\r\n" + host
+                        + b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                        b"Connection: close\r\n\r\n" % len(body) + body))
+        elif k == 12:
+            out.append(("weird path", b"GET " + rng.choice([
+                b"/v1/jobs/%00", b"/v1/jobs/%2e%2e/%2e%2e", b"//////", b"/v1/jobs?wait=true&&&",
+                b"/metrics?" + b"x=" * 5000, b"http://evil/v1/jobs", b"*"]) + b" HTTP/1.1\r\n"
+                + host + b"Connection: close\r\n\r\n"))
+        elif k == 13:
+            out.append(("upgrade", b"GET /v1/jobs HTTP/1.1\r\n" + host
+                        + b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+        else:
+            out.append(("expect", b"POST /v1/jobs HTTP/1.1\r\n" + host
+                        + b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                        b"Content-Length: 50000000\r\n\r\n"))
+    return out
+
+
+EXPECTED_STATUS = {"huge header": (413, 431, 400), "many headers": (413, 431, 400),
+                   "truncated JSON": (400,), "binary JSON body": (400,), "expect": (413,),
+                   "upgrade": (400, 404, 405, 426), "pipelined": (200,)}
+MUST_ANSWER = ("huge header", "many headers", "truncated JSON", "binary JSON body", "expect",
+               "upgrade", "pipelined")
