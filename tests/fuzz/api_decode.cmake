@@ -1,5 +1,3 @@
 moat_fuzz_target(api_decode DEPS api job lang sandbox config util LIBS ${LIB_JANSSON})
-# the decoder is private to the api module: "api/api-internal.h"; the
-# replay links the sandbox library, whose sbx_file_name_ok it checks against
+# the decoder is private to the api module: "api/api-internal.h"
 target_include_directories(fuzz_api_decode_replay PRIVATE ${PROJECT_SOURCE_DIR}/src)
-target_compile_definitions(fuzz_api_decode_replay PRIVATE MOAT_FUZZ_REPLAY)

@@ -23,33 +23,6 @@
 
 #include "fuzz.h"
 
-#ifndef MOAT_FUZZ_REPLAY
-/* The libFuzzer build compiles sources, and the sandbox's box init (where
- * this check lives) would bring the whole sandbox along. The replay under
- * ctest links the sandbox library and so checks the corpus against the
- * real rule; this copy must follow src/sandbox/boxinit.c. */
-bool sbx_file_name_ok(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0 || len > 255 || name[0] == '/' || name[len - 1] == '/')
-        return false;
-    const char *c = name;
-    for (const char *p = name;; p++) {
-        if (*p == '/' || *p == '\0') {
-            size_t n = (size_t)(p - c);
-            if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-                return false;
-            if (*p == '\0')
-                return true;
-            c = p + 1;
-        } else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                     (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-')) {
-            return false;
-        }
-    }
-}
-#endif
-
 /* Languages every host can "run" (/bin/sh exists) and one it cannot; no
  * version command, so that decoding never forks a probe. */
 static const char langs_ini[] = "[python]\naliases = py, python3\nsource = main.py\n"
