@@ -51,8 +51,7 @@ static void usage(void)
                  "runs the queued jobs in warm sandboxes, until SIGINT or SIGTERM.\n\n"
                  "options:\n"
                  "  --config FILE        moat.ini to read (default ./moat.ini when present)\n"
-                 "  --help               this text\n\n"
-                 "settings (flag, environment, default, range):\n");
+                 "  --help               this text\n\n");
     config_print_help(stdout, CONFIG_SCOPE_SERVE);
 }
 
@@ -254,6 +253,10 @@ int cli_serve(int argc, char **argv)
         (void)fprintf(stderr, "moat serve: %s: %s\n", err.field, err.msg);
         return CLI_EXIT_USAGE;
     }
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(levels); i++)
+        if (strcmp(s.cfg.log_level, levels[i]) == 0)
+            moat_log_level = (enum log_level)i;
     if ((r = cli_load_languages(&s.cfg, &s.langs)) != 0)
         return r;
     /* Every thread inherits this mask: the signals are taken by sigwait. */
