@@ -84,6 +84,20 @@ int store_start(struct store *st, const char *id, int64_t now_ms, uint32_t *atte
                 struct moat_err *err);
 
 /*
+ * store_start in two halves, so that an executor need not wait for the
+ * commit before it runs the job: store_start_begin queues the write (behind
+ * every write queued before it: a later store_finish of the job commits
+ * after it) and store_start_wait waits for its result, exactly once, before
+ * the job's result is recorded. A run whose start then fails is dropped.
+ * begin: 0, -ENOENT (malformed id), -ESHUTDOWN, -ENOMEM. wait: what
+ * store_start returns; it frees the ticket.
+ */
+struct store_ticket;
+int store_start_begin(struct store *st, const char *id, int64_t now_ms,
+                      struct store_ticket **ticket);
+int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err);
+
+/*
  * Records the result of a running job: status (completed or failed),
  * finished_ms, compiled/compile/run, output_hash and the output blobs, all
  * in one transaction. Only a running job changes: -EALREADY when it is not

@@ -277,9 +277,11 @@ struct run_ctx {
     struct exec_slot *slot;
     const char *id;
     int priority;
-    uint64_t start_ns; /* store_start done */
+    uint64_t start_ns; /* store_start begun */
+    uint64_t write_start_ns;
     uint64_t queue_ms;
     struct job job;
+    struct store_ticket *ticket; /* the start's commit, until finish_start */
 };
 
 static void log_finished(const struct run_ctx *c, const char *extra)
@@ -450,38 +452,21 @@ static void settle(struct exec_service *svc, struct run_ctx *c, int r, struct ex
     }
 }
 
-/* Loads and starts the job: 0 with c->job loaded and running, 1 when there
- * is nothing to run (acknowledged or pushed back already). */
-static int load_and_start(struct exec_service *svc, struct run_ctx *c)
+/* Nothing to run after all (a store that failed us, a job cancelled while
+ * queued or gone): says why, puts it back when the store failed, acks. */
+static void skip_job(struct exec_service *svc, struct run_ctx *c, int r, const char *why)
 {
-    struct moat_err err = {0};
-    uint64_t t0 = moat_now_ns();
-    int r = store_get(svc->deps.store, c->id, STORE_GET_CODE, &c->job, &err);
-    observe(svc->m.read_get, seconds_since(t0));
-    if (r == 0) {
-        uint32_t attempts = 0;
-        t0 = moat_now_ns();
-        r = store_start(svc->deps.store, c->id, now_unix_ms(), &attempts, &err);
-        observe(svc->m.write_start, seconds_since(t0));
-        if (r == 0) {
-            c->start_ns = moat_now_ns();
-            c->job.status = JOB_STATUS_RUNNING;
-            c->job.attempts = attempts;
-            c->job.started_ms = now_unix_ms();
-            int64_t wait = c->job.started_ms - c->job.created_ms;
-            c->queue_ms = c->job.created_ms > 0 && wait > 0 ? (uint64_t)wait : 0;
-            observe(svc->m.queue_wait, (double)c->queue_ms / 1000.0);
-            return 0;
-        }
-    }
     if (r == -EALREADY || r == -ENOENT) {
-        /* cancelled while queued, or gone: nothing to do */
+        /* cancelled while queued (the API counted it only if it took it out
+         * of the queue itself, which it did not: an executor had it) */
         log_debug("event=job_skipped id=%s reason=%s", c->id,
                   r == -EALREADY ? "not_queued" : "not_found");
+        if (r == -EALREADY)
+            count_job(svc, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
     } else {
         /* The store failed us, not the job: it is still queued there, so
          * it goes back into the queue after a pause (no attempt counted). */
-        log_error("event=job_load_failed id=%s error=\"%s\"", c->id, err.msg);
+        log_error("event=job_load_failed id=%s error=\"%s\"", c->id, why);
         if (queue_push(svc->deps.queue, c->id, c->priority,
                        monotonic_ms() + (svc->deps.cfg->retry_base_ms ? svc->deps.cfg->retry_base_ms
                                                                       : WRITE_RETRY_MS),
@@ -489,7 +474,57 @@ static int load_and_start(struct exec_service *svc, struct run_ctx *c)
             log_error("event=queue_push_failed id=%s", c->id);
     }
     queue_ack(svc->deps.queue, c->id);
-    return 1;
+}
+
+/* Loads the job and starts marking it running, without waiting for that
+ * commit (finish_start does, before the result is recorded): the run
+ * overlaps the store's fsync. 0 with c->job loaded, 1 when there is
+ * nothing to run (skipped already). */
+static int load_and_start(struct exec_service *svc, struct run_ctx *c)
+{
+    struct moat_err err = {0};
+    uint64_t t0 = moat_now_ns();
+    int r = store_get(svc->deps.store, c->id, STORE_GET_CODE, &c->job, &err);
+    observe(svc->m.read_get, seconds_since(t0));
+    /* cancelled while queued: counted as such; any other status (a stray
+     * second queue entry) is simply not run again */
+    if (r == 0 && c->job.status != JOB_STATUS_QUEUED)
+        r = c->job.status == JOB_STATUS_CANCELLED ? -EALREADY : -ENOENT;
+    if (r == 0) {
+        c->write_start_ns = moat_now_ns();
+        r = store_start_begin(svc->deps.store, c->id, now_unix_ms(), &c->ticket);
+        if (r < 0)
+            moat_err_set(&err, r, "%s", strerror(-r));
+    }
+    if (r < 0) {
+        skip_job(svc, c, r, err.msg);
+        return 1;
+    }
+    c->start_ns = moat_now_ns();
+    c->job.status = JOB_STATUS_RUNNING;
+    c->job.attempts++; /* what the start makes it; finish_start confirms */
+    c->job.started_ms = now_unix_ms();
+    int64_t wait = c->job.started_ms - c->job.created_ms;
+    c->queue_ms = c->job.created_ms > 0 && wait > 0 ? (uint64_t)wait : 0;
+    observe(svc->m.queue_wait, (double)c->queue_ms / 1000.0);
+    return 0;
+}
+
+/* Waits for the start's commit: 0 when the job is durably running (its
+ * result may be recorded), 1 when the run must be dropped (skipped). */
+static int finish_start(struct exec_service *svc, struct run_ctx *c)
+{
+    struct moat_err err = {0};
+    uint32_t attempts = 0;
+    int r = store_start_wait(c->ticket, &attempts, &err);
+    c->ticket = NULL;
+    observe(svc->m.write_start, seconds_since(c->write_start_ns));
+    if (r < 0) {
+        skip_job(svc, c, r, err.msg);
+        return 1;
+    }
+    c->job.attempts = attempts;
+    return 0;
 }
 
 /* Runs job id in box. Returns true when the box was used (a step may have
@@ -508,6 +543,8 @@ static bool run_job(struct exec_slot *slot, struct sbx_box *box, const char *id,
     struct exec_file *files = calloc(c.job.nfiles ? c.job.nfiles : 1, sizeof(*files));
     if (!lang || !files) {
         free(files);
+        if (finish_start(svc, &c) != 0)
+            goto out;
         char msg[96];
         (void)snprintf(msg, sizeof(msg), lang ? "out of memory" : "language %s is not available",
                        c.job.language);
@@ -541,7 +578,8 @@ static bool run_job(struct exec_slot *slot, struct sbx_box *box, const char *id,
     }
     slot_clear(slot); /* before the caller frees the box */
     free(files);
-    settle(svc, &c, r, &o, &err);
+    if (finish_start(svc, &c) == 0)
+        settle(svc, &c, r, &o, &err);
     exec_outcome_release(&o);
 out:
     slot_clear(slot);

@@ -600,6 +600,55 @@ int sq_start(struct store *st, const char *id, int64_t now_ms, uint32_t *attempt
     return 0;
 }
 
+/* The ticket of a start whose commit is waited for later: the request and
+ * its waiter live on the heap until sq_start_wait. */
+struct sq_ticket {
+    struct store_ticket base; /* first */
+    struct sq_wreq r;
+    struct sq_sync w;
+};
+
+int sq_start_begin(struct store *st, const char *id, int64_t now_ms,
+                   struct store_ticket **ticket)
+{
+    struct sq_ticket *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->base.ops = st->ops;
+    t->r = (struct sq_wreq){.kind = SQ_W_START, .now_ms = now_ms, .done = sync_done,
+                            .cls = &t->w};
+    moat_strlcpy(t->r.id, id, sizeof(t->r.id));
+    pthread_mutex_init(&t->w.mu, NULL);
+    pthread_cond_init(&t->w.cond, NULL);
+    int e = enqueue((struct sq_store *)st, &t->r);
+    if (e < 0) {
+        pthread_cond_destroy(&t->w.cond);
+        pthread_mutex_destroy(&t->w.mu);
+        free(t);
+        return e;
+    }
+    *ticket = &t->base;
+    return 0;
+}
+
+int sq_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err)
+{
+    struct sq_ticket *t = (struct sq_ticket *)ticket;
+    pthread_mutex_lock(&t->w.mu);
+    while (!t->w.done)
+        pthread_cond_wait(&t->w.cond, &t->w.mu);
+    pthread_mutex_unlock(&t->w.mu);
+    int e = t->r.result;
+    if (e < 0)
+        (void)report(&t->r, e, "start", err);
+    else if (attempts)
+        *attempts = t->r.attempts;
+    pthread_cond_destroy(&t->w.cond);
+    pthread_mutex_destroy(&t->w.mu);
+    free(t);
+    return e;
+}
+
 int sq_finish(struct store *st, const struct job *job, struct moat_err *err)
 {
     struct sq_wreq r = {.kind = SQ_W_FINISH, .job = job};

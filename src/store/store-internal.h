@@ -36,6 +36,9 @@ struct store_ops {
                       struct moat_err *err);
     int (*start)(struct store *st, const char *id, int64_t now_ms, uint32_t *attempts,
                  struct moat_err *err);
+    int (*start_begin)(struct store *st, const char *id, int64_t now_ms,
+                       struct store_ticket **ticket);
+    int (*start_wait)(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err);
     int (*finish)(struct store *st, const struct job *job, struct moat_err *err);
     int (*requeue)(struct store *st, const char *id, struct moat_err *err);
     int (*cancel)(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
@@ -47,6 +50,11 @@ struct store_ops {
 };
 
 struct store {
+    const struct store_ops *ops;
+};
+
+/* A driver's ticket starts with this. */
+struct store_ticket {
     const struct store_ops *ops;
 };
 

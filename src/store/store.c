@@ -124,6 +124,20 @@ int store_start(struct store *st, const char *id, int64_t now_ms, uint32_t *atte
     return st->ops->start(st, nid, now_ms, attempts, err);
 }
 
+int store_start_begin(struct store *st, const char *id, int64_t now_ms,
+                      struct store_ticket **ticket)
+{
+    char nid[MOAT_UUID_LEN + 1];
+    if (!normalize_id(id, nid))
+        return -ENOENT;
+    return st->ops->start_begin(st, nid, now_ms, ticket);
+}
+
+int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err)
+{
+    return ticket->ops->start_wait(ticket, attempts, err);
+}
+
 int store_finish(struct store *st, const struct job *job, struct moat_err *err)
 {
     if (!id_writable(job->id))

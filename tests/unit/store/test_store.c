@@ -1005,6 +1005,46 @@ static void test_concurrent_readers_while_writing(void **state)
     job_release(&known);
 }
 
+/* The split start: the write is queued at once and a finish queued after
+ * it commits after it; a start of a cancelled job fails when waited for. */
+static void test_start_begin_then_wait(void **state)
+{
+    struct fixture *f = *state;
+    struct moat_err err = {0};
+    struct job a, b;
+    simple_job(&a, 41);
+    simple_job(&b, 42);
+    assert_int_equal(store_insert(f->st, &a, NULL), 0);
+    assert_int_equal(store_insert(f->st, &b, NULL), 0);
+
+    struct store_ticket *t = NULL;
+    assert_int_equal(store_start_begin(f->st, a.id, 30, &t), 0);
+    assert_non_null(t);
+    finish_as(f->st, &a, 0); /* queued behind the start: it finds a running job */
+    uint32_t attempts = 0;
+    assert_int_equal(store_start_wait(t, &attempts, &err), 0);
+    assert_int_equal(attempts, 1);
+    struct job got = {0};
+    assert_int_equal(store_get(f->st, a.id, 0, &got, NULL), 0);
+    assert_int_equal(got.status, JOB_STATUS_COMPLETED);
+    assert_int_equal(got.started_ms, 30);
+    job_release(&got);
+
+    enum job_status was = JOB_STATUS_MAX_;
+    assert_int_equal(store_cancel(f->st, b.id, 31, &was, &err), 0);
+    assert_int_equal(store_start_begin(f->st, b.id, 32, &t), 0);
+    attempts = 77;
+    assert_int_equal(store_start_wait(t, &attempts, &err), -EALREADY);
+    assert_int_equal(err.code, -EALREADY);
+    assert_int_equal(attempts, 77);
+
+    t = NULL;
+    assert_int_equal(store_start_begin(f->st, "not-an-id", 33, &t), -ENOENT);
+    assert_null(t);
+    job_release(&a);
+    job_release(&b);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1015,6 +1055,7 @@ int main(void)
         T(test_duplicate_id_fails_alone),
         T(test_failed_item_rolls_back_and_retries),
         T(test_state_machine),
+        T(test_start_begin_then_wait),
         T(test_list_pending),
         T(test_malformed_and_unknown_ids),
         T(test_reopen_keeps_everything),
