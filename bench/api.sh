@@ -189,6 +189,11 @@ LOAD0=$(loadavg)
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
 say "data dirs under $DATA_BASE ($DATA_FS on $DATA_DEV), load $LOAD0"
 
+# The disk's own commit floor, now: 4 KiB appends each with fdatasync.
+FSYNC_DIR=$(mktemp -d "$DATA_BASE/bench-api-fsync.XXXXXX")
+phase fsync helper fsync --dir "$FSYNC_DIR" --n 300 || true
+rm -rf "$FSYNC_DIR"
+
 # ---------------------------------------------------------------- ingestion
 BODY_ASYNC='{"language":"python","code":"print(1)\n"}'
 INGEST_OK=0
@@ -341,6 +346,7 @@ why() { # PHASE [SERVER] -> a short reason a phase has no figures
     done
     echo "not run"
 }
+pcent() { [[ $1 =~ ^[0-9.eE+-]+$ ]] && awk -v x="$1" 'BEGIN {printf "%.0f%%", x * 100}' || echo n/a; }
 mb() { num "$(awk -v k="$1" 'BEGIN {print k / 1024}')" 1; }
 
 # Ingestion: the tool that reached more GET /healthz requests per second
@@ -406,7 +412,7 @@ row_sat() { # lang label floorlabel
     echo "## Service: ingestion, latency, throughput, memory"
     echo
     echo "Written by \`bench/api.sh\`$([ "$QUICK" = 1 ] && echo ' (BENCH_QUICK=1: small counts, a smoke run)')"
-    echo "on $START: Linux $KERNEL, $NCPU × ${CPU%% *}, moat at commit $HEAD${DIRTY:+ (with uncommitted changes)};"
+    echo "on $START: Linux $KERNEL, $NCPU × $CPU, moat at commit $HEAD${DIRTY:+ (with uncommitted changes)};"
     echo "wrk $V_WRK, hey $V_HEY, Python $V_PY. Servers: \`moat serve --workers $WORKERS"
     echo "--warm-boxes $WARM_BOXES\`, data dir on $DATA_FS ($DATA_DEV, \`$DATA_BASE\`), the load tools on the"
     echo "same 2 cores. Load average (1, 5, 15 min): $LOAD0 at the start, $LOAD1 at the end."
@@ -446,7 +452,9 @@ row_sat() { # lang label floorlabel
     if [ -f "$WORK/churn.json" ] && [ "$(j churn '.samples | length')" = 2 ]; then
         half=$(j churn '.samples[0].rss_kb')
         full=$(j churn '.samples[1].rss_kb')
-        echo "| server RSS after $(int "$(j churn '.samples[1].jobs')") jobs (peak VmHWM) | $(mb "$full") MB ($(mb "$(j churn '.samples[1].hwm_kb')") MB) | idle $(mb "$(j rss-idle .rss_kb)") MB |" \
+        lowered=""
+        [ "$(j churn .reduced.total_to)" = n/a ] || lowered=", not $(int "$MEM_JOBS"): see Memory"
+        echo "| server RSS after $(int "$(j churn '.samples[1].jobs')") jobs$lowered (peak VmHWM) | $(mb "$full") MB ($(mb "$(j churn '.samples[1].hwm_kb')") MB) | idle $(mb "$(j rss-idle .rss_kb)") MB |" \
             "$(ratio "$full" "$(j rss-idle .rss_kb)") | ≤ 50 MB | $(verdict 'a <= 51200' "$full") |"
         echo "| server RSS at job $(int "$(j churn '.samples[0].jobs')") → job $(int "$(j churn '.samples[1].jobs')") | $(mb "$half") → $(mb "$full") MB | — |" \
             "$(ratio "$full" "$half") | no growth beyond bounded caches (≤ 1 MB or 2%) | $(verdict 'a - b <= 1024 || a <= 1.02 * b' "$full" "$half") |"
@@ -466,9 +474,13 @@ row_sat() { # lang label floorlabel
     echo "\`moat serve --no-exec --max-queue 10000000\`, each run ${DURATION} s, keep-alive connections,"
     echo "\`POST /v1/jobs\` with \`$BODY_ASYNC\` (answered 202 once the job is in the store)."
     echo "CPU seconds used by the load tool and by the server during the run (of $((DURATION * NCPU)) available)."
+    if [ -f "$WORK/fsync.json" ]; then
+        echo "The disk's commit floor in the same run (before the load: 300 appends of 4 KiB, each"
+        echo "followed by \`fdatasync\`, in \`$DATA_BASE\`): p50 $(num "$(j fsync .p50)" 2) ms, p99 $(num "$(j fsync .p99)" 2) ms."
+    fi
     echo
-    echo "| tool | conns | route | ok req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | tool CPU s | server CPU s |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| tool | conns | route | ok req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | tool CPU s | server CPU s | machine busy |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for c in $CONCS; do
         for tool in $TOOLS; do
             for r in get post; do
@@ -477,9 +489,9 @@ row_sat() { # lang label floorlabel
                 if [ -f "$WORK/$f.json" ]; then
                     echo "| $tool | $c | $route | $(int "$(j "$f" .rps)") | $(num "$(j "$f" .p50_ms)" 2) | $(num "$(j "$f" .p90_ms)" 2) |" \
                         "$(num "$(j "$f" .p99_ms)" 2) | $(num "$(j "$f" .max_ms)" 1) | $(j "$f" .bad_status) | $(j "$f" .errors) |" \
-                        "$(num "$(j "$f" .client_cpu_s)" 1) | $(num "$(j "$f" .server_cpu_s)" 1) |"
+                        "$(num "$(j "$f" .client_cpu_s)" 1) | $(num "$(j "$f" .server_cpu_s)" 1) | $(pcent "$(j "$f" .host_busy)") |"
                 else
-                    echo "| $tool | $c | $route | n/a ($(why "$f" ingest)) | | | | | | | | |"
+                    echo "| $tool | $c | $route | n/a ($(why "$f" ingest)) | | | | | | | | | |"
                 fi
             done
         done
@@ -517,15 +529,34 @@ row_sat() { # lang label floorlabel
     echo "Saturation: $SAT_JOBS async jobs submitted by \`hey -c $SAT_CONC\`; the time from the first"
     echo "submission until \`moat_jobs_total\` (polled every 20 ms) counts them all. The floor is"
     echo "$FLOOR_RUNS bare \`posix_spawn\` + \`waitpid\` of the same program on the host, 2 loops in parallel."
+    echo "Server CPU: the \`moat-server\` process alone, in seconds; with its descendants (spawner,"
+    echo "boxes, the programs) in cores used on average; machine busy: all CPUs, any process."
     echo
-    echo "| program | jobs | submitted in s | all finished in s | jobs/s | verdict ok | compile cache hits | compile steps run | server CPU s | floor per s | floor p50 ms per run |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| program | jobs | submitted in s | all finished in s | jobs/s | verdict ok | compile cache hits | compile steps run | server CPU s | with sandboxes, cores | machine busy | floor per s | floor p50 ms per run |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for l in c bash; do
         echo "| $([ $l = c ] && echo 'C hello world' || echo "bash \`echo hi\`") | $(j "sat-$l" .accepted) | $(num "$(j "sat-$l" .submit_s)" 2) |" \
             "$(num "$(j "sat-$l" .wall_s)" 2) | $(int "$(j "sat-$l" .per_s)") | $(j "sat-$l" .ok) | $(j "sat-$l" .cache_hits) | $(j "sat-$l" .compiles) |" \
-            "$(num "$(j "sat-$l" .server_cpu_s)" 1) | $(int "$(j "floor-$l" .per_s)") | $(num "$(j "floor-$l" .each.p50)" 2) |"
+            "$(num "$(j "sat-$l" .server_cpu_s)" 1) | $(num "$(j "sat-$l" .tree_cores)" 2) | $(pcent "$(j "sat-$l" .host_busy)") |" \
+            "$(int "$(j "floor-$l" .per_s)") | $(num "$(j "floor-$l" .each.p50)" 2) |"
     done
     echo
+    if [ "$(j sat-c .parts)" != n/a ] || [ "$(j sat-bash .parts)" != n/a ]; then
+        echo "Where a job's time went at saturation: the mean of each duration the server records"
+        echo "(its histograms, over the jobs of the run), against the time a worker has per job"
+        echo "($WORKERS workers ÷ jobs/s). ms:"
+        echo
+        echo "| program | queue wait (behind the burst) | store read | store write (start) | compile step | run step | store write (finish) | a worker's time per job |"
+        echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+        for l in c bash; do
+            pj() { num "$(j "sat-$l" ".parts[\"$1\"].mean_ms")" 2; }
+            echo "| $([ $l = c ] && echo 'C hello world' || echo "bash \`echo hi\`") | $(pj moat_queue_wait_seconds) |" \
+                "$(pj 'moat_store_read_seconds{op=\"get\"}') | $(pj 'moat_store_write_seconds{op=\"start\"}') |" \
+                "$(pj moat_compile_seconds) | $(pj moat_run_seconds) | $(pj 'moat_store_write_seconds{op=\"finish\"}') |" \
+                "$(num "$(j "sat-$l" "$WORKERS * 1000 / .per_s")" 2) |"
+        done
+        echo
+    fi
     comp=$(j sat-c .compiles)
     if [[ $comp =~ ^[0-9]+$ ]] && [ "$comp" -gt 0 ]; then
         echo "The C jobs ran $comp compile steps for $(j sat-c .done) finished jobs (compile cache hits:"
@@ -535,7 +566,8 @@ row_sat() { # lang label floorlabel
     if [ -f "$WORK/paced.json" ]; then
         echo "Open loop: sync bash jobs due every $(num "$(j paced '1000 / .rate')" 2) ms for $PACED_S s ($(j paced .sent) jobs, up to"
         echo "64 connections); latency from when each was due (so a late start counts), and"
-        echo "from when it was sent. $(j paced .completed) completed, $(j paced .errors) errors, $(num "$(j paced .achieved_per_s)" 0) per s achieved."
+        echo "from when it was sent. $(j paced .completed) completed, $(j paced .errors) errors, $(num "$(j paced .achieved_per_s)" 0) per s achieved;"
+        echo "the server with its sandboxes used $(num "$(j paced .tree_cores)" 2) cores, the machine was $(pcent "$(j paced .host_busy)") busy."
         echo
         echo "| from | p50 ms | p95 ms | p99 ms | max ms |"
         echo "| --- | --- | --- | --- | --- |"
@@ -549,7 +581,8 @@ row_sat() { # lang label floorlabel
     echo
     echo "The \`moat-server\` process (\`moat serve\` execs it): VmRSS, VmHWM (peak), PSS, threads; and"
     echo "its descendants (the sandbox spawner and the warm boxes), their count and summed PSS."
-    echo "Jobs are bash \`echo hi\`, submitted async in batches of 2,000 with at most 6,000 queued;"
+    echo "Jobs are bash \`echo hi\`, submitted async in batches of 500 with at most 1,500 queued"
+    echo "(after the first 20 s: about 5 s of work in a batch, 3 batches at most);"
     echo "each sample is taken with the queue empty, 2 s after the last job finished. Job counts are"
     echo "\`moat_jobs_total\` (every job the server ran, the phases above included)."
     echo
@@ -568,6 +601,10 @@ row_sat() { # lang label floorlabel
         echo
         echo "$(int "$(j churn .accepted)") jobs accepted, $(j churn .rejected) refused, $(int "$(j churn .done)") finished ($(int "$(j churn .ok)") with verdict ok) in"
         echo "$(num "$(j churn .elapsed_s)" 0) s of the memory phase."
+        if [ "$(j churn .reduced.total_to)" != n/a ]; then
+            echo "**The total was lowered** from $(int "$(j churn .reduced.total_from)") to $(int "$(j churn .reduced.total_to)") jobs: the server ran"
+            echo "$(num "$(j churn .reduced.rate)" 0) jobs/s in the first 20 s, and the phase has $MEM_TIMEOUT s (\`MEM_TIMEOUT\`)."
+        fi
         [ -z "$RESTARTS" ] || echo "The server was started again on a fresh data dir ($RESTARTS, whose jobs had not finished in time): job counts are from that start."
     fi
     echo

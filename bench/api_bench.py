@@ -58,6 +58,50 @@ def proc_cpu_s(pid):
         return None
 
 
+def tree_cpu_s(pid):
+    """CPU seconds of a process and its descendants, reaped ones included
+    (utime + stime + cutime + cstime of each live one)."""
+    total = 0.0
+    for p in [pid] + descendants(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15]) / CLK_TCK
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def host_cpu():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+class CpuWindow:
+    """The server's process tree and the machine, between start and stop."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.t0 = time.monotonic()
+        self.tree0 = tree_cpu_s(pid) if pid else None
+        self.main0 = proc_cpu_s(pid) if pid else None
+        self.host0 = host_cpu()
+
+    def stop(self):
+        wall = time.monotonic() - self.t0
+        b, t = host_cpu()
+        out = {"host_busy": (b - self.host0[0]) / max(1, t - self.host0[1])}
+        if self.pid:
+            main1, tree1 = proc_cpu_s(self.pid), tree_cpu_s(self.pid)
+            out["server_cpu_s"] = None if main1 is None else main1 - self.main0
+            out["tree_cpu_s"] = tree1 - self.tree0
+            out["tree_cores"] = out["tree_cpu_s"] / wall if wall > 0 else None
+        return out
+
+
 def status_kb(pid, key):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -208,6 +252,7 @@ def cmd_load(args):
     res = {"tool": args.tool, "conc": args.conc, "duration_s": args.duration,
            "method": args.method, "path": args.path}
     c0 = children_cpu()
+    h0 = host_cpu()
     if args.tool == "wrk":
         script = os.path.join(args.workdir, "wrk-%s.lua" % args.method.lower())
         with open(script, "w") as f:
@@ -253,6 +298,8 @@ def cmd_load(args):
                    p95_ms=lat.get(95), p99_ms=lat.get(99),
                    max_ms=float(slow.group(1)) * 1000.0 if slow else None, codes=codes)
     res["client_cpu_s"] = children_cpu() - c0
+    h1 = host_cpu()
+    res["host_busy"] = (h1[0] - h0[0]) / max(1, h1[1] - h0[1])
     res["server_cpu_s"] = scpu
     res["wall_s"] = wall
     print(json.dumps(res))
@@ -362,7 +409,7 @@ def cmd_saturate(args):
     base, base_ok = jobs_done(m0), jobs_done(m0, "ok")
     base_hit = m0.get("moat_compile_cache_total", {}).get('{result="hit"}', 0.0)
     base_comp = m0.get("moat_compile_seconds_count", {}).get("", 0.0)
-    cpu0 = proc_cpu_s(args.pid) if args.pid else None
+    win = CpuWindow(args.pid)
     t0 = time.monotonic()
     p = hey_post(args.port, n, args.conc, body)
     target, t_sub, t_done, accepted, done = n, None, None, None, 0
@@ -382,15 +429,26 @@ def cmd_saturate(args):
     if p.poll() is None:
         p.kill()
         p.wait()
-    cpu1 = proc_cpu_s(args.pid) if args.pid else None
+    cpu = win.stop()
     m1 = metrics(client)
     res = {"n": n, "conc": args.conc, "accepted": accepted, "submit_s": t_sub,
            "done": jobs_done(m1) - base, "ok": jobs_done(m1, "ok") - base_ok,
            "cache_hits": int(m1.get("moat_compile_cache_total", {}).get('{result="hit"}', 0.0)
                              - base_hit),
            "compiles": int(m1.get("moat_compile_seconds_count", {}).get("", 0.0) - base_comp),
-           "wall_s": t_done, "per_s": (accepted / t_done) if t_done else None,
-           "server_cpu_s": None if cpu0 is None or cpu1 is None else cpu1 - cpu0}
+           "wall_s": t_done, "per_s": (accepted / t_done) if t_done else None}
+    res.update(cpu)
+    # Where a job's time went: the mean of each duration the server
+    # records, over the jobs of this run.
+    parts = {}
+    for name, labels in (("moat_queue_wait_seconds", ""), ("moat_store_read_seconds", '{op="get"}'),
+                         ("moat_store_write_seconds", '{op="start"}'),
+                         ("moat_compile_seconds", ""), ("moat_run_seconds", ""),
+                         ("moat_store_write_seconds", '{op="finish"}')):
+        dn = m1.get(name + "_count", {}).get(labels, 0.0) - m0.get(name + "_count", {}).get(labels, 0.0)
+        ds = m1.get(name + "_sum", {}).get(labels, 0.0) - m0.get(name + "_sum", {}).get(labels, 0.0)
+        parts[name + labels] = {"n": int(dn), "mean_ms": ds / dn * 1000.0 if dn else None}
+    res["parts"] = parts
     if t_done is None:
         res["timed_out_after_s"] = args.timeout
         res["per_s_lower_bound"] = res["done"] / args.timeout
@@ -436,19 +494,18 @@ def cmd_paced(args):
             service.append(end - sent)
 
     threads = [threading.Thread(target=worker) for _ in range(args.threads)]
-    cpu0 = proc_cpu_s(args.pid) if args.pid else None
+    win = CpuWindow(args.pid)
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - t0
-    cpu1 = proc_cpu_s(args.pid) if args.pid else None
-    print(json.dumps({"rate": args.rate, "duration_s": args.duration, "sent": total,
+    cpu = win.stop()
+    print(json.dumps(dict(cpu, **{"rate": args.rate, "duration_s": args.duration, "sent": total,
                       "completed": len(lat), "errors": len(errors),
                       "error_sample": [str(e) for e in errors[:3]],
                       "achieved_per_s": len(lat) / elapsed, "from_due": summary_ms(lat),
-                      "from_sent": summary_ms(service),
-                      "server_cpu_s": None if cpu0 is None or cpu1 is None else cpu1 - cpu0}))
+                      "from_sent": summary_ms(service)})))
 
 
 # ---------------------------------------------------------------- churn
@@ -466,6 +523,7 @@ def cmd_churn(args):
     client = Client(args.port)
     body = job_body(args)
     batch = args.batch - args.batch % args.conc
+    max_out = args.max_outstanding
     deadline = time.monotonic() + args.timeout
     t0 = time.monotonic()
     accepted = jobs_done(metrics(client))  # jobs finished before: counted too
@@ -482,6 +540,11 @@ def cmd_churn(args):
             budget = (deadline - now) * 0.85 - 2 * args.settle - 5
             fit = int(start + rate * (now - t0) + rate * budget) // 1000 * 1000
             reduced = {"rate": rate}
+            # From now on the queue holds about 5 s of work: enough that
+            # the workers never wait for a batch, little enough that the
+            # half-way mark is not passed before it is known.
+            batch = min(args.batch, max(args.conc, int(rate * 5) // args.conc * args.conc))
+            max_out = 3 * batch
             if fit < marks[-1]:
                 fit = max(fit, accepted + 2 * args.conc)
                 half = max(fit // 2, accepted)
@@ -491,7 +554,7 @@ def cmd_churn(args):
         if accepted < mark:
             # Keep at most max_outstanding jobs queued: below the server's
             # bound, above what the workers take meanwhile.
-            wait_done(client, accepted + batch - args.max_outstanding, deadline)
+            wait_done(client, accepted + batch - max_out, deadline)
             k = min(batch, mark - accepted)
             k = max(args.conc, k - k % args.conc)
             p = hey_post(args.port, k, min(args.conc, k), body)
@@ -595,8 +658,8 @@ def main():
     p = sub.add_parser("churn")
     job_args(p)
     p.add_argument("--total", type=int, default=100000)
-    p.add_argument("--batch", type=int, default=1000)
-    p.add_argument("--max-outstanding", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--max-outstanding", type=int, default=1500)
     p.add_argument("--probe-s", type=float, default=20.0,
                    help="after this long, lower the total to what fits in the timeout")
     p.add_argument("--conc", type=int, default=16)
