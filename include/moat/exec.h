@@ -117,6 +117,17 @@ struct exec_service;
  */
 int exec_service_start(const struct exec_service_deps *deps, struct exec_service **out,
                        struct moat_err *err);
+/*
+ * Hands the executors a job whose insert is queued in the store but perhaps
+ * not committed yet (the submission pushes it to the queue at once): the
+ * executor that takes it runs it from this copy while the commit is under
+ * way, and its start, queued behind the insert, confirms it (a job whose
+ * insert failed is dropped then). Takes ownership of *job (moved out, *job
+ * is left empty). Bounded: the oldest offer not taken yet is dropped (its
+ * executor reads the job from the store instead). Never blocks.
+ */
+void exec_service_offer(struct exec_service *svc, struct job *job);
+
 /* Kills job id if an executor of this service is running it (its result is
  * then cancelled): 0, or -ENOENT when it is not running here. */
 int exec_service_cancel(struct exec_service *svc, const char *id);

@@ -155,6 +155,12 @@ struct job {
 /* Frees every owned member and zeroes the struct; accepts NULL. */
 void job_release(struct job *j);
 
+/* A deep copy of what was asked (id, status, language, limits, files,
+ * stdin, args, metadata, tags, times, hashes, attempts); the result steps
+ * are not copied. *dst is overwritten (release it first); on failure it is
+ * left empty. -ENOMEM. */
+int job_copy_request(struct job *dst, const struct job *src);
+
 /*
  * The code blob of a job (stored under "jobs/{id}/code.bin"): the source
  * itself when the job is one unnamed file (so seed 000's codeHash is the

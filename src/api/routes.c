@@ -11,6 +11,9 @@
 #include "moat/sandbox.h"
 #include "moat/store.h"
 
+/* Largest job (code and stdin) handed to the executors as a copy. */
+#define API_OFFER_MAX_BYTES (64u << 10)
+
 extern const unsigned char moat_openapi_yaml[];
 extern const size_t moat_openapi_yaml_len;
 
@@ -77,34 +80,80 @@ static void wait_for_job(struct api_server *srv, struct api_req *rq)
 
 /* ---- submissions ---- */
 
-static void on_inserted(void *cls, int result)
+/*
+ * A submission goes on once two parties are done with it: the store's
+ * writer (its commit, or its failure: on_inserted) and the request's own
+ * thread (the queue push: dispatch). Whichever is last settles it: a
+ * failed insert leaves nothing queued; a waiter registers; any other
+ * request is resumed. From then on rq may be answered and freed at any
+ * moment, except on the request's own MHD thread, which answers it only
+ * once the handler returns.
+ */
+static void settle_insert(struct api_req *rq, bool on_writer)
 {
-    struct api_req *rq = cls;
     struct api_server *srv = rq->srv;
-    rq->insert_result = result;
-    if (result < 0 || !rq->wait) {
-        if (result == 0) {
-            rq->reserved = false;
-            if (queue_push(srv->deps.queue, rq->sub.job.id, rq->sub.job.priority, 0, true) < 0) {
-                queue_unreserve(srv->deps.queue);
-                log_error("event=queue_push_failed id=%s", rq->sub.job.id);
-            }
-        }
+    if (rq->insert_result < 0) /* queued already: take it out (or its executor drops it) */
+        (void)queue_remove(srv->deps.queue, rq->sub.job.id);
+    if (rq->insert_result < 0 || !rq->wait) {
         api_req_resume(rq, API_RESUME_INSERTED);
         return;
     }
-    /* wait: register before the job can run, then never touch rq again (it
-     * may be answered and freed at any moment from here on) */
-    char id[MOAT_UUID_LEN + 1];
-    moat_strlcpy(id, rq->sub.job.id, sizeof(id));
-    int prio = rq->sub.job.priority;
-    rq->reserved = false;
     rq->deadline_ns = moat_now_ns() + srv->deps.cfg->max_wait_ms * 1000000ULL;
     api_wait_add(srv, rq);
-    if (queue_push(srv->deps.queue, id, prio, 0, true) < 0) {
+    if (on_writer)
+        return; /* the job's finish is a later write: it cannot have been reported */
+    /* the job may have run and finished while this thread was busy */
+    struct job j = {0};
+    struct moat_err err = {0};
+    bool final = store_get(srv->deps.store, rq->id, 0, &j, &err) == 0 &&
+                 job_status_final(j.status);
+    job_release(&j);
+    if (final && api_wait_remove(srv, rq))
+        api_req_resume(rq, API_RESUME_FINISHED);
+}
+
+static void on_inserted(void *cls, int result)
+{
+    struct api_req *rq = cls;
+    rq->insert_result = result;
+    if (atomic_fetch_sub(&rq->parties, 1) == 1)
+        settle_insert(rq, true);
+}
+
+/* What dispatch needs, taken from the request before the store has it. */
+struct dispatch {
+    char id[MOAT_UUID_LEN + 1];
+    int priority;
+    bool offer; /* copy holds the job */
+    struct job copy;
+};
+
+static void dispatch_prepare(struct api_server *srv, const struct job *j, struct dispatch *d)
+{
+    moat_strlcpy(d->id, j->id, sizeof(d->id));
+    d->priority = j->priority;
+    size_t bytes = j->stdin_len;
+    for (size_t i = 0; i < j->nfiles; i++)
+        bytes += j->files[i].len;
+    d->offer = srv->deps.exec && bytes <= API_OFFER_MAX_BYTES &&
+               job_copy_request(&d->copy, j) == 0;
+}
+
+/* Queues the job as soon as its insert is queued in the store (never
+ * before: the executor's start must queue behind it): an executor runs it
+ * from the copy offered here while the commit is under way, and its start
+ * confirms the job (a failed insert drops the run). Small jobs only are
+ * copied: big ones are read back. Uses the place reserved for it. */
+static void dispatch(struct api_server *srv, struct dispatch *d)
+{
+    if (queue_push(srv->deps.queue, d->id, d->priority, 0, true) < 0) {
         queue_unreserve(srv->deps.queue);
-        log_error("event=queue_push_failed id=%s", id);
+        log_error("event=queue_push_failed id=%s", d->id); /* recovery queues it */
+    } else if (d->offer) {
+        exec_service_offer(srv->deps.exec, &d->copy);
     }
+    if (d->offer)
+        job_release(&d->copy);
 }
 
 static void submit_handle(struct api_server *srv, struct api_req *rq)
@@ -144,10 +193,23 @@ static void submit_handle(struct api_server *srv, struct api_req *rq)
     moat_sha256_hex(blob, blen, j->code_hash);
     free(blob);
 
+    struct dispatch d = {0};
+    dispatch_prepare(srv, j, &d);
+    rq->reserved = false; /* d uses it, or gives it back */
     api_req_suspend(rq);
+    atomic_store(&rq->parties, 2);
     int r = store_insert_async(srv->deps.store, j, on_inserted, rq);
-    if (r < 0)
-        on_inserted(rq, r);
+    if (r < 0) {
+        queue_unreserve(srv->deps.queue);
+        if (d.offer)
+            job_release(&d.copy);
+        rq->insert_result = r;
+        api_req_resume(rq, API_RESUME_INSERTED);
+        return;
+    }
+    dispatch(srv, &d);
+    if (atomic_fetch_sub(&rq->parties, 1) == 1)
+        settle_insert(rq, false);
 }
 
 static void reply_accepted(struct api_req *rq)

@@ -70,6 +70,7 @@ struct api_req {
     bool reserved;         /* holds a queue place */
     bool wait;
     int insert_result;
+    _Atomic int parties;   /* of a submission still to settle (routes.c) */
 
     /* suspension */
     bool suspended;

@@ -42,6 +42,9 @@
 
 /* How long an executor blocks in the pool or the queue before it looks at
  * the stop flag again: the bound on exec_service_stop's latency. */
+/* Offered jobs kept at once: a few per executor is plenty, since an offer
+ * is only useful to an executor that takes the job within a commit's time. */
+#define OFFERS_MAX 16
 #define POLL_MS 200
 /* A durable write that failed (-EIO: disk, database locked beyond its busy
  * timeout) is tried again this many times, the delay doubling from
@@ -76,6 +79,10 @@ struct exec_service {
     atomic_bool stopping;
     atomic_uint_fast64_t busy;
     pthread_mutex_t lock;
+    /* jobs handed over by the API ahead of their commit (under lock): a
+     * ring, the oldest dropped when full */
+    struct job offers[OFFERS_MAX];
+    size_t next_offer;
     size_t nslots;
     struct exec_slot slots[];
 };
@@ -282,6 +289,7 @@ struct run_ctx {
     uint64_t queue_ms;
     struct job job;
     struct store_ticket *ticket; /* the start's commit, until finish_start */
+    bool started;                /* the start was committed before the run */
 };
 
 static void log_finished(const struct run_ctx *c, const char *extra)
@@ -480,12 +488,41 @@ static void skip_job(struct exec_service *svc, struct run_ctx *c, int r, const c
  * commit (finish_start does, before the result is recorded): the run
  * overlaps the store's fsync. 0 with c->job loaded, 1 when there is
  * nothing to run (skipped already). */
+static bool offer_take(struct exec_service *svc, const char *id, struct job *out);
+
+/* The job from the store, when it was not offered. Its insert may not be
+ * committed yet (the API queues a job as it hands it to the store): a
+ * start, queued behind the insert, waits for it, and then the job can be
+ * read. c->started says the start is done already. */
+static int load_from_store(struct exec_service *svc, struct run_ctx *c, struct moat_err *err)
+{
+    uint64_t t0 = moat_now_ns();
+    int r = store_get(svc->deps.store, c->id, STORE_GET_CODE, &c->job, err);
+    observe(svc->m.read_get, seconds_since(t0));
+    if (r != -ENOENT)
+        return r;
+    uint32_t attempts = 0;
+    t0 = moat_now_ns();
+    r = store_start(svc->deps.store, c->id, now_unix_ms(), &attempts, err);
+    observe(svc->m.write_start, seconds_since(t0));
+    if (r < 0)
+        return r; /* -ENOENT: its insert failed; -EALREADY: cancelled */
+    c->started = true;
+    r = store_get(svc->deps.store, c->id, STORE_GET_CODE, &c->job, err);
+    return r == 0 && c->job.status == JOB_STATUS_RUNNING ? 0 : -ENOENT;
+}
+
 static int load_and_start(struct exec_service *svc, struct run_ctx *c)
 {
     struct moat_err err = {0};
-    uint64_t t0 = moat_now_ns();
-    int r = store_get(svc->deps.store, c->id, STORE_GET_CODE, &c->job, &err);
-    observe(svc->m.read_get, seconds_since(t0));
+    int r = offer_take(svc, c->id, &c->job) ? 0 : load_from_store(svc, c, &err);
+    if (r == 0 && c->started) {
+        c->start_ns = moat_now_ns();
+        int64_t wait = c->job.started_ms - c->job.created_ms;
+        c->queue_ms = c->job.created_ms > 0 && wait > 0 ? (uint64_t)wait : 0;
+        observe(svc->m.queue_wait, (double)c->queue_ms / 1000.0);
+        return 0;
+    }
     /* cancelled while queued: counted as such; any other status (a stray
      * second queue entry) is simply not run again */
     if (r == 0 && c->job.status != JOB_STATUS_QUEUED)
@@ -514,6 +551,8 @@ static int load_and_start(struct exec_service *svc, struct run_ctx *c)
  * result may be recorded), 1 when the run must be dropped (skipped). */
 static int finish_start(struct exec_service *svc, struct run_ctx *c)
 {
+    if (c->started)
+        return 0; /* started before it was read back */
     struct moat_err err = {0};
     uint32_t attempts = 0;
     int r = store_start_wait(c->ticket, &attempts, &err);
@@ -724,6 +763,34 @@ void exec_service_stats(struct exec_service *svc, struct exec_service_stats *st)
     st->busy = atomic_load(&svc->busy);
 }
 
+void exec_service_offer(struct exec_service *svc, struct job *job)
+{
+    pthread_mutex_lock(&svc->lock);
+    struct job *slot = &svc->offers[svc->next_offer];
+    svc->next_offer = (svc->next_offer + 1) % OFFERS_MAX;
+    struct job old = *slot;
+    *slot = *job;
+    *job = (struct job){0};
+    pthread_mutex_unlock(&svc->lock);
+    job_release(&old);
+}
+
+/* The offered copy of job id, moved into *out: true when there was one. */
+static bool offer_take(struct exec_service *svc, const char *id, struct job *out)
+{
+    bool found = false;
+    pthread_mutex_lock(&svc->lock);
+    for (size_t i = 0; i < OFFERS_MAX && !found; i++) {
+        if (svc->offers[i].id[0] && strcmp(svc->offers[i].id, id) == 0) {
+            *out = svc->offers[i];
+            svc->offers[i] = (struct job){0};
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return found;
+}
+
 void exec_service_stop(struct exec_service *svc)
 {
     if (!svc)
@@ -731,6 +798,8 @@ void exec_service_stop(struct exec_service *svc)
     atomic_store(&svc->stopping, true);
     for (size_t i = 0; i < svc->nslots; i++)
         (void)pthread_join(svc->slots[i].thread, NULL);
+    for (size_t i = 0; i < OFFERS_MAX; i++)
+        job_release(&svc->offers[i]);
     if (svc->m.workers)
         obs_gauge_set(svc->m.workers, 0);
     pthread_mutex_destroy(&svc->lock);

@@ -188,3 +188,48 @@ int job_code_from_blob(struct job *j, const char *blob, size_t len, bool single)
     j->nfiles = n;
     return 0;
 }
+
+static char *text_dup(const char *s)
+{
+    return s ? bytes_dup(s, strlen(s)) : NULL;
+}
+
+int job_copy_request(struct job *dst, const struct job *src)
+{
+    *dst = *src;
+    dst->files = NULL;
+    dst->stdin_data = NULL;
+    dst->args = NULL;
+    dst->metadata_json = dst->tags_json = NULL;
+    dst->compiled = false;
+    dst->compile = (struct job_step){0};
+    dst->run = (struct job_step){0};
+    dst->nfiles = dst->nargs = 0;
+    dst->files = calloc(src->nfiles ? src->nfiles : 1, sizeof(*dst->files));
+    dst->args = calloc(src->nargs + 1, sizeof(*dst->args));
+    if (!dst->files || !dst->args)
+        goto fail;
+    for (size_t i = 0; i < src->nfiles; i++, dst->nfiles++) {
+        struct job_file *f = &dst->files[i];
+        f->data = bytes_dup(src->files[i].data, src->files[i].len);
+        f->len = src->files[i].len;
+        f->name = text_dup(src->files[i].name);
+        if (!f->data || (src->files[i].name && !f->name)) {
+            dst->nfiles++; /* released with the others */
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < src->nargs; i++, dst->nargs++)
+        if (!(dst->args[i] = text_dup(src->args[i])))
+            goto fail;
+    dst->stdin_data = bytes_dup(src->stdin_data, src->stdin_len);
+    dst->metadata_json = text_dup(src->metadata_json);
+    dst->tags_json = text_dup(src->tags_json);
+    if (!dst->stdin_data || (src->metadata_json && !dst->metadata_json) ||
+        (src->tags_json && !dst->tags_json))
+        goto fail;
+    return 0;
+fail:
+    job_release(dst);
+    return -ENOMEM;
+}

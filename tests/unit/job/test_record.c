@@ -1,5 +1,5 @@
 /* The job record: status names, the code blob in both forms and its
- * inverse, and a release that frees everything (LSan checks). */
+ * inverse, a release that frees everything (LSan checks), a deep copy. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,6 +189,61 @@ static void test_release_frees_everything(void **state)
     job_release(NULL);
 }
 
+/* A copy of the request owns its own memory, keeps every byte, and leaves
+ * the result out. */
+static void test_copy_request(void **state)
+{
+    (void)state;
+    struct job j = {0};
+    moat_strlcpy(j.id, "01a200c5-dcfa-72f5-ae82-ae9f3b5f082d", sizeof(j.id));
+    moat_strlcpy(j.language, "c", sizeof(j.language));
+    j.priority = 7;
+    j.limits.time_ms = 1234;
+    j.attempts = 2;
+    j.created_ms = 99;
+    j.files = calloc(2, sizeof(*j.files));
+    j.nfiles = 2;
+    j.files[0].data = dup_bytes("a\0b", 3);
+    j.files[0].len = 3;
+    j.files[1].name = dup_bytes("x.h", 3);
+    j.files[1].data = dup_bytes("", 0);
+    j.stdin_data = dup_bytes("in\0", 3);
+    j.stdin_len = 3;
+    j.args = calloc(1, sizeof(char *));
+    j.nargs = 1;
+    j.args[0] = dup_bytes("-v", 2);
+    j.tags_json = dup_bytes("[\"t\"]", 5);
+    j.run.out = dup_bytes("o", 1);
+    j.run.out_len = 1;
+    j.compiled = true;
+
+    struct job c;
+    assert_int_equal(job_copy_request(&c, &j), 0);
+    job_release(&j); /* the copy stands alone (ASan would see a use after free) */
+    assert_string_equal(c.id, "01a200c5-dcfa-72f5-ae82-ae9f3b5f082d");
+    assert_string_equal(c.language, "c");
+    assert_int_equal(c.priority, 7);
+    assert_int_equal(c.limits.time_ms, 1234);
+    assert_int_equal(c.attempts, 2);
+    assert_int_equal(c.created_ms, 99);
+    assert_int_equal(c.nfiles, 2);
+    assert_null(c.files[0].name);
+    assert_int_equal(c.files[0].len, 3);
+    assert_memory_equal(c.files[0].data, "a\0b", 3);
+    assert_string_equal(c.files[1].name, "x.h");
+    assert_int_equal(c.files[1].len, 0);
+    assert_int_equal(c.stdin_len, 3);
+    assert_memory_equal(c.stdin_data, "in\0", 3);
+    assert_int_equal(c.nargs, 1);
+    assert_string_equal(c.args[0], "-v");
+    assert_null(c.metadata_json);
+    assert_string_equal(c.tags_json, "[\"t\"]");
+    assert_false(c.compiled);
+    assert_null(c.run.out);
+    assert_int_equal(c.run.out_len, 0);
+    job_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_named_single_file_uses_json),
         cmocka_unit_test(test_from_blob_errors),
         cmocka_unit_test(test_release_frees_everything),
+        cmocka_unit_test(test_copy_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
