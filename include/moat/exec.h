@@ -105,8 +105,10 @@ struct exec_service;
 
 /*
  * Starts cfg->workers executor threads (0 = the number of CPUs). Each:
- * takes a free box, then the next job from the queue; loads it
- * (STORE_GET_CODE); store_start (a job cancelled meanwhile is skipped);
+ * takes a free box, then the next job from the queue; takes its offered
+ * copy (exec_service_offer) or loads it (STORE_GET_CODE); begins
+ * store_start and runs the job while it commits (a start that fails, e.g.
+ * for a job cancelled meanwhile, drops the run);
  * compiles (or hits the cache) and runs it; store_finish; queue_ack; tells
  * deps->finished; observes metrics and logs one logfmt line (id, language,
  * verdict, attempts, queue/compile/run ms, peak memory; never code, stdin

@@ -3,8 +3,10 @@
  * before it takes a job, so that a job leaves the queue only when it can run
  * at once (the queue, not the executors, is where jobs wait).
  *
- * A job's life here: queue_take, store_get, store_start (attempts + 1),
- * exec_program_cached, then one of
+ * A job's life here: queue_take, the offered copy or store_get,
+ * store_start_begin (attempts + 1; the run overlaps its commit),
+ * exec_program_cached, store_start_wait (a failed start drops the run),
+ * then one of
  *   - completed: store_finish (the result, durable), queue_ack, finished();
  *   - internal error with attempts left: store_requeue, a delayed
  *     queue_push (exponential backoff), queue_ack;
