@@ -41,6 +41,13 @@ struct sbx_config {
     bool landlock;             /* apply Landlock where the kernel has it */
     const char *cache_dir;     /* bound read-only at /moat/cache when not NULL */
     uint32_t netns_pool;       /* network namespaces the pool keeps ready */
+    /* A lean executable whose main hands `__spawner ARGS` to
+     * sbx_spawner_main: the pool's spawner re-executes it, so that boxes
+     * are forked from a small address space (a server that loads a dozen
+     * shared libraries makes every fork and exit of a box process copy and
+     * tear down ~200 mappings). NULL, or an exec that fails: the spawner
+     * stays a fork of the caller. */
+    const char *spawner_exe;
 };
 
 struct sbx_limits {
@@ -186,6 +193,10 @@ struct sbx_pool_stats {
 void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st);
 /* Stops the spawner; every box it made is destroyed. NULL ok. */
 void sbx_pool_stop(struct sbx_pool *pool);
+/* The main of a re-executed spawner (sbx_config.spawner_exe): argv[0] is
+ * "__spawner", then what sbx_pool_start passed. Returns only on bad
+ * arguments (exit code 2). */
+int sbx_spawner_main(int argc, char **argv);
 
 /* What the kernel offers, for `moat doctor`. */
 struct sbx_features {

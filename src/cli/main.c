@@ -6,6 +6,8 @@
  */
 #include "cli.h"
 
+#include "moat/sandbox.h"
+
 static const struct cli_command commands[] = {
     {"run", cli_run, "run a program once in a sandbox on this machine"},
     {"doctor", cli_doctor, "say which kernel features moat can use"},
@@ -29,6 +31,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* the warm pool's spawner of moat-server, re-executed in this lean
+     * binary (sbx_config.spawner_exe) */
+    if (strcmp(argv[1], "__spawner") == 0)
+        return sbx_spawner_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);

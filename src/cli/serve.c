@@ -5,6 +5,7 @@
  * next; recovery queues what a crash left before the API accepts anything.
  */
 #include <signal.h>
+#include <unistd.h>
 #include <stdatomic.h>
 
 #include "cli.h"
@@ -146,6 +147,27 @@ static int recover(struct serve *s)
     return 0;
 }
 
+/* The lean `moat` beside this moat-server (moat-asan beside
+ * moat-server-asan), which the pool's spawner re-executes; "" when there
+ * is none (the spawner then stays a fork of this process). */
+static void lean_binary(char *out, size_t outsz)
+{
+    char self[4096];
+    out[0] = '\0';
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return;
+    bool asan = str_has_suffix(slash + 1, "-asan");
+    slash[1] = '\0';
+    (void)snprintf(out, outsz, "%smoat%s", self, asan ? "-asan" : "");
+    if (access(out, X_OK) != 0)
+        out[0] = '\0';
+}
+
 static int start_sandbox(struct serve *s)
 {
     const struct moat_config *cfg = &s->cfg;
@@ -166,6 +188,9 @@ static int start_sandbox(struct serve *s)
         .cache_dir = cfg->cache_dir,
         .netns_pool = (uint32_t)cfg->netns_pool,
     };
+    char lean[4096 + 16];
+    lean_binary(lean, sizeof(lean));
+    sc.spawner_exe = lean[0] ? lean : NULL;
     struct moat_err err = {0};
     if (sbx_ctx_new(&sc, &s->ctx, &err) < 0 ||
         sbx_pool_start(s->ctx, (uint32_t)cfg->warm_boxes, &s->pool, &err) < 0) {

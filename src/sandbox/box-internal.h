@@ -28,6 +28,7 @@ struct sbx_ctx {
     char run_dir[256];
     char cgroup_name[64];
     char cache_dir[256];
+    char spawner_exe[4096];
     char root_dir[300];        /* run_dir/root: mount point of box roots */
     char lease_dir[300];       /* run_dir/uid */
     struct cg_root *cg;

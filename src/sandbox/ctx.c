@@ -52,6 +52,9 @@ int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_
     ctx->cfg.run_dir = ctx->run_dir;
     ctx->cfg.cgroup_name = ctx->cgroup_name;
     ctx->cfg.cache_dir = ctx->cache_dir[0] ? ctx->cache_dir : NULL;
+    moat_strlcpy(ctx->spawner_exe, cfg->spawner_exe ? cfg->spawner_exe : "",
+                 sizeof(ctx->spawner_exe));
+    ctx->cfg.spawner_exe = ctx->spawner_exe[0] ? ctx->spawner_exe : NULL;
     (void)snprintf(ctx->root_dir, sizeof(ctx->root_dir), "%s/root", ctx->run_dir);
     (void)snprintf(ctx->lease_dir, sizeof(ctx->lease_dir), "%s/uid", ctx->run_dir);
     ctx->owner = getpid();

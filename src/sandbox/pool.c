@@ -212,6 +212,90 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
     _exit(0);
 }
 
+/* ---- the re-executed spawner ---- */
+
+/* Runs cfg->spawner_exe as the spawner, passing the configuration, the
+ * channel and the shared counters; returns only when the exec failed (the
+ * caller then goes on as a forked spawner). In the forked child: no
+ * allocation, snprintf into the stack only. */
+static void exec_spawner(const struct sbx_ctx *ctx, int chan, int shm, uint32_t warm)
+{
+    const struct sbx_config *c = &ctx->cfg;
+    char v[10][32];
+    (void)snprintf(v[0], sizeof(v[0]), "%d", chan);
+    (void)snprintf(v[1], sizeof(v[1]), "%d", shm);
+    (void)snprintf(v[2], sizeof(v[2]), "%u", warm);
+    (void)snprintf(v[3], sizeof(v[3]), "%u", c->first_uid);
+    (void)snprintf(v[4], sizeof(v[4]), "%u", c->uid_count);
+    (void)snprintf(v[5], sizeof(v[5]), "%llu", (unsigned long long)c->box_tmpfs_bytes);
+    (void)snprintf(v[6], sizeof(v[6]), "%llu", (unsigned long long)c->tmp_tmpfs_bytes);
+    (void)snprintf(v[7], sizeof(v[7]), "%d", c->landlock ? 1 : 0);
+    (void)snprintf(v[8], sizeof(v[8]), "%u", c->netns_pool);
+    const char *argv[] = {c->spawner_exe, "__spawner", v[0], v[1], v[2], v[3], v[4],
+                          c->run_dir, c->cgroup_name, v[5], v[6], v[7],
+                          c->cache_dir ? c->cache_dir : "", v[8], NULL};
+    /* the two descriptors it needs survive the exec; nothing else does */
+    if (fcntl(chan, F_SETFD, 0) < 0 || fcntl(shm, F_SETFD, 0) < 0)
+        return;
+    extern char **environ;
+    execve(c->spawner_exe, (char *const *)argv, environ);
+    (void)fcntl(chan, F_SETFD, FD_CLOEXEC);
+    (void)fcntl(shm, F_SETFD, FD_CLOEXEC);
+}
+
+static int arg_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    return parse_u64(s, 0, max, out);
+}
+
+int sbx_spawner_main(int argc, char **argv)
+{
+    if (argc != 13) {
+        (void)fprintf(stderr, "moat: __spawner is run by moat serve, not by hand\n");
+        return 2;
+    }
+    uint64_t n[10];
+    static const int idx[] = {1, 2, 3, 4, 5, 8, 9, 10, 12};
+    static const uint64_t max[] = {INT32_MAX, INT32_MAX, 1u << 20, UINT32_MAX, UINT32_MAX,
+                                   UINT64_MAX, UINT64_MAX, 1, 1u << 20};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(idx); i++)
+        if (arg_u64(argv[idx[i]], max[i], &n[i]) < 0) {
+            (void)fprintf(stderr, "moat: __spawner: bad argument %d\n", idx[i]);
+            return 2;
+        }
+    struct sbx_config cfg = {
+        .first_uid = (uint32_t)n[3],
+        .uid_count = (uint32_t)n[4],
+        .run_dir = argv[6],
+        .cgroup_name = argv[7],
+        .box_tmpfs_bytes = n[5],
+        .tmp_tmpfs_bytes = n[6],
+        .landlock = n[7] != 0,
+        .cache_dir = argv[11][0] ? argv[11] : NULL,
+        .netns_pool = (uint32_t)n[8],
+    };
+    int chan = (int)n[0], shm = (int)n[1];
+    (void)fcntl(chan, F_SETFD, FD_CLOEXEC);
+    (void)fcntl(shm, F_SETFD, FD_CLOEXEC);
+    struct pool_shared *sh =
+        mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
+    (void)close(shm);
+    struct moat_err err = {0};
+    struct sbx_ctx *ctx = NULL;
+    if (sh == MAP_FAILED || sbx_ctx_new(&cfg, &ctx, &err) < 0) {
+        (void)fprintf(stderr, "moat: spawner: %s\n", sh == MAP_FAILED ? strerror(errno) : err.msg);
+        _exit(1); /* the pool sees its channel close */
+    }
+    /* the pool's owner made the parent cgroup and removes it */
+    ctx->owner = 0;
+    struct spawner s = {.ctx = ctx, .chan = chan, .warm = (uint32_t)n[2], .netns_home = -1,
+                        .sh = sh};
+    s.netns = calloc(cfg.netns_pool + 1, sizeof(int));
+    if (!s.netns)
+        _exit(1);
+    spawner_main(&s);
+}
+
 /* ======================= user side ======================= */
 
 int sbx_pool_start(struct sbx_ctx *ctx, uint32_t warm, struct sbx_pool **out,
@@ -220,13 +304,19 @@ int sbx_pool_start(struct sbx_ctx *ctx, uint32_t warm, struct sbx_pool **out,
     struct sbx_pool *pool = calloc(1, sizeof(*pool));
     if (!pool)
         return -ENOMEM;
-    pool->sh = mmap(NULL, sizeof(*pool->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                    -1, 0);
+    /* a memfd rather than an anonymous mapping: a re-executed spawner maps
+     * it again */
+    int shm = memfd_create("moat-pool", MFD_CLOEXEC);
+    pool->sh = shm >= 0 && ftruncate(shm, sizeof(*pool->sh)) == 0
+                   ? mmap(NULL, sizeof(*pool->sh), PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0)
+                   : MAP_FAILED;
     int sp[2];
     if (pool->sh == MAP_FAILED || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
         int e = -errno;
         if (pool->sh != MAP_FAILED)
             (void)munmap(pool->sh, sizeof(*pool->sh));
+        if (shm >= 0)
+            (void)close(shm);
         free(pool);
         return moat_err_set(err, e, "pool: %s", strerror(-e));
     }
@@ -235,12 +325,15 @@ int sbx_pool_start(struct sbx_ctx *ctx, uint32_t warm, struct sbx_pool **out,
         int e = -errno;
         (void)close(sp[0]);
         (void)close(sp[1]);
+        (void)close(shm);
         (void)munmap(pool->sh, sizeof(*pool->sh));
         free(pool);
         return moat_err_set(err, e, "fork spawner: %s", strerror(-e));
     }
     if (pid == 0) {
         (void)close(sp[0]);
+        if (ctx->cfg.spawner_exe)
+            exec_spawner(ctx, sp[1], shm, warm ? warm : 1); /* returns on failure */
         struct spawner s = {.ctx = ctx, .chan = sp[1], .warm = warm ? warm : 1,
                             .netns_home = -1, .sh = pool->sh};
         s.netns = calloc(ctx->cfg.netns_pool + 1, sizeof(int));
@@ -249,6 +342,7 @@ int sbx_pool_start(struct sbx_ctx *ctx, uint32_t warm, struct sbx_pool **out,
         spawner_main(&s);
     }
     (void)close(sp[1]);
+    (void)close(shm);
     pool->chan = sp[0];
     pool->spawner = pid;
     (void)pthread_mutex_init(&pool->lock, NULL);

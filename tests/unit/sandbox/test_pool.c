@@ -347,6 +347,42 @@ static void test_spawner_killed(void **state)
 
 /* ---- fixtures ---- */
 
+/* A spawner re-executed in a lean binary (sbx_config.spawner_exe) serves
+ * boxes the same way, and its boxes fork from its small address space. */
+static void test_reexecuted_spawner(void **state)
+{
+    struct fx *f = *state;
+    const char *lean = getenv("MOAT_TEST_LEAN");
+    if (!lean || !*lean)
+        fail_msg("MOAT_TEST_LEAN is not set (run through ctest)");
+    f->ctx->cfg.spawner_exe = lean;
+    start_pool(f, 2);
+    f->ctx->cfg.spawner_exe = NULL;
+    wait_warm(f, 2);
+    pid_t sp = find_spawner();
+    assert_true(sp > 0);
+    char path[64], exe[PATH_MAX];
+    (void)snprintf(path, sizeof path, "/proc/%d/exe", (int)sp);
+    ssize_t n = readlink(path, exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    char want[PATH_MAX];
+    assert_non_null(realpath(lean, want));
+    assert_string_equal(exe, want);
+    for (int i = 0; i < 6; i++) {
+        char msg[300];
+        if (take_run_free(f->pool, msg, sizeof msg) < 0)
+            fail_msg("box %d from the re-executed spawner: %s", i, msg);
+    }
+    struct sbx_pool_stats st;
+    sbx_pool_stats(f->pool, &st);
+    assert_true(st.made >= 6);
+    assert_int_equal(st.failed, 0);
+    sbx_pool_stop(f->pool);
+    f->pool = NULL;
+    assert_nothing_left(f);
+}
+
 static int test_teardown(void **state)
 {
     struct fx *f = *state;
@@ -423,6 +459,7 @@ int main(void)
         cmocka_unit_test_teardown(test_take_sequential_and_threads, test_teardown),
         cmocka_unit_test_teardown(test_take_times_out, test_teardown),
         cmocka_unit_test_teardown(test_spawner_killed, test_teardown),
+        cmocka_unit_test_teardown(test_reexecuted_spawner, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

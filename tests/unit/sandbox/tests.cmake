@@ -15,8 +15,10 @@ moat_unit_test(sandbox box DEPS sandbox util LIBS pthread)
 set_tests_properties(unit_sandbox_box PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
     LABELS "unit;sandbox;privileged")
 moat_unit_test(sandbox pool DEPS sandbox util LIBS pthread)
+# MOAT_TEST_LEAN: the lean binary a spawner may re-execute
 set_tests_properties(unit_sandbox_pool PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
-    LABELS "unit;sandbox;privileged")
+    LABELS "unit;sandbox;privileged"
+    ENVIRONMENT "MOAT_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/unit/sandbox;MOAT_TEST_LEAN=$<TARGET_FILE:moat-asan>")
 moat_unit_test(sandbox wire DEPS sandbox util)
 moat_unit_test(sandbox seccomp_builtin DEPS sandbox util)
 moat_unit_test(sandbox collect DEPS sandbox util)
