@@ -302,9 +302,12 @@ int cli_serve(int argc, char **argv)
     if (r == 0)
         r = start_services(&s);
     if (r == 0) {
+        struct exec_service_stats es = {0};
+        if (s.exec)
+            exec_service_stats(s.exec, &es);
         log_info("event=listening addr=%s port=%u workers=%llu no_exec=%d data_dir=%s",
                  s.cfg.listen, api_server_port(atomic_load(&s.api)),
-                 (unsigned long long)s.cfg.workers, s.cfg.no_exec, s.cfg.data_dir);
+                 (unsigned long long)es.workers, s.cfg.no_exec, s.cfg.data_dir);
         int sig = 0;
         (void)sigwait(&stop_set, &sig);
         log_info("event=stopping signal=%d", sig);
