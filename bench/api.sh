@@ -22,12 +22,12 @@
 # --warm-boxes $WARM_BOXES, their data dirs under DATA_BASE (the real disk,
 # for the store's durability; a tmpfs is refused). The results replace the
 # section between the api markers of BENCHMARKS.md (other sections are left
-# alone). Needs root. About 8 minutes with the defaults; BENCH_QUICK=1 makes
+# alone). Needs root. About 13 minutes with the defaults; BENCH_QUICK=1 makes
 # everything small (about 2 minutes). Knobs (environment):
 #   BUILD=build  MOAT=$BUILD/moat  OUT=BENCHMARKS.md  DATA_BASE=/var/tmp
 #   DURATION=10  CONCS="64 128"  TOOLS="wrk hey"  WRK_THREADS=2
 #   LAT_RUNS=200  LAT_WARMUP=20  SAT_JOBS=3000  SAT_CONC=16  FLOOR_RUNS=3000
-#   PACED_S=10  PACED_FRACTION=0.7  MEM_JOBS=100000  MEM_TIMEOUT=300
+#   PACED_S=10  PACED_FRACTION=0.7  MEM_JOBS=100000  MEM_TIMEOUT=660
 #   SAT_TIMEOUT=120  WORKERS=2  WARM_BOXES=4  START_TIMEOUT=180
 set -euo pipefail
 
@@ -55,7 +55,7 @@ FLOOR_RUNS=${FLOOR_RUNS:-3000}
 PACED_S=${PACED_S:-10}
 PACED_FRACTION=${PACED_FRACTION:-0.7}
 MEM_JOBS=${MEM_JOBS:-100000}
-MEM_TIMEOUT=${MEM_TIMEOUT:-300}
+MEM_TIMEOUT=${MEM_TIMEOUT:-660}
 WORKERS=${WORKERS:-2}
 WARM_BOXES=${WARM_BOXES:-4}
 START_TIMEOUT=${START_TIMEOUT:-180}
