@@ -204,8 +204,19 @@ void boxinit_main(struct boxinit_args *a)
                                   : -EPROTO;
         free(payload);
         program_discard(&prog);
-        if (r < 0 || last)
-            break; /* a last step: the host frees the box next */
+        if (r < 0)
+            break;
+        if (last) {
+            /* The host frees the box next. Exiting only then keeps the box's
+             * teardown (unmounts, namespaces, freed memory: a few ms of
+             * kernel work) from competing with what the host does with the
+             * result, such as committing it and answering the client. Every
+             * process of the step is dead already. */
+            char c;
+            while (read(a->ctl, &c, 1) < 0 && errno == EINTR)
+                ;
+            break;
+        }
         if (program_prefork(a->ctx, a->uid, a->cg, ++step_no, NULL, &prog, &e) < 0)
             die_box(a->ctl, &e);
     }
