@@ -110,6 +110,9 @@ char *buf_steal(struct buf *b, size_t *len);
 /* Copies at most dstsize-1 bytes and always terminates; returns strlen(src). */
 size_t moat_strlcpy(char *dst, const char *src, size_t dstsize);
 char *moat_strdup(const char *s); /* aborts on ENOMEM: only for small config strings */
+/* A malloc'd copy of len bytes (which may hold NULs) plus a terminating
+ * NUL; data may be NULL when len is 0. NULL on ENOMEM. */
+char *moat_memdup0(const void *data, size_t len);
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 

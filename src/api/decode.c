@@ -55,21 +55,6 @@ static uint64_t kib(uint64_t n)
     return n > UINT64_MAX / 1024 ? UINT64_MAX : n * 1024;
 }
 
-/* A NUL-terminated copy of len bytes that may hold NULs. */
-static char *bytes_dup(const char *s, size_t len)
-{
-    size_t n;
-    if (!size_add(len, 1, &n))
-        return NULL;
-    char *p = malloc(n);
-    if (!p)
-        return NULL;
-    if (len)
-        memcpy(p, s, len);
-    p[len] = '\0';
-    return p;
-}
-
 /* A string value; text (allow_nul false) may not hold a NUL. */
 static int get_string(struct dec *d, const char *field, const json_t *v, bool allow_nul,
                       const char **s, size_t *len)
@@ -165,7 +150,7 @@ static int take_code(struct dec *d, const json_t *v)
     if (!d->job.files)
         return no_memory(d);
     d->job.nfiles = 1;
-    d->job.files[0].data = bytes_dup(s, len);
+    d->job.files[0].data = moat_memdup0(s, len);
     if (!d->job.files[0].data)
         return no_memory(d);
     d->job.files[0].len = len;
@@ -201,7 +186,7 @@ static int take_file(struct dec *d, size_t i, const json_t *f)
     for (size_t j = 0; j < i; j++)
         if (strcmp(d->job.files[j].name, s) == 0)
             return BAD(d, "files", "files[%zu].name repeats %s", i, s);
-    d->job.files[i].name = bytes_dup(s, len);
+    d->job.files[i].name = moat_memdup0(s, len);
     if (!d->job.files[i].name)
         return no_memory(d);
 
@@ -222,7 +207,7 @@ static int take_file(struct dec *d, size_t i, const json_t *f)
         if (r < 0)
             return BAD(d, "files", "files[%zu].content is not valid base64", i);
     } else {
-        d->job.files[i].data = bytes_dup(data, dlen);
+        d->job.files[i].data = moat_memdup0(data, dlen);
         if (!d->job.files[i].data)
             return no_memory(d);
         d->job.files[i].len = dlen;
@@ -267,7 +252,7 @@ static int take_stdin(struct dec *d, const json_t *v)
                     d->cfg->max_stdin_kb);
     if (len == 0)
         return 0;
-    d->job.stdin_data = bytes_dup(s, len);
+    d->job.stdin_data = moat_memdup0(s, len);
     if (!d->job.stdin_data)
         return no_memory(d);
     d->job.stdin_len = len;
@@ -314,7 +299,7 @@ static int take_args(struct dec *d, const json_t *v)
         return no_memory(d);
     for (size_t i = 0; i < n; i++) {
         const json_t *x = json_array_get(v, i);
-        d->job.args[i] = bytes_dup(json_string_value(x), json_string_length(x));
+        d->job.args[i] = moat_memdup0(json_string_value(x), json_string_length(x));
         if (!d->job.args[i])
             return no_memory(d);
         d->job.nargs = i + 1;
@@ -580,7 +565,7 @@ static int decode_raw(struct dec *d, const char *query_language, const char *bod
     if (!d->job.files)
         return no_memory(d);
     d->job.nfiles = 1;
-    d->job.files[0].data = bytes_dup(body, len);
+    d->job.files[0].data = moat_memdup0(body, len);
     if (!d->job.files[0].data)
         return no_memory(d);
     d->job.files[0].len = len;

@@ -67,21 +67,6 @@ void job_release(struct job *j)
     *j = (struct job){0};
 }
 
-/* A malloc'd NUL-terminated copy of len bytes (which may hold NULs). */
-static char *bytes_dup(const char *data, size_t len)
-{
-    size_t n;
-    if (!size_add(len, 1, &n))
-        return NULL;
-    char *p = malloc(n);
-    if (!p)
-        return NULL;
-    if (len)
-        memcpy(p, data, len);
-    p[len] = '\0';
-    return p;
-}
-
 /* One entry {"name": name or null, "content": base64}. New reference. */
 static json_t *file_json(const struct job_file *f)
 {
@@ -102,12 +87,27 @@ static json_t *file_json(const struct job_file *f)
     return json_pack("{s:o, s:o}", "name", name, "content", content);
 }
 
+int job_code_hash(const struct job *j, char out[MOAT_SHA256_HEX_LEN + 1])
+{
+    if (j->nfiles == 1 && j->files && !j->files[0].name) {
+        moat_sha256_hex(j->files[0].data, j->files[0].len, out);
+        return 0;
+    }
+    char *blob = NULL;
+    size_t len = 0;
+    int r = job_code_blob(j, &blob, &len);
+    if (r == 0)
+        moat_sha256_hex(blob, len, out);
+    free(blob);
+    return r;
+}
+
 int job_code_blob(const struct job *j, char **out, size_t *len)
 {
     if (j->nfiles == 0 || !j->files)
         return -EINVAL;
     if (j->nfiles == 1 && !j->files[0].name) {
-        char *p = bytes_dup(j->files[0].data, j->files[0].len);
+        char *p = moat_memdup0(j->files[0].data, j->files[0].len);
         if (!p)
             return -ENOMEM;
         *out = p;
@@ -159,7 +159,7 @@ int job_code_from_blob(struct job *j, const char *blob, size_t len, bool single)
         struct job_file *f = calloc(1, sizeof(*f));
         if (!f)
             return -ENOMEM;
-        f->data = bytes_dup(blob, len);
+        f->data = moat_memdup0(blob, len);
         if (!f->data) {
             free(f);
             return -ENOMEM;
@@ -191,7 +191,7 @@ int job_code_from_blob(struct job *j, const char *blob, size_t len, bool single)
 
 static char *text_dup(const char *s)
 {
-    return s ? bytes_dup(s, strlen(s)) : NULL;
+    return s ? moat_memdup0(s, strlen(s)) : NULL;
 }
 
 int job_copy_request(struct job *dst, const struct job *src)
@@ -211,7 +211,7 @@ int job_copy_request(struct job *dst, const struct job *src)
         goto fail;
     for (size_t i = 0; i < src->nfiles; i++, dst->nfiles++) {
         struct job_file *f = &dst->files[i];
-        f->data = bytes_dup(src->files[i].data, src->files[i].len);
+        f->data = moat_memdup0(src->files[i].data, src->files[i].len);
         f->len = src->files[i].len;
         f->name = text_dup(src->files[i].name);
         if (!f->data || (src->files[i].name && !f->name)) {
@@ -222,7 +222,7 @@ int job_copy_request(struct job *dst, const struct job *src)
     for (size_t i = 0; i < src->nargs; i++, dst->nargs++)
         if (!(dst->args[i] = text_dup(src->args[i])))
             goto fail;
-    dst->stdin_data = bytes_dup(src->stdin_data, src->stdin_len);
+    dst->stdin_data = moat_memdup0(src->stdin_data, src->stdin_len);
     dst->metadata_json = text_dup(src->metadata_json);
     dst->tags_json = text_dup(src->tags_json);
     if (!dst->stdin_data || (src->metadata_json && !dst->metadata_json) ||

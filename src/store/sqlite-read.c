@@ -152,21 +152,6 @@ static void read_end(struct sq_reader *r)
 
 /* ---- rows and blobs ---- */
 
-/* A malloc'd NUL-terminated copy of len bytes. */
-static char *bytes_dup(const void *data, size_t len)
-{
-    size_t n;
-    if (!size_add(len, 1, &n))
-        return NULL;
-    char *p = malloc(n);
-    if (!p)
-        return NULL;
-    if (len)
-        memcpy(p, data, len);
-    p[len] = '\0';
-    return p;
-}
-
 /* The blob name of job id into *data (malloc'd, NUL-terminated): 0, or
  * -ENOENT when there is none. */
 static int read_blob(struct sq_reader *r, const char *name, const char *id, char **data,
@@ -181,7 +166,7 @@ static int read_blob(struct sq_reader *r, const char *name, const char *id, char
     if (rc == SQLITE_ROW) {
         const void *p = sqlite3_column_blob(st, 0);
         size_t n = (size_t)sqlite3_column_bytes(st, 0);
-        *data = bytes_dup(p, n);
+        *data = moat_memdup0(p, n);
         *len = n;
         e = *data ? 0 : -ENOMEM;
     } else if (rc == SQLITE_DONE) {

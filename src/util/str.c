@@ -29,3 +29,17 @@ bool str_has_suffix(const char *s, const char *suffix)
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
+
+char *moat_memdup0(const void *data, size_t len)
+{
+    size_t n;
+    if (!size_add(len, 1, &n))
+        return NULL;
+    char *p = malloc(n);
+    if (!p)
+        return NULL;
+    if (len)
+        memcpy(p, data, len);
+    p[len] = '\0';
+    return p;
+}
