@@ -168,6 +168,9 @@ int job_copy_request(struct job *dst, const struct job *src);
  * base64. Caller frees *out. -ENOMEM.
  */
 int job_code_blob(const struct job *j, char **out, size_t *len);
+/* codeHash: the SHA-256 (hex) of the code blob, into out, without copying
+ * a single file's source. -EINVAL (no files), -ENOMEM. */
+int job_code_hash(const struct job *j, char out[MOAT_SHA256_HEX_LEN + 1]);
 /* The inverse: fills j->files/nfiles from a blob made by job_code_blob.
  * single says which form it is (j's store record knows). -EINVAL, -ENOMEM. */
 int job_code_from_blob(struct job *j, const char *blob, size_t len, bool single);

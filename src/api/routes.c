@@ -184,14 +184,10 @@ static void submit_handle(struct api_server *srv, struct api_req *rq)
     moat_strlcpy(rq->id, j->id, sizeof(rq->id));
     j->status = JOB_STATUS_QUEUED;
     j->created_ms = (int64_t)moat_realtime_ms();
-    char *blob = NULL;
-    size_t blen = 0;
-    if (job_code_blob(j, &blob, &blen) < 0) {
+    if (job_code_hash(j, j->code_hash) < 0) {
         api_reply_fail(rq, 500, "internal", NULL, "out of memory");
         return;
     }
-    moat_sha256_hex(blob, blen, j->code_hash);
-    free(blob);
 
     struct dispatch d = {0};
     dispatch_prepare(srv, j, &d);

@@ -517,6 +517,7 @@ int sq_insert_async(struct store *st, const struct job *job, store_done_fn done,
     if (e == 0 && job->nargs)
         e = store_args_to_json(job, &r->args_json);
     if (e == 0) {
+        /* the API hashed it already (its answer shows codeHash) */
         if (job->code_hash[0])
             moat_strlcpy(r->hash, job->code_hash, sizeof(r->hash));
         else

@@ -244,11 +244,41 @@ static void test_copy_request(void **state)
     job_release(&c);
 }
 
+/* codeHash is the SHA-256 of the code blob, in both of its forms. */
+static void test_code_hash_is_the_blob_hash(void **state)
+{
+    (void)state;
+    static char src[] = "print(1)\n";
+    static char name[] = "util.h";
+    struct job_file one = {.data = src, .len = sizeof(src) - 1};
+    struct job_file two[] = {{.data = src, .len = sizeof(src) - 1}, {.name = name, .data = src,
+                                                                     .len = 3}};
+    struct job j1 = {.files = &one, .nfiles = 1}, j2 = {.files = two, .nfiles = 2};
+    char want[MOAT_SHA256_HEX_LEN + 1], got[MOAT_SHA256_HEX_LEN + 1];
+    for (int k = 0; k < 2; k++) {
+        const struct job *j = k ? &j2 : &j1;
+        char *blob = NULL;
+        size_t len = 0;
+        assert_int_equal(job_code_blob(j, &blob, &len), 0);
+        moat_sha256_hex(blob, len, want);
+        free(blob);
+        assert_int_equal(job_code_hash(j, got), 0);
+        assert_string_equal(got, want);
+    }
+    /* seed 000's example: the hash of the source itself */
+    moat_sha256_hex(src, sizeof(src) - 1, want);
+    assert_int_equal(job_code_hash(&j1, got), 0);
+    assert_string_equal(got, want);
+    struct job none = {0};
+    assert_int_equal(job_code_hash(&none, got), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_single_file_blob_is_the_source),
+        cmocka_unit_test(test_code_hash_is_the_blob_hash),
         cmocka_unit_test(test_multi_file_blob_round_trip),
         cmocka_unit_test(test_named_single_file_uses_json),
         cmocka_unit_test(test_from_blob_errors),
