@@ -11,9 +11,14 @@
 #include "moat/config.h"
 #include "moat/job.h"
 #include "moat/lang.h"
+#include "moat/sandbox.h"
 
 struct sbx_box;
 struct moat_err;
+
+/* The sandbox settings of cfg (uids, run dir, cgroup, tmpfs sizes,
+ * Landlock, cache dir, netns pool); the strings point into cfg. */
+struct sbx_config exec_sandbox_config(const struct moat_config *cfg);
 
 struct exec_file {
     const char *name; /* NULL for the entry of a single-file program: the

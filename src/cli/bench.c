@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
+#include "moat/exec.h"
 #include "moat/sandbox.h"
 
 struct bench_opts {
@@ -224,11 +225,7 @@ int cli_bench(int argc, char **argv)
         return o.help ? 0 : CLI_EXIT_USAGE;
     }
     struct moat_err err = {0};
-    struct sbx_config sc = {
-        .first_uid = (uint32_t)cfg.first_uid, .uid_count = (uint32_t)cfg.uid_count,
-        .run_dir = cfg.run_dir, .cgroup_name = cfg.cgroup_name,
-        .box_tmpfs_bytes = cfg.box_tmpfs_mb << 20, .tmp_tmpfs_bytes = cfg.tmp_tmpfs_mb << 20,
-        .landlock = cfg.landlock, .netns_pool = (uint32_t)cfg.netns_pool};
+    struct sbx_config sc = exec_sandbox_config(&cfg);
     struct sbx_ctx *ctx = NULL;
     struct sbx_pool *pool = NULL;
     if (sbx_ctx_new(&sc, &ctx, &err) < 0 || sbx_pool_start(ctx, (uint32_t)o.warm, &pool, &err) < 0) {

@@ -182,16 +182,7 @@ static int execute(const struct moat_config *cfg, const struct exec_request *req
                    struct exec_outcome *out)
 {
     struct moat_err err = {0};
-    struct sbx_config sc = {
-        .first_uid = (uint32_t)cfg->first_uid,
-        .uid_count = (uint32_t)cfg->uid_count,
-        .run_dir = cfg->run_dir,
-        .cgroup_name = cfg->cgroup_name,
-        .box_tmpfs_bytes = cfg->box_tmpfs_mb << 20,
-        .tmp_tmpfs_bytes = cfg->tmp_tmpfs_mb << 20,
-        .landlock = cfg->landlock,
-        .cache_dir = cfg->cache_dir,
-    };
+    struct sbx_config sc = exec_sandbox_config(cfg);
     if (req->lang->prepare[0] && lang_prepare(req->lang, cfg->cache_dir, &err) < 0)
         (void)fprintf(stderr, "moat run: warning: %s (compiling without it)\n", err.msg);
     struct sbx_ctx *ctx = NULL;

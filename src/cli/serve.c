@@ -177,17 +177,7 @@ static int start_sandbox(struct serve *s)
         if (l->prepare[0] && lang_available(l) && lang_prepare(l, cfg->cache_dir, &err) < 0)
             log_warn("event=prepare_failed language=%s msg=\"%s\"", l->name, err.msg);
     }
-    struct sbx_config sc = {
-        .first_uid = (uint32_t)cfg->first_uid,
-        .uid_count = (uint32_t)cfg->uid_count,
-        .run_dir = cfg->run_dir,
-        .cgroup_name = cfg->cgroup_name,
-        .box_tmpfs_bytes = cfg->box_tmpfs_mb << 20,
-        .tmp_tmpfs_bytes = cfg->tmp_tmpfs_mb << 20,
-        .landlock = cfg->landlock,
-        .cache_dir = cfg->cache_dir,
-        .netns_pool = (uint32_t)cfg->netns_pool,
-    };
+    struct sbx_config sc = exec_sandbox_config(cfg);
     char lean[4096 + 16];
     lean_binary(lean, sizeof(lean));
     sc.spawner_exe = lean[0] ? lean : NULL;

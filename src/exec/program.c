@@ -24,6 +24,21 @@ void exec_outcome_release(struct exec_outcome *o)
     job_step_release(&o->run);
 }
 
+struct sbx_config exec_sandbox_config(const struct moat_config *cfg)
+{
+    return (struct sbx_config){
+        .first_uid = (uint32_t)cfg->first_uid,
+        .uid_count = (uint32_t)cfg->uid_count,
+        .run_dir = cfg->run_dir,
+        .cgroup_name = cfg->cgroup_name,
+        .box_tmpfs_bytes = cfg->box_tmpfs_mb << 20,
+        .tmp_tmpfs_bytes = cfg->tmp_tmpfs_mb << 20,
+        .landlock = cfg->landlock,
+        .cache_dir = cfg->cache_dir,
+        .netns_pool = (uint32_t)cfg->netns_pool,
+    };
+}
+
 static struct sbx_limits to_sbx(const struct moat_limits *l)
 {
     return (struct sbx_limits){
