@@ -108,6 +108,12 @@ struct exec_service_deps {
 
 struct exec_service;
 
+/* Counts a job that reached a final status in moat_jobs_total{status,
+ * verdict}: called once per job, by whoever made it final in the store
+ * (the executor that recorded its result, or whoever cancelled it). reg NULL:
+ * nothing. Thread-safe. */
+void exec_count_final(struct obs_registry *reg, enum job_status status, enum job_verdict v);
+
 /*
  * Starts cfg->workers executor threads (0 = the number of CPUs). Each:
  * takes a free box, then the next job from the queue; takes its offered

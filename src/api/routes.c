@@ -306,19 +306,13 @@ static void job_cancel(struct api_server *srv, struct api_req *rq)
                        err.msg);
         return;
     }
-    /* An executor may hold the job even while the store still says
-     * queued (its start is not committed yet): it is told in every case,
-     * and it counts the jobs it ends; the API counts those it takes out of
-     * the queue before any executor saw them. */
+    /* An executor may hold the job even while the store still says queued
+     * (its start is not committed yet): it is told in every case. */
+    exec_count_final(srv->deps.metrics, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
     if (srv->deps.exec)
         (void)exec_service_cancel(srv->deps.exec, rq->id);
-    if (was == JOB_STATUS_QUEUED && queue_remove(srv->deps.queue, rq->id) == 0) {
-        if (srv->deps.metrics)
-            obs_counter_add(obs_counter(srv->deps.metrics, "moat_jobs_total",
-                                        "jobs that reached a final status",
-                                        "status=\"cancelled\",verdict=\"cancelled\""),
-                            1);
-    }
+    if (was == JOB_STATUS_QUEUED)
+        (void)queue_remove(srv->deps.queue, rq->id);
     api_job_finished(srv, rq->id);
     struct job j = {0};
     if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))

@@ -200,16 +200,21 @@ static void metrics_init(struct obs_registry *reg, struct svc_metrics *m)
         obs_gauge(reg, "engine_active_workers_count", "executors holding a job", NULL);
 }
 
-static void count_job(struct exec_service *svc, enum job_status status, enum job_verdict v)
+void exec_count_final(struct obs_registry *reg, enum job_status status, enum job_verdict v)
 {
-    if (!svc->deps.metrics)
+    if (!reg)
         return;
     const char *vn = job_verdict_name(v);
     char labels[96];
     (void)snprintf(labels, sizeof(labels), "status=\"%s\",verdict=\"%s\"", job_status_name(status),
                    vn ? vn : "none");
-    count(obs_counter(svc->deps.metrics, "moat_jobs_total", "jobs that reached a final status",
-                      labels));
+    obs_counter_add(obs_counter(reg, "moat_jobs_total", "jobs that reached a final status", labels),
+                    1);
+}
+
+static void count_job(struct exec_service *svc, enum job_status status, enum job_verdict v)
+{
+    exec_count_final(svc->deps.metrics, status, v);
 }
 
 /* ---- durable writes ---- */
@@ -328,8 +333,6 @@ static void record_final(struct exec_service *svc, struct run_ctx *c)
         /* cancelled (or deleted) while it ran: the store's word stands */
         log_info("event=job_result_dropped id=%s reason=%s", c->id,
                  r == -EALREADY ? "cancelled" : "gone");
-        if (r == -EALREADY)
-            count_job(svc, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
         return;
     }
     if (r < 0) {
@@ -403,10 +406,11 @@ static void record_cancelled(struct exec_service *svc, struct run_ctx *c)
     int r = store_cancel(svc->deps.store, c->id, now_unix_ms(), &was, &err);
     if (r < 0 && r != -EALREADY && r != -ENOENT)
         log_error("event=job_cancel_failed id=%s error=\"%s\"", c->id, err.msg);
+    if (r == 0) /* a job is counted by whoever makes it final in the store */
+        count_job(svc, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
     queue_ack(svc->deps.queue, c->id);
     c->job.status = JOB_STATUS_CANCELLED;
     c->job.run.verdict = JOB_VERDICT_CANCELLED;
-    count_job(svc, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
     log_finished(c, "");
     tell_finished(svc, c->id);
 }
@@ -467,12 +471,9 @@ static void settle(struct exec_service *svc, struct run_ctx *c, int r, struct ex
 static void skip_job(struct exec_service *svc, struct run_ctx *c, int r, const char *why)
 {
     if (r == -EALREADY || r == -ENOENT) {
-        /* cancelled while queued (the API counted it only if it took it out
-         * of the queue itself, which it did not: an executor had it) */
+        /* cancelled while queued (counted by whoever cancelled it), or gone */
         log_debug("event=job_skipped id=%s reason=%s", c->id,
                   r == -EALREADY ? "not_queued" : "not_found");
-        if (r == -EALREADY)
-            count_job(svc, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
     } else {
         /* The store failed us, not the job: it is still queued there, so
          * it goes back into the queue after a pause (no attempt counted). */
