@@ -134,6 +134,24 @@ static int check_version(struct dec *d, const json_t *v)
 
 /* ---- the program ---- */
 
+/* The job's one unnamed file: the source, within the code limit. */
+static int set_code(struct dec *d, const char *src, size_t len)
+{
+    if (len > kib(d->cfg->max_code_kb))
+        return FAIL(d, 413, "payload_too_large", "code", "code is larger than %" PRIu64 " KiB",
+                    d->cfg->max_code_kb);
+    d->job.files = calloc(1, sizeof(*d->job.files));
+    if (!d->job.files)
+        return no_memory(d);
+    d->job.nfiles = 1;
+    d->job.files[0].data = moat_memdup0(src, len);
+    if (!d->job.files[0].data)
+        return no_memory(d);
+    d->job.files[0].len = len;
+    d->code_bytes = len;
+    return 0;
+}
+
 static int take_code(struct dec *d, const json_t *v)
 {
     const char *s;
@@ -143,19 +161,7 @@ static int take_code(struct dec *d, const json_t *v)
         return r;
     if (len == 0)
         return BAD(d, "code", "code must not be empty");
-    if (len > kib(d->cfg->max_code_kb))
-        return FAIL(d, 413, "payload_too_large", "code", "code is larger than %" PRIu64 " KiB",
-                    d->cfg->max_code_kb);
-    d->job.files = calloc(1, sizeof(*d->job.files));
-    if (!d->job.files)
-        return no_memory(d);
-    d->job.nfiles = 1;
-    d->job.files[0].data = moat_memdup0(s, len);
-    if (!d->job.files[0].data)
-        return no_memory(d);
-    d->job.files[0].len = len;
-    d->code_bytes = len;
-    return 0;
+    return set_code(d, s, len);
 }
 
 static int take_file(struct dec *d, size_t i, const json_t *f)
@@ -558,18 +564,7 @@ static int decode_raw(struct dec *d, const char *query_language, const char *bod
         return r;
     if (len == 0)
         return BAD(d, "code", "the body (the program) is empty");
-    if (len > kib(d->cfg->max_code_kb))
-        return FAIL(d, 413, "payload_too_large", "code", "code is larger than %" PRIu64 " KiB",
-                    d->cfg->max_code_kb);
-    d->job.files = calloc(1, sizeof(*d->job.files));
-    if (!d->job.files)
-        return no_memory(d);
-    d->job.nfiles = 1;
-    d->job.files[0].data = moat_memdup0(body, len);
-    if (!d->job.files[0].data)
-        return no_memory(d);
-    d->job.files[0].len = len;
-    return 0;
+    return set_code(d, body, len);
 }
 
 int api_decode_submit(const struct moat_config *cfg, const struct lang_registry *langs,
