@@ -127,6 +127,11 @@ int send_full(int fd, const void *data, size_t len);
 int read_full(int fd, void *data, size_t len); /* -EPIPE on early EOF */
 /* Reads a small file (< max bytes) at dirfd/path into buf (NUL-terminated). */
 ssize_t read_small_file_at(int dirfd, const char *path, char *buf, size_t max);
+/* Opens path under dirfd without leaving it: openat2 with RESOLVE_BENEATH,
+ * no symlink anywhere on the path (nor magic links), no mount crossing;
+ * O_NOFOLLOW and O_CLOEXEC always. Before Linux 5.6 (no openat2) only
+ * O_NOFOLLOW guards the last component. mode is used with O_CREAT. -errno. */
+int open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 /* Writes string s to dirfd/path (O_WRONLY, no O_CREAT, no follow). */
 int write_file_at(int dirfd, const char *path, const char *s);
 

@@ -64,18 +64,6 @@ struct exec_cache {
 
 /* ---- files, beneath the cache directory only ---- */
 
-static int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
-{
-    struct open_how how = {.flags = (uint64_t)(unsigned)(flags | O_NOFOLLOW | O_CLOEXEC),
-                           .mode = (flags & O_CREAT) ? mode : 0,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                      RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
-    int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-    if (fd < 0 && errno == ENOSYS)
-        fd = openat(dirfd, path, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-    return fd < 0 ? -errno : fd;
-}
-
 static bool is_key(const char *s)
 {
     size_t n = 0;

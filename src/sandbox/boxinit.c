@@ -19,18 +19,6 @@
 /* openat2 refuses symlinks anywhere on the path and any escape from dirfd;
  * O_NOFOLLOW|O_EXCL alone is the fallback for kernels before 5.6. Files
  * are created, never opened if present: a planted name fails the step. */
-static int create_beneath(int dirfd, const char *name, int flags, mode_t mode)
-{
-    struct open_how how = {.flags = (uint64_t)(unsigned)(flags | O_NOFOLLOW | O_CLOEXEC),
-                           .mode = mode,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                      RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
-    int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
-    if (fd < 0 && errno == ENOSYS)
-        fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-    return fd < 0 ? -errno : fd;
-}
-
 static int write_box_file(int boxfd, uint32_t uid, const struct sbx_file *f,
                           struct moat_err *err)
 {
@@ -48,7 +36,7 @@ static int write_box_file(int boxfd, uint32_t uid, const struct sbx_file *f,
         } else if (errno != EEXIST) {
             goto fail_errno;
         }
-        int sub = create_beneath(dirfd, comp, O_RDONLY | O_DIRECTORY, 0);
+        int sub = open_beneath(dirfd, comp, O_RDONLY | O_DIRECTORY, 0);
         if (dirfd != boxfd)
             (void)close(dirfd);
         if (sub < 0) {
@@ -57,7 +45,7 @@ static int write_box_file(int boxfd, uint32_t uid, const struct sbx_file *f,
         }
         dirfd = sub;
     }
-    int fd = create_beneath(dirfd, comp, O_WRONLY | O_CREAT | O_EXCL,
+    int fd = open_beneath(dirfd, comp, O_WRONLY | O_CREAT | O_EXCL,
                             f->executable ? 0755 : 0644);
     if (dirfd != boxfd)
         (void)close(dirfd);

@@ -31,17 +31,6 @@ struct walk {
     bool overflow;
 };
 
-static int open_beneath(int dirfd, const char *name, int flags)
-{
-    struct open_how how = {.flags = (uint64_t)(unsigned)(flags | O_NOFOLLOW | O_CLOEXEC),
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                      RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
-    int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
-    if (fd < 0 && errno == ENOSYS)
-        fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
-}
-
 static bool is_input(const struct wire_step *s, const char *path)
 {
     for (size_t i = 0; i < s->nfiles; i++)
@@ -54,7 +43,7 @@ static bool is_input(const struct wire_step *s, const char *path)
 static int take_file(struct walk *w, int dirfd, const char *name, const char *path)
 {
     struct sbx_result *res = w->res;
-    int fd = open_beneath(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    int fd = open_beneath(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
     if (fd < 0) {
         res->collect_skipped = true;
         return 0;
@@ -129,7 +118,7 @@ static int walk_dir(struct walk *w, int fd, const char *prefix, unsigned depth)
                 w->overflow = true;
                 break;
             }
-            int sub = open_beneath(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY);
+            int sub = open_beneath(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY, 0);
             if (sub < 0)
                 w->res->collect_skipped = true;
             else
@@ -171,7 +160,7 @@ int collect_box_files(int boxfd, const struct wire_step *s, uint64_t room, struc
                      .res = res,
                      .dev = st.st_dev,
                      .budget = s->collect_max_bytes < room ? s->collect_max_bytes : room};
-    int dfd = open_beneath(boxfd, ".", O_RDONLY | O_DIRECTORY);
+    int dfd = open_beneath(boxfd, ".", O_RDONLY | O_DIRECTORY, 0);
     int r = dfd < 0 ? dfd : walk_dir(&w, dfd, "", 0);
     if (r < 0 || w.overflow)
         drop_collected(res);

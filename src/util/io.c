@@ -2,6 +2,8 @@
 #include "moat/util.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 
 /* One loop for both: send(MSG_NOSIGNAL) on sockets, write elsewhere. */
@@ -88,4 +90,16 @@ int write_file_at(int dirfd, const char *path, const char *s)
     int e = n < 0 ? -errno : ((size_t)n == len ? 0 : -EIO);
     (void)close(fd);
     return e;
+}
+
+int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct open_how how = {.flags = (uint64_t)(unsigned)(flags | O_NOFOLLOW | O_CLOEXEC),
+                           .mode = (flags & O_CREAT) ? mode : 0,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                      RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+    int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    if (fd < 0 && errno == ENOSYS)
+        fd = openat(dirfd, path, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    return fd < 0 ? -errno : fd;
 }
