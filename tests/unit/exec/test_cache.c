@@ -56,14 +56,10 @@ static const char gen_sh[] =
     "echo notes > notes.txt\n";
 
 struct fx {
-    struct sbx_ctx *ctx; /* NULL when not root: box tests skip */
+    struct sbx_test_fx x; /* x.ctx NULL when not root: box tests skip */
     struct lang_registry *langs;
     struct moat_config cfg;
     char base[128];
-    char run_dir[128];
-    char cg_name[64];
-    char parents[8][PATH_MAX];
-    unsigned nparents;
     unsigned ndirs;
     /* of the running test, released by its teardown */
     struct exec_cache *cache;
@@ -478,7 +474,7 @@ static void run_prog(struct fx *f, const struct prog *p, struct exec_outcome *o)
 {
     struct sbx_box *box = NULL;
     struct moat_err err = {0};
-    int r = sbx_box_new(f->ctx, &box, &err);
+    int r = sbx_box_new(f->x.ctx, &box, &err);
     if (r < 0)
         fail_msg("sbx_box_new: %s (%d)", err.msg, r);
     struct exec_request req = {.lang = lang_find(f->langs, p->lang),
@@ -515,7 +511,7 @@ static void expect_cached(const struct exec_outcome *o)
 
 #define NEED_BOXES(f)                                                                              \
     do {                                                                                           \
-        if (!(f)->ctx)                                                                             \
+        if (!(f)->x.ctx)                                                                           \
             skip();                                                                                \
     } while (0)
 
@@ -564,7 +560,7 @@ static void test_c_compiled_once(void **state)
     /* without a cache nothing is looked up or kept */
     struct sbx_box *box = NULL;
     struct moat_err err = {0};
-    assert_int_equal(sbx_box_new(f->ctx, &box, &err), 0);
+    assert_int_equal(sbx_box_new(f->x.ctx, &box, &err), 0);
     struct exec_request req = {
         .lang = lang_find(f->langs, "c"), .files = p.files, .nfiles = 1, .limits = f->cfg.limits};
     assert_int_equal(exec_program(box, &f->cfg, &req, &o1, &err), 0);
@@ -731,35 +727,8 @@ static int group_setup(void **state)
         (void)fprintf(stderr, "box tests skipped: they need root\n");
         return 0;
     }
-    (void)snprintf(f->run_dir, sizeof f->run_dir, "/tmp/moat-ut-cache-run-%d", (int)pid);
-    (void)snprintf(f->cg_name, sizeof f->cg_name, "moat-ut-cache-%d", (int)pid);
-    struct sbx_config sc = {
-        .first_uid = 3970000 + (uint32_t)(pid % 100) * 8,
-        .uid_count = 8,
-        .run_dir = f->run_dir,
-        .cgroup_name = f->cg_name,
-        .box_tmpfs_bytes = 64 * MiB,
-        .tmp_tmpfs_bytes = 64 * MiB,
-        .landlock = true,
-    };
-    r = sbx_ctx_new(&sc, &f->ctx, &err);
-    if (r < 0) {
-        print_error("sbx_ctx_new: %s\n", err.msg);
-        return -1;
-    }
-    /* the parent groups, found by name (v1 hierarchies, unified, pure v2) */
-    char patterns[2][PATH_MAX];
-    (void)snprintf(patterns[0], PATH_MAX, "/sys/fs/cgroup/*/%s", f->cg_name);
-    (void)snprintf(patterns[1], PATH_MAX, "/sys/fs/cgroup/%s", f->cg_name);
-    for (size_t k = 0; k < MOAT_ARRAY_SIZE(patterns); k++) {
-        glob_t g;
-        if (glob(patterns[k], GLOB_ONLYDIR, NULL, &g) != 0)
-            continue;
-        for (size_t i = 0; i < g.gl_pathc && f->nparents < 8; i++)
-            moat_strlcpy(f->parents[f->nparents++], g.gl_pathv[i], PATH_MAX);
-        globfree(&g);
-    }
-    return 0;
+    sbx_test_fx_init(&f->x, "cache-run", 3970000, 8);
+    return sbx_test_fx_start(&f->x);
 }
 
 static int group_teardown(void **state)
@@ -768,15 +737,8 @@ static int group_teardown(void **state)
     int ret = 0;
     exec_cache_free(f->cache);
     lang_registry_free(f->langs);
-    if (f->ctx) {
-        sbx_ctx_free(f->ctx);
-        if (sbx_test_rm_parents(f->parents, f->nparents) < 0)
-            ret = -1;
-        if (sbx_test_rm_run_dir(f->run_dir) < 0) {
-            print_error("cleanup left %s behind\n", f->run_dir);
-            ret = -1;
-        }
-    }
+    if (sbx_test_fx_stop(&f->x) < 0)
+        ret = -1;
     sbx_test_rm_rf(f->base);
     free(f);
     return ret;

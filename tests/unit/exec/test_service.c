@@ -17,7 +17,6 @@
 
 #include <cmocka.h>
 
-#include <glob.h>
 #include <pthread.h>
 
 #include "moat/config.h"
@@ -33,7 +32,6 @@
 
 #define MiB (1ull << 20)
 #define MAX_FINISHED 64
-#define MAX_PARENTS 8
 
 /* languages of the test: "broken" names a run binary no box has, which
  * the sandbox reports as its own failure (internal_error), never the
@@ -67,12 +65,10 @@ struct heard {
 
 struct fx {
     struct moat_config cfg;
-    struct sbx_ctx *ctx;
+    struct sbx_test_fx x;
     struct sbx_pool *pool;
     struct store *store;
     struct lang_registry *langs;
-    char run_dir[128];
-    char cg_name[64];
     char data_dir[128];
     /* of the running test, released by its teardown */
     struct queue *queue;
@@ -551,8 +547,6 @@ static int group_setup(void **state)
     assert_non_null(f);
     pid_t pid = getpid();
     config_defaults(&f->cfg);
-    (void)snprintf(f->run_dir, sizeof f->run_dir, "/tmp/moat-ut-svc-%d", (int)pid);
-    (void)snprintf(f->cg_name, sizeof f->cg_name, "moat-ut-svc-%d", (int)pid);
     (void)snprintf(f->data_dir, sizeof f->data_dir, "/tmp/moat-ut-svc-data-%d", (int)pid);
     moat_strlcpy(f->cfg.data_dir, f->data_dir, sizeof f->cfg.data_dir);
     /* the version probes' cache (a compile cache key holds the version) */
@@ -563,25 +557,20 @@ static int group_setup(void **state)
     f->cfg.retry_factor = 2;
     pthread_mutex_init(&f->heard.lock, NULL);
     pthread_cond_init(&f->heard.cond, NULL);
-    struct sbx_config sc = {
-        .first_uid = 3960000 + (uint32_t)(pid % 100) * 32,
-        .uid_count = 16,
-        .run_dir = f->run_dir,
-        .cgroup_name = f->cg_name,
-        .box_tmpfs_bytes = 64 * MiB,
-        .tmp_tmpfs_bytes = 16 * MiB,
-        .landlock = true,
-        .netns_pool = 2,
-    };
+    sbx_test_fx_init(&f->x, "svc", 3960000, 16);
+    f->x.cfg.tmp_tmpfs_bytes = 16 * MiB;
+    f->x.cfg.netns_pool = 2;
+    *state = f;
+    if (sbx_test_fx_start(&f->x) < 0) {
+        (void)group_teardown(state);
+        return -1;
+    }
     struct moat_err err = {0};
-    int r = sbx_ctx_new(&sc, &f->ctx, &err);
-    if (r == 0)
-        r = sbx_pool_start(f->ctx, 2, &f->pool, &err); /* before any thread */
+    int r = sbx_pool_start(f->x.ctx, 2, &f->pool, &err); /* before any thread */
     if (r == 0)
         r = store_open(&f->cfg, &f->store, &err);
     if (r == 0)
         r = lang_registry_parse(langs_ini, sizeof(langs_ini) - 1, &f->langs, &err);
-    *state = f;
     if (r < 0) {
         print_error("setup: %s (%d)\n", err.msg, r);
         (void)group_teardown(state);
@@ -590,40 +579,13 @@ static int group_setup(void **state)
     return 0;
 }
 
-/* The context's parent groups: <hierarchy>/<cgroup name>. */
-static unsigned parent_groups(const struct fx *f, char (*paths)[PATH_MAX])
-{
-    char patterns[2][PATH_MAX];
-    unsigned n = 0;
-    (void)snprintf(patterns[0], PATH_MAX, "/sys/fs/cgroup/*/%s", f->cg_name); /* v1, unified */
-    (void)snprintf(patterns[1], PATH_MAX, "/sys/fs/cgroup/%s", f->cg_name);   /* pure v2 */
-    for (size_t k = 0; k < MOAT_ARRAY_SIZE(patterns); k++) {
-        glob_t g;
-        if (glob(patterns[k], GLOB_ONLYDIR, NULL, &g) != 0)
-            continue;
-        for (size_t i = 0; i < g.gl_pathc && n < MAX_PARENTS; i++)
-            moat_strlcpy(paths[n++], g.gl_pathv[i], PATH_MAX);
-        globfree(&g);
-    }
-    return n;
-}
-
 static int group_teardown(void **state)
 {
     struct fx *f = *state;
     store_close(f->store);
     lang_registry_free(f->langs);
     sbx_pool_stop(f->pool);
-    sbx_ctx_free(f->ctx);
-    int ret = 0;
-    static char parents[MAX_PARENTS][PATH_MAX];
-    unsigned n = parent_groups(f, parents);
-    if (sbx_test_rm_parents(parents, n) < 0)
-        ret = -1;
-    if (sbx_test_rm_run_dir(f->run_dir) < 0) {
-        print_error("cleanup left %s behind\n", f->run_dir);
-        ret = -1;
-    }
+    int ret = sbx_test_fx_stop(&f->x);
     sbx_test_rm_rf(f->data_dir);
     pthread_cond_destroy(&f->heard.cond);
     pthread_mutex_destroy(&f->heard.lock);

@@ -5,6 +5,11 @@
  * run directory and parent cgroups it leaves on the host, host processes
  * read from /proc and the root check. Static inline, so that each test
  * uses what it needs; include after <cmocka.h>.
+ *
+ * The real-context fixture (struct sbx_test_fx) owns a context made under
+ * /tmp/moat-ut-<tag>-<pid> with the parent cgroup moat-ut-<tag>-<pid>, on
+ * a uid range of the test's own: the tests run in parallel, and two
+ * contexts sharing uids or a cgroup name would take each other's leases.
  */
 #ifndef MOAT_SBX_TEST_H
 #define MOAT_SBX_TEST_H
@@ -12,12 +17,14 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "moat/sandbox.h"
 #include "moat/util.h"
 
 /* ---- files ---- */
@@ -152,21 +159,6 @@ static inline int sbx_test_rm_run_dir(const char *run_dir)
     return bad ? -1 : 0;
 }
 
-/* The host paths (<mount>/<cgroup name>) of a context's n parent groups,
- * from the descriptors it holds. */
-static inline unsigned sbx_test_parent_paths(const int *parent_fd, unsigned n,
-                                             char (*parents)[PATH_MAX])
-{
-    for (unsigned h = 0; h < n; h++) {
-        char link[64];
-        (void)snprintf(link, sizeof link, "/proc/self/fd/%d", parent_fd[h]);
-        ssize_t len = readlink(link, parents[h], PATH_MAX - 1);
-        assert_true(len > 0);
-        parents[h][len] = '\0';
-    }
-    return n;
-}
-
 /* Removes the parent groups (retrying while the kernel still counts a dead
  * box in one) and reaps what the test left unreaped. -1 when a group
  * stays. */
@@ -184,6 +176,96 @@ static inline int sbx_test_rm_parents(char (*parents)[PATH_MAX], unsigned n)
     }
     while (waitpid(-1, NULL, WNOHANG) > 0)
         ;
+    return ret;
+}
+
+/* A real context and what it leaves on the host. */
+#define SBX_TEST_MAX_PARENTS 8
+
+struct sbx_test_fx {
+    struct sbx_config cfg; /* filled by sbx_test_fx_init, the test may adjust it */
+    struct sbx_ctx *ctx;   /* made by sbx_test_fx_start */
+    char run_dir[128];
+    char cg_name[64];
+    char parents[SBX_TEST_MAX_PARENTS][PATH_MAX]; /* <mount>/<cg_name> */
+    unsigned nparents;
+};
+
+/* Fills x->cfg for a context of uid_count uids from uid_base, offset by
+ * the pid so that two runs of the same test do not meet either. */
+static inline void sbx_test_fx_init(struct sbx_test_fx *x, const char *tag, uint32_t uid_base,
+                                    uint32_t uid_count)
+{
+    int pid = (int)getpid();
+    (void)snprintf(x->run_dir, sizeof x->run_dir, "/tmp/moat-ut-%s-%d", tag, pid);
+    (void)snprintf(x->cg_name, sizeof x->cg_name, "moat-ut-%s-%d", tag, pid);
+    x->cfg = (struct sbx_config){
+        .first_uid = uid_base + (uint32_t)(pid % 100) * 2 * uid_count,
+        .uid_count = uid_count,
+        .run_dir = x->run_dir,
+        .cgroup_name = x->cg_name,
+        .box_tmpfs_bytes = 64ull << 20,
+        .tmp_tmpfs_bytes = 64ull << 20,
+        .landlock = true,
+    };
+}
+
+/* The parent groups, found by name (v1 hierarchies and unified, pure v2);
+ * the v1 links to a shared hierarchy (cpu -> cpu,cpuacct) counted once. */
+static inline void sbx_test_fx_find_parents(struct sbx_test_fx *x)
+{
+    char patterns[2][PATH_MAX];
+    (void)snprintf(patterns[0], PATH_MAX, "/sys/fs/cgroup/*/%s", x->cg_name);
+    (void)snprintf(patterns[1], PATH_MAX, "/sys/fs/cgroup/%s", x->cg_name);
+    x->nparents = 0;
+    for (size_t k = 0; k < MOAT_ARRAY_SIZE(patterns); k++) {
+        glob_t g;
+        if (glob(patterns[k], GLOB_ONLYDIR, NULL, &g) != 0)
+            continue;
+        for (size_t i = 0; i < g.gl_pathc && x->nparents < SBX_TEST_MAX_PARENTS; i++) {
+            char real[PATH_MAX];
+            if (!realpath(g.gl_pathv[i], real))
+                continue;
+            bool seen = false;
+            for (unsigned j = 0; j < x->nparents; j++)
+                seen |= strcmp(x->parents[j], real) == 0;
+            if (!seen)
+                moat_strlcpy(x->parents[x->nparents++], real, PATH_MAX);
+        }
+        globfree(&g);
+    }
+}
+
+/* Makes the context of x->cfg and notes its parent groups. -1, with the
+ * reason on stderr and the run directory removed, when it fails. */
+static inline int sbx_test_fx_start(struct sbx_test_fx *x)
+{
+    struct moat_err err = {0};
+    if (sbx_ctx_new(&x->cfg, &x->ctx, &err) < 0) {
+        print_error("sbx_ctx_new: %s\n", err.msg);
+        x->ctx = NULL;
+        (void)sbx_test_rm_run_dir(x->run_dir);
+        return -1;
+    }
+    sbx_test_fx_find_parents(x);
+    assert_true(x->nparents > 0); /* else the cleanup checks would check nothing */
+    return 0;
+}
+
+/* Frees the context (when the test has not) and removes what it left:
+ * parent groups, run directory. Nothing for a fixture never initialised.
+ * -1 when something stays. */
+static inline int sbx_test_fx_stop(struct sbx_test_fx *x)
+{
+    if (x->run_dir[0] == '\0')
+        return 0;
+    sbx_ctx_free(x->ctx);
+    x->ctx = NULL;
+    int ret = sbx_test_rm_parents(x->parents, x->nparents);
+    if (sbx_test_rm_run_dir(x->run_dir) < 0) {
+        print_error("cleanup left %s behind\n", x->run_dir);
+        ret = -1;
+    }
     return ret;
 }
 

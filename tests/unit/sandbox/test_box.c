@@ -31,11 +31,7 @@
 #define NBOX 6
 
 struct fx {
-    struct sbx_ctx *ctx;
-    char run_dir[128];
-    char cg_name[64];
-    char parents[CG_HIER_MAX][PATH_MAX]; /* <mount>/<cg_name> */
-    unsigned nparents;
+    struct sbx_test_fx x;
     struct sbx_box *boxes[NBOX]; /* of the running test, freed by its teardown */
     struct sbx_result res;       /* likewise released */
     char *scratch;               /* likewise freed */
@@ -60,11 +56,11 @@ static struct sbx_limits limits(void)
 static struct sbx_box *new_box(struct fx *f, size_t slot)
 {
     struct moat_err err = {0};
-    int r = sbx_box_new(f->ctx, &f->boxes[slot], &err);
+    int r = sbx_box_new(f->x.ctx, &f->boxes[slot], &err);
     if (r < 0)
         fail_msg("sbx_box_new: %s (%d)", err.msg, r);
-    assert_true(sbx_box_uid(f->boxes[slot]) >= f->ctx->cfg.first_uid);
-    assert_true(sbx_box_uid(f->boxes[slot]) < f->ctx->cfg.first_uid + f->ctx->cfg.uid_count);
+    assert_true(sbx_box_uid(f->boxes[slot]) >= f->x.ctx->cfg.first_uid);
+    assert_true(sbx_box_uid(f->boxes[slot]) < f->x.ctx->cfg.first_uid + f->x.ctx->cfg.uid_count);
     return f->boxes[slot];
 }
 
@@ -207,7 +203,7 @@ static void assert_only_prefork(struct sbx_box *box)
 
 static void box_cg_path(const struct fx *f, unsigned h, uint32_t uid, char *out, size_t size)
 {
-    (void)snprintf(out, size, "%s/box-%u", f->parents[h], uid);
+    (void)snprintf(out, size, "%s/box-%u", f->x.parents[h], uid);
 }
 
 /* After sbx_box_free: no process, no cgroup directory, a free lease. */
@@ -217,14 +213,14 @@ static void assert_box_gone(struct fx *f, uint32_t uid)
     size_t n = procs_where(BY_UID, uid, p, 4);
     if (n)
         fail_msg("%zu process(es) of uid %u left, e.g. %d (%s)", n, uid, (int)p[0].pid, p[0].name);
-    for (unsigned h = 0; h < f->nparents; h++) {
+    for (unsigned h = 0; h < f->x.nparents; h++) {
         char path[PATH_MAX + 32];
         box_cg_path(f, h, uid, path, sizeof path);
         if (access(path, F_OK) == 0)
             fail_msg("cgroup %s left", path);
         assert_int_equal(errno, ENOENT);
     }
-    int fd = lease_try(f->ctx, uid);
+    int fd = lease_try(f->x.ctx, uid);
     if (fd < 0)
         fail_msg("lease of uid %u still held: %s", uid, strerror(-fd));
     (void)close(fd);
@@ -607,8 +603,8 @@ static void test_free_leaves_nothing(void **state)
     struct sbx_box *box = new_box(f, 0);
     uint32_t uid = sbx_box_uid(box);
     pid_t init = sbx_box_init_pid(box);
-    assert_int_equal(lease_try(f->ctx, uid), -EWOULDBLOCK);
-    for (unsigned h = 0; h < f->nparents; h++) {
+    assert_int_equal(lease_try(f->x.ctx, uid), -EWOULDBLOCK);
+    for (unsigned h = 0; h < f->x.nparents; h++) {
         char path[PATH_MAX + 32];
         box_cg_path(f, h, uid, path, sizeof path);
         if (access(path, F_OK) < 0)
@@ -707,28 +703,11 @@ static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    pid_t pid = getpid();
-    (void)snprintf(f->run_dir, sizeof f->run_dir, "/tmp/moat-ut-box-%d", (int)pid);
-    (void)snprintf(f->cg_name, sizeof f->cg_name, "moat-ut-%d", (int)pid);
-    struct sbx_config cfg = {
-        .first_uid = 3900000 + (uint32_t)(pid % 100) * 8,
-        .uid_count = 8,
-        .run_dir = f->run_dir,
-        .cgroup_name = f->cg_name,
-        .box_tmpfs_bytes = 64 * MiB,
-        .tmp_tmpfs_bytes = 64 * MiB,
-        .landlock = true,
-        .cache_dir = NULL,
-    };
-    struct moat_err err = {0};
-    int r = sbx_ctx_new(&cfg, &f->ctx, &err);
-    if (r < 0) {
-        print_error("sbx_ctx_new: %s\n", err.msg);
-        (void)sbx_test_rm_run_dir(f->run_dir);
+    sbx_test_fx_init(&f->x, "box", 3900000, 8);
+    if (sbx_test_fx_start(&f->x) < 0) {
         free(f);
         return -1;
     }
-    f->nparents = sbx_test_parent_paths(f->ctx->cg->parent_fd, f->ctx->cg->c.nhier, f->parents);
     *state = f;
     return 0;
 }
@@ -737,20 +716,17 @@ static int group_teardown(void **state)
 {
     struct fx *f = *state;
     int ret = 0;
-    sbx_ctx_free(f->ctx);
-    for (unsigned h = 0; h < f->nparents; h++) {
+    sbx_ctx_free(f->x.ctx);
+    f->x.ctx = NULL;
+    for (unsigned h = 0; h < f->x.nparents; h++) {
         /* the last context using a parent group removes it */
-        if (access(f->parents[h], F_OK) == 0) {
-            print_error("sbx_ctx_free left %s\n", f->parents[h]);
+        if (access(f->x.parents[h], F_OK) == 0) {
+            print_error("sbx_ctx_free left %s\n", f->x.parents[h]);
             ret = -1;
         }
     }
-    if (sbx_test_rm_parents(f->parents, f->nparents) < 0)
+    if (sbx_test_fx_stop(&f->x) < 0)
         ret = -1;
-    if (sbx_test_rm_run_dir(f->run_dir) < 0) {
-        print_error("cleanup left %s behind\n", f->run_dir);
-        ret = -1;
-    }
     free(f);
     return ret;
 }

@@ -23,11 +23,7 @@
 #define MiB (1ull << 20)
 
 struct fx {
-    struct sbx_ctx *ctx;
-    char run_dir[128];
-    char cg_name[64];
-    char parents[CG_HIER_MAX][PATH_MAX];
-    unsigned nparents;
+    struct sbx_test_fx x;
     struct sbx_box *box;   /* of the running test, freed by its teardown */
     struct sbx_result res; /* likewise released */
 };
@@ -58,7 +54,7 @@ static void run_collect(struct fx *f, const char *script, bool collect, uint64_t
 {
     struct moat_err err = {0};
     if (!f->box) {
-        int r = sbx_box_new(f->ctx, &f->box, &err);
+        int r = sbx_box_new(f->x.ctx, &f->box, &err);
         if (r < 0)
             fail_msg("sbx_box_new: %s (%d)", err.msg, r);
     }
@@ -290,27 +286,12 @@ static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    pid_t pid = getpid();
-    (void)snprintf(f->run_dir, sizeof f->run_dir, "/tmp/moat-ut-col-%d", (int)pid);
-    (void)snprintf(f->cg_name, sizeof f->cg_name, "moat-ut-col-%d", (int)pid);
-    struct sbx_config cfg = {
-        .first_uid = 3920000 + (uint32_t)(pid % 100) * 8,
-        .uid_count = 8,
-        .run_dir = f->run_dir,
-        .cgroup_name = f->cg_name,
-        .box_tmpfs_bytes = 64 * MiB,
-        .tmp_tmpfs_bytes = 16 * MiB,
-        .landlock = true,
-    };
-    struct moat_err err = {0};
-    int r = sbx_ctx_new(&cfg, &f->ctx, &err);
-    if (r < 0) {
-        print_error("sbx_ctx_new: %s\n", err.msg);
-        (void)sbx_test_rm_run_dir(f->run_dir);
+    sbx_test_fx_init(&f->x, "col", 3920000, 8);
+    f->x.cfg.tmp_tmpfs_bytes = 16 * MiB;
+    if (sbx_test_fx_start(&f->x) < 0) {
         free(f);
         return -1;
     }
-    f->nparents = sbx_test_parent_paths(f->ctx->cg->parent_fd, f->ctx->cg->c.nhier, f->parents);
     sbx_result_init(&f->res);
     *state = f;
     return 0;
@@ -319,16 +300,9 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     struct fx *f = *state;
-    int ret = 0;
     sbx_box_free(f->box);
     sbx_result_release(&f->res);
-    sbx_ctx_free(f->ctx);
-    if (sbx_test_rm_parents(f->parents, f->nparents) < 0)
-        ret = -1;
-    if (sbx_test_rm_run_dir(f->run_dir) < 0) {
-        print_error("cleanup left %s behind\n", f->run_dir);
-        ret = -1;
-    }
+    int ret = sbx_test_fx_stop(&f->x);
     free(f);
     return ret;
 }

@@ -32,11 +32,7 @@
 #define NSEQ 20
 
 struct fx {
-    struct sbx_ctx *ctx;
-    char run_dir[128];
-    char cg_name[64];
-    char parents[CG_HIER_MAX][PATH_MAX]; /* <mount>/<cg_name> */
-    unsigned nparents;
+    struct sbx_test_fx x;
     struct sbx_pool *pool; /* of the running test, stopped by its teardown */
     struct sbx_box *box;   /* likewise freed */
 };
@@ -65,7 +61,7 @@ static size_t box_uid_procs(const struct fx *f, pid_t *first)
     DIR *d = opendir("/proc");
     assert_non_null(d);
     size_t n = 0;
-    uint32_t lo = f->ctx->cfg.first_uid, hi = lo + f->ctx->cfg.uid_count;
+    uint32_t lo = f->x.ctx->cfg.first_uid, hi = lo + f->x.ctx->cfg.uid_count;
     pid_t pid;
     char text[4096];
     while (sbx_test_next_proc(d, &pid, text, sizeof text)) {
@@ -87,8 +83,8 @@ static size_t box_uid_procs(const struct fx *f, pid_t *first)
 static size_t box_cgroups(const struct fx *f, char *first, size_t size)
 {
     size_t n = 0;
-    for (unsigned h = 0; h < f->nparents; h++) {
-        DIR *d = opendir(f->parents[h]);
+    for (unsigned h = 0; h < f->x.nparents; h++) {
+        DIR *d = opendir(f->x.parents[h]);
         if (!d)
             continue;
         struct dirent *e;
@@ -96,7 +92,7 @@ static size_t box_cgroups(const struct fx *f, char *first, size_t size)
             if (!str_has_prefix(e->d_name, "box-"))
                 continue;
             if (n++ == 0 && first)
-                (void)snprintf(first, size, "%s/%s", f->parents[h], e->d_name);
+                (void)snprintf(first, size, "%s/%s", f->x.parents[h], e->d_name);
         }
         (void)closedir(d);
     }
@@ -139,7 +135,7 @@ static pid_t find_spawner(void)
 static void start_pool(struct fx *f, uint32_t warm)
 {
     struct moat_err err = {0};
-    int r = sbx_pool_start(f->ctx, warm, &f->pool, &err);
+    int r = sbx_pool_start(f->x.ctx, warm, &f->pool, &err);
     if (r < 0)
         fail_msg("sbx_pool_start: %s (%d)", err.msg, r);
 }
@@ -341,7 +337,7 @@ static void test_spawner_killed(void **state)
     /* ...their cgroups stayed (nobody was left to remove them) until the
      * next sweep, which finds their leases free. */
     assert_true(box_cgroups(f, NULL, 0) > 0);
-    lease_sweep(f->ctx);
+    lease_sweep(f->x.ctx);
     assert_nothing_left(f);
 }
 
@@ -355,9 +351,9 @@ static void test_reexecuted_spawner(void **state)
     const char *lean = getenv("MOAT_TEST_LEAN");
     if (!lean || !*lean)
         fail_msg("MOAT_TEST_LEAN is not set (run through ctest)");
-    f->ctx->cfg.spawner_exe = lean;
+    f->x.ctx->cfg.spawner_exe = lean;
     start_pool(f, 2);
-    f->ctx->cfg.spawner_exe = NULL;
+    f->x.ctx->cfg.spawner_exe = NULL;
     wait_warm(f, 2);
     pid_t sp = find_spawner();
     assert_true(sp > 0);
@@ -400,31 +396,17 @@ static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    pid_t pid = getpid();
-    (void)snprintf(f->run_dir, sizeof f->run_dir, "/tmp/moat-ut-pool-%d", (int)pid);
-    (void)snprintf(f->cg_name, sizeof f->cg_name, "moat-ut-pool-%d", (int)pid);
     /* Just enough uids for the boxes alive at once (4 busy, up to 4 warm,
      * and those being torn down): a lease must be free as soon as its box
      * is gone. */
-    struct sbx_config cfg = {
-        .first_uid = 3950000 + (uint32_t)(pid % 100) * 32,
-        .uid_count = 16,
-        .run_dir = f->run_dir,
-        .cgroup_name = f->cg_name,
-        .box_tmpfs_bytes = 16 * MiB,
-        .tmp_tmpfs_bytes = 16 * MiB,
-        .landlock = true,
-        .netns_pool = 2,
-    };
-    struct moat_err err = {0};
-    int r = sbx_ctx_new(&cfg, &f->ctx, &err);
-    if (r < 0) {
-        print_error("sbx_ctx_new: %s\n", err.msg);
-        (void)sbx_test_rm_run_dir(f->run_dir);
+    sbx_test_fx_init(&f->x, "pool", 3950000, 16);
+    f->x.cfg.box_tmpfs_bytes = 16 * MiB;
+    f->x.cfg.tmp_tmpfs_bytes = 16 * MiB;
+    f->x.cfg.netns_pool = 2;
+    if (sbx_test_fx_start(&f->x) < 0) {
         free(f);
         return -1;
     }
-    f->nparents = sbx_test_parent_paths(f->ctx->cg->parent_fd, f->ctx->cg->c.nhier, f->parents);
     *state = f;
     return 0;
 }
@@ -432,21 +414,14 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     struct fx *f = *state;
-    int ret = 0;
     /* whatever a failed test left, once its processes are gone */
     for (int i = 0; i < 100; i++) {
-        lease_sweep(f->ctx);
+        lease_sweep(f->x.ctx);
         if (box_cgroups(f, NULL, 0) == 0)
             break;
         (void)usleep(20000);
     }
-    sbx_ctx_free(f->ctx);
-    if (sbx_test_rm_parents(f->parents, f->nparents) < 0)
-        ret = -1;
-    if (sbx_test_rm_run_dir(f->run_dir) < 0) {
-        print_error("cleanup left %s behind\n", f->run_dir);
-        ret = -1;
-    }
+    int ret = sbx_test_fx_stop(&f->x);
     free(f);
     return ret;
 }
