@@ -14,123 +14,24 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-CG_FS = "/sys/fs/cgroup"
+from e2e_util import (Failure, box_groups, cgroup_parents, check, descendants, live,
+                      proc_status, procs_in_tree, sweep, uid_procs, wait_for, write)
+
 UID_COUNT = 4
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what, got=None):
-    if not cond:
-        raise Failure(what + ("" if got is None else f"\n  got: {got!r}"))
-
-
-def proc_status(pid):
-    """(name, ppid, state, uids) of a process, or None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            text = f.read()
-    except OSError:
-        return None
-    fields = dict(l.split(":", 1) for l in text.splitlines() if ":" in l)
-    return (fields["Name"].strip(), int(fields["PPid"]), fields["State"].split()[0],
-            [int(u) for u in fields["Uid"].split()])
-
-
-def all_pids():
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
-def live(pid):
-    st = proc_status(pid)
-    return st is not None and st[2] != "Z"
-
-
-def uid_procs(first):
-    """Live processes with any of their uids in the box range."""
-    out = []
-    for pid in all_pids():
-        st = proc_status(pid)
-        if st and st[2] != "Z" and any(first <= u < first + UID_COUNT for u in st[3]):
-            out.append((pid, st[0]))
-    return out
-
-
-def descendants(root):
-    kids = {}
-    for pid in all_pids():
-        st = proc_status(pid)
-        if st:
-            kids.setdefault(st[1], []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.append(k)
-            todo.append(k)
-    return out
-
-
-def parents(cg):
-    """The parent group in every hierarchy that has it."""
-    out = []
-    for ctl in sorted(os.listdir(CG_FS)):
-        d = os.path.join(CG_FS, ctl, cg)
-        if os.path.isdir(d):
-            out.append(d)
-    if os.path.isdir(os.path.join(CG_FS, cg)):
-        out.append(os.path.join(CG_FS, cg))
-    return out
-
-
-def box_groups(cg):
-    return [os.path.join(p, x) for p in parents(cg) for x in os.listdir(p) if x.startswith("box-")]
-
-
-def procs_in_tree(group):
-    n = 0
-    for d, _, _ in os.walk(group):
-        with open(os.path.join(d, "cgroup.procs")) as f:
-            n += len(f.read().split())
-    return n
-
-
-def remove_tree(group):
-    for d, _, _ in sorted(os.walk(group), key=lambda w: -w[0].count("/")):
-        for _ in range(100):
-            try:
-                os.rmdir(d)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.02)
-
-
-def wait_for(what, cond, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise Failure(f"{what}: not within {timeout} s")
-
-
 def run(moat, cg, first, run_dir, tmp):
-    sleeper = os.path.join(tmp, "sleep.py")
-    with open(sleeper, "w") as f:
-        f.write("import time\nprint('up', flush=True)\ntime.sleep(30)\n")
-    hello = os.path.join(tmp, "hello.py")
-    with open(hello, "w") as f:
-        f.write("print('hi')\n")
+    sleeper = write(tmp, "sleep.py", "import time\nprint('up', flush=True)\ntime.sleep(30)\n")
+    hello = write(tmp, "hello.py", "print('hi')\n")
+
+    def box_procs():
+        return uid_procs(first, UID_COUNT)
+
     common = ["run", "--json", "--cgroup-name", cg, "--first-uid", str(first),
               "--uid-count", str(UID_COUNT), "--run-dir", run_dir]
 
@@ -138,9 +39,9 @@ def run(moat, cg, first, run_dir, tmp):
     p = subprocess.Popen([moat] + common + ["--wall-time-limit", "40000", sleeper],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_for("box cgroup", lambda: box_groups(cg), 30)
+        wait_for("box cgroup", lambda: box_groups(cg), 30, 0.02)
         prog = wait_for("program running as a box uid",
-                        lambda: [x for x in uid_procs(first) if x[1].startswith("python")], 30)
+                        lambda: [x for x in box_procs() if x[1].startswith("python")], 30, 0.02)
         family = descendants(p.pid)
         inits = [pid for pid in family if proc_status(pid) and proc_status(pid)[0] == "moat-box"]
         check(len(inits) >= 1, "box init is moat's child", family)
@@ -156,10 +57,10 @@ def run(moat, cg, first, run_dir, tmp):
     p.wait()
     try:
         wait_for("box processes gone after kill -9",
-                 lambda: not [pid for pid in family if live(pid)] and not uid_procs(first), 2.0)
+                 lambda: not [pid for pid in family if live(pid)] and not box_procs(), 2.0, 0.02)
     except Failure:
         raise Failure("box processes survived moat: " +
-                      repr([(pid, proc_status(pid)) for pid in family if live(pid)] + uid_procs(first)))
+                      repr([(pid, proc_status(pid)) for pid in family if live(pid)] + box_procs()))
     died_ms = (time.monotonic() - t0) * 1000
     print(f"box processes gone {died_ms:.0f} ms after kill -9 (program {prog})")
 
@@ -179,26 +80,17 @@ def run(moat, cg, first, run_dir, tmp):
     check(r.returncode == 0 and res["verdict"] == "ok" and res["stdout"] == "hi\n",
           "second run works", (r.returncode, res, r.stderr))
     check(not box_groups(cg), "leftover cgroup swept", box_groups(cg))
-    check(not parents(cg), "the last moat using the parent group removed it", parents(cg))
-    check(not uid_procs(first), "no process of a box uid", uid_procs(first))
+    check(not cgroup_parents(cg), "the last moat using the parent group removed it",
+          cgroup_parents(cg))
+    check(not box_procs(), "no process of a box uid", box_procs())
 
 
 def cleanup(cg, first, run_dir):
-    for pid, _ in uid_procs(first):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    for g in box_groups(cg):
-        remove_tree(g)
-    ok = True
-    for d in parents(cg):
-        remove_tree(d)
-        if os.path.exists(d):
-            print(f"cleanup left {d} behind")
-            ok = False
+    left = sweep(cg, first, UID_COUNT)
+    for d in left:
+        print(f"cleanup left {d} behind")
     shutil.rmtree(run_dir, ignore_errors=True)
-    return ok
+    return not left
 
 
 def main():

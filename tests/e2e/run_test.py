@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 
+from e2e_util import Failure, box_groups, check, uid_procs, write
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "programs")
 CASES = {}
@@ -19,15 +21,6 @@ CASES = {}
 def case(fn):
     CASES[fn.__name__] = fn
     return fn
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, what, got=None):
-    if not cond:
-        raise Failure(what + ("" if got is None else f"\n  got: {got!r}"))
 
 
 def moat(args, stdin=None, env=None, timeout=120):
@@ -76,13 +69,6 @@ def hello_case(lang):
 
 for _lang in HELLO:
     case(hello_case(_lang))
-
-
-def write(tmp, name, text):
-    p = os.path.join(tmp, name)
-    with open(p, "wb") as f:
-        f.write(text if isinstance(text, bytes) else text.encode())
-    return p
 
 
 @case
@@ -242,12 +228,9 @@ def nothing_left_behind():
         res = run_json(["--cgroup-name", "moat-e2e-left", "--first-uid", str(first),
                         "--uid-count", "8", p], rc=0)
         check(res["stdout"] == "parent done\n", "parent finished", res)
-        for ctl in ("memory", "pids", "cpuacct", "unified", ""):
-            d = os.path.join("/sys/fs/cgroup", ctl, "moat-e2e-left")
-            check(not os.path.exists(d) or not [x for x in os.listdir(d) if x.startswith("box-")],
-                  f"no box cgroup left in {d}", os.listdir(d) if os.path.exists(d) else None)
-        out = subprocess.run(["ps", "-eo", "uid=,pid=,comm="], capture_output=True, text=True).stdout
-        left = [l for l in out.splitlines() if first <= int(l.split()[0]) < first + 8]
+        groups = box_groups("moat-e2e-left")
+        check(not groups, "no box cgroup left", groups)
+        left = uid_procs(first, 8)
         check(not left, "no process of a box uid left", left)
 
 

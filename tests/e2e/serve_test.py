@@ -41,12 +41,12 @@ import traceback
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_util import (Failure, check, descendants, live, proc_status,  # noqa: E402
+                      procs_in_tree, wait_for, write)
 from serve_util import (ALLOW, EXPECTED_STATUS, MUST_ANSWER, RFC3339_RE,  # noqa: E402
-                        TIME_RE, UUID_RE, Failure, Server, box_pythons, check, descendants,
-                        expect_error, garbage_payloads, json_stream,
-                        kill_box_init_of_running_program,
-                        live, malformed_requests, metric_sum, proc_status, procs_in_tree, py,
-                        raw_exchange, run_jobs_waiting, sha256, shell, wait_for)
+                        TIME_RE, UUID_RE, Server, box_pythons, expect_error, garbage_payloads,
+                        json_stream, kill_box_init_of_running_program, malformed_requests,
+                        metric_sum, py, raw_exchange, run_jobs_waiting, sha256, shell)
 
 MOAT = None
 GROUPS = {}  # name -> (server flags or None, [case functions])
@@ -607,9 +607,7 @@ def delete_finished_job_409(srv):
 def submit_cli(srv):
     url = f"http://{srv.hostport}"
     with tempfile.TemporaryDirectory() as tmp:
-        prog = os.path.join(tmp, "three.py")
-        with open(prog, "w") as f:
-            f.write("import sys\nprint('out')\nsys.exit(3)\n")
+        prog = write(tmp, "three.py", "import sys\nprint('out')\nsys.exit(3)\n")
         p = subprocess.run([MOAT, "submit", prog, "--server", url], capture_output=True,
                            timeout=120)
         check(p.returncode == 3, "moat submit exits with the program's code", (p.returncode,
@@ -625,12 +623,8 @@ def submit_cli(srv):
               and j["verdict"] == "runtime_error" and UUID_RE.match(j["jobId"]),
               "--json prints the job", j)
         check(srv.job(j["jobId"])["output"] == "out\n", "the job is on the server", j)
-        echo = os.path.join(tmp, "echo.py")
-        with open(echo, "w") as f:
-            f.write("import sys\nprint(sys.stdin.read().upper(), end='')\n")
-        inp = os.path.join(tmp, "in.txt")
-        with open(inp, "w") as f:
-            f.write("some input\n")
+        echo = write(tmp, "echo.py", "import sys\nprint(sys.stdin.read().upper(), end='')\n")
+        inp = write(tmp, "in.txt", "some input\n")
         p = subprocess.run([MOAT, "submit", echo, "--stdin", inp, "--server", url],
                            capture_output=True, timeout=120)
         check(p.returncode == 0 and p.stdout == b"SOME INPUT\n", "--stdin FILE",

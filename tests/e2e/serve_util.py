@@ -21,7 +21,9 @@ import threading
 import time
 import uuid
 
-CG_FS = "/sys/fs/cgroup"
+from e2e_util import (Failure, box_groups, cgroup_parents, check, live, proc_status,
+                      sweep, uid_procs, wait_for)
+
 # Above the ranges of run_test.py (3000000: moat's default) and crash_test.py
 # (3980000, 3990000).
 UID_BASE = 4100000
@@ -32,91 +34,8 @@ RFC3339_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what, got=None):
-    if not cond:
-        raise Failure(what + ("" if got is None else f"\n  got: {got!r}"[:3000]))
-
-
-def wait_for(what, cond, timeout, interval=0.05):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= end:
-            raise Failure(f"{what}: not within {timeout} s")
-        time.sleep(interval)
-
-
 def sha256(data):
     return hashlib.sha256(data if isinstance(data, bytes) else data.encode()).hexdigest()
-
-
-# ---- processes and cgroups ----
-
-def proc_status(pid):
-    """(name, ppid, state, uids) of a process, or None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            text = f.read()
-    except OSError:
-        return None
-    fields = dict(l.split(":", 1) for l in text.splitlines() if ":" in l)
-    try:
-        return (fields["Name"].strip(), int(fields["PPid"]), fields["State"].split()[0],
-                [int(u) for u in fields["Uid"].split()])
-    except (KeyError, ValueError, IndexError):
-        return None
-
-
-def all_pids():
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
-def live(pid):
-    st = proc_status(pid)
-    return st is not None and st[2] != "Z"
-
-
-def descendants(root):
-    kids = {}
-    for pid in all_pids():
-        st = proc_status(pid)
-        if st:
-            kids.setdefault(st[1], []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.append(k)
-            todo.append(k)
-    return out
-
-
-def procs_in_tree(group):
-    n = 0
-    for d, _, _ in os.walk(group):
-        try:
-            with open(os.path.join(d, "cgroup.procs")) as f:
-                n += len(f.read().split())
-        except OSError:
-            pass
-    return n
-
-
-def remove_tree(group):
-    for d, _, _ in sorted(os.walk(group), key=lambda w: -w[0].count("/")):
-        for _ in range(100):
-            try:
-                os.rmdir(d)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.02)
 
 
 # ---- HTTP ----
@@ -287,51 +206,20 @@ class Server:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        for pid, _ in self.uid_procs():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        for g in self.box_groups():
-            remove_tree(g)
-        for d in self.parents():
-            remove_tree(d)
+        sweep(self.cg, self.first_uid, UID_SPAN)
         shutil.rmtree(self.run_dir, ignore_errors=True)
         if self.own_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     # -- what a server leaves --
     def uid_procs(self):
-        out = []
-        for pid in all_pids():
-            st = proc_status(pid)
-            if st and st[2] != "Z" and any(
-                    self.first_uid <= u < self.first_uid + UID_SPAN for u in st[3]):
-                out.append((pid, st[0]))
-        return out
+        return uid_procs(self.first_uid, UID_SPAN)
 
     def parents(self):
-        out = []
-        try:
-            ctls = sorted(os.listdir(CG_FS))
-        except OSError:
-            ctls = []
-        for ctl in ctls:
-            d = os.path.join(CG_FS, ctl, self.cg)
-            if os.path.isdir(d):
-                out.append(d)
-        if os.path.isdir(os.path.join(CG_FS, self.cg)):
-            out.append(os.path.join(CG_FS, self.cg))
-        return out
+        return cgroup_parents(self.cg)
 
     def box_groups(self):
-        out = []
-        for p in self.parents():
-            try:
-                out += [os.path.join(p, x) for x in os.listdir(p) if x.startswith("box-")]
-            except OSError:
-                pass
-        return out
+        return box_groups(self.cg)
 
     # -- HTTP --
     @property
