@@ -32,6 +32,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$ROOT/bench/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 [[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
 MOAT=${MOAT:-$BUILD/moat}
@@ -66,19 +68,14 @@ AFTER='<!-- sandbox:end -->'
 PY=/usr/bin/python3
 HELPER="$ROOT/bench/api_bench.py"
 
-die() { echo "bench/api.sh: $*" >&2; exit 1; }
 say() { echo "bench: $(date -u +%H:%M:%S) $*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (moat makes cgroups and namespaces)"
 [ -x "$MOAT" ] || die "$MOAT not found: run 'make build' first"
 [ -x "$(dirname "$MOAT")/moat-server" ] || die "$(dirname "$MOAT")/moat-server not found"
-for tool in wrk hey curl jq awk gcc $PY /usr/bin/bash; do
-    command -v "$tool" >/dev/null || die "$tool is missing (scripts/deps.sh installs it)"
-done
-for n in DURATION LAT_RUNS LAT_WARMUP SAT_JOBS SAT_CONC FLOOR_RUNS PACED_S MEM_JOBS MEM_TIMEOUT \
-    SAT_TIMEOUT WORKERS WARM_BOXES START_TIMEOUT WRK_THREADS; do
-    [[ ${!n} =~ ^[0-9]+$ && ${!n} -ge 1 ]] || die "$n must be a positive integer"
-done
+need_tools wrk hey curl jq awk gcc $PY /usr/bin/bash
+need_positive DURATION LAT_RUNS LAT_WARMUP SAT_JOBS SAT_CONC FLOOR_RUNS PACED_S MEM_JOBS MEM_TIMEOUT \
+    SAT_TIMEOUT WORKERS WARM_BOXES START_TIMEOUT WRK_THREADS
 [ -d "$DATA_BASE" ] || die "DATA_BASE $DATA_BASE is not a directory"
 DATA_FS=$(findmnt -n -o FSTYPE -T "$DATA_BASE")
 case $DATA_FS in
@@ -102,7 +99,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 helper() { "$PY" "$HELPER" "$@"; }
 
 # ---------------------------------------------------------------- servers
@@ -361,10 +357,8 @@ for tool in $TOOLS; do
 done
 
 SECTION="$WORK/section.md"
-KERNEL=$(uname -r)
-CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+machine_facts "$ROOT"
 NCPU=$(nproc)
-HEAD=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$ROOT" status --porcelain -- src include 2>/dev/null | head -c 1)
 V_WRK=$(wrk --version 2>&1 | awk 'NR == 1 {print $2}' || true)
 V_HEY=$(dpkg-query -W -f '${Version}' hey 2>/dev/null || echo unknown)
@@ -627,17 +621,5 @@ row_sat() { # lang label floorlabel
 
 # Replace this script's section, else put it after the sandbox section, else
 # at the end; keep everything else.
-if [ -f "$OUT" ] && grep -qF "$BEGIN" "$OUT"; then
-    awk -v b="$BEGIN" -v e="$END" -v f="$SECTION" '
-        $0 == b { while ((getline l < f) > 0) print l; skip = 1; next }
-        $0 == e { skip = 0; next }
-        !skip' "$OUT" >"$WORK/out.md"
-elif [ -f "$OUT" ] && grep -qF "$AFTER" "$OUT"; then
-    awk -v a="$AFTER" -v f="$SECTION" '
-        { print }
-        $0 == a { print ""; while ((getline l < f) > 0) print l }' "$OUT" >"$WORK/out.md"
-else
-    { [ -f "$OUT" ] && cat "$OUT" && echo; cat "$SECTION"; } >"$WORK/out.md"
-fi
-cat "$WORK/out.md" >"$OUT"
+write_section "$OUT" "$SECTION" "$BEGIN" "$END" "$WORK/out.md" "$AFTER"
 cat "$SECTION"

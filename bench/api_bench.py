@@ -612,69 +612,45 @@ def main():
         p.add_argument("--lang", default="bash")
         p.add_argument("--code", default="echo hi\n")
 
-    p = sub.add_parser("load")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--pid", type=int, default=0)
-    p.add_argument("--tool", choices=("wrk", "hey"), required=True)
-    p.add_argument("--method", default="GET")
-    p.add_argument("--path", default="/healthz")
-    p.add_argument("--body")
-    p.add_argument("--conc", type=int, default=64)
-    p.add_argument("--threads", type=int, default=2, help="wrk threads")
-    p.add_argument("--duration", type=int, default=10)
-    p.add_argument("--workdir", default="/tmp")
-    p.set_defaults(fn=cmd_load)
+    def command(name, fn, *opts, job=False):
+        """A subcommand: the job arguments when job, then opts, (flag, kwargs) each."""
+        p = sub.add_parser(name)
+        if job:
+            job_args(p)
+        for flag, kw in opts:
+            p.add_argument(flag, **kw)
+        p.set_defaults(fn=fn)
 
-    p = sub.add_parser("latency")
-    job_args(p)
-    p.add_argument("--n", type=int, default=200)
-    p.add_argument("--warmup", type=int, default=20)
-    p.add_argument("--gap-ms", type=float, default=5.0)
-    p.add_argument("--expect")
-    p.add_argument("bare", nargs="+")
-    p.set_defaults(fn=cmd_latency)
+    def opt(flag, t=None, default=None, **kw):
+        return flag, dict(type=t, default=default, **kw)
 
-    p = sub.add_parser("floor")
-    p.add_argument("--n", type=int, default=3000)
-    p.add_argument("--par", type=int, default=2)
-    p.add_argument("argv", nargs="+")
-    p.set_defaults(fn=cmd_floor)
-
-    p = sub.add_parser("saturate")
-    job_args(p)
-    p.add_argument("--n", type=int, default=3000)
-    p.add_argument("--conc", type=int, default=16)
-    p.add_argument("--poll-ms", type=float, default=20.0)
-    p.add_argument("--timeout", type=float, default=120.0)
-    p.set_defaults(fn=cmd_saturate)
-
-    p = sub.add_parser("paced")
-    job_args(p)
-    p.add_argument("--rate", type=float, required=True)
-    p.add_argument("--duration", type=float, default=10.0)
-    p.add_argument("--threads", type=int, default=64)
-    p.set_defaults(fn=cmd_paced)
-
-    p = sub.add_parser("churn")
-    job_args(p)
-    p.add_argument("--total", type=int, default=100000)
-    p.add_argument("--batch", type=int, default=500)
-    p.add_argument("--max-outstanding", type=int, default=1500)
-    p.add_argument("--probe-s", type=float, default=20.0,
-                   help="after this long, lower the total to what fits in the timeout")
-    p.add_argument("--conc", type=int, default=16)
-    p.add_argument("--settle", type=float, default=2.0)
-    p.add_argument("--timeout", type=float, default=300.0)
-    p.set_defaults(fn=cmd_churn)
-
-    p = sub.add_parser("fsync")
-    p.add_argument("--dir", required=True)
-    p.add_argument("--n", type=int, default=300)
-    p.set_defaults(fn=cmd_fsync)
-
-    p = sub.add_parser("rss")
-    p.add_argument("--pid", type=int, required=True)
-    p.set_defaults(fn=lambda a: print(json.dumps(rss_report(a.pid))))
+    command("load", cmd_load,
+            opt("--port", int, required=True), opt("--pid", int, 0),
+            opt("--tool", choices=("wrk", "hey"), required=True), opt("--method", default="GET"),
+            opt("--path", default="/healthz"), opt("--body"), opt("--conc", int, 64),
+            opt("--threads", int, 2, help="wrk threads"), opt("--duration", int, 10),
+            opt("--workdir", default="/tmp"))
+    command("latency", cmd_latency,
+            opt("--n", int, 200), opt("--warmup", int, 20), opt("--gap-ms", float, 5.0),
+            opt("--expect"), ("bare", dict(nargs="+")), job=True)
+    command("floor", cmd_floor,
+            opt("--n", int, 3000), opt("--par", int, 2), ("argv", dict(nargs="+")))
+    command("saturate", cmd_saturate,
+            opt("--n", int, 3000), opt("--conc", int, 16), opt("--poll-ms", float, 20.0),
+            opt("--timeout", float, 120.0), job=True)
+    command("paced", cmd_paced,
+            opt("--rate", float, required=True), opt("--duration", float, 10.0),
+            opt("--threads", int, 64), job=True)
+    command("churn", cmd_churn,
+            opt("--total", int, 100000), opt("--batch", int, 500),
+            opt("--max-outstanding", int, 1500),
+            opt("--probe-s", float, 20.0,
+                help="after this long, lower the total to what fits in the timeout"),
+            opt("--conc", int, 16), opt("--settle", float, 2.0), opt("--timeout", float, 300.0),
+            job=True)
+    command("fsync", cmd_fsync, opt("--dir", required=True), opt("--n", int, 300))
+    command("rss", lambda a: print(json.dumps(rss_report(a.pid))),
+            opt("--pid", int, required=True))
 
     args = ap.parse_args()
     args.fn(args)

@@ -24,6 +24,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$ROOT/bench/lib.sh"
 MOAT=${MOAT:-$ROOT/build/moat}
 OUT=${OUT:-$ROOT/BENCHMARKS.md}
 PASSES=${PASSES:-2}
@@ -38,17 +40,12 @@ MAX_WAIT=${MAX_WAIT:-900}
 BEGIN='<!-- sandbox:begin -->'
 END='<!-- sandbox:end -->'
 
-die() { echo "bench/sandbox.sh: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (moat makes cgroups and namespaces)"
 [ -x "$MOAT" ] || die "$MOAT not found: run 'make build' first"
-for tool in hyperfine jq awk ps /usr/bin/bash /usr/bin/python3 /usr/bin/true /usr/bin/sleep; do
-    command -v "$tool" >/dev/null || die "$tool is missing (scripts/deps.sh installs it)"
-done
-for n in PASSES ROUNDS RUNS WARMUP BENCH_RUNS BENCH_RUNS_SLOW MEM_BOXES MAX_WAIT; do
-    [[ ${!n} =~ ^[0-9]+$ && ${!n} -ge 1 ]] || die "$n must be a positive integer"
-done
+need_tools hyperfine jq awk ps /usr/bin/bash /usr/bin/python3 /usr/bin/true /usr/bin/sleep
+need_positive PASSES ROUNDS RUNS WARMUP BENCH_RUNS BENCH_RUNS_SLOW MEM_BOXES MAX_WAIT
 
 WORK=$(mktemp -d /tmp/moat-bench.XXXXXX)
 CID="moat-bench-$$"
@@ -70,8 +67,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---------------------------------------------------------------- inputs
 printf 'echo hello\n' >"$WORK/hello.sh"
@@ -339,9 +334,7 @@ verdict() { # op target key -> met/missed over all passes
 bwcell() { [ "$HAVE_BWRAP" -eq 1 ] && cell "$1" || echo "n/a"; }
 cruncell() { [ "$HAVE_CRUN" -eq 1 ] && cell crun_true || echo "n/a"; }
 
-KERNEL=$(uname -r)
-CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-HEAD=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+machine_facts "$ROOT"
 V_HF=$(hyperfine --version | awk '{print $2}')
 V_BW=$([ "$HAVE_BWRAP" -eq 1 ] && bwrap --version | awk '{print $2}' || echo none)
 V_CRUN=$(command -v crun >/dev/null && crun --version | awk 'NR == 1 {print $3}' || echo none)
@@ -433,13 +426,5 @@ SECTION="$WORK/section.md"
 } >"$SECTION"
 
 # Replace this script's section, keep everything else.
-if [ -f "$OUT" ] && grep -qF "$BEGIN" "$OUT"; then
-    awk -v b="$BEGIN" -v e="$END" -v f="$SECTION" '
-        $0 == b { while ((getline l < f) > 0) print l; skip = 1; next }
-        $0 == e { skip = 0; next }
-        !skip' "$OUT" >"$WORK/out.md"
-else
-    { [ -f "$OUT" ] && cat "$OUT" && echo; cat "$SECTION"; } >"$WORK/out.md"
-fi
-cat "$WORK/out.md" >"$OUT"
+write_section "$OUT" "$SECTION" "$BEGIN" "$END" "$WORK/out.md"
 cat "$SECTION"
