@@ -247,6 +247,21 @@ static void assert_completed(struct fx *f, const char *id, enum job_verdict v, i
 
 /* ---- tests ---- */
 
+/* Bounded wait until no executor holds a job and the queue has nothing in flight. */
+static void wait_idle(struct fx *f)
+{
+    for (int i = 0; i < 2000; i++) {
+        struct exec_service_stats st;
+        struct queue_stats qs;
+        exec_service_stats(f->svc, &st);
+        queue_stats(f->queue, &qs);
+        if (st.busy == 0 && qs.in_flight == 0 && metric(f, "moat_workers_busy") == 0)
+            return;
+        (void)usleep(5000);
+    }
+    fail_msg("executors still busy after 10 s");
+}
+
 static void test_jobs(void **state)
 {
     struct fx *f = *state;
@@ -284,6 +299,9 @@ static void test_jobs(void **state)
     assert_false(j.compiled);
     job_release(&j);
 
+    /* The executors acknowledge the queue and drop their busy count only after
+     * the result is durable, which is what wait_finished saw: let them get there. */
+    wait_idle(f);
     /* the queue is drained and every entry acknowledged */
     struct queue_stats qs;
     queue_stats(f->queue, &qs);
