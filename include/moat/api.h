@@ -9,6 +9,7 @@
 
 #include "moat/config.h"
 
+struct job;
 struct store;
 struct queue;
 struct exec_service;
@@ -39,8 +40,10 @@ int api_server_start(const struct api_deps *deps, struct api_server **out,
 /* The port it listens on. */
 unsigned api_server_port(const struct api_server *srv);
 /* exec_finished_fn: job id reached a final status; the requests waiting
- * for it are answered. cls is the api_server. Thread-safe, never blocks. */
-void api_job_finished(void *cls, const char *id);
+ * for it are answered, from final when given (the job exactly as the store
+ * now holds it, outputs included), else from the store. cls is the
+ * api_server. Thread-safe, never blocks. */
+void api_job_finished(void *cls, const char *id, const struct job *final);
 /* Answers every waiting request, stops listening, joins the threads, frees.
  * Accepts NULL. */
 void api_server_stop(struct api_server *srv);

@@ -90,8 +90,10 @@ struct obs_registry;
 struct lang_registry;
 
 /* Called (from an executor thread) when a job reached a final status, after
- * it is durable: the API wakes the requests waiting for it. Must not block. */
-typedef void (*exec_finished_fn)(void *cls, const char *id);
+ * it is durable: the API wakes the requests waiting for it. final is the job
+ * exactly as recorded (outputs included), or NULL when the store's copy is
+ * the one to read (a cancel). Must not block. */
+typedef void (*exec_finished_fn)(void *cls, const char *id, const struct job *final);
 
 struct exec_service_deps {
     const struct moat_config *cfg;     /* workers, retry policy, limits */

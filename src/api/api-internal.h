@@ -100,5 +100,9 @@ json_t *api_job_json(const struct job *j);
  */
 json_t *api_job_json_seed000(const struct job *j);
 
+/* The job as a route of that shape renders it: seed 000's record on its
+ * routes, the native object on every other. New reference. */
+json_t *api_job_json_shaped(enum api_shape shape, const struct job *j);
+
 /* RFC 3339 UTC with milliseconds ("2026-11-21T22:00:00.000Z") of Unix ms. */
 void api_format_time(int64_t ms, char out[32]);

@@ -181,3 +181,8 @@ json_t *api_job_json_seed000(const struct job *j)
     }
     return o;
 }
+
+json_t *api_job_json_shaped(enum api_shape shape, const struct job *j)
+{
+    return shape == API_SHAPE_SEED000 ? api_job_json_seed000(j) : api_job_json(j);
+}

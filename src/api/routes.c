@@ -43,15 +43,17 @@ static bool load_job(struct api_server *srv, struct api_req *rq, unsigned what, 
 /* The job in the shape its route speaks. */
 static void reply_job(struct api_req *rq, unsigned status, const struct job *j)
 {
-    if (rq->route->shape == API_SHAPE_SEED000)
-        api_reply_json(rq, status, api_job_json_seed000(j));
-    else
-        api_reply_json(rq, status, api_job_json(j));
+    api_reply_json(rq, status, api_job_json_shaped(rq->route->shape, j));
 }
 
 /* After a wait: the job as it is now; 200 once final, else 202. */
 static void reply_waited(struct api_server *srv, struct api_req *rq)
 {
+    if (rq->waited) { /* rendered by whoever finished it: no read */
+        api_reply_json(rq, 200, rq->waited);
+        rq->waited = NULL;
+        return;
+    }
     struct job j = {0};
     if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
         return;
@@ -146,11 +148,13 @@ static void dispatch_prepare(struct api_server *srv, const struct job *j, struct
  * copied: big ones are read back. Uses the place reserved for it. */
 static void dispatch(struct api_server *srv, struct dispatch *d)
 {
+    /* Offered before it is pushed: an executor woken by the push finds the
+     * copy instead of going to the store, where the job may not be yet. */
+    if (d->offer)
+        exec_service_offer(srv->deps.exec, &d->copy);
     if (queue_push(srv->deps.queue, d->id, d->priority, 0, true) < 0) {
         queue_unreserve(srv->deps.queue);
         log_error("event=queue_push_failed id=%s", d->id); /* recovery queues it */
-    } else if (d->offer) {
-        exec_service_offer(srv->deps.exec, &d->copy);
     }
     if (d->offer)
         job_release(&d->copy);
@@ -313,7 +317,7 @@ static void job_cancel(struct api_server *srv, struct api_req *rq)
         (void)exec_service_cancel(srv->deps.exec, rq->id);
     if (was == JOB_STATUS_QUEUED)
         (void)queue_remove(srv->deps.queue, rq->id);
-    api_job_finished(srv, rq->id);
+    api_job_finished(srv, rq->id, NULL);
     struct job j = {0};
     if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
         return;

@@ -77,6 +77,7 @@ struct api_req {
     bool held;                 /* counted in srv->held */
     _Atomic int resume_reason; /* enum api_resume_reason */
     uint64_t deadline_ns;      /* of a wait */
+    json_t *waited;            /* the final job, rendered by api_job_finished */
     struct api_req *wprev, *wnext;
     bool waiting;              /* in srv->waiters (under srv->wait_mu) */
 };

@@ -22,6 +22,7 @@ static void req_free(struct api_req *rq)
     if (rq->have_sub)
         job_release(&rq->sub.job);
     buf_release(&rq->body);
+    json_decref(rq->waited);
     free(rq->resp);
     free(rq);
 }

@@ -49,7 +49,7 @@ bool api_wait_remove(struct api_server *srv, struct api_req *rq)
     return was;
 }
 
-void api_job_finished(void *cls, const char *id)
+void api_job_finished(void *cls, const char *id, const struct job *final)
 {
     struct api_server *srv = cls;
     if (!srv)
@@ -60,6 +60,11 @@ void api_job_finished(void *cls, const char *id)
         struct api_req *next = rq->wnext;
         if (strcmp(rq->id, id) == 0) {
             unlink_waiter(srv, rq);
+            /* Rendered here, from the job as it was recorded: the waiter
+             * answers without reading it back (NULL: out of memory, or
+             * no final job given; it reads the store). */
+            if (final && !rq->waited)
+                rq->waited = api_job_json_shaped(rq->route->shape, final);
             api_req_resume(rq, API_RESUME_FINISHED);
         }
         rq = next;

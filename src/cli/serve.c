@@ -57,10 +57,10 @@ static void usage(void)
 }
 
 /* exec_finished_fn: forwards to the API once it runs. */
-static void job_finished(void *cls, const char *id)
+static void job_finished(void *cls, const char *id, const struct job *final)
 {
     struct serve *s = cls;
-    api_job_finished(atomic_load(&s->api), id);
+    api_job_finished(atomic_load(&s->api), id, final);
 }
 
 static int64_t gauge_queue_depth(void *cls)

@@ -315,10 +315,10 @@ static void log_finished(const struct run_ctx *c, const char *extra)
              j->compiled && j->compile.cached ? "true" : "false", extra);
 }
 
-static void tell_finished(struct exec_service *svc, const char *id)
+static void tell_finished(struct exec_service *svc, const char *id, const struct job *final)
 {
     if (svc->deps.finished)
-        svc->deps.finished(svc->deps.finished_cls, id);
+        svc->deps.finished(svc->deps.finished_cls, id, final);
 }
 
 /* Records c->job (status and steps set) as final; acks; tells. */
@@ -356,7 +356,7 @@ static void record_final(struct exec_service *svc, struct run_ctx *c)
         (void)snprintf(extra, sizeof(extra), " error=%s", q);
     }
     log_finished(c, extra);
-    tell_finished(svc, c->id);
+    tell_finished(svc, c->id, j);
 }
 
 /* Fails the job for good (no retry): status failed, run internal_error. */
@@ -412,7 +412,7 @@ static void record_cancelled(struct exec_service *svc, struct run_ctx *c)
     c->job.status = JOB_STATUS_CANCELLED;
     c->job.run.verdict = JOB_VERDICT_CANCELLED;
     log_finished(c, "");
-    tell_finished(svc, c->id);
+    tell_finished(svc, c->id, NULL); /* whoever cancelled it wrote the record */
 }
 
 static void observe_steps(struct exec_service *svc, const struct exec_outcome *o)
@@ -530,9 +530,10 @@ static int load_and_start(struct exec_service *svc, struct run_ctx *c)
      * second queue entry) is simply not run again */
     if (r == 0 && c->job.status != JOB_STATUS_QUEUED)
         r = c->job.status == JOB_STATUS_CANCELLED ? -EALREADY : -ENOENT;
+    int64_t now_ms = now_unix_ms(); /* the start's time, in the store and in c->job */
     if (r == 0) {
         c->write_start_ns = moat_now_ns();
-        r = store_start_begin(svc->deps.store, c->id, now_unix_ms(), &c->ticket);
+        r = store_start_begin(svc->deps.store, c->id, now_ms, &c->ticket);
         if (r < 0)
             moat_err_set(&err, r, "%s", strerror(-r));
     }
@@ -543,7 +544,7 @@ static int load_and_start(struct exec_service *svc, struct run_ctx *c)
     c->start_ns = moat_now_ns();
     c->job.status = JOB_STATUS_RUNNING;
     c->job.attempts++; /* what the start makes it; finish_start confirms */
-    c->job.started_ms = now_unix_ms();
+    c->job.started_ms = now_ms;
     int64_t wait = c->job.started_ms - c->job.created_ms;
     c->queue_ms = c->job.created_ms > 0 && wait > 0 ? (uint64_t)wait : 0;
     observe(svc->m.queue_wait, (double)c->queue_ms / 1000.0);

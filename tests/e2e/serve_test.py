@@ -363,6 +363,14 @@ def wait_true_answers_the_finished_job(srv):
     j = r.json()
     check(j["status"] == "completed" and j["output"] == "waited\n" and j["verdict"] == "ok"
           and TIME_RE.match(j["finishedAt"]), "wait: the whole finished job", j)
+    # the waiter is answered from the job the executor recorded, not read
+    # back: it must be exactly what the store holds
+    check(srv.job(j["jobId"]) == j, "wait: the same job as GET answers", (j, srv.job(j["jobId"])))
+    s = srv.post("/job?wait=true", {"executionEngine": "python", "code": "print('s')"})
+    check(s.status == 200, "seed 000 wait: 200", s)
+    g = srv.get(f"/job/{s.json()['id']}")
+    check(g.status == 200 and g.json() == s.json() and s.json()["status"] == "Completed",
+          "seed 000 wait: the same record as GET /job/{id}", (s, g))
     r = srv.post("/v1/jobs?wait=true", py("print('q')"))
     check(r.status == 200 and r.json()["output"] == "q\n", "?wait=true: 200 finished", r)
     r = srv.post("/v1/jobs", py("print('nowait')", wait=False))

@@ -61,6 +61,9 @@ struct heard {
     pthread_cond_t cond;
     char ids[MAX_FINISHED][MOAT_UUID_LEN + 1];
     size_t n;
+    struct store *store; /* to check each final job told against the store's */
+    size_t finals;       /* told with the final job */
+    size_t mismatches;   /* ... which differed from the store's */
 };
 
 struct fx {
@@ -78,10 +81,45 @@ struct fx {
     struct heard heard;
 };
 
-static void on_finished(void *cls, const char *id)
+static bool same_bytes(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+static bool same_step(const struct job_step *a, const struct job_step *b)
+{
+    return a->verdict == b->verdict && a->exit_code == b->exit_code && a->signal == b->signal &&
+           a->time_ms == b->time_ms && a->wall_time_ms == b->wall_time_ms &&
+           a->memory_kb == b->memory_kb && a->out_truncated == b->out_truncated &&
+           a->err_truncated == b->err_truncated && a->cached == b->cached &&
+           strcmp(a->message, b->message) == 0 && same_bytes(a->out, a->out_len, b->out, b->out_len) &&
+           same_bytes(a->err, a->err_len, b->err, b->err_len);
+}
+
+/* The final job an executor tells is what the store now holds: the API
+ * answers waiters from it without reading the store. */
+static bool same_as_stored(struct store *st, const struct job *f)
+{
+    struct job s = {0};
+    struct moat_err err = {0};
+    bool same = store_get(st, f->id, STORE_GET_OUTPUT, &s, &err) == 0 && s.status == f->status &&
+                strcmp(s.language, f->language) == 0 && strcmp(s.version, f->version) == 0 &&
+                s.priority == f->priority && s.attempts == f->attempts &&
+                s.created_ms == f->created_ms && s.started_ms == f->started_ms &&
+                s.finished_ms == f->finished_ms && strcmp(s.code_hash, f->code_hash) == 0 &&
+                strcmp(s.output_hash, f->output_hash) == 0 && s.compiled == f->compiled &&
+                (!s.compiled || same_step(&s.compile, &f->compile)) && same_step(&s.run, &f->run);
+    job_release(&s);
+    return same;
+}
+
+static void on_finished(void *cls, const char *id, const struct job *final)
 {
     struct heard *h = cls;
+    bool same = !final || (strcmp(final->id, id) == 0 && same_as_stored(h->store, final));
     pthread_mutex_lock(&h->lock);
+    h->finals += final != NULL;
+    h->mismatches += !same;
     if (h->n < MAX_FINISHED)
         moat_strlcpy(h->ids[h->n++], id, sizeof(h->ids[0]));
     pthread_cond_broadcast(&h->cond);
@@ -185,6 +223,7 @@ static void start_service(struct fx *f)
         .finished = on_finished,
         .finished_cls = &f->heard,
     };
+    f->heard.store = f->store;
     struct moat_err err = {0};
     int r = exec_service_start(&deps, &f->svc, &err);
     if (r < 0)
@@ -324,6 +363,12 @@ static void test_jobs(void **state)
     assert_true(metric(f, "moat_retries_total") == 0);
     exec_service_stats(f->svc, &st);
     assert_int_equal(st.busy, 0);
+    /* each completed job was told with its final record, as stored */
+    pthread_mutex_lock(&f->heard.lock);
+    size_t finals = f->heard.finals, mismatches = f->heard.mismatches;
+    pthread_mutex_unlock(&f->heard.lock);
+    assert_true(finals >= MOAT_ARRAY_SIZE(all));
+    assert_int_equal(mismatches, 0);
 }
 
 static void wait_status(struct fx *f, const char *id, enum job_status want)
