@@ -41,6 +41,7 @@ struct moat_config {
     bool landlock;
     uint64_t warm_boxes;      /* boxes kept prepared by the pool */
     uint64_t netns_pool;      /* network namespaces kept ready */
+    uint64_t spawner_nice;    /* nice value boxes are prepared and torn down at */
 
     /* languages */
     char languages_file[256];

@@ -41,6 +41,12 @@ struct sbx_config {
     bool landlock;             /* apply Landlock where the kernel has it */
     const char *cache_dir;     /* bound read-only at /moat/cache when not NULL */
     uint32_t netns_pool;       /* network namespaces the pool keeps ready */
+    /* Nice value (0..19) of the spawner, so of box preparation and of box
+     * init between steps and at teardown: running jobs get the CPU first
+     * (a box costs several ms of CPU, a job may take less). Box init and
+     * the program go to 0 for a step (RLIMIT_NICE lets them); the program
+     * then has RLIMIT_NICE 0. */
+    uint32_t spawner_nice;
     /* A lean executable whose main hands `__spawner ARGS` to
      * sbx_spawner_main: the pool's spawner re-executes it, so that boxes
      * are forked from a small address space (a server that loads a dozen

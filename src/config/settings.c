@@ -166,6 +166,10 @@ const struct config_setting config_settings[] = {
     {KEY(sandbox, netns_pool), .env = "MOAT_NETNS_POOL", .flag = "netns-pool", U64(netns_pool),
      .min = 0, .max = 1024, .def = 4, .scope = SERVE,
      .description = "empty network namespaces kept ready"},
+    {KEY(sandbox, spawner_nice), .env = "MOAT_SPAWNER_NICE", .flag = "spawner-nice",
+     U64(spawner_nice), .min = 0, .max = 19, .def = 10, .scope = SERVE,
+     .description = "nice value at which boxes are prepared and torn down, so that running "
+                    "jobs come first; a job's steps run at 0"},
 
     /* ---- [languages] ---- */
     {KEY(languages, languages_file), .env = "MOAT_LANGUAGES", .flag = "languages",

@@ -36,6 +36,7 @@ struct sbx_config exec_sandbox_config(const struct moat_config *cfg)
         .landlock = cfg->landlock,
         .cache_dir = cfg->cache_dir,
         .netns_pool = (uint32_t)cfg->netns_pool,
+        .spawner_nice = (uint32_t)cfg->spawner_nice,
     };
 }
 

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -195,6 +196,8 @@ void boxinit_main(struct boxinit_args *a)
         if (r < 0)
             break;
         if (last) {
+            /* the teardown yields to running jobs, as preparation did */
+            (void)setpriority(PRIO_PROCESS, 0, (int)a->ctx->cfg.spawner_nice);
             /* The host frees the box next. Exiting only then keeps the box's
              * teardown (unmounts, namespaces, freed memory: a few ms of
              * kernel work) from competing with what the host does with the

@@ -108,6 +108,7 @@ static void apply_limits(int fd, const struct sbx_limits *l)
     set_limit(fd, RLIMIT_CORE, 0, 0);
     set_limit(fd, RLIMIT_MEMLOCK, 64 << 10, 64 << 10);
     set_limit(fd, RLIMIT_MSGQUEUE, 0, 0);
+    set_limit(fd, RLIMIT_NICE, 0, 0); /* no way back above a priority given up */
     /* The uid is this box's alone, so the per-user process count is a
      * per-box one: a second line behind pids.max. */
     set_limit(fd, RLIMIT_NPROC, l->max_procs, l->max_procs);
@@ -291,6 +292,11 @@ void program_discard(struct program *p)
 
 int program_go(struct program *p, const struct wire_step *s)
 {
+    /* Prepared at the spawner's nice value; the step runs at 0 (box init
+     * too: it supervises). RLIMIT_NICE allows it; without it (spawner_nice
+     * 0) both are at 0 already. */
+    (void)setpriority(PRIO_PROCESS, 0, 0);
+    (void)setpriority(PRIO_PROCESS, (id_t)p->pid, 0);
     /* Re-encode the decoded step for the program: it needs argv, envp and
      * limits only (files are written and stdin filled by box init). */
     struct buf b;

@@ -555,8 +555,15 @@ def cancel_races_are_consistent(srv):
                   f"job {i}: DELETE 409, so it completed", (r, j))
         n[j["status"]] += 1
     check(n["cancelled"] and n["completed"], "both outcomes happened", n)
-    time.sleep(0.5)
-    after, _ = srv.metrics()
+
+    # an executor counts a job just after its result is durable, which is
+    # when GET may already show it final: give it a moment (bounded)
+    def counted():
+        m, _ = srv.metrics()
+        return m if all(metric_sum(m, "moat_jobs_total", status=st)
+                        - metric_sum(before, "moat_jobs_total", status=st) >= want
+                        for st, want in n.items()) else None
+    after = wait_for("every final job counted", counted, 10)
     for st, want in n.items():
         got = (metric_sum(after, "moat_jobs_total", status=st)
                - metric_sum(before, "moat_jobs_total", status=st))

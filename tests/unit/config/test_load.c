@@ -100,6 +100,7 @@ static void test_defaults(void **state)
     assert_true(c.landlock);
     assert_int_equal(c.warm_boxes, 4);
     assert_int_equal(c.netns_pool, 4);
+    assert_int_equal(c.spawner_nice, 10);
     assert_string_equal(c.languages_file, "");
     assert_string_equal(c.cache_dir, "/var/cache/moat");
     assert_string_equal(c.listen, "127.0.0.1:8080");

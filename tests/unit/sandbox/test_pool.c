@@ -379,6 +379,73 @@ static void test_reexecuted_spawner(void **state)
     assert_nothing_left(f);
 }
 
+/* The nice value of pid (field 19 of /proc/pid/stat), or 100 when unread. */
+static int nice_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    (void)snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "re");
+    if (!fp)
+        return 100;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    (void)fclose(fp);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    int nice = 100;
+    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt
+     * cmajflt utime stime cutime cstime priority nice */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %d",
+                     &nice) != 1)
+        return 100;
+    return nice;
+}
+
+/* Boxes are prepared at spawner_nice (the re-executed spawner gets it as
+ * an argument), yet a step's program runs at 0 and cannot get back above a
+ * priority it gives up. */
+static void test_spawner_nice(void **state)
+{
+    struct fx *f = *state;
+    const char *lean = getenv("MOAT_TEST_LEAN");
+    if (!lean || !*lean)
+        fail_msg("MOAT_TEST_LEAN is not set (run through ctest)");
+    f->x.ctx->cfg.spawner_exe = lean;
+    f->x.ctx->cfg.spawner_nice = 7;
+    start_pool(f, 2);
+    f->x.ctx->cfg.spawner_exe = NULL;
+    f->x.ctx->cfg.spawner_nice = 0;
+    wait_warm(f, 2);
+    pid_t sp = find_spawner();
+    assert_true(sp > 0);
+    assert_int_equal(nice_of(sp), 7);
+
+    struct moat_err err = {0};
+    assert_int_equal(sbx_pool_take(f->pool, 20000, &f->box, &err), 0);
+    assert_int_equal(sbx_box_wait_ready(f->box, &err), 0);
+    static const char *const argv[] = {
+        "/bin/sh", "-c",
+        "/usr/bin/nice; /usr/bin/nice -n 5 /usr/bin/nice -n -5 /usr/bin/nice 2>/dev/null; "
+        "/usr/bin/nice",
+        NULL};
+    struct sbx_step step = true_step();
+    step.argv = argv;
+    struct sbx_result res;
+    sbx_result_init(&res);
+    assert_int_equal(sbx_box_run(f->box, &step, &res, &err), 0);
+    /* 0 at the start; "nice -n 5 nice -n -5 nice" stays at 5 (no way back
+     * to 0 once given up, RLIMIT_NICE 0: GNU nice warns and runs it
+     * anyway); the shell itself is still at 0 */
+    if (res.verdict != SBX_VERDICT_OK || res.out.len != 6 || memcmp(res.out.data, "0\n5\n0\n", 6))
+        fail_msg("verdict %s, out \"%.*s\"", sbx_verdict_name(res.verdict), (int)res.out.len,
+                 res.out.data);
+    sbx_result_release(&res);
+    sbx_box_free(f->box);
+    f->box = NULL;
+    sbx_pool_stop(f->pool);
+    f->pool = NULL;
+    assert_nothing_left(f);
+}
+
 static int test_teardown(void **state)
 {
     struct fx *f = *state;
@@ -435,6 +502,7 @@ int main(void)
         cmocka_unit_test_teardown(test_take_times_out, test_teardown),
         cmocka_unit_test_teardown(test_spawner_killed, test_teardown),
         cmocka_unit_test_teardown(test_reexecuted_spawner, test_teardown),
+        cmocka_unit_test_teardown(test_spawner_nice, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
