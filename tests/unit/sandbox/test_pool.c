@@ -343,14 +343,21 @@ static void test_spawner_killed(void **state)
 
 /* ---- fixtures ---- */
 
+/* The lean moat binary the spawner re-executes (ctest sets it). */
+static const char *lean_exe(void)
+{
+    const char *lean = getenv("MOAT_TEST_LEAN");
+    if (!lean || !*lean)
+        fail_msg("MOAT_TEST_LEAN is not set (run through ctest)");
+    return lean;
+}
+
 /* A spawner re-executed in a lean binary (sbx_config.spawner_exe) serves
  * boxes the same way, and its boxes fork from its small address space. */
 static void test_reexecuted_spawner(void **state)
 {
     struct fx *f = *state;
-    const char *lean = getenv("MOAT_TEST_LEAN");
-    if (!lean || !*lean)
-        fail_msg("MOAT_TEST_LEAN is not set (run through ctest)");
+    const char *lean = lean_exe();
     f->x.ctx->cfg.spawner_exe = lean;
     start_pool(f, 2);
     f->x.ctx->cfg.spawner_exe = NULL;
@@ -406,10 +413,7 @@ static int nice_of(pid_t pid)
 static void test_spawner_nice(void **state)
 {
     struct fx *f = *state;
-    const char *lean = getenv("MOAT_TEST_LEAN");
-    if (!lean || !*lean)
-        fail_msg("MOAT_TEST_LEAN is not set (run through ctest)");
-    f->x.ctx->cfg.spawner_exe = lean;
+    f->x.ctx->cfg.spawner_exe = lean_exe();
     f->x.ctx->cfg.spawner_nice = 7;
     start_pool(f, 2);
     f->x.ctx->cfg.spawner_exe = NULL;
