@@ -224,7 +224,7 @@ def nothing_left_behind():
         p = write(tmp, "daemon.py", "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\nprint('parent done')\n")
         # A uid range of its own: other tests run boxes in the default range
         # at the same time.
-        first = 3990000
+        first = 3930000  # no other test uses 3930000..3930007
         res = run_json(["--cgroup-name", "moat-e2e-left", "--first-uid", str(first),
                         "--uid-count", "8", p], rc=0)
         check(res["stdout"] == "parent done\n", "parent finished", res)
