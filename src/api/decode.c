@@ -186,7 +186,7 @@ static int take_file(struct dec *d, size_t i, const json_t *f)
     len = json_string_length(name);
     if (memchr(s, '\0', len) || !sbx_file_name_ok(s))
         return BAD(d, "files",
-                   "files[%zu].name must be a relative path of [A-Za-z0-9._-] "
+                   "files[%zu].name must be a relative path of [A-Za-z0-9._$-] "
                    "components, at most 255 bytes",
                    i);
     for (size_t j = 0; j < i; j++)

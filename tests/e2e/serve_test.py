@@ -391,6 +391,28 @@ def compile_cache_second_run_cached(srv):
 
 
 @case("shared")
+def java_nested_classes_cached(srv):
+    # javac writes Main$1.class and Main$Box.class beside Main.class: every
+    # one must come back from the compile step for the cache to hold the job
+    nonce = uuid.uuid4().hex
+    code = ("public class Main {\n"
+            "  static class Box { String v = \"" + nonce + "\"; }\n"
+            "  public static void main(String[] a) {\n"
+            "    Runnable r = new Runnable() { public void run() {"
+            " System.out.println(new Box().v); } };\n"
+            "    r.run();\n  }\n}\n")
+    body = {"language": "java", "code": code, "wait": True, "timeoutMs": 10000,
+            "wallTimeoutMs": 30000}
+    first = srv.post("/v1/jobs", body, timeout=120).json()
+    second = srv.post("/v1/jobs", body, timeout=120).json()
+    for j in (first, second):
+        check(j["status"] == "completed" and j["output"] == nonce + "\n", "java runs", j)
+    check(first["compile"]["cached"] is False, "first java compile not cached", first["compile"])
+    check(second["compile"]["cached"] is True,
+          "second java compile cached, nested classes included", second["compile"])
+
+
+@case("shared")
 def binary_and_large_output(srv):
     raw = b"a\xff\xfeb\x00c\xc3\xa9"
     prog = "import sys\nsys.stdout.buffer.write(b'a\\xff\\xfeb\\x00c\\xc3\\xa9')"

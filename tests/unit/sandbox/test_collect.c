@@ -160,14 +160,16 @@ static void test_refused_names_skipped(void **state)
 {
     struct fx *f = *state;
     run_collect(f,
-                "echo 1 > 'sp ace' && echo 2 > 'Main$1.class' && mkdir 'bad dir' && "
-                "echo 3 > 'bad dir/f' && echo 4 > ok.class && echo 5 > \"$(printf 'x\\ny')\"",
+                "echo 1 > 'sp ace' && echo 2 > 'a*b.class' && mkdir 'bad dir' && "
+                "echo 3 > 'bad dir/f' && echo 4 > ok.class && echo 5 > \"$(printf 'x\\ny')\" && "
+                "echo 6 > 'Main$1.class'",
                 true, 1 * MiB);
     const struct sbx_result *res = &f->res;
     assert_false(res->collect_overflow);
     assert_true(res->collect_skipped);
-    assert_int_equal(res->ncollected, 1);
+    assert_int_equal(res->ncollected, 2);
     expect_file(res, "ok.class", "4\n", false);
+    expect_file(res, "Main$1.class", "6\n", false); /* the JVM's nested classes */
 }
 
 static void test_count_bound(void **state)
