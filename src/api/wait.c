@@ -54,22 +54,33 @@ void api_job_finished(void *cls, const char *id, const struct job *final)
     struct api_server *srv = cls;
     if (!srv)
         return;
+    /* Taken off the list under the lock; answered outside it (rendering a
+     * large output takes a while). Once unlinked, nobody else resumes a
+     * waiter, and a suspended request is not freed until resumed. */
+    struct api_req *mine = NULL;
     pthread_mutex_lock(&srv->wait_mu);
     struct api_req *rq = srv->waiters;
     while (rq) {
         struct api_req *next = rq->wnext;
         if (strcmp(rq->id, id) == 0) {
             unlink_waiter(srv, rq);
-            /* Rendered here, from the job as it was recorded: the waiter
-             * answers without reading it back (NULL: out of memory, or
-             * no final job given; it reads the store). */
-            if (final && !rq->waited)
-                rq->waited = api_job_json_shaped(rq->route->shape, final);
-            api_req_resume(rq, API_RESUME_FINISHED);
+            rq->wnext = mine;
+            mine = rq;
         }
         rq = next;
     }
     pthread_mutex_unlock(&srv->wait_mu);
+    while (mine) {
+        rq = mine;
+        mine = rq->wnext;
+        rq->wnext = NULL;
+        /* Rendered here, from the job as it was recorded: the waiter
+         * answers without reading it back (NULL: out of memory, or no
+         * final job given; it reads the store). */
+        if (final && !rq->waited)
+            rq->waited = api_job_json_shaped(rq->route->shape, final);
+        api_req_resume(rq, API_RESUME_FINISHED);
+    }
 }
 
 /* Resumes the waiters whose deadline passed; sleeps until the next one. */
