@@ -515,15 +515,21 @@ static int load_from_store(struct exec_service *svc, struct run_ctx *c, struct m
     return r == 0 && c->job.status == JOB_STATUS_RUNNING ? 0 : -ENOENT;
 }
 
+/* c->job runs from now (started_ms set): its queue wait is known. */
+static void mark_running(struct exec_service *svc, struct run_ctx *c)
+{
+    c->start_ns = moat_now_ns();
+    int64_t wait = c->job.started_ms - c->job.created_ms;
+    c->queue_ms = c->job.created_ms > 0 && wait > 0 ? (uint64_t)wait : 0;
+    observe(svc->m.queue_wait, (double)c->queue_ms / 1000.0);
+}
+
 static int load_and_start(struct exec_service *svc, struct run_ctx *c)
 {
     struct moat_err err = {0};
     int r = offer_take(svc, c->id, &c->job) ? 0 : load_from_store(svc, c, &err);
     if (r == 0 && c->started) {
-        c->start_ns = moat_now_ns();
-        int64_t wait = c->job.started_ms - c->job.created_ms;
-        c->queue_ms = c->job.created_ms > 0 && wait > 0 ? (uint64_t)wait : 0;
-        observe(svc->m.queue_wait, (double)c->queue_ms / 1000.0);
+        mark_running(svc, c);
         return 0;
     }
     /* cancelled while queued: counted as such; any other status (a stray
@@ -541,13 +547,10 @@ static int load_and_start(struct exec_service *svc, struct run_ctx *c)
         skip_job(svc, c, r, err.msg);
         return 1;
     }
-    c->start_ns = moat_now_ns();
     c->job.status = JOB_STATUS_RUNNING;
     c->job.attempts++; /* what the start makes it; finish_start confirms */
     c->job.started_ms = now_ms;
-    int64_t wait = c->job.started_ms - c->job.created_ms;
-    c->queue_ms = c->job.created_ms > 0 && wait > 0 ? (uint64_t)wait : 0;
-    observe(svc->m.queue_wait, (double)c->queue_ms / 1000.0);
+    mark_running(svc, c);
     return 0;
 }
 
