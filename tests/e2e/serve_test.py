@@ -46,7 +46,8 @@ from e2e_util import (Failure, check, descendants, live, proc_status,  # noqa: E
 from serve_util import (ALLOW, EXPECTED_STATUS, MUST_ANSWER, RFC3339_RE,  # noqa: E402
                         TIME_RE, UUID_RE, Server, box_pythons, expect_error, garbage_payloads,
                         json_stream, kill_box_init_of_running_program, malformed_requests,
-                        metric_sum, py, raw_exchange, run_jobs_waiting, sha256, shell)
+                        joined, metric_sum, owned, posts_waiting, py, raw_exchange,
+                        run_jobs_waiting, sha256, shell)
 
 MOAT = None
 GROUPS = {}  # name -> (server flags or None, [case functions])
@@ -979,7 +980,7 @@ def not_ready_while_no_box_can_be_made(_):
     import fcntl
     srv = Server(MOAT, ["--warm-boxes", "2"], label="nouids")
     locks = []
-    try:
+    with owned(srv, lines=40, also=lambda: [os.close(fd) for fd in locks]):
         # the leases of API.md's sandbox: an exclusive flock on
         # run_dir/uid/<uid>; holding all of them is another moat using the range
         lease_dir = os.path.join(srv.run_dir, "uid")
@@ -1005,12 +1006,6 @@ def not_ready_while_no_box_can_be_made(_):
         check(j["status"] == "completed" and j["output"] == "late box\n",
               "the job waiting for a box runs", j)
         srv.stop()
-    except Failure as e:
-        raise Failure(f"{e}\n  server log, last lines:\n{srv.tail(40)}")
-    finally:
-        for fd in locks:
-            os.close(fd)
-        srv.cleanup()
 
 
 # ======================================================================
@@ -1069,9 +1064,7 @@ def garbage_requests_then_still_healthy(srv):
     check(r.status == 200 and r.json()["output"] == "during\n",
           "a job runs while 40 slow connections hang", r)
     t0 = time.monotonic()
-    for t in ts:
-        t.join(120)
-    check(not any(t.is_alive() for t in ts), "the garbage senders finished")
+    joined(ts, "the garbage senders finished", within=120)
     # --connection-timeout 2: the server closes the slow ones
     closed = 0
     for s in slow:
@@ -1110,7 +1103,7 @@ def garbage_requests_then_still_healthy(srv):
 @case("crash")
 def kill9_then_restart_finishes_every_job_once(_):
     srv = Server(MOAT, ["--workers", "2", "--retry-base-delay", "0"], label="crash")
-    try:
+    with owned(srv, lines=60):
         srv.start()
         wait_for("ready", lambda: srv.get("/readyz").status == 200, 60, 0.2)
         exe = os.readlink(f"/proc/{srv.proc.pid}/exe")
@@ -1185,10 +1178,6 @@ def kill9_then_restart_finishes_every_job_once(_):
                           f"(at the kill: {leftover}), processes "
                           f"{strays()}")
         srv.stop()
-    except Failure as e:
-        raise Failure(f"{e}\n  server log, last lines:\n{srv.tail(60)}")
-    finally:
-        srv.cleanup()
 
 
 # ======================================================================
@@ -1199,7 +1188,7 @@ def kill9_then_restart_finishes_every_job_once(_):
 @case("restart")
 def sigterm_in_flight_then_restart_loses_nothing(_):
     srv = Server(MOAT, ["--workers", "1"], label="restart")
-    try:
+    with owned(srv, lines=60):
         srv.start()
         wait_for("ready", lambda: srv.get("/readyz").status == 200, 60, 0.2)
         cached_code = f'#include <stdio.h>\nint main(void){{puts("{uuid.uuid4().hex}");}}\n'
@@ -1209,24 +1198,12 @@ def sigterm_in_flight_then_restart_loses_nothing(_):
         b = srv.submit(py("print('B')"))
         wait_for("A runs", lambda: srv.job(a)["status"] == "running", 20)
         # ten wait=true submissions, stored and queued behind A, when SIGTERM comes
-        answers = {}
-
-        def waiter(k):
-            try:
-                answers[k] = srv.post("/v1/jobs", py(f"print('W{k}')", wait=True), timeout=60)
-            except Failure as e:
-                answers[k] = e
-
-        ts = [threading.Thread(target=waiter, args=(k,)) for k in range(10)]
-        for t in ts:
-            t.start()
+        answers, ts = posts_waiting(srv, [py(f"print('W{k}')", wait=True) for k in range(10)])
         wait_for("the waited jobs stored", lambda: srv.stored_jobs() == 13, 10)
         t0 = time.monotonic()
         srv.stop(timeout=30)
         print(f"  stopped in {time.monotonic() - t0:.1f} s")
-        for t in ts:
-            t.join(10)
-        check(not any(t.is_alive() for t in ts), "no waiting request hangs past the exit")
+        joined(ts, "no waiting request hangs past the exit")
         # the store keeps each job's code under jobs/{id}/code.bin (API.md)
         by_code = {bytes(data).decode(errors="replace"): key.split("/")[1] for key, data in
                    srv.stored("SELECT key, data FROM blobs WHERE key LIKE 'jobs/%/code.bin'")}
@@ -1251,10 +1228,6 @@ def sigterm_in_flight_then_restart_loses_nothing(_):
               f"the job as it is): {len(unanswered)} of 10 got the connection closed with no "
               f"answer although their jobs were stored",
               [str(answers[k])[:90] for k in unanswered[:3]])
-    except Failure as e:
-        raise Failure(f"{e}\n  server log, last lines:\n{srv.tail(60)}")
-    finally:
-        srv.cleanup()
 
 
 @case("restart")
@@ -1265,32 +1238,18 @@ def sigterm_answers_every_waiter(_):
     an API-only server, because the loss depends on timing."""
     for rnd in range(3):
         srv = Server(MOAT, ["--no-exec"], label=f"waiters-{rnd}")
-        try:
+        with owned(srv, lines=40):
             srv.start()
-            answers = {}
-
-            def waiter(k):
-                try:
-                    answers[k] = srv.post("/v1/jobs", py(f"print({k})", wait=True), timeout=60)
-                except Failure as e:
-                    answers[k] = e
-
-            ts = [threading.Thread(target=waiter, args=(k,)) for k in range(10)]
-            for t in ts:
-                t.start()
+            answers, ts = posts_waiting(srv, [py(f"print({k})", wait=True) for k in range(10)])
             wait_for("the waited jobs stored", lambda: srv.stored_jobs() == 10, 10)
             time.sleep(0.2)
             srv.stop()
-            for t in ts:
-                t.join(10)
-            check(not any(t.is_alive() for t in ts), "no waiter hangs past the exit")
+            joined(ts, "no waiter hangs past the exit")
             lost = [str(r)[:80] for r in answers.values() if isinstance(r, Failure)]
             check(not lost, f"round {rnd + 1}: every suspended waiter answered at SIGTERM; "
                   f"{len(lost)} of 10 got the connection closed with no answer", lost[:2])
             for r in answers.values():
                 check(r.status == 202 and r.json()["status"] == "queued", "202, still queued", r)
-        finally:
-            srv.cleanup()
 
 
 @case("restart")
@@ -1298,7 +1257,7 @@ def sigterm_under_load_keeps_every_accepted_job(_):
     """A 202 means the job is stored: SIGTERM in the middle of a burst of
     submissions loses none of those answered 202."""
     srv = Server(MOAT, ["--workers", "2"], label="burst")
-    try:
+    with owned(srv, lines=40):
         srv.start()
         wait_for("ready", lambda: srv.get("/readyz").status == 200, 60, 0.2)
         accepted, outcomes = {}, []
@@ -1322,9 +1281,7 @@ def sigterm_under_load_keeps_every_accepted_job(_):
             t.start()
         wait_for("some accepted", lambda: len(accepted) >= 40, 30, 0.01)
         srv.stop(timeout=60)
-        for t in ts:
-            t.join(60)
-        check(not any(t.is_alive() for t in ts), "no client hangs after the server exits")
+        joined(ts, "no client hangs after the server exits", within=60)
         bad = [o for o in outcomes if o not in (202, 503, "refused")]
         check(not bad, "each submission accepted, refused with 503, or not connected", bad[:5])
         stored = {i for (i,) in srv.stored("SELECT id FROM jobs")}
@@ -1341,10 +1298,6 @@ def sigterm_under_load_keeps_every_accepted_job(_):
         srv.stop()
         check(unanswered == 0, "a job is stored only if its client was answered 202 (else it "
               "resubmits, and the job runs twice)", f"{unanswered} stored without an answer")
-    except Failure as e:
-        raise Failure(f"{e}\n  server log, last lines:\n{srv.tail(40)}")
-    finally:
-        srv.cleanup()
 
 
 @case("restart")
@@ -1352,14 +1305,14 @@ def queued_on_an_api_node_run_later_by_priority(_):
     """Jobs accepted by an --no-exec server stay in the store; a server with
     executors on the same data dir runs them, by priority."""
     api = Server(MOAT, ["--no-exec"], label="api-only")
-    node = None
-    try:
+    with owned(api, lines=40) as own:
         api.start()
         ids = {}
         for label, prio in (("p1", 1), ("p9", 9), ("p5", 5), ("p9b", 9), ("p0", 0)):
             ids[label] = api.submit(py(f"print('{label}')", priority=prio))
         api.stop()
         node = Server(MOAT, ["--workers", "1"], data_dir=api.data_dir, label="node")
+        own.append(node)
         node.start()
         done = node.wait_final(list(ids.values()), timeout=60)
         for label, jid in ids.items():
@@ -1370,13 +1323,6 @@ def queued_on_an_api_node_run_later_by_priority(_):
               "recovered jobs run by priority, FIFO within one",
               [(l, done[ids[l]]["startedAt"]) for l in order])
         node.stop()
-    except Failure as e:
-        log = api.tail(20) + "\n" + (node.tail(40) if node else "")
-        raise Failure(f"{e}\n  server logs, last lines:\n{log}")
-    finally:
-        if node:
-            node.cleanup()
-        api.cleanup()
 
 
 @case("restart")
@@ -1411,6 +1357,15 @@ def bad_start_exits_nonzero(_):
 # submissions work again once there is room
 # ======================================================================
 
+def unmount(mnt):
+    """Lazily unmounts a case's own mount point and removes it."""
+    subprocess.run(["umount", "-l", mnt], capture_output=True)
+    try:
+        os.rmdir(mnt)
+    except OSError:
+        pass
+
+
 @case("diskfull")
 def disk_full_503_then_recovers(_):
     mnt = tempfile.mkdtemp(prefix="moat-e2e-full-")
@@ -1421,7 +1376,7 @@ def disk_full_503_then_recovers(_):
         print(f"  skipped: cannot mount a tmpfs: {p.stderr.decode().strip()}")
         return
     srv = Server(MOAT, ["--no-exec"], data_dir=os.path.join(mnt, "d"), label="diskfull")
-    try:
+    with owned(srv, lines=30, also=lambda: unmount(mnt)):
         srv.start()
         first = srv.submit(py("print(1)"))
         filler = os.path.join(mnt, "filler")
@@ -1450,15 +1405,6 @@ def disk_full_503_then_recovers(_):
         check(metric_sum(srv.metrics()[0], "moat_queue_depth") == 2,
               "a refused submission left no place taken in the queue")
         srv.stop()
-    except Failure as e:
-        raise Failure(f"{e}\n  server log, last lines:\n{srv.tail(30)}")
-    finally:
-        srv.cleanup()
-        subprocess.run(["umount", "-l", mnt], capture_output=True)
-        try:
-            os.rmdir(mnt)
-        except OSError:
-            pass
 
 
 # ======================================================================

@@ -6,6 +6,7 @@ Each server runs under a cgroup name, a uid range and a run directory of its
 own, so that other tests running boxes at the same time do not disturb its
 checks (nor its sweep theirs).
 """
+import contextlib
 import hashlib
 import http.client
 import json
@@ -307,6 +308,50 @@ class Server:
 
     def stored_jobs(self):
         return self.stored("SELECT count(*) FROM jobs")[0][0]
+
+
+@contextlib.contextmanager
+def owned(*servers, lines=40, also=None):
+    """For a case that starts servers of its own: a failure's message gains
+    the last lines of their logs, and they are cleaned up (then `also` is
+    called) however the case ends. Yields the list of them: a server
+    appended later is treated the same."""
+    own = list(servers)
+    try:
+        yield own
+    except Failure as e:
+        logs = "\n".join(s.tail(lines) for s in own)
+        raise Failure(f"{e}\n  server log, last lines:\n{logs}") from None
+    finally:
+        for s in own:
+            s.cleanup()
+        if also:
+            also()
+
+
+def posts_waiting(srv, bodies, timeout=60):
+    """POSTs each body to /v1/jobs in a thread of its own and returns at once:
+    (answers, threads). answers[k] is body k's Response, or the Failure of a
+    request left without one, once thread k has ended."""
+    answers = {}
+
+    def one(k):
+        try:
+            answers[k] = srv.post("/v1/jobs", bodies[k], timeout=timeout)
+        except Failure as e:
+            answers[k] = e
+
+    ts = [threading.Thread(target=one, args=(k,)) for k in range(len(bodies))]
+    for t in ts:
+        t.start()
+    return answers, ts
+
+
+def joined(ts, what, within=10):
+    """Joins the threads; each must end within `within` s."""
+    for t in ts:
+        t.join(within)
+    check(not any(t.is_alive() for t in ts), what)
 
 
 def raw_exchange(port, data, timeout=5.0, shutdown=False, read=True):
