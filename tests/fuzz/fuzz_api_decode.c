@@ -23,6 +23,16 @@
 
 #include "fuzz.h"
 
+/* A rendered object exists and dumps as the server sends it; consumed. */
+static void check_dumps(json_t *o)
+{
+    CHECK(o);
+    char *text = json_dumps(o, JOB_JSON_DUMP_FLAGS);
+    CHECK(text);
+    free(text);
+    json_decref(o);
+}
+
 /* Languages every host can "run" (/bin/sh exists) and one it cannot; no
  * version command, so that decoding never forks a probe. */
 static const char langs_ini[] = "[python]\naliases = py, python3\nsource = main.py\n"
@@ -64,12 +74,7 @@ static void check_error(int r, const struct api_error *e)
         CHECK(e->status == 400 || e->status == 413 || e->status == 415);
     CHECK((e->status == 413) == (strcmp(e->code, "payload_too_large") == 0));
     CHECK((e->status == 415) == (strcmp(e->code, "unsupported_media_type") == 0));
-    json_t *j = api_error_json(e);
-    CHECK(j);
-    char *text = json_dumps(j, JSON_COMPACT);
-    CHECK(text);
-    free(text);
-    json_decref(j);
+    check_dumps(api_error_json(e));
 }
 
 static void check_json_text(const char *text, bool array)
@@ -127,15 +132,8 @@ static void check_render(struct job *j)
                                              JOB_STATUS_FAILED, JOB_STATUS_CANCELLED};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(states); i++) {
         j->status = states[i];
-        json_t *o = api_job_json(j);
-        CHECK(o);
-        char *text = json_dumps(o, JOB_JSON_DUMP_FLAGS);
-        CHECK(text);
-        free(text);
-        json_decref(o);
-        o = api_job_json_seed000(j);
-        CHECK(o);
-        json_decref(o);
+        check_dumps(api_job_json(j));
+        check_dumps(api_job_json_seed000(j));
     }
 }
 

@@ -14,6 +14,8 @@
 #include "api-internal.h"
 #include "moat/util.h"
 
+#include "../json_keys.h"
+
 #define T0 1795298400000LL /* 2026-11-21T22:00:00.000Z */
 #define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define HASH_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -26,21 +28,6 @@
     ",verdict,exitCode,signal,error,timeMs,wallTimeMs,memoryKb,output,stderr,stdoutTruncated,"     \
     "stderrTruncated,compile"
 
-static void keys_of(const json_t *obj, char *out, size_t outsz)
-{
-    struct buf b;
-    buf_init(&b, outsz - 1);
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)obj, key, value)
-    {
-        (void)value;
-        assert_int_equal(buf_printf(&b, "%s%s", b.len ? "," : "", key), 0);
-    }
-    assert_int_equal(buf_terminate(&b), 0);
-    moat_strlcpy(out, b.data, outsz);
-    buf_release(&b);
-}
 
 static void set_bytes(char **dst, size_t *len, const char *data, size_t n)
 {

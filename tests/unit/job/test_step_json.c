@@ -10,22 +10,8 @@
 #include "moat/job.h"
 #include "moat/util.h"
 
-/* The keys of obj, in dump order, joined by ",". */
-static void keys_of(const json_t *obj, char *out, size_t outsz)
-{
-    struct buf b;
-    buf_init(&b, outsz - 1);
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)obj, key, value)
-    {
-        (void)value;
-        assert_int_equal(buf_printf(&b, "%s%s", b.len ? "," : "", key), 0);
-    }
-    assert_int_equal(buf_terminate(&b), 0);
-    (void)moat_strlcpy(out, b.data, outsz);
-    buf_release(&b);
-}
+#include "../json_keys.h"
+
 
 #define BASE_KEYS                                                                                  \
     "verdict,exitCode,signal,timeMs,wallTimeMs,memoryKb,stdout,stderr,stdoutTruncated,"            \
