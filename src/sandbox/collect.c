@@ -67,20 +67,14 @@ static int take_file(struct walk *w, int dirfd, const char *name, const char *pa
         goto out; /* released with the result */
     }
     res->ncollected++;
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, c->data + got, (size_t)size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EIO; /* nothing runs: a file cannot shrink */
-            goto out;
-        }
-        got += (size_t)n;
+    r = read_full(fd, c->data, (size_t)size);
+    if (r < 0) {
+        r = r == -EPIPE ? -EIO : r; /* nothing runs: a file cannot shrink */
+        goto out;
     }
-    c->len = got;
+    c->len = (size_t)size;
     c->executable = (st.st_mode & S_IXUSR) != 0;
-    w->total += got;
+    w->total += size;
 out:
     (void)close(fd);
     return r;
