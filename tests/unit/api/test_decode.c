@@ -637,8 +637,19 @@ static void test_files(void **state)
     assert_memory_equal(s.job.files[1].data, "x1", 2);
     assert_string_equal(s.job.files[2].data, "z");
     job_release(&s.job);
+    /* '$' names the JVM's nested classes; it is only ever a character of a
+     * name (no shell sees one) */
+    ok_native(f,
+              "{\"language\":\"python\",\"files\":[{\"name\":\"main.py\",\"content\":\"x\"},"
+              "{\"name\":\"lib/Outer$Inner.class\",\"content\":\"y\"}]}",
+              &s);
+    assert_string_equal(s.job.files[1].name, "lib/Outer$Inner.class");
+    job_release(&s.job);
 
     static const char *const bad_files[] = {
+        "[{\"name\":\"$(id).py\",\"content\":\"1\"}]",
+        "[{\"name\":\"a;b.py\",\"content\":\"1\"}]",
+        "[{\"name\":\"`id`.py\",\"content\":\"1\"}]",
         "[]",
         "[1]",
         "[{\"content\":\"1\"}]",
