@@ -94,27 +94,52 @@ int cg_for_each(struct cg_root *root, const char *prefix,
  * seccomp (seccomp.c): an allowlist with a reason per rule
  * ====================================================================== */
 
+/* What a rule does to a call it matches. */
 enum sbx_rule_action {
     SBX_RULE_ALLOW,
-    SBX_RULE_ERRNO, /* fail with .err */
-    SBX_RULE_ALLOW_IF_MASKED_EQ, /* allow when (arg[.arg] & .mask) == one of .values */
+    /* Fail with .err; .err 0 means "succeed without doing anything" (a hint
+     * the kernel may ignore anyway, or a call with no effect in a box). */
+    SBX_RULE_ERRNO,
+};
+
+/* Which calls of the syscall a rule matches, by one argument: the low 32
+ * bits the kernel reads of an int (a mask never reaches the high half). */
+enum sbx_rule_when {
+    SBX_WHEN_ALWAYS,
+    SBX_WHEN_ANY,  /* (arg & .mask) equals one of .values */
+    SBX_WHEN_NONE, /* (arg & .pats[i].mask) equals .pats[i].value for no i */
+};
+
+struct sbx_arg_pattern {
+    uint64_t mask, value;
 };
 
 #define SBX_RULE_MAX_VALUES 8
+/* Rules of one name filter the same argument and never match the same
+ * call twice (the unit tests check both). */
 struct sbx_syscall_rule {
     const char *name;
     enum sbx_rule_action action;
-    int err;                 /* SBX_RULE_ERRNO: errno to return */
-    unsigned arg;            /* SBX_RULE_ALLOW_IF_MASKED_EQ */
-    uint64_t mask;
+    int err; /* SBX_RULE_ERRNO */
+    enum sbx_rule_when when;
+    unsigned arg; /* 0..5, unless SBX_WHEN_ALWAYS */
+    uint64_t mask; /* SBX_WHEN_ANY */
     uint64_t values[SBX_RULE_MAX_VALUES];
     unsigned nvalues;
+    struct sbx_arg_pattern pats[SBX_RULE_MAX_VALUES]; /* SBX_WHEN_NONE */
+    unsigned npats;
     const char *why;
 };
 extern const struct sbx_syscall_rule sbx_syscall_rules[];
 extern const size_t sbx_syscall_rules_len;
 /* errno for syscalls no rule names (the default action) */
 #define SBX_SECCOMP_DEFAULT_ERRNO EPERM
+
+/* What the table says of one call: the seccomp return value (ALLOW, or
+ * ERRNO | errno, the default for a call no rule matches). -EEXIST when two
+ * rules match it (a table bug). The unit tests hold the compiled program
+ * against it. */
+int64_t sbx_seccomp_table_decide(int nr, const uint64_t args[6]);
 
 struct sbx_filter {
     struct sock_filter *insns;

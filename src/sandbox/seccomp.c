@@ -19,7 +19,10 @@
  * mask that lies entirely within the bits the kernel reads.
  */
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
@@ -43,6 +46,30 @@
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
+/* madvise advice and rw flags newer than the libc headers here. */
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND 0x00000020
+#endif
 
 #define U32_MASK 0xffffffffull
 
@@ -52,48 +79,98 @@
     ((uint64_t)(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |      \
                 CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME))
 
-/* TIOCSTI (0x5412) and TIOCLINUX (0x541C) differ only in their low four
- * bits; everything from bit 4 up is this prefix. */
-#define TIOC_INJECT_PREFIX 0x5410u
-_Static_assert((TIOCSTI & ~0xfu) == TIOC_INJECT_PREFIX, "TIOCSTI moved");
-_Static_assert((TIOCLINUX & ~0xfu) == TIOC_INJECT_PREFIX, "TIOCLINUX moved");
-
 #define NVALS(...) ((unsigned)(sizeof((uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t)))
 
 #define ALLOW(n, w)                                                                                \
     {                                                                                              \
-        .name = (n), .action = SBX_RULE_ALLOW, .why = (w)                                          \
+        .name = (n), .action = SBX_RULE_ALLOW, .when = SBX_WHEN_ALWAYS, .why = (w)                 \
     }
 #define FAIL(n, e, w)                                                                              \
     {                                                                                              \
-        .name = (n), .action = SBX_RULE_ERRNO, .err = (e), .why = (w)                              \
+        .name = (n), .action = SBX_RULE_ERRNO, .err = (e), .when = SBX_WHEN_ALWAYS, .why = (w)     \
     }
+/* Answers 0 and does nothing: for hints and for calls whose only effect in
+ * a box would be on the host (flushing its disks, its page cache). */
+#define IGNORE(n, w) FAIL(n, 0, w)
 #define ALLOW_IF(n, a, m, w, ...)                                                                  \
     {                                                                                              \
-        .name = (n), .action = SBX_RULE_ALLOW_IF_MASKED_EQ, .arg = (a), .mask = (m),               \
+        .name = (n), .action = SBX_RULE_ALLOW, .when = SBX_WHEN_ANY, .arg = (a), .mask = (m),      \
         .values = {__VA_ARGS__}, .nvalues = NVALS(__VA_ARGS__), .why = (w)                         \
+    }
+#define FAIL_IF(n, a, m, e, w, ...)                                                                \
+    {                                                                                              \
+        .name = (n), .action = SBX_RULE_ERRNO, .err = (e), .when = SBX_WHEN_ANY, .arg = (a),       \
+        .mask = (m), .values = {__VA_ARGS__}, .nvalues = NVALS(__VA_ARGS__), .why = (w)            \
+    }
+#define IGNORE_IF(n, a, m, w, ...) FAIL_IF(n, a, m, 0, w, __VA_ARGS__)
+/* (arg & m) == v */
+#define PAT(m, v)                                                                                  \
+    {                                                                                              \
+        .mask = (m), .value = (v)                                                                  \
+    }
+#define NPATS(...)                                                                                 \
+    ((unsigned)(sizeof((struct sbx_arg_pattern[]){__VA_ARGS__}) / sizeof(struct sbx_arg_pattern)))
+#define ALLOW_UNLESS(n, a, w, ...)                                                                 \
+    {                                                                                              \
+        .name = (n), .action = SBX_RULE_ALLOW, .when = SBX_WHEN_NONE, .arg = (a),                  \
+        .pats = {__VA_ARGS__}, .npats = NPATS(__VA_ARGS__), .why = (w)                             \
     }
 
 /*
- * ioctl minus TIOCSTI and TIOCLINUX, as an exact union of masked compares on
- * the low 32 bits of the command (the kernel's `unsigned int cmd`): a
- * command is allowed when, at the highest bit from 4 up where it differs
- * from the prefix above, it does differ (one rule per bit); commands equal
- * to the prefix from bit 4 up are listed one by one, the two injectors left
- * out. The box has no terminal at all (stdin a file, stdout and stderr
- * pipes, no /dev/tty, its own session), so this is depth, not the barrier.
+ * ioctl: everything but terminal input injection, pidfs queries and the
+ * physical block map of files. The box has no terminal at all (stdin a
+ * file, stdout and stderr pipes, no /dev/tty, its own session), so refusing
+ * TIOCSTI and TIOCLINUX is depth, not the barrier.
  */
 #define IOCTL_WHY                                                                                  \
-    "every ioctl but TIOCSTI/TIOCLINUX (terminal input injection): runtimes probe "                \
-    "isatty (TCGETS), FIONREAD, FIONBIO, FIOCLEX"
-#define IOCTL_DIFFERS_AT(bit)                                                                      \
-    ALLOW_IF("ioctl", 1, (U32_MASK << (bit)) & U32_MASK, IOCTL_WHY,                                \
-             (uint64_t)(TIOC_INJECT_PREFIX ^ (1u << (bit))) & ((U32_MASK << (bit)) & U32_MASK))
+    "every ioctl but TIOCSTI/TIOCLINUX (terminal input injection), pidfs and FIEMAP: "             \
+    "runtimes probe isatty (TCGETS), FIONREAD, FIONBIO, FIOCLEX"
+/* pidfs ioctls (PIDFD_GET_INFO and the namespace getters, kernel 6.11+)
+ * share their type byte; their size field varies with the struct. */
+#define PIDFS_IOCTL_TYPE 0xff00u
+#define IOC_TYPE_MASK 0xff00u
 
 #define FCNTL_WHY                                                                                  \
-    "fd flags, dup, locks on own files, pipe sizes, seals; not F_GETLK/F_OFD_GETLK "               \
-    "(lock state of shared /usr inodes is a cross-box channel), F_SETLEASE, F_NOTIFY, "            \
-    "F_CANCELLK (other boxes' opens and writes)"
+    "fd flags, dup, owners, pipe sizes, seals, write hints; not F_SETLEASE, F_NOTIFY, "            \
+    "F_CANCELLK (other boxes' opens and writes of shared inodes)"
+/* A byte-range lock is a kernel object no memory cgroup charges since Linux
+ * 6.2 (and no rlimit bounds: RLIMIT_LOCKS is not enforced), and a file can
+ * hold any number of them: 4 processes held 158 MB of them. Reading lock
+ * state (F_GETLK) of shared /usr inodes was a cross-box channel too. */
+#define LOCK_WHY                                                                                   \
+    "POSIX and OFD record locks: uncharged kernel memory without bound (Linux 6.2+), and "         \
+    "lock state of shared inodes; ENOLCK is the kernel's own 'no locks available'"
+
+/* Everything a box can write lives in tmpfs, where the durability calls do
+ * nothing; the files they would reach are the host's (read-only binds of
+ * /usr: fsync of one issues a disk cache flush, measured 1 per call) and
+ * its whole file systems (sync, syncfs). */
+#define DURABILITY_WHY                                                                             \
+    "a no-op on the box's tmpfs; on a read-only bound host file it flushes the host's disk "       \
+    "(one flush per call): accepted and ignored"
+/* Whether a page of a shared host file is cached is a channel between
+ * jobs when a box can evict it (one job writes bits, a later one reads
+ * them) and a way to slow the host's runtimes: advice that evicts or
+ * populates is accepted and ignored; cachestat is refused, and mincore
+ * (since 5.0) reports every page of a file the caller cannot write as
+ * resident. */
+#define PAGE_CACHE_WHY                                                                             \
+    "page-cache advice on files shared with the host and other boxes (evicting them is a "         \
+    "channel between jobs): accepted and ignored"
+/* madvise: the advice that acts on the caller's own memory (allocators,
+ * fork behaviour, core dumps, huge pages, populating, guards). Not HWPOISON
+ * and SOFT_OFFLINE (capabilities), nor the advice ignored below. */
+#define MADVISE_WHY                                                                                \
+    "allocators return memory (glibc, Go, JVM); advice on the caller's own pages only"
+/* RWF_NOWAIT reads fail with EAGAIN exactly when a page is not cached. The
+ * other flags known today (HIPRI, DSYNC, SYNC, APPEND, NOAPPEND) are plain
+ * I/O; flags added later (RWF_DONTCACHE drops the pages it read) are
+ * refused until someone looks at them. */
+#define RWF_PLAIN ((uint64_t)(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_APPEND | RWF_NOAPPEND))
+#define RWF_WHY "I/O with the flags that are plain I/O (HIPRI, DSYNC, SYNC, APPEND, NOAPPEND)"
+#define RWF_NOWAIT_WHY                                                                             \
+    "RWF_NOWAIT tells whether a page of a shared host file is cached; EOPNOTSUPP as from a "       \
+    "kernel without it"
 
 const struct sbx_syscall_rule sbx_syscall_rules[] = {
     /* ---- processes and threads ---- */
@@ -120,8 +197,10 @@ const struct sbx_syscall_rule sbx_syscall_rules[] = {
     ALLOW("get_robust_list", "robust mutex queries"),
     ALLOW("rseq", "glibc 2.35+ registers restartable sequences in every thread"),
     ALLOW("arch_prctl", "thread pointer (FS base) set-up by the loader and threads"),
-    ALLOW("prctl", "thread names, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, dumpable; the privileged "
-                   "options need capabilities the program does not have"),
+    ALLOW_UNLESS("prctl", 0,
+                 "thread names, PR_SET_NO_NEW_PRIVS, dumpable; the privileged options need "
+                 "capabilities the program does not have. Not PR_SET_SECCOMP: see seccomp",
+                 PAT(U32_MASK, PR_SET_SECCOMP)),
     ALLOW_IF("personality", 0, U32_MASK,
              "query (0xffffffff), PER_LINUX, PER_LINUX32, UNAME26 only: no READ_IMPLIES_EXEC "
              "or ADDR_NO_RANDOMIZE",
@@ -131,7 +210,11 @@ const struct sbx_syscall_rule sbx_syscall_rules[] = {
     ALLOW("getpgid", "process group queries"),
     ALLOW("getpgrp", "process group queries"),
     ALLOW("getsid", "session queries"),
-    ALLOW("seccomp", "a program may add filters; they can only restrict it further"),
+    ALLOW_IF("seccomp", 0, U32_MASK,
+             "queries and strict mode only: a filter is compiled to native code in memory shared "
+             "by the whole host (bpf_jit_limit); boxes filling it would make every seccomp "
+             "filter load fail, moat's own included",
+             SECCOMP_SET_MODE_STRICT, SECCOMP_GET_ACTION_AVAIL, SECCOMP_GET_NOTIF_SIZES),
     ALLOW("landlock_create_ruleset", "a program may restrict itself further"),
     ALLOW("landlock_add_rule", "a program may restrict itself further"),
     ALLOW("landlock_restrict_self", "a program may restrict itself further"),
@@ -145,10 +228,22 @@ const struct sbx_syscall_rule sbx_syscall_rules[] = {
     ALLOW("pkey_mprotect", "memory protection keys (V8 in Node.js)"),
     ALLOW("pkey_alloc", "memory protection keys (V8 in Node.js)"),
     ALLOW("pkey_free", "memory protection keys (V8 in Node.js)"),
-    ALLOW("madvise", "allocators return memory (glibc, Go, JVM)"),
-    ALLOW("mincore", "Go runtime probes; since 5.0 it reveals nothing of files the box "
-                     "cannot write"),
-    ALLOW("msync", "file mappings"),
+    ALLOW_IF("madvise", 2, U32_MASK, MADVISE_WHY, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL,
+             MADV_WILLNEED, MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_DONTFORK),
+    ALLOW_IF("madvise", 2, U32_MASK, MADVISE_WHY, MADV_DOFORK, MADV_UNMERGEABLE, MADV_HUGEPAGE,
+             MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP, MADV_WIPEONFORK, MADV_KEEPONFORK),
+    ALLOW_IF("madvise", 2, U32_MASK, MADVISE_WHY, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+             MADV_DONTNEED_LOCKED, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE),
+    IGNORE_IF("madvise", 2, U32_MASK,
+              "hints on pages that may be shared: COLD/PAGEOUT push host page cache out, "
+              "MERGEABLE offers pages to KSM (a cross-box timing channel), COLLAPSE rebuilds "
+              "shared file pages; accepted and ignored",
+              MADV_COLD, MADV_PAGEOUT, MADV_MERGEABLE, MADV_COLLAPSE),
+    ALLOW("mincore", "Go runtime probes; since 5.0 it reports every page of a file the box "
+                     "cannot write as resident: nothing of the host's page cache"),
+    ALLOW_IF("msync", 2, MS_SYNC,
+             "MS_ASYNC and MS_INVALIDATE: validate a range (libunwind probes addresses so)", 0),
+    IGNORE_IF("msync", 2, MS_SYNC, DURABILITY_WHY, MS_SYNC),
     ALLOW("mlock", "bounded by RLIMIT_MEMLOCK"),
     ALLOW("mlock2", "bounded by RLIMIT_MEMLOCK"),
     ALLOW("munlock", "counterpart of mlock"),
@@ -209,8 +304,10 @@ const struct sbx_syscall_rule sbx_syscall_rules[] = {
     ALLOW("pwrite64", "I/O"),
     ALLOW("preadv", "I/O"),
     ALLOW("pwritev", "I/O"),
-    ALLOW("preadv2", "I/O"),
-    ALLOW("pwritev2", "I/O"),
+    ALLOW_IF("preadv2", 5, U32_MASK & ~RWF_PLAIN, RWF_WHY, 0),
+    FAIL_IF("preadv2", 5, RWF_NOWAIT, EOPNOTSUPP, RWF_NOWAIT_WHY, RWF_NOWAIT),
+    ALLOW_IF("pwritev2", 5, U32_MASK & ~RWF_PLAIN, RWF_WHY, 0),
+    FAIL_IF("pwritev2", 5, RWF_NOWAIT, EOPNOTSUPP, RWF_NOWAIT_WHY, RWF_NOWAIT),
     ALLOW("open", "legacy open (old static binaries)"),
     ALLOW("openat", "open; reach is limited by the mounts and Landlock"),
     ALLOW("openat2", "open with RESOLVE_* flags"),
@@ -270,13 +367,15 @@ const struct sbx_syscall_rule sbx_syscall_rules[] = {
     ALLOW("truncate", "file size; RLIMIT_FSIZE bounds it"),
     ALLOW("ftruncate", "file size; RLIMIT_FSIZE bounds it"),
     ALLOW("fallocate", "preallocation (ld.gold, databases)"),
-    ALLOW("fsync", "durability calls on the box's own files"),
-    ALLOW("fdatasync", "durability calls on the box's own files"),
-    ALLOW("sync", "coreutils sync; writable storage is tmpfs"),
-    ALLOW("syncfs", "durability calls"),
-    ALLOW("sync_file_range", "durability calls"),
-    ALLOW("fadvise64", "read-ahead hints"),
-    ALLOW("readahead", "read-ahead hints"),
+    IGNORE("fsync", DURABILITY_WHY),
+    IGNORE("fdatasync", DURABILITY_WHY),
+    IGNORE("sync", DURABILITY_WHY),
+    IGNORE("syncfs", DURABILITY_WHY),
+    IGNORE("sync_file_range", DURABILITY_WHY),
+    ALLOW_IF("fadvise64", 3, U32_MASK, "access pattern hints on the caller's own open file",
+             POSIX_FADV_NORMAL, POSIX_FADV_RANDOM, POSIX_FADV_SEQUENTIAL, POSIX_FADV_NOREUSE),
+    IGNORE_IF("fadvise64", 3, U32_MASK, PAGE_CACHE_WHY, POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED),
+    IGNORE("readahead", PAGE_CACHE_WHY),
     ALLOW("sendfile", "copying (cp, Python shutil)"),
     ALLOW("copy_file_range", "copying (cp, Rust fs::copy)"),
     ALLOW("splice", "pipe plumbing"),
@@ -300,48 +399,24 @@ const struct sbx_syscall_rule sbx_syscall_rules[] = {
     ALLOW("dup", "fds"),
     ALLOW("dup2", "fds (shell redirections)"),
     ALLOW("dup3", "fds"),
-    ALLOW_IF("fcntl", 1, U32_MASK, FCNTL_WHY, F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_SETLK,
-             F_SETLKW, F_SETOWN),
-    ALLOW_IF("fcntl", 1, U32_MASK, FCNTL_WHY, F_GETOWN, F_SETSIG, F_GETSIG, F_SETOWN_EX,
-             F_GETOWN_EX, F_GETOWNER_UIDS, F_OFD_SETLK, F_OFD_SETLKW),
-    ALLOW_IF("fcntl", 1, U32_MASK, FCNTL_WHY, F_GETLEASE, F_DUPFD_CLOEXEC, F_SETPIPE_SZ,
-             F_GETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS, F_GET_RW_HINT, F_SET_RW_HINT),
-    ALLOW_IF("fcntl", 1, U32_MASK, FCNTL_WHY, F_GET_FILE_RW_HINT, F_SET_FILE_RW_HINT, F_DUPFD_QUERY,
-             F_CREATED_QUERY),
-    IOCTL_DIFFERS_AT(4),
-    IOCTL_DIFFERS_AT(5),
-    IOCTL_DIFFERS_AT(6),
-    IOCTL_DIFFERS_AT(7),
-    IOCTL_DIFFERS_AT(8),
-    IOCTL_DIFFERS_AT(9),
-    IOCTL_DIFFERS_AT(10),
-    IOCTL_DIFFERS_AT(11),
-    IOCTL_DIFFERS_AT(12),
-    IOCTL_DIFFERS_AT(13),
-    IOCTL_DIFFERS_AT(14),
-    IOCTL_DIFFERS_AT(15),
-    IOCTL_DIFFERS_AT(16),
-    IOCTL_DIFFERS_AT(17),
-    IOCTL_DIFFERS_AT(18),
-    IOCTL_DIFFERS_AT(19),
-    IOCTL_DIFFERS_AT(20),
-    IOCTL_DIFFERS_AT(21),
-    IOCTL_DIFFERS_AT(22),
-    IOCTL_DIFFERS_AT(23),
-    IOCTL_DIFFERS_AT(24),
-    IOCTL_DIFFERS_AT(25),
-    IOCTL_DIFFERS_AT(26),
-    IOCTL_DIFFERS_AT(27),
-    IOCTL_DIFFERS_AT(28),
-    IOCTL_DIFFERS_AT(29),
-    IOCTL_DIFFERS_AT(30),
-    IOCTL_DIFFERS_AT(31),
-    ALLOW_IF("ioctl", 1, U32_MASK, IOCTL_WHY, TIOC_INJECT_PREFIX | 0x0, TIOC_INJECT_PREFIX | 0x1,
-             TIOC_INJECT_PREFIX | 0x3, TIOC_INJECT_PREFIX | 0x4, TIOC_INJECT_PREFIX | 0x5,
-             TIOC_INJECT_PREFIX | 0x6, TIOC_INJECT_PREFIX | 0x7, TIOC_INJECT_PREFIX | 0x8),
-    ALLOW_IF("ioctl", 1, U32_MASK, IOCTL_WHY, TIOC_INJECT_PREFIX | 0x9, TIOC_INJECT_PREFIX | 0xa,
-             TIOC_INJECT_PREFIX | 0xb, TIOC_INJECT_PREFIX | 0xd, TIOC_INJECT_PREFIX | 0xe,
-             TIOC_INJECT_PREFIX | 0xf),
+    ALLOW_IF("fcntl", 1, U32_MASK, FCNTL_WHY, F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_SETOWN,
+             F_GETOWN, F_SETSIG),
+    ALLOW_IF("fcntl", 1, U32_MASK, FCNTL_WHY, F_GETSIG, F_SETOWN_EX, F_GETOWN_EX, F_GETOWNER_UIDS,
+             F_GETLEASE, F_DUPFD_CLOEXEC, F_SETPIPE_SZ, F_GETPIPE_SZ),
+    ALLOW_IF("fcntl", 1, U32_MASK, FCNTL_WHY, F_ADD_SEALS, F_GET_SEALS, F_GET_RW_HINT, F_SET_RW_HINT,
+             F_GET_FILE_RW_HINT, F_SET_FILE_RW_HINT, F_DUPFD_QUERY, F_CREATED_QUERY),
+    FAIL_IF("fcntl", 1, U32_MASK, ENOLCK, LOCK_WHY, F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK,
+            F_OFD_SETLK, F_OFD_SETLKW),
+    ALLOW_UNLESS("ioctl", 1, IOCTL_WHY, PAT(U32_MASK, TIOCSTI), PAT(U32_MASK, TIOCLINUX),
+                 PAT(IOC_TYPE_MASK, PIDFS_IOCTL_TYPE), PAT(U32_MASK, FS_IOC_FIEMAP)),
+    FAIL_IF("ioctl", 1, IOC_TYPE_MASK, ENOTTY,
+            "pidfs ioctls: PIDFD_GET_INFO on box init's pidfd tells its cgroup id and uid; "
+            "ENOTTY is what kernels before them answer",
+            PIDFS_IOCTL_TYPE),
+    FAIL_IF("ioctl", 1, U32_MASK, EOPNOTSUPP,
+            "FIEMAP: where a host file lies on the host's disk; EOPNOTSUPP as on file systems "
+            "without it (cp falls back)",
+            FS_IOC_FIEMAP),
     ALLOW("pipe", "pipes"),
     ALLOW("pipe2", "pipes"),
     ALLOW("eventfd", "event fds"),
@@ -373,7 +448,11 @@ const struct sbx_syscall_rule sbx_syscall_rules[] = {
     ALLOW("getsockname", "unix sockets"),
     ALLOW("getpeername", "unix sockets"),
     ALLOW("getsockopt", "socket options"),
-    ALLOW("setsockopt", "socket options"),
+    ALLOW_UNLESS("setsockopt", 2,
+                 "socket options; not socket filters: classic and extended BPF programs are "
+                 "compiled to native code in memory shared by the whole host (bpf_jit_limit)",
+                 PAT(U32_MASK, SO_ATTACH_FILTER), PAT(U32_MASK, SO_ATTACH_BPF),
+                 PAT(U32_MASK, SO_ATTACH_REUSEPORT_CBPF), PAT(U32_MASK, SO_ATTACH_REUSEPORT_EBPF)),
     ALLOW("sendto", "unix sockets"),
     ALLOW("recvfrom", "unix sockets"),
     ALLOW("sendmsg", "unix sockets, fd passing"),
@@ -505,40 +584,155 @@ const size_t sbx_syscall_rules_len = MOAT_ARRAY_SIZE(sbx_syscall_rules);
  * of shared files), statmount/listmount and whatever the kernel adds next.
  */
 
-static int add_rule(scmp_filter_ctx ctx, const struct sbx_syscall_rule *r, int nr,
-                    struct moat_err *err)
+static uint32_t rule_action(const struct sbx_syscall_rule *r)
 {
-    int rc = 0;
-    switch (r->action) {
-    case SBX_RULE_ALLOW:
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-        break;
-    case SBX_RULE_ERRNO:
-        if (r->err <= 0 || r->err > 4095 || r->err == SBX_SECCOMP_DEFAULT_ERRNO)
-            return moat_err_set(err, -EINVAL, "seccomp rule %s: bad errno %d", r->name, r->err);
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)r->err), nr, 0);
-        break;
-    case SBX_RULE_ALLOW_IF_MASKED_EQ:
-        if (r->nvalues == 0 || r->nvalues > SBX_RULE_MAX_VALUES || r->arg > 5)
+    return r->action == SBX_RULE_ALLOW ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO((uint32_t)r->err);
+}
+
+static int add_masked_eq(scmp_filter_ctx ctx, const struct sbx_syscall_rule *r, int nr,
+                         uint64_t mask, uint64_t value)
+{
+    struct scmp_arg_cmp cmp = {
+        .arg = r->arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = value};
+    return seccomp_rule_add_array(ctx, rule_action(r), nr, 1, &cmp);
+}
+
+/*
+ * "None of the patterns" as masked compares libseccomp can emit: a walk
+ * down the bits the patterns read. Bits decided so far are (dmask,
+ * dvalue); a branch no pattern can still match is emitted whole as one
+ * compare, a branch some pattern matches entirely is dropped. The next bit
+ * is one every live pattern reads when there is one (so that patterns of
+ * different widths, a type byte beside whole commands, are not walked once
+ * per branch of each other), else the highest any reads.
+ */
+static int add_complement(scmp_filter_ctx ctx, const struct sbx_syscall_rule *r, int nr,
+                          uint64_t dmask, uint64_t dvalue)
+{
+    uint64_t any = 0, all = ~(uint64_t)0;
+    bool live = false;
+    for (unsigned i = 0; i < r->npats; i++) {
+        const struct sbx_arg_pattern *p = &r->pats[i];
+        if (((p->value ^ dvalue) & p->mask & dmask) != 0)
+            continue; /* differs on a decided bit: cannot match here */
+        if ((p->mask & ~dmask) == 0)
+            return 0; /* matches every value of this branch */
+        live = true;
+        any |= p->mask & ~dmask;
+        all &= p->mask & ~dmask;
+    }
+    if (!live)
+        return add_masked_eq(ctx, r, nr, dmask, dvalue);
+    uint64_t pick = all ? all : any;
+    uint64_t bit = (uint64_t)1 << (63 - __builtin_clzll(pick));
+    int rc = add_complement(ctx, r, nr, dmask | bit, dvalue);
+    if (rc == 0)
+        rc = add_complement(ctx, r, nr, dmask | bit, dvalue | bit);
+    return rc;
+}
+
+static int check_rule(const struct sbx_syscall_rule *r, struct moat_err *err)
+{
+    if (r->action == SBX_RULE_ERRNO &&
+        (r->err < 0 || r->err > 4095 || r->err == SBX_SECCOMP_DEFAULT_ERRNO))
+        return moat_err_set(err, -EINVAL, "seccomp rule %s: bad errno %d", r->name, r->err);
+    if (r->action != SBX_RULE_ALLOW && r->action != SBX_RULE_ERRNO)
+        return moat_err_set(err, -EINVAL, "seccomp rule %s: unknown action", r->name);
+    switch (r->when) {
+    case SBX_WHEN_ALWAYS:
+        return 0;
+    case SBX_WHEN_ANY:
+        if (r->nvalues == 0 || r->nvalues > SBX_RULE_MAX_VALUES || r->arg > 5 || r->mask == 0 ||
+            r->mask > U32_MASK)
             return moat_err_set(err, -EINVAL, "seccomp rule %s: bad argument filter", r->name);
-        /* One rule per value: libseccomp ORs rules of the same action. */
-        for (unsigned i = 0; i < r->nvalues && rc == 0; i++) {
+        for (unsigned i = 0; i < r->nvalues; i++)
             if ((r->values[i] & ~r->mask) != 0)
                 return moat_err_set(err, -EINVAL, "seccomp rule %s: value %#llx outside mask",
                                     r->name, (unsigned long long)r->values[i]);
-            struct scmp_arg_cmp cmp = {.arg = r->arg,
-                                       .op = SCMP_CMP_MASKED_EQ,
-                                       .datum_a = r->mask,
-                                       .datum_b = r->values[i]};
-            rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
-        }
+        return 0;
+    case SBX_WHEN_NONE:
+        if (r->npats == 0 || r->npats > SBX_RULE_MAX_VALUES || r->arg > 5)
+            return moat_err_set(err, -EINVAL, "seccomp rule %s: bad argument filter", r->name);
+        for (unsigned i = 0; i < r->npats; i++)
+            if (r->pats[i].mask == 0 || r->pats[i].mask > U32_MASK ||
+                (r->pats[i].value & ~r->pats[i].mask) != 0)
+                return moat_err_set(err, -EINVAL, "seccomp rule %s: bad pattern %u", r->name, i);
+        return 0;
+    }
+    return moat_err_set(err, -EINVAL, "seccomp rule %s: unknown condition", r->name);
+}
+
+static int add_rule(scmp_filter_ctx ctx, const struct sbx_syscall_rule *r, int nr,
+                    struct moat_err *err)
+{
+    int rc = check_rule(r, err);
+    if (rc < 0)
+        return rc;
+    switch (r->when) {
+    case SBX_WHEN_ALWAYS:
+        rc = seccomp_rule_add(ctx, rule_action(r), nr, 0);
         break;
-    default:
-        return moat_err_set(err, -EINVAL, "seccomp rule %s: unknown action", r->name);
+    case SBX_WHEN_ANY:
+        /* One rule per value: libseccomp ORs rules of the same action. */
+        for (unsigned i = 0; i < r->nvalues && rc == 0; i++)
+            rc = add_masked_eq(ctx, r, nr, r->mask, r->values[i]);
+        break;
+    case SBX_WHEN_NONE:
+        rc = add_complement(ctx, r, nr, 0, 0);
+        break;
     }
     if (rc < 0)
         return moat_err_set(err, rc, "seccomp rule %s: %s", r->name, strerror(-rc));
     return 0;
+}
+
+static bool rule_matches(const struct sbx_syscall_rule *r, const uint64_t args[6])
+{
+    switch (r->when) {
+    case SBX_WHEN_ALWAYS:
+        return true;
+    case SBX_WHEN_ANY:
+        for (unsigned i = 0; i < r->nvalues; i++)
+            if ((args[r->arg] & r->mask) == r->values[i])
+                return true;
+        return false;
+    case SBX_WHEN_NONE:
+        for (unsigned i = 0; i < r->npats; i++)
+            if ((args[r->arg] & r->pats[i].mask) == r->pats[i].value)
+                return false;
+        return true;
+    }
+    return false;
+}
+
+/* The syscall number of every rule, resolved once (decide runs millions
+ * of times in the tests). */
+static int rule_nrs[512];
+static pthread_once_t rule_nrs_once = PTHREAD_ONCE_INIT;
+
+static void resolve_rule_nrs(void)
+{
+    for (size_t i = 0; i < sbx_syscall_rules_len && i < MOAT_ARRAY_SIZE(rule_nrs); i++)
+        rule_nrs[i] = seccomp_syscall_resolve_name(sbx_syscall_rules[i].name);
+}
+
+int64_t sbx_seccomp_table_decide(int nr, const uint64_t args[6])
+{
+    MOAT_ASSERT(sbx_syscall_rules_len <= MOAT_ARRAY_SIZE(rule_nrs));
+    (void)pthread_once(&rule_nrs_once, resolve_rule_nrs);
+    int64_t ret = SECCOMP_RET_ERRNO | SBX_SECCOMP_DEFAULT_ERRNO;
+    bool matched = false;
+    for (size_t i = 0; i < sbx_syscall_rules_len; i++) {
+        const struct sbx_syscall_rule *r = &sbx_syscall_rules[i];
+        if (rule_nrs[i] != nr || nr < 0 || !rule_matches(r, args))
+            continue;
+        if (matched)
+            return -EEXIST;
+        matched = true;
+        ret = r->action == SBX_RULE_ALLOW ? SECCOMP_RET_ALLOW
+                                          : SECCOMP_RET_ERRNO | (uint32_t)r->err;
+    }
+    return ret;
 }
 
 /* libseccomp 2.5.4 exports only to an fd; a memfd keeps it off the disk. */
