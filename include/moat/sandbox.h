@@ -207,6 +207,9 @@ int sbx_spawner_main(int argc, char **argv);
 /* What the kernel offers, for `moat doctor`. */
 struct sbx_features {
     bool userns, pidns, netns, mntns, ipcns, utsns, cgroupns;
+    bool timens;          /* time namespaces (5.6+): a box's own uptime */
+    bool kmem_accounting; /* 5.15+: the memory cgroup charges SysV IPC,
+                             queued signals, POSIX timers, file tables */
     int cgroup_version; /* 1, 2, 0 = none usable */
     bool cg_memory, cg_pids, cg_cpu, cg_swap_accounting, cg_kill, cg_peak;
     bool seccomp, seccomp_kill_process;

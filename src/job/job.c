@@ -121,7 +121,9 @@ static const char *signal_description(int sig)
     case SIGXFSZ:
         return "file size limit exceeded";
     case SIGXCPU:
-        return "CPU time limit exceeded";
+        /* not moat's limit, which is time_limit: RLIMIT_CPU the program set
+         * itself, or a signal it sent */
+        return "CPU time limit signal";
     case SIGTRAP:
         return "trace trap";
     case SIGALRM:
@@ -141,7 +143,12 @@ static const char *runtime_error_sentence(const struct job_step *s, char *buf, s
 {
     if (!buf || bufsz == 0)
         return "Runtime Error";
-    if (s->signal > 0) {
+    /* A program that could not even start says why ("cannot execute
+     * ./main: ..."); message is filled by other modules: bounded here. */
+    int n = (int)strnlen(s->message, sizeof(s->message));
+    if (n > 0) {
+        (void)snprintf(buf, bufsz, "Runtime Error (%.*s)", n, s->message);
+    } else if (s->signal > 0) {
         const char *why = signal_description(s->signal);
         if (why)
             (void)snprintf(buf, bufsz, "Runtime Error (%s: %s)", job_signal_name(s->signal), why);

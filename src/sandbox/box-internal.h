@@ -22,6 +22,10 @@
 
 #define SBX_BOX_UID 1000 /* what the program sees as its uid and gid */
 #define SBX_BOX_USER "box"
+/* Fixed limits of every program, part of the policy rather than settings
+ * (docs/security.md): signals queued at once (RLIMIT_SIGPENDING, which
+ * also bounds POSIX timers). */
+#define SBX_SIGPENDING_MAX 4096
 
 struct sbx_ctx {
     struct sbx_config cfg;     /* strings point into the copies below */
@@ -125,6 +129,17 @@ struct boxinit_args {
 __attribute__((noreturn)) void boxinit_main(struct boxinit_args *a);
 /* Builds the box's root under ctx->root_dir and pivots into it. */
 int mounts_build(const struct sbx_ctx *ctx, uint32_t uid, struct moat_err *err);
+
+/* Where the program process failed before its execve worked, as reported
+ * on its exec_err pipe with the errno. */
+enum program_stage {
+    PROGRAM_STAGE_SETUP = 1,
+    PROGRAM_STAGE_LIMITS,
+    PROGRAM_STAGE_LANDLOCK,
+    PROGRAM_STAGE_STDIO,
+    PROGRAM_STAGE_SECCOMP,
+    PROGRAM_STAGE_EXEC,
+};
 
 /* The pre-forked program process of one step. */
 struct program {

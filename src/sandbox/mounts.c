@@ -6,15 +6,24 @@
  *   /usr         the host's, bound read-only, nosuid, nodev
  *   /bin /lib …  the host's symlinks into /usr (merged /usr), or ro binds
  *   /etc         a few host files bound read-only, passwd/group/hosts made here
- *   /dev         null zero full random urandom, fd/std* links, /dev/shm tmpfs
- *   /proc        fresh, of the box's pid namespace, hidepid, sensitive parts masked
+ *   /dev         null zero full random urandom (read-only binds), fd/std* links,
+ *                /dev/shm tmpfs
+ *   /proc        fresh, of the box's pid namespace, hidepid; every top-level
+ *                entry not on an allowlist masked, /proc/sys read-only with
+ *                host facts and host-wide counters masked
  *   /box /tmp    writable tmpfs with size and inode limits (cwd is /box)
  *   /moat/cache  the cache dir (precompiled headers), read-only, when configured
  *
  * Nothing else of the host is reachable: no /home, /root, /var, /run, /sys.
+ *
+ * Every inode a box shares with the host or with other boxes (the host's
+ * files, its device nodes, the /dev/null that masks /proc files) sits on a
+ * read-only mount: its times, mode and attributes cannot change, so no job
+ * can leave a mark there for a later one to read, and atime never moves.
  */
 #include "box-internal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
@@ -48,16 +57,30 @@ static const struct {
 
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom"};
 
-/* /proc files and dirs hidden from the box (Docker's masked and read-only
- * paths): kernel memory, key material, timing side channels, writable knobs. */
-static const char *const proc_masked_files[] = {
-    "kcore", "keys", "key-users", "latency_stats", "timer_list", "timer_stats",
-    "sched_debug", "kallsyms", "kmsg", "kpagecount", "kpageflags", "kpagecgroup",
-    "sysrq-trigger", "config.gz", "vmallocinfo", "slabinfo", "pagetypeinfo",
-    "locks", /* every lock of the host, with inode numbers */
+/*
+ * /proc: the top-level entries a box keeps. Everything else the kernel
+ * shows there (kallsyms, cmdline, cgroups, interrupts, keys, timer_list,
+ * bus/, fs/, pressure/, whatever a newer kernel or a platform adds) is
+ * masked when the box is built: the list fails closed. The pid directories
+ * are the box's own (its pid namespace, hidepid). cpuinfo, meminfo, stat,
+ * uptime and loadavg are read by runtimes (the JVM, Node's os.cpus(), ps)
+ * and say what sysinfo(2) and cpuid say anyway; uptime and boot time are
+ * the box's own (its time namespace).
+ */
+static const char *const proc_kept[] = {
+    "self", "thread-self", "cpuinfo", "meminfo", "stat", "uptime", "loadavg", "version",
+    "mounts", "net", "sys", "sysvipc", "filesystems",
 };
-static const char *const proc_masked_dirs[] = {"acpi", "asound", "scsi", "firmware", "driver"};
-static const char *const proc_readonly[] = {"bus", "fs", "irq", "sys"};
+
+/* /proc/sys stays (read-only: runtimes read vm/overcommit_memory,
+ * kernel/ngroups_max, net/core/somaxconn, ...) but for what identifies the
+ * host or counts what every box on it does. */
+static const char *const proc_sys_masked_files[] = {
+    "kernel/random/boot_id", "kernel/random/entropy_avail", "kernel/tainted", "kernel/cad_pid",
+    "fs/file-nr", "fs/inode-nr", "fs/inode-state", "fs/dentry-state", "fs/dentry-negative",
+    "fs/aio-nr",
+};
+static const char *const proc_sys_masked_dirs[] = {"dev", "debug", "fs/quota", "fs/binfmt_misc"};
 
 struct builder {
     const struct sbx_ctx *ctx;
@@ -212,10 +235,18 @@ static int build_dev(struct builder *b)
         (void)close(fd);
         if (mount(host, p, NULL, MS_BIND, NULL) < 0)
             return fail(b, "bind", host);
-        /* the node keeps its device semantics; nothing else may be exec'd or setuid */
-        if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC, NULL) < 0)
+        /* Read-only: the node keeps its device semantics (reads and writes
+         * reach the driver), but its inode, the host's, gets no new times,
+         * mode or attributes from a box. Nothing on it may be exec'd or
+         * setuid. */
+        if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+                  NULL) < 0)
             return fail(b, "remount", p);
     }
+    /* the source of masks over /proc directories; read-only with the root */
+    r = make_dir(b, "/dev/.empty", 0555);
+    if (r < 0)
+        return r;
     static const struct {
         const char *target, *path;
     } links[] = {{"/proc/self/fd", "/dev/fd"},
@@ -230,9 +261,55 @@ static int build_dev(struct builder *b)
     return mount_tmpfs(b, "/dev/shm", b->ctx->cfg.tmp_tmpfs_bytes, "1777", 0);
 }
 
+/* Hides dir/name (a file or a directory of the box's /proc) under a bind
+ * of the box's /dev/null, read-only (a bind keeps the read-only flag of its
+ * source), or of an empty directory no program may write. */
+static int mask(struct builder *b, const char *dir, const char *name)
+{
+    char src[600], path[1024];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+        return moat_err_set(b->err, -ENAMETOOLONG, "mask %s/%s: name too long", dir, name);
+    struct stat st;
+    if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode))
+        return 0; /* not on this kernel; a link points into the masked tree */
+    at_root(b, S_ISDIR(st.st_mode) ? "/dev/.empty" : "/dev/null", src, sizeof(src));
+    if (mount(src, path, NULL, MS_BIND, NULL) < 0)
+        return fail(b, "mask", path);
+    return 0;
+}
+
+static bool proc_entry_kept(const char *name)
+{
+    if (name[0] >= '0' && name[0] <= '9')
+        return true; /* a pid of the box's namespace */
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(proc_kept); i++)
+        if (strcmp(name, proc_kept[i]) == 0)
+            return true;
+    return false;
+}
+
+static int mask_proc_entries(struct builder *b, const char *proc)
+{
+    DIR *d = opendir(proc);
+    if (!d)
+        return fail(b, "open", proc);
+    int r = 0;
+    struct dirent *e;
+    while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            proc_entry_kept(e->d_name))
+            continue;
+        r = mask(b, proc, e->d_name);
+    }
+    if (r == 0 && errno != 0)
+        r = fail(b, "read", proc);
+    (void)closedir(d);
+    return r;
+}
+
 static int build_proc(struct builder *b)
 {
-    char p[600], null[600];
+    char p[600], sys[600];
     int r = make_dir(b, "/proc", 0555);
     if (r < 0)
         return r;
@@ -241,33 +318,18 @@ static int build_proc(struct builder *b)
     if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0 &&
         mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") < 0)
         return fail(b, "mount proc", p);
-    at_root(b, "/dev/null", null, sizeof(null));
-    for (size_t i = 0; i < MOAT_ARRAY_SIZE(proc_masked_files); i++) {
-        (void)snprintf(p, sizeof(p), "%s/proc/%s", b->root, proc_masked_files[i]);
-        if (access(p, F_OK) < 0)
-            continue;
-        if (mount(null, p, NULL, MS_BIND, NULL) < 0)
-            return fail(b, "mask", p);
-    }
-    for (size_t i = 0; i < MOAT_ARRAY_SIZE(proc_masked_dirs); i++) {
-        (void)snprintf(p, sizeof(p), "%s/proc/%s", b->root, proc_masked_dirs[i]);
-        if (access(p, F_OK) < 0)
-            continue;
-        if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  "size=0,nr_inodes=1,mode=0555") < 0)
-            return fail(b, "mask", p);
-    }
-    for (size_t i = 0; i < MOAT_ARRAY_SIZE(proc_readonly); i++) {
-        (void)snprintf(p, sizeof(p), "%s/proc/%s", b->root, proc_readonly[i]);
-        if (access(p, F_OK) < 0)
-            continue;
-        if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0)
-            return fail(b, "bind", p);
-        r = make_readonly(b, p, MS_NOEXEC);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    r = mask_proc_entries(b, p);
+    if (r < 0)
+        return r;
+    at_root(b, "/proc/sys", sys, sizeof(sys));
+    if (mount(sys, sys, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return fail(b, "bind", sys);
+    r = make_readonly(b, sys, MS_NOEXEC);
+    for (size_t i = 0; r == 0 && i < MOAT_ARRAY_SIZE(proc_sys_masked_files); i++)
+        r = mask(b, sys, proc_sys_masked_files[i]);
+    for (size_t i = 0; r == 0 && i < MOAT_ARRAY_SIZE(proc_sys_masked_dirs); i++)
+        r = mask(b, sys, proc_sys_masked_dirs[i]);
+    return r;
 }
 
 static int build_tree(struct builder *b, uint32_t uid)

@@ -98,6 +98,10 @@ void sbx_probe(struct sbx_features *f)
     f->ipcns = has_ns("ipc");
     f->utsns = has_ns("uts");
     f->cgroupns = has_ns("cgroup");
+    f->timens = has_ns("time");
+    unsigned maj = 0, min = 0;
+    f->kmem_accounting = sscanf(f->kernel, "%u.%u", &maj, &min) == 2 &&
+                         (maj > 5 || (maj == 5 && min >= 15));
     probe_cgroups(f);
     char status[4096];
     f->seccomp = read_small_file_at(AT_FDCWD, "/proc/self/status", status, sizeof(status)) > 0 &&

@@ -22,19 +22,46 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 
 struct exec_report {
     int32_t stage; /* which step failed */
     int32_t err;   /* errno */
 };
 
-enum stage { STAGE_SETUP = 1, STAGE_LIMITS, STAGE_LANDLOCK, STAGE_STDIO, STAGE_SECCOMP, STAGE_EXEC };
-
-static __attribute__((noreturn)) void child_fail(int fd, enum stage stage)
+static __attribute__((noreturn)) void child_fail(int fd, enum program_stage stage)
 {
     struct exec_report rep = {.stage = (int32_t)stage, .err = errno};
     (void)!write(fd, &rep, sizeof(rep));
     _exit(127);
+}
+
+/*
+ * A time namespace whose monotonic and boot clocks start at 0 now: uptime
+ * (/proc/uptime, sysinfo), the boot time in /proc/stat and CLOCK_BOOTTIME
+ * are the box's own, not the host's (how long it has been up, when it
+ * booted: a fact that also tells two boxes they share a host). The program
+ * enters it at execve. Kernels without time namespaces (before 5.6, or
+ * built without them) keep the host's clocks.
+ */
+static int enter_own_time(void)
+{
+    if (unshare(CLONE_NEWTIME) < 0)
+        return errno == EINVAL ? 0 : -1;
+    struct timespec mono, boot;
+    if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+        return -1;
+    char offsets[96];
+    int n = snprintf(offsets, sizeof(offsets), "monotonic %lld 0\nboottime %lld 0\n",
+                     -(long long)mono.tv_sec, -(long long)boot.tv_sec);
+    int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = write_full(fd, offsets, (size_t)n);
+    (void)close(fd);
+    if (r < 0)
+        errno = -r;
+    return r < 0 ? -1 : 0;
 }
 
 /* Warm-time setup, in the new user namespace, before anything hostile. */
@@ -47,7 +74,7 @@ static void child_prepare(const struct sbx_ctx *ctx, int ready_r, int report_w, 
     /* Forked before box init built the root, the pivot moved our root but
      * not necessarily our working directory. */
     if (chdir("/box") < 0)
-        child_fail(report_w, STAGE_SETUP);
+        child_fail(report_w, PROGRAM_STAGE_SETUP);
     /* Box init blocks the signals it reads through a signalfd and ignores
      * none, but make the program's start state explicit: default
      * dispositions (inherited across execve when ignored) and no mask. */
@@ -60,25 +87,27 @@ static void child_prepare(const struct sbx_ctx *ctx, int ready_r, int report_w, 
     /* Own cgroup namespace now that box init put us in the step's group:
      * /proc/self/cgroup shows "/" and nothing of the host's tree. */
     if (unshare(CLONE_NEWCGROUP) < 0 || setsid() < 0)
-        child_fail(report_w, STAGE_SETUP);
+        child_fail(report_w, PROGRAM_STAGE_SETUP);
+    if (enter_own_time() < 0)
+        child_fail(report_w, PROGRAM_STAGE_SETUP);
     if (setgroups(0, NULL) < 0 || setresgid(SBX_BOX_UID, SBX_BOX_UID, SBX_BOX_UID) < 0 ||
         setresuid(SBX_BOX_UID, SBX_BOX_UID, SBX_BOX_UID) < 0)
-        child_fail(report_w, STAGE_SETUP);
+        child_fail(report_w, PROGRAM_STAGE_SETUP);
     /* Our old uid (host root) is unmapped in this namespace, so the uid
      * change did not clear capabilities: drop them all, bounding set too. */
     if (sbx_drop_caps() < 0)
-        child_fail(report_w, STAGE_SETUP);
+        child_fail(report_w, PROGRAM_STAGE_SETUP);
     /* Set after the credential changes, which clear it. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != 1)
-        child_fail(report_w, STAGE_SETUP);
+        child_fail(report_w, PROGRAM_STAGE_SETUP);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        child_fail(report_w, STAGE_SETUP);
+        child_fail(report_w, PROGRAM_STAGE_SETUP);
     *ruleset = -1;
     if (ctx->landlock_abi > 0) {
         *ruleset = sbx_landlock_prepare(ctx->landlock_abi);
         if (*ruleset < 0) {
             errno = -*ruleset;
-            child_fail(report_w, STAGE_LANDLOCK);
+            child_fail(report_w, PROGRAM_STAGE_LANDLOCK);
         }
     }
     /* The filter goes on now, while the box is warm: the kernel compiles
@@ -86,14 +115,14 @@ static void child_prepare(const struct sbx_ctx *ctx, int ready_r, int report_w, 
      * policy). What the step still does before execve (read the message,
      * setrlimit, landlock_restrict_self, dup2, close_range) is allowed. */
     if (sbx_seccomp_apply(&ctx->filter) < 0)
-        child_fail(report_w, STAGE_SECCOMP);
+        child_fail(report_w, PROGRAM_STAGE_SECCOMP);
 }
 
 static void set_limit(int fd, int resource, uint64_t soft, uint64_t hard)
 {
     struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
     if (setrlimit(resource, &rl) < 0)
-        child_fail(fd, STAGE_LIMITS);
+        child_fail(fd, PROGRAM_STAGE_LIMITS);
 }
 
 static void apply_limits(int fd, const struct sbx_limits *l)
@@ -109,6 +138,10 @@ static void apply_limits(int fd, const struct sbx_limits *l)
     set_limit(fd, RLIMIT_MEMLOCK, 64 << 10, 64 << 10);
     set_limit(fd, RLIMIT_MSGQUEUE, 0, 0);
     set_limit(fd, RLIMIT_NICE, 0, 0); /* no way back above a priority given up */
+    /* Queued signals and POSIX timers (each holds a queued signal): kernel
+     * objects that kernels before 5.14 do not charge to the memory cgroup.
+     * The default is the host's thread limit, ~100,000 here. */
+    set_limit(fd, RLIMIT_SIGPENDING, SBX_SIGPENDING_MAX, SBX_SIGPENDING_MAX);
     /* The uid is this box's alone, so the per-user process count is a
      * per-box one: a second line behind pids.max. */
     set_limit(fd, RLIMIT_NPROC, l->max_procs, l->max_procs);
@@ -129,13 +162,13 @@ static __attribute__((noreturn)) void child_run(int go_r,
     struct wire_step s;
     if (wire_get_step(&rd, &s) < 0) {
         errno = EPROTO;
-        child_fail(report_w, STAGE_SETUP);
+        child_fail(report_w, PROGRAM_STAGE_SETUP);
     }
     apply_limits(report_w, &s.limits);
     if (ruleset >= 0 && sbx_landlock_enforce(ruleset) < 0)
-        child_fail(report_w, STAGE_LANDLOCK);
+        child_fail(report_w, PROGRAM_STAGE_LANDLOCK);
     if (dup2(stdin_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
-        child_fail(report_w, STAGE_STDIO);
+        child_fail(report_w, PROGRAM_STAGE_STDIO);
     /* Only stdio and the report pipe (CLOEXEC) survive into the program:
      * no fd of box init, the host, or a cgroup directory leaks (E5). */
     int keep = report_w;
@@ -143,7 +176,7 @@ static __attribute__((noreturn)) void child_run(int go_r,
         (void)syscall(SYS_close_range, 3, keep - 1, 0);
     (void)syscall(SYS_close_range, keep + 1, ~0U, 0);
     execve(s.argv[0], s.argv, s.envp);
-    child_fail(report_w, STAGE_EXEC);
+    child_fail(report_w, PROGRAM_STAGE_EXEC);
 }
 
 static void close_pair(int p[2])

@@ -181,6 +181,49 @@ static void run_loop(struct sup *s, int ctl, int sigfd)
         (void)drain(s, s->p->err_r, &res->err, &res->err_truncated);
 }
 
+/*
+ * An execve that failed on a file the steps made (argv[0] relative to /box
+ * or under it: what the compile step produced, e.g. a library where a
+ * program was expected) or on the user's own arguments (E2BIG) is the
+ * program's failure, reported as a shell would (126 found but not run, 127
+ * not found), never moat's: an internal error would be retried.
+ */
+static bool exec_failure_is_programs(const char *argv0, int stage, int err)
+{
+    if (stage != PROGRAM_STAGE_EXEC)
+        return false;
+    return err == E2BIG || argv0[0] != '/' || strncmp(argv0, "/box/", 5) == 0;
+}
+
+static void set_exec_failure(struct sup *s, int exec_err, int exec_stage)
+{
+    struct sbx_result *res = s->res;
+    res->signal = 0;
+    if (exec_failure_is_programs(s->argv0, exec_stage, exec_err)) {
+        res->verdict = SBX_VERDICT_RUNTIME_ERROR;
+        res->exit_code = exec_err == ENOENT ? 127 : 126;
+        (void)snprintf(res->message, sizeof(res->message), "cannot execute %s: %s", s->argv0,
+                       strerror(exec_err));
+        return;
+    }
+    static const char *const stages[] = {
+        [PROGRAM_STAGE_SETUP] = "set up",        [PROGRAM_STAGE_LIMITS] = "set limits",
+        [PROGRAM_STAGE_LANDLOCK] = "apply Landlock", [PROGRAM_STAGE_STDIO] = "set up stdio",
+        [PROGRAM_STAGE_SECCOMP] = "load seccomp",  [PROGRAM_STAGE_EXEC] = "execve"};
+    const char *stage = exec_stage > 0 && (size_t)exec_stage < MOAT_ARRAY_SIZE(stages)
+                            ? stages[exec_stage]
+                            : "start";
+    res->verdict = SBX_VERDICT_INTERNAL_ERROR;
+    (void)snprintf(res->message, sizeof(res->message), "program could not %s %s: %s", stage,
+                   exec_stage == PROGRAM_STAGE_EXEC ? s->argv0 : "", strerror(exec_err));
+}
+
+/*
+ * The verdict comes from moat's own accounting, never from what the program
+ * controls: CPU time from the cgroup against the limit (a SIGXCPU the
+ * program raised itself is a signal like any other), the wall clock, the
+ * cgroup's OOM kill counter, the output byte counts, a cancel from the host.
+ */
 static void set_verdict(struct sup *s, const struct cg_stats *st, int exec_err, int exec_stage)
 {
     struct sbx_result *res = s->res;
@@ -192,25 +235,17 @@ static void set_verdict(struct sup *s, const struct cg_stats *st, int exec_err, 
         res->exit_code = WEXITSTATUS(status);
     }
     res->oom_killed = st->oom_kills > 0;
-    /* SIGXCPU comes only from RLIMIT_CPU, the per-process backstop, which
-     * counts scheduler ticks and can fire before the cgroup's exact sum
-     * reaches the limit on a loaded machine: it is a CPU time limit too. */
-    res->cpu_exceeded = s->reason == KILL_CPU || s->cpu_used > s->lim->cpu_ms * 1000 ||
-                        (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU);
+    /* RLIMIT_CPU, the per-process backstop, is set past the limit: a
+     * process it kills has used more than the limit, which the cgroup's
+     * sum shows too. */
+    res->cpu_exceeded = s->reason == KILL_CPU || s->cpu_used > s->lim->cpu_ms * 1000;
     res->wall_exceeded = s->reason == KILL_WALL;
     res->output_exceeded = s->reason == KILL_OUTPUT || res->out_truncated || res->err_truncated;
 
     if (s->reason == KILL_CANCEL || s->reason == KILL_HOST) {
         res->verdict = SBX_VERDICT_CANCELLED;
     } else if (exec_err) {
-        static const char *const stages[] = {"", "set up", "set limits", "apply Landlock",
-                                             "set up stdio", "load seccomp", "execve"};
-        const char *stage = exec_stage > 0 && (size_t)exec_stage < MOAT_ARRAY_SIZE(stages)
-                                ? stages[exec_stage]
-                                : "start";
-        res->verdict = SBX_VERDICT_INTERNAL_ERROR;
-        (void)snprintf(res->message, sizeof(res->message), "program could not %s %s: %s",
-                       stage, exec_stage == 6 ? s->argv0 : "", strerror(exec_err));
+        set_exec_failure(s, exec_err, exec_stage);
     } else if (s->reason == KILL_OUTPUT) {
         res->verdict = SBX_VERDICT_OUTPUT_LIMIT;
     } else if (res->cpu_exceeded || res->wall_exceeded) {
