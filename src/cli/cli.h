@@ -54,3 +54,8 @@ int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out
 
 /* Reads a whole file (or stdin for "-") of at most max bytes; caller frees. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len);
+
+/* The lean `moat` beside the running binary (moat-asan beside a -asan
+ * one), which a pool's spawner re-executes; "" when there is none (the
+ * spawner then stays a fork of this process). */
+void cli_lean_binary(char *out, size_t outsz);

@@ -146,3 +146,21 @@ int cli_read_file(const char *path, size_t max, char **data, size_t *len)
     *data = buf_steal(&b, len);
     return *data ? 0 : -ENOMEM;
 }
+
+void cli_lean_binary(char *out, size_t outsz)
+{
+    char self[4096];
+    out[0] = '\0';
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return;
+    bool asan = str_has_suffix(slash + 1, "-asan");
+    slash[1] = '\0';
+    (void)snprintf(out, outsz, "%smoat%s", self, asan ? "-asan" : "");
+    if (access(out, X_OK) != 0)
+        out[0] = '\0';
+}

@@ -16,6 +16,7 @@ struct run_opts {
     const char *lang;
     const char *stdin_path;
     bool json;
+    bool pool;
     bool help;
 };
 
@@ -32,6 +33,10 @@ static int run_own(void *arg, const char *name, const char *value)
     }
     if (strcmp(name, "json") == 0) {
         o->json = true;
+        return 0;
+    }
+    if (strcmp(name, "pool") == 0) {
+        o->pool = true;
         return 0;
     }
     if (strcmp(name, "help") == 0) {
@@ -56,7 +61,9 @@ static void run_help(void)
         "options:\n"
         "  --lang NAME    language name or alias (`moat languages`)\n"
         "  --stdin FILE   the program's standard input (- for moat's own)\n"
-        "  --json         print the result as JSON\n\n");
+        "  --json         print the result as JSON\n"
+        "  --pool         take the box from a warm pool, as `moat serve` does (its\n"
+        "                 spawner, network namespaces); the default is one cold box\n\n");
     config_print_help(stdout, CONFIG_SCOPE_RUN);
 }
 
@@ -178,18 +185,33 @@ static int read_inputs(const struct moat_config *cfg, const struct run_opts *o,
     return 0;
 }
 
-static int execute(const struct moat_config *cfg, const struct exec_request *req,
-                   struct exec_outcome *out)
+/* A box: a cold one made here, or (pool) one a warm pool's spawner made,
+ * the way `moat serve` gets them, so that both paths can be tested. */
+static int get_box(struct sbx_ctx *ctx, bool pool, struct sbx_pool **pl, struct sbx_box **box,
+                   struct moat_err *err)
+{
+    if (!pool)
+        return sbx_box_new(ctx, box, err);
+    int r = sbx_pool_start(ctx, 1, pl, err);
+    return r < 0 ? r : sbx_pool_take(*pl, 60000, box, err);
+}
+
+static int execute(const struct moat_config *cfg, const struct run_opts *o,
+                   const struct exec_request *req, struct exec_outcome *out)
 {
     struct moat_err err = {0};
     struct sbx_config sc = exec_sandbox_config(cfg);
+    char lean[4096 + 16];
+    cli_lean_binary(lean, sizeof(lean));
+    sc.spawner_exe = lean[0] ? lean : NULL;
     if (req->lang->prepare[0] && lang_prepare(req->lang, cfg->cache_dir, &err) < 0)
         (void)fprintf(stderr, "moat run: warning: %s (compiling without it)\n", err.msg);
     struct sbx_ctx *ctx = NULL;
+    struct sbx_pool *pool = NULL;
     struct sbx_box *box = NULL;
     int r = sbx_ctx_new(&sc, &ctx, &err);
     if (r == 0)
-        r = sbx_box_new(ctx, &box, &err);
+        r = get_box(ctx, o->pool, &pool, &box, &err);
     if (r == 0) {
         r = exec_program(box, cfg, req, out, &err);
         if (r < 0 && err.field[0]) {
@@ -205,6 +227,7 @@ static int execute(const struct moat_config *cfg, const struct exec_request *req
         r = 0;
     }
     sbx_box_free(box);
+    sbx_pool_stop(pool);
     sbx_ctx_free(ctx);
     return r;
 }
@@ -257,7 +280,7 @@ int cli_run(int argc, char **argv)
                                    .stdin_data = in->stdin_data, .stdin_len = in->stdin_len,
                                    .args = (const char *const *)p.rest, .nargs = p.nrest,
                                    .limits = cfg.limits};
-        r = execute(&cfg, &req, &out);
+        r = execute(&cfg, &o, &req, &out);
     }
     if (r == 0) {
         if (o.json)

@@ -147,27 +147,6 @@ static int recover(struct serve *s)
     return 0;
 }
 
-/* The lean `moat` beside this moat-server (moat-asan beside
- * moat-server-asan), which the pool's spawner re-executes; "" when there
- * is none (the spawner then stays a fork of this process). */
-static void lean_binary(char *out, size_t outsz)
-{
-    char self[4096];
-    out[0] = '\0';
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash)
-        return;
-    bool asan = str_has_suffix(slash + 1, "-asan");
-    slash[1] = '\0';
-    (void)snprintf(out, outsz, "%smoat%s", self, asan ? "-asan" : "");
-    if (access(out, X_OK) != 0)
-        out[0] = '\0';
-}
-
 static int start_sandbox(struct serve *s)
 {
     const struct moat_config *cfg = &s->cfg;
@@ -179,7 +158,7 @@ static int start_sandbox(struct serve *s)
     }
     struct sbx_config sc = exec_sandbox_config(cfg);
     char lean[4096 + 16];
-    lean_binary(lean, sizeof(lean));
+    cli_lean_binary(lean, sizeof(lean));
     sc.spawner_exe = lean[0] ? lean : NULL;
     struct moat_err err = {0};
     if (sbx_ctx_new(&sc, &s->ctx, &err) < 0 ||
