@@ -4,6 +4,8 @@ expected result, and the host checked for side effects after every case.
 
     run.py --moat PATH --case ID     run one case; exit 0 pass, 1 fail, 77 skip
     run.py --moat PATH --all [-j N]  run every case (or --tag TAG), print a summary
+    run.py ... --pool                the same through a warm pool's box (`moat run
+                                     --pool`, the path of `moat serve`)
     run.py --list                    case ids
     run.py --list-cmake              "id|timeout|tag,tag" lines for CMake
     run.py --check                   validate the manifest (no moat needed)
@@ -21,12 +23,17 @@ After every case, whatever the program did, the runner checks the host:
   (d) the mount table of this namespace unchanged;
   (e) no marker file at host paths, no connection to the runner's listeners,
       no SysV IPC object of a box uid, no host file owned by a box uid, no
-      secret of the runner's environment in the output.
+      secret of the runner's environment in the output;
+  (f) the host's device nodes (/dev/null, ...) kept their times;
+  (g) the host's unreclaimable kernel memory (slab) grew by less than the
+      case allows while it ran (sampled), so that a box cannot build kernel
+      objects its memory cgroup does not charge;
+  (h) where the case says so: the host's disks got few cache flushes, and
+      host files the runner cached are still cached (page-cache eviction).
 Python 3 standard library only.
 """
 import argparse
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -42,6 +49,12 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from host_state import (HOST_DEVICE_NODES, SlabWatch, box_processes, cache_file,  # noqa: E402
+                        cgroup_mounts, device_times, disk_flushes, file_state, files_owned_by,
+                        kernel_automount, mount_point, mountinfo, snapshot_files,
+                        sysvipc_objects, uncached_pages)
 MANIFEST = os.path.join(HERE, "cases.json")
 CASES_DIR = os.path.join(HERE, "cases")
 # Helpers shared by the C and C++ cases (cases/hostile.h), passed to moat
@@ -77,7 +90,12 @@ VERDICTS = {"ok", "runtime_error", "time_limit", "memory_limit", "output_limit",
             "compile_error", "internal_error"}
 CASE_KEYS = {"id", "threat", "file", "lang", "tags", "flags", "stdin", "stdin_repeat", "args",
              "template", "file_as", "helpers", "requires", "timeout", "expect", "why",
-             "extra_runs", "_index"}
+             "extra_runs", "host", "_index"}
+HOST_KEYS = {"slab_growth_max_mb", "disk_flushes_max", "cached_files"}
+# Growth of the host's unreclaimable slab while a case runs, beyond which
+# the case fails, unless it says otherwise: the cases running beside it
+# (ctest -j) and the box's own charged kernel memory stay well below.
+SLAB_GROWTH_MAX_MB = 64
 RUN_KEYS = {"file", "lang", "flags", "stdin", "stdin_repeat", "args", "template", "file_as",
             "expect", "mode", "delay_ms", "name"}
 EXPECT_KEYS = {"verdict", "exitCode", "signal", "stdout", "stdout_re", "stdout_match",
@@ -171,136 +189,17 @@ def check_manifest(cases):
         for h in c.get("helpers", []):
             if h not in HELPERS:
                 problems.append("%s: unknown helper %s" % (where, h))
+        host = c.get("host", {})
+        if set(host) - HOST_KEYS:
+            problems.append("%s: unknown host keys %s" % (where, sorted(set(host) - HOST_KEYS)))
+        for path in host.get("cached_files", []):
+            if not os.path.isabs(path):
+                problems.append("%s: cached file %s is not absolute" % (where, path))
         for j, r in enumerate(c.get("extra_runs", [])):
             check_run("%s.extra_runs[%d]" % (where, j), r, problems, RUN_KEYS)
             if r.get("mode") not in ("concurrent", "after"):
                 problems.append("%s.extra_runs[%d]: mode concurrent|after" % (where, j))
     return problems
-
-
-# ---------------------------------------------------------------- host state
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def file_state(path, content_only=False):
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        return ("link", os.readlink(path), st.st_uid, st.st_gid)
-    try:
-        digest = sha256_file(path)
-    except OSError as e:
-        digest = "unreadable:%d" % e.errno
-    if content_only:
-        return digest
-    return (digest, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode) | stat.S_IFMT(st.st_mode),
-            st.st_size)
-
-
-def snapshot_files(paths, proc_paths):
-    snap = {p: file_state(p) for p in paths}
-    snap.update({p: file_state(p, content_only=True) for p in proc_paths})
-    return snap
-
-
-def mountinfo():
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
-        return f.read().splitlines()
-
-
-def mount_point(line):
-    return line.split(" ")[4]
-
-
-# Mounted by the kernel itself on first access (by anyone on the host).
-AUTOMOUNT_TYPES = {"tracefs", "debugfs", "securityfs", "configfs", "binfmt_misc", "fusectl",
-                   "pstore", "bpf", "autofs"}
-
-
-def kernel_automount(line):
-    fstype = line.partition(" - ")[2].split(" ")[0]
-    mp = mount_point(line)
-    return fstype in AUTOMOUNT_TYPES and (mp.startswith("/sys/") or mp.startswith("/proc/"))
-
-
-def cgroup_mounts():
-    mps = set()
-    for line in mountinfo():
-        left, _, right = line.partition(" - ")
-        fstype = right.split(" ")[0]
-        if fstype in ("cgroup", "cgroup2"):
-            mps.add(os.path.realpath(left.split(" ")[4]))
-    return sorted(mps)
-
-
-def uid_of_status(pid):
-    try:
-        with open("/proc/%s/status" % pid, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError:
-        return None, None
-    uids, name = [], "?"
-    for line in text.splitlines():
-        if line.startswith("Uid:"):
-            uids = [int(x) for x in line.split()[1:]]
-        elif line.startswith("Name:"):
-            name = line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else "?"
-    return uids, name
-
-
-def box_processes(lo, hi):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        uids, name = uid_of_status(pid)
-        if uids and any(lo <= u < hi for u in uids):
-            found.append("pid %s (%s) uids %s" % (pid, name, uids))
-    return found
-
-
-def sysvipc_objects(lo, hi):
-    found = []
-    for kind in ("shm", "msg", "sem"):
-        try:
-            with open("/proc/sysvipc/" + kind, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except OSError:
-            continue
-        if not lines:
-            continue
-        head = lines[0].split()
-        try:
-            col = head.index("uid")
-        except ValueError:
-            continue
-        for line in lines[1:]:
-            parts = line.split()
-            if len(parts) > col and lo <= int(parts[col]) < hi:
-                found.append("%s: %s" % (kind, line.strip()))
-    return found
-
-
-def files_owned_by(root, lo, hi):
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            try:
-                st = os.lstat(p)
-            except OSError:
-                continue
-            if lo <= st.st_uid < hi or lo <= st.st_gid < hi:
-                found.append("%s (uid %d gid %d)" % (p, st.st_uid, st.st_gid))
-    return found
 
 
 # ---------------------------------------------------------------- helpers
@@ -382,6 +281,7 @@ class Context:
         self.tmpdir = tempfile.mkdtemp(prefix="%s%d-" % (TMP_PREFIX, self.index))
         os.chmod(self.tmpdir, 0o755)
         self.languages = args.languages
+        self.pool = args.pool
         self.keep = args.keep
         self.listeners = {}
         self.secrets = {"MOAT_SECRET_CANARY": secrets.token_hex(16),
@@ -505,6 +405,8 @@ class Context:
                "--cache-dir", os.path.join(self.tmpdir, "cache")]
         if self.languages:
             cmd += ["--languages", self.languages]
+        if self.pool:
+            cmd.append("--pool")
         if run.get("lang"):
             cmd += ["--lang", run["lang"]]
         stdin = self.prepare_stdin(run, n)
@@ -700,6 +602,18 @@ def run_case(case, args):
         cmds = [ctx.command(r, n) for n, r in enumerate(runs)]
         watched_before = snapshot_files(paths + ctx.watched, HOST_PROC_FILES)
         canary_listing = sorted(os.listdir(ctx.values["canary_dir"]))
+        host = case.get("host", {})
+        cached = [p for p in host.get("cached_files", []) if os.path.isfile(p)]
+        if len(cached) != len(host.get("cached_files", [])):
+            problems.append("host files to watch in the page cache missing: %s"
+                            % sorted(set(host["cached_files"]) - set(cached)))
+        for p in cached:
+            cache_file(p)
+            if uncached_pages(p):
+                problems.append("cannot get %s into the page cache" % p)
+        dev_before = device_times()
+        flushes_before = disk_flushes()
+        slab = SlabWatch()
 
         timeout = case.get("timeout", 60) - 5
         deadline = time.monotonic() + timeout
@@ -725,6 +639,8 @@ def run_case(case, args):
                 p = launch(ctx, cmds[n])
                 outcome[n] = finish(p, deadline) + (p.returncode,)
         elapsed = time.monotonic() - t0
+        slab_mb = slab.finish()
+        flushes = disk_flushes() - flushes_before
 
         for n, r in enumerate(runs):
             out, err, timed_out, rc = outcome[n]
@@ -790,6 +706,23 @@ def run_case(case, args):
         owned = files_owned_by(ctx.tmpdir, lo, hi)
         if owned:
             problems.append("host files owned by box uids: %s" % owned[:10])
+        # (f) device nodes, (g) kernel memory, (h) disks and page cache
+        dev_after = device_times()
+        for p in HOST_DEVICE_NODES:
+            if dev_before[p] != dev_after[p]:
+                problems.append("host device node %s changed times: %r -> %r"
+                                % (p, dev_before[p], dev_after[p]))
+        slab_max = host.get("slab_growth_max_mb", SLAB_GROWTH_MAX_MB)
+        if slab_mb > slab_max:
+            problems.append("the host's unreclaimable slab grew by %d MB while the case ran "
+                            "(at most %d MB): kernel memory no cgroup charged" % (slab_mb, slab_max))
+        if "disk_flushes_max" in host and flushes > host["disk_flushes_max"]:
+            problems.append("the host's disks got %d cache flushes while the case ran (at most %d)"
+                            % (flushes, host["disk_flushes_max"]))
+        for p in cached:
+            n = uncached_pages(p)
+            if n:
+                problems.append("%d pages of %s left the host's page cache" % (n, p))
     except CaseError as ex:
         problems.append(str(ex))
     finally:
@@ -818,7 +751,7 @@ def run_case(case, args):
             if err:
                 print("    moat stderr: " + err.decode(errors="replace")[:2000])
         return 1
-    print("PASS %s (%.1fs)" % (case["id"], elapsed))
+    print("PASS %s (%.1fs, slab +%d MB, %d disk flushes)" % (case["id"], elapsed, slab_mb, flushes))
     return 0
 
 
@@ -859,6 +792,8 @@ def run_all(cases, args):
                    "--case", c["id"]]
             if args.languages:
                 cmd += ["--languages", args.languages]
+            if args.pool:
+                cmd.append("--pool")
             p = subprocess.run(cmd, capture_output=True, timeout=c.get("timeout", 60) + 30)
             with lock:
                 results[c["id"]] = p.returncode
@@ -889,6 +824,8 @@ def main():
     ap.add_argument("--tag", help="with --all: only cases with this tag")
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--languages", help="languages.ini passed to moat")
+    ap.add_argument("--pool", action="store_true",
+                    help="run each program in a box from a warm pool (moat run --pool)")
     ap.add_argument("--keep", action="store_true", help="keep the case's temp dir")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--list-cmake", action="store_true")
