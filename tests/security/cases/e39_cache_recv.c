@@ -7,13 +7,7 @@
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return 2;
-    int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        show("open", -1);
-        return 1;
-    }
+    int fd = open_arg(argc, argv);
     unsigned byte = 0;
     int refused = 0, err = 0;
     for (int bit = 0; bit < 8; bit++) {

@@ -11,13 +11,7 @@
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return 2;
-    int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        show("open", -1);
-        return 1;
-    }
+    int fd = open_arg(argc, argv);
     const unsigned char byte = 0x5a;
     char *m = mmap(NULL, 8 * 4096, PROT_READ, MAP_SHARED, fd, 0);
     int evicted = 0;

@@ -19,13 +19,7 @@
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return 2;
-    int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        show("open", -1);
-        return 1;
-    }
+    int fd = open_arg(argc, argv);
     off_t size = lseek(fd, 0, SEEK_END);
     char b[64];
     struct iovec iov = {.iov_base = b, .iov_len = sizeof(b)};

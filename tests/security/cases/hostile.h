@@ -51,4 +51,18 @@ static inline pid_t spawn_pauser(void)
     return kid;
 }
 
+/* The file the case names as its first argument, opened read-only; exits
+ * with 2 without one and 1 (after saying why) when it cannot be opened. */
+static inline int open_arg(int argc, char **argv)
+{
+    if (argc < 2)
+        exit(2);
+    int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        show("open", -1);
+        exit(1);
+    }
+    return fd;
+}
+
 #endif

@@ -32,27 +32,9 @@
 #include <sys/wait.h>
 
 #include "sandbox-internal.h"
+#include "seccomp_fx.h"
 
 #define NO_REPORT (-1000) /* the child died before writing its result */
-
-static int group_setup(void **state)
-{
-    static struct sbx_filter filter;
-    struct moat_err err = {0};
-    int r = sbx_seccomp_build(&filter, &err);
-    if (r < 0) {
-        print_error("sbx_seccomp_build: %s\n", err.msg);
-        return -1;
-    }
-    *state = &filter;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    sbx_seccomp_release(*state);
-    return 0;
-}
 
 /* Runs fn in a child under the filter; returns what fn returned (or
  * NO_REPORT) and the wait status in *status. */
@@ -746,5 +728,5 @@ int main(void)
         cmocka_unit_test(test_foreign_abis_killed),
         cmocka_unit_test_setup_teardown(test_runtimes, make_work_dir, remove_work_dir),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, seccomp_fx_setup, seccomp_fx_teardown);
 }

@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 
 #include "sandbox-internal.h"
+#include "seccomp_fx.h"
 
 /* Names this libseccomp may not know: the build skips them and the default
  * action (EPERM) applies, which is never less safe than the rule. */
@@ -62,24 +63,6 @@ static const char *const must_enosys[] = {
 #define U32 0xffffffffull
 #define RET_ERRNO(e) ((int64_t)(SECCOMP_RET_ERRNO | (uint32_t)(e)))
 #define RET_ALLOW ((int64_t)SECCOMP_RET_ALLOW)
-
-static int group_setup(void **state)
-{
-    static struct sbx_filter filter;
-    struct moat_err err = {0};
-    if (sbx_seccomp_build(&filter, &err) < 0) {
-        print_error("sbx_seccomp_build: %s\n", err.msg);
-        return -1;
-    }
-    *state = &filter;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    sbx_seccomp_release(*state);
-    return 0;
-}
 
 static const struct sbx_syscall_rule *const *rules_named(const char *name, size_t *n)
 {
@@ -499,5 +482,5 @@ int main(void)
         cmocka_unit_test(test_ioctl_means_everything_but),
         cmocka_unit_test(test_table_decisions),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, seccomp_fx_setup, seccomp_fx_teardown);
 }
