@@ -6,6 +6,7 @@
  * nodes kept their times). Writing to the devices themselves still works. */
 #include "hostile.h"
 
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -30,6 +31,11 @@ int main(void)
         show(what, fsetxattr(fd, "user.x", "1", 1, 0));
         close(fd);
     }
+    /* eventfd, epoll, timerfd... share one anonymous inode host-wide: the
+     * kernel keeps it root's, mode 0600, and refuses a mode */
+    int efd = eventfd(0, EFD_CLOEXEC);
+    show("eventfd (the one anonymous inode): futimens(now)", futimens(efd, NULL));
+    show("eventfd (the one anonymous inode): fchmod", fchmod(efd, 0666));
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     show("write /dev/null", write(null, "x", 1));
     char z[4] = {1, 1, 1, 1};
