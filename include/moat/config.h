@@ -39,7 +39,7 @@ struct moat_config {
     uint64_t box_tmpfs_mb;    /* size of /box */
     uint64_t tmp_tmpfs_mb;    /* size of /tmp and of /dev/shm */
     bool landlock;
-    uint64_t warm_boxes;      /* boxes kept prepared by the pool */
+    uint64_t warm_boxes;      /* boxes kept by the pool; 0 = as many as workers */
     uint64_t netns_pool;      /* network namespaces kept ready */
     uint64_t spawner_nice;    /* nice value boxes are prepared and torn down at */
 
@@ -65,6 +65,11 @@ struct moat_config {
     uint64_t max_connections;
     uint64_t connection_memory_kb;
     uint64_t connection_timeout_s;
+    uint64_t request_timeout_s;      /* a request's head and body arrive within */
+    uint64_t max_connections_per_ip; /* 0 = no limit */
+    uint64_t connection_reserve;     /* slots slow requests may not take */
+    uint64_t max_refused_body_mb;    /* read and dropped so a refusal is heard */
+    uint64_t max_inline_output_kb;   /* of each stream in a job's JSON */
 
     char log_level[16];
 };
@@ -119,8 +124,10 @@ int config_lookup(const char *name, unsigned *scope, bool *is_bool);
 
 /* Every setting within its own range, then the cross-field checks: each run
  * default within its maximum (limits.time_ms <= max_limits.time_ms, also the
- * derived wall time), max_code_kb and max_stdin_kb within max_body_kb,
- * warm_boxes within uid_count. -EINVAL/-ERANGE with err->field the key. */
+ * derived wall time), max_code_kb and max_stdin_kb within max_body_kb, the
+ * boxes (config_warm_boxes) within uid_count and not below the executors
+ * (config_workers), connection_reserve below max_connections.
+ * -EINVAL/-ERANGE with err->field the key. */
 int config_validate(const struct moat_config *cfg, struct moat_err *err);
 
 /* Prints the settings of scope (enum config_scope bits) as an aligned table:
@@ -137,6 +144,13 @@ void config_print_ini_example(FILE *out);
 /* Effective wall limit: wall_time_ms, or 2 * time_ms + 1000 when 0
  * (saturating). */
 uint64_t config_wall_ms(const struct moat_limits *l);
+
+/* The executors moat serve runs: workers, or the number of CPUs when 0. */
+uint64_t config_workers(const struct moat_config *cfg);
+
+/* The boxes the pool keeps: warm_boxes, or config_workers when 0 (each
+ * executor holds a box while it runs a job: fewer would idle executors). */
+uint64_t config_warm_boxes(const struct moat_config *cfg);
 
 /* Checks a requested limit set against the maxima: -ERANGE above a maximum
  * ("timeoutMs must be at most 10000"), -EINVAL below a minimum (a zero time,

@@ -161,8 +161,9 @@ const struct config_setting config_settings[] = {
     {KEY(sandbox, landlock), .env = "MOAT_LANDLOCK", .flag = "landlock", BOOL(landlock), .def = 1,
      .scope = BOTH, .description = "use Landlock where the kernel has it"},
     {KEY(sandbox, warm_boxes), .env = "MOAT_WARM_BOXES", .flag = "warm-boxes", U64(warm_boxes),
-     .min = 0, .max = 1024, .def = 4, .scope = SERVE,
-     .description = "boxes the pool keeps alive, busy or prepared for the next jobs"},
+     .min = 0, .max = 1024, .def = 0, .scope = SERVE,
+     .description = "boxes the pool keeps alive, busy or prepared for the next jobs; "
+                    "0 = one per worker, and never fewer than workers"},
     {KEY(sandbox, netns_pool), .env = "MOAT_NETNS_POOL", .flag = "netns-pool", U64(netns_pool),
      .min = 0, .max = 1024, .def = 4, .scope = SERVE,
      .description = "empty network namespaces kept ready"},
@@ -220,6 +221,28 @@ const struct config_setting config_settings[] = {
     {KEY(server, connection_timeout_s), .env = "MOAT_CONNECTION_TIMEOUT",
      .flag = "connection-timeout", U64(connection_timeout_s), .min = 1, .max = 3600, .def = 30,
      .scope = SERVE, .description = "idle client connection closed after, s"},
+    {KEY(server, request_timeout_s), .env = "MOAT_REQUEST_TIMEOUT", .flag = "request-timeout",
+     U64(request_timeout_s), .min = 1, .max = 3600, .def = 20, .scope = SERVE,
+     .description = "a request's head and body must arrive within this many s of its first "
+                    "byte's turn, however steadily it trickles in"},
+    {KEY(server, max_connections_per_ip), .env = "MOAT_MAX_CONNECTIONS_PER_IP",
+     .flag = "max-connections-per-ip", U64(max_connections_per_ip), .min = 0, .max = 1000000,
+     .def = 512, .scope = SERVE, .description = "open connections of one client address; 0 = no limit"},
+    {KEY(server, connection_reserve), .env = "MOAT_CONNECTION_RESERVE",
+     .flag = "connection-reserve", U64(connection_reserve), .min = 0, .max = 100000, .def = 64,
+     .scope = SERVE,
+     .description = "connections kept free for requests that arrive whole (health, metrics): "
+                    "the oldest unfinished requests are cut first when fewer remain"},
+    {KEY(server, max_refused_body_mb), .env = "MOAT_MAX_REFUSED_BODY",
+     .flag = "max-refused-body", U64(max_refused_body_mb), .min = 0, .max = 4096, .def = 128,
+     .scope = SERVE,
+     .description = "body of a refused request read and dropped so that its client hears the "
+                    "answer; past it the connection is closed, MB"},
+    {KEY(server, max_inline_output_kb), .env = "MOAT_MAX_INLINE_OUTPUT",
+     .flag = "max-inline-output", U64(max_inline_output_kb), .min = 0, .max = 1048576,
+     .def = 256, .scope = SERVE,
+     .description = "output of each stream a job's JSON carries, KB; the whole stream is at "
+                    "/v1/jobs/{id}/output and /stderr"},
 
     /* ---- [retry] ---- */
     {KEY(retry, attempts), .env = "MOAT_RETRY_ATTEMPTS", .flag = "retry-attempts",

@@ -4,6 +4,8 @@
  * [max_limits] row with the same name is the ceiling, so a limit added to
  * the table is checked here without code.
  */
+#include <unistd.h>
+
 #include "config-internal.h"
 
 static bool is_limit_row(const struct config_setting *s)
@@ -54,6 +56,42 @@ static int validate_limits(const struct moat_config *cfg, struct moat_err *err)
     return 0;
 }
 
+uint64_t config_workers(const struct moat_config *cfg)
+{
+    if (cfg->workers)
+        return cfg->workers;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (uint64_t)cpus : 1;
+}
+
+uint64_t config_warm_boxes(const struct moat_config *cfg)
+{
+    return cfg->warm_boxes ? cfg->warm_boxes : config_workers(cfg);
+}
+
+/* Settings of moat serve that bound each other: one silently capping
+ * another (8 workers, 4 boxes: 4 jobs at a time) is refused instead. */
+static int validate_service(const struct moat_config *cfg, struct moat_err *err)
+{
+    uint64_t boxes = config_warm_boxes(cfg), workers = config_workers(cfg);
+    if (boxes > cfg->uid_count)
+        return moat_err_field(err, -ERANGE, "sandbox.warm_boxes",
+                              "sandbox.warm_boxes (%" PRIu64 "%s) is above sandbox.uid_count "
+                              "(%" PRIu64 ")",
+                              boxes, cfg->warm_boxes ? "" : ", one per worker", cfg->uid_count);
+    if (!cfg->no_exec && boxes < workers)
+        return moat_err_field(err, -ERANGE, "sandbox.warm_boxes",
+                              "sandbox.warm_boxes (%" PRIu64 ") is below server.workers (%" PRIu64
+                              "): only %" PRIu64 " jobs could run at once; raise it or set 0",
+                              boxes, workers, boxes);
+    if (cfg->connection_reserve >= cfg->max_connections)
+        return moat_err_field(err, -ERANGE, "server.connection_reserve",
+                              "server.connection_reserve (%" PRIu64
+                              ") must be below server.max_connections (%" PRIu64 ")",
+                              cfg->connection_reserve, cfg->max_connections);
+    return 0;
+}
+
 int config_validate(const struct moat_config *cfg, struct moat_err *err)
 {
     int r;
@@ -77,12 +115,7 @@ int config_validate(const struct moat_config *cfg, struct moat_err *err)
                               ") is above server.max_body_kb (%" PRIu64 ")",
                               cfg->max_stdin_kb, cfg->max_body_kb);
     /* each prepared box holds a uid of its own */
-    if (cfg->warm_boxes > cfg->uid_count)
-        return moat_err_field(err, -ERANGE, "sandbox.warm_boxes",
-                              "sandbox.warm_boxes (%" PRIu64
-                              ") is above sandbox.uid_count (%" PRIu64 ")",
-                              cfg->warm_boxes, cfg->uid_count);
-    return 0;
+    return validate_service(cfg, err);
 }
 
 int config_check_limits(const struct moat_config *cfg, const struct moat_limits *want,

@@ -98,7 +98,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.box_tmpfs_mb, 64);
     assert_int_equal(c.tmp_tmpfs_mb, 64);
     assert_true(c.landlock);
-    assert_int_equal(c.warm_boxes, 4);
+    assert_int_equal(c.warm_boxes, 0);
     assert_int_equal(c.netns_pool, 4);
     assert_int_equal(c.spawner_nice, 10);
     assert_string_equal(c.languages_file, "");
@@ -110,6 +110,11 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_wait_ms, 30000);
     assert_int_equal(c.max_body_kb, 2560);
     assert_int_equal(c.max_code_kb, 1024);
+    assert_int_equal(c.request_timeout_s, 20);
+    assert_int_equal(c.max_connections_per_ip, 512);
+    assert_int_equal(c.connection_reserve, 64);
+    assert_int_equal(c.max_refused_body_mb, 128);
+    assert_int_equal(c.max_inline_output_kb, 256);
     assert_int_equal(c.max_stdin_kb, 1024);
     assert_int_equal(c.compile_cache_mb, 256);
     assert_false(c.no_exec);

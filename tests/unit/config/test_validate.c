@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <unistd.h>
 
 #include "moat/config.h"
 #include "moat/util.h"
@@ -86,7 +87,45 @@ static void test_other_cross_checks(void **state)
     expect_invalid(&c, -ERANGE, "server.max_stdin_kb", "server.max_body_kb");
     config_defaults(&c);
     assert_int_equal(config_set(&c, "uid-count", "3", NULL), 0);
+    assert_int_equal(config_set(&c, "workers", "4", NULL), 0);
+    expect_invalid(&c, -ERANGE, "sandbox.warm_boxes", "one per worker");
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "uid-count", "3", NULL), 0);
+    assert_int_equal(config_set(&c, "warm-boxes", "4", NULL), 0);
     expect_invalid(&c, -ERANGE, "sandbox.warm_boxes", "sandbox.uid_count");
+}
+
+/* Settings that would silently cap each other are refused: 8 executors
+ * with 4 boxes ran 4 jobs at a time. Derived values follow what they
+ * derive from. */
+static void test_dependent_settings(void **state)
+{
+    (void)state;
+    struct moat_config c;
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "workers", "8", NULL), 0);
+    assert_int_equal(config_warm_boxes(&c), 8);
+    assert_int_equal(config_validate(&c, NULL), 0);
+    assert_int_equal(config_set(&c, "warm-boxes", "4", NULL), 0);
+    expect_invalid(&c, -ERANGE, "sandbox.warm_boxes", "below server.workers");
+    assert_int_equal(config_set(&c, "warm-boxes", "8", NULL), 0);
+    assert_int_equal(config_validate(&c, NULL), 0);
+    assert_int_equal(config_set(&c, "warm-boxes", "12", NULL), 0);
+    assert_int_equal(config_validate(&c, NULL), 0); /* more boxes than executors is fine */
+    /* an API-only node runs no jobs: its boxes do not matter */
+    assert_int_equal(config_set(&c, "warm-boxes", "1", NULL), 0);
+    assert_int_equal(config_set(&c, "no-exec", "true", NULL), 0);
+    assert_int_equal(config_validate(&c, NULL), 0);
+    /* 0 workers: one per CPU, and as many boxes */
+    config_defaults(&c);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_int_equal(config_workers(&c), cpus > 0 ? (uint64_t)cpus : 1);
+    assert_int_equal(config_warm_boxes(&c), config_workers(&c));
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "connection-reserve", "4096", NULL), 0);
+    expect_invalid(&c, -ERANGE, "server.connection_reserve", "server.max_connections");
+    assert_int_equal(config_set(&c, "connection-reserve", "4095", NULL), 0);
+    assert_int_equal(config_validate(&c, NULL), 0);
 }
 
 static void test_validate_rechecks_fields(void **state)
@@ -222,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_default_above_max),
         cmocka_unit_test(test_derived_wall),
         cmocka_unit_test(test_other_cross_checks),
+        cmocka_unit_test(test_dependent_settings),
         cmocka_unit_test(test_validate_rechecks_fields),
         cmocka_unit_test(test_wall_ms),
         cmocka_unit_test(test_check_limits_fields),
