@@ -39,6 +39,8 @@ int api_server_start(const struct api_deps *deps, struct api_server **out,
                      struct moat_err *err);
 /* The port it listens on. */
 unsigned api_server_port(const struct api_server *srv);
+/* The HTTP event threads cfg asks for: http_threads, or the CPUs when 0. */
+unsigned api_http_threads(const struct moat_config *cfg);
 /* exec_finished_fn: job id reached a final status; the requests waiting
  * for it are answered, from final when given (the job exactly as the store
  * now holds it, outputs included), else from the store. cls is the

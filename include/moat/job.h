@@ -37,6 +37,10 @@ struct job_step {
     char *err;         /* stderr bytes */
     size_t err_len;
     bool out_truncated, err_truncated;
+    /* Bytes of out and err a rendering leaves out (the API inlines at most
+     * server.max_inline_output_kb of each stream; the rest is at its own
+     * route): set on a view of the step, never stored. */
+    uint64_t out_omitted, err_omitted;
     bool cached;       /* compile step served from the compile cache */
     char message[256]; /* internal detail for internal_error, "" otherwise */
 };

@@ -83,13 +83,18 @@ __attribute__((format(printf, 5, 6))) void api_error_set(struct api_error *e, un
  * attempts, tags, metadata, createdAt, startedAt, finishedAt (RFC 3339 UTC
  * with milliseconds, null until set), codeHash, outputHash; once final:
  * verdict, exitCode, signal, error, timeMs, wallTimeMs, memoryKb, output,
- * stderr, stdoutTruncated, stderrTruncated, compile (the compile step's
+ * stderr, stdoutTruncated, stderrTruncated, stdoutOmitted, stderrOmitted
+ * (bytes of the stream not in this object), compile (the compile step's
  * object as job_step_to_json, with cached; null for interpreted
  * languages). A failed job has verdict internal_error and its error. A
  * cancelled one has verdict null unless it had finished its run. New
  * reference; NULL on ENOMEM.
  */
 json_t *api_job_json(const struct job *j);
+/* A view of j (sharing its buffers: nothing to release) whose streams, run
+ * and compile, hold at most max bytes each; what is left out is counted in
+ * the steps' out_omitted and err_omitted. */
+struct job api_job_clipped(const struct job *j, size_t max);
 
 /*
  * Seed 000's record: {"id","executionEngine" (language_given),

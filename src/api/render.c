@@ -75,6 +75,19 @@ static json_t *stored_json(const char *text, bool array)
     return array ? json_array() : json_object();
 }
 
+/* The compile step's object (job_step_to_json's) with what the API's
+ * clipping left out of its streams. */
+static json_t *compile_json(const struct job_step *c)
+{
+    json_t *o = job_step_to_json(c, true);
+    if (o && !(put(o, "stdoutOmitted", u64(c->out_omitted)) &&
+               put(o, "stderrOmitted", u64(c->err_omitted)))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* The result fields of a final job, after the common ones. */
 static bool put_result(json_t *o, const struct job *j)
 {
@@ -102,7 +115,27 @@ static bool put_result(json_t *o, const struct job *j)
            put(o, "stderr", job_json_bytes(s.err_len ? s.err : NULL, s.err ? s.err_len : 0)) &&
            put(o, "stdoutTruncated", json_boolean(s.out_truncated)) &&
            put(o, "stderrTruncated", json_boolean(s.err_truncated)) &&
-           put(o, "compile", j->compiled ? job_step_to_json(&j->compile, true) : json_null());
+           put(o, "stdoutOmitted", u64(s.out_omitted)) &&
+           put(o, "stderrOmitted", u64(s.err_omitted)) &&
+           put(o, "compile", j->compiled ? compile_json(&j->compile) : json_null());
+}
+
+static void clip_stream(size_t *len, uint64_t *omitted, size_t max)
+{
+    if (*len > max) {
+        *omitted += *len - max;
+        *len = max;
+    }
+}
+
+struct job api_job_clipped(const struct job *j, size_t max)
+{
+    struct job v = *j;
+    clip_stream(&v.run.out_len, &v.run.out_omitted, max);
+    clip_stream(&v.run.err_len, &v.run.err_omitted, max);
+    clip_stream(&v.compile.out_len, &v.compile.out_omitted, max);
+    clip_stream(&v.compile.err_len, &v.compile.err_omitted, max);
+    return v;
 }
 
 json_t *api_job_json(const struct job *j)

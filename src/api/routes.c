@@ -40,10 +40,17 @@ static bool load_job(struct api_server *srv, struct api_req *rq, unsigned what, 
     return true;
 }
 
-/* The job in the shape its route speaks. */
-static void reply_job(struct api_req *rq, unsigned status, const struct job *j)
+json_t *api_job_render(struct api_server *srv, enum api_shape shape, const struct job *j)
 {
-    api_reply_json(rq, status, api_job_json_shaped(rq->route->shape, j));
+    struct job view = api_job_clipped(j, (size_t)(srv->deps.cfg->max_inline_output_kb << 10));
+    return api_job_json_shaped(shape, &view);
+}
+
+/* The job in the shape its route speaks. */
+static void reply_job(struct api_server *srv, struct api_req *rq, unsigned status,
+                      const struct job *j)
+{
+    api_reply_json(rq, status, api_job_render(srv, rq->route->shape, j));
 }
 
 /* After a wait: the job as it is now; 200 once final, else 202. */
@@ -57,7 +64,7 @@ static void reply_waited(struct api_server *srv, struct api_req *rq)
     struct job j = {0};
     if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
         return;
-    reply_job(rq, job_status_final(j.status) ? 200 : 202, &j);
+    reply_job(srv, rq, job_status_final(j.status) ? 200 : 202, &j);
     if (!job_status_final(j.status))
         (void)snprintf(rq->location, sizeof(rq->location), "/v1/jobs/%s", j.id);
     job_release(&j);
@@ -258,23 +265,35 @@ static void job_get(struct api_server *srv, struct api_req *rq)
         wait_for_job(srv, rq);
         return;
     }
-    reply_job(rq, 200, &j);
+    reply_job(srv, rq, 200, &j);
     job_release(&j);
 }
 
+/* One stream of a finished job, whole, as text/plain: what its JSON leaves
+ * out past max_inline_output_kb is here. */
 static void job_output(struct api_server *srv, struct api_req *rq)
 {
+    enum api_stream stream = rq->route->stream;
     struct job j = {0};
-    if (!load_job(srv, rq, 0, &j))
+    if (!load_job(srv, rq, stream == API_STREAM_STDOUT ? 0 : STORE_GET_OUTPUT, &j))
         return;
     bool final = job_status_final(j.status);
     enum job_status st = j.status;
-    job_release(&j);
     if (!final) {
+        job_release(&j);
         api_reply_fail(rq, 409, "not_finished", NULL, "job %s is %s; its output comes when it has finished",
                        rq->id, job_status_name(st));
         return;
     }
+    if (stream != API_STREAM_STDOUT) {
+        const struct job_step *step = stream == API_STREAM_STDERR ? &j.run : &j.compile;
+        bool err = stream != API_STREAM_COMPILE_STDOUT;
+        api_reply_bytes(rq, 200, "text/plain; charset=utf-8", err ? step->err : step->out,
+                        err ? step->err_len : step->out_len);
+        job_release(&j);
+        return;
+    }
+    job_release(&j);
     char *data = NULL;
     size_t len = 0;
     struct moat_err err = {0};
@@ -321,7 +340,7 @@ static void job_cancel(struct api_server *srv, struct api_req *rq)
     struct job j = {0};
     if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
         return;
-    api_reply_json(rq, 200, api_job_json(&j));
+    api_reply_json(rq, 200, api_job_render(srv, API_SHAPE_NATIVE, &j));
     job_release(&j);
 }
 
@@ -414,7 +433,14 @@ static const struct api_route routes[] = {
     {"POST", "/v1/jobs", "/v1/jobs", submit_handle, submit_resume, true, NATIVE},
     {"GET", "/v1/jobs/{id}", "/v1/jobs/{id}", job_get, reply_waited, false, NATIVE},
     {"DELETE", "/v1/jobs/{id}", "/v1/jobs/{id}", job_cancel, NULL, false, NATIVE},
-    {"GET", "/v1/jobs/{id}/output", "/v1/jobs/{id}/output", job_output, NULL, false, NATIVE},
+    {"GET", "/v1/jobs/{id}/output", "/v1/jobs/{id}/output", job_output, NULL, false, NATIVE,
+     API_STREAM_STDOUT},
+    {"GET", "/v1/jobs/{id}/stderr", "/v1/jobs/{id}/stderr", job_output, NULL, false, NATIVE,
+     API_STREAM_STDERR},
+    {"GET", "/v1/jobs/{id}/compile/output", "/v1/jobs/{id}/compile/output", job_output, NULL,
+     false, NATIVE, API_STREAM_COMPILE_STDOUT},
+    {"GET", "/v1/jobs/{id}/compile/stderr", "/v1/jobs/{id}/compile/stderr", job_output, NULL,
+     false, NATIVE, API_STREAM_COMPILE_STDERR},
     {"GET", "/v1/languages", "/v1/languages", languages, NULL, false, NATIVE},
     {"GET", "/healthz", "/healthz", healthz, NULL, false, NATIVE},
     {"GET", "/readyz", "/readyz", readyz, NULL, false, NATIVE},
@@ -422,7 +448,8 @@ static const struct api_route routes[] = {
     {"GET", "/openapi.yaml", "/openapi.yaml", openapi, NULL, false, NATIVE},
     {"POST", "/job", "/job", submit_handle, submit_resume, true, API_SHAPE_SEED000},
     {"GET", "/job/{id}", "/job/{id}", job_get, reply_waited, false, API_SHAPE_SEED000},
-    {"GET", "/job/{id}/output", "/job/{id}/output", job_output, NULL, false, API_SHAPE_SEED000},
+    {"GET", "/job/{id}/output", "/job/{id}/output", job_output, NULL, false, API_SHAPE_SEED000,
+     API_STREAM_STDOUT},
     {"POST", "/api/v1/execute", "/api/v1/execute", submit_handle, submit_resume, true,
      API_SHAPE_SEED002},
     {"GET", "/api/v1/execute/{id}", "/api/v1/execute/{id}", job_get, reply_waited, false,

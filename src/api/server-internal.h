@@ -22,6 +22,15 @@
 struct obs_histogram;
 struct api_req;
 
+/* The output stream a stream route serves. */
+enum api_stream {
+    API_STREAM_NONE,
+    API_STREAM_STDOUT,
+    API_STREAM_STDERR,
+    API_STREAM_COMPILE_STDOUT,
+    API_STREAM_COMPILE_STDERR,
+};
+
 /* What a route does with a request whose body (if any) has been read. */
 typedef void (*api_handler_fn)(struct api_server *srv, struct api_req *rq);
 
@@ -33,6 +42,7 @@ struct api_route {
     api_handler_fn resume;  /* after a suspension; NULL when it never suspends */
     bool body;              /* takes a request body */
     enum api_shape shape;
+    enum api_stream stream; /* of the output routes */
 };
 
 enum api_resume_reason {
@@ -53,6 +63,8 @@ struct api_req {
 
     struct buf body;
     bool body_too_large;
+    uint64_t dropped;      /* body bytes read and dropped after a refusal */
+    bool answer_now;       /* the refusal cannot wait for the body's end */
 
     /* the response, once there is one */
     bool has_response;
@@ -82,9 +94,12 @@ struct api_req {
     bool waiting;              /* in srv->waiters (under srv->wait_mu) */
 };
 
+struct api_guard;
+
 struct api_server {
     struct api_deps deps;
     struct MHD_Daemon *mhd;
+    struct api_guard *guard; /* guard.c */
     unsigned port;
     char *languages_json; /* GET /v1/languages, built once */
     size_t languages_len;
@@ -130,7 +145,35 @@ int api_wait_start(struct api_server *srv);
 /* Resumes every waiter (API_RESUME_SHUTDOWN) and joins the deadline thread. */
 void api_wait_stop(struct api_server *srv);
 
+/* ---- guard.c: deadlines of requests, the connection reserve ---- */
+int api_guard_start(struct api_server *srv);
+/* Stops the guard's thread (before the daemon stops); frees it after. */
+void api_guard_stop(struct api_server *srv);
+void api_guard_free(struct api_server *srv);
+/* MHD_OPTION_NOTIFY_CONNECTION (cls: the server). */
+void api_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code);
+/* The request's head is in / the request is whole / answered (the next
+ * one's deadline starts). On the connection's thread. */
+void api_guard_head_in(struct api_server *srv, struct MHD_Connection *c);
+void api_guard_request_whole(struct api_server *srv, struct MHD_Connection *c);
+void api_guard_request_done(struct api_server *srv, struct MHD_Connection *c);
+/* MHD_OPTION_UNESCAPE_CALLBACK: %-decoding that marks the request when an
+ * escape decodes to a control byte. */
+size_t api_guard_unescape(void *cls, struct MHD_Connection *c, char *s);
+/* That mark, for the current request of c. */
+bool api_guard_bad_escape(struct MHD_Connection *c);
+
+/* ---- inspect.c ---- */
+/* Refuses (answering 400 or 501 itself, false) a request whose decoded
+ * path, query or headers hold a control byte, or whose Transfer-Encoding
+ * is not chunked. */
+bool api_inspect_request(struct api_req *rq, const char *url);
+
 /* ---- routes.c ---- */
+/* The job in shape's JSON, each output stream inlined up to the server's
+ * max_inline_output_kb (the rest is at its own route). New reference. */
+json_t *api_job_render(struct api_server *srv, enum api_shape shape, const struct job *j);
 /* The route for method and path: sets rq->route and rq->id, or answers 404
  * or 405 (with Allow). */
 void api_route(struct api_server *srv, struct api_req *rq, const char *method, const char *url);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "server-internal.h"
@@ -152,21 +153,82 @@ static enum MHD_Result send_response(struct api_server *srv, struct api_req *rq)
 }
 
 /* The body limit is known from Content-Length before any byte is read:
- * refuse there, and libmicrohttpd discards the body (API.md: 413 from the
- * header). */
-static bool check_length(struct api_server *srv, struct api_req *rq)
+ * refused there (API.md: 413 from the header). */
+static bool check_length(struct api_server *srv, struct api_req *rq, uint64_t *declared)
 {
     const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t n = 0;
     uint64_t max = srv->deps.cfg->max_body_kb << 10;
-    if (cl && parse_u64(cl, 0, UINT64_MAX, &n) == 0 && n > max) {
+    if (cl && parse_u64(cl, 0, UINT64_MAX, &n) == 0)
+        *declared = n;
+    if (*declared > max) {
         api_reply_fail(rq, 413, "payload_too_large", NULL,
                        "the request body is %llu bytes; at most %llu are accepted",
-                       (unsigned long long)n, (unsigned long long)max);
+                       (unsigned long long)*declared, (unsigned long long)max);
         return false;
     }
     return true;
+}
+
+/*
+ * A refusal made from the head (bad bytes, no route, a body too large) is
+ * sent once the request is whole: libmicrohttpd closes a connection that
+ * is answered before its body is read, which drops the requests pipelined
+ * behind it and resets a client still sending (it never reads the answer).
+ * So the body is read and dropped, up to max_refused_body_mb. Sent at once
+ * instead: when the request cannot be delimited, when the client waits for
+ * "100 Continue" (it sends no body then), and when the declared body is
+ * past what is worth reading.
+ */
+static bool refuse_now(struct api_server *srv, struct api_req *rq, uint64_t declared)
+{
+    if (rq->answer_now)
+        return true;
+    const char *expect = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_EXPECT);
+    if (expect && strcasecmp(expect, "100-continue") == 0)
+        return true;
+    return declared > (srv->deps.cfg->max_refused_body_mb << 20);
+}
+
+/* The first call: the head is in. Answers nothing yet unless it must. */
+static enum MHD_Result on_head(struct api_server *srv, struct MHD_Connection *c, const char *url,
+                               const char *method, void **con_cls)
+{
+    struct api_req *rq = calloc(1, sizeof(*rq));
+    if (!rq)
+        return MHD_NO;
+    rq->srv = srv;
+    rq->conn = c;
+    rq->start_ns = moat_now_ns();
+    rq->route_label = "unknown";
+    buf_init(&rq->body, srv->deps.cfg->max_body_kb << 10);
+    *con_cls = rq;
+    api_guard_head_in(srv, c);
+    uint64_t declared = 0;
+    if (api_inspect_request(rq, url))
+        api_route(srv, rq, method, url);
+    if (!rq->has_response && rq->route->body)
+        (void)check_length(srv, rq, &declared);
+    if (rq->has_response && refuse_now(srv, rq, declared))
+        return send_response(srv, rq);
+    return MHD_YES;
+}
+
+/* A piece of the body: kept, or dropped after a refusal (up to the bound,
+ * past which the connection is closed unanswered: a body without a length
+ * that will not end). */
+static enum MHD_Result on_body(struct api_server *srv, struct api_req *rq, const char *upload,
+                               size_t *upload_size)
+{
+    bool keep = !rq->has_response && !rq->body_too_large;
+    if (keep && buf_append(&rq->body, upload, *upload_size) == -ENOBUFS)
+        rq->body_too_large = true; /* no Content-Length: read on, answer at the end */
+    if (!keep || rq->body_too_large)
+        rq->dropped += *upload_size;
+    *upload_size = 0;
+    return rq->dropped > (srv->deps.cfg->max_refused_body_mb << 20) ? MHD_NO : MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -176,29 +238,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct api_server *srv = cls;
     struct api_req *rq = *con_cls;
-    if (!rq) {
-        rq = calloc(1, sizeof(*rq));
-        if (!rq)
-            return MHD_NO;
-        rq->srv = srv;
-        rq->conn = c;
-        rq->start_ns = moat_now_ns();
-        rq->route_label = "unknown";
-        buf_init(&rq->body, srv->deps.cfg->max_body_kb << 10);
-        *con_cls = rq;
-        api_route(srv, rq, method, url);
-        if (!rq->has_response && rq->route->body)
-            (void)check_length(srv, rq);
-        if (rq->has_response)
-            return send_response(srv, rq);
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (!rq->body_too_large && buf_append(&rq->body, upload, *upload_size) == -ENOBUFS)
-            rq->body_too_large = true; /* no Content-Length: read on, answer at the end */
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    if (!rq)
+        return on_head(srv, c, url, method, con_cls);
+    if (*upload_size)
+        return on_body(srv, rq, upload, upload_size);
+    if (!rq->suspended)
+        api_guard_request_whole(srv, c);
     if (rq->has_response)
         return send_response(srv, rq);
     if (rq->suspended) {
@@ -221,9 +266,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    api_guard_request_done(cls, c);
     struct api_req *rq = *con_cls;
     if (rq && rq->reserved)
         queue_unreserve(rq->srv->deps.queue);
@@ -274,8 +318,10 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct 
     return 0;
 }
 
-static unsigned ncpus(void)
+unsigned api_http_threads(const struct moat_config *cfg)
 {
+    if (cfg->http_threads)
+        return (unsigned)cfg->http_threads;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1;
 }
@@ -307,8 +353,13 @@ int api_server_start(const struct api_deps *deps, struct api_server **out,
         moat_err_set(err, r, "cannot start the wait timer");
         goto fail;
     }
+    r = api_guard_start(srv);
+    if (r < 0) {
+        moat_err_set(err, r, "cannot start the connection guard");
+        goto fail;
+    }
     const struct moat_config *cfg = deps->cfg;
-    unsigned threads = cfg->http_threads ? (unsigned)cfg->http_threads : ncpus();
+    unsigned threads = api_http_threads(cfg);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ss.ss_family == AF_INET6)
@@ -319,8 +370,10 @@ int api_server_start(const struct api_deps *deps, struct api_server **out,
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(cfg->connection_memory_kb << 10), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->connection_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        srv, MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+        MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, srv, MHD_OPTION_UNESCAPE_CALLBACK,
+        api_guard_unescape, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
     if (!srv->mhd) {
         r = -EADDRINUSE;
         moat_err_field(err, r, "server.listen", "cannot listen on %s", cfg->listen);
@@ -363,8 +416,10 @@ void api_server_stop(struct api_server *srv)
         log_error("event=stop_incomplete held=%u", atomic_load(&srv->held));
         return;
     }
+    api_guard_stop(srv);
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
+    api_guard_free(srv);
     pthread_cond_destroy(&srv->wait_cond);
     pthread_mutex_destroy(&srv->wait_mu);
     free(srv->languages_json);

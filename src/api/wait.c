@@ -78,7 +78,7 @@ void api_job_finished(void *cls, const char *id, const struct job *final)
          * answers without reading it back (NULL: out of memory, or no
          * final job given; it reads the store). */
         if (final && !rq->waited)
-            rq->waited = api_job_json_shaped(rq->route->shape, final);
+            rq->waited = api_job_render(srv, rq->route->shape, final);
         api_req_resume(rq, API_RESUME_FINISHED);
     }
 }

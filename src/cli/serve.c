@@ -5,8 +5,9 @@
  * next; recovery queues what a crash left before the API accepts anything.
  */
 #include <signal.h>
-#include <unistd.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -162,7 +163,7 @@ static int start_sandbox(struct serve *s)
     sc.spawner_exe = lean[0] ? lean : NULL;
     struct moat_err err = {0};
     if (sbx_ctx_new(&sc, &s->ctx, &err) < 0 ||
-        sbx_pool_start(s->ctx, (uint32_t)cfg->warm_boxes, &s->pool, &err) < 0) {
+        sbx_pool_start(s->ctx, (uint32_t)config_warm_boxes(cfg), &s->pool, &err) < 0) {
         (void)fprintf(stderr, "moat serve: sandbox: %s\n", err.msg);
         return 1;
     }
@@ -227,6 +228,28 @@ static void stop_all(struct serve *s)
     lang_registry_free(s->langs);
 }
 
+/* Every client connection, warm box and store file holds descriptors: the
+ * soft limit (often 1024) goes up to the hard one; a hard limit below what
+ * max_connections needs is said, not silently lived with. */
+static uint64_t raise_nofile(const struct moat_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    uint64_t want = cfg->max_connections + 64 * config_warm_boxes(cfg) + 256;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        log_warn("event=fd_limit_low open_files=%llu needed=%llu msg=\"server.max_connections "
+                 "cannot all be served: raise the hard RLIMIT_NOFILE (LimitNOFILE=) or lower "
+                 "max_connections\"",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+    return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct serve s = {0};
@@ -253,6 +276,7 @@ int cli_serve(int argc, char **argv)
             moat_log_level = (enum log_level)i;
     if ((r = cli_load_languages(&s.cfg, &s.langs)) != 0)
         return r;
+    uint64_t nofile = raise_nofile(&s.cfg);
     /* Every thread inherits this mask: the signals are taken by sigwait. */
     sigset_t stop_set;
     sigemptyset(&stop_set);
@@ -274,9 +298,18 @@ int cli_serve(int argc, char **argv)
         struct exec_service_stats es = {0};
         if (s.exec)
             exec_service_stats(s.exec, &es);
-        log_info("event=listening addr=%s port=%u workers=%llu no_exec=%d data_dir=%s",
+        /* what is in force, derived values included */
+        log_info("event=listening addr=%s port=%u workers=%llu warm_boxes=%llu netns_pool=%llu "
+                 "http_threads=%llu max_connections=%llu max_connections_per_ip=%llu "
+                 "max_queue=%llu open_files=%llu no_exec=%d data_dir=%s",
                  s.cfg.listen, api_server_port(atomic_load(&s.api)),
-                 (unsigned long long)es.workers, s.cfg.no_exec, s.cfg.data_dir);
+                 (unsigned long long)es.workers,
+                 (unsigned long long)(s.cfg.no_exec ? 0 : config_warm_boxes(&s.cfg)),
+                 (unsigned long long)s.cfg.netns_pool, (unsigned long long)api_http_threads(&s.cfg),
+                 (unsigned long long)s.cfg.max_connections,
+                 (unsigned long long)s.cfg.max_connections_per_ip,
+                 (unsigned long long)s.cfg.max_queue, (unsigned long long)nofile, s.cfg.no_exec,
+                 s.cfg.data_dir);
         int sig = 0;
         (void)sigwait(&stop_set, &sig);
         log_info("event=stopping signal=%d", sig);

@@ -428,9 +428,12 @@ def binary_and_large_output(srv):
     r = srv.post("/v1/jobs", py(f"import sys\nsys.stdout.write('y' * {n})", maxOutputKb=2048,
                                 wait=True))
     j = r.json()
-    check(r.status == 200 and j["verdict"] == "ok" and len(j["output"]) == n
-          and set(j["output"]) == {"y"} and not j["stdoutTruncated"], "1.5 MB of output kept",
-          (j["verdict"], len(j["output"]), j["stdoutTruncated"]))
+    inline = 256 * 1024  # server.max_inline_output_kb
+    check(r.status == 200 and j["verdict"] == "ok" and len(j["output"]) == inline
+          and set(j["output"]) == {"y"} and not j["stdoutTruncated"]
+          and j["stdoutOmitted"] == n - inline,
+          "1.5 MB of output kept, 256 KiB of it inline, the rest counted as omitted",
+          (j["verdict"], len(j["output"]), j["stdoutTruncated"], j.get("stdoutOmitted")))
     r = srv.get(f"/v1/jobs/{j['jobId']}/output")
     check(r.status == 200 and r.body == b"y" * n, "the whole output from the output route",
           len(r.body))

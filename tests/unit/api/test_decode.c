@@ -776,7 +776,7 @@ static void test_real_languages(void **state)
     struct fx *f = *state;
     const char *data = getenv("MOAT_TEST_DATA");
     if (!data)
-        skip();
+        fail_msg("MOAT_TEST_DATA is not set (run through ctest)");
     char path[1024];
     (void)snprintf(path, sizeof(path), "%s/../../../languages.ini", data);
     struct lang_registry *reg = NULL;
@@ -828,8 +828,10 @@ static void test_real_languages(void **state)
         assert_string_equal(e.field, "version");
     }
     lang_registry_free(reg);
+    /* scripts/deps.sh installs every language: none here is a broken host,
+     * not a reason to pass */
     if (tried == 0)
-        skip();
+        fail_msg("none of python, javascript, cpp, go is installed here");
 }
 
 static void test_error_json(void **state)

@@ -26,7 +26,7 @@
     "finishedAt,codeHash,outputHash"
 #define RESULT_KEYS                                                                                \
     ",verdict,exitCode,signal,error,timeMs,wallTimeMs,memoryKb,output,stderr,stdoutTruncated,"     \
-    "stderrTruncated,compile"
+    "stderrTruncated,stdoutOmitted,stderrOmitted,compile"
 
 
 static void set_bytes(char **dst, size_t *len, const char *data, size_t n)
@@ -156,7 +156,8 @@ static void test_completed_ok(void **state)
               "\"outputHash\":\"" HASH_B "\",\"verdict\":\"ok\",\"exitCode\":0,\"signal\":null,"
               "\"error\":null,\"timeMs\":12,\"wallTimeMs\":15,\"memoryKb\":8123,"
               "\"output\":\"4\\n\",\"stderr\":\"\",\"stdoutTruncated\":false,"
-              "\"stderrTruncated\":false,\"compile\":null}");
+              "\"stderrTruncated\":false,\"stdoutOmitted\":0,\"stderrOmitted\":0,"
+              "\"compile\":null}");
     free(text);
     json_decref(o);
     job_release(&j);
@@ -233,8 +234,11 @@ static void test_compile_error(void **state)
     assert_true(json_is_null(json_object_get(o, "outputHash")));
     json_t *c = json_object_get(o, "compile");
     assert_true(json_is_object(c));
-    /* the compile step's object, as job_step_to_json makes it */
+    /* the compile step's object, as job_step_to_json makes it, with what
+     * the API's clipping left out */
     json_t *want = job_step_to_json(&j.compile, true);
+    json_object_set_new(want, "stdoutOmitted", json_integer(0)); /* steals */
+    json_object_set_new(want, "stderrOmitted", json_integer(0)); /* steals */
     assert_true(json_equal(c, want));
     json_decref(want);
     assert_string_equal(json_string_value(json_object_get(c, "stderr")), "main.cpp:1: error\n");
@@ -251,6 +255,43 @@ static void test_compile_error(void **state)
     assert_string_equal(json_string_value(json_object_get(c, "verdict")), "ok");
     assert_true(json_is_true(json_object_get(c, "cached")));
     assert_string_equal(json_string_value(json_object_get(o, "verdict")), "ok");
+    json_decref(o);
+    job_release(&j);
+}
+
+/* api_job_clipped: each stream, run and compile, holds at most max bytes
+ * in the JSON, and the rest is counted, never lost from the job itself. */
+static void test_clipped_streams(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_COMPLETED);
+    j.compiled = true;
+    j.run = (struct job_step){.verdict = JOB_VERDICT_OK};
+    j.compile = (struct job_step){.verdict = JOB_VERDICT_OK};
+    set_bytes(&j.run.out, &j.run.out_len, "0123456789", 10);
+    set_bytes(&j.run.err, &j.run.err_len, "abc", 3);
+    set_bytes(&j.compile.err, &j.compile.err_len, "warning: long", 13);
+    struct job v = api_job_clipped(&j, 4);
+    assert_int_equal(j.run.out_len, 10); /* the job is untouched */
+    json_t *o = api_job_json(&v);
+    assert_string_equal(json_string_value(json_object_get(o, "output")), "0123");
+    assert_int_equal(json_integer_value(json_object_get(o, "stdoutOmitted")), 6);
+    assert_string_equal(json_string_value(json_object_get(o, "stderr")), "abc");
+    assert_int_equal(json_integer_value(json_object_get(o, "stderrOmitted")), 0);
+    json_t *c = json_object_get(o, "compile");
+    assert_string_equal(json_string_value(json_object_get(c, "stderr")), "warn");
+    assert_int_equal(json_integer_value(json_object_get(c, "stderrOmitted")), 9);
+    assert_int_equal(json_integer_value(json_object_get(c, "stdoutOmitted")), 0);
+    json_decref(o);
+    /* a cut inside a multi-byte character is repaired, not invalid JSON */
+    job_step_release(&j.run);
+    j.run = (struct job_step){.verdict = JOB_VERDICT_OK};
+    set_bytes(&j.run.out, &j.run.out_len, "a\xc3\xa9", 3);
+    v = api_job_clipped(&j, 2);
+    o = api_job_json(&v);
+    assert_string_equal(json_string_value(json_object_get(o, "output")), "a\xef\xbf\xbd");
+    assert_int_equal(json_integer_value(json_object_get(o, "stdoutOmitted")), 1);
     json_decref(o);
     job_release(&j);
 }
@@ -419,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_time_limit),
         cmocka_unit_test(test_runtime_error),
         cmocka_unit_test(test_compile_error),
+        cmocka_unit_test(test_clipped_streams),
         cmocka_unit_test(test_cancelled),
         cmocka_unit_test(test_failed),
         cmocka_unit_test(test_invalid_utf8_output),
