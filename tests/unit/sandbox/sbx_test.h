@@ -3,7 +3,8 @@
  * (cgroup tests), a child that reports failed checks through a pipe (caps,
  * landlock), and for the tests that make a real context (box, pool) the
  * run directory and parent cgroups it leaves on the host, host processes
- * read from /proc and the root check. Static inline, so that each test
+ * read from /proc and the root check (moat_test.h's, which also says how
+ * a test skips and waits). Static inline, so that each test
  * uses what it needs; include after <cmocka.h>.
  *
  * The real-context fixture (struct sbx_test_fx) owns a context made under
@@ -26,6 +27,7 @@
 
 #include "moat/sandbox.h"
 #include "moat/util.h"
+#include "moat_test.h"
 
 /* ---- files ---- */
 
@@ -289,15 +291,12 @@ static inline bool sbx_test_next_proc(DIR *d, pid_t *pid, char *text, size_t siz
     return false;
 }
 
-/* false, with the reason on stderr, when the test cannot run real boxes;
- * main then exits 77 (skipped). */
+/* false, with a "SKIPPED:" line on stderr, when the test cannot run real
+ * boxes (not root); main then returns MOAT_TEST_SKIPPED. The one root check
+ * of moat_test.h, under the name the box tests know. */
 static inline bool sbx_test_have_root(const char *what)
 {
-    if (geteuid() == 0)
-        return true;
-    (void)fprintf(stderr, "SKIPPED: the %s test runs real sandboxes and needs root (euid %d)\n",
-                  what, (int)geteuid());
-    return false;
+    return moat_test_have_root(what);
 }
 
 #endif
