@@ -1,8 +1,8 @@
 #pragma once
 /*
- * What every unit test binary shares about skipping. Static inline:
- * include it (after <cmocka.h> when the test uses cmocka) and use what is
- * needed.
+ * What every unit test binary shares about skipping and waiting. Static
+ * inline: include it (after <cmocka.h> when the test uses cmocka) and use
+ * what is needed.
  *
  * Skipping. ctest tells a skip from a pass by the exit code alone (77, the
  * SKIP_RETURN_CODE of the registration), and cmocka's skip() counts a case
@@ -19,6 +19,16 @@
  * is missing, never a skip. Only a kernel that lacks a feature outright
  * (no Landlock in its LSM list, no cgroup2 filesystem, an older Landlock
  * ABI) skips as root.
+ *
+ * Waiting. Tests wait for the event itself, never for a fixed time: poll
+ * the condition under a deadline and fail with what was seen when it
+ * passes,
+ *
+ *     uint64_t dl = moat_test_deadline_ms(10000);
+ *     while (!cond() && moat_test_before(dl))
+ *         ;
+ *     if (!cond())
+ *         fail_msg(...);
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -96,4 +106,20 @@ static inline int moat_test_result(int failed)
         return 0;
     return moat_test_skip("%u part(s) of this test did not run, the first because: %s", s->n,
                           s->first);
+}
+
+/* A deadline timeout_ms from now, for moat_test_before. */
+static inline uint64_t moat_test_deadline_ms(unsigned timeout_ms)
+{
+    return moat_now_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+
+/* false once the deadline has passed; else sleeps a millisecond (the
+ * polling interval) and returns true: `while (!cond && before(dl));`. */
+static inline bool moat_test_before(uint64_t deadline_ns)
+{
+    if (moat_now_ns() >= deadline_ns)
+        return false;
+    (void)usleep(1000);
+    return true;
 }

@@ -311,14 +311,40 @@ static void test_lru_eviction(void **state)
     assert_int_equal(access(path, F_OK), 0);
 }
 
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec : a->tv_nsec > b->tv_nsec;
+}
+
+/* Waits (bounded) until the filesystem stamps a file later than key's
+ * manifest: the order across a reopen comes from the manifests' mtimes,
+ * and two stamped within one tick of the kernel's coarse file clock tie.
+ * The probe is stamped as the cache stamps a manifest it uses. */
+static void wait_file_clock_past(struct fx *f, const char *key)
+{
+    char manifest[PATH_MAX], probe[PATH_MAX];
+    entry_file(f, key, "manifest", manifest, sizeof manifest);
+    (void)snprintf(probe, sizeof probe, "%s/clock-probe", f->base);
+    sbx_test_put(f->base, "clock-probe", "");
+    struct stat m, p;
+    assert_int_equal(stat(manifest, &m), 0);
+    uint64_t dl = moat_test_deadline_ms(5000);
+    do {
+        assert_int_equal(utimensat(AT_FDCWD, probe, NULL, 0), 0);
+        assert_int_equal(stat(probe, &p), 0);
+    } while (!ts_after(&p.st_mtim, &m.st_mtim) && moat_test_before(dl));
+    if (!ts_after(&p.st_mtim, &m.st_mtim))
+        fail_msg("the file clock did not pass %s's mtime in 5 s", manifest);
+}
+
 static void test_reopen(void **state)
 {
     struct fx *f = *state;
     struct exec_cache *c = open_cache(f, 1);
     put(c, key_a, 400 << 10);
-    (void)usleep(20000); /* the order across a reopen comes from mtimes */
+    wait_file_clock_past(f, key_a);
     put(c, key_b, 400 << 10);
-    (void)usleep(20000);
+    wait_file_clock_past(f, key_b);
     assert_true(has(c, key_a)); /* a is the most recent */
     c = reopen_cache(f);
     struct exec_cache_stats st = stats(c);

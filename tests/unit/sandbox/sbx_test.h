@@ -21,7 +21,9 @@
 #include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -289,6 +291,81 @@ static inline bool sbx_test_next_proc(DIR *d, pid_t *pid, char *text, size_t siz
         return true;
     }
     return false;
+}
+
+/* ---- what the host sees of a box's processes ----
+ * No cmocka assertion in the process helpers: a test's thread may call
+ * them while the main thread runs a step. */
+
+struct sbx_test_proc {
+    pid_t pid, ppid;
+    char name[32];
+};
+
+enum sbx_test_match {
+    SBX_TEST_BY_UID,    /* any of its real, effective, saved or fs uids */
+    SBX_TEST_BY_PARENT, /* its parent pid */
+};
+
+/* Fills p from the text of /proc/<pid>/status (taken apart by strtok);
+ * *uid_match when uid is any of its uids. The status file, because
+ * /proc/<pid> of a non-dumpable process is owned by root. */
+static inline void sbx_test_parse_status(char *text, uint32_t uid, struct sbx_test_proc *p,
+                                         bool *uid_match)
+{
+    char *save = NULL;
+    *uid_match = false;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        unsigned u[4];
+        int pp;
+        if (sscanf(l, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
+            *uid_match = u[0] == uid || u[1] == uid || u[2] == uid || u[3] == uid;
+        else if (sscanf(l, "PPid: %d", &pp) == 1)
+            p->ppid = pp;
+        else if (strncmp(l, "Name:\t", 6) == 0)
+            moat_strlcpy(p->name, l + 6, sizeof p->name);
+    }
+}
+
+/* Host processes matching by with id, and named name unless it is NULL:
+ * how many, the first max of them in out. SIZE_MAX when /proc cannot be
+ * listed. */
+static inline size_t sbx_test_scan_procs(enum sbx_test_match by, uint32_t id, const char *name,
+                                         struct sbx_test_proc *out, size_t max)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return SIZE_MAX;
+    size_t n = 0;
+    pid_t pid;
+    char text[4096];
+    while (sbx_test_next_proc(d, &pid, text, sizeof text)) {
+        struct sbx_test_proc p = {.pid = pid};
+        bool uid_match;
+        sbx_test_parse_status(text, id, &p, &uid_match);
+        bool match = by == SBX_TEST_BY_UID ? uid_match : p.ppid == (pid_t)id;
+        match = match && (!name || strcmp(p.name, name) == 0);
+        if (match && n < max)
+            out[n] = p;
+        n += match;
+    }
+    (void)closedir(d);
+    return n;
+}
+
+/* Waits (bounded) until a host process named name matches by and id, as
+ * a step's program does once its execve is done (it then bears the
+ * program's name): its pid, or 0 when none showed up in timeout_ms. */
+static inline pid_t sbx_test_wait_proc(enum sbx_test_match by, uint32_t id, const char *name,
+                                       unsigned timeout_ms)
+{
+    uint64_t dl = moat_test_deadline_ms(timeout_ms);
+    struct sbx_test_proc p = {0};
+    size_t n;
+    while (((n = sbx_test_scan_procs(by, id, name, &p, 1)) == 0 || n == SIZE_MAX) &&
+           moat_test_before(dl))
+        ;
+    return n != 0 && n != SIZE_MAX ? p.pid : 0;
 }
 
 /* false, with a "SKIPPED:" line on stderr, when the test cannot run real

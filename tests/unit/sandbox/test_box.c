@@ -73,8 +73,11 @@ struct run {
     size_t nfiles;
 };
 
-/* One step that the box must survive (sbx_box_run returns 0). */
-static void run(struct sbx_box *box, const struct run *rn, struct sbx_result *res)
+/* One step, res released first: what sbx_box_run returns. No cmocka
+ * assertion, for the tests that look at the step from the host while it
+ * runs: none may leave before the thread that watches it ends. */
+static int run_quiet(struct sbx_box *box, const struct run *rn, struct sbx_result *res,
+                     struct moat_err *err)
 {
     struct sbx_step step = {.argv = rn->argv,
                             .envp = env,
@@ -83,10 +86,16 @@ static void run(struct sbx_box *box, const struct run *rn, struct sbx_result *re
                             .stdin_len = rn->inlen,
                             .files = rn->files,
                             .nfiles = rn->nfiles};
-    struct moat_err err = {0};
     sbx_result_release(res);
     sbx_result_init(res);
-    int r = sbx_box_run(box, &step, res, &err);
+    return sbx_box_run(box, &step, res, err);
+}
+
+/* One step that the box must survive (sbx_box_run returns 0). */
+static void run(struct sbx_box *box, const struct run *rn, struct sbx_result *res)
+{
+    struct moat_err err = {0};
+    int r = run_quiet(box, rn, res, &err);
     if (r < 0)
         fail_msg("sbx_box_run: %s (%d)", err.msg, r);
     if (res->verdict == SBX_VERDICT_INTERNAL_ERROR)
@@ -138,43 +147,14 @@ static void expect_out(const struct sbx_result *res, const char *want)
         fail_msg("stdout \"%s\", expected \"%s\"", show(&res->out), want);
 }
 
-struct host_proc {
-    pid_t pid, ppid;
-    char name[32];
-};
-
-enum proc_match { BY_UID, BY_PARENT };
-
-/* Host processes with uid among any of their real, effective, saved or fs
- * uids (the owner of /proc/<pid> is root for a non-dumpable process, so the
- * status file is read instead), or with parent pid id. */
-static size_t procs_where(enum proc_match by, uint32_t id, struct host_proc *out, size_t max)
+/* Host processes matching by and id (sbx_test_scan_procs), the first max
+ * in out; fails the test when /proc cannot be listed. */
+static size_t procs_where(enum sbx_test_match by, uint32_t id, struct sbx_test_proc *out,
+                          size_t max)
 {
-    DIR *d = opendir("/proc");
-    assert_non_null(d);
-    size_t n = 0;
-    pid_t pid;
-    char text[4096];
-    while (sbx_test_next_proc(d, &pid, text, sizeof text)) {
-        struct host_proc p = {.pid = pid};
-        bool uid_match = false;
-        char *save = NULL;
-        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-            unsigned u[4];
-            int pp;
-            if (sscanf(l, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
-                uid_match = u[0] == id || u[1] == id || u[2] == id || u[3] == id;
-            else if (sscanf(l, "PPid: %d", &pp) == 1)
-                p.ppid = pp;
-            else if (str_has_prefix(l, "Name:\t"))
-                moat_strlcpy(p.name, l + 6, sizeof p.name);
-        }
-        bool match = by == BY_UID ? uid_match : p.ppid == (pid_t)id;
-        if (match && n < max)
-            out[n] = p;
-        n += match;
-    }
-    (void)closedir(d);
+    size_t n = sbx_test_scan_procs(by, id, NULL, out, max);
+    if (n == SIZE_MAX)
+        fail_msg("cannot list /proc: %s", strerror(errno));
     return n;
 }
 
@@ -186,14 +166,14 @@ static size_t procs_where(enum proc_match by, uint32_t id, struct host_proc *out
  * before the result was sent. */
 static void assert_only_prefork(struct sbx_box *box)
 {
-    struct host_proc p[8];
-    size_t n = procs_where(BY_UID, sbx_box_uid(box), p, 8);
+    struct sbx_test_proc p[8] = {0};
+    size_t n = procs_where(SBX_TEST_BY_UID, sbx_box_uid(box), p, 8);
     for (size_t i = 0; i < n && i < 8; i++)
         if (p[i].ppid != sbx_box_init_pid(box) || strcmp(p[i].name, "moat-box") != 0)
             fail_msg("process %d (%s, parent %d) of uid %u outlived its step", (int)p[i].pid,
                      p[i].name, (int)p[i].ppid, sbx_box_uid(box));
     assert_true(n <= 1);
-    n = procs_where(BY_PARENT, (uint32_t)sbx_box_init_pid(box), p, 8);
+    n = procs_where(SBX_TEST_BY_PARENT, (uint32_t)sbx_box_init_pid(box), p, 8);
     for (size_t i = 0; i < n && i < 8; i++)
         if (strcmp(p[i].name, "moat-box") != 0)
             fail_msg("process %d (%s) of box init %d outlived its step", (int)p[i].pid, p[i].name,
@@ -209,8 +189,8 @@ static void box_cg_path(const struct fx *f, unsigned h, uint32_t uid, char *out,
 /* After sbx_box_free: no process, no cgroup directory, a free lease. */
 static void assert_box_gone(struct fx *f, uint32_t uid)
 {
-    struct host_proc p[4];
-    size_t n = procs_where(BY_UID, uid, p, 4);
+    struct sbx_test_proc p[4] = {0};
+    size_t n = procs_where(SBX_TEST_BY_UID, uid, p, 4);
     if (n)
         fail_msg("%zu process(es) of uid %u left, e.g. %d (%s)", n, uid, (int)p[0].pid, p[0].name);
     for (unsigned h = 0; h < f->x.nparents; h++) {
@@ -570,14 +550,18 @@ static void test_orphan_killed(void **state)
 
 struct canceller {
     struct sbx_box *box;
-    unsigned delay_ms;
+    uint64_t cancelled_ns; /* when the cancel went out; 0: the program never showed */
 };
 
-static void *cancel_later(void *arg)
+/* Cancels the step once its program runs (a sleep of the box's uid): a
+ * cancel sent before the step starts has no step to end. */
+static void *cancel_when_running(void *arg)
 {
-    const struct canceller *c = arg;
-    (void)usleep(c->delay_ms * 1000);
-    sbx_box_cancel(c->box);
+    struct canceller *c = arg;
+    if (sbx_test_wait_proc(SBX_TEST_BY_UID, sbx_box_uid(c->box), "sleep", 10000) > 0) {
+        c->cancelled_ns = moat_now_ns();
+        sbx_box_cancel(c->box);
+    }
     return NULL;
 }
 
@@ -585,17 +569,25 @@ static void test_cancel(void **state)
 {
     struct fx *f = *state;
     struct sbx_box *box = new_box(f, 0);
-    struct canceller c = {.box = box, .delay_ms = 300};
+    struct canceller c = {.box = box};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
+    assert_int_equal(pthread_create(&t, NULL, cancel_when_running, &c), 0);
     struct sbx_result *res = &f->res;
-    uint64_t t0 = moat_now_ns();
-    run_sh(box, "/usr/bin/sleep 30", NULL, res);
-    uint64_t took_ms = (moat_now_ns() - t0) / 1000000;
+    const char *argv[] = {"/usr/bin/sh", "-c", "/usr/bin/sleep 30", NULL};
+    struct run rn = {.argv = argv, .lim = limits()}; /* the wall limit (10 s) ends it otherwise */
+    struct moat_err err = {0};
+    int r = run_quiet(box, &rn, res, &err);
+    uint64_t end_ns = moat_now_ns();
     assert_int_equal(pthread_join(t, NULL), 0);
+    if (r < 0)
+        fail_msg("sbx_box_run: %s (%d)", err.msg, r);
+    if (c.cancelled_ns == 0)
+        fail_msg("the step's sleep never showed on the host (verdict %s)",
+                 sbx_verdict_name(res->verdict));
     expect(res, SBX_VERDICT_CANCELLED);
-    if (took_ms < 250 || took_ms > 2000)
-        fail_msg("cancelled step took %llu ms", (unsigned long long)took_ms);
+    uint64_t took_ms = (end_ns - c.cancelled_ns) / 1000000;
+    if (took_ms > 2000)
+        fail_msg("the step ended %llu ms after its cancel", (unsigned long long)took_ms);
     sbx_result_release(res);
     /* a cancel ends the step, not the box */
     run_sh(box, "echo again", NULL, res);
