@@ -368,6 +368,81 @@ static inline pid_t sbx_test_wait_proc(enum sbx_test_match by, uint32_t id, cons
     return n != 0 && n != SIZE_MAX ? p.pid : 0;
 }
 
+/* /proc/<pid>/<file> in buf: false unless read whole. */
+static inline bool sbx_test_read_proc(pid_t pid, const char *file, char *buf, size_t size)
+{
+    char path[64];
+    (void)snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    ssize_t n = read_small_file_at(AT_FDCWD, path, buf, size);
+    return n > 0 && (size_t)n < size - 1;
+}
+
+/* The value of field name ("CapEff") of a status text in out, "" when
+ * absent. */
+static inline const char *sbx_test_status_field(const char *status, const char *name, char *out,
+                                                size_t size)
+{
+    char key[32];
+    (void)snprintf(key, sizeof key, "\n%s:", name);
+    const char *p = strstr(status, key);
+    out[0] = '\0';
+    if (p) {
+        p += strlen(key);
+        p += strspn(p, " \t");
+        (void)snprintf(out, size, "%.*s", (int)strcspn(p, "\n"), p);
+    }
+    return out;
+}
+
+/* One line of a mountinfo file (proc(5)). */
+struct sbx_test_mount {
+    char dev[16];    /* major:minor of the filesystem */
+    char root[256];  /* the bound directory or file inside it */
+    char point[256]; /* where the process sees it */
+    char opts[256];  /* per-mount options: ro, nosuid, ... */
+    char fstype[32];
+};
+
+/* Whether the comma-separated list opts holds opt. */
+static inline bool sbx_test_has_opt(const char *opts, const char *opt)
+{
+    size_t n = strlen(opt);
+    for (const char *p = opts; p; p = strchr(p, ',')) {
+        p += *p == ',';
+        if (strncmp(p, opt, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+/* The mounts of a mountinfo text, at most max: how many. Fails the test
+ * on a line it cannot read. */
+static inline size_t sbx_test_parse_mountinfo(const char *text, struct sbx_test_mount *m,
+                                              size_t max)
+{
+    size_t n = 0;
+    for (const char *l = text; *l && n < max; l += strcspn(l, "\n") + (strchr(l, '\n') != NULL)) {
+        struct sbx_test_mount e = {0};
+        const char *sep = strstr(l, " - ");
+        if (sscanf(l, "%*d %*d %15s %255s %255s %255s", e.dev, e.root, e.point, e.opts) != 4 ||
+            !sep || sscanf(sep, " - %31s", e.fstype) != 1)
+            fail_msg("bad mountinfo line: %.*s", (int)strcspn(l, "\n"), l);
+        m[n++] = e;
+    }
+    return n;
+}
+
+/* The mount at point, the last of several (the one on top); NULL. */
+static inline const struct sbx_test_mount *sbx_test_mount_at(const struct sbx_test_mount *m,
+                                                             size_t n, const char *point)
+{
+    const struct sbx_test_mount *found = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(m[i].point, point) == 0)
+            found = &m[i];
+    return found;
+}
+
 /* false, with a "SKIPPED:" line on stderr, when the test cannot run real
  * boxes (not root); main then returns MOAT_TEST_SKIPPED. The one root check
  * of moat_test.h, under the name the box tests know. */

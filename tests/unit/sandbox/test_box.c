@@ -2,7 +2,9 @@
  * Cold boxes end to end through the public API: real programs, every
  * verdict, stdin and files, what survives between steps of one box, what
  * a step and a freed box leave behind on the host (processes, cgroups,
- * leases), cancel from another thread, and several boxes at once.
+ * leases), cancel from another thread, several boxes at once, and each
+ * protection of a running program read from the host (pids.max,
+ * RLIMIT_NPROC, capabilities, no_new_privs, seccomp, read-only mounts).
  *
  * Needs root; returns 77 (skipped) without it. Everything lives under a
  * context of its own (uid range, run directory, parent cgroup
@@ -685,6 +687,269 @@ static void test_box_count_and_isolation(void **state)
     }
 }
 
+/* ---- each protection, seen from the host while a program runs ----
+ *
+ * The layers back each other up (RLIMIT_NPROC stops a fork bomb at the
+ * count pids.max would; a file the seccomp policy refuses may also be on a
+ * read-only mount), so a test of what a program can do passes with one
+ * layer gone. These read each layer itself from the host: removing any one
+ * of them fails its test. */
+
+/* A max_procs no default has: what pids.max and RLIMIT_NPROC must say. */
+#define VIEW_MAX_PROCS 19
+
+/* What the host reads of a step's program (a sleep) while it runs. */
+struct program_view {
+    pid_t pid;    /* host pid of the program */
+    pid_t init;   /* and of its box's init */
+    uint32_t uid; /* the box's host uid */
+    char status[4096];
+    char limits[4096];
+    char cgroup[1024];
+    char mountinfo[64 << 10];
+    /* pids.max of the step's group in each hierarchy that has one */
+    char pids_max_path[SBX_TEST_MAX_PARENTS][PATH_MAX];
+    char pids_max[SBX_TEST_MAX_PARENTS][32];
+    unsigned npids_max;
+    struct stat empty; /* the box's /dev/.empty, source of the /proc directory masks */
+};
+
+/* The pids.max files of the program's groups: each line of its cgroup
+ * file under the context's parent group ("N:pids:/<cg_name>/box-U/sK",
+ * "0::/<cg_name>/...") joined to each parent directory. */
+static void read_pids_max(const struct fx *f, struct program_view *v)
+{
+    char text[sizeof v->cgroup];
+    moat_strlcpy(text, v->cgroup, sizeof text);
+    char prefix[80];
+    (void)snprintf(prefix, sizeof prefix, "/%s/", f->x.cg_name);
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *rel = strstr(l, prefix); /* the path after "N:controllers:" */
+        if (!rel)
+            continue;
+        rel += strlen(prefix) - 1;
+        for (unsigned h = 0; h < f->x.nparents && v->npids_max < SBX_TEST_MAX_PARENTS; h++) {
+            char path[PATH_MAX];
+            if ((size_t)snprintf(path, sizeof path, "%s%s/pids.max", f->x.parents[h], rel) >=
+                sizeof path)
+                continue;
+            bool seen = false;
+            for (unsigned i = 0; i < v->npids_max; i++)
+                seen |= strcmp(v->pids_max_path[i], path) == 0;
+            char val[32];
+            if (seen || read_small_file_at(AT_FDCWD, path, val, sizeof val) <= 0)
+                continue;
+            val[strcspn(val, "\n")] = '\0';
+            moat_strlcpy(v->pids_max_path[v->npids_max], path, PATH_MAX);
+            moat_strlcpy(v->pids_max[v->npids_max++], val, sizeof v->pids_max[0]);
+        }
+    }
+}
+
+struct stepper {
+    struct sbx_box *box;
+    struct run rn;
+    struct sbx_result res;
+    struct moat_err err;
+    int r;
+};
+
+static void *stepper_main(void *arg)
+{
+    struct stepper *st = arg;
+    st->r = run_quiet(st->box, &st->rn, &st->res, &st->err);
+    return NULL;
+}
+
+/* Runs `sleep 30` as the program of a step in a new box (max_procs
+ * VIEW_MAX_PROCS) on a thread, reads what the host sees of it once it
+ * runs, then cancels the step. Fails when the program never showed or the
+ * step did not end cancelled. The view is f->scratch. */
+static struct program_view *observe_program(struct fx *f)
+{
+    free(f->scratch);
+    struct program_view *v = calloc(1, sizeof *v);
+    f->scratch = (char *)v;
+    assert_non_null(v);
+    struct sbx_box *box = new_box(f, 0);
+    v->init = sbx_box_init_pid(box);
+    v->uid = sbx_box_uid(box);
+    static const char *const argv[] = {"/usr/bin/sleep", "30", NULL};
+    struct stepper st = {.box = box, .rn = {.argv = argv, .lim = limits()}};
+    st.rn.lim.max_procs = VIEW_MAX_PROCS;
+    st.rn.lim.wall_ms = 20000;
+    sbx_result_init(&st.res);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stepper_main, &st), 0);
+    /* No assertion until the thread is joined: the step uses the box. The
+     * program is box init's child; named sleep once its execve is done,
+     * which is after every limit and drop it applies to itself. */
+    v->pid = sbx_test_wait_proc(SBX_TEST_BY_PARENT, (uint32_t)v->init, "sleep", 10000);
+    bool whole = v->pid > 0 && sbx_test_read_proc(v->pid, "status", v->status, sizeof v->status) &&
+                 sbx_test_read_proc(v->pid, "limits", v->limits, sizeof v->limits) &&
+                 sbx_test_read_proc(v->pid, "cgroup", v->cgroup, sizeof v->cgroup) &&
+                 sbx_test_read_proc(v->pid, "mountinfo", v->mountinfo, sizeof v->mountinfo);
+    if (whole) {
+        read_pids_max(f, v);
+        char path[64];
+        (void)snprintf(path, sizeof path, "/proc/%d/root/dev/.empty", (int)v->pid);
+        whole = stat(path, &v->empty) == 0;
+    }
+    /* still the program: the step ends only at the cancel below */
+    bool alive = v->pid > 0 && kill(v->pid, 0) == 0;
+    sbx_box_cancel(box);
+    assert_int_equal(pthread_join(t, NULL), 0);
+
+    enum sbx_verdict verdict = st.res.verdict;
+    sbx_result_release(&st.res);
+    if (st.r < 0)
+        fail_msg("sbx_box_run: %s (%d)", st.err.msg, st.r);
+    if (v->pid <= 0)
+        fail_msg("the program never showed as a child of box init %d (verdict %s)", (int)v->init,
+                 sbx_verdict_name(verdict));
+    if (!whole || !alive)
+        fail_msg("could not read /proc/%d while it ran", (int)v->pid);
+    assert_int_equal(verdict, SBX_VERDICT_CANCELLED);
+    return v;
+}
+
+/* (a) The step's own cgroup limits its tasks: pids.max is max_procs in
+ * the pids hierarchy (v1) or the unified one (v2). RLIMIT_NPROC, the other
+ * line, is test_rlimit_nproc's. */
+static void test_pids_max(void **state)
+{
+    struct fx *f = *state;
+    struct program_view *v = observe_program(f);
+    if (v->npids_max == 0)
+        fail_msg("no pids.max for the program's groups:\n%s", v->cgroup);
+    char want[16];
+    (void)snprintf(want, sizeof want, "%d", VIEW_MAX_PROCS);
+    for (unsigned i = 0; i < v->npids_max; i++)
+        if (strcmp(v->pids_max[i], want) != 0)
+            fail_msg("%s is \"%s\", max_procs %s", v->pids_max_path[i], v->pids_max[i], want);
+}
+
+/* (d) RLIMIT_NPROC is max_procs, soft and hard: the uid is the box's
+ * alone, so it bounds the box even where pids.max would not. */
+static void test_rlimit_nproc(void **state)
+{
+    struct fx *f = *state;
+    struct program_view *v = observe_program(f);
+    const char *line = strstr(v->limits, "Max processes");
+    char soft[32] = "", hard[32] = "";
+    if (!line || sscanf(line, "Max processes %31s %31s", soft, hard) != 2)
+        fail_msg("no \"Max processes\" in /proc/%d/limits:\n%s", (int)v->pid, v->limits);
+    char want[16];
+    (void)snprintf(want, sizeof want, "%d", VIEW_MAX_PROCS);
+    if (strcmp(soft, want) != 0 || strcmp(hard, want) != 0)
+        fail_msg("RLIMIT_NPROC %s/%s, max_procs %s", soft, hard, want);
+}
+
+/* (c) The program holds no capability in any set, cannot gain privileges
+ * by execve, runs under a seccomp filter, and as the box's host uid. */
+static void test_creds(void **state)
+{
+    struct fx *f = *state;
+    struct program_view *v = observe_program(f);
+    static const struct {
+        const char *field, *want;
+    } fields[] = {{"CapInh", "0000000000000000"},
+                  {"CapPrm", "0000000000000000"},
+                  {"CapEff", "0000000000000000"},
+                  {"CapBnd", "0000000000000000"},
+                  {"CapAmb", "0000000000000000"},
+                  {"NoNewPrivs", "1"},
+                  {"Seccomp", "2"}};
+    char got[128];
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(fields); i++)
+        if (strcmp(sbx_test_status_field(v->status, fields[i].field, got, sizeof got),
+                   fields[i].want))
+            fail_msg("%s \"%s\", expected \"%s\"", fields[i].field, got, fields[i].want);
+    char want[64];
+    (void)snprintf(want, sizeof want, "%u\t%u\t%u\t%u", v->uid, v->uid, v->uid, v->uid);
+    static const char *const ids[] = {"Uid", "Gid"};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(ids); i++)
+        if (strcmp(sbx_test_status_field(v->status, ids[i], got, sizeof got), want) != 0)
+            fail_msg("%s \"%s\", expected the box's %u", ids[i], got, v->uid);
+}
+
+/* (b) Every host file the box sees sits on a read-only, nosuid mount, and
+ * a nodev one unless it is a device node: the host's trees (/usr, ...),
+ * the device nodes, /proc/sys and the /dev/null masks over /proc. Writable
+ * are only the box's own tmpfs (/box, /tmp, /dev/shm, /dev), its /proc and
+ * the masks of /proc directories, binds of an empty root-owned directory of
+ * its /dev. Read from the program's own mount table. */
+static void test_mounts_read_only(void **state)
+{
+    struct fx *f = *state;
+    struct program_view *v = observe_program(f);
+    static struct sbx_test_mount m[512];
+    size_t n = sbx_test_parse_mountinfo(v->mountinfo, m, MOAT_ARRAY_SIZE(m));
+
+    /* what must be there (else the rules below could hold of nothing) */
+    static const char *const required[] = {"/",
+                                           "/usr",
+                                           "/dev",
+                                           "/dev/null",
+                                           "/dev/zero",
+                                           "/dev/full",
+                                           "/dev/random",
+                                           "/dev/urandom",
+                                           "/proc",
+                                           "/proc/sys",
+                                           "/proc/sys/kernel/random/boot_id",
+                                           "/box",
+                                           "/tmp",
+                                           "/dev/shm"};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(required); i++)
+        if (!sbx_test_mount_at(m, n, required[i]))
+            fail_msg("no mount at %s in the box:\n%s", required[i], v->mountinfo);
+    /* host paths mirrored as binds when the host has them as such */
+    static const char *const host[] = {"/bin", "/lib", "/lib64", "/etc/ld.so.cache"};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(host); i++) {
+        struct stat st;
+        if (lstat(host[i], &st) == 0 && !S_ISLNK(st.st_mode) && !sbx_test_mount_at(m, n, host[i]))
+            fail_msg("host %s is not bound into the box", host[i]);
+    }
+    const struct sbx_test_mount *dev = sbx_test_mount_at(m, n, "/dev");
+    const struct sbx_test_mount *null = sbx_test_mount_at(m, n, "/dev/null");
+    /* the directory masks may stay writable mounts: nobody in the box may
+     * write the directory they show */
+    if (!S_ISDIR(v->empty.st_mode) || (v->empty.st_mode & 07777) != 0555 || v->empty.st_uid != 0)
+        fail_msg("/dev/.empty: mode %o, owner %u", (unsigned)v->empty.st_mode,
+                 (unsigned)v->empty.st_uid);
+
+    static const struct {
+        const char *point, *fstype;
+    } writable[] = {{"/box", "tmpfs"},
+                    {"/tmp", "tmpfs"},
+                    {"/dev/shm", "tmpfs"},
+                    {"/dev", "tmpfs"},
+                    {"/proc", "proc"}};
+    for (size_t i = 0; i < n; i++) {
+        const struct sbx_test_mount *e = &m[i];
+        bool own = false;
+        for (size_t k = 0; k < MOAT_ARRAY_SIZE(writable); k++)
+            own |= strcmp(e->point, writable[k].point) == 0 &&
+                   strcmp(e->fstype, writable[k].fstype) == 0 && strcmp(e->root, "/") == 0;
+        /* a mask of a /proc directory: the box's /dev/.empty */
+        bool dir_mask = str_has_prefix(e->point, "/proc/") && strcmp(e->dev, dev->dev) == 0 &&
+                        strcmp(e->root, "/.empty") == 0;
+        /* device nodes keep their device semantics: the nodes themselves
+         * and the /dev/null masks (same device and node as /dev/null) */
+        bool node = str_has_prefix(e->point, "/dev/") && strcmp(e->dev, null->dev) == 0;
+        node |= strcmp(e->dev, null->dev) == 0 && strcmp(e->root, null->root) == 0;
+        if (!own && !dir_mask && !sbx_test_has_opt(e->opts, "ro"))
+            fail_msg("%s (%s %s) is writable: %s", e->point, e->fstype, e->root, e->opts);
+        if (!sbx_test_has_opt(e->opts, "nosuid"))
+            fail_msg("%s (%s %s) allows set-id: %s", e->point, e->fstype, e->root, e->opts);
+        if (!node && !dir_mask && strcmp(e->point, "/dev") != 0 &&
+            !sbx_test_has_opt(e->opts, "nodev"))
+            fail_msg("%s (%s %s) allows device nodes: %s", e->point, e->fstype, e->root, e->opts);
+    }
+}
+
 /* ---- fixtures ---- */
 
 static int test_teardown(void **state)
@@ -756,6 +1021,10 @@ int main(void)
         cmocka_unit_test_teardown(test_free_leaves_nothing, test_teardown),
         cmocka_unit_test_teardown(test_init_killed, test_teardown),
         cmocka_unit_test_teardown(test_box_count_and_isolation, test_teardown),
+        cmocka_unit_test_teardown(test_pids_max, test_teardown),
+        cmocka_unit_test_teardown(test_rlimit_nproc, test_teardown),
+        cmocka_unit_test_teardown(test_creds, test_teardown),
+        cmocka_unit_test_teardown(test_mounts_read_only, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
