@@ -4,14 +4,18 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "moat/config.h"
 #include "moat/queue.h"
 #include "moat/util.h"
+#include "moat_test.h"
 
 static void make_id(char out[MOAT_UUID_LEN + 1], unsigned n)
 {
@@ -300,6 +304,7 @@ static void test_inflight_and_requeue(void **state)
 
 struct taker {
     struct queue *q;
+    _Atomic pid_t tid; /* the thread's, once it runs */
     int rc;
 };
 
@@ -307,8 +312,33 @@ static void *blocked_taker(void *arg)
 {
     struct taker *t = arg;
     char id[MOAT_UUID_LEN + 1];
+    atomic_store(&t->tid, (pid_t)syscall(SYS_gettid));
     t->rc = queue_take(t->q, -1, id, NULL);
     return NULL;
+}
+
+/* Whether thread tid of this process sleeps in futex(2), as a taker
+ * blocked in queue_take does (pthread_cond_wait): the kernel's word, from
+ * /proc/self/task/<tid>/syscall ("202 0x..." while in that call). */
+static bool in_futex(pid_t tid)
+{
+    char path[64], text[256];
+    (void)snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    if (read_small_file_at(AT_FDCWD, path, text, sizeof text) <= 0)
+        return false;
+    char want[16];
+    (void)snprintf(want, sizeof want, "%d ", SYS_futex);
+    return str_has_prefix(text, want);
+}
+
+static bool all_blocked(struct taker *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pid_t tid = atomic_load(&t[i].tid);
+        if (tid == 0 || !in_futex(tid))
+            return false;
+    }
+    return true;
 }
 
 static void test_shutdown_wakes_taker(void **state)
@@ -321,13 +351,22 @@ static void test_shutdown_wakes_taker(void **state)
         t[i] = (struct taker){.q = q, .rc = 1};
         assert_int_equal(pthread_create(&th[i], NULL, blocked_taker, &t[i]), 0);
     }
-    struct timespec ts = {.tv_nsec = 50 * 1000000L};
-    (void)nanosleep(&ts, NULL);
+    /* The shutdown must find the takers asleep, else it only shows that a
+     * take after it fails: wait until all three sleep in the kernel. A
+     * taker queued on the queue's mutex sleeps in futex(2) too, but only
+     * while another runs with the mutex held, so not all three at once;
+     * and either way the shutdown must end each take. */
+    uint64_t dl = moat_test_deadline_ms(10000);
+    while (!all_blocked(t, 3) && moat_test_before(dl))
+        ;
+    bool blocked = all_blocked(t, 3);
     queue_shutdown(q);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(pthread_join(th[i], NULL), 0);
         assert_int_equal(t[i].rc, -ESHUTDOWN);
     }
+    if (!blocked)
+        fail_msg("the takers were not all blocked in queue_take after 10 s");
     /* From now on, even with entries waiting. */
     push_n(q, 1, 5);
     char id[MOAT_UUID_LEN + 1];
@@ -404,11 +443,9 @@ static void test_many_threads(void **state)
         assert_int_equal(pthread_join(pt[i], &ret), 0);
         assert_null(ret);
     }
-    uint64_t deadline = now_ms() + 30000;
-    while (atomic_load(&taken) < PRODUCERS * PER_PRODUCER && now_ms() < deadline) {
-        struct timespec ts = {.tv_nsec = 1000000L};
-        (void)nanosleep(&ts, NULL);
-    }
+    uint64_t dl = moat_test_deadline_ms(30000);
+    while (atomic_load(&taken) < PRODUCERS * PER_PRODUCER && moat_test_before(dl))
+        ;
     queue_shutdown(q);
     for (unsigned i = 0; i < CONSUMERS; i++) {
         void *ret = NULL;
@@ -474,5 +511,5 @@ int main(void)
         cmocka_unit_test(test_many_threads),
         cmocka_unit_test(test_throughput),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return moat_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -3,7 +3,8 @@
  * (cgroup tests), a child that reports failed checks through a pipe (caps,
  * landlock), and for the tests that make a real context (box, pool) the
  * run directory and parent cgroups it leaves on the host, host processes
- * read from /proc and the root check. Static inline, so that each test
+ * read from /proc and the root check (moat_test.h's, which also says how
+ * a test skips and waits). Static inline, so that each test
  * uses what it needs; include after <cmocka.h>.
  *
  * The real-context fixture (struct sbx_test_fx) owns a context made under
@@ -20,12 +21,15 @@
 #include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "moat/sandbox.h"
 #include "moat/util.h"
+#include "moat_test.h"
 
 /* ---- files ---- */
 
@@ -289,15 +293,162 @@ static inline bool sbx_test_next_proc(DIR *d, pid_t *pid, char *text, size_t siz
     return false;
 }
 
-/* false, with the reason on stderr, when the test cannot run real boxes;
- * main then exits 77 (skipped). */
+/* ---- what the host sees of a box's processes ----
+ * No cmocka assertion in the process helpers: a test's thread may call
+ * them while the main thread runs a step. */
+
+struct sbx_test_proc {
+    pid_t pid, ppid;
+    char name[32];
+};
+
+enum sbx_test_match {
+    SBX_TEST_BY_UID,    /* any of its real, effective, saved or fs uids */
+    SBX_TEST_BY_PARENT, /* its parent pid */
+};
+
+/* Fills p from the text of /proc/<pid>/status (taken apart by strtok);
+ * *uid_match when uid is any of its uids. The status file, because
+ * /proc/<pid> of a non-dumpable process is owned by root. */
+static inline void sbx_test_parse_status(char *text, uint32_t uid, struct sbx_test_proc *p,
+                                         bool *uid_match)
+{
+    char *save = NULL;
+    *uid_match = false;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        unsigned u[4];
+        int pp;
+        if (sscanf(l, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
+            *uid_match = u[0] == uid || u[1] == uid || u[2] == uid || u[3] == uid;
+        else if (sscanf(l, "PPid: %d", &pp) == 1)
+            p->ppid = pp;
+        else if (strncmp(l, "Name:\t", 6) == 0)
+            moat_strlcpy(p->name, l + 6, sizeof p->name);
+    }
+}
+
+/* Host processes matching by with id, and named name unless it is NULL:
+ * how many, the first max of them in out. SIZE_MAX when /proc cannot be
+ * listed. */
+static inline size_t sbx_test_scan_procs(enum sbx_test_match by, uint32_t id, const char *name,
+                                         struct sbx_test_proc *out, size_t max)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return SIZE_MAX;
+    size_t n = 0;
+    pid_t pid;
+    char text[4096];
+    while (sbx_test_next_proc(d, &pid, text, sizeof text)) {
+        struct sbx_test_proc p = {.pid = pid};
+        bool uid_match;
+        sbx_test_parse_status(text, id, &p, &uid_match);
+        bool match = by == SBX_TEST_BY_UID ? uid_match : p.ppid == (pid_t)id;
+        match = match && (!name || strcmp(p.name, name) == 0);
+        if (match && n < max)
+            out[n] = p;
+        n += match;
+    }
+    (void)closedir(d);
+    return n;
+}
+
+/* Waits (bounded) until a host process named name matches by and id, as
+ * a step's program does once its execve is done (it then bears the
+ * program's name): its pid, or 0 when none showed up in timeout_ms. */
+static inline pid_t sbx_test_wait_proc(enum sbx_test_match by, uint32_t id, const char *name,
+                                       unsigned timeout_ms)
+{
+    uint64_t dl = moat_test_deadline_ms(timeout_ms);
+    struct sbx_test_proc p = {0};
+    size_t n;
+    while (((n = sbx_test_scan_procs(by, id, name, &p, 1)) == 0 || n == SIZE_MAX) &&
+           moat_test_before(dl))
+        ;
+    return n != 0 && n != SIZE_MAX ? p.pid : 0;
+}
+
+/* /proc/<pid>/<file> in buf: false unless read whole. */
+static inline bool sbx_test_read_proc(pid_t pid, const char *file, char *buf, size_t size)
+{
+    char path[64];
+    (void)snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    ssize_t n = read_small_file_at(AT_FDCWD, path, buf, size);
+    return n > 0 && (size_t)n < size - 1;
+}
+
+/* The value of field name ("CapEff") of a status text in out, "" when
+ * absent. */
+static inline const char *sbx_test_status_field(const char *status, const char *name, char *out,
+                                                size_t size)
+{
+    char key[32];
+    (void)snprintf(key, sizeof key, "\n%s:", name);
+    const char *p = strstr(status, key);
+    out[0] = '\0';
+    if (p) {
+        p += strlen(key);
+        p += strspn(p, " \t");
+        (void)snprintf(out, size, "%.*s", (int)strcspn(p, "\n"), p);
+    }
+    return out;
+}
+
+/* One line of a mountinfo file (proc(5)). */
+struct sbx_test_mount {
+    char dev[16];    /* major:minor of the filesystem */
+    char root[256];  /* the bound directory or file inside it */
+    char point[256]; /* where the process sees it */
+    char opts[256];  /* per-mount options: ro, nosuid, ... */
+    char fstype[32];
+};
+
+/* Whether the comma-separated list opts holds opt. */
+static inline bool sbx_test_has_opt(const char *opts, const char *opt)
+{
+    size_t n = strlen(opt);
+    for (const char *p = opts; p; p = strchr(p, ',')) {
+        p += *p == ',';
+        if (strncmp(p, opt, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+/* The mounts of a mountinfo text, at most max: how many. Fails the test
+ * on a line it cannot read. */
+static inline size_t sbx_test_parse_mountinfo(const char *text, struct sbx_test_mount *m,
+                                              size_t max)
+{
+    size_t n = 0;
+    for (const char *l = text; *l && n < max; l += strcspn(l, "\n") + (strchr(l, '\n') != NULL)) {
+        struct sbx_test_mount e = {0};
+        const char *sep = strstr(l, " - ");
+        if (sscanf(l, "%*d %*d %15s %255s %255s %255s", e.dev, e.root, e.point, e.opts) != 4 ||
+            !sep || sscanf(sep, " - %31s", e.fstype) != 1)
+            fail_msg("bad mountinfo line: %.*s", (int)strcspn(l, "\n"), l);
+        m[n++] = e;
+    }
+    return n;
+}
+
+/* The mount at point, the last of several (the one on top); NULL. */
+static inline const struct sbx_test_mount *sbx_test_mount_at(const struct sbx_test_mount *m,
+                                                             size_t n, const char *point)
+{
+    const struct sbx_test_mount *found = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(m[i].point, point) == 0)
+            found = &m[i];
+    return found;
+}
+
+/* false, with a "SKIPPED:" line on stderr, when the test cannot run real
+ * boxes (not root); main then returns MOAT_TEST_SKIPPED. The one root check
+ * of moat_test.h, under the name the box tests know. */
 static inline bool sbx_test_have_root(const char *what)
 {
-    if (geteuid() == 0)
-        return true;
-    (void)fprintf(stderr, "SKIPPED: the %s test runs real sandboxes and needs root (euid %d)\n",
-                  what, (int)geteuid());
-    return false;
+    return moat_test_have_root(what);
 }
 
 #endif

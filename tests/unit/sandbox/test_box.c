@@ -2,7 +2,9 @@
  * Cold boxes end to end through the public API: real programs, every
  * verdict, stdin and files, what survives between steps of one box, what
  * a step and a freed box leave behind on the host (processes, cgroups,
- * leases), cancel from another thread, and several boxes at once.
+ * leases), cancel from another thread, several boxes at once, and each
+ * protection of a running program read from the host (pids.max,
+ * RLIMIT_NPROC, capabilities, no_new_privs, seccomp, read-only mounts).
  *
  * Needs root; returns 77 (skipped) without it. Everything lives under a
  * context of its own (uid range, run directory, parent cgroup
@@ -73,8 +75,11 @@ struct run {
     size_t nfiles;
 };
 
-/* One step that the box must survive (sbx_box_run returns 0). */
-static void run(struct sbx_box *box, const struct run *rn, struct sbx_result *res)
+/* One step, res released first: what sbx_box_run returns. No cmocka
+ * assertion, for the tests that look at the step from the host while it
+ * runs: none may leave before the thread that watches it ends. */
+static int run_quiet(struct sbx_box *box, const struct run *rn, struct sbx_result *res,
+                     struct moat_err *err)
 {
     struct sbx_step step = {.argv = rn->argv,
                             .envp = env,
@@ -83,10 +88,16 @@ static void run(struct sbx_box *box, const struct run *rn, struct sbx_result *re
                             .stdin_len = rn->inlen,
                             .files = rn->files,
                             .nfiles = rn->nfiles};
-    struct moat_err err = {0};
     sbx_result_release(res);
     sbx_result_init(res);
-    int r = sbx_box_run(box, &step, res, &err);
+    return sbx_box_run(box, &step, res, err);
+}
+
+/* One step that the box must survive (sbx_box_run returns 0). */
+static void run(struct sbx_box *box, const struct run *rn, struct sbx_result *res)
+{
+    struct moat_err err = {0};
+    int r = run_quiet(box, rn, res, &err);
     if (r < 0)
         fail_msg("sbx_box_run: %s (%d)", err.msg, r);
     if (res->verdict == SBX_VERDICT_INTERNAL_ERROR)
@@ -138,43 +149,14 @@ static void expect_out(const struct sbx_result *res, const char *want)
         fail_msg("stdout \"%s\", expected \"%s\"", show(&res->out), want);
 }
 
-struct host_proc {
-    pid_t pid, ppid;
-    char name[32];
-};
-
-enum proc_match { BY_UID, BY_PARENT };
-
-/* Host processes with uid among any of their real, effective, saved or fs
- * uids (the owner of /proc/<pid> is root for a non-dumpable process, so the
- * status file is read instead), or with parent pid id. */
-static size_t procs_where(enum proc_match by, uint32_t id, struct host_proc *out, size_t max)
+/* Host processes matching by and id (sbx_test_scan_procs), the first max
+ * in out; fails the test when /proc cannot be listed. */
+static size_t procs_where(enum sbx_test_match by, uint32_t id, struct sbx_test_proc *out,
+                          size_t max)
 {
-    DIR *d = opendir("/proc");
-    assert_non_null(d);
-    size_t n = 0;
-    pid_t pid;
-    char text[4096];
-    while (sbx_test_next_proc(d, &pid, text, sizeof text)) {
-        struct host_proc p = {.pid = pid};
-        bool uid_match = false;
-        char *save = NULL;
-        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-            unsigned u[4];
-            int pp;
-            if (sscanf(l, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
-                uid_match = u[0] == id || u[1] == id || u[2] == id || u[3] == id;
-            else if (sscanf(l, "PPid: %d", &pp) == 1)
-                p.ppid = pp;
-            else if (str_has_prefix(l, "Name:\t"))
-                moat_strlcpy(p.name, l + 6, sizeof p.name);
-        }
-        bool match = by == BY_UID ? uid_match : p.ppid == (pid_t)id;
-        if (match && n < max)
-            out[n] = p;
-        n += match;
-    }
-    (void)closedir(d);
+    size_t n = sbx_test_scan_procs(by, id, NULL, out, max);
+    if (n == SIZE_MAX)
+        fail_msg("cannot list /proc: %s", strerror(errno));
     return n;
 }
 
@@ -186,14 +168,14 @@ static size_t procs_where(enum proc_match by, uint32_t id, struct host_proc *out
  * before the result was sent. */
 static void assert_only_prefork(struct sbx_box *box)
 {
-    struct host_proc p[8];
-    size_t n = procs_where(BY_UID, sbx_box_uid(box), p, 8);
+    struct sbx_test_proc p[8] = {0};
+    size_t n = procs_where(SBX_TEST_BY_UID, sbx_box_uid(box), p, 8);
     for (size_t i = 0; i < n && i < 8; i++)
         if (p[i].ppid != sbx_box_init_pid(box) || strcmp(p[i].name, "moat-box") != 0)
             fail_msg("process %d (%s, parent %d) of uid %u outlived its step", (int)p[i].pid,
                      p[i].name, (int)p[i].ppid, sbx_box_uid(box));
     assert_true(n <= 1);
-    n = procs_where(BY_PARENT, (uint32_t)sbx_box_init_pid(box), p, 8);
+    n = procs_where(SBX_TEST_BY_PARENT, (uint32_t)sbx_box_init_pid(box), p, 8);
     for (size_t i = 0; i < n && i < 8; i++)
         if (strcmp(p[i].name, "moat-box") != 0)
             fail_msg("process %d (%s) of box init %d outlived its step", (int)p[i].pid, p[i].name,
@@ -209,8 +191,8 @@ static void box_cg_path(const struct fx *f, unsigned h, uint32_t uid, char *out,
 /* After sbx_box_free: no process, no cgroup directory, a free lease. */
 static void assert_box_gone(struct fx *f, uint32_t uid)
 {
-    struct host_proc p[4];
-    size_t n = procs_where(BY_UID, uid, p, 4);
+    struct sbx_test_proc p[4] = {0};
+    size_t n = procs_where(SBX_TEST_BY_UID, uid, p, 4);
     if (n)
         fail_msg("%zu process(es) of uid %u left, e.g. %d (%s)", n, uid, (int)p[0].pid, p[0].name);
     for (unsigned h = 0; h < f->x.nparents; h++) {
@@ -514,6 +496,13 @@ static void test_planted_names(void **state)
 
 /* ---- steps of one box ---- */
 
+/* The names of the step's processes, listed from inside by the shell
+ * alone: the glob and `read` are builtins, so the listing is the shell
+ * and whatever else of the step still lives. An `ls /proc | grep -c`
+ * pipeline instead counts whichever of its own two ends exist when ls
+ * reads /proc, 2 or 3 (grep may not be forked yet). */
+#define LIST_PROCS "for p in /proc/[0-9]*; do read -r n < $p/comm && echo $n; done"
+
 static void test_two_steps(void **state)
 {
     struct fx *f = *state;
@@ -532,11 +521,10 @@ static void test_two_steps(void **state)
      * attacher box init forked to move the first program into its cgroup
      * while it built the root. */
     run_sh(box,
-           "cat made.txt; echo pid $$ ppid $PPID; cat /proc/1/status 2>&1 | head -c 0; "
-           "ls /proc | grep -c '^[0-9]'",
+           "cat made.txt; echo pid $$ ppid $PPID; cat /proc/1/status 2>&1 | head -c 0; " LIST_PROCS,
            NULL, res);
     expect(res, SBX_VERDICT_OK);
-    expect_out(res, "one\npid 4 ppid 1\n3\n"); /* sh, ls, grep: pid 1 hidden */
+    expect_out(res, "one\npid 4 ppid 1\nsh\n"); /* the shell alone: pid 1 hidden */
     sbx_result_release(res);
     assert_only_prefork(box);
 }
@@ -556,21 +544,26 @@ static void test_orphan_killed(void **state)
     assert_true((moat_now_ns() - t0) / 1000000 < 3000);
     sbx_result_release(res);
     assert_only_prefork(box);
-    run_sh(box, "ls /proc | grep -c '^[0-9]'", NULL, res);
-    expect_out(res, "3\n"); /* sh, ls, grep: no sleep survived inside either */
+    run_sh(box, LIST_PROCS, NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "sh\n"); /* the shell alone: no sleep survived inside either */
     sbx_result_release(res);
 }
 
 struct canceller {
     struct sbx_box *box;
-    unsigned delay_ms;
+    uint64_t cancelled_ns; /* when the cancel went out; 0: the program never showed */
 };
 
-static void *cancel_later(void *arg)
+/* Cancels the step once its program runs (a sleep of the box's uid): a
+ * cancel sent before the step starts has no step to end. */
+static void *cancel_when_running(void *arg)
 {
-    const struct canceller *c = arg;
-    (void)usleep(c->delay_ms * 1000);
-    sbx_box_cancel(c->box);
+    struct canceller *c = arg;
+    if (sbx_test_wait_proc(SBX_TEST_BY_UID, sbx_box_uid(c->box), "sleep", 10000) > 0) {
+        c->cancelled_ns = moat_now_ns();
+        sbx_box_cancel(c->box);
+    }
     return NULL;
 }
 
@@ -578,17 +571,25 @@ static void test_cancel(void **state)
 {
     struct fx *f = *state;
     struct sbx_box *box = new_box(f, 0);
-    struct canceller c = {.box = box, .delay_ms = 300};
+    struct canceller c = {.box = box};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
+    assert_int_equal(pthread_create(&t, NULL, cancel_when_running, &c), 0);
     struct sbx_result *res = &f->res;
-    uint64_t t0 = moat_now_ns();
-    run_sh(box, "/usr/bin/sleep 30", NULL, res);
-    uint64_t took_ms = (moat_now_ns() - t0) / 1000000;
+    const char *argv[] = {"/usr/bin/sh", "-c", "/usr/bin/sleep 30", NULL};
+    struct run rn = {.argv = argv, .lim = limits()}; /* the wall limit (10 s) ends it otherwise */
+    struct moat_err err = {0};
+    int r = run_quiet(box, &rn, res, &err);
+    uint64_t end_ns = moat_now_ns();
     assert_int_equal(pthread_join(t, NULL), 0);
+    if (r < 0)
+        fail_msg("sbx_box_run: %s (%d)", err.msg, r);
+    if (c.cancelled_ns == 0)
+        fail_msg("the step's sleep never showed on the host (verdict %s)",
+                 sbx_verdict_name(res->verdict));
     expect(res, SBX_VERDICT_CANCELLED);
-    if (took_ms < 250 || took_ms > 2000)
-        fail_msg("cancelled step took %llu ms", (unsigned long long)took_ms);
+    uint64_t took_ms = (end_ns - c.cancelled_ns) / 1000000;
+    if (took_ms > 2000)
+        fail_msg("the step ended %llu ms after its cancel", (unsigned long long)took_ms);
     sbx_result_release(res);
     /* a cancel ends the step, not the box */
     run_sh(box, "echo again", NULL, res);
@@ -686,6 +687,269 @@ static void test_box_count_and_isolation(void **state)
     }
 }
 
+/* ---- each protection, seen from the host while a program runs ----
+ *
+ * The layers back each other up (RLIMIT_NPROC stops a fork bomb at the
+ * count pids.max would; a file the seccomp policy refuses may also be on a
+ * read-only mount), so a test of what a program can do passes with one
+ * layer gone. These read each layer itself from the host: removing any one
+ * of them fails its test. */
+
+/* A max_procs no default has: what pids.max and RLIMIT_NPROC must say. */
+#define VIEW_MAX_PROCS 19
+
+/* What the host reads of a step's program (a sleep) while it runs. */
+struct program_view {
+    pid_t pid;    /* host pid of the program */
+    pid_t init;   /* and of its box's init */
+    uint32_t uid; /* the box's host uid */
+    char status[4096];
+    char limits[4096];
+    char cgroup[1024];
+    char mountinfo[64 << 10];
+    /* pids.max of the step's group in each hierarchy that has one */
+    char pids_max_path[SBX_TEST_MAX_PARENTS][PATH_MAX];
+    char pids_max[SBX_TEST_MAX_PARENTS][32];
+    unsigned npids_max;
+    struct stat empty; /* the box's /dev/.empty, source of the /proc directory masks */
+};
+
+/* The pids.max files of the program's groups: each line of its cgroup
+ * file under the context's parent group ("N:pids:/<cg_name>/box-U/sK",
+ * "0::/<cg_name>/...") joined to each parent directory. */
+static void read_pids_max(const struct fx *f, struct program_view *v)
+{
+    char text[sizeof v->cgroup];
+    moat_strlcpy(text, v->cgroup, sizeof text);
+    char prefix[80];
+    (void)snprintf(prefix, sizeof prefix, "/%s/", f->x.cg_name);
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *rel = strstr(l, prefix); /* the path after "N:controllers:" */
+        if (!rel)
+            continue;
+        rel += strlen(prefix) - 1;
+        for (unsigned h = 0; h < f->x.nparents && v->npids_max < SBX_TEST_MAX_PARENTS; h++) {
+            char path[PATH_MAX];
+            if ((size_t)snprintf(path, sizeof path, "%s%s/pids.max", f->x.parents[h], rel) >=
+                sizeof path)
+                continue;
+            bool seen = false;
+            for (unsigned i = 0; i < v->npids_max; i++)
+                seen |= strcmp(v->pids_max_path[i], path) == 0;
+            char val[32];
+            if (seen || read_small_file_at(AT_FDCWD, path, val, sizeof val) <= 0)
+                continue;
+            val[strcspn(val, "\n")] = '\0';
+            moat_strlcpy(v->pids_max_path[v->npids_max], path, PATH_MAX);
+            moat_strlcpy(v->pids_max[v->npids_max++], val, sizeof v->pids_max[0]);
+        }
+    }
+}
+
+struct stepper {
+    struct sbx_box *box;
+    struct run rn;
+    struct sbx_result res;
+    struct moat_err err;
+    int r;
+};
+
+static void *stepper_main(void *arg)
+{
+    struct stepper *st = arg;
+    st->r = run_quiet(st->box, &st->rn, &st->res, &st->err);
+    return NULL;
+}
+
+/* Runs `sleep 30` as the program of a step in a new box (max_procs
+ * VIEW_MAX_PROCS) on a thread, reads what the host sees of it once it
+ * runs, then cancels the step. Fails when the program never showed or the
+ * step did not end cancelled. The view is f->scratch. */
+static struct program_view *observe_program(struct fx *f)
+{
+    free(f->scratch);
+    struct program_view *v = calloc(1, sizeof *v);
+    f->scratch = (char *)v;
+    assert_non_null(v);
+    struct sbx_box *box = new_box(f, 0);
+    v->init = sbx_box_init_pid(box);
+    v->uid = sbx_box_uid(box);
+    static const char *const argv[] = {"/usr/bin/sleep", "30", NULL};
+    struct stepper st = {.box = box, .rn = {.argv = argv, .lim = limits()}};
+    st.rn.lim.max_procs = VIEW_MAX_PROCS;
+    st.rn.lim.wall_ms = 20000;
+    sbx_result_init(&st.res);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stepper_main, &st), 0);
+    /* No assertion until the thread is joined: the step uses the box. The
+     * program is box init's child; named sleep once its execve is done,
+     * which is after every limit and drop it applies to itself. */
+    v->pid = sbx_test_wait_proc(SBX_TEST_BY_PARENT, (uint32_t)v->init, "sleep", 10000);
+    bool whole = v->pid > 0 && sbx_test_read_proc(v->pid, "status", v->status, sizeof v->status) &&
+                 sbx_test_read_proc(v->pid, "limits", v->limits, sizeof v->limits) &&
+                 sbx_test_read_proc(v->pid, "cgroup", v->cgroup, sizeof v->cgroup) &&
+                 sbx_test_read_proc(v->pid, "mountinfo", v->mountinfo, sizeof v->mountinfo);
+    if (whole) {
+        read_pids_max(f, v);
+        char path[64];
+        (void)snprintf(path, sizeof path, "/proc/%d/root/dev/.empty", (int)v->pid);
+        whole = stat(path, &v->empty) == 0;
+    }
+    /* still the program: the step ends only at the cancel below */
+    bool alive = v->pid > 0 && kill(v->pid, 0) == 0;
+    sbx_box_cancel(box);
+    assert_int_equal(pthread_join(t, NULL), 0);
+
+    enum sbx_verdict verdict = st.res.verdict;
+    sbx_result_release(&st.res);
+    if (st.r < 0)
+        fail_msg("sbx_box_run: %s (%d)", st.err.msg, st.r);
+    if (v->pid <= 0)
+        fail_msg("the program never showed as a child of box init %d (verdict %s)", (int)v->init,
+                 sbx_verdict_name(verdict));
+    if (!whole || !alive)
+        fail_msg("could not read /proc/%d while it ran", (int)v->pid);
+    assert_int_equal(verdict, SBX_VERDICT_CANCELLED);
+    return v;
+}
+
+/* (a) The step's own cgroup limits its tasks: pids.max is max_procs in
+ * the pids hierarchy (v1) or the unified one (v2). RLIMIT_NPROC, the other
+ * line, is test_rlimit_nproc's. */
+static void test_pids_max(void **state)
+{
+    struct fx *f = *state;
+    struct program_view *v = observe_program(f);
+    if (v->npids_max == 0)
+        fail_msg("no pids.max for the program's groups:\n%s", v->cgroup);
+    char want[16];
+    (void)snprintf(want, sizeof want, "%d", VIEW_MAX_PROCS);
+    for (unsigned i = 0; i < v->npids_max; i++)
+        if (strcmp(v->pids_max[i], want) != 0)
+            fail_msg("%s is \"%s\", max_procs %s", v->pids_max_path[i], v->pids_max[i], want);
+}
+
+/* (d) RLIMIT_NPROC is max_procs, soft and hard: the uid is the box's
+ * alone, so it bounds the box even where pids.max would not. */
+static void test_rlimit_nproc(void **state)
+{
+    struct fx *f = *state;
+    struct program_view *v = observe_program(f);
+    const char *line = strstr(v->limits, "Max processes");
+    char soft[32] = "", hard[32] = "";
+    if (!line || sscanf(line, "Max processes %31s %31s", soft, hard) != 2)
+        fail_msg("no \"Max processes\" in /proc/%d/limits:\n%s", (int)v->pid, v->limits);
+    char want[16];
+    (void)snprintf(want, sizeof want, "%d", VIEW_MAX_PROCS);
+    if (strcmp(soft, want) != 0 || strcmp(hard, want) != 0)
+        fail_msg("RLIMIT_NPROC %s/%s, max_procs %s", soft, hard, want);
+}
+
+/* (c) The program holds no capability in any set, cannot gain privileges
+ * by execve, runs under a seccomp filter, and as the box's host uid. */
+static void test_creds(void **state)
+{
+    struct fx *f = *state;
+    struct program_view *v = observe_program(f);
+    static const struct {
+        const char *field, *want;
+    } fields[] = {{"CapInh", "0000000000000000"},
+                  {"CapPrm", "0000000000000000"},
+                  {"CapEff", "0000000000000000"},
+                  {"CapBnd", "0000000000000000"},
+                  {"CapAmb", "0000000000000000"},
+                  {"NoNewPrivs", "1"},
+                  {"Seccomp", "2"}};
+    char got[128];
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(fields); i++)
+        if (strcmp(sbx_test_status_field(v->status, fields[i].field, got, sizeof got),
+                   fields[i].want))
+            fail_msg("%s \"%s\", expected \"%s\"", fields[i].field, got, fields[i].want);
+    char want[64];
+    (void)snprintf(want, sizeof want, "%u\t%u\t%u\t%u", v->uid, v->uid, v->uid, v->uid);
+    static const char *const ids[] = {"Uid", "Gid"};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(ids); i++)
+        if (strcmp(sbx_test_status_field(v->status, ids[i], got, sizeof got), want) != 0)
+            fail_msg("%s \"%s\", expected the box's %u", ids[i], got, v->uid);
+}
+
+/* (b) Every host file the box sees sits on a read-only, nosuid mount, and
+ * a nodev one unless it is a device node: the host's trees (/usr, ...),
+ * the device nodes, /proc/sys and the /dev/null masks over /proc. Writable
+ * are only the box's own tmpfs (/box, /tmp, /dev/shm, /dev), its /proc and
+ * the masks of /proc directories, binds of an empty root-owned directory of
+ * its /dev. Read from the program's own mount table. */
+static void test_mounts_read_only(void **state)
+{
+    struct fx *f = *state;
+    struct program_view *v = observe_program(f);
+    static struct sbx_test_mount m[512];
+    size_t n = sbx_test_parse_mountinfo(v->mountinfo, m, MOAT_ARRAY_SIZE(m));
+
+    /* what must be there (else the rules below could hold of nothing) */
+    static const char *const required[] = {"/",
+                                           "/usr",
+                                           "/dev",
+                                           "/dev/null",
+                                           "/dev/zero",
+                                           "/dev/full",
+                                           "/dev/random",
+                                           "/dev/urandom",
+                                           "/proc",
+                                           "/proc/sys",
+                                           "/proc/sys/kernel/random/boot_id",
+                                           "/box",
+                                           "/tmp",
+                                           "/dev/shm"};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(required); i++)
+        if (!sbx_test_mount_at(m, n, required[i]))
+            fail_msg("no mount at %s in the box:\n%s", required[i], v->mountinfo);
+    /* host paths mirrored as binds when the host has them as such */
+    static const char *const host[] = {"/bin", "/lib", "/lib64", "/etc/ld.so.cache"};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(host); i++) {
+        struct stat st;
+        if (lstat(host[i], &st) == 0 && !S_ISLNK(st.st_mode) && !sbx_test_mount_at(m, n, host[i]))
+            fail_msg("host %s is not bound into the box", host[i]);
+    }
+    const struct sbx_test_mount *dev = sbx_test_mount_at(m, n, "/dev");
+    const struct sbx_test_mount *null = sbx_test_mount_at(m, n, "/dev/null");
+    /* the directory masks may stay writable mounts: nobody in the box may
+     * write the directory they show */
+    if (!S_ISDIR(v->empty.st_mode) || (v->empty.st_mode & 07777) != 0555 || v->empty.st_uid != 0)
+        fail_msg("/dev/.empty: mode %o, owner %u", (unsigned)v->empty.st_mode,
+                 (unsigned)v->empty.st_uid);
+
+    static const struct {
+        const char *point, *fstype;
+    } writable[] = {{"/box", "tmpfs"},
+                    {"/tmp", "tmpfs"},
+                    {"/dev/shm", "tmpfs"},
+                    {"/dev", "tmpfs"},
+                    {"/proc", "proc"}};
+    for (size_t i = 0; i < n; i++) {
+        const struct sbx_test_mount *e = &m[i];
+        bool own = false;
+        for (size_t k = 0; k < MOAT_ARRAY_SIZE(writable); k++)
+            own |= strcmp(e->point, writable[k].point) == 0 &&
+                   strcmp(e->fstype, writable[k].fstype) == 0 && strcmp(e->root, "/") == 0;
+        /* a mask of a /proc directory: the box's /dev/.empty */
+        bool dir_mask = str_has_prefix(e->point, "/proc/") && strcmp(e->dev, dev->dev) == 0 &&
+                        strcmp(e->root, "/.empty") == 0;
+        /* device nodes keep their device semantics: the nodes themselves
+         * and the /dev/null masks (same device and node as /dev/null) */
+        bool node = str_has_prefix(e->point, "/dev/") && strcmp(e->dev, null->dev) == 0;
+        node |= strcmp(e->dev, null->dev) == 0 && strcmp(e->root, null->root) == 0;
+        if (!own && !dir_mask && !sbx_test_has_opt(e->opts, "ro"))
+            fail_msg("%s (%s %s) is writable: %s", e->point, e->fstype, e->root, e->opts);
+        if (!sbx_test_has_opt(e->opts, "nosuid"))
+            fail_msg("%s (%s %s) allows set-id: %s", e->point, e->fstype, e->root, e->opts);
+        if (!node && !dir_mask && strcmp(e->point, "/dev") != 0 &&
+            !sbx_test_has_opt(e->opts, "nodev"))
+            fail_msg("%s (%s %s) allows device nodes: %s", e->point, e->fstype, e->root, e->opts);
+    }
+}
+
 /* ---- fixtures ---- */
 
 static int test_teardown(void **state)
@@ -715,6 +979,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     struct fx *f = *state;
+    if (!f)
+        return 0; /* group_setup failed, and said so (cmocka still calls this) */
     int ret = 0;
     sbx_ctx_free(f->x.ctx);
     f->x.ctx = NULL;
@@ -734,7 +1000,7 @@ static int group_teardown(void **state)
 int main(void)
 {
     if (!sbx_test_have_root("box"))
-        return 77;
+        return MOAT_TEST_SKIPPED;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_ok_exact_stdout, test_teardown),
         cmocka_unit_test_teardown(test_stdin_exact, test_teardown),
@@ -755,6 +1021,10 @@ int main(void)
         cmocka_unit_test_teardown(test_free_leaves_nothing, test_teardown),
         cmocka_unit_test_teardown(test_init_killed, test_teardown),
         cmocka_unit_test_teardown(test_box_count_and_isolation, test_teardown),
+        cmocka_unit_test_teardown(test_pids_max, test_teardown),
+        cmocka_unit_test_teardown(test_rlimit_nproc, test_teardown),
+        cmocka_unit_test_teardown(test_creds, test_teardown),
+        cmocka_unit_test_teardown(test_mounts_read_only, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
