@@ -123,10 +123,8 @@ static void test_drop_twice(void **state)
 
 int main(void)
 {
-    if (geteuid() != 0) {
-        (void)fprintf(stderr, "not root: no capabilities to drop, skipped\n");
-        return 77;
-    }
+    if (!moat_test_have_root("capability drop"))
+        return MOAT_TEST_SKIPPED;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_drop),
         cmocka_unit_test(test_drop_twice),
