@@ -88,7 +88,7 @@ __attribute__((format(printf, 1, 2))) static inline void moat_test_skip_case(con
     va_start(ap, fmt);
     (void)vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    (void)fprintf(stderr, "SKIPPED: %s\n", why);
+    (void)moat_test_skip("%s", why);
     if (s->n++ == 0)
         (void)moat_strlcpy(s->first, why, sizeof s->first);
 }
