@@ -18,29 +18,13 @@
 #include "moat/store.h"
 #include "moat/util.h"
 #include "sqlite-internal.h"
+#include "store_fx.h"
 
 struct fixture {
     char dir[64];
     struct moat_config cfg;
     struct store *st;
 };
-
-static void rm_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[512];
-        (void)snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        (void)unlink(p);
-    }
-    closedir(d);
-    (void)rmdir(dir);
-}
 
 static int setup(void **state)
 {
@@ -65,40 +49,6 @@ static int teardown(void **state)
     rm_dir(f->dir);
     free(f);
     return 0;
-}
-
-static char *dup_bytes(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    assert_non_null(p);
-    if (n)
-        memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
-
-/* A single-file queued job with a fresh id, owning its members. */
-static void simple_job(struct job *j, int64_t created_ms)
-{
-    *j = (struct job){.status = JOB_STATUS_QUEUED, .priority = JOB_PRIORITY_DEFAULT};
-    moat_uuid7(j->id);
-    moat_strlcpy(j->language, "python", sizeof(j->language));
-    moat_strlcpy(j->language_given, "py", sizeof(j->language_given));
-    moat_strlcpy(j->version, "3.11.2", sizeof(j->version));
-    j->limits = (struct moat_limits){.time_ms = 1000,
-                                     .memory_mb = 256,
-                                     .max_processes = 1,
-                                     .max_output_kb = 64,
-                                     .max_file_kb = 1024,
-                                     .max_open_files = 64,
-                                     .stack_kb = 8192};
-    j->files = calloc(1, sizeof(*j->files));
-    assert_non_null(j->files);
-    j->nfiles = 1;
-    j->files[0].data = dup_bytes("print(1)\n", 9);
-    j->files[0].len = 9;
-    moat_sha256_hex(j->files[0].data, j->files[0].len, j->code_hash);
-    j->created_ms = created_ms;
 }
 
 /* A job using every field: three files, binary stdin, args, metadata, tags. */
@@ -147,25 +97,6 @@ static void full_job(struct job *j)
     assert_int_equal(job_code_blob(j, &blob, &len), 0);
     moat_sha256_hex(blob, len, j->code_hash);
     free(blob);
-}
-
-static void fill_step(struct job_step *s, enum job_verdict v, const char *out, size_t out_len,
-                      const char *err, int base)
-{
-    s->verdict = v;
-    s->exit_code = base + 1;
-    s->signal = base + 2;
-    s->time_ms = (uint64_t)base + 3;
-    s->wall_time_ms = (uint64_t)base + 4;
-    s->memory_kb = (uint64_t)base + 5;
-    s->out = dup_bytes(out, out_len);
-    s->out_len = out_len;
-    s->err = dup_bytes(err, strlen(err));
-    s->err_len = strlen(err);
-    s->out_truncated = base % 2 == 0;
-    s->err_truncated = base % 2 == 1;
-    s->cached = base > 50;
-    (void)snprintf(s->message, sizeof(s->message), "message %d", base);
 }
 
 static void assert_step_equal(const struct job_step *a, const struct job_step *b)
@@ -767,32 +698,6 @@ static void test_malformed_and_unknown_ids(void **state)
 }
 
 /* ---- persistence ---- */
-
-static int64_t count_rows(const char *dir, const char *sql)
-{
-    char path[512];
-    (void)snprintf(path, sizeof(path), "%s/moat.db", dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-static void exec_on(const char *dir, const char *sql)
-{
-    char path[512];
-    (void)snprintf(path, sizeof(path), "%s/moat.db", dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-}
 
 static void test_reopen_keeps_everything(void **state)
 {
