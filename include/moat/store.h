@@ -33,6 +33,12 @@ struct moat_err;
  * version (versioned migrations in a schema_version table; a database from a
  * newer moat is refused with -EPROTO). Starts the writer thread. Borrows cfg
  * for the call only. -errno with err set.
+ *
+ * The file is identified before anything writes to it: no file, an empty
+ * one, or a moat store (its application_id, or for a store made before
+ * moat set one, its exact schema) is taken; anything else, such as another
+ * application's database, is refused with -EMEDIUMTYPE and err naming the
+ * file, which is left exactly as it was (no -wal or -shm made beside it).
  */
 int store_open(const struct moat_config *cfg, struct store **out, struct moat_err *err);
 /* Finishes the writes in flight (their callbacks run), stops the writer,

@@ -1,8 +1,9 @@
 #pragma once
 /*
  * The SQLite driver of the store, shared by its files: sqlite.c (open,
- * schema, close), sqlite-read.c (the reader pool and every read),
- * sqlite-write.c (the writer thread and every write).
+ * close), sqlite-schema.c (what the file must be, the migrations),
+ * sqlite-read.c (the reader pool and every read), sqlite-write.c (the
+ * writer thread and every write).
  *
  * Threads: the connections are opened SQLITE_OPEN_NOMUTEX, so each belongs
  * to one thread at a time: the writer connection to the writer thread (and
@@ -76,6 +77,14 @@ struct sq_store {
     uint64_t n_writes, n_commits, n_retries, n_checkpoints;
 };
 
+/* moat's mark in the header of its database (PRAGMA application_id): the
+ * bytes "moat". Set on every store, so that moat recognises its own file
+ * and refuses anyone else's. */
+#define SQ_APPLICATION_ID 1836015988 /* 0x6d6f6174 */
+#define SQ_STR_(x) #x
+#define SQ_STR(x) SQ_STR_(x)
+#define SQ_SET_APPLICATION_ID "PRAGMA application_id = " SQ_STR(SQ_APPLICATION_ID)
+
 /* Readers at most; more callers wait for one to come back. */
 #define SQ_MAX_READERS 8
 /* A write waits this long for a lock another process holds. */
@@ -90,6 +99,20 @@ int sq_prepare(sqlite3 *db, const char *const *sql, size_t n, sqlite3_stmt **st,
 void sq_finalize(sqlite3_stmt **st, size_t n);
 /* -errno for an SQLite result code (primary or extended). */
 int sq_errno(int rc);
+
+/* sqlite-schema.c */
+/* Whether path may be opened for writing, from reads that change nothing
+ * (no -wal or -shm is made for a file that is not moat's): 0 for no file,
+ * an empty one, or a moat store this moat can migrate; -EMEDIUMTYPE for
+ * anything else (another application's database, not SQLite at all),
+ * -EPROTO for a store of a newer moat, -errno when it cannot be read; err
+ * names path. */
+int sq_identify(const char *path, struct moat_err *err);
+/* Switches db to WAL (a property of the file: it stays). */
+int sq_set_wal(sqlite3 *db, struct moat_err *err);
+/* Brings the schema to the latest version and sets the application id, in
+ * one transaction (a crash midway leaves the old version whole). */
+int sq_migrate(sqlite3 *db, const char *path, struct moat_err *err);
 
 /* sqlite-write.c */
 int sq_writer_start(struct sq_store *s, struct moat_err *err);

@@ -3,7 +3,8 @@
  * synchronous=FULL on every connection, so a commit is on disk when it
  * returns (one fsync of the WAL per transaction; the writer batches many
  * writes into one). This file opens and migrates the database and closes
- * it; the reads and the writes are in sqlite-read.c and sqlite-write.c.
+ * it; what the file must be and its schema are in sqlite-schema.c, the
+ * reads and the writes in sqlite-read.c and sqlite-write.c.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -90,146 +91,6 @@ void sq_finalize(sqlite3_stmt **st, size_t n)
         (void)sqlite3_finalize(st[i]);
         st[i] = NULL;
     }
-}
-
-/*
- * The migrations, in order: migration i takes the schema from version i to
- * i + 1. A published migration never changes; a new schema is a new entry.
- * STRICT tables: a value of the wrong type is an error, not a silent
- * conversion.
- */
-#define SQ_STEP_COLUMNS(p)                                                                         \
-    p "verdict TEXT, " p "exit_code INTEGER NOT NULL DEFAULT 0, " p                                \
-      "signal INTEGER NOT NULL DEFAULT 0, " p "time_ms INTEGER NOT NULL DEFAULT 0, " p             \
-      "wall_time_ms INTEGER NOT NULL DEFAULT 0, " p "memory_kb INTEGER NOT NULL DEFAULT 0, " p     \
-      "stdout_truncated INTEGER NOT NULL DEFAULT 0, " p                                            \
-      "stderr_truncated INTEGER NOT NULL DEFAULT 0, " p "cached INTEGER NOT NULL DEFAULT 0, " p    \
-      "message TEXT NOT NULL DEFAULT ''"
-
-static const char *const migrations[] = {
-    /* 1: jobs and blobs */
-    "CREATE TABLE jobs ("
-    " id TEXT PRIMARY KEY NOT NULL,"
-    " status TEXT NOT NULL CHECK (status IN"
-    "  ('queued', 'running', 'completed', 'failed', 'cancelled')),"
-    " language TEXT NOT NULL, language_given TEXT NOT NULL, version TEXT NOT NULL,"
-    " priority INTEGER NOT NULL,"
-    " time_ms INTEGER NOT NULL, wall_time_ms INTEGER NOT NULL, memory_mb INTEGER NOT NULL,"
-    " max_processes INTEGER NOT NULL, max_output_kb INTEGER NOT NULL,"
-    " max_file_kb INTEGER NOT NULL, max_open_files INTEGER NOT NULL,"
-    " stack_kb INTEGER NOT NULL,"
-    " nfiles INTEGER NOT NULL, code_single INTEGER NOT NULL, stdin_len INTEGER NOT NULL,"
-    " args_json TEXT NOT NULL, metadata_json TEXT, tags_json TEXT,"
-    " attempts INTEGER NOT NULL DEFAULT 0,"
-    " created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL DEFAULT 0,"
-    " finished_ms INTEGER NOT NULL DEFAULT 0,"
-    " code_hash TEXT NOT NULL, output_hash TEXT NOT NULL DEFAULT '',"
-    " compiled INTEGER NOT NULL DEFAULT 0, " SQ_STEP_COLUMNS("c_") ", " SQ_STEP_COLUMNS(
-        "r_") ") STRICT;"
-              /* recovery lists the unfinished jobs, oldest first, without a scan */
-              "CREATE INDEX jobs_pending ON jobs (created_ms, id)"
-              " WHERE status IN ('queued', 'running');"
-              /* rowid table: blobs reach megabytes, too big for a WITHOUT ROWID b-tree */
-              "CREATE TABLE blobs (key TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL) STRICT;",
-};
-
-static int exec_sql(sqlite3 *db, const char *sql, struct moat_err *err)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc == SQLITE_OK)
-        return 0;
-    int r = moat_err_set(err, sq_errno(rc), "cannot migrate the store: %s",
-                         msg ? msg : sqlite3_errstr(rc));
-    sqlite3_free(msg);
-    return r;
-}
-
-/* The schema version, 0 for a new database. */
-static int schema_version(sqlite3 *db, int64_t *out, struct moat_err *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st,
-                                NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *out = sqlite3_column_int64(st, 0);
-            rc = SQLITE_OK;
-        }
-    }
-    (void)sqlite3_finalize(st);
-    if (rc != SQLITE_OK)
-        return moat_err_set(err, sq_errno(rc), "cannot read the schema version: %s",
-                            sqlite3_errmsg(db));
-    return 0;
-}
-
-static int migrate_locked(sqlite3 *db, struct moat_err *err)
-{
-    int r = exec_sql(db,
-                     "CREATE TABLE IF NOT EXISTS schema_version ("
-                     " version INTEGER PRIMARY KEY NOT NULL,"
-                     " applied_ms INTEGER NOT NULL) STRICT",
-                     err);
-    if (r < 0)
-        return r;
-    int64_t v = 0;
-    r = schema_version(db, &v, err);
-    if (r < 0)
-        return r;
-    const int64_t latest = (int64_t)MOAT_ARRAY_SIZE(migrations);
-    if (v > latest || v < 0)
-        return moat_err_set(err, -EPROTO,
-                            "the store has schema version %lld, this moat knows up to %lld",
-                            (long long)v, (long long)latest);
-    for (int64_t i = v; i < latest; i++) {
-        r = exec_sql(db, migrations[i], err);
-        if (r < 0)
-            return r;
-        char sql[128];
-        (void)snprintf(sql, sizeof(sql),
-                       "INSERT INTO schema_version (version, applied_ms) VALUES (%lld, %llu)",
-                       (long long)(i + 1), (unsigned long long)moat_realtime_ms());
-        r = exec_sql(db, sql, err);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-/* Brings the schema to the latest version in one transaction (a crash
- * midway leaves the old version whole). */
-static int migrate(sqlite3 *db, struct moat_err *err)
-{
-    int r = exec_sql(db, "BEGIN IMMEDIATE", err);
-    if (r < 0)
-        return r;
-    r = migrate_locked(db, err);
-    if (r < 0) {
-        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return r;
-    }
-    return exec_sql(db, "COMMIT", err);
-}
-
-/* WAL is a property of the file: set once, it stays. */
-static int set_wal(sqlite3 *db, struct moat_err *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-    bool wal = false;
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *mode = sqlite3_column_text(st, 0);
-        wal = mode && strcmp((const char *)mode, "wal") == 0;
-        rc = SQLITE_OK;
-    }
-    (void)sqlite3_finalize(st);
-    if (rc != SQLITE_OK)
-        return moat_err_set(err, sq_errno(rc), "cannot enable WAL: %s", sqlite3_errmsg(db));
-    if (!wal)
-        return moat_err_set(err, -EIO, "the store refused WAL mode");
-    return 0;
 }
 
 /* mkdir -p with 0700 for the parts it makes. */
@@ -331,6 +192,11 @@ int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct 
         r = moat_err_field(err, -ENAMETOOLONG, "data_dir", "data directory path too long");
         goto out;
     }
+    /* Before anything can write to it: a file that is not moat's is
+     * refused untouched (sqlite-schema.c). */
+    r = sq_identify(s->path, err);
+    if (r < 0)
+        goto out;
     r = sq_connect(s->path, false, &s->wdb, err);
     if (r < 0)
         goto out;
@@ -339,10 +205,10 @@ int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct 
      * holds them with room to spare and keeps a long-running server's RSS
      * bounded (blobs pass through once and need no caching). */
     (void)sqlite3_exec(s->wdb, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
-    r = set_wal(s->wdb, err);
+    r = sq_set_wal(s->wdb, err);
     if (r < 0)
         goto out;
-    r = migrate(s->wdb, err);
+    r = sq_migrate(s->wdb, s->path, err);
     if (r < 0)
         goto out;
     r = sq_writer_start(s, err);
