@@ -139,5 +139,12 @@ struct store_pending {
 int store_list_pending(struct store *st, struct store_pending **out, size_t *n,
                        struct moat_err *err);
 
-/* The store answers (a trivial read): for /readyz. */
+/*
+ * Whether the store can serve jobs now, for /readyz: it answers a read, and
+ * it takes writes. A write that failed for a reason of the store's own
+ * (disk full, I/O error, read-only file, a lock held elsewhere) makes it
+ * false until a write commits again with room on the disk; the store
+ * probes that by itself every fraction of a second, so it comes back
+ * without anyone writing. Never blocks on the writer.
+ */
 bool store_ready(struct store *st);

@@ -28,6 +28,7 @@ enum sq_wstmt {
     SQW_FINISH,
     SQW_REQUEUE,
     SQW_CANCEL,
+    SQW_PROBE,
     SQW_MAX_,
 };
 
@@ -59,6 +60,13 @@ struct sq_store {
     pthread_t writer;
     bool writer_running;
     uint64_t since_checkpoint; /* commits since the last truncation (writer only) */
+    /* Whether the store takes writes: 0, or the -errno of the last write
+     * that failed for a reason of the store's own (disk full, I/O error,
+     * read-only, locked), until a write commits with room on the disk
+     * again. Written by the writer, read by store_ready (atomic). */
+    int write_err;
+    uint64_t next_probe_ns; /* writer only: when an idle writer probes again */
+    char dir[4096];         /* the data directory, for its free space */
 
     /* the write queue, under mu */
     pthread_mutex_t mu;
@@ -87,6 +95,13 @@ struct sq_store {
 
 /* Readers at most; more callers wait for one to come back. */
 #define SQ_MAX_READERS 8
+/* A store that failed a write is writable again once a write commits and
+ * its file system has this much room (a write that squeezed into the
+ * WAL's slack proves little on a disk that is still full). */
+#define SQ_MIN_FREE_BYTES (1ull << 20)
+/* How often an idle writer probes a store that failed a write, so that it
+ * comes back by itself when the disk has room again. */
+#define SQ_PROBE_MS 250
 /* A write waits this long for a lock another process holds. */
 #define SQ_BUSY_TIMEOUT_MS 5000
 
@@ -116,6 +131,8 @@ int sq_migrate(sqlite3 *db, const char *path, struct moat_err *err);
 
 /* sqlite-write.c */
 int sq_writer_start(struct sq_store *s, struct moat_err *err);
+/* Whether the store takes writes (see write_err). Any thread. */
+bool sq_writable(struct sq_store *s);
 /* Drains the queue (every done runs), joins the writer. */
 void sq_writer_stop(struct sq_store *s);
 /* A last WAL truncation, from whichever thread owns wdb. */

@@ -421,6 +421,10 @@ int sq_list_pending(struct store *st, struct store_pending **out, size_t *n, str
 bool sq_ready(struct store *st)
 {
     struct sq_store *s = (struct sq_store *)st;
+    /* a store that cannot take a job's writes is not ready, however well
+     * it reads (the writer probes it back) */
+    if (!sq_writable(s))
+        return false;
     struct sq_reader *r = NULL;
     if (reader_take(s, &r, NULL) < 0)
         return false;

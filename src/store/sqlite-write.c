@@ -13,8 +13,19 @@
  * statement and keeps the transaction. Any other failure rolls the whole
  * batch back, and its items are retried one transaction each, so one bad
  * item does not fail the others.
+ *
+ * Health: a write that fails for a reason of the store's own (the disk is
+ * full, an I/O error, the file went read-only, another process holds the
+ * lock past the busy timeout) marks the store unwritable (write_err), and
+ * store_ready says so. It is writable again once a write commits while
+ * the file system has SQ_MIN_FREE_BYTES free. Nobody need write for that
+ * to happen: while the store is unwritable, the idle writer probes it
+ * every SQ_PROBE_MS (free space first, then a one-page commit), so that
+ * /readyz comes back by itself when the disk has room again.
  */
 #include <signal.h>
+#include <sys/statvfs.h>
+#include <time.h>
 
 #include "sqlite-internal.h"
 #include "moat/util.h"
@@ -75,6 +86,9 @@ static const char *const wsql[SQW_MAX_] = {
     [SQW_REQUEUE] = "UPDATE jobs SET status = 'queued' WHERE id = ?1 AND status = 'running'",
     [SQW_CANCEL] = "UPDATE jobs SET status = 'cancelled', finished_ms = ?2"
                    " WHERE id = ?1 AND status IN ('queued', 'running')",
+    /* rewrites the header page with what it holds: the smallest write
+     * that goes through the WAL and its fsync like any other */
+    [SQW_PROBE] = SQ_SET_APPLICATION_ID,
 };
 
 /* ---- statements (writer thread only) ---- */
@@ -328,10 +342,52 @@ static void rollback(struct sq_store *s)
         (void)control(s, SQW_ROLLBACK);
 }
 
+/* ---- health ---- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A failure of the store itself, not the answer to one request. */
+static bool store_fault(int e)
+{
+    return e == -ENOSPC || e == -EIO || e == -EROFS || e == -EBUSY || e == -EACCES;
+}
+
+/* Whether the data directory's file system has room for ordinary writes.
+ * moat's writer may use the blocks reserved for root when it runs as
+ * root, so those count then. true when it cannot tell: the commit decides. */
+static bool has_room(const struct sq_store *s)
+{
+    struct statvfs v;
+    if (statvfs(s->dir, &v) < 0)
+        return true;
+    uint64_t blocks = geteuid() == 0 ? v.f_bfree : v.f_bavail;
+    return (uint64_t)blocks * v.f_frsize >= SQ_MIN_FREE_BYTES;
+}
+
+static void write_failed(struct sq_store *s, int e)
+{
+    if (!store_fault(e))
+        return;
+    __atomic_store_n(&s->write_err, e, __ATOMIC_RELEASE);
+    s->next_probe_ns = now_ns() + SQ_PROBE_MS * 1000000ull;
+}
+
+bool sq_writable(struct sq_store *s)
+{
+    return __atomic_load_n(&s->write_err, __ATOMIC_ACQUIRE) == 0;
+}
+
 static void committed(struct sq_store *s)
 {
     __atomic_add_fetch(&s->n_commits, 1, __ATOMIC_RELAXED);
     s->since_checkpoint++;
+    if (!sq_writable(s) && has_room(s))
+        __atomic_store_n(&s->write_err, 0, __ATOMIC_RELEASE);
 }
 
 /* Reports r's result. The request is gone afterwards: a synchronous
@@ -367,6 +423,7 @@ static void run_one(struct sq_store *s, struct sq_wreq *r)
         }
     }
     rollback(s);
+    write_failed(s, res);
     complete(s, r, res);
 }
 
@@ -408,6 +465,46 @@ void sq_checkpoint(struct sq_store *s)
     s->since_checkpoint = 0;
 }
 
+/* One probe of an unwritable store: nothing while the disk is still full,
+ * else a one-page commit. */
+static void probe(struct sq_store *s)
+{
+    s->next_probe_ns = now_ns() + SQ_PROBE_MS * 1000000ull;
+    if (!has_room(s))
+        return;
+    int e = control(s, SQW_BEGIN);
+    if (e == 0)
+        e = control(s, SQW_PROBE);
+    if (e == 0)
+        e = control(s, SQW_COMMIT);
+    if (e == 0) {
+        committed(s);
+        return;
+    }
+    rollback(s);
+    write_failed(s, e);
+}
+
+/* The writer's wait for work (mu held): until a request comes, and while
+ * the store is unwritable, no longer than its next probe. true when it is
+ * time to probe. */
+static bool writer_wait(struct sq_store *s)
+{
+    s->writer_waiting = true;
+    bool due = false;
+    if (sq_writable(s)) {
+        pthread_cond_wait(&s->cond, &s->mu);
+    } else if (now_ns() >= s->next_probe_ns) {
+        due = true;
+    } else {
+        struct timespec until = {.tv_sec = (time_t)(s->next_probe_ns / 1000000000u),
+                                 .tv_nsec = (long)(s->next_probe_ns % 1000000000u)};
+        due = pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT;
+    }
+    s->writer_waiting = false;
+    return due && !s->head && !s->stopping;
+}
+
 static void *writer_main(void *arg)
 {
     struct sq_store *s = arg;
@@ -421,9 +518,11 @@ static void *writer_main(void *arg)
                 pthread_mutex_lock(&s->mu);
                 continue;
             }
-            s->writer_waiting = true;
-            pthread_cond_wait(&s->cond, &s->mu);
-            s->writer_waiting = false;
+            if (writer_wait(s)) {
+                pthread_mutex_unlock(&s->mu);
+                probe(s);
+                pthread_mutex_lock(&s->mu);
+            }
         }
         if (!s->head)
             break; /* stopping, and everything queued is done */

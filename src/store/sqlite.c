@@ -170,7 +170,12 @@ int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct 
         return -ENOMEM;
     s->base.ops = &sq_ops;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cond, NULL);
+    /* the writer's timed waits (probes) are on the monotonic clock */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rcond, NULL);
 
@@ -187,6 +192,7 @@ int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct 
         goto out;
     }
     int n = snprintf(s->path, sizeof(s->path), "%s/moat.db", real);
+    moat_strlcpy(s->dir, real, sizeof(s->dir));
     free(real);
     if (n < 0 || (size_t)n >= sizeof(s->path)) {
         r = moat_err_field(err, -ENAMETOOLONG, "data_dir", "data directory path too long");
