@@ -18,6 +18,24 @@
  * (at-least-once): a crash in between leaves the job running or queued in
  * the store, and recovery queues it again.
  *
+ * Durable writes that fail: every write of a job's path (start, finish,
+ * requeue, cancel) that the store fails rather than answers (a full disk,
+ * an I/O error, a lock held too long) is tried again with backoff
+ * (WRITE_RETRY_MS doubling to WRITE_RETRY_MAX_MS) until it is durable.
+ * The executor holds the job and its result meanwhile and takes no other
+ * job: at most one unwritten result per executor, so the memory is bounded
+ * by the workers' count, and a store that cannot write holds the
+ * executors back instead of piling results up. Only the store's answers
+ * end a write (done; -EALREADY: cancelled meanwhile, the result dropped;
+ * -ENOENT: gone) and the failures no retry mends (-EINVAL, -E2BIG: the
+ * result cannot be stored; the job is retried, then failed without its
+ * outputs). When the service stops, a write still failing is given up:
+ * the store keeps the job as it was (running, or queued when its start
+ * never committed), the queue entry is not acknowledged, and recovery at
+ * the next start runs it again. A conditional write (finish and requeue
+ * only of a running job) never records a result twice nor overwrites a
+ * cancel.
+ *
  * Boxes: a box in which no step ran (the job was cancelled or vanished
  * before it ran) is kept for the next job; once a step ran it is freed.
  *
@@ -48,11 +66,12 @@
  * is only useful to an executor that takes the job within a commit's time. */
 #define OFFERS_MAX 16
 #define POLL_MS 200
-/* A durable write that failed (-EIO: disk, database locked beyond its busy
- * timeout) is tried again this many times, the delay doubling from
- * WRITE_RETRY_MS: a finished result is not given up on lightly. */
-#define WRITE_TRIES 6
+/* A durable write that the store failed is tried again after
+ * WRITE_RETRY_MS, the delay doubling up to WRITE_RETRY_MAX_MS: small
+ * enough that a job finishes within a second or so of the disk having
+ * room again, large enough not to hammer a store that cannot write. */
 #define WRITE_RETRY_MS 50
+#define WRITE_RETRY_MAX_MS 1000
 /* Backoff ceiling, so that retry_factor^n cannot overflow into nonsense. */
 #define MAX_BACKOFF_MS (3600ull * 1000)
 
@@ -60,6 +79,7 @@ struct svc_metrics {
     struct obs_histogram *queue_wait, *compile, *run, *engine_latency;
     struct obs_histogram *write_start, *write_finish, *write_requeue, *read_get;
     struct obs_counter *retries, *timeouts, *ooms, *engine_timeouts, *engine_ooms;
+    struct obs_counter *write_retries;
     struct obs_counter *cache_hit, *cache_miss;
     struct obs_gauge *busy, *workers, *engine_active;
 };
@@ -81,6 +101,7 @@ struct exec_service {
     atomic_bool stopping;
     atomic_uint_fast64_t busy;
     pthread_mutex_t lock;
+    pthread_cond_t stop_cond; /* broadcast under lock when stopping is set */
     /* jobs handed over by the API ahead of their commit (under lock): a
      * ring, the oldest dropped when full */
     struct job offers[OFFERS_MAX];
@@ -114,11 +135,29 @@ static double seconds_since(uint64_t start_ns)
     return (double)(moat_now_ns() - start_ns) / 1e9;
 }
 
-static void sleep_ms(uint64_t ms)
+static bool stopping(const struct exec_service *svc)
 {
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    return atomic_load(&svc->stopping);
+}
+
+/* Waits ms, or less when the service stops meanwhile: true when it is
+ * stopping. */
+static bool wait_stop(struct exec_service *svc, uint64_t ms)
+{
+    struct timespec until;
+    (void)clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&svc->lock);
+    while (!stopping(svc) && pthread_cond_timedwait(&svc->stop_cond, &svc->lock, &until) == 0)
         ;
+    bool stop = stopping(svc);
+    pthread_mutex_unlock(&svc->lock);
+    return stop;
 }
 
 static int64_t now_unix_ms(void)
@@ -185,6 +224,8 @@ static void metrics_init(struct obs_registry *reg, struct svc_metrics *m)
         obs_histogram(reg, "moat_store_read_seconds", "duration of store reads", "op=\"get\"");
     m->retries =
         obs_counter(reg, "moat_retries_total", "runs retried after an internal error", NULL);
+    m->write_retries = obs_counter(reg, "moat_store_write_retries_total",
+                                   "durable writes tried again after the store failed them", NULL);
     m->timeouts = obs_counter(reg, "moat_timeouts_total", "runs that hit a time limit", NULL);
     m->ooms = obs_counter(reg, "moat_oom_kills_total", "runs that hit the memory limit", NULL);
     m->engine_timeouts =
@@ -215,38 +256,6 @@ void exec_count_final(struct obs_registry *reg, enum job_status status, enum job
 static void count_job(struct exec_service *svc, enum job_status status, enum job_verdict v)
 {
     exec_count_final(svc->deps.metrics, status, v);
-}
-
-/* ---- durable writes ---- */
-
-enum write_op { WRITE_FINISH, WRITE_REQUEUE };
-
-/* store_finish or store_requeue, tried again on failures that are not an
- * answer (-EALREADY: cancelled meanwhile, -ENOENT: gone). */
-static int durable_write(struct exec_service *svc, enum write_op op, const struct job *job)
-{
-    uint64_t delay = WRITE_RETRY_MS;
-    int r = 0;
-    for (int i = 0; i < WRITE_TRIES; i++) {
-        struct moat_err err = {0};
-        uint64_t t0 = moat_now_ns();
-        if (op == WRITE_FINISH) {
-            r = store_finish(svc->deps.store, job, &err);
-            observe(svc->m.write_finish, seconds_since(t0));
-        } else {
-            r = store_requeue(svc->deps.store, job->id, &err);
-            observe(svc->m.write_requeue, seconds_since(t0));
-        }
-        if (r >= 0 || r == -EALREADY || r == -ENOENT)
-            return r;
-        log_warn("event=store_write_failed op=%s id=%s try=%d error=\"%s\"",
-                 op == WRITE_FINISH ? "finish" : "requeue", job->id, i + 1, strerror(-r));
-        if (i + 1 < WRITE_TRIES) {
-            sleep_ms(delay);
-            delay *= 2;
-        }
-    }
-    return r;
 }
 
 /* ---- the slot table ---- */
@@ -297,7 +306,132 @@ struct run_ctx {
     struct job job;
     struct store_ticket *ticket; /* the start's commit, until finish_start */
     bool started;                /* the start was committed before the run */
+    int64_t start_ms;            /* the start's time, the same in every try of it */
+    bool unstorable;             /* the store refused this result once already */
 };
+
+/* ---- durable writes ---- */
+
+enum write_op { WRITE_START, WRITE_FINISH, WRITE_REQUEUE, WRITE_CANCEL };
+
+static const char *const write_op_names[] = {
+    [WRITE_START] = "start",
+    [WRITE_FINISH] = "finish",
+    [WRITE_REQUEUE] = "requeue",
+    [WRITE_CANCEL] = "cancel",
+};
+
+/* One try of op for c's job: what the store says. A start sets
+ * c->job.attempts; a cancel that ends the job counts it. */
+static int write_once(struct exec_service *svc, enum write_op op, struct run_ctx *c,
+                      struct moat_err *err)
+{
+    struct store *st = svc->deps.store;
+    uint64_t t0 = moat_now_ns();
+    int r = -EINVAL;
+    switch (op) {
+    case WRITE_START: {
+        uint32_t attempts = 0;
+        r = store_start(st, c->id, c->start_ms, &attempts, err);
+        observe(svc->m.write_start, seconds_since(t0));
+        if (r == 0)
+            c->job.attempts = attempts;
+        break;
+    }
+    case WRITE_FINISH:
+        r = store_finish(st, &c->job, err);
+        observe(svc->m.write_finish, seconds_since(t0));
+        break;
+    case WRITE_REQUEUE:
+        r = store_requeue(st, c->id, err);
+        observe(svc->m.write_requeue, seconds_since(t0));
+        break;
+    case WRITE_CANCEL: {
+        enum job_status was;
+        r = store_cancel(st, c->id, now_unix_ms(), &was, err);
+        if (r == 0) /* a job is counted by whoever makes it final in the store */
+            count_job(svc, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
+        break;
+    }
+    }
+    return r;
+}
+
+/* Whether r ends a write: done, the store's answer that the job is not in
+ * the state the write needs (-EALREADY: cancelled or finished meanwhile;
+ * -ENOENT: gone), a refusal no retry changes (-EINVAL, -E2BIG), or a store
+ * that is closing (-ESHUTDOWN: handled as the service stopping). */
+static bool write_settled(int r)
+{
+    return r >= 0 || r == -EALREADY || r == -ENOENT || r == -EINVAL || r == -E2BIG ||
+           r == -ESHUTDOWN;
+}
+
+/*
+ * op for c's job, tried until it is settled, the delay doubling from
+ * WRITE_RETRY_MS to WRITE_RETRY_MAX_MS. first < 0 is the failure of a try
+ * made elsewhere (the start's commit, waited for after the run), with its
+ * message; 0: no try yet. -ESHUTDOWN when the service stops first: the
+ * store then keeps the job as it was, for recovery. The caller holds the
+ * job and its result until this returns.
+ */
+static int durable_write(struct exec_service *svc, enum write_op op, struct run_ctx *c, int first,
+                         const char *first_msg)
+{
+    struct moat_err err = {0};
+    int r = first;
+    if (r < 0)
+        moat_strlcpy(err.msg, first_msg ? first_msg : "", sizeof(err.msg));
+    else
+        r = write_once(svc, op, c, &err);
+    uint64_t delay = WRITE_RETRY_MS;
+    for (unsigned tries = 1; !write_settled(r); tries++) {
+        /* tries 1, 2, 4, 8, ...: a write stuck on a full disk says so
+         * without a line per try */
+        if ((tries & (tries - 1)) == 0) {
+            char q[300];
+            logfmt_quote(err.msg[0] ? err.msg : strerror(-r), q, sizeof(q));
+            log_warn("event=store_write_failed op=%s id=%s tries=%u retry_ms=%llu error=%s",
+                     write_op_names[op], c->id, tries, (unsigned long long)delay, q);
+        }
+        count(svc->m.write_retries);
+        if (wait_stop(svc, delay))
+            return -ESHUTDOWN;
+        delay = delay * 2 < WRITE_RETRY_MAX_MS ? delay * 2 : WRITE_RETRY_MAX_MS;
+        err = (struct moat_err){0};
+        r = write_once(svc, op, c, &err);
+        if (write_settled(r))
+            log_info("event=store_write_recovered op=%s id=%s tries=%u", write_op_names[op], c->id,
+                     tries + 1);
+    }
+    return r;
+}
+
+/* Pushes the job back into the queue: queue_push fails only for memory,
+ * which comes back; false when the service stops first. */
+static bool push_again(struct exec_service *svc, const struct run_ctx *c, uint64_t delay_ms)
+{
+    uint64_t wait = WRITE_RETRY_MS;
+    for (;;) {
+        int r = queue_push(svc->deps.queue, c->id, c->priority, monotonic_ms() + delay_ms, false);
+        if (r == 0)
+            return true;
+        log_error("event=queue_push_failed id=%s error=\"%s\"", c->id, strerror(-r));
+        if (wait_stop(svc, wait))
+            return false;
+        wait = wait * 2 < WRITE_RETRY_MAX_MS ? wait * 2 : WRITE_RETRY_MAX_MS;
+    }
+}
+
+/* A write given up because the service stops: the store keeps the job
+ * (running, or queued), the queue entry is not acknowledged, and recovery
+ * runs it again at the next start. */
+static void left_for_recovery(const struct run_ctx *c, enum write_op op)
+{
+    log_warn("event=job_left_for_recovery id=%s op=%s reason=\"the store failed the write until "
+             "the service stopped\"",
+             c->id, write_op_names[op]);
+}
 
 static void log_finished(const struct run_ctx *c, const char *extra)
 {
@@ -321,26 +455,51 @@ static void tell_finished(struct exec_service *svc, const char *id, const struct
         svc->deps.finished(svc->deps.finished_cls, id, final);
 }
 
-/* Records c->job (status and steps set) as final; acks; tells. */
+static void retry_or_fail(struct exec_service *svc, struct run_ctx *c, const char *msg);
+
+/* The store refused the result for good (too large, rejected): moat's own
+ * failure, so the job is tried again, or failed without its outputs. */
+static void result_unstorable(struct exec_service *svc, struct run_ctx *c, int r)
+{
+    struct job *j = &c->job;
+    if (c->unstorable) {
+        /* even the bare failure was refused: nothing left to try */
+        log_error("event=job_result_lost id=%s error=\"%s\"", c->id, strerror(-r));
+        queue_ack(svc->deps.queue, c->id);
+        return;
+    }
+    c->unstorable = true;
+    char msg[160];
+    (void)snprintf(msg, sizeof(msg), "the result could not be stored: %s", strerror(-r));
+    job_step_release(&j->compile);
+    j->compiled = false;
+    retry_or_fail(svc, c, msg);
+}
+
+/* Records c->job (status and steps set) as final, durably; then acks and
+ * tells. */
 static void record_final(struct exec_service *svc, struct run_ctx *c)
 {
     struct job *j = &c->job;
     j->finished_ms = now_unix_ms();
     moat_sha256_hex(j->run.out, j->run.out_len, j->output_hash);
-    int r = durable_write(svc, WRITE_FINISH, j);
-    queue_ack(svc->deps.queue, c->id);
+    int r = durable_write(svc, WRITE_FINISH, c, 0, NULL);
+    if (r == -ESHUTDOWN) {
+        left_for_recovery(c, WRITE_FINISH);
+        return;
+    }
     if (r == -EALREADY || r == -ENOENT) {
         /* cancelled (or deleted) while it ran: the store's word stands */
+        queue_ack(svc->deps.queue, c->id);
         log_info("event=job_result_dropped id=%s reason=%s", c->id,
                  r == -EALREADY ? "cancelled" : "gone");
         return;
     }
     if (r < 0) {
-        /* The job stays running in the store: recovery runs it again after
-         * a restart. Never silent. */
-        log_error("event=job_result_lost id=%s error=\"%s\"", c->id, strerror(-r));
+        result_unstorable(svc, c, r);
         return;
     }
+    queue_ack(svc->deps.queue, c->id);
     count_job(svc, j->status, j->run.verdict);
     if (j->run.verdict == JOB_VERDICT_TIME_LIMIT) {
         count(svc->m.timeouts);
@@ -370,7 +529,8 @@ static void fail_job(struct exec_service *svc, struct run_ctx *c, const char *ms
     record_final(svc, c);
 }
 
-/* An internal error: another attempt after a backoff, or failed. */
+/* An internal error: another attempt after a backoff, or failed. The
+ * requeue is durable before the job is pushed back and acknowledged. */
 static void retry_or_fail(struct exec_service *svc, struct run_ctx *c, const char *msg)
 {
     const struct moat_config *cfg = svc->deps.cfg;
@@ -384,12 +544,17 @@ static void retry_or_fail(struct exec_service *svc, struct run_ctx *c, const cha
     logfmt_quote(msg, q, sizeof(q));
     log_warn("event=job_retry id=%s language=%s attempts=%u delay_ms=%llu error=%s", c->id,
              j->language, j->attempts, (unsigned long long)delay, q);
-    int r = durable_write(svc, WRITE_REQUEUE, j);
+    int r = durable_write(svc, WRITE_REQUEUE, c, 0, NULL);
+    if (r == -ESHUTDOWN) {
+        left_for_recovery(c, WRITE_REQUEUE);
+        return;
+    }
     if (r == 0) {
         count(svc->m.retries);
-        r = queue_push(svc->deps.queue, c->id, c->priority, monotonic_ms() + delay, false);
-        if (r < 0) /* queued in the store: recovery finds it after a restart */
-            log_error("event=queue_push_failed id=%s error=\"%s\"", c->id, strerror(-r));
+        /* the delay counts from now: the requeue may have waited for the
+         * disk */
+        if (!push_again(svc, c, delay))
+            return; /* queued in the store: recovery pushes it */
     } else if (r != -EALREADY && r != -ENOENT) {
         log_error("event=job_requeue_failed id=%s error=\"%s\"", c->id, strerror(-r));
     }
@@ -399,15 +564,16 @@ static void retry_or_fail(struct exec_service *svc, struct run_ctx *c, const cha
 /* The program was cancelled: the job's status is cancelled. */
 static void record_cancelled(struct exec_service *svc, struct run_ctx *c)
 {
-    /* Whoever cancelled normally did store_cancel first; this makes the
-     * status right also when only exec_service_cancel was called. */
-    enum job_status was;
-    struct moat_err err = {0};
-    int r = store_cancel(svc->deps.store, c->id, now_unix_ms(), &was, &err);
+    /* Whoever cancelled normally did store_cancel first (the write then
+     * answers -EALREADY); this makes the status right also when only
+     * exec_service_cancel was called. */
+    int r = durable_write(svc, WRITE_CANCEL, c, 0, NULL);
+    if (r == -ESHUTDOWN) {
+        left_for_recovery(c, WRITE_CANCEL);
+        return;
+    }
     if (r < 0 && r != -EALREADY && r != -ENOENT)
-        log_error("event=job_cancel_failed id=%s error=\"%s\"", c->id, err.msg);
-    if (r == 0) /* a job is counted by whoever makes it final in the store */
-        count_job(svc, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
+        log_error("event=job_cancel_failed id=%s error=\"%s\"", c->id, strerror(-r));
     queue_ack(svc->deps.queue, c->id);
     c->job.status = JOB_STATUS_CANCELLED;
     c->job.run.verdict = JOB_VERDICT_CANCELLED;
@@ -470,6 +636,11 @@ static void settle(struct exec_service *svc, struct run_ctx *c, int r, struct ex
  * queued or gone): says why, puts it back when the store failed, acks. */
 static void skip_job(struct exec_service *svc, struct run_ctx *c, int r, const char *why)
 {
+    if (r == -ESHUTDOWN) {
+        /* queued in the store and not acknowledged: recovery pushes it */
+        log_debug("event=job_skipped id=%s reason=stopping", c->id);
+        return;
+    }
     if (r == -EALREADY || r == -ENOENT) {
         /* cancelled while queued (counted by whoever cancelled it), or gone */
         log_debug("event=job_skipped id=%s reason=%s", c->id,
@@ -478,11 +649,9 @@ static void skip_job(struct exec_service *svc, struct run_ctx *c, int r, const c
         /* The store failed us, not the job: it is still queued there, so
          * it goes back into the queue after a pause (no attempt counted). */
         log_error("event=job_load_failed id=%s error=\"%s\"", c->id, why);
-        if (queue_push(svc->deps.queue, c->id, c->priority,
-                       monotonic_ms() + (svc->deps.cfg->retry_base_ms ? svc->deps.cfg->retry_base_ms
-                                                                      : WRITE_RETRY_MS),
-                       false) < 0)
-            log_error("event=queue_push_failed id=%s", c->id);
+        uint64_t base = svc->deps.cfg->retry_base_ms;
+        if (!push_again(svc, c, base ? base : WRITE_RETRY_MS))
+            return;
     }
     queue_ack(svc->deps.queue, c->id);
 }
@@ -504,10 +673,8 @@ static int load_from_store(struct exec_service *svc, struct run_ctx *c, struct m
     observe(svc->m.read_get, seconds_since(t0));
     if (r != -ENOENT)
         return r;
-    uint32_t attempts = 0;
-    t0 = moat_now_ns();
-    r = store_start(svc->deps.store, c->id, now_unix_ms(), &attempts, err);
-    observe(svc->m.write_start, seconds_since(t0));
+    c->start_ms = now_unix_ms();
+    r = durable_write(svc, WRITE_START, c, 0, NULL);
     if (r < 0)
         return r; /* -ENOENT: its insert failed; -EALREADY: cancelled */
     c->started = true;
@@ -537,6 +704,7 @@ static int load_and_start(struct exec_service *svc, struct run_ctx *c)
     if (r == 0 && c->job.status != JOB_STATUS_QUEUED)
         r = c->job.status == JOB_STATUS_CANCELLED ? -EALREADY : -ENOENT;
     int64_t now_ms = now_unix_ms(); /* the start's time, in the store and in c->job */
+    c->start_ms = now_ms;
     if (r == 0) {
         c->write_start_ns = moat_now_ns();
         r = store_start_begin(svc->deps.store, c->id, now_ms, &c->ticket);
@@ -555,7 +723,9 @@ static int load_and_start(struct exec_service *svc, struct run_ctx *c)
 }
 
 /* Waits for the start's commit: 0 when the job is durably running (its
- * result may be recorded), 1 when the run must be dropped (skipped). */
+ * result may be recorded), 1 when the run must be dropped (skipped). A
+ * commit the store failed leaves the job queued there; the run's result is
+ * in hand, so the start is tried again until it is durable. */
 static int finish_start(struct exec_service *svc, struct run_ctx *c)
 {
     if (c->started)
@@ -565,11 +735,14 @@ static int finish_start(struct exec_service *svc, struct run_ctx *c)
     int r = store_start_wait(c->ticket, &attempts, &err);
     c->ticket = NULL;
     observe(svc->m.write_start, seconds_since(c->write_start_ns));
+    if (r == 0)
+        c->job.attempts = attempts;
+    else if (!write_settled(r))
+        r = durable_write(svc, WRITE_START, c, r, err.msg);
     if (r < 0) {
         skip_job(svc, c, r, err.msg);
         return 1;
     }
-    c->job.attempts = attempts;
     return 0;
 }
 
@@ -635,11 +808,6 @@ out:
 
 /* ---- the executor thread ---- */
 
-static bool stopping(const struct exec_service *svc)
-{
-    return atomic_load(&svc->stopping);
-}
-
 static void *executor(void *arg)
 {
     struct exec_slot *slot = arg;
@@ -659,7 +827,7 @@ static void *executor(void *arg)
                     log_error("event=pool_take_failed error=\"%s\"", err.msg);
                 pool_failing = true;
                 box = NULL;
-                sleep_ms(POLL_MS);
+                (void)wait_stop(svc, POLL_MS);
                 continue;
             }
             pool_failing = false;
@@ -671,7 +839,7 @@ static void *executor(void *arg)
             break;
         if (r < 0) {
             if (r != -ETIMEDOUT)
-                sleep_ms(POLL_MS);
+                (void)wait_stop(svc, POLL_MS);
             continue;
         }
         atomic_fetch_add(&svc->busy, 1);
@@ -715,6 +883,13 @@ int exec_service_start(const struct exec_service_deps *deps, struct exec_service
     atomic_init(&svc->stopping, false);
     atomic_init(&svc->busy, 0);
     pthread_mutex_init(&svc->lock, NULL);
+    /* wait_stop's deadlines are monotonic: a clock step must not stretch a
+     * retry's pause */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&svc->stop_cond, &ca);
+    pthread_condattr_destroy(&ca);
     metrics_init(deps->metrics, &svc->m);
     if (svc->m.workers)
         obs_gauge_set(svc->m.workers, (int64_t)n);
@@ -733,6 +908,7 @@ int exec_service_start(const struct exec_service_deps *deps, struct exec_service
             (void)pthread_join(svc->slots[i].thread, NULL);
         if (svc->m.workers)
             obs_gauge_set(svc->m.workers, 0);
+        pthread_cond_destroy(&svc->stop_cond);
         pthread_mutex_destroy(&svc->lock);
         free(svc);
         return moat_err_set(err, r, "cannot start executor threads: %s", strerror(-r));
@@ -802,13 +978,19 @@ void exec_service_stop(struct exec_service *svc)
 {
     if (!svc)
         return;
+    /* wakes the executors that wait to retry a write: they give it up
+     * (the job is left for recovery) */
+    pthread_mutex_lock(&svc->lock);
     atomic_store(&svc->stopping, true);
+    pthread_cond_broadcast(&svc->stop_cond);
+    pthread_mutex_unlock(&svc->lock);
     for (size_t i = 0; i < svc->nslots; i++)
         (void)pthread_join(svc->slots[i].thread, NULL);
     for (size_t i = 0; i < OFFERS_MAX; i++)
         job_release(&svc->offers[i]);
     if (svc->m.workers)
         obs_gauge_set(svc->m.workers, 0);
+    pthread_cond_destroy(&svc->stop_cond);
     pthread_mutex_destroy(&svc->lock);
     free(svc);
 }

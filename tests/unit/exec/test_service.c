@@ -7,6 +7,13 @@
  * internal error retried up to retry_attempts and then failed; the metrics
  * and the stats.
  *
+ * The store the service sees is a fault store (store/fault_store.h) over
+ * the real one: it fails chosen writes as a full or failing disk would,
+ * records when each attempt's start began, and signals each write, so the
+ * tests check every durable write of a job's path being retried until it
+ * is durable (and a stop leaving the job for recovery), and the backoff
+ * before each attempt, and wait for events rather than sleep.
+ *
  * Needs root; returns 77 (skipped) without it. The pool is started in the
  * group's setup, before the store's writer thread exists: a pool forks its
  * spawner and must be started while the process is single-threaded.
@@ -29,6 +36,7 @@
 #include "moat/store.h"
 #include "moat/util.h"
 #include "sandbox/sbx_test.h"
+#include "store/fault_store.h"
 
 #define MiB (1ull << 20)
 #define MAX_FINISHED 64
@@ -68,6 +76,7 @@ struct heard {
 
 struct fx {
     struct moat_config cfg;
+    struct moat_config cfg0; /* as the group set it up: restored after each test */
     struct sbx_test_fx x;
     struct sbx_pool *pool;
     struct store *store;
@@ -78,6 +87,7 @@ struct fx {
     struct obs_registry *metrics;
     struct exec_cache *cache; /* NULL unless the test opens one */
     struct exec_service *svc;
+    struct fault_store *fs; /* what the service sees as its store */
     struct heard heard;
 };
 
@@ -215,7 +225,7 @@ static void start_service(struct fx *f)
     struct exec_service_deps deps = {
         .cfg = &f->cfg,
         .langs = f->langs,
-        .store = f->store,
+        .store = &f->fs->base,
         .queue = f->queue,
         .pool = f->pool,
         .cache = f->cache,
@@ -574,6 +584,187 @@ static void test_compile_cache(void **state)
     assert_true(metric(f, "moat_compile_seconds_count") == 1);
 }
 
+/* ---- the store fails durable writes ---- */
+
+static uint64_t ms_since(uint64_t t0)
+{
+    return (moat_now_ns() - t0) / 1000000;
+}
+
+static void assert_in_flight(struct fx *f, uint64_t n)
+{
+    struct queue_stats qs;
+    queue_stats(f->queue, &qs);
+    assert_int_equal(qs.in_flight, n);
+}
+
+static enum job_status stored_status(struct fx *f, const char *id, uint32_t *attempts)
+{
+    struct job j = {0};
+    load(f, id, &j);
+    enum job_status s = j.status;
+    if (attempts)
+        *attempts = j.attempts;
+    job_release(&j);
+    return s;
+}
+
+/* The disk is full when the job finishes, for longer than any fixed number
+ * of tries (8 here, 3.5 s): the executor holds the result, the job stays
+ * running and its queue entry unacknowledged, nobody is told; once the
+ * disk takes writes, it is recorded once, within a second. */
+static void test_finish_retried_until_durable(void **state)
+{
+    struct fx *f = *state;
+    fault_store_set(f->fs, FAULT_FINISH, -ENOSPC, -1);
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "python", "print('kept')\n", NULL, 0, id);
+    if (!fault_store_wait_calls(f->fs, FAULT_FINISH, 8, 30000))
+        fail_msg("the result was given up after %u tries", fault_store_calls(f->fs, FAULT_FINISH));
+    assert_int_equal(stored_status(f, id, NULL), JOB_STATUS_RUNNING);
+    assert_int_equal(heard_count(&f->heard, id), 0);
+    assert_in_flight(f, 1);
+
+    uint64_t t0 = moat_now_ns();
+    fault_store_set(f->fs, FAULT_FINISH, 0, 0);
+    assert_true(wait_finished(f, id, 5000));
+    if (ms_since(t0) > 1500) /* the longest pause between tries is 1 s */
+        fail_msg("recorded %llu ms after the disk took writes", (unsigned long long)ms_since(t0));
+    assert_completed(f, id, JOB_VERDICT_OK, 0, "kept\n");
+    wait_idle(f);
+    assert_int_equal(fault_store_calls(f->fs, FAULT_FINISH),
+                     fault_store_failed(f->fs, FAULT_FINISH) + 1);
+    assert_true(metric(f, "moat_store_write_retries_total") >=
+                (double)fault_store_failed(f->fs, FAULT_FINISH));
+    assert_true(metric(f, "moat_jobs_total{status=\"completed\",verdict=\"ok\"}") == 1);
+}
+
+/* The start's commit fails while the program runs: the start is tried
+ * again with the result in hand (the program is not run again), and the
+ * job counts one attempt. */
+static void test_start_retried_after_run(void **state)
+{
+    struct fx *f = *state;
+    fault_store_set(f->fs, FAULT_START, -EIO, 3);
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "python", "print('started')\n", NULL, 0, id);
+    assert_true(wait_finished(f, id, 30000));
+    assert_completed(f, id, JOB_VERDICT_OK, 0, "started\n");
+    assert_int_equal(fault_store_calls(f->fs, FAULT_START), 4);
+    assert_int_equal(fault_store_gets(f->fs), 1); /* loaded, and run, once */
+    wait_idle(f);
+}
+
+/* An internal error whose requeue the store fails 7 times (3.5 s):
+ * requeued in the end, each attempt made, failed after the last. */
+static void test_requeue_retried(void **state)
+{
+    struct fx *f = *state;
+    fault_store_set(f->fs, FAULT_REQUEUE, -ENOSPC, 7);
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "broken", "anything\n", NULL, 0, id);
+    assert_true(wait_finished(f, id, 60000));
+    uint32_t attempts = 0;
+    assert_int_equal(stored_status(f, id, &attempts), JOB_STATUS_FAILED);
+    assert_int_equal(attempts, f->cfg.retry_attempts);
+    assert_int_equal(fault_store_calls(f->fs, FAULT_REQUEUE), f->cfg.retry_attempts - 1 + 7);
+    assert_true(metric(f, "moat_retries_total") == (double)(f->cfg.retry_attempts - 1));
+    assert_int_equal(heard_count(&f->heard, id), 1);
+    wait_idle(f);
+}
+
+/* A job cancelled on the executor only, whose cancel the store fails
+ * twice: cancelled in the end, counted once. */
+static void test_cancel_retried(void **state)
+{
+    struct fx *f = *state;
+    fault_store_set(f->fs, FAULT_CANCEL, -EIO, 2);
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "python", "while True:\n    pass\n", NULL, 10000, id);
+    uint64_t t0 = moat_now_ns();
+    while (exec_service_cancel(f->svc, id) != 0) {
+        if (ms_since(t0) > 10000)
+            fail_msg("no executor took the job in 10 s");
+        (void)sched_yield();
+    }
+    assert_true(wait_finished(f, id, 10000));
+    assert_int_equal(stored_status(f, id, NULL), JOB_STATUS_CANCELLED);
+    assert_int_equal(fault_store_calls(f->fs, FAULT_CANCEL), 3);
+    assert_true(metric(f, "moat_jobs_total{status=\"cancelled\",verdict=\"cancelled\"}") == 1);
+    wait_idle(f);
+}
+
+/* A result the store refuses for good (too large): moat's own failure, so
+ * the job runs again, and is recorded once. */
+static void test_unstorable_result_retried(void **state)
+{
+    struct fx *f = *state;
+    fault_store_set(f->fs, FAULT_FINISH, -E2BIG, 1);
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "python", "print('again')\n", NULL, 0, id);
+    assert_true(wait_finished(f, id, 30000));
+    struct job j = {0};
+    load(f, id, &j);
+    assert_int_equal(j.status, JOB_STATUS_COMPLETED);
+    assert_int_equal(j.attempts, 2);
+    assert_step(&j, &j.run, JOB_VERDICT_OK, 0, "again\n");
+    job_release(&j);
+    assert_int_equal(heard_count(&f->heard, id), 1);
+    assert_true(metric(f, "moat_retries_total") == 1);
+    wait_idle(f);
+}
+
+/* Stopped while the store still fails the result: the stop does not wait
+ * for the disk, the job stays running and unacknowledged, and recovery
+ * (as moat serve does it at start) runs it again to its end, once. */
+static void test_stop_leaves_job_for_recovery(void **state)
+{
+    struct fx *f = *state;
+    fault_store_set(f->fs, FAULT_FINISH, -ENOSPC, -1);
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "python", "print('recovered')\n", NULL, 0, id);
+    assert_true(fault_store_wait_calls(f->fs, FAULT_FINISH, 3, 30000));
+    uint64_t t0 = moat_now_ns();
+    queue_shutdown(f->queue);
+    exec_service_stop(f->svc);
+    f->svc = NULL;
+    if (ms_since(t0) > 1500)
+        fail_msg("the stop took %llu ms", (unsigned long long)ms_since(t0));
+    uint32_t attempts = 0;
+    assert_int_equal(stored_status(f, id, &attempts), JOB_STATUS_RUNNING);
+    assert_int_equal(attempts, 1);
+    assert_int_equal(heard_count(&f->heard, id), 0);
+    assert_in_flight(f, 1);
+
+    struct store_pending *p = NULL;
+    size_t n = 0;
+    assert_int_equal(store_list_pending(f->store, &p, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].status, JOB_STATUS_RUNNING);
+    free(p);
+    queue_close(f->queue);
+    struct moat_err err = {0};
+    assert_int_equal(queue_open(&f->cfg, &f->queue, &err), 0);
+    assert_int_equal(store_requeue(f->store, id, &err), 0);
+    assert_int_equal(queue_push(f->queue, id, JOB_PRIORITY_DEFAULT, 0, false), 0);
+    fault_store_set(f->fs, FAULT_FINISH, 0, 0);
+    start_service(f);
+    assert_true(wait_finished(f, id, 30000));
+    struct job j = {0};
+    load(f, id, &j);
+    assert_int_equal(j.status, JOB_STATUS_COMPLETED);
+    assert_int_equal(j.attempts, 2);
+    assert_step(&j, &j.run, JOB_VERDICT_OK, 0, "recovered\n");
+    job_release(&j);
+    assert_int_equal(heard_count(&f->heard, id), 1);
+}
+
 /* ---- fixtures ---- */
 
 static int test_setup(void **state)
@@ -581,6 +772,8 @@ static int test_setup(void **state)
     struct fx *f = *state;
     struct moat_err err = {0};
     f->heard.n = 0;
+    f->cfg = f->cfg0;
+    f->fs = fault_store_new(f->store);
     f->metrics = obs_registry_new();
     if (!f->metrics || queue_open(&f->cfg, &f->queue, &err) < 0)
         return -1;
@@ -593,6 +786,8 @@ static int test_teardown(void **state)
     queue_shutdown(f->queue);
     exec_service_stop(f->svc);
     f->svc = NULL;
+    fault_store_free(f->fs);
+    f->fs = NULL;
     exec_cache_free(f->cache);
     f->cache = NULL;
     queue_close(f->queue);
@@ -618,6 +813,7 @@ static int group_setup(void **state)
     f->cfg.retry_attempts = 3;
     f->cfg.retry_base_ms = 20;
     f->cfg.retry_factor = 2;
+    f->cfg0 = f->cfg;
     pthread_mutex_init(&f->heard.lock, NULL);
     pthread_cond_init(&f->heard.cond, NULL);
     sbx_test_fx_init(&f->x, "svc", 3960000, 16);
@@ -669,6 +865,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_language_fails_at_once, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_compile_cache, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_finish_retried_until_durable, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_start_retried_after_run, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_retried, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_retried, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_unstorable_result_retried, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_leaves_job_for_recovery, test_setup,
+                                        test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
