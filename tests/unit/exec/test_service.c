@@ -765,6 +765,35 @@ static void test_stop_leaves_job_for_recovery(void **state)
     assert_int_equal(heard_count(&f->heard, id), 1);
 }
 
+/* The pause before each attempt after an internal error: base * factor^n,
+ * measured from the start of one attempt to the start of the next (the
+ * failed run and the requeue take a few ms of it). A linear backoff, an
+ * exponent off by one or a missing pause each miss a bound. */
+static void test_retry_backoff_before_each_attempt(void **state)
+{
+    struct fx *f = *state;
+    enum { ATTEMPTS = 4, BASE_MS = 200, FACTOR = 3, SLACK_MS = 250 };
+    f->cfg.retry_attempts = ATTEMPTS;
+    f->cfg.retry_base_ms = BASE_MS;
+    f->cfg.retry_factor = FACTOR;
+    start_service(f);
+    char id[MOAT_UUID_LEN + 1];
+    submit(f, "broken", "anything\n", NULL, 0, id);
+    assert_true(wait_finished(f, id, 60000));
+    uint64_t ns[ATTEMPTS + 1];
+    assert_int_equal(fault_store_starts(f->fs, id, ns, ATTEMPTS + 1), ATTEMPTS);
+    uint64_t want = BASE_MS;
+    for (int i = 1; i < ATTEMPTS; i++, want *= FACTOR) {
+        uint64_t gap = (ns[i] - ns[i - 1]) / 1000000;
+        print_message("attempt %d started %llu ms after attempt %d (backoff %llu ms)\n", i + 1,
+                      (unsigned long long)gap, i, (unsigned long long)want);
+        /* the queue's clock is in whole ms: 1 ms early at most */
+        if (gap + 1 < want || gap > want + SLACK_MS)
+            fail_msg("attempt %d started %llu ms after the one before, not %llu ms (+%d)", i + 1,
+                     (unsigned long long)gap, (unsigned long long)want, SLACK_MS);
+    }
+}
+
 /* ---- fixtures ---- */
 
 static int test_setup(void **state)
@@ -872,6 +901,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_retried, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_unstorable_result_retried, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_stop_leaves_job_for_recovery, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_backoff_before_each_attempt, test_setup,
                                         test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
