@@ -383,16 +383,37 @@ static void test_jobs(void **state)
 
 static void wait_status(struct fx *f, const char *id, enum job_status want)
 {
-    for (int i = 0; i < 2000; i++) {
-        struct job j = {0};
-        load(f, id, &j);
-        enum job_status s = j.status;
-        job_release(&j);
-        if (s == want)
+    if (!fault_store_wait_status(f->fs, id, want, 10000))
+        fail_msg("job %s never became %s", id, job_status_name(want));
+}
+
+/* Waits until a process named name runs under one of the fixture's box
+ * uids: the program has started in its box. */
+static void wait_program(struct fx *f, const char *name)
+{
+    char want[64];
+    (void)snprintf(want, sizeof(want), "Name:\t%s\n", name);
+    uint32_t lo = f->x.cfg.first_uid, hi = lo + f->x.cfg.uid_count;
+    uint64_t t0 = moat_now_ns();
+    for (;;) {
+        DIR *d = opendir("/proc");
+        assert_non_null(d);
+        pid_t pid;
+        char st[4096];
+        bool found = false;
+        while (!found && sbx_test_next_proc(d, &pid, st, sizeof(st))) {
+            const char *uid = strstr(st, "\nUid:\t");
+            unsigned long u = uid ? strtoul(uid + 6, NULL, 10) : 0;
+            found = strncmp(st, want, strlen(want)) == 0 && u >= lo && u < hi;
+        }
+        (void)closedir(d);
+        if (found)
             return;
-        (void)usleep(5000);
+        if (moat_now_ns() - t0 > 10000000000ull)
+            fail_msg("no %s ran in a box within 10 s", name);
+        /* /proc has no event to wait on: look again shortly */
+        (void)usleep(2000);
     }
-    fail_msg("job %s never became %s", id, job_status_name(want));
 }
 
 static void test_cancel_running(void **state)
@@ -402,7 +423,7 @@ static void test_cancel_running(void **state)
     char id[MOAT_UUID_LEN + 1];
     submit(f, "python", "while True:\n    pass\n", NULL, 10000, id);
     wait_status(f, id, JOB_STATUS_RUNNING);
-    (void)usleep(300000); /* the program runs by now */
+    wait_program(f, "python3");
 
     /* as the API does: the store first, then the executor */
     enum job_status was;
@@ -482,13 +503,9 @@ static void test_cancel_queued(void **state)
     assert_true(wait_finished(f, next, 30000));
     assert_completed(f, next, JOB_VERDICT_OK, 0, "next\n");
 
+    wait_idle(f);
     struct queue_stats qs;
-    for (int i = 0; i < 200; i++) {
-        queue_stats(f->queue, &qs);
-        if (qs.depth == 0 && qs.in_flight == 0)
-            break;
-        (void)usleep(10000);
-    }
+    queue_stats(f->queue, &qs);
     assert_int_equal(qs.depth, 0);
     assert_int_equal(qs.in_flight, 0);
     struct job j = {0};
