@@ -18,7 +18,6 @@ Groups:
   garbage   ~300 hostile requests and slow connections, then still right
   crash     kill -9 with jobs queued and running; restart finishes each once
   restart   SIGTERM with jobs in flight; restart on the same data dir
-  diskfull  the store's disk full: 503 store_unavailable, then recovery
 The cases of the shared group run in order; metrics_exposition counts what
 the ones before it did.
 
@@ -64,7 +63,6 @@ group("nouids", None)
 group("garbage", ["--connection-timeout", "2"])
 group("crash", None)
 group("restart", None)
-group("diskfull", None)
 
 
 def case(grp):
@@ -1353,61 +1351,6 @@ def bad_start_exits_nonzero(_):
                 check("event=listening" not in err, "never listened", err[-300:])
         finally:
             busy.close()
-
-
-# ======================================================================
-# the store's disk full: 503 store_unavailable, nothing accepted, and
-# submissions work again once there is room
-# ======================================================================
-
-def unmount(mnt):
-    """Lazily unmounts a case's own mount point and removes it."""
-    subprocess.run(["umount", "-l", mnt], capture_output=True)
-    try:
-        os.rmdir(mnt)
-    except OSError:
-        pass
-
-
-@case("diskfull")
-def disk_full_503_then_recovers(_):
-    mnt = tempfile.mkdtemp(prefix="moat-e2e-full-")
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt],
-                       capture_output=True)
-    if p.returncode != 0:
-        os.rmdir(mnt)
-        print(f"  skipped: cannot mount a tmpfs: {p.stderr.decode().strip()}")
-        return
-    srv = Server(MOAT, ["--no-exec"], data_dir=os.path.join(mnt, "d"), label="diskfull")
-    with owned(srv, lines=30, also=lambda: unmount(mnt)):
-        srv.start()
-        first = srv.submit(py("print(1)"))
-        filler = os.path.join(mnt, "filler")
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
-        big = py("#" * 500000 + "\nprint(2)")
-        for path, body in (("/v1/jobs", big), ("/v1/jobs", dict(big, wait=True)),
-                           ("/job", {"code": big["code"], "executionEngine": "python"})):
-            r = srv.post(path, body)
-            expect_error(r, 503, "store_unavailable", what=f"POST {path} with the disk full")
-            ra = r.header("retry-after")
-            check(ra is not None and ra.isdigit(), "Retry-After on 503", r.headers)
-        check(srv.stored_jobs() == 1, "nothing stored while the disk is full", srv.stored_jobs())
-        check(srv.get("/healthz").status == 200, "still serving")
-        check(srv.job(first)["status"] == "queued", "the first job still readable")
-        os.remove(filler)
-        second = srv.submit(big)
-        check(srv.stored_jobs() == 2, "accepted again once there is room", srv.stored_jobs())
-        check(srv.job(second)["status"] == "queued" and srv.job(first)["status"] == "queued",
-              "both queued")
-        check(metric_sum(srv.metrics()[0], "moat_queue_depth") == 2,
-              "a refused submission left no place taken in the queue")
-        srv.stop()
 
 
 # ======================================================================
