@@ -151,5 +151,7 @@ struct exec_service_stats {
 };
 void exec_service_stats(struct exec_service *svc, struct exec_service_stats *st);
 /* Stops taking jobs, lets the running ones finish (queue_shutdown must have
- * been called), joins the threads, frees. Accepts NULL. */
+ * been called), joins the threads, frees. A result the store still refuses
+ * then (a full disk) is left: the job stays running in the store and its
+ * queue entry unacknowledged, for recovery at the next start. Accepts NULL. */
 void exec_service_stop(struct exec_service *svc);

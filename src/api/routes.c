@@ -362,7 +362,7 @@ static void readyz(struct api_server *srv, struct api_req *rq)
 {
     const char *why = NULL;
     if (!store_ready(srv->deps.store)) {
-        why = "the store does not answer";
+        why = "the store does not answer or cannot take writes";
     } else if (srv->deps.pool) {
         struct sbx_pool_stats ps = {0};
         sbx_pool_stats(srv->deps.pool, &ps);

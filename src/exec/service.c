@@ -868,11 +868,7 @@ int exec_service_start(const struct exec_service_deps *deps, struct exec_service
         return moat_err_set(err, -EINVAL,
                             "executor service needs a config, languages, store, "
                             "queue and box pool");
-    uint64_t n = cfg->workers;
-    if (n == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        n = cpus > 0 ? (uint64_t)cpus : 1;
-    }
+    uint64_t n = config_workers(cfg);
     if (n > 4096)
         return moat_err_set(err, -EINVAL, "%llu workers are too many", (unsigned long long)n);
     struct exec_service *svc = calloc(1, sizeof(*svc) + (size_t)n * sizeof(svc->slots[0]));

@@ -23,7 +23,6 @@ the ones before it did.
 
 usage: serve_test.py --moat PATH [--group NAME | --case NAME | --list]
 """
-import argparse
 import base64
 import json
 import os
@@ -36,7 +35,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,29 +45,17 @@ from serve_util import (ALLOW, EXPECTED_STATUS, MUST_ANSWER, RFC3339_RE,  # noqa
                         json_stream, kill_box_init_of_running_program, malformed_requests,
                         joined, metric_sum, owned, posts_waiting, py, raw_exchange,
                         run_jobs_waiting, sha256, shell)
+from groups import Groups, run  # noqa: E402
 
-MOAT = None
-GROUPS = {}  # name -> (server flags or None, [case functions])
-
-
-def group(name, flags):
-    GROUPS[name] = (flags, [])
-
-
-group("shared", [])
-group("one", ["--workers", "1", "--max-wait", "500", "--retry-base-delay", "200"])
-group("noexec", ["--no-exec", "--max-queue", "2"])
-group("nouids", None)
-group("garbage", ["--connection-timeout", "2"])
-group("crash", None)
-group("restart", None)
-
-
-def case(grp):
-    def deco(fn):
-        GROUPS[grp][1].append(fn)
-        return fn
-    return deco
+G = Groups()
+G.group("shared", [])
+G.group("one", ["--workers", "1", "--max-wait", "500", "--retry-base-delay", "200"])
+G.group("noexec", ["--no-exec", "--max-queue", "2"])
+G.group("nouids", None)
+G.group("garbage", ["--connection-timeout", "2"])
+G.group("crash", None)
+G.group("restart", None)
+case = G.case
 
 
 # ======================================================================
@@ -647,12 +633,12 @@ def submit_cli(srv):
     url = f"http://{srv.hostport}"
     with tempfile.TemporaryDirectory() as tmp:
         prog = write(tmp, "three.py", "import sys\nprint('out')\nsys.exit(3)\n")
-        p = subprocess.run([MOAT, "submit", prog, "--server", url], capture_output=True,
+        p = subprocess.run([G.moat, "submit", prog, "--server", url], capture_output=True,
                            timeout=120)
         check(p.returncode == 3, "moat submit exits with the program's code", (p.returncode,
                                                                                p.stderr))
         check(p.stdout == b"out\n", "prints the program's output", p.stdout)
-        p = subprocess.run([MOAT, "submit", "--json", prog, "--server", url],
+        p = subprocess.run([G.moat, "submit", "--json", prog, "--server", url],
                            capture_output=True, timeout=120)
         try:
             j = json.loads(p.stdout)
@@ -664,7 +650,7 @@ def submit_cli(srv):
         check(srv.job(j["jobId"])["output"] == "out\n", "the job is on the server", j)
         echo = write(tmp, "echo.py", "import sys\nprint(sys.stdin.read().upper(), end='')\n")
         inp = write(tmp, "in.txt", "some input\n")
-        p = subprocess.run([MOAT, "submit", echo, "--stdin", inp, "--server", url],
+        p = subprocess.run([G.moat, "submit", echo, "--stdin", inp, "--server", url],
                            capture_output=True, timeout=120)
         check(p.returncode == 0 and p.stdout == b"SOME INPUT\n", "--stdin FILE",
               (p.returncode, p.stdout, p.stderr))
@@ -941,7 +927,11 @@ def noexec_jobs_stay_queued_and_full_queue_429(srv):
     check(r.status == 200, "an API-only node is ready (store and queue answer)", r)
     a = srv.submit(py("print('a')"))
     b = srv.submit(py("print('b')", priority=9))
-    time.sleep(1.5)
+    # no executor exists to take them: nothing to wait for
+    m, _ = srv.metrics()
+    check(metric_sum(m, "moat_workers") == 0 and metric_sum(m, "moat_queue_depth") == 2,
+          "no executors, both jobs in the queue", (metric_sum(m, "moat_workers"),
+                                                  metric_sum(m, "moat_queue_depth")))
     for jid in (a, b):
         j = srv.job(jid)
         check(j["status"] == "queued" and j["startedAt"] is None and j["attempts"] == 0
@@ -979,7 +969,7 @@ def noexec_jobs_stay_queued_and_full_queue_429(srv):
 @case("nouids")
 def not_ready_while_no_box_can_be_made(_):
     import fcntl
-    srv = Server(MOAT, ["--warm-boxes", "2"], label="nouids")
+    srv = Server(G.moat, ["--workers", "2", "--warm-boxes", "2"], label="nouids")
     locks = []
     with owned(srv, lines=40, also=lambda: [os.close(fd) for fd in locks]):
         # the leases of API.md's sandbox: an exclusive flock on
@@ -991,7 +981,8 @@ def not_ready_while_no_box_can_be_made(_):
             fcntl.flock(fd, fcntl.LOCK_EX)
             locks.append(fd)
         srv.start()
-        time.sleep(1)
+        wait_for("the pool tried to make a box and could not",
+                 lambda: any("warm box failed" in line for line in srv.log), 20)
         r = srv.get("/readyz")
         expect_error(r, 503, "not_ready", what="/readyz with no box warm")
         ra = r.header("retry-after")
@@ -1103,7 +1094,7 @@ def garbage_requests_then_still_healthy(srv):
 
 @case("crash")
 def kill9_then_restart_finishes_every_job_once(_):
-    srv = Server(MOAT, ["--workers", "2", "--retry-base-delay", "0"], label="crash")
+    srv = Server(G.moat, ["--workers", "2", "--retry-base-delay", "0"], label="crash")
     with owned(srv, lines=60):
         srv.start()
         wait_for("ready", lambda: srv.get("/readyz").status == 200, 60, 0.2)
@@ -1118,7 +1109,9 @@ def kill9_then_restart_finishes_every_job_once(_):
             ids.append(srv.submit(py(code)))
         wait_for("a long job runs",
                  lambda: any(srv.job(j)["status"] == "running" for j in ids[4:6]), 30, 0.02)
-        time.sleep(0.3)
+        wait_for("some jobs finished before the kill",
+                 lambda: srv.stored("SELECT count(*) FROM jobs WHERE status = 'completed'")[0][0]
+                 >= 2, 30, 0.02)
         family = descendants(srv.proc.pid)
         srv.kill9()
         check(srv.proc.returncode == -signal.SIGKILL, "killed", srv.proc.returncode)
@@ -1188,7 +1181,7 @@ def kill9_then_restart_finishes_every_job_once(_):
 
 @case("restart")
 def sigterm_in_flight_then_restart_loses_nothing(_):
-    srv = Server(MOAT, ["--workers", "1"], label="restart")
+    srv = Server(G.moat, ["--workers", "1"], label="restart")
     with owned(srv, lines=60):
         srv.start()
         wait_for("ready", lambda: srv.get("/readyz").status == 200, 60, 0.2)
@@ -1238,12 +1231,11 @@ def sigterm_answers_every_waiter(_):
     a client left without an answer never learns its job id. Three rounds on
     an API-only server, because the loss depends on timing."""
     for rnd in range(3):
-        srv = Server(MOAT, ["--no-exec"], label=f"waiters-{rnd}")
+        srv = Server(G.moat, ["--no-exec"], label=f"waiters-{rnd}")
         with owned(srv, lines=40):
             srv.start()
             answers, ts = posts_waiting(srv, [py(f"print({k})", wait=True) for k in range(10)])
             wait_for("the waited jobs stored", lambda: srv.stored_jobs() == 10, 10)
-            time.sleep(0.2)
             srv.stop()
             joined(ts, "no waiter hangs past the exit")
             lost = [str(r)[:80] for r in answers.values() if isinstance(r, Failure)]
@@ -1257,7 +1249,7 @@ def sigterm_answers_every_waiter(_):
 def sigterm_under_load_keeps_every_accepted_job(_):
     """A 202 means the job is stored: SIGTERM in the middle of a burst of
     submissions loses none of those answered 202."""
-    srv = Server(MOAT, ["--workers", "2"], label="burst")
+    srv = Server(G.moat, ["--workers", "2"], label="burst")
     with owned(srv, lines=40):
         srv.start()
         wait_for("ready", lambda: srv.get("/readyz").status == 200, 60, 0.2)
@@ -1305,14 +1297,14 @@ def sigterm_under_load_keeps_every_accepted_job(_):
 def queued_on_an_api_node_run_later_by_priority(_):
     """Jobs accepted by an --no-exec server stay in the store; a server with
     executors on the same data dir runs them, by priority."""
-    api = Server(MOAT, ["--no-exec"], label="api-only")
+    api = Server(G.moat, ["--no-exec"], label="api-only")
     with owned(api, lines=40) as own:
         api.start()
         ids = {}
         for label, prio in (("p1", 1), ("p9", 9), ("p5", 5), ("p9b", 9), ("p0", 0)):
             ids[label] = api.submit(py(f"print('{label}')", priority=prio))
         api.stop()
-        node = Server(MOAT, ["--workers", "1"], data_dir=api.data_dir, label="node")
+        node = Server(G.moat, ["--workers", "1"], data_dir=api.data_dir, label="node")
         own.append(node)
         node.start()
         done = node.wait_final(list(ids.values()), timeout=60)
@@ -1342,7 +1334,7 @@ def bad_start_exits_nonzero(_):
                     (["--data-dir", tmp, "--max-queue", "0"], "queue"),
                     (["--data-dir", tmp, "--no-exec",
                       "--listen", f"127.0.0.1:{busy.getsockname()[1]}"], "listen")):
-                p = subprocess.run([MOAT, "serve"] + args, capture_output=True, timeout=60,
+                p = subprocess.run([G.moat, "serve"] + args, capture_output=True, timeout=60,
                                    stdin=subprocess.DEVNULL)
                 err = p.stderr.decode(errors="replace")
                 check(p.returncode not in (0, None) and needle in err.lower(),
@@ -1353,74 +1345,5 @@ def bad_start_exits_nonzero(_):
             busy.close()
 
 
-# ======================================================================
-
-def run_group(name, only=None):
-    flags, cases = GROUPS[name]
-    cases = [c for c in cases if only is None or c.__name__ == only]
-    failed = 0
-    srv = None
-    try:
-        if flags is not None:
-            srv = Server(MOAT, flags, label=name)
-            try:
-                srv.start()
-            except Failure as e:
-                print(f"FAIL {name}: server start: {e}")
-                return len(cases) + 1
-        for c in cases:
-            t0 = time.monotonic()
-            try:
-                c(srv)
-                print(f"ok {c.__name__} ({time.monotonic() - t0:.1f} s)", flush=True)
-            except Failure as e:
-                failed += 1
-                print(f"FAIL {c.__name__}: {e}", flush=True)
-            except Exception:
-                failed += 1
-                print(f"FAIL {c.__name__}: {traceback.format_exc()}", flush=True)
-        if srv is not None:
-            try:
-                srv.stop()
-                print(f"ok {name}_stop_clean", flush=True)
-            except Failure as e:
-                failed += 1
-                print(f"FAIL {name}_stop_clean: {e}", flush=True)
-        if failed and srv is not None:
-            print(f"server log ({name}), last lines:\n{srv.tail(60)}")
-    finally:
-        if srv is not None:
-            srv.cleanup()
-    return failed
-
-
-def main():
-    global MOAT
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--moat", required=True)
-    ap.add_argument("--group")
-    ap.add_argument("--case")
-    ap.add_argument("--list", action="store_true")
-    a = ap.parse_args()
-    MOAT = os.path.abspath(a.moat) if os.path.exists(a.moat) else a.moat
-    if a.list:
-        print("\n".join(GROUPS))
-        return 0
-    if os.geteuid() != 0:
-        print("SKIPPED: moat serve runs real sandboxes and needs root")
-        return 77
-    if a.case:
-        grp = [g for g, (_, cs) in GROUPS.items() if any(c.__name__ == a.case for c in cs)]
-        if not grp:
-            print(f"no case {a.case}")
-            return 2
-        failed = run_group(grp[0], a.case)
-    else:
-        names = [a.group] if a.group else list(GROUPS)
-        failed = sum(run_group(n) for n in names)
-    print("passed" if not failed else f"{failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    run(G)

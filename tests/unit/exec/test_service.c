@@ -884,9 +884,14 @@ static int group_setup(void **state)
     return 0;
 }
 
+/* Also called by cmocka after a failed group_setup, which has torn down
+ * already and left NULL. */
 static int group_teardown(void **state)
 {
     struct fx *f = *state;
+    if (!f)
+        return 0;
+    *state = NULL;
     store_close(f->store);
     lang_registry_free(f->langs);
     sbx_pool_stop(f->pool);
