@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "moat/util.h"
@@ -106,6 +107,21 @@ static inline int moat_test_result(int failed)
         return 0;
     return moat_test_skip("%u part(s) of this test did not run, the first because: %s", s->n,
                           s->first);
+}
+
+/* CLOCK_REALTIME timeout_ms from now, for pthread_cond_timedwait on a
+ * condition variable with the default clock. */
+static inline struct timespec moat_test_abstime_ms(int timeout_ms)
+{
+    struct timespec until;
+    (void)clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    return until;
 }
 
 /* A deadline timeout_ms from now, for moat_test_before. */

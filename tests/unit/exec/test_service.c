@@ -150,14 +150,7 @@ static size_t heard_count(struct heard *h, const char *id)
 static bool wait_finished(struct fx *f, const char *id, int timeout_ms)
 {
     struct heard *h = &f->heard;
-    struct timespec until;
-    (void)clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = moat_test_abstime_ms(timeout_ms);
     bool found = false;
     pthread_mutex_lock(&h->lock);
     for (;;) {

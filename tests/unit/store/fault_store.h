@@ -24,6 +24,7 @@
 
 #include "../../../src/store/store-internal.h"
 #include "moat/util.h"
+#include "../moat_test.h"
 
 enum fault_op { FAULT_START, FAULT_FINISH, FAULT_REQUEUE, FAULT_CANCEL, FAULT_OP_MAX_ };
 
@@ -266,24 +267,11 @@ static inline unsigned fault_store_failed(struct fault_store *fs, enum fault_op 
     return n;
 }
 
-static inline struct timespec fault_deadline(int timeout_ms)
-{
-    struct timespec until;
-    (void)clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
-    return until;
-}
-
 /* Waits until op has been called n times: false after timeout_ms. */
 static inline bool fault_store_wait_calls(struct fault_store *fs, enum fault_op op, unsigned n,
                                           int timeout_ms)
 {
-    struct timespec until = fault_deadline(timeout_ms);
+    struct timespec until = moat_test_abstime_ms(timeout_ms);
     pthread_mutex_lock(&fs->mu);
     while (fs->calls[op] < n && pthread_cond_timedwait(&fs->cond, &fs->mu, &until) == 0)
         ;
@@ -298,7 +286,7 @@ static inline bool fault_store_wait_calls(struct fault_store *fs, enum fault_op 
 static inline bool fault_store_wait_status(struct fault_store *fs, const char *id,
                                            enum job_status want, int timeout_ms)
 {
-    struct timespec until = fault_deadline(timeout_ms);
+    struct timespec until = moat_test_abstime_ms(timeout_ms);
     for (;;) {
         pthread_mutex_lock(&fs->mu);
         unsigned long seen = fs->done;

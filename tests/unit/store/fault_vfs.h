@@ -17,6 +17,8 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <string.h>
+
+#include "../moat_test.h"
 #include <time.h>
 
 struct fault_vfs_state {
@@ -254,14 +256,7 @@ static inline unsigned long fault_vfs_failures(void)
 /* Waits until `failures` reaches at least n: false after timeout_ms. */
 static inline bool fault_vfs_wait_failures(unsigned long n, int timeout_ms)
 {
-    struct timespec until;
-    (void)clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = moat_test_abstime_ms(timeout_ms);
     pthread_mutex_lock(&fault_vfs.mu);
     while (fault_vfs.failures < n &&
            pthread_cond_timedwait(&fault_vfs.cond, &fault_vfs.mu, &until) == 0)

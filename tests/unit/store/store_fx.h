@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "moat/config.h"
 #include "moat/job.h"
 #include "moat/store.h"
 #include "moat/util.h"
@@ -33,6 +34,35 @@ static inline void rm_dir(const char *dir)
     }
     closedir(d);
     (void)rmdir(dir);
+}
+
+/* A store opened on <a new temporary directory>/data (a subdirectory that
+ * does not exist yet: store_open makes it), and its removal. */
+struct store_fx {
+    char dir[64];
+    struct moat_config cfg;
+    struct store *st;
+};
+
+static inline struct store_fx *store_fx_open(void)
+{
+    struct store_fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    moat_strlcpy(f->dir, "/tmp/moat-store-test-XXXXXX", sizeof(f->dir));
+    assert_non_null(mkdtemp(f->dir));
+    config_defaults(&f->cfg);
+    (void)snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
+    struct moat_err err = {0};
+    assert_int_equal(store_open(&f->cfg, &f->st, &err), 0);
+    return f;
+}
+
+static inline void store_fx_close(struct store_fx *f)
+{
+    store_close(f->st);
+    rm_dir(f->cfg.data_dir);
+    rm_dir(f->dir);
+    free(f);
 }
 
 static inline char *dup_bytes(const char *s, size_t n)

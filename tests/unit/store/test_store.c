@@ -20,34 +20,17 @@
 #include "sqlite-internal.h"
 #include "store_fx.h"
 
-struct fixture {
-    char dir[64];
-    struct moat_config cfg;
-    struct store *st;
-};
+#define fixture store_fx
 
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    moat_strlcpy(f->dir, "/tmp/moat-store-test-XXXXXX", sizeof(f->dir));
-    assert_non_null(mkdtemp(f->dir));
-    config_defaults(&f->cfg);
-    /* a subdirectory that does not exist yet: store_open makes it */
-    (void)snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
-    struct moat_err err = {0};
-    assert_int_equal(store_open(&f->cfg, &f->st, &err), 0);
-    *state = f;
+    *state = store_fx_open();
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    store_close(f->st);
-    rm_dir(f->cfg.data_dir);
-    rm_dir(f->dir);
-    free(f);
+    store_fx_close(*state);
     return 0;
 }
 
