@@ -70,6 +70,20 @@ struct moat_config {
     uint64_t connection_reserve;     /* slots slow requests may not take */
     uint64_t max_refused_body_mb;    /* read and dropped so a refusal is heard */
     uint64_t max_inline_output_kb;   /* of each stream in a job's JSON */
+    char store[512];          /* "sqlite", or a postgres:// URL */
+    char queue[512];          /* "local", or nats://HOST:PORT[,nats://...] */
+    char node[64];            /* this node's name; "" = the host name */
+
+    /* cluster (PostgreSQL, NATS JetStream) */
+    uint64_t store_connections;  /* PostgreSQL connections of this node */
+    uint64_t ack_wait_s;         /* a taker silent this long loses its job */
+    uint64_t max_deliveries;     /* deliveries of one job before it fails */
+    char stream[64];             /* the JetStream stream of jobs */
+    uint64_t stream_replicas;
+    uint64_t duplicate_window_s; /* a job id published twice within it is one job */
+    uint64_t reconcile_s;        /* queued jobs without a message are published again */
+    char subject_prefix[32];     /* of moat's own NATS subjects */
+    bool nats_api;               /* serve the NATS request/reply subjects */
 
     char log_level[16];
 };
@@ -151,6 +165,14 @@ uint64_t config_workers(const struct moat_config *cfg);
 /* The boxes the pool keeps: warm_boxes, or config_workers when 0 (each
  * executor holds a box while it runs a job: fewer would idle executors). */
 uint64_t config_warm_boxes(const struct moat_config *cfg);
+
+/* Whether cfg names the embedded store (SQLite in data_dir) / the
+ * in-process queue, rather than PostgreSQL / NATS JetStream. */
+bool config_store_embedded(const struct moat_config *cfg);
+bool config_queue_local(const struct moat_config *cfg);
+
+/* url with any password replaced by "***", for logs: "postgres://moat:***@db/moat". */
+void config_redact_url(const char *url, char *out, size_t outsz);
 
 /* Checks a requested limit set against the maxima: -ERANGE above a maximum
  * ("timeoutMs must be at most 10000"), -EINVAL below a minimum (a zero time,

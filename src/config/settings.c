@@ -54,6 +54,10 @@ const struct config_section config_sections[] = {
     {"retry", "retries of infrastructure failures",
      "A job that moat could not run (never a failure of the program itself) is tried again "
      "after `base_ms * factor^(n-1)` ms, `attempts` times in all."},
+    {"cluster", "PostgreSQL and NATS JetStream",
+     "Used when `server.store` names PostgreSQL or `server.queue` names NATS: any number of API "
+     "nodes (`moat serve`) and worker nodes (`moat worker`) share one database and one "
+     "JetStream stream. See docs/cluster.md."},
     {"log", "logging", ""},
 };
 const size_t config_n_sections = MOAT_ARRAY_SIZE(config_sections);
@@ -243,6 +247,51 @@ const struct config_setting config_settings[] = {
      .def = 256, .scope = SERVE,
      .description = "output of each stream a job's JSON carries, KB; the whole stream is at "
                     "/v1/jobs/{id}/output and /stderr"},
+
+    {KEY(server, store), .env = "MOAT_STORE", .flag = "store", TEXT(store),
+     .def_text = "sqlite", .rule = CONFIG_TEXT_NONEMPTY, .scope = SERVE,
+     .description = "where jobs are kept: sqlite (one file in data_dir) or a postgres:// URL"},
+    {KEY(server, queue), .env = "MOAT_QUEUE", .flag = "queue", TEXT(queue), .def_text = "local",
+     .rule = CONFIG_TEXT_NONEMPTY, .scope = SERVE,
+     .description = "how jobs reach executors: local (this process) or nats://HOST:PORT, "
+                    "several separated by commas (NATS JetStream)"},
+    {KEY(server, node), .env = "MOAT_NODE", .flag = "node", TEXT(node), .def_text = "",
+     .rule = CONFIG_TEXT_ANY, .scope = SERVE,
+     .description = "name of this node in logs, events and metrics; empty = the host name"},
+
+    /* ---- [cluster] ---- */
+    {KEY(cluster, store_connections), .env = "MOAT_STORE_CONNECTIONS",
+     .flag = "store-connections", U64(store_connections), .min = 2, .max = 256, .def = 8,
+     .scope = SERVE, .description = "PostgreSQL connections of this node (one of them writes)"},
+    {KEY(cluster, ack_wait_s), .env = "MOAT_ACK_WAIT", .flag = "ack-wait", U64(ack_wait_s),
+     .min = 1, .max = 3600, .def = 30, .scope = SERVE,
+     .description = "a worker that neither finishes a job nor says it is still at it for this "
+                    "long loses it to another worker, s"},
+    {KEY(cluster, max_deliveries), .env = "MOAT_MAX_DELIVERIES", .flag = "max-deliveries",
+     U64(max_deliveries), .min = 1, .max = 100, .def = 5, .scope = SERVE,
+     .description = "deliveries of one job to workers (one that died or stalled counts); then "
+                    "it is failed"},
+    {KEY(cluster, stream), .env = "MOAT_STREAM", .flag = "stream", TEXT(stream),
+     .def_text = "MOAT_JOBS", .rule = CONFIG_TEXT_NAME, .scope = SERVE,
+     .description = "the JetStream stream of queued jobs"},
+    {KEY(cluster, stream_replicas), .env = "MOAT_STREAM_REPLICAS", .flag = "stream-replicas",
+     U64(stream_replicas), .min = 1, .max = 5, .def = 1, .scope = SERVE,
+     .description = "copies of the stream in a NATS cluster (3 survives the loss of a node)"},
+    {KEY(cluster, duplicate_window_s), .env = "MOAT_DUPLICATE_WINDOW",
+     .flag = "duplicate-window", U64(duplicate_window_s), .min = 1, .max = 86400, .def = 120,
+     .scope = SERVE,
+     .description = "a job published twice within this many s is queued once"},
+    {KEY(cluster, reconcile_s), .env = "MOAT_RECONCILE", .flag = "reconcile", U64(reconcile_s),
+     .min = 1, .max = 3600, .def = 10, .scope = SERVE,
+     .description = "how often a node publishes again the queued jobs the stream lacks "
+                    "(a publish lost with the broker), s"},
+    {KEY(cluster, subject_prefix), .env = "MOAT_SUBJECT_PREFIX", .flag = "subject-prefix",
+     TEXT(subject_prefix), .def_text = "moat", .rule = CONFIG_TEXT_NAME, .scope = SERVE,
+     .description = "first token of moat's own NATS subjects"},
+    {KEY(cluster, nats_api), .env = "MOAT_NATS_API", .flag = "nats-api", BOOL(nats_api),
+     .def = 1, .scope = SERVE,
+     .description = "an API node with a NATS queue also answers the NATS request subjects "
+                    "(docs/nats.md)"},
 
     /* ---- [retry] ---- */
     {KEY(retry, attempts), .env = "MOAT_RETRY_ATTEMPTS", .flag = "retry-attempts",

@@ -92,6 +92,55 @@ static int validate_service(const struct moat_config *cfg, struct moat_err *err)
     return 0;
 }
 
+bool config_store_embedded(const struct moat_config *cfg)
+{
+    return strcmp(cfg->store, "sqlite") == 0;
+}
+
+bool config_queue_local(const struct moat_config *cfg)
+{
+    return strcmp(cfg->queue, "local") == 0;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+void config_redact_url(const char *url, char *out, size_t outsz)
+{
+    /* the user-info password: scheme://user:PASSWORD@host */
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (colon)
+        (void)snprintf(out, outsz, "%.*s:***%s", (int)(colon - url), url, at);
+    else
+        (void)snprintf(out, outsz, "%s", url);
+    /* libpq's ?password=PASSWORD (or &password=) */
+    for (char *p = strchr(out, '?'); p; p = strchr(p + 1, '&')) {
+        if (strncmp(p + 1, "password=", 9) != 0)
+            continue;
+        char *v = p + 10, *end = strchr(v, '&');
+        char rest[512];
+        (void)snprintf(rest, sizeof(rest), "%s", end ? end : "");
+        (void)snprintf(v, outsz - (size_t)(v - out), "***%s", rest);
+    }
+}
+
+/* The backends: names moat knows, URLs of the schemes it speaks. */
+static int validate_backends(const struct moat_config *cfg, struct moat_err *err)
+{
+    if (!config_store_embedded(cfg) && !has_prefix(cfg->store, "postgres://") &&
+        !has_prefix(cfg->store, "postgresql://"))
+        return moat_err_field(err, -EINVAL, "server.store",
+                              "server.store must be sqlite or a postgres:// URL");
+    if (!config_queue_local(cfg) && !has_prefix(cfg->queue, "nats://"))
+        return moat_err_field(err, -EINVAL, "server.queue",
+                              "server.queue must be local or a nats:// URL");
+    return 0;
+}
+
 int config_validate(const struct moat_config *cfg, struct moat_err *err)
 {
     int r;
@@ -114,6 +163,9 @@ int config_validate(const struct moat_config *cfg, struct moat_err *err)
                               "server.max_stdin_kb (%" PRIu64
                               ") is above server.max_body_kb (%" PRIu64 ")",
                               cfg->max_stdin_kb, cfg->max_body_kb);
+    r = validate_backends(cfg, err);
+    if (r < 0)
+        return r;
     /* each prepared box holds a uid of its own */
     return validate_service(cfg, err);
 }

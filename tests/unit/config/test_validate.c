@@ -255,6 +255,53 @@ static void test_check_limits_derived_wall(void **state)
     expect_limits(&c, &w, 0, "", NULL);
 }
 
+/* The backends: the names moat knows and the URL schemes it speaks; a
+ * password never reaches a log line. */
+static void test_backends(void **state)
+{
+    (void)state;
+    struct moat_config c;
+    config_defaults(&c);
+    assert_true(config_store_embedded(&c));
+    assert_true(config_queue_local(&c));
+    static const char *const good_stores[] = {"sqlite", "postgres://moat@db/moat",
+                                              "postgresql://h:5432/x?sslmode=require"};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(good_stores); i++) {
+        assert_int_equal(config_set(&c, "store", good_stores[i], NULL), 0);
+        assert_int_equal(config_validate(&c, NULL), 0);
+        assert_int_equal(config_store_embedded(&c), i == 0);
+    }
+    static const char *const bad_stores[] = {"SQLite", "mysql://db", "postgres:/x", "redis://"};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(bad_stores); i++) {
+        config_defaults(&c);
+        assert_int_equal(config_set(&c, "store", bad_stores[i], NULL), 0);
+        expect_invalid(&c, -EINVAL, "server.store", "sqlite or a postgres:// URL");
+    }
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "queue", "nats://a:4222,nats://b:4222", NULL), 0);
+    assert_int_equal(config_validate(&c, NULL), 0);
+    assert_false(config_queue_local(&c));
+    assert_int_equal(config_set(&c, "queue", "redis://q", NULL), 0);
+    expect_invalid(&c, -EINVAL, "server.queue", "local or a nats:// URL");
+    assert_int_equal(config_set(&c, "queue", "", NULL), -EINVAL); /* never empty */
+
+    static const struct {
+        const char *in, *out;
+    } redact[] = {
+        {"postgres://moat:s3cret@db:5432/moat", "postgres://moat:***@db:5432/moat"},
+        {"postgres://moat@db/moat", "postgres://moat@db/moat"},
+        {"nats://user:pw@n1:4222", "nats://user:***@n1:4222"},
+        {"sqlite", "sqlite"},
+        {"postgres://db/moat?password=x", "postgres://db/moat?password=***"},
+        {"postgres://db/m?sslmode=require&password=x&user=u", "postgres://db/m?sslmode=require&password=***&user=u"},
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(redact); i++) {
+        char out[128];
+        config_redact_url(redact[i].in, out, sizeof(out));
+        assert_string_equal(out, redact[i].out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_wall_ms),
         cmocka_unit_test(test_check_limits_fields),
         cmocka_unit_test(test_check_limits_derived_wall),
+        cmocka_unit_test(test_backends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
