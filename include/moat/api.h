@@ -9,11 +9,7 @@
 
 #include "moat/config.h"
 
-struct job;
-struct store;
-struct queue;
-struct exec_service;
-struct sbx_pool;
+struct exec;
 struct obs_registry;
 struct lang_registry;
 struct moat_err;
@@ -22,11 +18,10 @@ struct api_server;
 struct api_deps {
     const struct moat_config *cfg;
     const struct lang_registry *langs;
-    struct store *store;
-    struct queue *queue;
-    struct exec_service *exec;    /* NULL on an API-only node (--no-exec) */
-    struct sbx_pool *pool;        /* NULL on an API-only node */
+    struct exec *exec;            /* the jobs: submit, read, cancel, wait */
     struct obs_registry *metrics; /* NULL = no /metrics content */
+    bool service_only;            /* a worker node: /healthz, /readyz and
+                                     /metrics only */
 };
 
 /*
@@ -41,11 +36,6 @@ int api_server_start(const struct api_deps *deps, struct api_server **out,
 unsigned api_server_port(const struct api_server *srv);
 /* The HTTP event threads cfg asks for: http_threads, or the CPUs when 0. */
 unsigned api_http_threads(const struct moat_config *cfg);
-/* exec_finished_fn: job id reached a final status; the requests waiting
- * for it are answered, from final when given (the job exactly as the store
- * now holds it, outputs included), else from the store. cls is the
- * api_server. Thread-safe, never blocks. */
-void api_job_finished(void *cls, const char *id, const struct job *final);
 /* Answers every waiting request, stops listening, joins the threads, frees.
  * Accepts NULL. */
 void api_server_stop(struct api_server *srv);

@@ -81,7 +81,20 @@ int exec_program_cached(struct sbx_box *box, const struct moat_config *cfg,
                         struct exec_cache *cache, const struct exec_request *req,
                         struct exec_outcome *out, struct moat_err *err);
 
-/* ---- the executor service of `moat serve` ---- */
+/* ---- the life of jobs: `moat serve` and `moat worker` ---- */
+
+/*
+ * exec owns a job's life from submission to its final status, on every
+ * node: submit, take when a box is free, run, persist, acknowledge, cancel,
+ * retry, recover, and announce final jobs. The API decodes requests, calls
+ * exec and renders what it answers; it never touches the store or the
+ * queue itself.
+ *
+ * Final jobs are announced through one event interface: in-process to this
+ * node's watchers (a wait=true request, a NATS request), and through the
+ * queue's events to every other node (with a NATS queue), so a waiter on
+ * any node hears of a job finished on any other.
+ */
 
 struct store;
 struct queue;
@@ -89,69 +102,124 @@ struct sbx_pool;
 struct obs_registry;
 struct lang_registry;
 
-/* Called (from an executor thread) when a job reached a final status, after
- * it is durable: the API wakes the requests waiting for it. final is the job
- * exactly as recorded (outputs included), or NULL when the store's copy is
- * the one to read (a cancel). Must not block. */
-typedef void (*exec_finished_fn)(void *cls, const char *id, const struct job *final);
-
-struct exec_service_deps {
+struct exec_deps {
     const struct moat_config *cfg;     /* workers, retry policy, limits */
     const struct lang_registry *langs;
     struct store *store;
     struct queue *queue;
-    struct sbx_pool *pool;             /* boxes; an executor takes a job only
-                                          when it holds a free box */
+    struct sbx_pool *pool;             /* boxes; NULL: this node runs no jobs
+                                          (an API-only node) */
     struct exec_cache *cache;          /* NULL = no compile cache */
     struct obs_registry *metrics;      /* NULL = none */
-    exec_finished_fn finished;         /* NULL = nobody to tell */
-    void *finished_cls;
 };
 
-struct exec_service;
-
-/* Counts a job that reached a final status in moat_jobs_total{status,
- * verdict}: called once per job, by whoever made it final in the store
- * (the executor that recorded its result, or whoever cancelled it). reg NULL:
- * nothing. Thread-safe. */
-void exec_count_final(struct obs_registry *reg, enum job_status status, enum job_verdict v);
+struct exec;
 
 /*
- * Starts cfg->workers executor threads (0 = the number of CPUs). Each:
- * takes a free box, then the next job from the queue; takes its offered
- * copy (exec_service_offer) or loads it (STORE_GET_CODE); begins
- * store_start and runs the job while it commits (a start that fails, e.g.
- * for a job cancelled meanwhile, drops the run);
- * compiles (or hits the cache) and runs it; store_finish; queue_ack; tells
- * deps->finished; observes metrics and logs one logfmt line (id, language,
- * verdict, attempts, queue/compile/run ms, peak memory; never code, stdin
- * or output). An internal_error is retried with exponential backoff
- * (retry_base_ms * retry_factor^(attempt-1)) through store_requeue and a
- * delayed queue_push, up to retry_attempts attempts; then the job is failed.
- * Borrows deps (and everything it points to) until exec_service_stop.
+ * Starts the job service of this node: the executors (config_workers of
+ * them, when deps->pool is set: each takes a free box, then the next job
+ * from the queue), the watchers' deadlines, and with a NATS queue the
+ * heartbeat of running jobs and the reconciler. Borrows deps (and what it
+ * points to) until exec_stop. Call exec_recover before the API accepts
+ * anything.
  */
-int exec_service_start(const struct exec_service_deps *deps, struct exec_service **out,
-                       struct moat_err *err);
+int exec_start(const struct exec_deps *deps, struct exec **out, struct moat_err *err);
 /*
- * Hands the executors a job whose insert is queued in the store but perhaps
- * not committed yet (the submission pushes it to the queue at once): the
- * executor that takes it runs it from this copy while the commit is under
- * way, and its start, queued behind the insert, confirms it (a job whose
- * insert failed is dropped then). Takes ownership of *job (moved out, *job
- * is left empty). Bounded: the oldest offer not taken yet is dropped (its
- * executor reads the job from the store instead). Never blocks.
+ * Stops taking jobs, lets the running ones finish (queue_shutdown must have
+ * been called), ends every watch (EXEC_STOPPING), joins the threads, frees.
+ * A result the store still refuses then (a full disk) is left: the job
+ * stays running in the store and its queue entry unacknowledged, for
+ * recovery. Accepts NULL.
  */
-void exec_service_offer(struct exec_service *svc, struct job *job);
+void exec_stop(struct exec *ex);
 
-/* Kills job id if an executor of this service is running it (its result is
- * then cancelled): 0, or -ENOENT when it is not running here. */
-int exec_service_cancel(struct exec_service *svc, const char *id);
-struct exec_service_stats {
+/*
+ * What a previous run left: with the local queue, every job the store holds
+ * as queued or running is queued again (a running one was interrupted: it
+ * runs again unless it has had all its attempts, then it is failed); with
+ * a NATS queue, jobs the stream lacks are published again (the reconciler
+ * does it from then on, every cluster.reconcile_s).
+ */
+int exec_recover(struct exec *ex, struct moat_err *err);
+
+/* ---- notices: how a submission or a watch ends ---- */
+
+enum exec_notice_kind {
+    EXEC_ACCEPTED, /* the job is durable and queued (a submission without wait) */
+    EXEC_REFUSED,  /* the submission failed: nothing was accepted (error says why) */
+    EXEC_FINAL,    /* the job reached a final status */
+    EXEC_WAIT_OVER, /* server.max_wait_ms passed first */
+    EXEC_STOPPING, /* the node stops (or the watcher was released) */
+};
+
+struct exec_notice {
+    enum exec_notice_kind kind;
+    int error;              /* EXEC_REFUSED: -errno */
+    const char *id;
+    const struct job *final; /* EXEC_FINAL: the job as recorded, outputs
+                                included, when this node recorded it; NULL
+                                when it was recorded elsewhere (read it) */
+};
+
+/* Called exactly once per submission or watch; from any thread (maybe
+ * before the call that started it returns); must not block. */
+typedef void (*exec_notice_fn)(void *cls, const struct exec_notice *n);
+
+/*
+ * Accepts a decoded job (language, files, stdin, args, limits, priority,
+ * metadata): gives it its id (set before this returns), status queued,
+ * created_ms and code hash; writes it durably and queues it. owner groups
+ * the watch a waiting submission becomes (exec_release).
+ *  - wait false: fn gets EXEC_ACCEPTED once the job is durable and queued,
+ *    or EXEC_REFUSED;
+ *  - wait true: fn gets EXEC_FINAL, EXEC_WAIT_OVER (the job is accepted and
+ *    not final yet), EXEC_REFUSED or EXEC_STOPPING.
+ * Returns -EAGAIN (the queue is full), -ENOTCONN (the queue's broker is
+ * away), -ESHUTDOWN (the node or its store stops) or -ENOMEM without
+ * calling fn; 0 when fn will be called. Borrows job until fn has been
+ * called.
+ */
+int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner,
+                exec_notice_fn fn, void *cls);
+
+/*
+ * Waits for job id to become final: 0 when fn will be called (EXEC_FINAL,
+ * EXEC_WAIT_OVER or EXEC_STOPPING), 1 when it is final already (fn is not
+ * called), -ENOENT when there is no such job, -errno when the store cannot
+ * say.
+ */
+int exec_watch(struct exec *ex, const char *id, const void *owner, exec_notice_fn fn, void *cls);
+/* Ends every watch of owner now (EXEC_STOPPING; a waiting submission still
+ * being written ends so once it is written). For a front end that stops. */
+void exec_release(struct exec *ex, const void *owner);
+
+/*
+ * Cancels a queued or running job, wherever it runs: the store says
+ * cancelled first, then the executor holding it (on this node or, through
+ * the queue's events, another) kills its program. *was gets the status it
+ * had. -ENOENT, -EALREADY (it had finished; *was says how), -errno when
+ * the store failed (err says why).
+ */
+int exec_cancel(struct exec *ex, const char *id, enum job_status *was, struct moat_err *err);
+
+/* What exec_get loads besides the row: the store's STORE_GET_* flags. */
+enum {
+    EXEC_GET_CODE = 1 << 0,   /* files and stdin */
+    EXEC_GET_OUTPUT = 1 << 1, /* stdout and stderr of both steps */
+};
+
+/* Reads (the store's): store_get and store_get_output. */
+int exec_get(struct exec *ex, const char *id, unsigned what, struct job *out,
+             struct moat_err *err);
+int exec_get_output(struct exec *ex, const char *id, char **data, size_t *len,
+                    struct moat_err *err);
+
+/* Whether this node can take and run jobs now: false with *why when the
+ * store cannot read or write, the queue's broker is away, or (a node with
+ * executors) no box is warm yet. */
+bool exec_ready(struct exec *ex, const char **why);
+
+struct exec_stats {
     uint64_t workers, busy;
 };
-void exec_service_stats(struct exec_service *svc, struct exec_service_stats *st);
-/* Stops taking jobs, lets the running ones finish (queue_shutdown must have
- * been called), joins the threads, frees. A result the store still refuses
- * then (a full disk) is left: the job stays running in the store and its
- * queue entry unacknowledged, for recovery at the next start. Accepts NULL. */
-void exec_service_stop(struct exec_service *svc);
+void exec_stats(struct exec *ex, struct exec_stats *st);

@@ -1,9 +1,14 @@
 #pragma once
 /*
  * store: where jobs live. One interface, one driver per backend: "sqlite"
- * (the embedded default: one file in the data directory) now, "postgres"
- * for a cluster later. The API, the executors and recovery use only what is
- * here.
+ * (the embedded default: one file in the data directory) and "postgres"
+ * (a cluster's shared database). exec uses only what is here.
+ *
+ * Fencing: every start of a job counts an attempt (attempts + 1), and the
+ * writes of its outcome (finish, requeue) name the attempt they belong to.
+ * A write of an attempt that is not the job's latest (its taker was
+ * presumed dead, and another took the job over) is refused with -ESTALE,
+ * so a late result never overwrites the current one.
  *
  * Durability: a write reports success only once it is on disk (SQLite: WAL,
  * synchronous=FULL, committed). Writes go through one writer thread that
@@ -28,9 +33,10 @@ struct store;
 struct moat_err;
 
 /*
- * Opens the store named by cfg: the SQLite file <data_dir>/moat.db (the
- * directory is made 0700 when missing), migrating its schema to the current
- * version (versioned migrations in a schema_version table; a database from a
+ * Opens the store named by cfg->store: "sqlite" is the file
+ * <data_dir>/moat.db (the directory is made 0700 when missing), a
+ * postgres:// URL a PostgreSQL database; either is migrated to the current
+ * schema (versioned migrations in a schema_version table; a database from a
  * newer moat is refused with -EPROTO). Starts the writer thread. Borrows cfg
  * for the call only. -errno with err set.
  *
@@ -70,7 +76,9 @@ enum {
 /*
  * Loads job id into *out (which the caller releases with job_release).
  * -ENOENT when there is no such job (also for a malformed id), -EIO/-ENOMEM
- * with err set. Reads the latest committed state.
+ * with err set. Reads the latest committed state, or for a job whose insert
+ * this store handle has queued and not committed yet, that job as it is
+ * being inserted (queued, code and stdin included whatever what says).
  */
 int store_get(struct store *st, const char *id, unsigned what, struct job *out,
               struct moat_err *err);
@@ -81,13 +89,15 @@ int store_get_output(struct store *st, const char *id, char **data, size_t *len,
                      struct moat_err *err);
 
 /*
- * Marks a queued job running: attempts = attempts + 1, started_ms = now_ms.
- * Durable before it returns. *attempts gets the new count. -ENOENT, and
- * -EALREADY when the job is not queued any more (cancelled meanwhile): the
- * executor then skips it.
+ * Marks a queued job running: attempts = attempts + 1 (the new attempt, the
+ * fencing token of its outcome), started_ms = now_ms. takeover: a running
+ * job is taken too (its taker was lost: died, or silent past the ack
+ * deadline); its old attempt is fenced off. Durable before it returns.
+ * *attempts gets the new count. -ENOENT, and -EALREADY when the job is not
+ * queued (nor running, with takeover) any more: the executor then skips it.
  */
-int store_start(struct store *st, const char *id, int64_t now_ms, uint32_t *attempts,
-                struct moat_err *err);
+int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover,
+                uint32_t *attempts, struct moat_err *err);
 
 /*
  * store_start in two halves, so that an executor need not wait for the
@@ -99,22 +109,24 @@ int store_start(struct store *st, const char *id, int64_t now_ms, uint32_t *atte
  * store_start returns; it frees the ticket.
  */
 struct store_ticket;
-int store_start_begin(struct store *st, const char *id, int64_t now_ms,
+int store_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
                       struct store_ticket **ticket);
 int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err);
 
 /*
- * Records the result of a running job: status (completed or failed),
- * finished_ms, compiled/compile/run, output_hash and the output blobs, all
- * in one transaction. Only a running job changes: -EALREADY when it is not
- * running (cancelled meanwhile); the result is then dropped, never recorded
+ * Records the result of attempt job->attempts of a running job: status
+ * (completed or failed), finished_ms, compiled/compile/run, output_hash and
+ * the output blobs, all in one transaction. Only a running job changes:
+ * -EALREADY when it is not running (cancelled meanwhile), -ESTALE when it
+ * runs under a later attempt; the result is then dropped, never recorded
  * twice. Borrows job.
  */
 int store_finish(struct store *st, const struct job *job, struct moat_err *err);
 
-/* Puts a running job back to queued (an internal_error to be retried).
- * -EALREADY when it is not running. */
-int store_requeue(struct store *st, const char *id, struct moat_err *err);
+/* Puts attempt `attempts` of a running job back to queued (an
+ * internal_error to be retried). -EALREADY when it is not running, -ESTALE
+ * when it runs under a later attempt. */
+int store_requeue(struct store *st, const char *id, uint32_t attempts, struct moat_err *err);
 
 /*
  * Cancels a queued or running job: status cancelled, finished_ms = now_ms.
@@ -130,6 +142,7 @@ struct store_pending {
     int priority;
     enum job_status status; /* queued or running (a crash interrupted it) */
     uint32_t attempts;
+    int64_t created_ms, started_ms;
 };
 
 /*

@@ -7,12 +7,6 @@
 
 #include "moat/exec.h"
 #include "moat/obs.h"
-#include "moat/queue.h"
-#include "moat/sandbox.h"
-#include "moat/store.h"
-
-/* Largest job (code and stdin) handed to the executors as a copy. */
-#define API_OFFER_MAX_BYTES (64u << 10)
 
 extern const unsigned char moat_openapi_yaml[];
 extern const size_t moat_openapi_yaml_len;
@@ -23,12 +17,7 @@ extern const size_t moat_openapi_yaml_len;
 static bool load_job(struct api_server *srv, struct api_req *rq, unsigned what, struct job *j)
 {
     struct moat_err err = {0};
-    uint64_t t0 = moat_now_ns();
-    int r = store_get(srv->deps.store, rq->id, what, j, &err);
-    if (srv->deps.metrics)
-        obs_histogram_since(obs_histogram(srv->deps.metrics, "moat_store_read_seconds",
-                                          "Latency of the store's reads", "op=\"get\""),
-                            t0);
+    int r = exec_get(srv->deps.exec, rq->id, what, j, &err);
     if (r == -ENOENT) {
         api_reply_fail(rq, 404, "not_found", NULL, "no job %s", rq->id);
         return false;
@@ -62,7 +51,7 @@ static void reply_waited(struct api_server *srv, struct api_req *rq)
         return;
     }
     struct job j = {0};
-    if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
+    if (!load_job(srv, rq, EXEC_GET_OUTPUT, &j))
         return;
     reply_job(srv, rq, job_status_final(j.status) ? 200 : 202, &j);
     if (!job_status_final(j.status))
@@ -70,102 +59,7 @@ static void reply_waited(struct api_server *srv, struct api_req *rq)
     job_release(&j);
 }
 
-/* Suspends rq until its job is final or the wait is over. The status is
- * read again after registering, so a job finishing in between is not
- * missed. */
-static void wait_for_job(struct api_server *srv, struct api_req *rq)
-{
-    api_req_suspend(rq);
-    rq->deadline_ns = moat_now_ns() + srv->deps.cfg->max_wait_ms * 1000000ULL;
-    api_wait_add(srv, rq);
-    struct job j = {0};
-    struct moat_err err = {0};
-    bool final = store_get(srv->deps.store, rq->id, 0, &j, &err) != 0 ||
-                 job_status_final(j.status);
-    job_release(&j);
-    if (final && api_wait_remove(srv, rq))
-        api_req_resume(rq, API_RESUME_FINISHED);
-}
-
 /* ---- submissions ---- */
-
-/*
- * A submission goes on once two parties are done with it: the store's
- * writer (its commit, or its failure: on_inserted) and the request's own
- * thread (the queue push: dispatch). Whichever is last settles it: a
- * failed insert leaves nothing queued; a waiter registers; any other
- * request is resumed. From then on rq may be answered and freed at any
- * moment, except on the request's own MHD thread, which answers it only
- * once the handler returns.
- */
-static void settle_insert(struct api_req *rq, bool on_writer)
-{
-    struct api_server *srv = rq->srv;
-    if (rq->insert_result < 0) /* queued already: take it out (or its executor drops it) */
-        (void)queue_remove(srv->deps.queue, rq->sub.job.id);
-    if (rq->insert_result < 0 || !rq->wait) {
-        api_req_resume(rq, API_RESUME_INSERTED);
-        return;
-    }
-    rq->deadline_ns = moat_now_ns() + srv->deps.cfg->max_wait_ms * 1000000ULL;
-    api_wait_add(srv, rq);
-    if (on_writer)
-        return; /* the job's finish is a later write: it cannot have been reported */
-    /* the job may have run and finished while this thread was busy */
-    struct job j = {0};
-    struct moat_err err = {0};
-    bool final = store_get(srv->deps.store, rq->id, 0, &j, &err) == 0 &&
-                 job_status_final(j.status);
-    job_release(&j);
-    if (final && api_wait_remove(srv, rq))
-        api_req_resume(rq, API_RESUME_FINISHED);
-}
-
-static void on_inserted(void *cls, int result)
-{
-    struct api_req *rq = cls;
-    rq->insert_result = result;
-    if (atomic_fetch_sub(&rq->parties, 1) == 1)
-        settle_insert(rq, true);
-}
-
-/* What dispatch needs, taken from the request before the store has it. */
-struct dispatch {
-    char id[MOAT_UUID_LEN + 1];
-    int priority;
-    bool offer; /* copy holds the job */
-    struct job copy;
-};
-
-static void dispatch_prepare(struct api_server *srv, const struct job *j, struct dispatch *d)
-{
-    moat_strlcpy(d->id, j->id, sizeof(d->id));
-    d->priority = j->priority;
-    size_t bytes = j->stdin_len;
-    for (size_t i = 0; i < j->nfiles; i++)
-        bytes += j->files[i].len;
-    d->offer = srv->deps.exec && bytes <= API_OFFER_MAX_BYTES &&
-               job_copy_request(&d->copy, j) == 0;
-}
-
-/* Queues the job as soon as its insert is queued in the store (never
- * before: the executor's start must queue behind it): an executor runs it
- * from the copy offered here while the commit is under way, and its start
- * confirms the job (a failed insert drops the run). Small jobs only are
- * copied: big ones are read back. Uses the place reserved for it. */
-static void dispatch(struct api_server *srv, struct dispatch *d)
-{
-    /* Offered before it is pushed: an executor woken by the push finds the
-     * copy instead of going to the store, where the job may not be yet. */
-    if (d->offer)
-        exec_service_offer(srv->deps.exec, &d->copy);
-    if (queue_push(srv->deps.queue, d->id, d->priority, 0, true) < 0) {
-        queue_unreserve(srv->deps.queue);
-        log_error("event=queue_push_failed id=%s", d->id); /* recovery queues it */
-    }
-    if (d->offer)
-        job_release(&d->copy);
-}
 
 static void submit_handle(struct api_server *srv, struct api_req *rq)
 {
@@ -182,41 +76,14 @@ static void submit_handle(struct api_server *srv, struct api_req *rq)
     rq->have_sub = true;
     buf_release(&rq->body); /* the job holds its own copies now */
     rq->wait = (rq->sub.wait || api_query_wait(rq)) && cfg->max_wait_ms > 0;
-    if (queue_reserve(srv->deps.queue) < 0) {
-        rq->retry_after = 1;
-        api_reply_fail(rq, 429, "queue_full", NULL,
-                       "the queue holds its maximum of %llu jobs; try again later",
-                       (unsigned long long)cfg->max_queue);
-        return;
-    }
-    rq->reserved = true;
-    struct job *j = &rq->sub.job;
-    moat_uuid7(j->id);
-    moat_strlcpy(rq->id, j->id, sizeof(rq->id));
-    j->status = JOB_STATUS_QUEUED;
-    j->created_ms = (int64_t)moat_realtime_ms();
-    if (job_code_hash(j, j->code_hash) < 0) {
-        api_reply_fail(rq, 500, "internal", NULL, "out of memory");
-        return;
-    }
-
-    struct dispatch d = {0};
-    dispatch_prepare(srv, j, &d);
-    rq->reserved = false; /* d uses it, or gives it back */
     api_req_suspend(rq);
-    atomic_store(&rq->parties, 2);
-    int r = store_insert_async(srv->deps.store, j, on_inserted, rq);
-    if (r < 0) {
-        queue_unreserve(srv->deps.queue);
-        if (d.offer)
-            job_release(&d.copy);
-        rq->insert_result = r;
-        api_req_resume(rq, API_RESUME_INSERTED);
+    int r = exec_submit(srv->deps.exec, &rq->sub.job, rq->wait, srv, api_on_notice, rq);
+    if (r == 0) {
+        moat_strlcpy(rq->id, rq->sub.job.id, sizeof(rq->id));
         return;
     }
-    dispatch(srv, &d);
-    if (atomic_fetch_sub(&rq->parties, 1) == 1)
-        settle_insert(rq, false);
+    rq->submit_error = r; /* refused at once: answered when resumed */
+    api_req_resume(rq, API_RESUME_REFUSED);
 }
 
 static void reply_accepted(struct api_req *rq)
@@ -236,20 +103,34 @@ static void reply_accepted(struct api_req *rq)
     api_reply_json(rq, 202, json_pack("{s:s, s:s}", "jobId", j->id, "status", "queued"));
 }
 
+static void reply_refused(struct api_server *srv, struct api_req *rq)
+{
+    int e = rq->submit_error;
+    rq->retry_after = 1;
+    if (e == -EAGAIN) {
+        api_reply_fail(rq, 429, "queue_full", NULL,
+                       "the queue holds its maximum of %llu jobs; try again later",
+                       (unsigned long long)srv->deps.cfg->max_queue);
+        return;
+    }
+    if (e == -ENOMEM) {
+        api_reply_fail(rq, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    api_reply_fail(rq, 503, e == -ENOTCONN ? "queue_unavailable" : "store_unavailable", NULL,
+                   "the job could not be %s (%s); nothing was accepted",
+                   e == -ENOTCONN ? "queued" : "stored", strerror(-e));
+}
+
 static void submit_resume(struct api_server *srv, struct api_req *rq)
 {
-    if (atomic_load(&rq->resume_reason) != API_RESUME_INSERTED) {
+    int why = atomic_load(&rq->resume_reason);
+    if (why == API_RESUME_ACCEPTED)
+        reply_accepted(rq);
+    else if (why == API_RESUME_REFUSED)
+        reply_refused(srv, rq);
+    else /* the wait is over, one way or another */
         reply_waited(srv, rq);
-        return;
-    }
-    if (rq->insert_result < 0) {
-        rq->retry_after = 1;
-        api_reply_fail(rq, 503, "store_unavailable", NULL,
-                       "the job could not be stored (%s); nothing was accepted",
-                       strerror(-rq->insert_result));
-        return;
-    }
-    reply_accepted(rq);
 }
 
 /* ---- one job ---- */
@@ -257,12 +138,12 @@ static void submit_resume(struct api_server *srv, struct api_req *rq)
 static void job_get(struct api_server *srv, struct api_req *rq)
 {
     struct job j = {0};
-    if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
+    if (!load_job(srv, rq, EXEC_GET_OUTPUT, &j))
         return;
     bool final = job_status_final(j.status);
     if (!final && api_query_wait(rq) && srv->deps.cfg->max_wait_ms > 0) {
         job_release(&j);
-        wait_for_job(srv, rq);
+        api_wait_for_job(srv, rq);
         return;
     }
     reply_job(srv, rq, 200, &j);
@@ -275,7 +156,7 @@ static void job_output(struct api_server *srv, struct api_req *rq)
 {
     enum api_stream stream = rq->route->stream;
     struct job j = {0};
-    if (!load_job(srv, rq, stream == API_STREAM_STDOUT ? 0 : STORE_GET_OUTPUT, &j))
+    if (!load_job(srv, rq, stream == API_STREAM_STDOUT ? 0 : EXEC_GET_OUTPUT, &j))
         return;
     bool final = job_status_final(j.status);
     enum job_status st = j.status;
@@ -297,7 +178,7 @@ static void job_output(struct api_server *srv, struct api_req *rq)
     char *data = NULL;
     size_t len = 0;
     struct moat_err err = {0};
-    int r = store_get_output(srv->deps.store, rq->id, &data, &len, &err);
+    int r = exec_get_output(srv->deps.exec, rq->id, &data, &len, &err);
     if (r == -ENOENT) {
         api_reply_bytes(rq, 200, "text/plain; charset=utf-8", "", 0);
         return;
@@ -314,7 +195,7 @@ static void job_cancel(struct api_server *srv, struct api_req *rq)
 {
     struct moat_err err = {0};
     enum job_status was = JOB_STATUS_QUEUED;
-    int r = store_cancel(srv->deps.store, rq->id, (int64_t)moat_realtime_ms(), &was, &err);
+    int r = exec_cancel(srv->deps.exec, rq->id, &was, &err);
     if (r == -ENOENT) {
         api_reply_fail(rq, 404, "not_found", NULL, "no job %s", rq->id);
         return;
@@ -329,16 +210,8 @@ static void job_cancel(struct api_server *srv, struct api_req *rq)
                        err.msg);
         return;
     }
-    /* An executor may hold the job even while the store still says queued
-     * (its start is not committed yet): it is told in every case. */
-    exec_count_final(srv->deps.metrics, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
-    if (srv->deps.exec)
-        (void)exec_service_cancel(srv->deps.exec, rq->id);
-    if (was == JOB_STATUS_QUEUED)
-        (void)queue_remove(srv->deps.queue, rq->id);
-    api_job_finished(srv, rq->id, NULL);
     struct job j = {0};
-    if (!load_job(srv, rq, STORE_GET_OUTPUT, &j))
+    if (!load_job(srv, rq, EXEC_GET_OUTPUT, &j))
         return;
     api_reply_json(rq, 200, api_job_render(srv, API_SHAPE_NATIVE, &j));
     job_release(&j);
@@ -361,15 +234,7 @@ static void healthz(struct api_server *srv, struct api_req *rq)
 static void readyz(struct api_server *srv, struct api_req *rq)
 {
     const char *why = NULL;
-    if (!store_ready(srv->deps.store)) {
-        why = "the store does not answer or cannot take writes";
-    } else if (srv->deps.pool) {
-        struct sbx_pool_stats ps = {0};
-        sbx_pool_stats(srv->deps.pool, &ps);
-        if (ps.warm == 0 && ps.busy == 0)
-            why = "no sandbox is warm yet";
-    }
-    if (why) {
+    if (!exec_ready(srv->deps.exec, &why)) {
         rq->retry_after = 1;
         api_reply_fail(rq, 503, "not_ready", NULL, "%s", why);
         return;
@@ -442,9 +307,9 @@ static const struct api_route routes[] = {
     {"GET", "/v1/jobs/{id}/compile/stderr", "/v1/jobs/{id}/compile/stderr", job_output, NULL,
      false, NATIVE, API_STREAM_COMPILE_STDERR},
     {"GET", "/v1/languages", "/v1/languages", languages, NULL, false, NATIVE},
-    {"GET", "/healthz", "/healthz", healthz, NULL, false, NATIVE},
-    {"GET", "/readyz", "/readyz", readyz, NULL, false, NATIVE},
-    {"GET", "/metrics", "/metrics", metrics, NULL, false, NATIVE},
+    {"GET", "/healthz", "/healthz", healthz, NULL, false, NATIVE, API_STREAM_NONE, true},
+    {"GET", "/readyz", "/readyz", readyz, NULL, false, NATIVE, API_STREAM_NONE, true},
+    {"GET", "/metrics", "/metrics", metrics, NULL, false, NATIVE, API_STREAM_NONE, true},
     {"GET", "/openapi.yaml", "/openapi.yaml", openapi, NULL, false, NATIVE},
     {"POST", "/job", "/job", submit_handle, submit_resume, true, API_SHAPE_SEED000},
     {"GET", "/job/{id}", "/job/{id}", job_get, reply_waited, false, API_SHAPE_SEED000},
@@ -482,11 +347,12 @@ static bool match(const char *pattern, const char *url, char *id, size_t idsz)
 
 void api_route(struct api_server *srv, struct api_req *rq, const char *method, const char *url)
 {
-    (void)srv;
     char allow[64] = "";
     char id[MOAT_UUID_LEN + 8];
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(routes); i++) {
         const struct api_route *r = &routes[i];
+        if (srv->deps.service_only && !r->service)
+            continue;
         id[0] = '\0';
         if (!match(r->pattern, url, id, sizeof(id)))
             continue;

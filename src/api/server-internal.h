@@ -1,15 +1,15 @@
 #pragma once
 /*
  * The HTTP server's private parts: one struct api_req per request, shared
- * by the libmicrohttpd glue (server.c), the waiters (wait.c) and the route
- * handlers (routes.c).
+ * by the libmicrohttpd glue (server.c), the notices of exec (wait.c) and
+ * the route handlers (routes.c).
  *
- * A request that needs something slow (the store's commit of a submission,
- * a job to finish) is suspended: it holds no thread. Whoever has the answer
- * records why the request may go on (req->resume_reason) and resumes it;
- * libmicrohttpd then calls the handler again on one of its threads, which
- * builds the response. The rule that keeps suspend/resume sound: a request
- * is suspended *before* anything that may resume it is started.
+ * A request that needs something slow (a submission being written, a job
+ * to finish) is suspended: it holds no thread. exec's notice says why the
+ * request may go on (req->resume_reason) and resumes it; libmicrohttpd
+ * then calls the handler again on one of its threads, which builds the
+ * response. The rule that keeps suspend/resume sound: a request is
+ * suspended *before* anything that may resume it is started.
  */
 #include <microhttpd.h>
 #include <pthread.h>
@@ -17,6 +17,7 @@
 
 #include "api-internal.h"
 #include "moat/api.h"
+#include "moat/exec.h"
 #include "moat/util.h"
 
 struct obs_histogram;
@@ -43,11 +44,13 @@ struct api_route {
     bool body;              /* takes a request body */
     enum api_shape shape;
     enum api_stream stream; /* of the output routes */
+    bool service;           /* served by a worker node too */
 };
 
 enum api_resume_reason {
     API_RESUME_NONE,
-    API_RESUME_INSERTED, /* the store committed (or failed) the submission */
+    API_RESUME_ACCEPTED, /* the submission is durable and queued */
+    API_RESUME_REFUSED,  /* the submission failed (submit_error) */
     API_RESUME_FINISHED, /* the awaited job reached a final status */
     API_RESUME_DEADLINE, /* waited as long as the server allows */
     API_RESUME_SHUTDOWN, /* the server is stopping */
@@ -79,19 +82,14 @@ struct api_req {
     /* a submission in flight */
     struct api_submit sub;
     bool have_sub;
-    bool reserved;         /* holds a queue place */
     bool wait;
-    int insert_result;
-    _Atomic int parties;   /* of a submission still to settle (routes.c) */
+    int submit_error;      /* API_RESUME_REFUSED: -errno */
 
     /* suspension */
     bool suspended;
     bool held;                 /* counted in srv->held */
     _Atomic int resume_reason; /* enum api_resume_reason */
-    uint64_t deadline_ns;      /* of a wait */
-    json_t *waited;            /* the final job, rendered by api_job_finished */
-    struct api_req *wprev, *wnext;
-    bool waiting;              /* in srv->waiters (under srv->wait_mu) */
+    json_t *waited;            /* the final job, rendered by the notice */
 };
 
 struct api_guard;
@@ -104,12 +102,6 @@ struct api_server {
     char *languages_json; /* GET /v1/languages, built once */
     size_t languages_len;
 
-    pthread_mutex_t wait_mu;
-    pthread_cond_t wait_cond;
-    struct api_req *waiters; /* requests suspended until their job finishes */
-    bool stopping;
-    pthread_t deadline_thread;
-    bool deadline_started;
     /* requests suspended at least once and not completed yet: the server
      * stops only once each has had its answer */
     _Atomic unsigned held;
@@ -135,15 +127,13 @@ const char *api_query(struct api_req *rq, const char *name);
 bool api_query_wait(struct api_req *rq);
 
 /* ---- wait.c ---- */
-/* Registers rq (already suspended) as waiting for rq->id until deadline_ns;
- * resumed with API_RESUME_FINISHED, _DEADLINE or _SHUTDOWN. */
-void api_wait_add(struct api_server *srv, struct api_req *rq);
-/* Takes rq out of the waiters if it is still there: true when it was (the
- * caller then resumes it itself). */
-bool api_wait_remove(struct api_server *srv, struct api_req *rq);
-int api_wait_start(struct api_server *srv);
-/* Resumes every waiter (API_RESUME_SHUTDOWN) and joins the deadline thread. */
-void api_wait_stop(struct api_server *srv);
+/* exec_notice_fn of a suspended request (cls): records why it goes on,
+ * renders a final job given with the notice (off the HTTP threads), and
+ * resumes it. */
+void api_on_notice(void *cls, const struct exec_notice *n);
+/* Suspends rq until its job rq->id is final or the wait is over (resumed
+ * at once when it is final already or cannot be watched). */
+void api_wait_for_job(struct api_server *srv, struct api_req *rq);
 
 /* ---- guard.c: deadlines of requests, the connection reserve ---- */
 int api_guard_start(struct api_server *srv);

@@ -12,7 +12,6 @@
 #include "server-internal.h"
 
 #include "moat/obs.h"
-#include "moat/queue.h"
 
 #define HTTP_DURATION "moat_http_request_duration_seconds"
 
@@ -269,8 +268,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     api_guard_request_done(cls, c);
     struct api_req *rq = *con_cls;
-    if (rq && rq->reserved)
-        queue_unreserve(rq->srv->deps.queue);
     if (rq && rq->held)
         atomic_fetch_sub(&rq->srv->held, 1);
     req_free(rq);
@@ -337,20 +334,9 @@ int api_server_start(const struct api_deps *deps, struct api_server **out,
     if (!srv)
         return -ENOMEM;
     srv->deps = *deps;
-    pthread_mutex_init(&srv->wait_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&srv->wait_cond, &ca);
-    pthread_condattr_destroy(&ca);
     r = api_languages_build(srv);
     if (r < 0) {
         moat_err_set(err, r, "cannot list the languages");
-        goto fail;
-    }
-    r = api_wait_start(srv);
-    if (r < 0) {
-        moat_err_set(err, r, "cannot start the wait timer");
         goto fail;
     }
     r = api_guard_start(srv);
@@ -399,14 +385,15 @@ void api_server_stop(struct api_server *srv)
         return;
     /* No new connections; then every suspended request must be answered
      * before the daemon stops (a stopping daemon drops them unanswered):
-     * submissions are resumed by their commit (the store closes after the
-     * server), waiters by api_wait_stop with the job as it is. */
+     * submissions are resumed once written (the store closes after the
+     * server), waiters by exec_release with the job as it is. */
     if (srv->mhd) {
         MHD_socket s = MHD_quiesce_daemon(srv->mhd);
         if (s != MHD_INVALID_SOCKET)
             (void)close(s);
     }
-    api_wait_stop(srv);
+    if (srv->deps.exec)
+        exec_release(srv->deps.exec, srv);
     for (int i = 0; srv->mhd && i < 10000 && atomic_load(&srv->held); i++)
         (void)usleep(1000);
     if (srv->mhd && atomic_load(&srv->held)) {
@@ -420,8 +407,6 @@ void api_server_stop(struct api_server *srv)
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
     api_guard_free(srv);
-    pthread_cond_destroy(&srv->wait_cond);
-    pthread_mutex_destroy(&srv->wait_mu);
     free(srv->languages_json);
     free(srv);
 }

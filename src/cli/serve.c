@@ -1,8 +1,9 @@
 /*
- * moat serve: the HTTP API, the queue and the executors in one process, on
- * the embedded store. The order of start matters: the sandbox's spawner is
- * forked while the process has one thread; the store and the executors come
- * next; recovery queues what a crash left before the API accepts anything.
+ * moat serve: the HTTP API and the job service (exec, with its executors
+ * unless --no-exec) in one process, on the store and queue the settings
+ * name. Only wiring lives here. The order of start matters: the sandbox's
+ * spawner is forked while the process has one thread; the store, the queue
+ * and exec come next; recovery runs before the API accepts anything.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,8 +28,8 @@ struct serve {
     struct queue *queue;
     struct obs_registry *metrics;
     struct exec_cache *cache;
-    struct exec_service *exec;
-    _Atomic(struct api_server *) api; /* set once the API runs */
+    struct exec *exec;
+    struct api_server *api;
 };
 
 struct serve_opts {
@@ -55,13 +56,6 @@ static void usage(void)
                  "  --config FILE        moat.ini to read (default ./moat.ini when present)\n"
                  "  --help               this text\n\n");
     config_print_help(stdout, CONFIG_SCOPE_SERVE);
-}
-
-/* exec_finished_fn: forwards to the API once it runs. */
-static void job_finished(void *cls, const char *id, const struct job *final)
-{
-    struct serve *s = cls;
-    api_job_finished(atomic_load(&s->api), id, final);
 }
 
 static int64_t gauge_queue_depth(void *cls)
@@ -95,57 +89,6 @@ static void register_gauges(struct serve *s)
                              NULL, gauge_boxes_warm, s->pool);
     (void)obs_gauge_callback(s->metrics, "moat_boxes_busy", "Sandboxes running a job", NULL,
                              gauge_boxes_busy, s->pool);
-}
-
-/* A job that was running when moat stopped: it runs again, unless it has
- * had all its attempts (a job that keeps killing moat must not do it
- * forever), then it is failed. */
-static int recover_running(struct serve *s, const struct store_pending *p, bool *queue_it)
-{
-    struct moat_err err = {0};
-    *queue_it = p->attempts < s->cfg.retry_attempts;
-    if (*queue_it)
-        return store_requeue(s->store, p->id, &err);
-    struct job j = {0};
-    moat_strlcpy(j.id, p->id, sizeof(j.id));
-    j.status = JOB_STATUS_FAILED;
-    j.finished_ms = (int64_t)moat_realtime_ms();
-    j.run.verdict = JOB_VERDICT_INTERNAL_ERROR;
-    moat_strlcpy(j.run.message, "moat stopped during each of its attempts",
-                 sizeof(j.run.message));
-    return store_finish(s->store, &j, &err);
-}
-
-/* Queues every job a previous run accepted and did not finish. */
-static int recover(struct serve *s)
-{
-    struct store_pending *pend = NULL;
-    size_t n = 0;
-    struct moat_err err = {0};
-    int r = store_list_pending(s->store, &pend, &n, &err);
-    if (r < 0) {
-        log_error("event=recovery_failed msg=\"%s\"", err.msg);
-        return r;
-    }
-    size_t requeued = 0, failed = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool queue_it = true;
-        if (pend[i].status == JOB_STATUS_RUNNING) {
-            r = recover_running(s, &pend[i], &queue_it);
-            if (r < 0 && r != -EALREADY) {
-                log_error("event=recovery_failed id=%s errno=%d", pend[i].id, -r);
-                continue;
-            }
-            requeued += queue_it;
-            failed += !queue_it;
-        }
-        if (queue_it && queue_push(s->queue, pend[i].id, pend[i].priority, 0, false) < 0)
-            log_error("event=recovery_failed id=%s msg=\"cannot queue\"", pend[i].id);
-    }
-    if (n)
-        log_info("event=recovered pending=%zu interrupted=%zu failed=%zu", n, requeued, failed);
-    free(pend);
-    return 0;
 }
 
 static int start_sandbox(struct serve *s)
@@ -185,40 +128,36 @@ static int start_services(struct serve *s)
     if (!s->metrics)
         return 1;
     register_gauges(s);
-    if (recover(s) < 0)
+    if (s->pool && exec_cache_open(&s->cfg, &s->cache, &err) < 0)
+        log_warn("event=compile_cache_off msg=\"%s\"", err.msg);
+    struct exec_deps d = {
+        .cfg = &s->cfg, .langs = s->langs, .store = s->store, .queue = s->queue,
+        .pool = s->pool, .cache = s->cache, .metrics = s->metrics,
+    };
+    if (exec_start(&d, &s->exec, &err) < 0) {
+        (void)fprintf(stderr, "moat serve: jobs: %s\n", err.msg);
         return 1;
-    if (s->pool) {
-        if (exec_cache_open(&s->cfg, &s->cache, &err) < 0)
-            log_warn("event=compile_cache_off msg=\"%s\"", err.msg);
-        struct exec_service_deps d = {
-            .cfg = &s->cfg, .langs = s->langs, .store = s->store, .queue = s->queue,
-            .pool = s->pool, .cache = s->cache, .metrics = s->metrics,
-            .finished = job_finished, .finished_cls = s,
-        };
-        if (exec_service_start(&d, &s->exec, &err) < 0) {
-            (void)fprintf(stderr, "moat serve: executors: %s\n", err.msg);
-            return 1;
-        }
+    }
+    if (exec_recover(s->exec, &err) < 0) {
+        (void)fprintf(stderr, "moat serve: recovery: %s\n", err.msg);
+        return 1;
     }
     struct api_deps ad = {
-        .cfg = &s->cfg, .langs = s->langs, .store = s->store, .queue = s->queue,
-        .exec = s->exec, .pool = s->pool, .metrics = s->metrics,
+        .cfg = &s->cfg, .langs = s->langs, .exec = s->exec, .metrics = s->metrics,
     };
-    struct api_server *api = NULL;
-    if (api_server_start(&ad, &api, &err) < 0) {
+    if (api_server_start(&ad, &s->api, &err) < 0) {
         (void)fprintf(stderr, "moat serve: %s\n", err.msg);
         return 1;
     }
-    atomic_store(&s->api, api);
     return 0;
 }
 
 static void stop_all(struct serve *s)
 {
-    api_server_stop(atomic_exchange(&s->api, NULL));
+    api_server_stop(s->api);
     if (s->queue)
         queue_shutdown(s->queue);
-    exec_service_stop(s->exec);
+    exec_stop(s->exec);
     exec_cache_free(s->cache);
     store_close(s->store);
     queue_close(s->queue);
@@ -295,14 +234,17 @@ int cli_serve(int argc, char **argv)
     if (r == 0)
         r = start_services(&s);
     if (r == 0) {
-        struct exec_service_stats es = {0};
-        if (s.exec)
-            exec_service_stats(s.exec, &es);
+        struct exec_stats es = {0};
+        exec_stats(s.exec, &es);
         /* what is in force, derived values included */
-        log_info("event=listening addr=%s port=%u workers=%llu warm_boxes=%llu netns_pool=%llu "
-                 "http_threads=%llu max_connections=%llu max_connections_per_ip=%llu "
-                 "max_queue=%llu open_files=%llu no_exec=%d data_dir=%s",
-                 s.cfg.listen, api_server_port(atomic_load(&s.api)),
+        char store[512], queue[512];
+        config_redact_url(s.cfg.store, store, sizeof(store));
+        config_redact_url(s.cfg.queue, queue, sizeof(queue));
+        log_info("event=listening addr=%s port=%u store=%s queue=%s workers=%llu warm_boxes=%llu "
+                 "netns_pool=%llu http_threads=%llu max_connections=%llu "
+                 "max_connections_per_ip=%llu max_queue=%llu open_files=%llu no_exec=%d "
+                 "data_dir=%s",
+                 s.cfg.listen, api_server_port(s.api), store, queue,
                  (unsigned long long)es.workers,
                  (unsigned long long)(s.cfg.no_exec ? 0 : config_warm_boxes(&s.cfg)),
                  (unsigned long long)s.cfg.netns_pool, (unsigned long long)api_http_threads(&s.cfg),

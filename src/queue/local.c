@@ -39,6 +39,7 @@ struct node {
     uint64_t seq;    /* push order: FIFO among equal not_before_ms */
     size_t heap_idx; /* DELAYED only */
     int prio;        /* level index, 0 = lowest */
+    uint32_t deliveries;
     enum node_state state;
     char id[MOAT_UUID_LEN + 1];
 };
@@ -353,43 +354,15 @@ static void local_unreserve(void *state)
     (void)pthread_mutex_unlock(&l->mu);
 }
 
-static int local_push(void *state, const char *id, int priority, uint64_t not_before_ms,
-                      bool reserved)
+/* Puts n (new, or taken back from a taker) among the waiting entries, due
+ * at not_before_ms (0: at once). Called with the lock held. */
+static void enqueue(struct local *l, struct node *n, uint64_t not_before_ms)
 {
-    struct local *l = state;
-    /* Allocated outside the lock: malloc is the slowest step of a push. */
-    struct node *n = malloc(sizeof(*n));
-    if (!n)
-        return -ENOMEM;
-    moat_strlcpy(n->id, id, sizeof(n->id));
-    n->hash = id_hash(l, id);
-    n->prio = priority - JOB_PRIORITY_MIN;
     n->not_before_ms = not_before_ms;
-
-    int r = 0;
-    (void)pthread_mutex_lock(&l->mu);
-    if (map_find(l, id, n->hash, false)) {
-        /* Already waiting: at-least-once delivery makes a second copy
-         * pointless, and the place it reserved is not needed. */
-        free(n);
-        if (reserved && l->reserved > 0)
-            l->reserved--;
-        goto out;
-    }
-    bool delayed = not_before_ms > 0 && not_before_ms > now_ms();
-    if (delayed) {
-        r = heap_reserve(l);
-        if (r < 0) {
-            free(n);
-            goto out;
-        }
-    }
     n->seq = l->seq++;
-    map_insert(l, n);
+    n->state = not_before_ms > now_ms() ? NODE_DELAYED : NODE_READY;
     l->depth++;
-    if (reserved && l->reserved > 0)
-        l->reserved--;
-    if (delayed) {
+    if (n->state == NODE_DELAYED) {
         heap_push(l, n);
         /* A new earliest entry moves every sleeper's wake-up time. */
         if (n->heap_idx == 0 && l->waiters)
@@ -399,9 +372,33 @@ static int local_push(void *state, const char *id, int priority, uint64_t not_be
         if (l->waiters)
             (void)pthread_cond_signal(&l->cv);
     }
-out:
+}
+
+static int local_push(void *state, const char *id, int priority, bool reserved)
+{
+    struct local *l = state;
+    /* Allocated outside the lock: malloc is the slowest step of a push. */
+    struct node *n = malloc(sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    moat_strlcpy(n->id, id, sizeof(n->id));
+    n->hash = id_hash(l, id);
+    n->prio = priority - JOB_PRIORITY_MIN;
+    n->deliveries = 0;
+
+    (void)pthread_mutex_lock(&l->mu);
+    if (reserved && l->reserved > 0)
+        l->reserved--;
+    if (map_find(l, id, n->hash, false)) {
+        /* Already waiting: at-least-once delivery makes a second copy
+         * pointless, and the place it reserved is not needed. */
+        free(n);
+    } else {
+        map_insert(l, n);
+        enqueue(l, n, 0);
+    }
     (void)pthread_mutex_unlock(&l->mu);
-    return r;
+    return 0;
 }
 
 static struct timespec ms_to_timespec(uint64_t ms)
@@ -427,7 +424,7 @@ static void take_wait(struct local *l, uint64_t deadline_ms)
     l->waiters--;
 }
 
-static int local_take(void *state, int timeout_ms, char id[MOAT_UUID_LEN + 1], int *priority)
+static int local_take(void *state, int timeout_ms, struct queue_entry *e)
 {
     struct local *l = state;
     uint64_t deadline = UINT64_MAX;
@@ -446,10 +443,13 @@ static int local_take(void *state, int timeout_ms, char id[MOAT_UUID_LEN + 1], i
             struct node *n = l->levels[p].head;
             level_unlink(l, n);
             n->state = NODE_IN_FLIGHT;
+            n->deliveries++;
             l->depth--;
             l->in_flight++;
-            memcpy(id, n->id, sizeof(n->id));
-            *priority = p + JOB_PRIORITY_MIN;
+            memcpy(e->id, n->id, sizeof(n->id));
+            e->priority = p + JOB_PRIORITY_MIN;
+            e->deliveries = n->deliveries;
+            e->handle = n;
             /* Entries promoted together wake one sleeper each, in turn. */
             if (l->ready_mask && l->waiters)
                 (void)pthread_cond_signal(&l->cv);
@@ -466,18 +466,49 @@ static int local_take(void *state, int timeout_ms, char id[MOAT_UUID_LEN + 1], i
     return r;
 }
 
-static void local_ack(void *state, const char *id)
+/* Ends a taken entry: gone (free), or back among the waiting ones. */
+static void end_entry(struct local *l, struct queue_entry *e, bool back, uint64_t not_before_ms)
 {
-    struct local *l = state;
-    uint64_t h = id_hash(l, id);
+    struct node *n = e->handle;
+    e->handle = NULL;
     (void)pthread_mutex_lock(&l->mu);
-    struct node *n = map_find(l, id, h, true);
-    if (n) {
+    l->in_flight--;
+    /* a copy pushed meanwhile (recovery) is waiting already: one is enough */
+    if (back && map_find(l, n->id, n->hash, false))
+        back = false;
+    if (back && not_before_ms > now_ms() && heap_reserve(l) < 0)
+        not_before_ms = 0; /* no room for the delay: back at once */
+    if (back) {
+        enqueue(l, n, not_before_ms);
+        n = NULL;
+    } else {
         map_delete(l, n);
-        l->in_flight--;
     }
     (void)pthread_mutex_unlock(&l->mu);
     free(n);
+}
+
+static void local_ack(void *state, struct queue_entry *e)
+{
+    end_entry(state, e, false, 0);
+}
+
+static int local_retry(void *state, struct queue_entry *e, uint64_t delay_ms)
+{
+    end_entry(state, e, true, delay_ms ? now_ms() + delay_ms : 0);
+    return 0;
+}
+
+static void local_release(void *state, struct queue_entry *e, bool redeliver)
+{
+    end_entry(state, e, redeliver, 0);
+}
+
+static int local_touch(void *state, const struct queue_entry *e)
+{
+    (void)state;
+    (void)e; /* no deadline: an entry stays its taker's as long as the process lives */
+    return 0;
 }
 
 static int local_remove(void *state, const char *id)
@@ -500,6 +531,47 @@ static int local_remove(void *state, const char *id)
     return found ? 0 : -ENOENT;
 }
 
+static int local_holds(void *state, const char *const *ids, size_t n, bool *held)
+{
+    struct local *l = state;
+    (void)pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = id_hash(l, ids[i]);
+        held[i] = map_find(l, ids[i], h, false) || map_find(l, ids[i], h, true);
+    }
+    (void)pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+static bool local_ready(void *state)
+{
+    struct local *l = state;
+    (void)pthread_mutex_lock(&l->mu);
+    bool ok = !l->shutdown;
+    (void)pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
+/* One process, one node: no other node to hear from or to tell. */
+static int local_listen(void *state, queue_event_fn fn, void *cls)
+{
+    (void)state;
+    (void)fn;
+    (void)cls;
+    return 0;
+}
+
+static int local_announce(void *state, enum queue_event ev, const char *id, const char *data,
+                          size_t len)
+{
+    (void)state;
+    (void)ev;
+    (void)id;
+    (void)data;
+    (void)len;
+    return 0;
+}
+
 static void local_stats(void *state, struct queue_stats *st)
 {
     struct local *l = state;
@@ -515,14 +587,22 @@ static void local_stats(void *state, struct queue_stats *st)
 
 const struct queue_ops queue_local_ops = {
     .name = "local",
+    .in_process = true,
     .open = local_open,
     .close = local_close,
     .shutdown = local_shutdown,
+    .ready = local_ready,
     .reserve = local_reserve,
     .unreserve = local_unreserve,
     .push = local_push,
     .take = local_take,
     .ack = local_ack,
+    .retry = local_retry,
+    .release = local_release,
+    .touch = local_touch,
     .remove = local_remove,
+    .holds = local_holds,
+    .listen = local_listen,
+    .announce = local_announce,
     .stats = local_stats,
 };

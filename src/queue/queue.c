@@ -40,9 +40,12 @@ int queue_open_ops(const struct queue_ops *ops, const struct moat_config *cfg, s
 
 int queue_open(const struct moat_config *cfg, struct queue **out, struct moat_err *err)
 {
-    /* The configuration names no other backend yet: a queue URL selecting
-     * the JetStream driver comes with it. */
-    return queue_open_ops(&queue_local_ops, cfg, out, err);
+    if (strcmp(cfg->queue, "local") == 0)
+        return queue_open_ops(&queue_local_ops, cfg, out, err);
+    if (strncmp(cfg->queue, "nats://", 7) == 0)
+        return moat_err_field(err, -ENOTSUP, "server.queue",
+                              "this build has no JetStream driver yet");
+    return moat_err_field(err, -EINVAL, "server.queue", "unknown queue %s", cfg->queue);
 }
 
 void queue_close(struct queue *q)
@@ -59,6 +62,16 @@ void queue_shutdown(struct queue *q)
         q->ops->shutdown(q->state);
 }
 
+bool queue_in_process(const struct queue *q)
+{
+    return q->ops->in_process;
+}
+
+bool queue_ready(struct queue *q)
+{
+    return q && q->ops->ready(q->state);
+}
+
 int queue_reserve(struct queue *q)
 {
     return q->ops->reserve(q->state);
@@ -69,26 +82,59 @@ void queue_unreserve(struct queue *q)
     q->ops->unreserve(q->state);
 }
 
-int queue_push(struct queue *q, const char *id, int priority, uint64_t not_before_ms, bool reserved)
+static bool push_ok(const char *id, int priority)
 {
-    if (!id_ok(id) || priority < JOB_PRIORITY_MIN || priority > JOB_PRIORITY_MAX)
+    return id_ok(id) && priority >= JOB_PRIORITY_MIN && priority <= JOB_PRIORITY_MAX;
+}
+
+int queue_push(struct queue *q, const char *id, int priority, bool reserved)
+{
+    if (!push_ok(id, priority))
         return -EINVAL;
-    return q->ops->push(q->state, id, priority, not_before_ms, reserved);
+    return q->ops->push(q->state, id, priority, reserved);
 }
 
-int queue_take(struct queue *q, int timeout_ms, char id[MOAT_UUID_LEN + 1], int *priority)
+int queue_push_async(struct queue *q, const char *id, int priority, bool reserved,
+                     queue_done_fn done, void *cls)
 {
-    int prio = 0;
-    int r = q->ops->take(q->state, timeout_ms < 0 ? -1 : timeout_ms, id, &prio);
-    if (r == 0 && priority)
-        *priority = prio;
-    return r;
+    if (!push_ok(id, priority) || !done)
+        return -EINVAL;
+    if (q->ops->push_async)
+        return q->ops->push_async(q->state, id, priority, reserved, done, cls);
+    done(cls, q->ops->push(q->state, id, priority, reserved));
+    return 0;
 }
 
-void queue_ack(struct queue *q, const char *id)
+int queue_take(struct queue *q, int timeout_ms, struct queue_entry *e)
 {
-    if (id_ok(id))
-        q->ops->ack(q->state, id);
+    *e = (struct queue_entry){0};
+    return q->ops->take(q->state, timeout_ms < 0 ? -1 : timeout_ms, e);
+}
+
+void queue_ack(struct queue *q, struct queue_entry *e)
+{
+    if (e && e->handle)
+        q->ops->ack(q->state, e);
+}
+
+int queue_retry(struct queue *q, struct queue_entry *e, uint64_t delay_ms)
+{
+    if (!e || !e->handle)
+        return -EINVAL;
+    return q->ops->retry(q->state, e, delay_ms);
+}
+
+void queue_release(struct queue *q, struct queue_entry *e, bool redeliver)
+{
+    if (e && e->handle)
+        q->ops->release(q->state, e, redeliver);
+}
+
+int queue_touch(struct queue *q, const struct queue_entry *e)
+{
+    if (!e || !e->handle)
+        return -EINVAL;
+    return q->ops->touch(q->state, e);
 }
 
 int queue_remove(struct queue *q, const char *id)
@@ -96,6 +142,31 @@ int queue_remove(struct queue *q, const char *id)
     if (!id_ok(id))
         return -ENOENT;
     return q->ops->remove(q->state, id);
+}
+
+int queue_holds(struct queue *q, const char *const *ids, size_t n, bool *held)
+{
+    for (size_t i = 0; i < n; i++) {
+        held[i] = false;
+        if (!id_ok(ids[i]))
+            return -EINVAL;
+    }
+    return n ? q->ops->holds(q->state, ids, n, held) : 0;
+}
+
+int queue_listen(struct queue *q, queue_event_fn fn, void *cls)
+{
+    if (!fn)
+        return -EINVAL;
+    return q->ops->listen(q->state, fn, cls);
+}
+
+int queue_announce(struct queue *q, enum queue_event ev, const char *id, const char *data,
+                   size_t len)
+{
+    if (!id_ok(id) || ev != QUEUE_EVENT_FINAL)
+        return -EINVAL;
+    return q->ops->announce(q->state, ev, id, data, len);
 }
 
 void queue_stats(struct queue *q, struct queue_stats *st)

@@ -22,7 +22,7 @@ static const char *const rsql[SQR_MAX_] = {
                      " code_hash, output_hash, compiled, " SQ_STEP_SELECT("c_") ", " SQ_STEP_SELECT(
                          "r_") " FROM jobs WHERE id = ?1"),
     [SQR_GET_BLOB] = "SELECT data FROM blobs WHERE key = ?1",
-    [SQR_PENDING] = "SELECT id, priority, status, attempts FROM jobs"
+    [SQR_PENDING] = "SELECT id, priority, status, attempts, created_ms, started_ms FROM jobs"
                     " WHERE status IN ('queued', 'running') ORDER BY created_ms, id",
 };
 
@@ -400,6 +400,8 @@ int sq_list_pending(struct store *st, struct store_pending **out, size_t *n, str
         col_text(q, 0, p->id, sizeof(p->id));
         p->priority = sqlite3_column_int(q, 1);
         p->attempts = (uint32_t)col_u64(q, 3);
+        p->created_ms = sqlite3_column_int64(q, 4);
+        p->started_ms = sqlite3_column_int64(q, 5);
         if (job_status_parse((const char *)sqlite3_column_text(q, 2), &p->status) < 0) {
             e = moat_err_set(err, -EIO, "job %s has a malformed row", p->id);
             break;

@@ -44,6 +44,7 @@ struct sq_wreq {
     const struct job *job;      /* insert, finish: borrowed until done */
     char id[MOAT_UUID_LEN + 1]; /* start, requeue, cancel */
     int64_t now_ms;
+    bool takeover; /* start: also a running job (its taker was lost) */
     /* insert: the code blob (the job's own file, or code_owned) */
     const char *code;
     size_t code_len;
@@ -74,7 +75,8 @@ static const char *const wsql[SQW_MAX_] = {
     [SQW_PUT_BLOB] = "INSERT OR REPLACE INTO blobs (key, data) VALUES (?1, ?2)",
     [SQW_STATUS] = "SELECT status FROM jobs WHERE id = ?1",
     [SQW_START] = "UPDATE jobs SET status = 'running', attempts = attempts + 1,"
-                  " started_ms = ?2 WHERE id = ?1 AND status = 'queued' RETURNING attempts",
+                  " started_ms = ?2 WHERE id = ?1 AND (status = 'queued' OR"
+                  " (?3 AND status = 'running')) RETURNING attempts",
     [SQW_FINISH] = "UPDATE jobs SET status = ?2, finished_ms = ?3, output_hash = ?4, compiled = ?5,"
                    " c_verdict = ?6, c_exit_code = ?7, c_signal = ?8, c_time_ms = ?9,"
                    " c_wall_time_ms = ?10, c_memory_kb = ?11, c_stdout_truncated = ?12,"
@@ -82,8 +84,9 @@ static const char *const wsql[SQW_MAX_] = {
                    " r_verdict = ?16, r_exit_code = ?17, r_signal = ?18, r_time_ms = ?19,"
                    " r_wall_time_ms = ?20, r_memory_kb = ?21, r_stdout_truncated = ?22,"
                    " r_stderr_truncated = ?23, r_cached = ?24, r_message = ?25"
-                   " WHERE id = ?1 AND status = 'running'",
-    [SQW_REQUEUE] = "UPDATE jobs SET status = 'queued' WHERE id = ?1 AND status = 'running'",
+                   " WHERE id = ?1 AND status = 'running' AND attempts = ?26",
+    [SQW_REQUEUE] = "UPDATE jobs SET status = 'queued' WHERE id = ?1 AND status = 'running'"
+                    " AND attempts = ?2",
     [SQW_CANCEL] = "UPDATE jobs SET status = 'cancelled', finished_ms = ?2"
                    " WHERE id = ?1 AND status IN ('queued', 'running')",
     /* rewrites the header page with what it holds: the smallest write
@@ -171,11 +174,14 @@ static int lookup_status(struct sq_store *s, struct sq_wreq *r, const char *id,
 }
 
 /* After a conditional update changed nothing: -ENOENT, or -EALREADY with
- * r->was the status that stopped it. */
-static int not_changed(struct sq_store *s, struct sq_wreq *r, const char *id)
+ * r->was the status that stopped it; for a write fenced by an attempt,
+ * -ESTALE when the job is running under another attempt. */
+static int not_changed(struct sq_store *s, struct sq_wreq *r, const char *id, bool fenced)
 {
     int e = lookup_status(s, r, id, &r->was);
-    return e < 0 ? e : -EALREADY;
+    if (e < 0)
+        return e;
+    return fenced && r->was == JOB_STATUS_RUNNING ? -ESTALE : -EALREADY;
 }
 
 /* ---- the writes ---- */
@@ -216,6 +222,7 @@ static int w_start(struct sq_store *s, struct sq_wreq *r)
     sqlite3_stmt *st = s->wst[SQW_START];
     bind_text(st, 1, r->id);
     (void)sqlite3_bind_int64(st, 2, r->now_ms);
+    (void)sqlite3_bind_int(st, 3, r->takeover);
     bool changed = false;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -227,7 +234,7 @@ static int w_start(struct sq_store *s, struct sq_wreq *r)
     (void)sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc);
-    return changed ? 0 : not_changed(s, r, r->id);
+    return changed ? 0 : not_changed(s, r, r->id, false);
 }
 
 static void bind_step(sqlite3_stmt *st, int first, const struct job_step *p)
@@ -258,11 +265,12 @@ static int w_finish(struct sq_store *s, struct sq_wreq *r)
     (void)sqlite3_bind_int(st, 5, j->compiled);
     bind_step(st, 6, &j->compile);
     bind_step(st, 6 + SQ_STEP_NCOLS, &j->run);
+    bind_u64(st, 26, j->attempts);
     int rc = step_once(st);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc);
     if (sqlite3_changes(s->wdb) == 0)
-        return not_changed(s, r, j->id);
+        return not_changed(s, r, j->id, true);
     int e = put_blob(s, r, SQ_BLOB_STDOUT, j->id, j->run.out, j->run.out_len);
     if (e == 0)
         e = put_blob(s, r, SQ_BLOB_STDERR, j->id, j->run.err, j->run.err_len);
@@ -277,10 +285,11 @@ static int w_requeue(struct sq_store *s, struct sq_wreq *r)
 {
     sqlite3_stmt *st = s->wst[SQW_REQUEUE];
     bind_text(st, 1, r->id);
+    bind_u64(st, 2, r->attempts);
     int rc = step_once(st);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc);
-    return sqlite3_changes(s->wdb) ? 0 : not_changed(s, r, r->id);
+    return sqlite3_changes(s->wdb) ? 0 : not_changed(s, r, r->id, true);
 }
 
 static int w_cancel(struct sq_store *s, struct sq_wreq *r)
@@ -321,7 +330,8 @@ static int apply(struct sq_store *s, struct sq_wreq *r)
 /* A result that leaves the transaction as it was before the request. */
 static bool keeps_txn(int result)
 {
-    return result >= 0 || result == -EEXIST || result == -EALREADY || result == -ENOENT;
+    return result >= 0 || result == -EEXIST || result == -EALREADY || result == -ENOENT ||
+           result == -ESTALE;
 }
 
 /* ---- the batch ---- */
@@ -679,25 +689,14 @@ static int report(const struct sq_wreq *r, int e, const char *what, struct moat_
     case -EALREADY:
         return moat_err_set(err, e, "cannot %s job %s: it is %s", what, id,
                             job_status_name(r->was));
+    case -ESTALE:
+        return moat_err_set(err, e, "cannot %s job %s: a later attempt has taken it", what, id);
     case -ESHUTDOWN:
         return moat_err_set(err, e, "cannot %s job %s: the store is closing", what, id);
     default:
         return moat_err_set(err, e, "cannot %s job %s: %s", what, id,
                             r->detail[0] ? r->detail : strerror(-e));
     }
-}
-
-int sq_start(struct store *st, const char *id, int64_t now_ms, uint32_t *attempts,
-             struct moat_err *err)
-{
-    struct sq_wreq r = {.kind = SQ_W_START, .now_ms = now_ms};
-    moat_strlcpy(r.id, id, sizeof(r.id));
-    int e = sync_write((struct sq_store *)st, &r);
-    if (e < 0)
-        return report(&r, e, "start", err);
-    if (attempts)
-        *attempts = r.attempts;
-    return 0;
 }
 
 /* The ticket of a start whose commit is waited for later: the request and
@@ -708,15 +707,15 @@ struct sq_ticket {
     struct sq_sync w;
 };
 
-int sq_start_begin(struct store *st, const char *id, int64_t now_ms,
+int sq_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
                    struct store_ticket **ticket)
 {
     struct sq_ticket *t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
     t->base.ops = st->ops;
-    t->r = (struct sq_wreq){.kind = SQ_W_START, .now_ms = now_ms, .done = sync_done,
-                            .cls = &t->w};
+    t->r = (struct sq_wreq){.kind = SQ_W_START, .now_ms = now_ms, .takeover = takeover,
+                            .done = sync_done, .cls = &t->w};
     moat_strlcpy(t->r.id, id, sizeof(t->r.id));
     pthread_mutex_init(&t->w.mu, NULL);
     pthread_cond_init(&t->w.cond, NULL);
@@ -760,9 +759,9 @@ int sq_finish(struct store *st, const struct job *job, struct moat_err *err)
     return e < 0 ? report(&r, e, "finish", err) : 0;
 }
 
-int sq_requeue(struct store *st, const char *id, struct moat_err *err)
+int sq_requeue(struct store *st, const char *id, uint32_t attempts, struct moat_err *err)
 {
-    struct sq_wreq r = {.kind = SQ_W_REQUEUE};
+    struct sq_wreq r = {.kind = SQ_W_REQUEUE, .attempts = attempts};
     moat_strlcpy(r.id, id, sizeof(r.id));
     int e = sync_write((struct sq_store *)st, &r);
     return e < 0 ? report(&r, e, "requeue", err) : 0;

@@ -150,7 +150,6 @@ static const struct store_ops sq_ops = {
     .insert_async = sq_insert_async,
     .get = sq_get,
     .get_output = sq_get_output,
-    .start = sq_start,
     .start_begin = sq_start_begin,
     .start_wait = sq_start_wait,
     .finish = sq_finish,

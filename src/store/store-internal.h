@@ -24,7 +24,8 @@ struct store_stats {
  * What a driver implements. Ids reaching a driver are well-formed lowercase
  * UUIDs (store.c answers -ENOENT for anything else); jobs given to
  * insert_async and finish have been checked by store.c. Same contracts as
- * the public functions of store.h otherwise.
+ * the public functions of store.h otherwise; store.c answers reads of
+ * inserts in flight and builds store_start from start_begin/start_wait.
  */
 struct store_ops {
     const char *name;
@@ -34,13 +35,11 @@ struct store_ops {
                struct moat_err *err);
     int (*get_output)(struct store *st, const char *id, char **data, size_t *len,
                       struct moat_err *err);
-    int (*start)(struct store *st, const char *id, int64_t now_ms, uint32_t *attempts,
-                 struct moat_err *err);
-    int (*start_begin)(struct store *st, const char *id, int64_t now_ms,
+    int (*start_begin)(struct store *st, const char *id, int64_t now_ms, bool takeover,
                        struct store_ticket **ticket);
     int (*start_wait)(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err);
     int (*finish)(struct store *st, const struct job *job, struct moat_err *err);
-    int (*requeue)(struct store *st, const char *id, struct moat_err *err);
+    int (*requeue)(struct store *st, const char *id, uint32_t attempts, struct moat_err *err);
     int (*cancel)(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
                   struct moat_err *err);
     int (*list_pending)(struct store *st, struct store_pending **out, size_t *n,
@@ -49,8 +48,12 @@ struct store_ops {
     void (*stats)(struct store *st, struct store_stats *out);
 };
 
+struct store_inflight;
+
+/* A driver's open fills ops; store.c owns the rest. */
 struct store {
     const struct store_ops *ops;
+    struct store_inflight *inflight; /* inserts not committed yet (store.c) */
 };
 
 /* A driver's ticket starts with this. */
@@ -60,6 +63,8 @@ struct store_ticket {
 
 /* The SQLite driver: <cfg->data_dir>/moat.db. */
 int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct moat_err *err);
+/* The PostgreSQL driver: cfg->store is its URL. */
+int store_postgres_open(const struct moat_config *cfg, struct store **out, struct moat_err *err);
 
 /* Counters since open. Thread-safe. */
 void store_stats(struct store *st, struct store_stats *out);

@@ -2,6 +2,13 @@
  * store: the driver-independent front. Checks what every driver would
  * check, so that a malformed id never reaches SQL, and dispatches through
  * struct store_ops.
+ *
+ * It also keeps the inserts in flight (queued to the driver, not committed
+ * yet) in a table, so that store_get answers for them from the job being
+ * inserted: a job pushed to an in-process queue as its insert is queued can
+ * be read by the executor that takes it, whatever the driver. An insert
+ * leaves the table before its done callback runs; after a failed insert
+ * the job is not found, as it never existed.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -11,16 +18,130 @@
 #include "store-internal.h"
 #include "moat/util.h"
 
+/* ---- inserts in flight ---- */
+
+#define INFLIGHT_STRIPES 64
+
+struct inflight {
+    struct inflight *next;
+    struct store *st;
+    const struct job *job; /* borrowed from the caller until done */
+    store_done_fn done;
+    void *cls;
+};
+
+struct inflight_stripe {
+    pthread_mutex_t mu;
+    struct inflight *head;
+};
+
+struct store_inflight {
+    struct inflight_stripe stripes[INFLIGHT_STRIPES];
+};
+
+static struct inflight_stripe *stripe_of(struct store *st, const char *id)
+{
+    /* the last characters of a UUIDv7 are random */
+    uint32_t h = 2166136261u;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return &st->inflight->stripes[h % INFLIGHT_STRIPES];
+}
+
+static int inflight_init(struct store *st)
+{
+    st->inflight = calloc(1, sizeof(*st->inflight));
+    if (!st->inflight)
+        return -ENOMEM;
+    for (size_t i = 0; i < INFLIGHT_STRIPES; i++)
+        pthread_mutex_init(&st->inflight->stripes[i].mu, NULL);
+    return 0;
+}
+
+static void inflight_free(struct store_inflight *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < INFLIGHT_STRIPES; i++)
+        pthread_mutex_destroy(&t->stripes[i].mu);
+    free(t);
+}
+
+static void inflight_unlink(struct inflight *f)
+{
+    struct inflight_stripe *s = stripe_of(f->st, f->job->id);
+    pthread_mutex_lock(&s->mu);
+    for (struct inflight **pp = &s->head; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* store_done_fn of every insert: out of the table, then the caller's done. */
+static void inflight_done(void *cls, int result)
+{
+    struct inflight *f = cls;
+    inflight_unlink(f);
+    f->done(f->cls, result);
+    free(f);
+}
+
+/* The job of an insert in flight, copied into *out: 0, or -ENOENT when
+ * there is none (-ENOMEM). */
+static int inflight_get(struct store *st, const char *id, struct job *out)
+{
+    struct inflight_stripe *s = stripe_of(st, id);
+    int r = -ENOENT;
+    pthread_mutex_lock(&s->mu);
+    for (struct inflight *f = s->head; f; f = f->next) {
+        if (strcmp(f->job->id, id) == 0) {
+            r = job_copy_request(out, f->job);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+/* ---- open, close ---- */
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 int store_open(const struct moat_config *cfg, struct store **out, struct moat_err *err)
 {
-    /* One driver for now; the configuration will name the others. */
-    return store_sqlite_open(cfg, out, err);
+    struct store *st = NULL;
+    int r;
+    if (has_prefix(cfg->store, "postgres://") || has_prefix(cfg->store, "postgresql://"))
+        r = moat_err_field(err, -ENOTSUP, "server.store",
+                           "this build has no PostgreSQL driver yet");
+    else if (strcmp(cfg->store, "sqlite") == 0)
+        r = store_sqlite_open(cfg, &st, err);
+    else
+        r = moat_err_field(err, -EINVAL, "server.store", "unknown store %s", cfg->store);
+    if (r < 0 || !st)
+        return r < 0 ? r : moat_err_set(err, -EIO, "store: the driver made no store");
+    if (inflight_init(st) < 0) {
+        st->ops->close(st);
+        return moat_err_set(err, -ENOMEM, "store: out of memory");
+    }
+    *out = st;
+    return 0;
 }
 
 void store_close(struct store *st)
 {
-    if (st)
-        st->ops->close(st);
+    if (!st)
+        return;
+    /* the driver runs every done left (they leave the table) */
+    struct store_inflight *t = st->inflight;
+    st->ops->close(st);
+    inflight_free(t);
 }
 
 /* Ids are stored lowercase (moat_uuid7 makes them so); a client may write
@@ -55,7 +176,24 @@ int store_insert_async(struct store *st, const struct job *job, store_done_fn do
     if (!id_writable(job->id) || job->status != JOB_STATUS_QUEUED || job->nfiles == 0 ||
         !job->files || !done)
         return -EINVAL;
-    return st->ops->insert_async(st, job, done, cls);
+    if (!st->inflight) /* a store made by hand (a test's wrapper) */
+        return st->ops->insert_async(st, job, done, cls);
+    struct inflight *f = malloc(sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    *f = (struct inflight){.st = st, .job = job, .done = done, .cls = cls};
+    /* in the table before the driver has it: its done may come at once */
+    struct inflight_stripe *s = stripe_of(st, job->id);
+    pthread_mutex_lock(&s->mu);
+    f->next = s->head;
+    s->head = f;
+    pthread_mutex_unlock(&s->mu);
+    int r = st->ops->insert_async(st, job, inflight_done, f);
+    if (r < 0) {
+        inflight_unlink(f);
+        free(f);
+    }
+    return r;
 }
 
 /* A caller waiting for one asynchronous write. */
@@ -103,6 +241,9 @@ int store_get(struct store *st, const char *id, unsigned what, struct job *out,
     char nid[MOAT_UUID_LEN + 1];
     if (!normalize_id(id, nid))
         return no_such_job(err);
+    int r = st->inflight ? inflight_get(st, nid, out) : -ENOENT;
+    if (r != -ENOENT)
+        return r < 0 ? moat_err_set(err, r, "out of memory") : 0;
     return st->ops->get(st, nid, what, out, err);
 }
 
@@ -115,22 +256,24 @@ int store_get_output(struct store *st, const char *id, char **data, size_t *len,
     return st->ops->get_output(st, nid, data, len, err);
 }
 
-int store_start(struct store *st, const char *id, int64_t now_ms, uint32_t *attempts,
-                struct moat_err *err)
-{
-    char nid[MOAT_UUID_LEN + 1];
-    if (!normalize_id(id, nid))
-        return no_such_job(err);
-    return st->ops->start(st, nid, now_ms, attempts, err);
-}
-
-int store_start_begin(struct store *st, const char *id, int64_t now_ms,
+int store_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
                       struct store_ticket **ticket)
 {
     char nid[MOAT_UUID_LEN + 1];
     if (!normalize_id(id, nid))
         return -ENOENT;
-    return st->ops->start_begin(st, nid, now_ms, ticket);
+    return st->ops->start_begin(st, nid, now_ms, takeover, ticket);
+}
+
+int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover,
+                uint32_t *attempts, struct moat_err *err)
+{
+    struct store_ticket *t = NULL;
+    int r = store_start_begin(st, id, now_ms, takeover, &t);
+    if (r < 0)
+        return r == -ENOENT ? no_such_job(err)
+                            : moat_err_set(err, r, "cannot start job %s: %s", id, strerror(-r));
+    return store_start_wait(t, attempts, err);
 }
 
 int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err)
@@ -147,12 +290,12 @@ int store_finish(struct store *st, const struct job *job, struct moat_err *err)
     return st->ops->finish(st, job, err);
 }
 
-int store_requeue(struct store *st, const char *id, struct moat_err *err)
+int store_requeue(struct store *st, const char *id, uint32_t attempts, struct moat_err *err)
 {
     char nid[MOAT_UUID_LEN + 1];
     if (!normalize_id(id, nid))
         return no_such_job(err);
-    return st->ops->requeue(st, nid, err);
+    return st->ops->requeue(st, nid, attempts, err);
 }
 
 int store_cancel(struct store *st, const char *id, int64_t now_ms, enum job_status *was,

@@ -1,11 +1,11 @@
 /*
- * The executor service with everything real: a SQLite store in a temporary
- * data directory, the local queue, a warm pool of real boxes, two executor
- * threads. Jobs go in as the API puts them (store_insert + queue_push) and
- * their stored results are checked: verdicts, output, attempts, output
- * hash; a running job cancelled; a job cancelled while queued skipped; an
- * internal error retried up to retry_attempts and then failed; the metrics
- * and the stats.
+ * The job service (exec) with everything real: a SQLite store in a
+ * temporary data directory, the local queue, a warm pool of real boxes, two
+ * executor threads. Jobs go in as the API puts them (exec_submit, waiting
+ * for their final notice) and their stored results are checked: verdicts,
+ * output, attempts, output hash; a running job cancelled; a job cancelled
+ * while queued skipped; an internal error retried up to retry_attempts and
+ * then failed; recovery after a stop; the metrics and the stats.
  *
  * The store the service sees is a fault store (store/fault_store.h) over
  * the real one: it fails chosen writes as a full or failing disk would,
@@ -63,7 +63,7 @@ static const char langs_ini[] = "[python]\n"
                                 "source = main.txt\n"
                                 "run = /usr/bin/moat-no-such-interpreter {main}\n";
 
-/* What the finished callback heard, from the executor threads. */
+/* What the final notices said, from the executor threads. */
 struct heard {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -86,7 +86,7 @@ struct fx {
     struct queue *queue;
     struct obs_registry *metrics;
     struct exec_cache *cache; /* NULL unless the test opens one */
-    struct exec_service *svc;
+    struct exec *svc;
     struct fault_store *fs; /* what the service sees as its store */
     struct heard heard;
 };
@@ -123,9 +123,18 @@ static bool same_as_stored(struct store *st, const struct job *f)
     return same;
 }
 
-static void on_finished(void *cls, const char *id, const struct job *final)
+/* The notice of a waiting submission (or a watch): a final one is heard. */
+static void on_notice(void *cls, const struct exec_notice *n)
 {
     struct heard *h = cls;
+    if (n->kind != EXEC_FINAL) {
+        if (n->kind != EXEC_STOPPING)
+            print_error("job %s: notice %d (error %d) instead of its final status\n", n->id,
+                        (int)n->kind, n->error);
+        return;
+    }
+    const char *id = n->id;
+    const struct job *final = n->final;
     bool same = !final || (strcmp(final->id, id) == 0 && same_as_stored(h->store, final));
     pthread_mutex_lock(&h->lock);
     h->finals += final != NULL;
@@ -165,13 +174,13 @@ static bool wait_finished(struct fx *f, const char *id, int timeout_ms)
     return found;
 }
 
-/* Puts a job in as the API does: stored, then queued. */
-static void submit(struct fx *f, const char *lang, const char *code, const char *in,
-                   uint64_t time_ms, char id[MOAT_UUID_LEN + 1])
+/* A decoded request, as the API makes it. */
+static struct job *request(struct fx *f, const char *lang, const char *code, const char *in,
+                           uint64_t time_ms)
 {
+    struct job *jp = calloc(1, sizeof(*jp));
+    assert_non_null(jp);
     struct job j = {0};
-    moat_uuid7(j.id);
-    j.status = JOB_STATUS_QUEUED;
     moat_strlcpy(j.language, lang, sizeof(j.language));
     moat_strlcpy(j.language_given, lang, sizeof(j.language_given));
     moat_strlcpy(j.version, "1", sizeof(j.version));
@@ -190,19 +199,54 @@ static void submit(struct fx *f, const char *lang, const char *code, const char 
         j.stdin_data = moat_strdup(in);
         j.stdin_len = strlen(in);
     }
-    j.created_ms = (int64_t)moat_realtime_ms();
-    char *blob = NULL;
-    size_t len = 0;
-    assert_int_equal(job_code_blob(&j, &blob, &len), 0);
-    moat_sha256_hex(blob, len, j.code_hash);
-    free(blob);
+    *jp = j;
+    return jp;
+}
+
+/* The requests submitted, kept until the test's teardown (exec borrows a
+ * job until its notice; a waiting one until it is final). */
+#define MAX_SUBMITTED 64
+static struct job *submitted[MAX_SUBMITTED];
+static size_t nsubmitted;
+
+/* Puts a job in as the API does, waiting for its final notice. */
+static void submit(struct fx *f, const char *lang, const char *code, const char *in,
+                   uint64_t time_ms, char id[MOAT_UUID_LEN + 1])
+{
+    assert_true(nsubmitted < MAX_SUBMITTED);
+    struct job *j = request(f, lang, code, in, time_ms);
+    submitted[nsubmitted++] = j;
+    int r = exec_submit(f->svc, j, true, f, on_notice, &f->heard);
+    if (r < 0)
+        fail_msg("exec_submit: %s (%d)", strerror(-r), r);
+    moat_strlcpy(id, j->id, MOAT_UUID_LEN + 1);
+}
+
+/* A job as a previous run left it: stored and queued, no exec running
+ * (recovery pushes it when exec starts). */
+static void submit_before_start(struct fx *f, const char *lang, const char *code,
+                                char id[MOAT_UUID_LEN + 1])
+{
+    struct job *j = request(f, lang, code, NULL, 0);
+    moat_uuid7(j->id);
+    j->status = JOB_STATUS_QUEUED;
+    j->created_ms = (int64_t)moat_realtime_ms();
+    assert_int_equal(job_code_hash(j, j->code_hash), 0);
     struct moat_err err = {0};
-    int r = store_insert(f->store, &j, &err);
+    int r = store_insert(f->store, j, &err);
     if (r < 0)
         fail_msg("store_insert: %s (%d)", err.msg, r);
-    assert_int_equal(queue_push(f->queue, j.id, j.priority, 0, false), 0);
-    moat_strlcpy(id, j.id, MOAT_UUID_LEN + 1);
-    job_release(&j);
+    moat_strlcpy(id, j->id, MOAT_UUID_LEN + 1);
+    job_release(j);
+    free(j);
+}
+
+/* Hears job id's final notice (a watch, as a GET ?wait=true makes). */
+static void watch(struct fx *f, const char *id)
+{
+    int r = exec_watch(f->svc, id, f, on_notice, &f->heard);
+    if (r < 0)
+        fail_msg("exec_watch %s: %d", id, r);
 }
 
 static void load(struct fx *f, const char *id, struct job *j)
@@ -215,7 +259,7 @@ static void load(struct fx *f, const char *id, struct job *j)
 
 static void start_service(struct fx *f)
 {
-    struct exec_service_deps deps = {
+    struct exec_deps deps = {
         .cfg = &f->cfg,
         .langs = f->langs,
         .store = &f->fs->base,
@@ -223,14 +267,14 @@ static void start_service(struct fx *f)
         .pool = f->pool,
         .cache = f->cache,
         .metrics = f->metrics,
-        .finished = on_finished,
-        .finished_cls = &f->heard,
     };
     f->heard.store = f->store;
     struct moat_err err = {0};
-    int r = exec_service_start(&deps, &f->svc, &err);
+    int r = exec_start(&deps, &f->svc, &err);
+    if (r == 0)
+        r = exec_recover(f->svc, &err);
     if (r < 0)
-        fail_msg("exec_service_start: %s (%d)", err.msg, r);
+        fail_msg("exec_start: %s (%d)", err.msg, r);
 }
 
 /* The value of one series in the rendered metrics (a line starting with
@@ -293,9 +337,9 @@ static void assert_completed(struct fx *f, const char *id, enum job_verdict v, i
 static void wait_idle(struct fx *f)
 {
     for (int i = 0; i < 2000; i++) {
-        struct exec_service_stats st;
+        struct exec_stats st;
         struct queue_stats qs;
-        exec_service_stats(f->svc, &st);
+        exec_stats(f->svc, &st);
         queue_stats(f->queue, &qs);
         if (st.busy == 0 && qs.in_flight == 0 && metric(f, "moat_workers_busy") == 0)
             return;
@@ -308,8 +352,8 @@ static void test_jobs(void **state)
 {
     struct fx *f = *state;
     start_service(f);
-    struct exec_service_stats st;
-    exec_service_stats(f->svc, &st);
+    struct exec_stats st;
+    exec_stats(f->svc, &st);
     assert_int_equal(st.workers, 2);
 
     char py[MOAT_UUID_LEN + 1], sh[MOAT_UUID_LEN + 1], c[MOAT_UUID_LEN + 1],
@@ -364,7 +408,8 @@ static void test_jobs(void **state)
     assert_true(metric(f, "moat_workers") == 2);
     assert_true(metric(f, "moat_workers_busy") == 0);
     assert_true(metric(f, "moat_retries_total") == 0);
-    exec_service_stats(f->svc, &st);
+    assert_true(metric(f, "moat_store_write_seconds_count{op=\"insert\"}") == 5);
+    exec_stats(f->svc, &st);
     assert_int_equal(st.busy, 0);
     /* each completed job was told with its final record, as stored */
     pthread_mutex_lock(&f->heard.lock);
@@ -418,30 +463,33 @@ static void test_cancel_running(void **state)
     wait_status(f, id, JOB_STATUS_RUNNING);
     wait_program(f, "python3");
 
-    /* as the API does: the store first, then the executor */
+    /* as the API does: exec says cancelled in the store, then kills */
     enum job_status was;
     struct moat_err err = {0};
-    assert_int_equal(store_cancel(f->store, id, (int64_t)moat_realtime_ms(), &was, &err), 0);
-    assert_int_equal(was, JOB_STATUS_RUNNING);
     uint64_t t0 = moat_now_ns();
-    assert_int_equal(exec_service_cancel(f->svc, id), 0);
+    assert_int_equal(exec_cancel(f->svc, id, &was, &err), 0);
+    assert_int_equal(was, JOB_STATUS_RUNNING);
     assert_true(wait_finished(f, id, 5000));
-    uint64_t ms = (moat_now_ns() - t0) / 1000000;
-    if (ms > 1500)
-        fail_msg("the cancelled job ended %llu ms after the cancel", (unsigned long long)ms);
-
     struct job j = {0};
     load(f, id, &j);
     assert_int_equal(j.status, JOB_STATUS_CANCELLED);
     assert_int_equal(j.attempts, 1);
     job_release(&j);
-    assert_int_equal(exec_service_cancel(f->svc, id), -ENOENT);
+    /* the program is gone, and its executor free, well within a second */
+    wait_idle(f);
+    uint64_t ms = (moat_now_ns() - t0) / 1000000;
+    if (ms > 1500)
+        fail_msg("the cancelled job's executor was free %llu ms after the cancel",
+                 (unsigned long long)ms);
+    assert_int_equal(exec_cancel(f->svc, id, &was, &err), -EALREADY);
+    assert_int_equal(was, JOB_STATUS_CANCELLED);
     char other[MOAT_UUID_LEN + 1];
     moat_uuid7(other);
-    assert_int_equal(exec_service_cancel(f->svc, other), -ENOENT);
-    /* counted by whoever made it cancelled in the store (here the test, as
-     * the API would), not again by the executor */
-    assert_true(metric(f, "moat_jobs_total{status=\"cancelled\",verdict=\"cancelled\"}") <= 0);
+    assert_int_equal(exec_cancel(f->svc, other, &was, &err), -ENOENT);
+    /* counted once: by the cancel that made it final, not again by the
+     * executor */
+    assert_true(metric(f, "moat_jobs_total{status=\"cancelled\",verdict=\"cancelled\"}") == 1);
+    assert_int_equal(heard_count(&f->heard, id), 1);
 
     /* the executor goes on with the next job */
     submit(f, "python", "print(1 + 1)\n", NULL, 0, other);
@@ -449,28 +497,26 @@ static void test_cancel_running(void **state)
     assert_completed(f, other, JOB_VERDICT_OK, 0, "2\n");
 }
 
-/* A cancel as soon as an executor holds the job, whether the program has
- * started or not, and with nobody cancelling in the store: the executor
- * makes the job cancelled itself, and the box it holds stays good (a box
+/* A cancel at once, whether an executor holds the job, the program has
+ * started or neither: the job is cancelled, and the boxes stay good (a box
  * that got no cancel signal is kept for the next job). */
 static void test_cancel_early(void **state)
 {
     struct fx *f = *state;
     start_service(f);
-    char id[MOAT_UUID_LEN + 1];
-    submit(f, "python", "while True:\n    pass\n", NULL, 10000, id);
-    uint64_t t0 = moat_now_ns();
-    while (exec_service_cancel(f->svc, id) != 0) {
-        if (moat_now_ns() - t0 > 10000000000ull)
-            fail_msg("no executor took the job in 10 s");
+    for (int round = 0; round < 3; round++) {
+        char id[MOAT_UUID_LEN + 1];
+        submit(f, "python", "while True:\n    pass\n", NULL, 10000, id);
+        enum job_status was;
+        struct moat_err err = {0};
+        assert_int_equal(exec_cancel(f->svc, id, &was, &err), 0);
+        assert_true(wait_finished(f, id, 5000));
+        struct job j = {0};
+        load(f, id, &j);
+        assert_int_equal(j.status, JOB_STATUS_CANCELLED);
+        assert_true(j.attempts <= 1);
+        job_release(&j);
     }
-    assert_true(wait_finished(f, id, 5000));
-    struct job j = {0};
-    load(f, id, &j);
-    assert_int_equal(j.status, JOB_STATUS_CANCELLED);
-    assert_true(j.attempts <= 1);
-    job_release(&j);
-
     char next[3][MOAT_UUID_LEN + 1];
     for (int i = 0; i < 3; i++)
         submit(f, "bash", "echo fine\n", NULL, 0, next[i]);
@@ -478,21 +524,23 @@ static void test_cancel_early(void **state)
         assert_true(wait_finished(f, next[i], 30000));
         assert_completed(f, next[i], JOB_VERDICT_OK, 0, "fine\n");
     }
+    wait_idle(f);
 }
 
 static void test_cancel_queued(void **state)
 {
     struct fx *f = *state;
-    /* cancelled in the store while still in the queue (no queue_remove):
-     * the executor that takes it skips it */
+    /* cancelled in the store while its entry waits in the queue (nobody
+     * took it out): the executor that takes it drops it unrun */
     char gone[MOAT_UUID_LEN + 1], next[MOAT_UUID_LEN + 1];
-    submit(f, "python", "print('never')\n", NULL, 0, gone);
+    submit_before_start(f, "python", "print('never')\n", gone);
     enum job_status was;
     struct moat_err err = {0};
     assert_int_equal(store_cancel(f->store, gone, (int64_t)moat_realtime_ms(), &was, &err), 0);
     assert_int_equal(was, JOB_STATUS_QUEUED);
+    assert_int_equal(queue_push(f->queue, gone, JOB_PRIORITY_MAX, false), 0);
+    start_service(f); /* recovery queues nothing for it: it is final */
     submit(f, "python", "print('next')\n", NULL, 0, next);
-    start_service(f);
     assert_true(wait_finished(f, next, 30000));
     assert_completed(f, next, JOB_VERDICT_OK, 0, "next\n");
 
@@ -686,24 +734,26 @@ static void test_requeue_retried(void **state)
     wait_idle(f);
 }
 
-/* A job cancelled on the executor only, whose cancel the store fails
- * twice: cancelled in the end, counted once. */
-static void test_cancel_retried(void **state)
+/* A cancel the store fails is refused and changes nothing: the job runs
+ * on; a cancel once the store writes again cancels it, counted once. */
+static void test_cancel_refused_then_done(void **state)
 {
     struct fx *f = *state;
-    fault_store_set(f->fs, FAULT_CANCEL, -EIO, 2);
     start_service(f);
     char id[MOAT_UUID_LEN + 1];
     submit(f, "python", "while True:\n    pass\n", NULL, 10000, id);
-    uint64_t t0 = moat_now_ns();
-    while (exec_service_cancel(f->svc, id) != 0) {
-        if (ms_since(t0) > 10000)
-            fail_msg("no executor took the job in 10 s");
-        (void)sched_yield();
-    }
+    wait_status(f, id, JOB_STATUS_RUNNING);
+    wait_program(f, "python3");
+    fault_store_set(f->fs, FAULT_CANCEL, -EIO, 1);
+    enum job_status was;
+    struct moat_err err = {0};
+    assert_int_equal(exec_cancel(f->svc, id, &was, &err), -EIO);
+    assert_int_equal(stored_status(f, id, NULL), JOB_STATUS_RUNNING);
+    assert_int_equal(heard_count(&f->heard, id), 0);
+    wait_program(f, "python3"); /* still running */
+    assert_int_equal(exec_cancel(f->svc, id, &was, &err), 0);
     assert_true(wait_finished(f, id, 10000));
     assert_int_equal(stored_status(f, id, NULL), JOB_STATUS_CANCELLED);
-    assert_int_equal(fault_store_calls(f->fs, FAULT_CANCEL), 3);
     assert_true(metric(f, "moat_jobs_total{status=\"cancelled\",verdict=\"cancelled\"}") == 1);
     wait_idle(f);
 }
@@ -730,8 +780,9 @@ static void test_unstorable_result_retried(void **state)
 }
 
 /* Stopped while the store still fails the result: the stop does not wait
- * for the disk, the job stays running and unacknowledged, and recovery
- * (as moat serve does it at start) runs it again to its end, once. */
+ * for the disk, the job stays running and its entry unacknowledged, and
+ * recovery (as moat serve does it at start) runs it again to its end,
+ * once. */
 static void test_stop_leaves_job_for_recovery(void **state)
 {
     struct fx *f = *state;
@@ -742,7 +793,7 @@ static void test_stop_leaves_job_for_recovery(void **state)
     assert_true(fault_store_wait_calls(f->fs, FAULT_FINISH, 3, 30000));
     uint64_t t0 = moat_now_ns();
     queue_shutdown(f->queue);
-    exec_service_stop(f->svc);
+    exec_stop(f->svc);
     f->svc = NULL;
     if (ms_since(t0) > 1500)
         fail_msg("the stop took %llu ms", (unsigned long long)ms_since(t0));
@@ -750,7 +801,12 @@ static void test_stop_leaves_job_for_recovery(void **state)
     assert_int_equal(stored_status(f, id, &attempts), JOB_STATUS_RUNNING);
     assert_int_equal(attempts, 1);
     assert_int_equal(heard_count(&f->heard, id), 0);
-    assert_in_flight(f, 1);
+    /* its entry was given back, not acknowledged (another taker would get
+     * it; this queue dies here, and recovery queues the job again) */
+    assert_in_flight(f, 0);
+    struct queue_stats qs;
+    queue_stats(f->queue, &qs);
+    assert_int_equal(qs.depth, 1);
 
     struct store_pending *p = NULL;
     size_t n = 0;
@@ -761,10 +817,9 @@ static void test_stop_leaves_job_for_recovery(void **state)
     queue_close(f->queue);
     struct moat_err err = {0};
     assert_int_equal(queue_open(&f->cfg, &f->queue, &err), 0);
-    assert_int_equal(store_requeue(f->store, id, &err), 0);
-    assert_int_equal(queue_push(f->queue, id, JOB_PRIORITY_DEFAULT, 0, false), 0);
     fault_store_set(f->fs, FAULT_FINISH, 0, 0);
-    start_service(f);
+    start_service(f); /* recovery puts it back to queued and queues it */
+    watch(f, id);
     assert_true(wait_finished(f, id, 30000));
     struct job j = {0};
     load(f, id, &j);
@@ -823,8 +878,13 @@ static int test_teardown(void **state)
 {
     struct fx *f = *state;
     queue_shutdown(f->queue);
-    exec_service_stop(f->svc);
+    exec_stop(f->svc);
     f->svc = NULL;
+    for (size_t i = 0; i < nsubmitted; i++) {
+        job_release(submitted[i]);
+        free(submitted[i]);
+    }
+    nsubmitted = 0;
     fault_store_free(f->fs);
     f->fs = NULL;
     exec_cache_free(f->cache);
@@ -852,6 +912,7 @@ static int group_setup(void **state)
     f->cfg.retry_attempts = 3;
     f->cfg.retry_base_ms = 20;
     f->cfg.retry_factor = 2;
+    f->cfg.max_wait_ms = 120000; /* a watch outlives every test's wait */
     f->cfg0 = f->cfg;
     pthread_mutex_init(&f->heard.lock, NULL);
     pthread_cond_init(&f->heard.cond, NULL);
@@ -913,7 +974,7 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_start_retried_after_run, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_requeue_retried, test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_retried, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_refused_then_done, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_unstorable_result_retried, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_stop_leaves_job_for_recovery, test_setup,
                                         test_teardown),

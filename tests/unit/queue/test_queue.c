@@ -36,7 +36,9 @@ static uint64_t now_ms(void)
 
 static struct queue *open_queue(uint64_t max)
 {
-    struct moat_config cfg = {.max_queue = max};
+    struct moat_config cfg;
+    config_defaults(&cfg);
+    cfg.max_queue = max;
     struct queue *q = NULL;
     struct moat_err err = {0};
     assert_int_equal(queue_open(&cfg, &q, &err), 0);
@@ -48,15 +50,39 @@ static void push_n(struct queue *q, unsigned n, int prio)
 {
     char id[MOAT_UUID_LEN + 1];
     make_id(id, n);
-    assert_int_equal(queue_push(q, id, prio, 0, false), 0);
+    assert_int_equal(queue_push(q, id, prio, false), 0);
 }
 
 static unsigned take_n(struct queue *q, int *prio)
 {
-    char id[MOAT_UUID_LEN + 1];
-    assert_int_equal(queue_take(q, 0, id, prio), 0);
-    queue_ack(q, id);
-    return id_num(id);
+    struct queue_entry e;
+    assert_int_equal(queue_take(q, 0, &e), 0);
+    if (prio)
+        *prio = e.priority;
+    queue_ack(q, &e);
+    assert_null(e.handle);
+    return id_num(e.id);
+}
+
+/* Entry n, due delay_ms from now (as a retry's backoff makes it): pushed,
+ * taken and sent back. The queue must hold nothing else ready. Returns
+ * when it is due at the earliest. */
+static uint64_t push_delayed(struct queue *q, unsigned n, int prio, uint64_t delay_ms)
+{
+    push_n(q, n, prio);
+    struct queue_entry e;
+    assert_int_equal(queue_take(q, 0, &e), 0);
+    assert_int_equal(id_num(e.id), n);
+    uint64_t due = now_ms() + delay_ms;
+    assert_int_equal(queue_retry(q, &e, delay_ms), 0);
+    assert_null(e.handle);
+    return due;
+}
+
+static int take_none(struct queue *q, int timeout_ms)
+{
+    struct queue_entry e;
+    return queue_take(q, timeout_ms, &e);
 }
 
 static void test_priority_order(void **state)
@@ -73,8 +99,7 @@ static void test_priority_order(void **state)
         assert_int_equal(take_n(q, &p), want[i]);
         assert_int_equal(p, want_prio[i]);
     }
-    char id[MOAT_UUID_LEN + 1];
-    assert_int_equal(queue_take(q, 0, id, NULL), -ETIMEDOUT);
+    assert_int_equal(take_none(q, 0), -ETIMEDOUT);
     queue_close(q);
 }
 
@@ -96,32 +121,28 @@ static void test_delayed_not_taken_early(void **state)
 {
     (void)state;
     struct queue *q = open_queue(100);
-    char id[MOAT_UUID_LEN + 1];
-    uint64_t t0 = now_ms();
-    make_id(id, 1);
-    assert_int_equal(queue_push(q, id, 10, t0 + 400, false), 0);
-    make_id(id, 2);
-    assert_int_equal(queue_push(q, id, 0, 0, false), 0);
-    make_id(id, 3); /* due already: not delayed at all */
-    assert_int_equal(queue_push(q, id, 0, t0 > 0 ? t0 - 1 : 0, false), 0);
+    uint64_t due = push_delayed(q, 1, 10, 400);
+    (void)push_delayed(q, 3, 0, 0); /* due at once: not delayed at all */
+    push_n(q, 2, 0);
 
     /* The higher priority is delayed: the low ones come first (the delay is
      * long enough for a loaded machine to get here before it ends). */
-    assert_int_equal(take_n(q, NULL), 2);
     assert_int_equal(take_n(q, NULL), 3);
-    assert_int_equal(queue_take(q, 0, id, NULL), -ETIMEDOUT);
-    assert_int_equal(queue_take(q, 20, id, NULL), -ETIMEDOUT);
+    assert_int_equal(take_n(q, NULL), 2);
+    assert_int_equal(take_none(q, 0), -ETIMEDOUT);
+    assert_int_equal(take_none(q, 20), -ETIMEDOUT);
     struct queue_stats st;
     queue_stats(q, &st);
     assert_int_equal(st.depth, 1);
 
     /* A taker blocked forever is woken by the delayed entry's time. */
-    int p = -1;
-    assert_int_equal(queue_take(q, -1, id, &p), 0);
-    assert_true(now_ms() >= t0 + 400);
-    assert_int_equal(id_num(id), 1);
-    assert_int_equal(p, 10);
-    queue_ack(q, id);
+    struct queue_entry e;
+    assert_int_equal(queue_take(q, -1, &e), 0);
+    assert_true(now_ms() >= due);
+    assert_int_equal(id_num(e.id), 1);
+    assert_int_equal(e.priority, 10);
+    assert_int_equal(e.deliveries, 2);
+    queue_ack(q, &e);
     queue_close(q);
 }
 
@@ -129,19 +150,18 @@ static void test_delayed_due_order(void **state)
 {
     (void)state;
     struct queue *q = open_queue(100);
-    char id[MOAT_UUID_LEN + 1];
-    uint64_t t0 = now_ms();
     const uint64_t delay[] = {120, 40, 80, 40};
-    for (unsigned i = 0; i < MOAT_ARRAY_SIZE(delay); i++) {
-        make_id(id, i);
-        assert_int_equal(queue_push(q, id, 5, t0 + delay[i], false), 0);
-    }
-    /* Same level: due order, push order among equal times. */
+    uint64_t due[MOAT_ARRAY_SIZE(delay)];
+    for (unsigned i = 0; i < MOAT_ARRAY_SIZE(delay); i++)
+        due[i] = push_delayed(q, i, 5, delay[i]);
+    /* Same level: due order, send-back order among equal times. */
     const unsigned want[] = {1, 3, 2, 0};
     for (unsigned i = 0; i < MOAT_ARRAY_SIZE(want); i++) {
-        assert_int_equal(queue_take(q, 2000, id, NULL), 0);
-        assert_int_equal(id_num(id), want[i]);
-        assert_true(now_ms() >= t0 + delay[want[i]]);
+        struct queue_entry e;
+        assert_int_equal(queue_take(q, 2000, &e), 0);
+        assert_int_equal(id_num(e.id), want[i]);
+        assert_true(now_ms() >= due[want[i]]);
+        queue_ack(q, &e);
     }
     queue_close(q);
 }
@@ -150,9 +170,8 @@ static void test_timeout_waits(void **state)
 {
     (void)state;
     struct queue *q = open_queue(100);
-    char id[MOAT_UUID_LEN + 1];
     uint64_t t0 = now_ms();
-    assert_int_equal(queue_take(q, 60, id, NULL), -ETIMEDOUT);
+    assert_int_equal(take_none(q, 60), -ETIMEDOUT);
     assert_true(now_ms() >= t0 + 60);
     queue_close(q);
 }
@@ -171,9 +190,9 @@ static void test_reserve_bound(void **state)
 
     char id[MOAT_UUID_LEN + 1];
     make_id(id, 1);
-    assert_int_equal(queue_push(q, id, 5, 0, true), 0);
+    assert_int_equal(queue_push(q, id, 5, true), 0);
     make_id(id, 2);
-    assert_int_equal(queue_push(q, id, 5, 0, true), 0);
+    assert_int_equal(queue_push(q, id, 5, true), 0);
     queue_stats(q, &st);
     assert_int_equal(st.depth, 2);
     assert_int_equal(st.reserved, 1);
@@ -216,10 +235,9 @@ static void test_remove(void **state)
     (void)state;
     struct queue *q = open_queue(100);
     char id[MOAT_UUID_LEN + 1];
+    (void)push_delayed(q, 9, 5, 100000);
     for (unsigned i = 0; i < 5; i++)
         push_n(q, i, 5);
-    make_id(id, 9);
-    assert_int_equal(queue_push(q, id, 5, now_ms() + 100000, false), 0);
 
     make_id(id, 2); /* the middle of a FIFO */
     assert_int_equal(queue_remove(q, id), 0);
@@ -230,16 +248,16 @@ static void test_remove(void **state)
     assert_int_equal(queue_remove(q, id), -ENOENT);
     assert_int_equal(queue_remove(q, "not-an-id-because-it-is-far-too-long-to-be-one"), -ENOENT);
 
-    assert_int_equal(queue_take(q, 0, id, NULL), 0);
-    assert_int_equal(id_num(id), 0);
-    assert_int_equal(queue_remove(q, id), -ENOENT); /* taken */
-    queue_ack(q, id);
-    make_id(id, 0);
+    struct queue_entry e;
+    assert_int_equal(queue_take(q, 0, &e), 0);
+    assert_int_equal(id_num(e.id), 0);
+    assert_int_equal(queue_remove(q, e.id), -ENOENT); /* taken */
+    queue_ack(q, &e);
     assert_int_equal(take_n(q, NULL), 1);
     assert_int_equal(take_n(q, NULL), 3);
     make_id(id, 4); /* the last one: the level's tail */
     assert_int_equal(queue_remove(q, id), 0);
-    assert_int_equal(queue_take(q, 0, id, NULL), -ETIMEDOUT);
+    assert_int_equal(take_none(q, 0), -ETIMEDOUT);
     struct queue_stats st;
     queue_stats(q, &st);
     assert_int_equal(st.depth, 0);
@@ -253,52 +271,83 @@ static void test_bad_input_and_duplicates(void **state)
     struct queue *q = open_queue(1);
     char id[MOAT_UUID_LEN + 1];
     make_id(id, 1);
-    assert_int_equal(queue_push(q, id, 11, 0, false), -EINVAL);
-    assert_int_equal(queue_push(q, id, -1, 0, false), -EINVAL);
-    assert_int_equal(queue_push(q, "", 5, 0, false), -EINVAL);
-    assert_int_equal(queue_push(q, "0123456789-0123456789-0123456789-01234", 5, 0, false), -EINVAL);
+    assert_int_equal(queue_push(q, id, 11, false), -EINVAL);
+    assert_int_equal(queue_push(q, id, -1, false), -EINVAL);
+    assert_int_equal(queue_push(q, "", 5, false), -EINVAL);
+    assert_int_equal(queue_push(q, "0123456789-0123456789-0123456789-01234", 5, false), -EINVAL);
 
     /* A second push of a waiting id changes nothing and frees its place. */
     assert_int_equal(queue_reserve(q), 0);
-    assert_int_equal(queue_push(q, id, 5, 0, true), 0);
+    assert_int_equal(queue_push(q, id, 5, true), 0);
     assert_int_equal(queue_reserve(q), -EAGAIN);
     struct queue_stats st;
     queue_stats(q, &st);
     assert_int_equal(st.depth, 1);
     assert_int_equal(st.reserved, 0);
+    /* an entry already ended is not ended again */
+    struct queue_entry e;
+    assert_int_equal(queue_take(q, 0, &e), 0);
+    queue_ack(q, &e);
+    queue_ack(q, &e);
+    queue_release(q, &e, true);
+    assert_int_equal(queue_retry(q, &e, 0), -EINVAL);
+    assert_int_equal(queue_touch(q, &e), -EINVAL);
+    assert_int_equal(take_none(q, 0), -ETIMEDOUT);
     queue_close(q);
 }
 
-static void test_inflight_and_requeue(void **state)
+/* An entry is its taker's until it ends it one way: ack (gone), retry
+ * (back after a delay), release (back at once, or left to a new taker);
+ * deliveries count the takes. */
+static void test_entry_lifecycle(void **state)
 {
     (void)state;
     struct queue *q = open_queue(10);
     struct queue_stats st;
-    char id[MOAT_UUID_LEN + 1];
+    assert_true(queue_in_process(q));
+    assert_true(queue_ready(q));
     push_n(q, 1, 5);
     push_n(q, 2, 5);
-    assert_int_equal(queue_take(q, 0, id, NULL), 0);
+    struct queue_entry e;
+    assert_int_equal(queue_take(q, 0, &e), 0);
+    assert_int_equal(id_num(e.id), 1);
+    assert_int_equal(e.deliveries, 1);
+    assert_int_equal(queue_touch(q, &e), 0);
     queue_stats(q, &st);
     assert_int_equal(st.depth, 1);
     assert_int_equal(st.in_flight, 1);
 
-    /* A retry: the taken id goes back (delayed) before it is acked. */
-    assert_int_equal(queue_push(q, id, 5, now_ms() + 30, false), 0);
-    queue_ack(q, id);
-    queue_ack(q, id); /* twice: no effect */
-    queue_ack(q, "00000000-0000-7000-8000-000000000099");
+    /* a retry: back after its delay, behind what is ready */
+    assert_int_equal(queue_retry(q, &e, 30), 0);
+    assert_null(e.handle);
     queue_stats(q, &st);
     assert_int_equal(st.depth, 2);
     assert_int_equal(st.in_flight, 0);
     assert_int_equal(take_n(q, NULL), 2);
-    assert_int_equal(queue_take(q, 1000, id, NULL), 0);
-    assert_int_equal(id_num(id), 1);
+    assert_int_equal(queue_take(q, 1000, &e), 0);
+    assert_int_equal(id_num(e.id), 1);
+    assert_int_equal(e.deliveries, 2);
+
+    /* released for redelivery: back at once */
+    queue_release(q, &e, true);
+    assert_int_equal(queue_take(q, 0, &e), 0);
+    assert_int_equal(e.deliveries, 3);
+    /* a copy pushed while it is taken (recovery): sending it back keeps one */
+    push_n(q, 1, 5);
+    assert_int_equal(queue_retry(q, &e, 0), 0);
     queue_stats(q, &st);
-    assert_int_equal(st.in_flight, 1);
-    queue_ack(q, id);
+    assert_int_equal(st.depth, 1);
+    assert_int_equal(queue_take(q, 0, &e), 0);
+    /* released without redelivery: gone (its new taker has it) */
+    queue_release(q, &e, false);
+    assert_int_equal(take_none(q, 0), -ETIMEDOUT);
     queue_stats(q, &st);
     assert_int_equal(st.depth, 0);
     assert_int_equal(st.in_flight, 0);
+    /* no other node: events go nowhere, and fail nothing */
+    char id[MOAT_UUID_LEN + 1];
+    make_id(id, 1);
+    assert_int_equal(queue_announce(q, QUEUE_EVENT_FINAL, id, "{}", 2), 0);
     queue_close(q);
 }
 
@@ -311,9 +360,8 @@ struct taker {
 static void *blocked_taker(void *arg)
 {
     struct taker *t = arg;
-    char id[MOAT_UUID_LEN + 1];
     atomic_store(&t->tid, (pid_t)syscall(SYS_gettid));
-    t->rc = queue_take(t->q, -1, id, NULL);
+    t->rc = take_none(t->q, -1);
     return NULL;
 }
 
@@ -369,8 +417,8 @@ static void test_shutdown_wakes_taker(void **state)
         fail_msg("the takers were not all blocked in queue_take after 10 s");
     /* From now on, even with entries waiting. */
     push_n(q, 1, 5);
-    char id[MOAT_UUID_LEN + 1];
-    assert_int_equal(queue_take(q, 1000, id, NULL), -ESHUTDOWN);
+    assert_int_equal(take_none(q, 1000), -ESHUTDOWN);
+    assert_false(queue_ready(q));
     queue_close(q);
 }
 
@@ -392,9 +440,7 @@ static void *producer(void *arg)
     for (unsigned i = 0; i < PER_PRODUCER; i++) {
         unsigned n = m->base + i;
         make_id(id, n);
-        /* Every 16th entry is briefly delayed, to mix both paths. */
-        uint64_t nb = n % 16 == 0 ? now_ms() + 5 : 0;
-        if (queue_push(m->q, id, (int)(n % 11), nb, false) != 0)
+        if (queue_push(m->q, id, (int)(n % 11), false) != 0)
             return (void *)1;
     }
     return NULL;
@@ -403,9 +449,9 @@ static void *producer(void *arg)
 static void *consumer(void *arg)
 {
     struct mt *m = arg;
-    char id[MOAT_UUID_LEN + 1];
+    struct queue_entry e;
     for (;;) {
-        int r = queue_take(m->q, 100, id, NULL);
+        int r = queue_take(m->q, 100, &e);
         if (r == -ESHUTDOWN)
             return NULL;
         if (r == -ETIMEDOUT)
@@ -413,10 +459,17 @@ static void *consumer(void *arg)
         if (r != 0)
             return (void *)1;
         uint64_t v = 0;
-        if (parse_u64(id + 24, 0, PRODUCERS * PER_PRODUCER - 1, &v) < 0)
+        if (parse_u64(e.id + 24, 0, PRODUCERS * PER_PRODUCER - 1, &v) < 0)
             return (void *)1;
+        /* Every 16th entry is sent back once, briefly delayed, to mix
+         * both paths; it counts when it is acknowledged. */
+        if (v % 16 == 0 && e.deliveries == 1) {
+            if (queue_retry(m->q, &e, 5) != 0)
+                return (void *)1;
+            continue;
+        }
         atomic_fetch_add(&m->seen[v], 1u);
-        queue_ack(m->q, id);
+        queue_ack(m->q, &e);
         atomic_fetch_add(m->taken, 1u);
     }
 }
@@ -476,11 +529,12 @@ static void test_throughput(void **state)
     while (next < N) {
         for (unsigned i = 0; i < BATCH; i++, next++) {
             make_id(id, next);
-            assert_int_equal(queue_push(q, id, (int)(next % 11), 0, false), 0);
+            assert_int_equal(queue_push(q, id, (int)(next % 11), false), 0);
         }
         for (unsigned i = 0; i < BATCH; i++, got++) {
-            assert_int_equal(queue_take(q, 0, id, NULL), 0);
-            queue_ack(q, id);
+            struct queue_entry e;
+            assert_int_equal(queue_take(q, 0, &e), 0);
+            queue_ack(q, &e);
         }
     }
     uint64_t ns = moat_now_ns() - t0;
@@ -506,7 +560,7 @@ int main(void)
         cmocka_unit_test(test_unreserved_exceeds_bound),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_bad_input_and_duplicates),
-        cmocka_unit_test(test_inflight_and_requeue),
+        cmocka_unit_test(test_entry_lifecycle),
         cmocka_unit_test(test_shutdown_wakes_taker),
         cmocka_unit_test(test_many_threads),
         cmocka_unit_test(test_throughput),

@@ -92,14 +92,14 @@ static inline struct fault_store *fault_of(struct store *st)
     return (struct fault_store *)st;
 }
 
-static int fault_start(struct store *st, const char *id, int64_t now_ms, uint32_t *attempts,
-                       struct moat_err *err)
+static int fault_start(struct store *st, const char *id, int64_t now_ms, bool takeover,
+                       uint32_t *attempts, struct moat_err *err)
 {
     struct fault_store *fs = fault_of(st);
     int e = fault_enter(fs, FAULT_START, id);
     if (e)
         return fault_leave(fs, moat_err_set(err, e, "injected: %s", strerror(-e)));
-    return fault_leave(fs, store_start(fs->real, id, now_ms, attempts, err));
+    return fault_leave(fs, store_start(fs->real, id, now_ms, takeover, attempts, err));
 }
 
 static int fault_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err)
@@ -114,7 +114,7 @@ static int fault_start_wait(struct store_ticket *ticket, uint32_t *attempts, str
     return r;
 }
 
-static int fault_start_begin(struct store *st, const char *id, int64_t now_ms,
+static int fault_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
                              struct store_ticket **ticket)
 {
     struct fault_store *fs = fault_of(st);
@@ -122,7 +122,7 @@ static int fault_start_begin(struct store *st, const char *id, int64_t now_ms,
     if (!t)
         return -ENOMEM;
     t->base.ops = &fs->ops;
-    t->result = fault_start(st, id, now_ms, &t->attempts, &t->err);
+    t->result = fault_start(st, id, now_ms, takeover, &t->attempts, &t->err);
     *ticket = &t->base;
     return 0;
 }
@@ -135,12 +135,13 @@ static int fault_finish(struct store *st, const struct job *job, struct moat_err
                              : store_finish(fs->real, job, err));
 }
 
-static int fault_requeue(struct store *st, const char *id, struct moat_err *err)
+static int fault_requeue(struct store *st, const char *id, uint32_t attempts,
+                         struct moat_err *err)
 {
     struct fault_store *fs = fault_of(st);
     int e = fault_enter(fs, FAULT_REQUEUE, id);
     return fault_leave(fs, e ? moat_err_set(err, e, "injected: %s", strerror(-e))
-                             : store_requeue(fs->real, id, err));
+                             : store_requeue(fs->real, id, attempts, err));
 }
 
 static int fault_cancel(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
@@ -196,7 +197,8 @@ static void fault_stats(struct store *st, struct store_stats *out)
     store_stats(fault_of(st)->real, out);
 }
 
-/* A fault store over real (borrowed). Caller frees with fault_store_free. */
+/* A fault store over real (borrowed). Caller frees with fault_store_free.
+ * Inserts pass to real, whose table of inserts in flight answers reads. */
 static inline struct fault_store *fault_store_new(struct store *real)
 {
     struct fault_store *fs = calloc(1, sizeof(*fs));
@@ -207,7 +209,6 @@ static inline struct fault_store *fault_store_new(struct store *real)
         .insert_async = fault_insert_async,
         .get = fault_get,
         .get_output = fault_get_output,
-        .start = fault_start,
         .start_begin = fault_start_begin,
         .start_wait = fault_start_wait,
         .finish = fault_finish,

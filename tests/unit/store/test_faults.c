@@ -80,10 +80,13 @@ static void every_write_fails_then_works(void **state, int rc, int e)
     fault_vfs_set(rc);
     assert_int_equal(store_insert(f->st, &c, &err), e);
     assert_false(store_ready(f->st));
-    assert_int_equal(store_start(f->st, a.id, 10, NULL, &err), e);
+    /* a failed insert leaves nothing: no row, nothing in flight */
+    struct job none = {0};
+    assert_int_equal(store_get(f->st, c.id, 0, &none, NULL), -ENOENT);
+    assert_int_equal(store_start(f->st, a.id, 10, false, NULL, &err), e);
     assert_int_equal(err.code, e);
     struct store_ticket *t = NULL;
-    assert_int_equal(store_start_begin(f->st, a.id, 10, &t), 0);
+    assert_int_equal(store_start_begin(f->st, a.id, 10, false, &t), 0);
     assert_int_equal(store_start_wait(t, NULL, &err), e);
     assert_int_equal(status_of(f->st, a.id), JOB_STATUS_QUEUED);
     enum job_status was;
@@ -91,11 +94,11 @@ static void every_write_fails_then_works(void **state, int rc, int e)
     assert_int_equal(status_of(f->st, b.id), JOB_STATUS_QUEUED);
 
     fault_vfs_set(0);
-    assert_int_equal(store_start(f->st, a.id, 12, NULL, &err), 0);
+    assert_int_equal(store_start(f->st, a.id, 12, false, &a.attempts, &err), 0);
     fault_vfs_set(rc);
     finish_ok(&a);
     assert_int_equal(store_finish(f->st, &a, &err), e);
-    assert_int_equal(store_requeue(f->st, a.id, &err), e);
+    assert_int_equal(store_requeue(f->st, a.id, a.attempts, &err), e);
     assert_int_equal(status_of(f->st, a.id), JOB_STATUS_RUNNING);
 
     fault_vfs_set(0);

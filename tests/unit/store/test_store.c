@@ -170,8 +170,9 @@ static void test_round_trip_every_field(void **state)
 
     /* the result */
     uint32_t attempts = 0;
-    assert_int_equal(store_start(f->st, j.id, 1700000001000, &attempts, &err), 0);
+    assert_int_equal(store_start(f->st, j.id, 1700000001000, false, &attempts, &err), 0);
     assert_int_equal(attempts, 1);
+    j.attempts = attempts; /* the fencing token of the result */
     j.status = JOB_STATUS_COMPLETED;
     j.finished_ms = 1700000002000;
     j.compiled = true;
@@ -238,7 +239,7 @@ static void test_single_file_and_defaults(void **state)
     job_release(&got);
 
     /* finish with empty output and no hash: the store hashes "" */
-    assert_int_equal(store_start(f->st, j.id, 50, NULL, &err), 0);
+    assert_int_equal(store_start(f->st, j.id, 50, false, &j.attempts, &err), 0);
     j.status = JOB_STATUS_FAILED;
     j.run.verdict = JOB_VERDICT_INTERNAL_ERROR;
     moat_strlcpy(j.run.message, "box setup failed", sizeof(j.run.message));
@@ -523,20 +524,25 @@ static void test_state_machine(void **state)
     enum job_status was = JOB_STATUS_MAX_;
 
     /* a: queued -> running -> queued -> running -> completed */
-    assert_int_equal(store_requeue(f->st, a.id, &err), -EALREADY);
+    assert_int_equal(store_requeue(f->st, a.id, 0, &err), -EALREADY);
     finish_as(f->st, &a, -EALREADY);
-    assert_int_equal(store_start(f->st, a.id, 10, &attempts, &err), 0);
+    assert_int_equal(store_start(f->st, a.id, 10, false, &attempts, &err), 0);
     assert_int_equal(attempts, 1);
-    assert_int_equal(store_start(f->st, a.id, 11, &attempts, &err), -EALREADY);
+    assert_int_equal(store_start(f->st, a.id, 11, false, &attempts, &err), -EALREADY);
     assert_int_equal(err.code, -EALREADY);
     assert_int_equal(attempts, 1);
-    assert_int_equal(store_requeue(f->st, a.id, &err), 0);
-    assert_int_equal(store_start(f->st, a.id, 12, &attempts, &err), 0);
+    assert_int_equal(store_requeue(f->st, a.id, 2, &err), -ESTALE); /* not its attempt */
+    assert_int_equal(store_requeue(f->st, a.id, 1, &err), 0);
+    assert_int_equal(store_start(f->st, a.id, 12, false, &attempts, &err), 0);
     assert_int_equal(attempts, 2);
+    a.attempts = 1; /* the first attempt's late result: fenced off */
+    finish_as(f->st, &a, -ESTALE);
+    a.attempts = 2;
     finish_as(f->st, &a, 0);
     finish_as(f->st, &a, -EALREADY); /* never recorded twice */
-    assert_int_equal(store_requeue(f->st, a.id, &err), -EALREADY);
-    assert_int_equal(store_start(f->st, a.id, 13, &attempts, &err), -EALREADY);
+    assert_int_equal(store_requeue(f->st, a.id, 2, &err), -EALREADY);
+    assert_int_equal(store_start(f->st, a.id, 13, false, &attempts, &err), -EALREADY);
+    assert_int_equal(store_start(f->st, a.id, 13, true, &attempts, &err), -EALREADY);
     assert_int_equal(store_cancel(f->st, a.id, 14, &was, &err), -EALREADY);
     assert_int_equal(was, JOB_STATUS_COMPLETED);
     struct job got = {0};
@@ -550,8 +556,9 @@ static void test_state_machine(void **state)
     /* b: cancelled while queued; nothing moves it afterwards */
     assert_int_equal(store_cancel(f->st, b.id, 20, &was, &err), 0);
     assert_int_equal(was, JOB_STATUS_QUEUED);
-    assert_int_equal(store_start(f->st, b.id, 21, &attempts, &err), -EALREADY);
-    assert_int_equal(store_requeue(f->st, b.id, &err), -EALREADY);
+    assert_int_equal(store_start(f->st, b.id, 21, false, &attempts, &err), -EALREADY);
+    assert_int_equal(store_start(f->st, b.id, 21, true, &attempts, &err), -EALREADY);
+    assert_int_equal(store_requeue(f->st, b.id, 0, &err), -EALREADY);
     finish_as(f->st, &b, -EALREADY);
     assert_int_equal(store_cancel(f->st, b.id, 22, &was, &err), -EALREADY);
     assert_int_equal(was, JOB_STATUS_CANCELLED);
@@ -562,11 +569,12 @@ static void test_state_machine(void **state)
     job_release(&got);
 
     /* c: cancelled while running; its late result is dropped */
-    assert_int_equal(store_start(f->st, c.id, 30, &attempts, &err), 0);
+    assert_int_equal(store_start(f->st, c.id, 30, false, &attempts, &err), 0);
+    c.attempts = attempts;
     assert_int_equal(store_cancel(f->st, c.id, 31, &was, &err), 0);
     assert_int_equal(was, JOB_STATUS_RUNNING);
     finish_as(f->st, &c, -EALREADY);
-    assert_int_equal(store_requeue(f->st, c.id, &err), -EALREADY);
+    assert_int_equal(store_requeue(f->st, c.id, attempts, &err), -EALREADY);
     assert_int_equal(store_get(f->st, c.id, STORE_GET_OUTPUT, &got, NULL), 0);
     assert_int_equal(got.status, JOB_STATUS_CANCELLED);
     assert_int_equal(got.finished_ms, 31);
@@ -580,8 +588,8 @@ static void test_state_machine(void **state)
     /* an id nobody has */
     struct job ghost;
     simple_job(&ghost, 4);
-    assert_int_equal(store_start(f->st, ghost.id, 1, &attempts, &err), -ENOENT);
-    assert_int_equal(store_requeue(f->st, ghost.id, &err), -ENOENT);
+    assert_int_equal(store_start(f->st, ghost.id, 1, false, &attempts, &err), -ENOENT);
+    assert_int_equal(store_requeue(f->st, ghost.id, 1, &err), -ENOENT);
     assert_int_equal(store_cancel(f->st, ghost.id, 1, &was, &err), -ENOENT);
     ghost.status = JOB_STATUS_RUNNING;
     finish_as(f->st, &ghost, -ENOENT);
@@ -592,6 +600,76 @@ static void test_state_machine(void **state)
     job_release(&b);
     job_release(&c);
     job_release(&ghost);
+}
+
+/* A job whose taker was lost is taken over: a new attempt, and the old
+ * attempt's writes are refused (the fencing token). */
+static void test_takeover_fences_the_old_attempt(void **state)
+{
+    struct fixture *f = *state;
+    struct moat_err err = {0};
+    struct job a;
+    simple_job(&a, 11);
+    assert_int_equal(store_insert(f->st, &a, NULL), 0);
+    uint32_t first = 0, second = 0;
+    assert_int_equal(store_start(f->st, a.id, 10, false, &first, &err), 0);
+    /* without takeover a running job is not started again */
+    assert_int_equal(store_start(f->st, a.id, 11, false, &second, &err), -EALREADY);
+    assert_int_equal(store_start(f->st, a.id, 12, true, &second, &err), 0);
+    assert_int_equal(second, first + 1);
+    struct job got = {0};
+    assert_int_equal(store_get(f->st, a.id, 0, &got, NULL), 0);
+    assert_int_equal(got.status, JOB_STATUS_RUNNING);
+    assert_int_equal(got.attempts, second);
+    assert_int_equal(got.started_ms, 12);
+    job_release(&got);
+    /* the old taker comes back: neither its requeue nor its result lands */
+    assert_int_equal(store_requeue(f->st, a.id, first, &err), -ESTALE);
+    assert_int_equal(err.code, -ESTALE);
+    a.attempts = first;
+    finish_as(f->st, &a, -ESTALE);
+    a.attempts = second;
+    finish_as(f->st, &a, 0);
+    assert_int_equal(store_get(f->st, a.id, STORE_GET_OUTPUT, &got, NULL), 0);
+    assert_int_equal(got.status, JOB_STATUS_COMPLETED);
+    assert_int_equal(got.attempts, second);
+    job_release(&got);
+    job_release(&a);
+}
+
+/* An insert queued and not committed yet is read from the job being
+ * inserted (an executor may take it from an in-process queue before the
+ * commit); once its insert has failed, it was never there. */
+static void test_reads_inserts_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    struct gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct counter c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct job first, fresh;
+    struct result_slot s_fresh = {.c = &c, .result = 1};
+    hold_writer(f, &g, &first); /* the writer waits: what is queued now stays in flight */
+    simple_job(&fresh, 31);
+    assert_int_equal(store_insert_async(f->st, &fresh, slot_done, &s_fresh), 0);
+    struct job got = {0};
+    assert_int_equal(store_get(f->st, fresh.id, STORE_GET_CODE, &got, NULL), 0);
+    assert_string_equal(got.id, fresh.id);
+    assert_int_equal(got.status, JOB_STATUS_QUEUED);
+    assert_int_equal(got.created_ms, fresh.created_ms);
+    assert_int_equal(got.nfiles, fresh.nfiles);
+    assert_int_equal(got.files[0].len, fresh.files[0].len);
+    assert_memory_equal(got.files[0].data, fresh.files[0].data, fresh.files[0].len);
+    job_release(&got);
+    release_writer(&g);
+    wait_count(&c, 1);
+    assert_int_equal(s_fresh.result, 0);
+    /* committed: the row, the same job */
+    assert_int_equal(store_get(f->st, fresh.id, STORE_GET_CODE, &got, NULL), 0);
+    assert_int_equal(got.status, JOB_STATUS_QUEUED);
+    assert_memory_equal(got.files[0].data, fresh.files[0].data, fresh.files[0].len);
+    job_release(&got);
+
+    job_release(&first);
+    job_release(&fresh);
 }
 
 static void test_list_pending(void **state)
@@ -608,12 +686,12 @@ static void test_list_pending(void **state)
     }
     uint32_t attempts;
     enum job_status was;
-    assert_int_equal(store_start(f->st, j[0].id, 1, &attempts, NULL), 0); /* running */
-    assert_int_equal(store_start(f->st, j[1].id, 1, &attempts, NULL), 0);
+    assert_int_equal(store_start(f->st, j[0].id, 1, false, &attempts, NULL), 0); /* running */
+    assert_int_equal(store_start(f->st, j[1].id, 1, false, &j[1].attempts, NULL), 0);
     finish_as(f->st, &j[1], 0);                                       /* completed */
     assert_int_equal(store_cancel(f->st, j[2].id, 1, &was, NULL), 0); /* cancelled */
-    assert_int_equal(store_start(f->st, j[3].id, 1, &attempts, NULL), 0);
-    assert_int_equal(store_requeue(f->st, j[3].id, NULL), 0); /* queued, 1 */
+    assert_int_equal(store_start(f->st, j[3].id, 1, false, &attempts, NULL), 0);
+    assert_int_equal(store_requeue(f->st, j[3].id, 1, NULL), 0); /* queued, 1 */
 
     struct store_pending *p = NULL;
     size_t n = 0;
@@ -656,8 +734,8 @@ static void test_malformed_and_unknown_ids(void **state)
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(bad); i++) {
         assert_int_equal(store_get(f->st, bad[i], STORE_GET_CODE, &got, &err), -ENOENT);
         assert_int_equal(store_get_output(f->st, bad[i], &data, &len, &err), -ENOENT);
-        assert_int_equal(store_start(f->st, bad[i], 1, &attempts, &err), -ENOENT);
-        assert_int_equal(store_requeue(f->st, bad[i], &err), -ENOENT);
+        assert_int_equal(store_start(f->st, bad[i], 1, false, &attempts, &err), -ENOENT);
+        assert_int_equal(store_requeue(f->st, bad[i], 1, &err), -ENOENT);
         assert_int_equal(store_cancel(f->st, bad[i], 1, &was, &err), -ENOENT);
     }
     assert_int_equal(store_get(f->st, NULL, 0, &got, &err), -ENOENT);
@@ -690,7 +768,7 @@ static void test_reopen_keeps_everything(void **state)
     simple_job(&b, 5);
     assert_int_equal(store_insert(f->st, &a, NULL), 0);
     assert_int_equal(store_insert(f->st, &b, NULL), 0);
-    assert_int_equal(store_start(f->st, a.id, 7, NULL, NULL), 0);
+    assert_int_equal(store_start(f->st, a.id, 7, false, &a.attempts, NULL), 0);
     finish_as(f->st, &a, 0);
     store_close(f->st);
     f->st = NULL;
@@ -878,7 +956,7 @@ static void test_concurrent_readers_while_writing(void **state)
     wait_count(&c, W * PER);
     /* and state changes, synchronously, while the readers read */
     for (size_t k = 0; k < PER; k += 10) {
-        assert_int_equal(store_start(f->st, jobs[0][k].id, 1, NULL, NULL), 0);
+        assert_int_equal(store_start(f->st, jobs[0][k].id, 1, false, NULL, NULL), 0);
     }
     __atomic_store_n(&stop, true, __ATOMIC_RELEASE);
     for (size_t i = 0; i < READERS; i++) {
@@ -906,8 +984,9 @@ static void test_start_begin_then_wait(void **state)
     assert_int_equal(store_insert(f->st, &b, NULL), 0);
 
     struct store_ticket *t = NULL;
-    assert_int_equal(store_start_begin(f->st, a.id, 30, &t), 0);
+    assert_int_equal(store_start_begin(f->st, a.id, 30, false, &t), 0);
     assert_non_null(t);
+    a.attempts = 1; /* what the start makes it */
     finish_as(f->st, &a, 0); /* queued behind the start: it finds a running job */
     uint32_t attempts = 0;
     assert_int_equal(store_start_wait(t, &attempts, &err), 0);
@@ -920,14 +999,14 @@ static void test_start_begin_then_wait(void **state)
 
     enum job_status was = JOB_STATUS_MAX_;
     assert_int_equal(store_cancel(f->st, b.id, 31, &was, &err), 0);
-    assert_int_equal(store_start_begin(f->st, b.id, 32, &t), 0);
+    assert_int_equal(store_start_begin(f->st, b.id, 32, false, &t), 0);
     attempts = 77;
     assert_int_equal(store_start_wait(t, &attempts, &err), -EALREADY);
     assert_int_equal(err.code, -EALREADY);
     assert_int_equal(attempts, 77);
 
     t = NULL;
-    assert_int_equal(store_start_begin(f->st, "not-an-id", 33, &t), -ENOENT);
+    assert_int_equal(store_start_begin(f->st, "not-an-id", 33, false, &t), -ENOENT);
     assert_null(t);
     job_release(&a);
     job_release(&b);
@@ -943,6 +1022,8 @@ int main(void)
         T(test_duplicate_id_fails_alone),
         T(test_failed_item_rolls_back_and_retries),
         T(test_state_machine),
+        T(test_takeover_fences_the_old_attempt),
+        T(test_reads_inserts_in_flight),
         T(test_start_begin_then_wait),
         T(test_list_pending),
         T(test_malformed_and_unknown_ids),

@@ -1,0 +1,166 @@
+#pragma once
+/*
+ * exec's parts, one file each:
+ *   exec.c      start, stop, readiness, reads, the shared helpers
+ *   submit.c    submissions and cancels
+ *   events.c    final jobs announced: watches, their deadlines, the events
+ *               of other nodes
+ *   executor.c  the executor threads: take a box, take a job, run it
+ *   outcome.c   what a run ends in, written durably (finish, retry, fail,
+ *               cancel), and the retries of those writes
+ *   recover.c   recovery at start; with a NATS queue, the heartbeat of
+ *               running jobs and the reconciler
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "moat/exec.h"
+#include "moat/job.h"
+#include "moat/obs.h"
+#include "moat/queue.h"
+#include "moat/store.h"
+#include "moat/util.h"
+
+/* How long an executor blocks in the pool or the queue before it looks at
+ * the stop flag again: the bound on exec_stop's latency. */
+#define EXEC_POLL_MS 200
+/* A durable write that the store failed is tried again after
+ * EXEC_WRITE_RETRY_MS, the delay doubling up to EXEC_WRITE_RETRY_MAX_MS:
+ * small enough that a job finishes within a second or so of the disk
+ * having room again, large enough not to hammer a store that cannot
+ * write. */
+#define EXEC_WRITE_RETRY_MS 50
+#define EXEC_WRITE_RETRY_MAX_MS 1000
+
+struct exec_metrics {
+    struct obs_histogram *queue_wait, *compile, *run, *engine_latency;
+    struct obs_histogram *write_start, *write_finish, *write_requeue, *read_get;
+    struct obs_histogram *insert, *publish;
+    struct obs_counter *retries, *timeouts, *ooms, *engine_timeouts, *engine_ooms;
+    struct obs_counter *write_retries, *stale, *takeovers, *republished;
+    struct obs_counter *cache_hit, *cache_miss;
+    struct obs_gauge *busy, *workers, *engine_active;
+};
+
+/* One executor thread and what it holds; id, box, cancel, running and
+ * entry are guarded by the service's slot lock. */
+struct exec_slot {
+    struct exec *ex;
+    pthread_t thread;
+    bool started;                /* the thread runs */
+    char id[MOAT_UUID_LEN + 1];  /* "" when idle */
+    struct sbx_box *box;         /* set only while the program may run */
+    bool cancel;                 /* a cancel asked for id */
+    bool running;                /* the program was started (box may be signalled) */
+    struct queue_entry *entry;   /* the queue entry held (for the heartbeat) */
+};
+
+struct exec_watches; /* events.c */
+
+struct exec {
+    struct exec_deps deps;
+    struct exec_metrics m;
+    char node[64];
+    atomic_bool stopping;
+    atomic_uint_fast64_t busy;
+
+    /* the executors */
+    pthread_mutex_t slot_lock;
+    pthread_cond_t stop_cond; /* broadcast under slot_lock when stopping is set */
+    size_t nslots;
+    struct exec_slot *slots;
+
+    /* events.c */
+    struct exec_watches *watches;
+
+    /* recover.c: the heartbeat and the reconciler (NATS queue only) */
+    pthread_t keeper;
+    bool keeper_started;
+    atomic_bool resync_wanted; /* the events' connection came back */
+};
+
+/* ---- exec.c ---- */
+bool exec_stopping(const struct exec *ex);
+/* Waits ms, or less when the service stops meanwhile: true when it is
+ * stopping. */
+bool exec_wait_stop(struct exec *ex, uint64_t ms);
+int64_t exec_now_unix_ms(void);
+/* retry_base_ms * retry_factor^(attempts-1), saturating at an hour. */
+uint64_t exec_backoff_ms(const struct moat_config *cfg, uint32_t attempts);
+/* A message as a logfmt value: quoted, with quotes, backslashes and
+ * control characters escaped or dropped (it may name a user's file). */
+void exec_logfmt_quote(const char *s, char *out, size_t outsz);
+void exec_observe(struct obs_histogram *h, double seconds);
+void exec_count(struct obs_counter *c);
+double exec_seconds_since(uint64_t start_ns);
+/* Counts a job that reached a final status in moat_jobs_total{status,
+ * verdict}: once per job, by the node that made it final in the store. */
+void exec_count_final(struct exec *ex, enum job_status status, enum job_verdict v);
+
+/* ---- events.c ---- */
+int exec_watches_start(struct exec *ex);
+/* Ends every watch (EXEC_STOPPING), joins the deadline thread, frees. */
+void exec_watches_stop(struct exec *ex);
+/* Job id became final here: this node's watches hear it (with final, NULL
+ * for a cancel), and every other node through the queue's events. */
+void exec_announce_final(struct exec *ex, const char *id, const struct job *final);
+/* The connection to the other nodes came back after a gap: a job that
+ * became final meanwhile is found by reading each watched job again. */
+void exec_resync_watches(struct exec *ex);
+/* The queue's listener: events of other nodes. */
+void exec_on_queue_event(void *cls, enum queue_event ev, const char *id, const char *data,
+                         size_t len);
+/* A watch made for a waiting submission before its job is written; then,
+ * with the write's result, armed (0: its deadline starts), ended (< 0:
+ * EXEC_REFUSED), or dropped without a notice (> 0: the submission never
+ * started). */
+/* The watch is named by its job id and serial (0: out of memory): once it
+ * ended, its memory may be gone. */
+uint64_t exec_watch_new(struct exec *ex, const char *id, const void *owner, exec_notice_fn fn,
+                        void *cls);
+void exec_watch_submitted(struct exec *ex, const char *id, uint64_t serial, int result);
+
+/* ---- executor.c ---- */
+int exec_executors_start(struct exec *ex);
+void exec_executors_join(struct exec *ex);
+/* Kills job id if an executor here holds it: 0, or -ENOENT. */
+int exec_kill_local(struct exec *ex, const char *id);
+
+/* ---- outcome.c ---- */
+
+/* What an executor knows of the job it runs. */
+struct exec_run {
+    struct exec_slot *slot;
+    struct queue_entry entry;
+    const char *id;     /* entry.id */
+    uint64_t start_ns;  /* the job was taken */
+    uint64_t write_start_ns;
+    uint64_t queue_ms;
+    struct job job;
+    struct store_ticket *ticket; /* the start's commit, until finish_start */
+    int64_t start_ms;            /* the start's time, the same in every try of it */
+    bool takeover;               /* the start takes a running job over */
+    bool unstorable;             /* the store refused this result once already */
+};
+
+enum exec_write_op { EXEC_WRITE_START, EXEC_WRITE_FINISH, EXEC_WRITE_REQUEUE, EXEC_WRITE_CANCEL };
+
+/* Whether r ends a write: done, or the store's answer (see outcome.c). */
+bool exec_write_settled(int r);
+/* op for c's job, tried until it is settled; first < 0 is the failure of a
+ * try made elsewhere, with its message. -ESHUTDOWN when the service stops
+ * first. */
+int exec_durable_write(struct exec *ex, enum exec_write_op op, struct exec_run *c, int first,
+                       const char *first_msg);
+/* The outcome of a run, recorded: completed, retried, failed, cancelled. */
+void exec_record_final(struct exec *ex, struct exec_run *c);
+void exec_fail_job(struct exec *ex, struct exec_run *c, const char *msg);
+void exec_retry_or_fail(struct exec *ex, struct exec_run *c, const char *msg);
+void exec_record_cancelled(struct exec *ex, struct exec_run *c);
+/* Nothing to run after all: says why, sends the entry back when the store
+ * failed us, ends it. */
+void exec_skip_job(struct exec *ex, struct exec_run *c, int r, const char *why);
+
+/* ---- recover.c ---- */
+int exec_keeper_start(struct exec *ex);
+void exec_keeper_join(struct exec *ex);

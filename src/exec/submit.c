@@ -1,0 +1,186 @@
+/*
+ * Submissions and cancels.
+ *
+ * A submission reserves its place in the queue (a full queue refuses it
+ * before anything is written), then is written to the store and pushed to
+ * the queue. The order of those two depends on who takes the job:
+ *   - an in-process queue: pushed as soon as its insert is queued in the
+ *     store, before the commit. The executor that takes it reads it from
+ *     the store's inserts in flight and queues its start behind the insert,
+ *     so the run overlaps the commit; a failed insert fails the start and
+ *     the run is dropped. The submission ends once both the commit and the
+ *     push are done (two parties, whichever is last).
+ *   - a queue other nodes take from (NATS): pushed once the insert has
+ *     committed (a worker elsewhere reads the committed job), and answered
+ *     once the broker holds it. A push that fails then leaves the job
+ *     queued in the store and is answered as accepted: the job is durable,
+ *     and the reconciler publishes it again (recover.c).
+ * A waiting submission is watched before it is written (events.c).
+ */
+#include "exec-internal.h"
+
+struct submission {
+    struct exec *ex;
+    struct job *job;
+    char id[MOAT_UUID_LEN + 1];
+    int priority;
+    uint64_t watch;           /* a waiting submission's (its serial), or 0 */
+    exec_notice_fn fn;
+    void *cls;
+    uint64_t t0_ns;
+    _Atomic int parties; /* in-process: the commit and the push */
+    int insert_result;
+    bool pushed;
+};
+
+/* The submission's one notice, then it is gone. */
+static void settle(struct submission *s, int result)
+{
+    struct exec *ex = s->ex;
+    if (result < 0 && s->pushed)
+        (void)queue_remove(ex->deps.queue, s->id); /* or its executor drops it */
+    if (s->watch) {
+        exec_watch_submitted(ex, s->id, s->watch, result);
+    } else {
+        struct exec_notice n = {.kind = result < 0 ? EXEC_REFUSED : EXEC_ACCEPTED,
+                                .error = result,
+                                .id = s->id};
+        s->fn(s->cls, &n);
+    }
+    free(s);
+}
+
+/* ---- an in-process queue ---- */
+
+static void local_party_done(struct submission *s)
+{
+    if (atomic_fetch_sub(&s->parties, 1) == 1)
+        settle(s, s->insert_result);
+}
+
+static void on_inserted_local(void *cls, int result)
+{
+    struct submission *s = cls;
+    exec_observe(s->ex->m.insert, exec_seconds_since(s->t0_ns));
+    s->insert_result = result;
+    local_party_done(s);
+}
+
+/* ---- a queue of other nodes ---- */
+
+static void on_published(void *cls, int result)
+{
+    struct submission *s = cls;
+    struct exec *ex = s->ex;
+    exec_observe(ex->m.publish, exec_seconds_since(s->t0_ns));
+    if (result < 0) {
+        /* durable in the store: the reconciler publishes it again */
+        log_warn("event=publish_failed id=%s error=\"%s\" msg=\"left to the reconciler\"", s->id,
+                 strerror(-result));
+        queue_unreserve(ex->deps.queue);
+    }
+    settle(s, 0);
+}
+
+static void on_committed(void *cls, int result)
+{
+    struct submission *s = cls;
+    struct exec *ex = s->ex;
+    exec_observe(ex->m.insert, exec_seconds_since(s->t0_ns));
+    if (result < 0) {
+        queue_unreserve(ex->deps.queue);
+        settle(s, result);
+        return;
+    }
+    s->t0_ns = moat_now_ns();
+    int r = queue_push_async(ex->deps.queue, s->id, s->priority, true, on_published, s);
+    if (r < 0)
+        on_published(s, r);
+}
+
+/* ---- submit ---- */
+
+/* What the store writes besides the request: id, status, times, hash. */
+static int prepare(struct job *j)
+{
+    moat_uuid7(j->id);
+    j->status = JOB_STATUS_QUEUED;
+    j->attempts = 0;
+    j->created_ms = exec_now_unix_ms();
+    return job_code_hash(j, j->code_hash);
+}
+
+int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner,
+                exec_notice_fn fn, void *cls)
+{
+    struct queue *q = ex->deps.queue;
+    bool local = queue_in_process(q);
+    if (exec_stopping(ex))
+        return -ESHUTDOWN;
+    if (!local && !queue_ready(q))
+        return -ENOTCONN;
+    int r = queue_reserve(q);
+    if (r < 0)
+        return r;
+    struct submission *s = calloc(1, sizeof(*s));
+    if (!s || prepare(job) < 0) {
+        queue_unreserve(q);
+        free(s);
+        return -ENOMEM;
+    }
+    *s = (struct submission){.ex = ex, .job = job, .priority = job->priority, .fn = fn,
+                             .cls = cls, .t0_ns = moat_now_ns()};
+    moat_strlcpy(s->id, job->id, sizeof(s->id));
+    if (wait) {
+        s->watch = exec_watch_new(ex, s->id, owner, fn, cls);
+        if (!s->watch) {
+            queue_unreserve(q);
+            free(s);
+            return -ENOMEM;
+        }
+    }
+    atomic_init(&s->parties, 2);
+    r = store_insert_async(ex->deps.store, job, local ? on_inserted_local : on_committed, s);
+    if (r < 0) {
+        queue_unreserve(q);
+        if (s->watch)
+            exec_watch_submitted(ex, s->id, s->watch, 1); /* dropped without a notice */
+        free(s);
+        return r;
+    }
+    if (!local)
+        return 0;
+    /* Now, not before: the executor's start must queue behind the insert. */
+    r = queue_push(q, s->id, s->priority, true);
+    if (r < 0) {
+        queue_unreserve(q);
+        log_error("event=queue_push_failed id=%s error=\"%s\" msg=\"queued again at the next "
+                  "start\"",
+                  s->id, strerror(-r));
+    } else {
+        s->pushed = true;
+    }
+    local_party_done(s);
+    return 0;
+}
+
+/* ---- cancel ---- */
+
+int exec_cancel(struct exec *ex, const char *id, enum job_status *was, struct moat_err *err)
+{
+    enum job_status w = JOB_STATUS_QUEUED;
+    int r = store_cancel(ex->deps.store, id, exec_now_unix_ms(), &w, err);
+    if (was)
+        *was = w;
+    if (r < 0)
+        return r;
+    exec_count_final(ex, JOB_STATUS_CANCELLED, JOB_VERDICT_CANCELLED);
+    /* An executor may hold the job even while the store said queued (its
+     * start is not committed yet): it is told in every case. */
+    (void)exec_kill_local(ex, id);
+    if (w == JOB_STATUS_QUEUED)
+        (void)queue_remove(ex->deps.queue, id);
+    /* every node hears it: a worker running it stops it */
+    exec_announce_final(ex, id, NULL);
+    return 0;
+}
