@@ -39,3 +39,16 @@ unsigned api_http_threads(const struct moat_config *cfg);
 /* Answers every waiting request, stops listening, joins the threads, frees.
  * Accepts NULL. */
 void api_server_stop(struct api_server *srv);
+
+/*
+ * The NATS API of an API node (docs/nats.md): the request subjects
+ * compiler.execute.request and problems.execute.request (seed 004) and
+ * <subject_prefix>.jobs.submit (the native body), in the queue group
+ * "moat", on the NATS servers of cfg->queue. Connects in the background
+ * when they are away. Borrows deps until api_nats_stop.
+ */
+struct api_nats;
+int api_nats_start(const struct api_deps *deps, struct api_nats **out, struct moat_err *err);
+/* Stops taking requests, answers those taken, disconnects, frees. Accepts
+ * NULL. */
+void api_nats_stop(struct api_nats *an);

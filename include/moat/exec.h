@@ -222,4 +222,6 @@ bool exec_ready(struct exec *ex, const char **why);
 struct exec_stats {
     uint64_t workers, busy;
 };
+/* This node's name (server.node, else the host name). */
+const char *exec_node(const struct exec *ex);
 void exec_stats(struct exec *ex, struct exec_stats *st);

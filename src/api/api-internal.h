@@ -30,6 +30,10 @@ enum api_shape {
     API_SHAPE_NATIVE,  /* POST /v1/jobs: API.md */
     API_SHAPE_SEED000, /* POST /job: {"code","executionEngine","tags"} */
     API_SHAPE_SEED002, /* POST /api/v1/execute: the raw program is the body */
+    API_SHAPE_SEED004, /* NATS compiler.execute.request: {"language","code","input"}
+                          (base64), the defaults' limits */
+    API_SHAPE_SEED004_PROBLEM, /* NATS problems.execute.request: the same, and
+                                  timeoutMs, wallTimeoutMs, memoryMb */
 };
 
 /* A decoded submission. */
@@ -105,8 +109,18 @@ struct job api_job_clipped(const struct job *j, size_t max);
  */
 json_t *api_job_json_seed000(const struct job *j);
 
+/*
+ * Seed 004's reply: {"jobId","success" (completed with verdict ok),
+ * "status","language"}; once final also "verdict","output" (stdout),
+ * "error" (the compiler's stderr, moat's message of a failed job, or the
+ * program's stderr),"exitCode","executionTime" (wall ms),"cpuTime" (ms),
+ * "memoryKb"; before, "error" says it has not finished. New reference.
+ */
+json_t *api_job_json_seed004(const struct job *j);
+
 /* The job as a route of that shape renders it: seed 000's record on its
- * routes, the native object on every other. New reference. */
+ * routes, seed 004's reply on its subjects, the native object on every
+ * other. New reference. */
 json_t *api_job_json_shaped(enum api_shape shape, const struct job *j);
 
 /* RFC 3339 UTC with milliseconds ("2026-11-21T22:00:00.000Z") of Unix ms. */

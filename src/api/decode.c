@@ -441,6 +441,11 @@ static const char *const native_keys[] = {
     "maxFileKb", "maxOpenFiles", "stackKb",       "metadata", "tags",         "wait",
 };
 static const char *const seed000_keys[] = {"code", "executionEngine", "tags"};
+/* Seed 004's NATS requests: compiler requests run with the defaults;
+ * problem requests may ask for their limits (up to the maxima). */
+static const char *const seed004_keys[] = {"language", "code", "input"};
+static const char *const seed004_problem_keys[] = {"language", "code",          "input",
+                                                   "timeoutMs", "wallTimeoutMs", "memoryMb"};
 
 /* null is "not given" for every field, as JavaScript clients send it. */
 static const json_t *field(const json_t *obj, const char *key)
@@ -511,6 +516,56 @@ static int decode_seed000(struct dec *d, const json_t *obj)
     return r;
 }
 
+/* A base64 string field of seed 004, decoded into *out (malloc'd). */
+static int take_base64(struct dec *d, const char *name, const json_t *v, char **out, size_t *len)
+{
+    const char *s;
+    size_t n;
+    int r = get_string(d, name, v, true, &s, &n);
+    if (r < 0)
+        return r;
+    r = moat_base64_decode(s, n, out, len);
+    if (r == -ENOMEM)
+        return no_memory(d);
+    return r < 0 ? BAD(d, name, "%s must be base64 (RFC 4648, padded, no line breaks)", name) : 0;
+}
+
+static int decode_seed004(struct dec *d, const json_t *obj, bool problem)
+{
+    int r = decode_language(d, obj);
+    const json_t *v;
+    if (r >= 0 && !field(obj, "code"))
+        r = BAD(d, "code", "code is required (base64)");
+    char *bytes = NULL;
+    size_t len = 0;
+    if (r >= 0)
+        r = take_base64(d, "code", field(obj, "code"), &bytes, &len);
+    if (r >= 0 && len == 0)
+        r = BAD(d, "code", "code must not be empty");
+    if (r >= 0)
+        r = set_code(d, bytes, len);
+    free(bytes);
+    bytes = NULL;
+    if (r >= 0 && (v = field(obj, "input"))) {
+        r = take_base64(d, "input", v, &bytes, &len);
+        if (r >= 0 && len > kib(d->cfg->max_stdin_kb))
+            r = FAIL(d, 413, "payload_too_large", "input", "input is larger than %" PRIu64 " KiB",
+                     d->cfg->max_stdin_kb);
+        if (r >= 0 && len) {
+            d->job.stdin_data = bytes;
+            d->job.stdin_len = len;
+            bytes = NULL;
+        }
+        free(bytes);
+    }
+    for (size_t i = 0; r >= 0 && problem && i < MOAT_ARRAY_SIZE(limit_fields); i++)
+        if ((v = field(obj, limit_fields[i].name)))
+            r = take_limit(d, i, v);
+    if (r >= 0)
+        r = check_limits(d);
+    return r;
+}
+
 /* application/json, with or without parameters; absent counts as JSON. */
 static bool is_json_type(const char *ct)
 {
@@ -545,6 +600,13 @@ static int decode_json(struct dec *d, enum api_shape shape, const char *content_
         r = check_keys(d, root, seed000_keys, MOAT_ARRAY_SIZE(seed000_keys), NULL, "");
         if (r >= 0)
             r = decode_seed000(d, root);
+    } else if (shape == API_SHAPE_SEED004 || shape == API_SHAPE_SEED004_PROBLEM) {
+        bool problem = shape == API_SHAPE_SEED004_PROBLEM;
+        r = problem ? check_keys(d, root, seed004_problem_keys,
+                                 MOAT_ARRAY_SIZE(seed004_problem_keys), NULL, "")
+                    : check_keys(d, root, seed004_keys, MOAT_ARRAY_SIZE(seed004_keys), NULL, "");
+        if (r >= 0)
+            r = decode_seed004(d, root, problem);
     } else {
         r = check_keys(d, root, native_keys, MOAT_ARRAY_SIZE(native_keys), NULL, "");
         if (r >= 0)
@@ -580,6 +642,8 @@ int api_decode_submit(const struct moat_config *cfg, const struct lang_registry 
     switch (shape) {
     case API_SHAPE_NATIVE:
     case API_SHAPE_SEED000:
+    case API_SHAPE_SEED004:
+    case API_SHAPE_SEED004_PROBLEM:
         r = decode_json(&d, shape, content_type, body, len);
         break;
     case API_SHAPE_SEED002:

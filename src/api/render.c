@@ -215,7 +215,56 @@ json_t *api_job_json_seed000(const struct job *j)
     return o;
 }
 
+/* What seed 004's "error" carries: the compiler's complaint, moat's
+ * message of a failed job, or the program's stderr. */
+static json_t *seed004_error(const struct job *j)
+{
+    if (j->run.verdict == JOB_VERDICT_COMPILE_ERROR && j->compiled)
+        return job_json_bytes(j->compile.err, j->compile.err_len);
+    if (j->status == JOB_STATUS_FAILED || (j->run.message[0] && j->run.err_len == 0))
+        return TEXT(j->run.message);
+    return job_json_bytes(j->run.err, j->run.err_len);
+}
+
+json_t *api_job_json_seed004(const struct job *j)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    bool final = job_status_final(j->status);
+    const char *vn = job_verdict_name(j->run.verdict);
+    bool success = j->status == JOB_STATUS_COMPLETED && j->run.verdict == JOB_VERDICT_OK;
+    bool ok = put(o, "jobId", TEXT(j->id)) && put(o, "success", json_boolean(success)) &&
+              put(o, "status", json_string_nocheck(job_status_name(j->status))) &&
+              put(o, "language", TEXT(j->language));
+    if (ok && final)
+        ok = put(o, "verdict", vn ? json_string_nocheck(vn) : json_null()) &&
+             put(o, "output", job_json_bytes(j->run.out, j->run.out_len)) &&
+             put(o, "error", seed004_error(j)) &&
+             put(o, "exitCode", json_integer(j->run.exit_code)) &&
+             put(o, "executionTime", u64(j->run.wall_time_ms)) &&
+             put(o, "cpuTime", u64(j->run.time_ms)) && put(o, "memoryKb", u64(j->run.memory_kb));
+    else if (ok)
+        ok = put(o, "error", json_string_nocheck("the job has not finished within the server's "
+                                                  "longest wait; it goes on"));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 json_t *api_job_json_shaped(enum api_shape shape, const struct job *j)
 {
-    return shape == API_SHAPE_SEED000 ? api_job_json_seed000(j) : api_job_json(j);
+    switch (shape) {
+    case API_SHAPE_SEED000:
+        return api_job_json_seed000(j);
+    case API_SHAPE_SEED004:
+    case API_SHAPE_SEED004_PROBLEM:
+        return api_job_json_seed004(j);
+    case API_SHAPE_NATIVE:
+    case API_SHAPE_SEED002:
+        break;
+    }
+    return api_job_json(j);
 }

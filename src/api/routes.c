@@ -13,7 +13,20 @@ extern const size_t moat_openapi_yaml_len;
 
 /* ---- reading jobs ---- */
 
-/* Loads rq->id into *j, answering 404 (or 500) itself when it cannot. */
+/* A read the store failed: 503 while it is away (a database that does not
+ * answer comes back by itself), 500 for anything else. */
+static void reply_read_failed(struct api_req *rq, int r, const struct moat_err *err)
+{
+    if (r == -ENOTCONN) {
+        rq->retry_after = 1;
+        api_reply_fail(rq, 503, "store_unavailable", NULL, "the store does not answer: %s",
+                       err->msg);
+        return;
+    }
+    api_reply_fail(rq, 500, "internal", NULL, "the store cannot be read: %s", err->msg);
+}
+
+/* Loads rq->id into *j, answering 404 (or 500, 503) itself when it cannot. */
 static bool load_job(struct api_server *srv, struct api_req *rq, unsigned what, struct job *j)
 {
     struct moat_err err = {0};
@@ -23,7 +36,7 @@ static bool load_job(struct api_server *srv, struct api_req *rq, unsigned what, 
         return false;
     }
     if (r < 0) {
-        api_reply_fail(rq, 500, "internal", NULL, "the store cannot be read: %s", err.msg);
+        reply_read_failed(rq, r, &err);
         return false;
     }
     return true;
@@ -98,6 +111,8 @@ static void reply_accepted(struct api_req *rq)
         api_reply_json(rq, 202, json_pack("{s:s, s:s}", "task_id", j->id, "status", "queued"));
         return;
     case API_SHAPE_NATIVE:
+    case API_SHAPE_SEED004:
+    case API_SHAPE_SEED004_PROBLEM:
         break;
     }
     api_reply_json(rq, 202, json_pack("{s:s, s:s}", "jobId", j->id, "status", "queued"));
@@ -184,7 +199,7 @@ static void job_output(struct api_server *srv, struct api_req *rq)
         return;
     }
     if (r < 0) {
-        api_reply_fail(rq, 500, "internal", NULL, "the store cannot be read: %s", err.msg);
+        reply_read_failed(rq, r, &err);
         return;
     }
     api_reply_bytes(rq, 200, "text/plain; charset=utf-8", data, len);
@@ -206,6 +221,7 @@ static void job_cancel(struct api_server *srv, struct api_req *rq)
         return;
     }
     if (r < 0) {
+        rq->retry_after = 1;
         api_reply_fail(rq, 503, "store_unavailable", NULL, "the job could not be cancelled: %s",
                        err.msg);
         return;

@@ -16,6 +16,7 @@ int cli_languages(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 /* In moat-server, the binary that links the service's libraries. */
 int cli_serve(int argc, char **argv);
+int cli_worker(int argc, char **argv);
 int cli_submit(int argc, char **argv);
 /* In moat: runs argv on moat-server (beside this binary); returns only on
  * failure. */

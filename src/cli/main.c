@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
     {"languages", cli_languages, "list the languages this host can run"},
     {"bench", cli_bench, "measure warm boxes against a bare fork+execve"},
     {"serve", cli_exec_server, "serve the HTTP API and run the queued jobs"},
+    {"worker", cli_exec_server, "run the jobs of a cluster (PostgreSQL + NATS JetStream)"},
     {"submit", cli_exec_server, "submit a program to a moat server and wait for it"},
 };
 

@@ -1,9 +1,12 @@
 /*
- * moat serve: the HTTP API and the job service (exec, with its executors
- * unless --no-exec) in one process, on the store and queue the settings
- * name. Only wiring lives here. The order of start matters: the sandbox's
- * spawner is forked while the process has one thread; the store, the queue
- * and exec come next; recovery runs before the API accepts anything.
+ * moat serve and moat worker: a node. serve is the HTTP API and the job
+ * service (exec, with its executors unless --no-exec) in one process, on
+ * the store and queue the settings name; worker is the job service with its
+ * executors only, on a cluster's shared store and queue, answering
+ * /healthz, /readyz and /metrics. Only wiring lives here. The order of
+ * start matters: the sandbox's spawner is forked while the process has one
+ * thread; the store, the queue and exec come next; recovery runs before
+ * the API accepts anything.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,6 +23,8 @@
 #include "moat/store.h"
 
 struct serve {
+    bool worker; /* moat worker: executors only */
+    const char *cmd;
     struct moat_config cfg;
     struct lang_registry *langs;
     struct sbx_ctx *ctx;
@@ -30,6 +35,7 @@ struct serve {
     struct exec_cache *cache;
     struct exec *exec;
     struct api_server *api;
+    struct api_nats *nats; /* the NATS API of an API node with a NATS queue */
 };
 
 struct serve_opts {
@@ -47,15 +53,44 @@ static int serve_own(void *arg, const char *name, const char *value)
     return -1;
 }
 
-static void usage(void)
+static void usage(bool worker)
 {
-    (void)printf("usage: moat serve [options]\n\n"
-                 "Serves the HTTP API (API.md) with the embedded store in --data-dir,\n"
-                 "runs the queued jobs in warm sandboxes, until SIGINT or SIGTERM.\n\n"
-                 "options:\n"
+    if (worker)
+        (void)printf("usage: moat worker --store postgres://... --queue nats://... [options]\n\n"
+                     "Runs the jobs of a cluster in warm sandboxes: takes them from the queue\n"
+                     "when a box is free, records their results in the store, until SIGINT or\n"
+                     "SIGTERM. Answers /healthz, /readyz and /metrics on --listen.\n\n");
+    else
+        (void)printf("usage: moat serve [options]\n\n"
+                     "Serves the HTTP API with the store and queue of --store and --queue (the\n"
+                     "embedded store in --data-dir and the local queue by default), and runs\n"
+                     "the queued jobs in warm sandboxes (not with --no-exec), until SIGINT or\n"
+                     "SIGTERM.\n\n");
+    (void)printf("options:\n"
                  "  --config FILE        moat.ini to read (default ./moat.ini when present)\n"
                  "  --help               this text\n\n");
     config_print_help(stdout, CONFIG_SCOPE_SERVE);
+}
+
+/* A worker runs jobs others submit: it needs the store and queue they
+ * share, and runs jobs. */
+static int check_worker(const struct moat_config *cfg)
+{
+    const char *field = NULL, *why = NULL;
+    if (config_store_embedded(cfg)) {
+        field = "server.store";
+        why = "a worker needs the cluster's store: a postgres:// URL";
+    } else if (config_queue_local(cfg)) {
+        field = "server.queue";
+        why = "a worker needs the cluster's queue: a nats:// URL";
+    } else if (cfg->no_exec) {
+        field = "server.no_exec";
+        why = "a worker runs jobs; --no-exec is for an API node (moat serve)";
+    }
+    if (!field)
+        return 0;
+    (void)fprintf(stderr, "moat worker: %s: %s\n", field, why);
+    return CLI_EXIT_USAGE;
 }
 
 static int64_t gauge_queue_depth(void *cls)
@@ -107,7 +142,7 @@ static int start_sandbox(struct serve *s)
     struct moat_err err = {0};
     if (sbx_ctx_new(&sc, &s->ctx, &err) < 0 ||
         sbx_pool_start(s->ctx, (uint32_t)config_warm_boxes(cfg), &s->pool, &err) < 0) {
-        (void)fprintf(stderr, "moat serve: sandbox: %s\n", err.msg);
+        (void)fprintf(stderr, "moat %s: sandbox: %s\n", s->cmd, err.msg);
         return 1;
     }
     return 0;
@@ -117,11 +152,11 @@ static int start_services(struct serve *s)
 {
     struct moat_err err = {0};
     if (store_open(&s->cfg, &s->store, &err) < 0) {
-        (void)fprintf(stderr, "moat serve: store: %s\n", err.msg);
+        (void)fprintf(stderr, "moat %s: store: %s\n", s->cmd, err.msg);
         return 1;
     }
     if (queue_open(&s->cfg, &s->queue, &err) < 0) {
-        (void)fprintf(stderr, "moat serve: queue: %s\n", err.msg);
+        (void)fprintf(stderr, "moat %s: queue: %s\n", s->cmd, err.msg);
         return 1;
     }
     s->metrics = obs_registry_new();
@@ -135,18 +170,24 @@ static int start_services(struct serve *s)
         .pool = s->pool, .cache = s->cache, .metrics = s->metrics,
     };
     if (exec_start(&d, &s->exec, &err) < 0) {
-        (void)fprintf(stderr, "moat serve: jobs: %s\n", err.msg);
+        (void)fprintf(stderr, "moat %s: jobs: %s\n", s->cmd, err.msg);
         return 1;
     }
     if (exec_recover(s->exec, &err) < 0) {
-        (void)fprintf(stderr, "moat serve: recovery: %s\n", err.msg);
+        (void)fprintf(stderr, "moat %s: recovery: %s\n", s->cmd, err.msg);
         return 1;
     }
     struct api_deps ad = {
         .cfg = &s->cfg, .langs = s->langs, .exec = s->exec, .metrics = s->metrics,
+        .service_only = s->worker,
     };
     if (api_server_start(&ad, &s->api, &err) < 0) {
-        (void)fprintf(stderr, "moat serve: %s\n", err.msg);
+        (void)fprintf(stderr, "moat %s: %s\n", s->cmd, err.msg);
+        return 1;
+    }
+    if (!s->worker && !config_queue_local(&s->cfg) && s->cfg.nats_api &&
+        api_nats_start(&ad, &s->nats, &err) < 0) {
+        (void)fprintf(stderr, "moat %s: %s\n", s->cmd, err.msg);
         return 1;
     }
     return 0;
@@ -154,6 +195,7 @@ static int start_services(struct serve *s)
 
 static void stop_all(struct serve *s)
 {
+    api_nats_stop(s->nats);
     api_server_stop(s->api);
     if (s->queue)
         queue_shutdown(s->queue);
@@ -189,26 +231,28 @@ static uint64_t raise_nofile(const struct moat_config *cfg)
     return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
 }
 
-int cli_serve(int argc, char **argv)
+static int run_node(int argc, char **argv, bool worker)
 {
-    struct serve s = {0};
+    struct serve s = {.worker = worker, .cmd = worker ? "worker" : "serve"};
     struct serve_opts o = {0};
     int r = cli_load_config(&s.cfg, argc, argv);
     if (r)
         return r;
-    struct cli_parse p = {.cmd = "serve", .scope = CONFIG_SCOPE_SERVE, .own = serve_own,
+    struct cli_parse p = {.cmd = s.cmd, .scope = CONFIG_SCOPE_SERVE, .own = serve_own,
                           .arg = &o};
     if ((r = cli_parse_args(argc, argv, &s.cfg, &p)) != 0)
         return r;
     if (o.help) {
-        usage();
+        usage(worker);
         return 0;
     }
     struct moat_err err = {0};
     if (config_validate(&s.cfg, &err) < 0) {
-        (void)fprintf(stderr, "moat serve: %s: %s\n", err.field, err.msg);
+        (void)fprintf(stderr, "moat %s: %s: %s\n", s.cmd, err.field, err.msg);
         return CLI_EXIT_USAGE;
     }
+    if (worker && (r = check_worker(&s.cfg)) != 0)
+        return r;
     static const char *const levels[] = {"error", "warn", "info", "debug"};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(levels); i++)
         if (strcmp(s.cfg.log_level, levels[i]) == 0)
@@ -240,11 +284,11 @@ int cli_serve(int argc, char **argv)
         char store[512], queue[512];
         config_redact_url(s.cfg.store, store, sizeof(store));
         config_redact_url(s.cfg.queue, queue, sizeof(queue));
-        log_info("event=listening addr=%s port=%u store=%s queue=%s workers=%llu warm_boxes=%llu "
-                 "netns_pool=%llu http_threads=%llu max_connections=%llu "
+        log_info("event=listening role=%s node=%s addr=%s port=%u store=%s queue=%s workers=%llu "
+                 "warm_boxes=%llu netns_pool=%llu http_threads=%llu max_connections=%llu "
                  "max_connections_per_ip=%llu max_queue=%llu open_files=%llu no_exec=%d "
                  "data_dir=%s",
-                 s.cfg.listen, api_server_port(s.api), store, queue,
+                 s.cmd, exec_node(s.exec), s.cfg.listen, api_server_port(s.api), store, queue,
                  (unsigned long long)es.workers,
                  (unsigned long long)(s.cfg.no_exec ? 0 : config_warm_boxes(&s.cfg)),
                  (unsigned long long)s.cfg.netns_pool, (unsigned long long)api_http_threads(&s.cfg),
@@ -258,4 +302,14 @@ int cli_serve(int argc, char **argv)
     }
     stop_all(&s);
     return r;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    return run_node(argc, argv, false);
+}
+
+int cli_worker(int argc, char **argv)
+{
+    return run_node(argc, argv, true);
 }

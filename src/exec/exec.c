@@ -274,6 +274,11 @@ bool exec_ready(struct exec *ex, const char **why)
     return w == NULL;
 }
 
+const char *exec_node(const struct exec *ex)
+{
+    return ex ? ex->node : "";
+}
+
 void exec_stats(struct exec *ex, struct exec_stats *st)
 {
     *st = (struct exec_stats){0};

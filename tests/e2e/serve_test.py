@@ -1343,6 +1343,19 @@ def bad_start_exits_nonzero(_):
                 check("event=listening" not in err, "never listened", err[-300:])
         finally:
             busy.close()
+        # A worker runs only against the cluster's engines: the embedded store
+        # and the in-process queue would make it a node of its own.
+        for args, needle in (
+                ([], "postgres://"),
+                (["--store", "postgres://moat@127.0.0.1:1/moat"], "nats://"),
+                (["--store", "postgres://moat@127.0.0.1:1/moat",
+                  "--queue", "nats://127.0.0.1:1", "--no-exec"], "exec")):
+            p = subprocess.run([G.moat, "worker", "--data-dir", tmp] + args,
+                               capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+            err = p.stderr.decode(errors="replace")
+            check(p.returncode == 2 and needle in err.lower(),
+                  f"moat worker {' '.join(args)}: exits 2 naming {needle}",
+                  (p.returncode, err[-600:]))
 
 
 if __name__ == "__main__":

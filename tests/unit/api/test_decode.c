@@ -770,6 +770,84 @@ static void test_seed_bodies(void **state)
     job_release(&s.job);
 }
 
+/* Seed 004's NATS requests: code and input base64, the language's names
+ * normalised (js, py, golang, c++), the defaults' limits for compiler
+ * requests, the limits a problem request asks for within the maxima. */
+static void test_seed004_bodies(void **state)
+{
+    struct fx *f = *state;
+    struct api_submit s;
+    struct api_error e;
+    /* "console.log(42)" and "7\n" */
+    const char *js = "{\"language\":\"js\",\"code\":\"Y29uc29sZS5sb2coNDIp\",\"input\":\"Nwo=\"}";
+    assert_int_equal(decode_n(f, API_SHAPE_SEED004, NULL, NULL, S(js), &s, &e), 0);
+    assert_string_equal(s.job.language, "javascript");
+    assert_string_equal(s.job.language_given, "js");
+    assert_int_equal(s.job.files[0].len, 15);
+    assert_memory_equal(s.job.files[0].data, "console.log(42)", 15);
+    assert_int_equal(s.job.stdin_len, 2);
+    assert_memory_equal(s.job.stdin_data, "7\n", 2);
+    assert_int_equal(s.job.limits.time_ms, f->cfg.limits.time_ms);
+    assert_int_equal(s.job.limits.memory_mb, f->cfg.limits.memory_mb);
+    assert_false(s.wait);
+    job_release(&s.job);
+    static const struct {
+        const char *given, *canonical;
+    } names[] = {{"py", "python"}, {"python", "python"}, {"golang", "go"}, {"go", "go"},
+                 {"c++", "cpp"},   {"cpp", "cpp"},       {"javascript", "javascript"}};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(names); i++) {
+        char body[128];
+        (void)snprintf(body, sizeof(body), "{\"language\":\"%s\",\"code\":\"eA==\"}",
+                       names[i].given);
+        assert_int_equal(decode_n(f, API_SHAPE_SEED004, NULL, NULL, S(body), &s, &e), 0);
+        assert_string_equal(s.job.language, names[i].canonical);
+        assert_null(s.job.stdin_data);
+        job_release(&s.job);
+    }
+    /* a problem request asks for its limits */
+    const char *pb = "{\"language\":\"py\",\"code\":\"eA==\",\"timeoutMs\":4000,"
+                     "\"memoryMb\":512}";
+    assert_int_equal(decode_n(f, API_SHAPE_SEED004_PROBLEM, NULL, NULL, S(pb), &s, &e), 0);
+    assert_int_equal(s.job.limits.time_ms, 4000);
+    assert_int_equal(s.job.limits.wall_time_ms, 0); /* derived from timeoutMs */
+    assert_int_equal(s.job.limits.memory_mb, 512);
+    job_release(&s.job);
+    /* ... which a compiler request may not */
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S(pb), 400, "unknown_field", "timeoutMs");
+    refused(f, API_SHAPE_SEED004_PROBLEM, NULL, NULL,
+            S("{\"language\":\"py\",\"code\":\"eA==\",\"timeoutMs\":99999999}"), 400,
+            "out_of_range", "timeoutMs");
+    /* what each field must be */
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"py\",\"code\":\"print(1)\"}"), 400,
+            "invalid_field", "code");
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"py\",\"code\":\"eA==\",\"input\":\"@@\"}"),
+            400, "invalid_field", "input");
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"py\",\"code\":\"\"}"), 400,
+            "invalid_field", "code");
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"py\"}"), 400, "invalid_field",
+            "code");
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"code\":\"eA==\"}"), 400, "invalid_field",
+            "language");
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"cobol\",\"code\":\"eA==\"}"), 400,
+            "unknown_language", "language");
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S("[1]"), 400, "invalid_json", "");
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"py\",\"code\":\"eA==\",\"x\":1}"),
+            400, "unknown_field", "x");
+    /* input within max_stdin_kb, decoded */
+    f->cfg.max_stdin_kb = 1;
+    char raw[2048];
+    memset(raw, 'a', sizeof(raw));
+    char *big = moat_base64_encode(raw, sizeof(raw), NULL);
+    assert_non_null(big);
+    char body[4096];
+    (void)snprintf(body, sizeof(body), "{\"language\":\"py\",\"code\":\"eA==\",\"input\":\"%s\"}",
+                   big);
+    refused(f, API_SHAPE_SEED004, NULL, NULL, S(body), 413, "payload_too_large", "input");
+    free(big);
+    config_defaults(&f->cfg);
+    moat_strlcpy(f->cfg.cache_dir, f->cache, sizeof(f->cfg.cache_dir));
+}
+
 /* The repository's languages.ini, for what this host has installed. */
 static void test_real_languages(void **state)
 {
@@ -890,6 +968,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seed_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seed004_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_languages, setup, teardown),
         cmocka_unit_test(test_error_json),
     };

@@ -450,9 +450,72 @@ static void test_seed000(void **state)
     job_release(&j);
 }
 
+/* Seed 004's reply: success only for a completed run with verdict ok;
+ * "error" carries the compiler's complaint, moat's message or stderr. */
+static void test_seed004(void **state)
+{
+    (void)state;
+    struct job j;
+    char keys[512];
+    make_job(&j, JOB_STATUS_RUNNING);
+    json_t *o = api_job_json_seed004(&j);
+    keys_of(o, keys, sizeof(keys));
+    assert_string_equal(keys, "jobId,success,status,language,error");
+    assert_false(json_is_true(json_object_get(o, "success")));
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "running");
+    json_decref(o);
+    job_release(&j);
+
+    make_job(&j, JOB_STATUS_COMPLETED);
+    j.run = (struct job_step){.verdict = JOB_VERDICT_OK, .wall_time_ms = 31, .time_ms = 12,
+                              .memory_kb = 2048};
+    set_bytes(&j.run.out, &j.run.out_len, "42\n", 3);
+    set_bytes(&j.run.err, &j.run.err_len, "warn\n", 5);
+    o = api_job_json_seed004(&j);
+    char *text = dump(o);
+    assert_string_equal(text, "{\"jobId\":\"" ID "\",\"success\":true,\"status\":\"completed\","
+                              "\"language\":\"python\",\"verdict\":\"ok\",\"output\":\"42\\n\","
+                              "\"error\":\"warn\\n\",\"exitCode\":0,\"executionTime\":31,"
+                              "\"cpuTime\":12,\"memoryKb\":2048}");
+    free(text);
+    json_decref(o);
+    /* a runtime error is a completed job, not a success */
+    j.run.verdict = JOB_VERDICT_RUNTIME_ERROR;
+    j.run.exit_code = 3;
+    o = api_job_json_seed004(&j);
+    assert_false(json_is_true(json_object_get(o, "success")));
+    assert_int_equal(json_integer_value(json_object_get(o, "exitCode")), 3);
+    json_decref(o);
+    /* a compile error: the compiler's stderr */
+    j.run.verdict = JOB_VERDICT_COMPILE_ERROR;
+    j.compiled = true;
+    set_bytes(&j.compile.err, &j.compile.err_len, "main.c:1: error", 15);
+    o = api_job_json_seed004(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "error")), "main.c:1: error");
+    json_decref(o);
+    job_release(&j);
+    /* a failed job: moat's message */
+    make_job(&j, JOB_STATUS_FAILED);
+    j.run.verdict = JOB_VERDICT_INTERNAL_ERROR;
+    moat_strlcpy(j.run.message, "the sandbox failed", sizeof(j.run.message));
+    o = api_job_json_seed004(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "error")), "the sandbox failed");
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")), "internal_error");
+    json_decref(o);
+    /* the shape dispatch */
+    o = api_job_json_shaped(API_SHAPE_SEED004_PROBLEM, &j);
+    assert_non_null(json_object_get(o, "success"));
+    json_decref(o);
+    o = api_job_json_shaped(API_SHAPE_NATIVE, &j);
+    assert_null(json_object_get(o, "success"));
+    json_decref(o);
+    job_release(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed004),
         cmocka_unit_test(test_format_time),
         cmocka_unit_test(test_queued),
         cmocka_unit_test(test_running_with_tags_and_metadata),
