@@ -35,6 +35,7 @@ fuzz: configure
 bench: build
 	@bench/sandbox.sh
 	@bench/api.sh
+	@bench/cluster.sh
 
 clean:
 	rm -rf $(BUILD)

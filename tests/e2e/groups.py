@@ -5,6 +5,11 @@ A group with flags runs its cases, one after the other, against one server
 started with those flags, which must then stop cleanly on SIGTERM (exit 0,
 no process of its box uids, no cgroup left); a group with flags None hands
 its cases None and they start what they need themselves.
+
+With --cluster, the groups marked cluster=True run again with every server
+on the cluster's engines (a throw-away PostgreSQL and NATS JetStream per
+group, cluster_util.Engines) instead of SQLite and the in-process queue:
+the same cases, the other drivers.
 """
 import argparse
 import os
@@ -19,16 +24,33 @@ from serve_util import Server
 class Groups:
     def __init__(self):
         self.groups = {}  # name -> (server flags or None, [case functions])
+        self.in_cluster = set()  # the groups that also run on the cluster's engines
         self.moat = None  # the binary under test, once main() has read it
 
-    def group(self, name, flags):
+    def group(self, name, flags, cluster=False):
         self.groups[name] = (flags, [])
+        if cluster:
+            self.in_cluster.add(name)
 
     def case(self, grp):
         def deco(fn):
             self.groups[grp][1].append(fn)
             return fn
         return deco
+
+    def run_group_on_cluster(self, name, only=None):
+        from cluster_util import Engines  # only cluster runs need the servers
+        try:
+            engines = Engines().start()
+        except Exception as e:
+            print(f"FAIL {name}: the cluster's engines: {e}")
+            return 1
+        Server.engines = engines
+        try:
+            return self.run_group(name, only)
+        finally:
+            Server.engines = None
+            engines.close()
 
     def run_group(self, name, only=None):
         flags, cases = self.groups[name]
@@ -74,23 +96,27 @@ class Groups:
         ap.add_argument("--group")
         ap.add_argument("--case")
         ap.add_argument("--list", action="store_true")
+        ap.add_argument("--cluster", action="store_true",
+                        help="run on PostgreSQL and NATS JetStream")
         a = ap.parse_args()
+        names_all = [g for g in self.groups if not a.cluster or g in self.in_cluster]
+        run_one = self.run_group_on_cluster if a.cluster else self.run_group
         self.moat = os.path.abspath(a.moat) if os.path.exists(a.moat) else a.moat
         if a.list:
-            print("\n".join(self.groups))
+            print("\n".join(names_all))
             return 0
         if os.geteuid() != 0:
             print("SKIPPED: moat serve runs real sandboxes and needs root")
             return 77
         if a.case:
-            grp = [g for g, (_, cs) in self.groups.items() if any(c.__name__ == a.case for c in cs)]
+            grp = [g for g in names_all if any(c.__name__ == a.case for c in self.groups[g][1])]
             if not grp:
                 print(f"no case {a.case}")
                 return 2
-            failed = self.run_group(grp[0], a.case)
+            failed = run_one(grp[0], a.case)
         else:
-            names = [a.group] if a.group else list(self.groups)
-            failed = sum(self.run_group(n) for n in names)
+            names = [a.group] if a.group else names_all
+            failed = sum(run_one(n) for n in names)
         print("passed" if not failed else f"{failed} failed")
         return 1 if failed else 0
 

@@ -18,10 +18,12 @@ Groups:
   garbage   ~300 hostile requests and slow connections, then still right
   crash     kill -9 with jobs queued and running; restart finishes each once
   restart   SIGTERM with jobs in flight; restart on the same data dir
+With --cluster, shared, one, noexec and garbage run again on PostgreSQL and
+NATS JetStream (cluster_test.py has the cluster's own cases and faults).
 The cases of the shared group run in order; metrics_exposition counts what
 the ones before it did.
 
-usage: serve_test.py --moat PATH [--group NAME | --case NAME | --list]
+usage: serve_test.py --moat PATH [--cluster] [--group NAME | --case NAME | --list]
 """
 import base64
 import json
@@ -48,11 +50,12 @@ from serve_util import (ALLOW, EXPECTED_STATUS, MUST_ANSWER, RFC3339_RE,  # noqa
 from groups import Groups, run  # noqa: E402
 
 G = Groups()
-G.group("shared", [])
-G.group("one", ["--workers", "1", "--max-wait", "500", "--retry-base-delay", "200"])
-G.group("noexec", ["--no-exec", "--max-queue", "2"])
+G.group("shared", [], cluster=True)
+G.group("one", ["--workers", "1", "--max-wait", "500", "--retry-base-delay", "200"],
+        cluster=True)
+G.group("noexec", ["--no-exec", "--max-queue", "2"], cluster=True)
 G.group("nouids", None)
-G.group("garbage", ["--connection-timeout", "2"])
+G.group("garbage", ["--connection-timeout", "2"], cluster=True)
 G.group("crash", None)
 G.group("restart", None)
 case = G.case

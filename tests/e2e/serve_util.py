@@ -103,15 +103,26 @@ def metric_sum(samples, name, **want):
 # ---- the server ----
 
 class Server:
-    _count = 0
+    """A moat node under test: `moat serve` (role "serve") or `moat worker`.
 
-    def __init__(self, moat, args=(), data_dir=None, label="serve"):
+    netns: run it in that network namespace, listening on host (an address
+    of that namespace). When Server.engines is set (cluster mode: see
+    cluster_util.Engines), every server uses its PostgreSQL and NATS, and
+    stored() reads PostgreSQL instead of the SQLite file."""
+    _count = 0
+    engines = None
+
+    def __init__(self, moat, args=(), data_dir=None, label="serve", role="serve", netns=None,
+                 host="127.0.0.1"):
         idx = Server._count
         Server._count += 1
         pid = os.getpid()
         self.moat = moat
         self.args = list(args)
         self.label = label
+        self.role = role
+        self.netns = netns
+        self.host = host
         self.uid_count = UID_SPAN
         self.cg = f"moat-e2e-srv-{pid}-{idx}"
         self.first_uid = UID_BASE + (pid % 4096) * 8 * UID_SPAN + (idx % 8) * UID_SPAN
@@ -126,9 +137,14 @@ class Server:
 
     # -- life --
     def command(self):
-        return [self.moat, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
-                "--cgroup-name", self.cg, "--first-uid", str(self.first_uid),
-                "--uid-count", str(UID_SPAN), "--run-dir", self.run_dir] + self.args
+        # nsenter, not `ip netns exec`: that one mounts a new /sys, which
+        # hides the cgroup hierarchies the boxes need
+        prefix = ["nsenter", f"--net=/run/netns/{self.netns}", "--"] if self.netns else []
+        engines = Server.engines.args(self.netns is not None) if Server.engines else []
+        return prefix + [self.moat, self.role, "--listen", f"{self.host}:0",
+                         "--data-dir", self.data_dir, "--cgroup-name", self.cg,
+                         "--first-uid", str(self.first_uid), "--uid-count", str(UID_SPAN),
+                         "--run-dir", self.run_dir] + engines + self.args
 
     def _read(self, stream):
         for raw in iter(stream.readline, b""):
@@ -158,10 +174,12 @@ class Server:
                 return self
             if self.proc.poll() is not None:
                 self.reader.join(2)
-                raise Failure(f"moat serve exited {self.proc.returncode} before listening:\n"
+                raise Failure(f"moat {self.role} exited {self.proc.returncode} before "
+                              "listening:\n"
                               + self.tail(40))
             time.sleep(0.05)
-        raise Failure(f"moat serve: no event=listening within {timeout} s:\n" + self.tail(40))
+        raise Failure(f"moat {self.role}: no event=listening within {timeout} s:\n"
+                      + self.tail(40))
 
     def tail(self, n=30):
         with self.log_lock:
@@ -187,11 +205,11 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise Failure(f"moat serve did not exit within {timeout} s of SIGTERM\n" + self.tail())
+            raise Failure(f"moat {self.role} did not exit within {timeout} s of SIGTERM\n" + self.tail())
         if self.reader:
             self.reader.join(5)
         self.port = None
-        check(rc == 0, "moat serve exits 0 on SIGTERM", (rc, self.tail(40)))
+        check(rc == 0, f"moat {self.role} exits 0 on SIGTERM", (rc, self.tail(40)))
         self.check_nothing_left()
 
     def check_nothing_left(self):
@@ -225,7 +243,7 @@ class Server:
     # -- HTTP --
     @property
     def hostport(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def request(self, method, path, body=None, headers=None, timeout=60):
         check(self.port, "server listening")
@@ -236,7 +254,7 @@ class Server:
         elif isinstance(body, str):
             body = body.encode()
         t0 = time.monotonic()
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             r = conn.getresponse()
@@ -298,6 +316,8 @@ class Server:
 
     # -- the store, read directly: what is stored, not what the API says --
     def stored(self, sql, args=()):
+        if Server.engines:
+            return Server.engines.sql(sql, args)
         path = os.path.join(self.data_dir, "moat.db")
         check(os.path.exists(path), "the store file exists", path)
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)

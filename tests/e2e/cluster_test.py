@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""End-to-end tests of moat as a cluster: API nodes (`moat serve`) and
+workers (`moat worker`) on one PostgreSQL and one NATS JetStream, which each
+case starts itself in temporary directories (tests/servers/) and stops.
+
+Every fault case checks that each accepted job completed exactly once with
+the output its program writes: its final state in the store, the right
+output, and, where the broker stays up, exactly one final event on
+moat.events.final.<id>.
+
+Groups (one ctest test each; every group's cases start their own nodes):
+  nodes        an API node and two workers in network namespaces joined to
+               the host by veth pairs; HTTP across nodes, the seed 004 NATS
+               subjects through the tests' own NATS client, the native
+               submit subject, final events
+  worker_kill  kill -9 of a worker while it runs jobs: another finishes them
+  worker_stall a worker frozen (SIGSTOP) past the ack deadline: another runs
+               the job; resumed, its late result is refused
+  api_kill     kill -9 of an API node with waiters: its jobs still run
+  nats_restart nats-server killed and restarted under load
+  pg_restart   PostgreSQL stopped and started under load: 503 with
+               Retry-After meanwhile, /readyz not ready
+  nats_r3      a 3-node NATS cluster with an R3 stream loses a node
+
+usage: cluster_test.py --moat PATH [--group NAME | --case NAME | --list]
+"""
+import base64
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_util import Failure, check, wait_for  # noqa: E402
+from serve_util import Server, metric_sum, owned, posts_waiting, joined  # noqa: E402
+from cluster_util import Bridge, Engines, NatsClient  # noqa: E402
+from groups import Groups, run  # noqa: E402
+
+G = Groups()
+for name in ("nodes", "worker_kill", "worker_stall", "api_kill", "nats_restart", "pg_restart",
+             "nats_r3"):
+    G.group(name, None)
+case = G.case
+
+EVENTS = "moat.events.final.>"
+
+
+def sleeper(i, seconds):
+    """A job that takes `seconds` of wall time and prints a token of its own."""
+    return {"language": "bash", "code": f"sleep {seconds}; echo tok-{i}"}
+
+
+def node(engines, role, args=(), label=None, **kw):
+    """A node on the engines (not started)."""
+    Server.engines = engines
+    return Server(G.moat, list(args), label=label or role, role=role, **kw)
+
+
+def check_each_once(srv, accepted, engines, events=None, timeout=120):
+    """Every accepted job ({id: token}) completed, its output the token's
+    line, recorded once (one final event each when events are given)."""
+    jobs = srv.wait_final(list(accepted), timeout=timeout)
+    wrong = {j: (v["status"], v.get("verdict"), v.get("output"))
+             for j, v in jobs.items()
+             if v["status"] != "completed" or v.get("output") != accepted[j] + "\n"}
+    check(not wrong, "every accepted job completed with its own output", wrong)
+    rows = engines.sql("SELECT id, status FROM jobs")
+    state = dict(rows)
+    check(all(state.get(j) == "completed" for j in accepted),
+          "the store holds each accepted job completed",
+          {j: state.get(j) for j in accepted if state.get(j) != "completed"})
+    if events is not None:
+        client, sid = events
+        seen = Counter()
+        end = time.monotonic() + 10
+        while set(accepted) - set(seen) and time.monotonic() < end:
+            for subject, _, _, data in client.drain(sid):
+                seen[json.loads(data)["jobId"]] += 1
+            time.sleep(0.05)
+        client.flush()
+        for subject, _, _, data in client.drain(sid):
+            seen[json.loads(data)["jobId"]] += 1
+        check(all(seen[j] == 1 for j in accepted), "exactly one final event per job",
+              {j: seen[j] for j in accepted if seen[j] != 1})
+    return jobs
+
+
+def busy(srv):
+    return metric_sum(srv.metrics(), "moat_workers_busy")
+
+
+def submit_all(srv, bodies):
+    """POSTs each body; {id: token}."""
+    out = {}
+    for b in bodies:
+        jid = srv.submit(b)
+        out[jid] = b["code"].split("echo ")[1]
+    return out
+
+
+# ======================================================================
+
+@case("nodes")
+def api_node_and_workers_in_network_namespaces(_):
+    """An API node on the host and two workers in namespaces of their own,
+    reaching PostgreSQL and NATS across veth pairs: every way in (HTTP,
+    seed 004's subjects, the native subject) reaches a worker, and every
+    way out (a waiter on the API node, the events) hears the result."""
+    with Bridge(2) as br, Engines(host=br.host_ip) as eng:
+        api = node(eng, "serve", ["--no-exec"], host=br.host_ip)
+        workers = [node(eng, "worker", ["--workers", "2"], netns=br.namespaces[i],
+                        host=br.ip(i)) for i in range(2)]
+        with owned(api, *workers):
+            for s in [api] + workers:
+                s.start()
+            before = [br.counters(i) for i in range(2)]
+            nc = NatsClient(eng.nats.url)
+            try:
+                ev = nc.subscribe(EVENTS)
+                # HTTP: twelve jobs, four of them waited on the API node
+                accepted = submit_all(api, [sleeper(i, 0.3) for i in range(8)])
+                answers, threads = posts_waiting(
+                    api, [sleeper(100 + i, 0.3) for i in range(4)], timeout=60)
+                joined(threads, "the waiters answered", within=90)
+                for k, r in answers.items():
+                    check(not isinstance(r, Failure) and r.status == 200,
+                          "a waiter on the API node answered 200 by a worker's event", r)
+                    j = r.json()
+                    check(j["status"] == "completed" and j["output"] == f"tok-{100 + k}\n",
+                          "the waited job's result", j)
+                    accepted[j["jobId"]] = f"tok-{100 + k}"
+                check_each_once(api, accepted, eng, events=(nc, ev))
+                ran = [metric_sum(w.metrics(), "moat_jobs_total") for w in workers]
+                check(sum(ran) == len(accepted) and all(n > 0 for n in ran),
+                      "the jobs ran on both workers, each once", ran)
+                after = [br.counters(i) for i in range(2)]
+                check(all(a[0] > b[0] + 10000 and a[1] > b[1] + 10000
+                          for a, b in zip(after, before)),
+                      "the workers' traffic crossed their veth interfaces", (before, after))
+
+                # seed 004: request/reply with base64 code and input
+                req = {"language": "python",
+                       "code": base64.b64encode(b"print(input()[::-1])").decode(),
+                       "input": base64.b64encode(b"olleh\n").decode()}
+                r = json.loads(nc.request("compiler.execute.request", json.dumps(req), 90))
+                check(r.get("success") is True and r.get("output") == "hello\n"
+                      and r.get("status") == "completed" and r.get("verdict") == "ok",
+                      "compiler.execute.request answers the run", r)
+                check(isinstance(r.get("executionTime"), int) and r.get("exitCode") == 0,
+                      "with its times and exit code", r)
+                prob = dict(req, code=base64.b64encode(b"while True: pass").decode(),
+                            timeoutMs=300, wallTimeoutMs=2000, memoryMb=64)
+                r = json.loads(nc.request("problems.execute.request", json.dumps(prob), 90))
+                check(r.get("success") is False and r.get("verdict") == "time_limit",
+                      "problems.execute.request honours its timeoutMs", r)
+                bad = json.loads(nc.request("compiler.execute.request",
+                                            json.dumps(dict(req, code="%%%")), 30))
+                check(bad.get("success") is False and bad.get("field") == "code",
+                      "bad base64 refused, naming the field", bad)
+                bad = json.loads(nc.request("problems.execute.request",
+                                            json.dumps(dict(prob, memoryMb=10 ** 7)), 30))
+                check(bad.get("success") is False and bad.get("field") == "memoryMb",
+                      "a limit over the maximum refused, naming the field", bad)
+                # the native subject, with and without a wait
+                body = {"language": "bash", "code": "echo native"}
+                r = json.loads(nc.request("moat.jobs.submit", json.dumps(body), 30))
+                check(r.get("status") == "queued" and r.get("jobId"),
+                      "moat.jobs.submit answers the id at once", r)
+                jid = r["jobId"]
+                j = api.wait_final(jid, timeout=60)
+                check(j["output"] == "native\n", "the job submitted over NATS ran", j)
+                r = json.loads(nc.request("moat.jobs.submit",
+                                          json.dumps(dict(body, wait=True)), 90))
+                check(r.get("status") == "completed" and r.get("output") == "native\n",
+                      "with wait, the final job in the HTTP API's shape", r)
+                r = json.loads(nc.request("moat.jobs.submit", b"{", 30))
+                check(r.get("status") == 400 and r["error"]["code"] == "invalid_json",
+                      "a bad body answered with the HTTP API's error", r)
+            finally:
+                nc.close()
+            # a worker's HTTP: health and metrics only
+            w = workers[0]
+            check(w.get("/healthz").status == 200, "a worker answers /healthz")
+            r = w.post("/v1/jobs", {"language": "bash", "code": "echo x"})
+            check(r.status == 404, "a worker takes no submissions", r)
+            for s in [api] + workers:
+                s.stop()
+
+
+@case("worker_kill")
+def worker_killed_its_jobs_finish_on_another(_):
+    with Engines() as eng:
+        api = node(eng, "serve", ["--no-exec"])
+        a = node(eng, "worker", ["--workers", "2", "--ack-wait", "2"], label="worker-a")
+        with owned(api, a):
+            api.start()
+            a.start()
+            nc = NatsClient(eng.nats.url)
+            try:
+                ev = nc.subscribe(EVENTS)
+                accepted = submit_all(api, [sleeper(i, 2) for i in range(6)])
+                wait_for("worker a runs two jobs", lambda: busy(a) == 2, 60)
+                a.kill9()
+                b = node(eng, "worker", ["--workers", "2", "--ack-wait", "2"], label="worker-b")
+                b.start()
+                jobs = check_each_once(api, accepted, eng, events=(nc, ev))
+                again = [j for j, v in jobs.items() if v["attempts"] >= 2]
+                check(len(again) == 2, "the two jobs of the killed worker ran again",
+                      {j: v["attempts"] for j, v in jobs.items()})
+                b.stop()
+            finally:
+                nc.close()
+            api.stop()
+
+
+@case("worker_stall")
+def stalled_worker_late_result_refused(_):
+    with Engines() as eng:
+        api = node(eng, "serve", ["--no-exec"])
+        a = node(eng, "worker", ["--workers", "1", "--ack-wait", "2"], label="worker-a")
+        b = node(eng, "worker", ["--workers", "1", "--ack-wait", "2"], label="worker-b")
+        with owned(api, a, b):
+            api.start()
+            a.start()
+            nc = NatsClient(eng.nats.url)
+            try:
+                ev = nc.subscribe(EVENTS)
+                accepted = submit_all(api, [sleeper(0, 4)])
+                jid = next(iter(accepted))
+                wait_for("worker a runs the job", lambda: busy(a) == 1, 60)
+                a.proc.send_signal(signal.SIGSTOP)
+                try:
+                    b.start()
+                    j = api.wait_final(jid, timeout=60)
+                    check(j["status"] == "completed" and j["attempts"] == 2,
+                          "worker b ran the job again and recorded it", j)
+                finally:
+                    a.proc.send_signal(signal.SIGCONT)
+                wait_for("worker a's late result refused",
+                         lambda: metric_sum(a.metrics(), "moat_stale_results_total") == 1, 30)
+                check("event=job_result_stale id=" + jid in a.tail(400),
+                      "worker a logs its result as stale")
+                again = api.job(jid)
+                check(again["finishedAt"] == j["finishedAt"] and again["attempts"] == 2,
+                      "the recorded result is worker b's, unchanged", (j, again))
+                check_each_once(api, accepted, eng, events=(nc, ev))
+            finally:
+                nc.close()
+            for s in (a, b, api):
+                s.stop()
+
+
+@case("api_kill")
+def api_node_killed_with_waiters(_):
+    with Engines() as eng:
+        api1 = node(eng, "serve", ["--no-exec"], label="api-1")
+        api2 = node(eng, "serve", ["--no-exec"], label="api-2")
+        w = node(eng, "worker", ["--workers", "2"])
+        with owned(api1, api2, w):
+            for s in (api1, api2, w):
+                s.start()
+            bodies = [sleeper(i, 2) for i in range(4)]
+            answers, threads = posts_waiting(api1, bodies, timeout=60)
+            wait_for("the four waited jobs stored",
+                     lambda: eng.sql("SELECT count(*) FROM jobs")[0][0] == 4, 30)
+            api1.kill9()
+            joined(threads, "the waiters' connections ended", within=30)
+            check(all(isinstance(r, Failure) for r in answers.values()),
+                  "the killed node's waiters got no answer", answers)
+            ids = [r[0] for r in eng.sql("SELECT id FROM jobs")]
+            jobs = api2.wait_final(ids, timeout=60)
+            outputs = sorted(v["output"] for v in jobs.values())
+            check(outputs == sorted(f"tok-{i}\n" for i in range(4))
+                  and all(v["status"] == "completed" and v["attempts"] == 1
+                          for v in jobs.values()),
+                  "every job of the killed node ran once, read from the other node", jobs)
+            for s in (w, api2):
+                s.stop()
+
+
+def load(srv, seconds, on_tick=None):
+    """Submits a short job every 20 ms for `seconds`, calling on_tick(t)
+    on the way: ({id: token} accepted, Counter of the other answers)."""
+    accepted, others = {}, Counter()
+    t0 = time.monotonic()
+    i = 0
+    while time.monotonic() - t0 < seconds:
+        tok = f"tok-{i}"
+        try:
+            r = srv.post("/v1/jobs", {"language": "bash", "code": f"echo {tok}"}, timeout=30)
+            if r.status == 202:
+                accepted[r.json()["jobId"]] = tok
+            else:
+                others[(r.status, r.header("retry-after") is not None)] += 1
+        except Failure as e:
+            others[str(e)[:60]] += 1
+        if on_tick:
+            on_tick(time.monotonic() - t0)
+        i += 1
+        time.sleep(0.02)
+    return accepted, others
+
+
+@case("nats_restart")
+def nats_restarted_under_load(_):
+    with Engines() as eng:
+        api = node(eng, "serve", ["--no-exec", "--reconcile", "1"])
+        w = node(eng, "worker", ["--workers", "2", "--reconcile", "1"])
+        with owned(api, w):
+            api.start()
+            w.start()
+            state = {"killed": False, "back": False}
+
+            def tick(t):
+                if t > 2 and not state["killed"]:
+                    eng.nats.kill()
+                    state["killed"] = True
+                elif t > 3.5 and not state["back"]:
+                    eng.nats.restart()
+                    state["back"] = True
+
+            accepted, others = load(api, 6, tick)
+            check(state["back"], "NATS was killed and restarted during the load")
+            check(len(accepted) > 50, "jobs accepted around the restart", (len(accepted), others))
+            check(all(k[0] == 503 and k[1] for k in others if isinstance(k, tuple)),
+                  "anything refused was a 503 with Retry-After", others)
+            check_each_once(api, accepted, eng)
+            for s in (w, api):
+                s.stop()
+
+
+@case("pg_restart")
+def postgres_restarted_under_load(_):
+    with Engines() as eng:
+        api = node(eng, "serve", ["--no-exec"])
+        w = node(eng, "worker", ["--workers", "2"])
+        with owned(api, w):
+            api.start()
+            w.start()
+            state = {"stopped": False, "started": False, "readyz": set()}
+
+            def tick(t):
+                if t > 2 and not state["stopped"]:
+                    eng.pg.stop()
+                    state["stopped"] = True
+                elif state["stopped"] and not state["started"]:
+                    state["readyz"].add(api.get("/readyz").status)
+                    if t > 4:
+                        eng.pg.start()
+                        state["started"] = True
+
+            accepted, others = load(api, 7, tick)
+            check(state["started"], "PostgreSQL was stopped and started during the load")
+            check(503 in state["readyz"], "/readyz said not ready while the database was away",
+                  state["readyz"])
+            check(others.get((503, True), 0) > 0,
+                  "submissions while the database was away got 503 with Retry-After", others)
+            check(set(others) <= {(503, True)}, "nothing else went wrong", others)
+            wait_for("/readyz ready again by itself", lambda: api.get("/readyz").status == 200,
+                     30)
+            check_each_once(api, accepted, eng)
+            r = api.post("/v1/jobs?wait=true", {"language": "bash", "code": "echo after"})
+            check(r.status == 200 and r.json()["output"] == "after\n",
+                  "service resumed by itself", r)
+            for s in (w, api):
+                s.stop()
+
+
+@case("nats_r3")
+def nats_cluster_loses_a_node(_):
+    with Engines(nats_nodes=3, extra=["--stream-replicas", "3"]) as eng:
+        api = node(eng, "serve", ["--no-exec", "--reconcile", "1"])
+        w = node(eng, "worker", ["--workers", "2", "--reconcile", "1"])
+        with owned(api, w):
+            api.start()
+            w.start()
+            first = submit_all(api, [{"language": "bash", "code": f"echo tok-{i}"}
+                                     for i in range(10)])
+            check_each_once(api, first, eng)
+            queued = submit_all(api, [sleeper(100 + i, 1) for i in range(6)])
+            eng.nats.servers[0].kill()
+            later = submit_all(api, [{"language": "bash", "code": f"echo tok-{200 + i}"}
+                                     for i in range(10)])
+            check_each_once(api, {**queued, **later}, eng)
+            for s in (w, api):
+                s.stop()
+
+
+if __name__ == "__main__":
+    run(G)
