@@ -43,6 +43,8 @@ struct queue_ops {
 
 /* The in-process driver: a bounded priority queue (local.c). */
 extern const struct queue_ops queue_local_ops;
+/* NATS JetStream: a work-queue stream shared by every node (jetstream*.c). */
+extern const struct queue_ops queue_jetstream_ops;
 
 /* Opens a queue on a given driver (queue_open picks it from cfg). Borrows
  * ops, which must outlive the queue. Same errors as queue_open. */

@@ -43,8 +43,7 @@ int queue_open(const struct moat_config *cfg, struct queue **out, struct moat_er
     if (strcmp(cfg->queue, "local") == 0)
         return queue_open_ops(&queue_local_ops, cfg, out, err);
     if (strncmp(cfg->queue, "nats://", 7) == 0)
-        return moat_err_field(err, -ENOTSUP, "server.queue",
-                              "this build has no JetStream driver yet");
+        return queue_open_ops(&queue_jetstream_ops, cfg, out, err);
     return moat_err_field(err, -EINVAL, "server.queue", "unknown queue %s", cfg->queue);
 }
 

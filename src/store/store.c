@@ -118,8 +118,7 @@ int store_open(const struct moat_config *cfg, struct store **out, struct moat_er
     struct store *st = NULL;
     int r;
     if (has_prefix(cfg->store, "postgres://") || has_prefix(cfg->store, "postgresql://"))
-        r = moat_err_field(err, -ENOTSUP, "server.store",
-                           "this build has no PostgreSQL driver yet");
+        r = store_postgres_open(cfg, &st, err);
     else if (strcmp(cfg->store, "sqlite") == 0)
         r = store_sqlite_open(cfg, &st, err);
     else

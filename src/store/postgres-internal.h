@@ -1,0 +1,209 @@
+#pragma once
+/*
+ * The PostgreSQL driver of the store, shared by its files: postgres.c
+ * (open, close, connections, waits, errors), postgres-schema.c (what the
+ * database must hold, the migrations), postgres-read.c (the reader pool and
+ * every read, store_ready), postgres-write.c (the writer thread and every
+ * write).
+ *
+ * Everything lives in the schema `moat` of the database the URL names
+ * (PG_SCHEMA): see postgres-schema.c for why. Every name in the SQL is
+ * qualified with it, so no search_path is relied on.
+ *
+ * Connections: cfg->store_connections in all, one for the writer thread,
+ * the rest a pool of readers, each used by one thread at a time. Every
+ * exchange with the server is asynchronous (libpq's non-blocking calls and
+ * poll) under a deadline, so that a server that went silent (a network
+ * cut, a stopped process) costs a bounded time and never a hang: the
+ * connection is then dropped, the caller gets -ENOTCONN, and the next use
+ * connects again, no sooner than a backoff after a failed attempt.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <libpq-fe.h>
+
+#include "store-internal.h"
+
+#define PG_SCHEMA "moat"
+
+/* Writes committed in one transaction at most. */
+#define PG_BATCH_MAX 512
+
+/* How long things may take, in ms. Tests shorten them (pg_open). */
+struct pg_timeouts {
+    unsigned connect_ms;      /* one connection attempt, TLS and authentication included */
+    unsigned io_ms;           /* one round trip of a write batch or a read */
+    unsigned ready_ms;        /* the read of store_ready */
+    unsigned write_wait_ms;   /* a write waits this long for the database to come back */
+    unsigned resolve_wait_ms; /* a write whose outcome was lost waits this long to be checked */
+    unsigned probe_ms;        /* how often an idle writer probes a store that failed a write */
+    unsigned backoff_min_ms;  /* between failed connection attempts: doubling from min... */
+    unsigned backoff_max_ms;  /* ...to max */
+};
+extern const struct pg_timeouts pg_default_timeouts;
+
+struct pg_reader {
+    PGconn *conn;
+    struct pg_reader *next; /* on the free list */
+};
+
+struct pg_wreq;
+
+struct pg_store {
+    struct store base; /* first: a struct store * is a struct pg_store * */
+    char url[512];     /* as configured: holds the password, never shown */
+    char shown[512];   /* the URL with its password replaced, for messages */
+    /* The password as written in the URL and percent-decoded, scrubbed from
+     * every message of libpq (which may quote the URL). "" when none. */
+    char secret[2][256];
+    struct pg_timeouts to;
+    size_t max_readers;
+
+    /* the writer; wconn belongs to the writer thread while it runs */
+    PGconn *wconn;
+    pthread_t writer;
+    bool writer_running;
+    /* 0, or the -errno of the last write that failed for a reason of the
+     * database's own (unreachable, read-only, full), until a write or the
+     * probe commits again. Written by the writer, read by store_ready. */
+    int write_err;
+    uint64_t next_probe_ns;   /* writer only */
+    uint64_t next_connect_ns; /* writer only: no attempt before (backoff) */
+    unsigned backoff_ms;      /* writer only */
+    uint64_t token_base;      /* this writer's key in write_log; tokens: token_base + a counter */
+    uint64_t token_next;      /* writer only */
+    char werror[200];         /* writer only: why it has no connection */
+    /* A batch whose COMMIT was sent and whose answer was lost (writer
+     * only): its outcome is read from write_log once the database answers
+     * again (postgres-write.c). */
+    struct pg_wreq **unknown;
+    size_t nunknown;
+    uint64_t unknown_token;
+    uint64_t unknown_deadline_ns;
+
+    /* the write queue, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+    struct pg_wreq *head, *tail;
+    uint64_t seq; /* queue order of the next request */
+    bool stopping;
+    bool writer_waiting;
+
+    /* the readers, under rmu */
+    pthread_mutex_t rmu;
+    pthread_cond_t rcond;
+    struct pg_reader *free_readers;
+    size_t nreaders;
+    uint64_t readers_retry_ns; /* after a failed connection: none before */
+    unsigned readers_backoff_ms;
+    char readers_error[200]; /* why the last connection failed */
+
+    /* counters: atomics, read by store_stats from any thread */
+    uint64_t n_writes, n_commits, n_retries;
+};
+
+/* ---- postgres.c ---- */
+
+/* pg_default_timeouts, but t. For tests (they shorten the waits); the
+ * store is made the same way as by store_open otherwise, without its
+ * table of inserts in flight. */
+int pg_open(const struct moat_config *cfg, const struct pg_timeouts *t, struct store **out,
+            struct moat_err *err);
+
+/* A new connection, non-blocking, within to.connect_ms. writer: it must be
+ * able to write (target_session_attrs=read-write, unless the URL says
+ * otherwise). -ENOTCONN (-EACCES for a refused login) with msg (scrubbed)
+ * filled; *out only on success. */
+int pg_connect(struct pg_store *s, bool writer, PGconn **out, char *msg, size_t msgsz);
+
+/* Waits until the connection's output is sent (taking in what the server
+ * sends meanwhile, so that neither side blocks on a full buffer) /
+ * until a result can be taken without blocking. 0, -ETIMEDOUT at the
+ * deadline (CLOCK_MONOTONIC ns), -ENOTCONN when the connection broke. */
+int pg_flush(PGconn *c, uint64_t deadline);
+int pg_await(PGconn *c, uint64_t deadline);
+
+/* A connection that looks usable: open, nothing pending, and the server has
+ * not closed it (what it sent meanwhile is read first, without waiting). */
+bool pg_alive(PGconn *c);
+
+/* One statement, outside pipeline mode: sql is a statement name when
+ * prepared, else text. Sends it, waits for its result under the deadline
+ * and takes every result after it. 0 with *res (caller PQclear) when it
+ * succeeded; -errno with msg filled otherwise (*res NULL). Results in
+ * binary when binary. Parameters are text, but those in bin_mask (bit i
+ * for parameter i) are binary. */
+int pg_query(struct pg_store *s, PGconn *c, const char *sql, bool prepared, int n,
+             const char *const *values, const int *lengths, unsigned bin_mask, bool binary,
+             uint64_t deadline, PGresult **res, char *msg, size_t msgsz);
+
+/* Prepares every statement of names/sql on c, one round trip each. */
+int pg_prepare_all(struct pg_store *s, PGconn *c, const char *const *names,
+                   const char *const *sql, size_t n, uint64_t deadline, char *msg, size_t msgsz);
+
+/* -errno for a failed result (its SQLSTATE), or for a broken connection
+ * (res NULL or without an SQLSTATE: -ENOTCONN). */
+int pg_errno(const PGresult *res);
+/* The message of res (or of c when res has none), scrubbed, one line. */
+void pg_message(const struct pg_store *s, const PGresult *res, PGconn *c, char *out, size_t size);
+/* msg without the password, newlines folded. */
+void pg_scrub(const struct pg_store *s, const char *msg, char *out, size_t size);
+
+/* CLOCK_MONOTONIC ns, ms from now. */
+uint64_t pg_deadline(unsigned ms);
+
+/* Binary results: the value of (row, col) as an integer of its width (2,
+ * 4 or 8 bytes), a boolean, or text copied into out (truncated). NULL is 0,
+ * false, "". */
+int64_t pg_int(const PGresult *r, int row, int col);
+bool pg_bool(const PGresult *r, int row, int col);
+void pg_text(const PGresult *r, int row, int col, char *out, size_t size);
+
+/* A failure of the database itself (not the answer to one request): the
+ * store is not ready until a write commits again. */
+bool pg_store_fault(int e);
+
+/* ---- postgres-schema.c ---- */
+
+/* On the writer connection, before the writer starts: identifies the
+ * database (moat's schema and nothing else that is not moat's, else
+ * -EMEDIUMTYPE and nothing written; a newer schema -EPROTO) and brings the
+ * schema to the latest version, all in one transaction under an advisory
+ * lock (nodes starting together migrate once). */
+int pg_migrate(struct pg_store *s, PGconn *c, struct moat_err *err);
+
+/* ---- postgres-write.c ---- */
+
+int pg_writer_start(struct pg_store *s, struct moat_err *err);
+/* Finishes every queued write (each done runs), joins the writer. */
+void pg_writer_stop(struct pg_store *s);
+bool pg_writable(struct pg_store *s);
+int pg_insert_async(struct store *st, const struct job *job, store_done_fn done, void *cls);
+int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
+                   struct store_ticket **ticket);
+int pg_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err);
+int pg_finish(struct store *st, const struct job *job, struct moat_err *err);
+int pg_requeue(struct store *st, const char *id, uint32_t attempts, struct moat_err *err);
+int pg_cancel(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
+              struct moat_err *err);
+
+/* ---- postgres-read.c ---- */
+
+void pg_readers_close(struct pg_store *s);
+int pg_get(struct store *st, const char *id, unsigned what, struct job *out, struct moat_err *err);
+int pg_get_output(struct store *st, const char *id, char **data, size_t *len, struct moat_err *err);
+int pg_list_pending(struct store *st, struct store_pending **out, size_t *n, struct moat_err *err);
+bool pg_ready(struct store *st);
+
+/* The blobs of one job, under "jobs/{id}/{name}" as in the SQLite driver
+ * (code.bin and output.log are JOB_CODE_KEY_FMT and JOB_OUTPUT_KEY_FMT). */
+#define PG_BLOB_CODE "code.bin"
+#define PG_BLOB_STDIN "stdin.bin"
+#define PG_BLOB_STDOUT "output.log"
+#define PG_BLOB_STDERR "stderr.log"
+#define PG_BLOB_COMPILE_STDOUT "compile-stdout.log"
+#define PG_BLOB_COMPILE_STDERR "compile-stderr.log"
+#define PG_KEY_MAX 80
+
+/* The step columns, in this order, prefixed c_ (compile) and r_ (run). */
+#define PG_STEP_NCOLS 10
