@@ -117,15 +117,15 @@ int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moa
  * Records the result of attempt job->attempts of a running job: status
  * (completed or failed), finished_ms, compiled/compile/run, output_hash and
  * the output blobs, all in one transaction. Only a running job changes:
- * -EALREADY when it is not running (cancelled meanwhile), -ESTALE when it
- * runs under a later attempt; the result is then dropped, never recorded
- * twice. Borrows job.
+ * -EALREADY when it is not running (cancelled meanwhile), -ESTALE when a
+ * later attempt has had it (running or already final); the result is then
+ * dropped, never recorded twice. Borrows job.
  */
 int store_finish(struct store *st, const struct job *job, struct moat_err *err);
 
 /* Puts attempt `attempts` of a running job back to queued (an
  * internal_error to be retried). -EALREADY when it is not running, -ESTALE
- * when it runs under a later attempt. */
+ * when a later attempt has had it. */
 int store_requeue(struct store *st, const char *id, uint32_t attempts, struct moat_err *err);
 
 /*

@@ -113,6 +113,12 @@ char *moat_strdup(const char *s); /* aborts on ENOMEM: only for small config str
 /* A malloc'd copy of len bytes (which may hold NULs) plus a terminating
  * NUL; data may be NULL when len is 0. NULL on ENOMEM. */
 char *moat_memdup0(const void *data, size_t len);
+/* Splits list at sep into at most max items, blanks around each trimmed
+ * and empty ones skipped; the items point into buf (a copy of list). The
+ * count, or -EINVAL (list longer than buf, or no item), -E2BIG (more than
+ * max). */
+int str_split(const char *list, char sep, char *buf, size_t size, const char **items,
+              int max);
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 

@@ -34,6 +34,8 @@
 #include "moat/util.h"
 
 #define NATS_GROUP "moat"
+/* The most servers server.queue may name. */
+#define NATS_MAX_SERVERS 16
 /* How long a stop waits for the requests it has taken to be answered. */
 #define STOP_WAIT_MS 5000
 
@@ -317,22 +319,36 @@ static int subscribe(struct api_nats *an, struct moat_err *err)
     return 0;
 }
 
+/* libnats calls it once the connection is up (a retried first connect). */
+static void on_connected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    (void)closure;
+    log_info("event=nats_api_connected");
+}
+
 static int connect_nats(struct api_nats *an, const char *node, struct moat_err *err)
 {
     char name[128];
     (void)snprintf(name, sizeof(name), "moat-api-%s", node);
+    char buf[sizeof(an->cfg->queue)];
+    const char *urls[NATS_MAX_SERVERS];
+    int n = str_split(an->cfg->queue, ',', buf, sizeof(buf), urls, NATS_MAX_SERVERS);
+    if (n < 0)
+        return moat_err_field(err, -EINVAL, "server.queue", "no usable nats:// URL in it");
     natsStatus s = natsOptions_Create(&an->opts);
     if (s == NATS_OK)
-        s = natsOptions_SetURL(an->opts, an->cfg->queue);
+        s = natsOptions_SetServers(an->opts, urls, n);
     if (s == NATS_OK)
         s = natsOptions_SetName(an->opts, name);
     if (s == NATS_OK)
         s = natsOptions_SetMaxReconnect(an->opts, -1);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectWait(an->opts, 250);
-    /* a broker away at start: connect in the background, like a reconnect */
+    /* a broker away at start: connect in the background, like a reconnect
+     * (with a callback; without one, libnats blocks until it connects) */
     if (s == NATS_OK)
-        s = natsOptions_SetRetryOnFailedConnect(an->opts, true, NULL, NULL);
+        s = natsOptions_SetRetryOnFailedConnect(an->opts, true, on_connected, an);
     if (s != NATS_OK)
         return nats_err(s, err, "options");
     s = natsConnection_Connect(&an->nc, an->opts);

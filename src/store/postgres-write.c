@@ -341,8 +341,12 @@ static int outcome(struct pg_wreq *r)
         return 0;
     if (!r->found)
         return -ENOENT;
+    /* fenced by attempt n: stale when a later attempt has had the job,
+     * running or already final (not a cancel) */
+    uint32_t given = r->kind == PG_W_FINISH ? r->job->attempts : r->attempts;
     bool fenced = r->kind == PG_W_FINISH || r->kind == PG_W_REQUEUE;
-    return fenced && r->was == JOB_STATUS_RUNNING ? -ESTALE : -EALREADY;
+    return fenced && (r->was == JOB_STATUS_RUNNING || r->row_attempts != given) ? -ESTALE
+                                                                               : -EALREADY;
 }
 
 /* ---- one batch ---- */
@@ -591,7 +595,9 @@ static int resolve_one(struct pg_store *s, struct pg_wreq *r, uint64_t token)
                               strcmp(hash, r->hash) == 0);
     } else {
         r->changed = ours;
-        r->attempts = (uint32_t)pg_int(res, 0, 1);
+        r->row_attempts = (uint32_t)pg_int(res, 0, 1);
+        if (r->kind != PG_W_REQUEUE) /* a requeue's is the attempt it was given */
+            r->attempts = r->row_attempts;
         /* the status it had is gone: started_ms says whether it ever ran */
         if (ours && r->kind == PG_W_CANCEL)
             r->was = pg_int(res, 0, 3) ? JOB_STATUS_RUNNING : JOB_STATUS_QUEUED;

@@ -73,7 +73,7 @@ static const char *const wsql[SQW_MAX_] = {
     /* blobs of a job are written once; REPLACE only makes a retried
      * finish idempotent */
     [SQW_PUT_BLOB] = "INSERT OR REPLACE INTO blobs (key, data) VALUES (?1, ?2)",
-    [SQW_STATUS] = "SELECT status FROM jobs WHERE id = ?1",
+    [SQW_STATUS] = "SELECT status, attempts FROM jobs WHERE id = ?1",
     [SQW_START] = "UPDATE jobs SET status = 'running', attempts = attempts + 1,"
                   " started_ms = ?2 WHERE id = ?1 AND (status = 'queued' OR"
                   " (?3 AND status = 'running')) RETURNING attempts",
@@ -153,7 +153,7 @@ static int put_blob(struct sq_store *s, struct sq_wreq *r, const char *name, con
 
 /* The status of job id: 0, -ENOENT, or a failure. */
 static int lookup_status(struct sq_store *s, struct sq_wreq *r, const char *id,
-                         enum job_status *out)
+                         enum job_status *out, int64_t *attempts)
 {
     sqlite3_stmt *st = s->wst[SQW_STATUS];
     bind_text(st, 1, id);
@@ -163,6 +163,8 @@ static int lookup_status(struct sq_store *s, struct sq_wreq *r, const char *id,
         const char *name = (const char *)sqlite3_column_text(st, 0);
         if (job_status_parse(name, out) < 0)
             ret = -EIO;
+        if (attempts)
+            *attempts = sqlite3_column_int64(st, 1);
     } else if (rc == SQLITE_DONE) {
         ret = -ENOENT;
     } else {
@@ -174,14 +176,20 @@ static int lookup_status(struct sq_store *s, struct sq_wreq *r, const char *id,
 }
 
 /* After a conditional update changed nothing: -ENOENT, or -EALREADY with
- * r->was the status that stopped it; for a write fenced by an attempt,
- * -ESTALE when the job is running under another attempt. */
-static int not_changed(struct sq_store *s, struct sq_wreq *r, const char *id, bool fenced)
+ * r->was the status that stopped it; for a write fenced by attempt n,
+ * -ESTALE when a later attempt has had the job, whether it still runs or
+ * has finished it (a worker that stalled past its ack deadline wakes to
+ * find its job done by another: that is a stale result, not a cancel). */
+static int not_changed(struct sq_store *s, struct sq_wreq *r, const char *id, bool fenced,
+                       uint64_t attempt)
 {
-    int e = lookup_status(s, r, id, &r->was);
+    int64_t stored = 0;
+    int e = lookup_status(s, r, id, &r->was, &stored);
     if (e < 0)
         return e;
-    return fenced && r->was == JOB_STATUS_RUNNING ? -ESTALE : -EALREADY;
+    if (fenced && (r->was == JOB_STATUS_RUNNING || (uint64_t)stored != attempt))
+        return -ESTALE;
+    return -EALREADY;
 }
 
 /* ---- the writes ---- */
@@ -234,7 +242,7 @@ static int w_start(struct sq_store *s, struct sq_wreq *r)
     (void)sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc);
-    return changed ? 0 : not_changed(s, r, r->id, false);
+    return changed ? 0 : not_changed(s, r, r->id, false, 0);
 }
 
 static void bind_step(sqlite3_stmt *st, int first, const struct job_step *p)
@@ -270,7 +278,7 @@ static int w_finish(struct sq_store *s, struct sq_wreq *r)
     if (rc != SQLITE_DONE)
         return fail(s, r, rc);
     if (sqlite3_changes(s->wdb) == 0)
-        return not_changed(s, r, j->id, true);
+        return not_changed(s, r, j->id, true, j->attempts);
     int e = put_blob(s, r, SQ_BLOB_STDOUT, j->id, j->run.out, j->run.out_len);
     if (e == 0)
         e = put_blob(s, r, SQ_BLOB_STDERR, j->id, j->run.err, j->run.err_len);
@@ -289,13 +297,13 @@ static int w_requeue(struct sq_store *s, struct sq_wreq *r)
     int rc = step_once(st);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc);
-    return sqlite3_changes(s->wdb) ? 0 : not_changed(s, r, r->id, true);
+    return sqlite3_changes(s->wdb) ? 0 : not_changed(s, r, r->id, true, r->attempts);
 }
 
 static int w_cancel(struct sq_store *s, struct sq_wreq *r)
 {
     /* One writer: nothing changes the row between this read and the update. */
-    int e = lookup_status(s, r, r->id, &r->was);
+    int e = lookup_status(s, r, r->id, &r->was, NULL);
     if (e < 0)
         return e;
     if (job_status_final(r->was))

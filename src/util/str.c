@@ -1,6 +1,9 @@
 /* String helpers that replace the banned ones. */
 #include "moat/util.h"
 
+#include <errno.h>
+#include <string.h>
+
 size_t moat_strlcpy(char *dst, const char *src, size_t dstsize)
 {
     size_t n = strlen(src);
@@ -42,4 +45,29 @@ char *moat_memdup0(const void *data, size_t len)
         memcpy(p, data, len);
     p[len] = '\0';
     return p;
+}
+
+int str_split(const char *list, char sep, char *buf, size_t size, const char **items, int max)
+{
+    if (moat_strlcpy(buf, list, size) >= size)
+        return -EINVAL;
+    int n = 0;
+    char *p = buf;
+    while (p) {
+        char *next = strchr(p, sep);
+        if (next)
+            *next++ = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strlen(p);
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            p[--len] = '\0';
+        if (len) {
+            if (n == max)
+                return -E2BIG;
+            items[n++] = p;
+        }
+        p = next;
+    }
+    return n ? n : -EINVAL;
 }

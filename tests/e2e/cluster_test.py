@@ -89,7 +89,7 @@ def check_each_once(srv, accepted, engines, events=None, timeout=120):
 
 
 def busy(srv):
-    return metric_sum(srv.metrics(), "moat_workers_busy")
+    return metric_sum(srv.metrics()[0], "moat_workers_busy")
 
 
 def submit_all(srv, bodies):
@@ -123,7 +123,7 @@ def api_node_and_workers_in_network_namespaces(_):
                 # HTTP: twelve jobs, four of them waited on the API node
                 accepted = submit_all(api, [sleeper(i, 0.3) for i in range(8)])
                 answers, threads = posts_waiting(
-                    api, [sleeper(100 + i, 0.3) for i in range(4)], timeout=60)
+                    api, [dict(sleeper(100 + i, 0.3), wait=True) for i in range(4)], timeout=60)
                 joined(threads, "the waiters answered", within=90)
                 for k, r in answers.items():
                     check(not isinstance(r, Failure) and r.status == 200,
@@ -133,7 +133,7 @@ def api_node_and_workers_in_network_namespaces(_):
                           "the waited job's result", j)
                     accepted[j["jobId"]] = f"tok-{100 + k}"
                 check_each_once(api, accepted, eng, events=(nc, ev))
-                ran = [metric_sum(w.metrics(), "moat_jobs_total") for w in workers]
+                ran = [metric_sum(w.metrics()[0], "moat_jobs_total") for w in workers]
                 check(sum(ran) == len(accepted) and all(n > 0 for n in ran),
                       "the jobs ran on both workers, each once", ran)
                 after = [br.counters(i) for i in range(2)]
@@ -202,7 +202,8 @@ def worker_killed_its_jobs_finish_on_another(_):
             try:
                 ev = nc.subscribe(EVENTS)
                 accepted = submit_all(api, [sleeper(i, 2) for i in range(6)])
-                wait_for("worker a runs two jobs", lambda: busy(a) == 2, 60)
+                wait_for("worker a runs two jobs", lambda: busy(a) == 2 and eng.sql(
+                    "SELECT count(*) FROM jobs WHERE status = 'running'")[0][0] == 2, 60)
                 a.kill9()
                 b = node(eng, "worker", ["--workers", "2", "--ack-wait", "2"], label="worker-b")
                 b.start()
@@ -230,7 +231,8 @@ def stalled_worker_late_result_refused(_):
                 ev = nc.subscribe(EVENTS)
                 accepted = submit_all(api, [sleeper(0, 4)])
                 jid = next(iter(accepted))
-                wait_for("worker a runs the job", lambda: busy(a) == 1, 60)
+                wait_for("worker a runs the job", lambda: busy(a) == 1 and eng.sql(
+                    "SELECT count(*) FROM jobs WHERE status = 'running'")[0][0] == 1, 60)
                 a.proc.send_signal(signal.SIGSTOP)
                 try:
                     b.start()
@@ -240,7 +242,7 @@ def stalled_worker_late_result_refused(_):
                 finally:
                     a.proc.send_signal(signal.SIGCONT)
                 wait_for("worker a's late result refused",
-                         lambda: metric_sum(a.metrics(), "moat_stale_results_total") == 1, 30)
+                         lambda: metric_sum(a.metrics()[0], "moat_stale_results_total") == 1, 30)
                 check("event=job_result_stale id=" + jid in a.tail(400),
                       "worker a logs its result as stale")
                 again = api.job(jid)
@@ -262,7 +264,7 @@ def api_node_killed_with_waiters(_):
         with owned(api1, api2, w):
             for s in (api1, api2, w):
                 s.start()
-            bodies = [sleeper(i, 2) for i in range(4)]
+            bodies = [dict(sleeper(i, 2), wait=True) for i in range(4)]
             answers, threads = posts_waiting(api1, bodies, timeout=60)
             wait_for("the four waited jobs stored",
                      lambda: eng.sql("SELECT count(*) FROM jobs")[0][0] == 4, 30)

@@ -115,9 +115,10 @@ class NatsServer:
     """
 
     def __init__(self, name="n0", base_dir=None, cluster_name=None, cluster_port=None,
-                 routes=()):
+                 routes=(), host="127.0.0.1"):
         _install_cleanup()
         self.name = name
+        self.host = host  # the address clients connect to (loopback, or a test bridge's)
         self._own_dir = base_dir is None
         self.dir = base_dir or tempfile.mkdtemp(prefix="moat-nats-")
         self.server_dir = os.path.join(self.dir, name)
@@ -137,12 +138,12 @@ class NatsServer:
 
     @property
     def url(self):
-        return f"nats://127.0.0.1:{self.port}"
+        return f"nats://{self.host}:{self.port}"
 
     def _write_conf(self):
         lines = [
             f"server_name: {self.name}",
-            f"listen: 127.0.0.1:{self.port}",
+            f"listen: {self.host}:{self.port}",
             f"http: 127.0.0.1:{self.http_port}",
             f'jetstream {{ store_dir: "{self.store_dir}" }}',
         ]
@@ -177,7 +178,7 @@ class NatsServer:
     def _accepts(self):
         """A client connection gets the server's INFO line."""
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+            with socket.create_connection((self.host, self.port), timeout=1) as s:
                 return s.recv(5) == b"INFO "
         except OSError:
             return False
@@ -253,7 +254,7 @@ class NatsCluster:
     """n servers joined by routes into one JetStream cluster, in one
     temporary directory."""
 
-    def __init__(self, n=3, name="moat-test"):
+    def __init__(self, n=3, name="moat-test", host="127.0.0.1"):
         _install_cleanup()
         self.dir = tempfile.mkdtemp(prefix="moat-natsc-")
         cports = [free_port() for _ in range(n)]
@@ -261,7 +262,7 @@ class NatsCluster:
         for i in range(n):
             self.servers.append(NatsServer(
                 name=f"n{i}", base_dir=self.dir, cluster_name=name, cluster_port=cports[i],
-                routes=[p for j, p in enumerate(cports) if j != i]))
+                routes=[p for j, p in enumerate(cports) if j != i], host=host))
         self._closed = False
         with _live_lock:
             _live.add(self)

@@ -80,12 +80,15 @@ def free_port():
 
 class PostgresServer:
     def __init__(self, bin_dir=None, role="moat", database="moat", settings=None,
-                 die_with_parent=True, start_timeout=60.0):
+                 die_with_parent=True, start_timeout=60.0, host="127.0.0.1"):
         self.bin_dir = bin_dir or find_bin_dir()
         if not self.bin_dir:
             raise ServerError("no PostgreSQL: no /usr/lib/postgresql/*/bin/initdb, "
                               "no initdb on PATH, MOAT_PG_BIN unset")
         self.role = role
+        # host: an address of this machine to listen on besides loopback
+        # (a test bridge's), clients of its subnets allowed
+        self.host = host
         self.database = database
         self.password = secrets.token_hex(16)
         self.settings = dict(settings or {})
@@ -119,7 +122,7 @@ class PostgresServer:
         return self.url_for(self.database)
 
     def url_for(self, database):
-        return (f"postgresql://{self.role}:{self.password}@127.0.0.1:{self.port}/{database}")
+        return (f"postgresql://{self.role}:{self.password}@{self.host}:{self.port}/{database}")
 
     def log_tail(self, lines=30):
         try:
@@ -174,11 +177,15 @@ class PostgresServer:
         # the data directory is thrown away: no fsync by initdb itself
         self._tool("initdb", "-D", self.data_dir, "-U", "postgres", "-E", "UTF8",
                    "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
+        if self.host != "127.0.0.1":
+            with open(os.path.join(self.data_dir, "pg_hba.conf"), "a") as f:
+                f.write("host all all samenet scram-sha-256\n")
 
     def _launch(self):
         args = [os.path.join(self.bin_dir, "postgres"), "-D", self.data_dir,
                 "-p", str(self.port), "-k", self.socket_dir,
-                "-c", "listen_addresses=127.0.0.1", "-c", "logging_collector=off"]
+                "-c", "listen_addresses=" + ",".join(dict.fromkeys(["127.0.0.1", self.host])),
+                "-c", "logging_collector=off"]
         for k, v in self.settings.items():
             args += ["-c", f"{k}={v}"]
         self._log = open(self.log_path, "ab")

@@ -634,6 +634,14 @@ static void test_takeover_fences_the_old_attempt(void **state)
     assert_int_equal(got.status, JOB_STATUS_COMPLETED);
     assert_int_equal(got.attempts, second);
     job_release(&got);
+    /* the old taker wakes after the new one has finished: still stale (a
+     * result fenced off), not "cancelled" (-EALREADY) */
+    a.attempts = first;
+    finish_as(f->st, &a, -ESTALE);
+    assert_int_equal(store_requeue(f->st, a.id, first, &err), -ESTALE);
+    /* the new taker's own second write: already final */
+    a.attempts = second;
+    finish_as(f->st, &a, -EALREADY);
     job_release(&a);
 }
 

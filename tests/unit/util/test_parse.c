@@ -57,6 +57,25 @@ static void test_bool(void **state)
     assert_int_equal(parse_bool("maybe", &b), -EINVAL);
 }
 
+/* The server lists of a NATS URL setting: commas, blanks, empty items. */
+static void test_str_split(void **state)
+{
+    (void)state;
+    char buf[64];
+    const char *items[3];
+    assert_int_equal(str_split(" nats://a:1 ,, nats://b:2,\tnats://c:3 ", ',', buf, sizeof(buf),
+                               items, 3),
+                     3);
+    assert_string_equal(items[0], "nats://a:1");
+    assert_string_equal(items[1], "nats://b:2");
+    assert_string_equal(items[2], "nats://c:3");
+    assert_int_equal(str_split("x", ',', buf, sizeof(buf), items, 3), 1);
+    assert_string_equal(items[0], "x");
+    assert_int_equal(str_split(" , ,", ',', buf, sizeof(buf), items, 3), -EINVAL);
+    assert_int_equal(str_split("a,b,c,d", ',', buf, sizeof(buf), items, 3), -E2BIG);
+    assert_int_equal(str_split("0123456789", ',', buf, 8, items, 3), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -65,6 +84,7 @@ int main(void)
         cmocka_unit_test(test_u64_range),
         cmocka_unit_test(test_i64),
         cmocka_unit_test(test_bool),
+        cmocka_unit_test(test_str_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
