@@ -42,6 +42,7 @@ tmpfs | ramfs) die "DATA_BASE $DATA_BASE is a tmpfs: the stores' figures must be
 esac
 
 WORK=$(mktemp -d "$DATA_BASE/bench-cluster.XXXXXX")
+chmod 755 "$WORK" # PostgreSQL runs as nobody and needs to reach its directory
 trap 'rm -rf "$WORK"' EXIT
 machine_facts "$ROOT"
 LOAD0=$(loadavg)
