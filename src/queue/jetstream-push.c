@@ -77,12 +77,17 @@ static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, 
 {
     (void)js;
     struct jsq_queue *q = closure;
-    int r = pa ? 0 : pae ? jsq_errno(pae->Err, pae->ErrCode) : -EIO;
+    int r = 0;
+    if (!pa) {
+        r = pae ? jsq_errno(pae->Err, pae->ErrCode) : -EIO;
+        if (r == 0)
+            r = -EIO; /* no ack and no error said */
+    }
     (void)pthread_mutex_lock(&q->mu);
     struct jsq_pub *p = pub_take(q, msg);
     if (p) {
         q->acks_running++;
-        if (r == 0)
+        if (pa)
             pushed(q, p->level, p->reserved, pa->Duplicate);
     }
     (void)pthread_mutex_unlock(&q->mu);
@@ -148,8 +153,8 @@ void jsq_pubs_finish(struct jsq_queue *q)
 static int make_msg(struct jsq_queue *q, const char *id, int priority, natsMsg **m)
 {
     char subject[JS_SUBJECT_MAX];
-    int r = jsq_subject(subject, sizeof(subject), q->prefix, "jobs", priority - JOB_PRIORITY_MIN,
-                       id);
+    int r =
+        jsq_subject(subject, sizeof(subject), q->prefix, "jobs", priority - JOB_PRIORITY_MIN, id);
     if (r < 0)
         return r;
     return jsq_errno(natsMsg_Create(m, subject, NULL, NULL, 0), 0);
@@ -202,7 +207,7 @@ static void fail_later(struct jsq_queue *q, struct jsq_pub *p, int r)
 }
 
 int jsq_push_async(void *state, const char *id, int priority, bool reserved, queue_done_fn done,
-                  void *cls)
+                   void *cls)
 {
     struct jsq_queue *q = state;
     struct jsq_pub *p = calloc(1, sizeof(*p));

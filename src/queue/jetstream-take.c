@@ -74,8 +74,7 @@ static int taker_new(struct jsq_queue *q, struct jsq_taker **out)
         so.Stream = q->stream;
         so.Consumer = durable; /* bound to the durable consumer open made */
         jsErrCode jerr = 0;
-        r = jsq_errno(js_PullSubscribe(&t->sub[i], q->js, filter, durable, NULL, &so, &jerr),
-                     jerr);
+        r = jsq_errno(js_PullSubscribe(&t->sub[i], q->js, filter, durable, NULL, &so, &jerr), jerr);
     }
     if (r < 0) {
         taker_free(t);
@@ -382,8 +381,8 @@ int jsq_retry(void *state, struct queue_entry *e, uint64_t delay_ms)
     struct jsq_queue *q = state;
     int level = e->priority - JOB_PRIORITY_MIN;
     natsMsg *m = end_entry(q, e, false);
-    natsStatus s = delay_ms ? natsMsg_NakWithDelay(m, (int64_t)delay_ms, NULL)
-                            : natsMsg_Nak(m, NULL);
+    natsStatus s =
+        delay_ms ? natsMsg_NakWithDelay(m, (int64_t)delay_ms, NULL) : natsMsg_Nak(m, NULL);
     natsMsg_Destroy(m);
     int r = jsq_errno(s, 0);
     if (r < 0)

@@ -45,8 +45,7 @@ static uint64_t now_ms(void)
 }
 
 /* A configuration of its own stream (name), as a node of a cluster. */
-static void config_for(struct moat_config *cfg, const char *name, uint64_t ack_wait_s,
-                       uint64_t max)
+static void config_for(struct moat_config *cfg, const char *name, uint64_t ack_wait_s, uint64_t max)
 {
     config_defaults(cfg);
     moat_strlcpy(cfg->queue, nats_url, sizeof(cfg->queue));
@@ -491,8 +490,7 @@ struct events {
     char last_data[64];
 };
 
-static void on_event(void *cls, enum queue_event ev, const char *id, const char *data,
-                     size_t len)
+static void on_event(void *cls, enum queue_event ev, const char *id, const char *data, size_t len)
 {
     struct events *x = cls;
     pthread_mutex_lock(&x->mu);
