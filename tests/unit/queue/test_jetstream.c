@@ -639,6 +639,7 @@ static void test_open_fails_without_server(void **state)
 struct taker {
     struct queue *q;
     _Atomic pid_t tid;
+    _Atomic bool returned;
     int rc;
 };
 
@@ -647,10 +648,11 @@ static void *blocked_taker(void *arg)
     struct taker *t = arg;
     atomic_store(&t->tid, (pid_t)syscall(SYS_gettid));
     struct queue_entry e;
-    /* bounded: without the wake-up it ends -ETIMEDOUT, and the case fails */
+    /* far longer than the case waits for it to return */
     t->rc = queue_take(t->q, 4 * WAIT_MS, &e);
     if (t->rc == 0)
         queue_release(t->q, &e, true);
+    atomic_store(&t->returned, true);
     return NULL;
 }
 
@@ -681,6 +683,11 @@ static void test_shutdown_wakes_taker(void **state)
         ;
     uint64_t t0 = moat_now_ns();
     queue_shutdown(q);
+    dl = moat_test_deadline_ms(WAIT_MS);
+    while (!atomic_load(&t.returned) && moat_test_before(dl))
+        ;
+    if (!atomic_load(&t.returned))
+        fail_msg("the blocked take did not return within %d ms of shutdown", WAIT_MS);
     assert_int_equal(pthread_join(th, NULL), 0);
     (void)printf("jetstream: a blocked take returned %.1f ms after shutdown\n",
                  (double)(moat_now_ns() - t0) / 1e6);
