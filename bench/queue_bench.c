@@ -206,8 +206,7 @@ static int bench_rate(struct queue *q, unsigned run)
     double s = (double)(atomic_load(&done_last_ns) - t0) / 1e9;
     (void)printf("push_async: %d in flight, %.0f pushes/s (calls returned after %.0f ms, "
                  "last done after %.0f ms, %u failed)\n",
-                 PUSHES, PUSHES / s, (double)(sent - t0) / 1e6, s * 1e3,
-                 atomic_load(&done_failed));
+                 PUSHES, PUSHES / s, (double)(sent - t0) / 1e6, s * 1e3, atomic_load(&done_failed));
 
     struct drain d = {.q = q};
     pthread_t th[TAKERS];
@@ -219,8 +218,7 @@ static int bench_rate(struct queue *q, unsigned run)
     if (atomic_load(&d.taken) < PUSHES)
         return -1;
     s = (double)(atomic_load(&d.last_ns) - atomic_load(&d.first_ns)) / 1e9;
-    (void)printf("take+ack: %d entries, %d takers, %.0f entries/s\n", PUSHES, TAKERS,
-                 PUSHES / s);
+    (void)printf("take+ack: %d entries, %d takers, %.0f entries/s\n", PUSHES, TAKERS, PUSHES / s);
     return 0;
 }
 
@@ -271,7 +269,8 @@ int main(int argc, char **argv)
 {
     const char *url = argc > 1 ? argv[1] : getenv("MOAT_TEST_NATS_URL");
     if (!url || !*url) {
-        (void)fprintf(stderr, "usage: queue_bench nats://HOST:PORT|local (or MOAT_TEST_NATS_URL)\n");
+        (void)fprintf(stderr,
+                      "usage: queue_bench nats://HOST:PORT|local (or MOAT_TEST_NATS_URL)\n");
         return 2;
     }
     moat_log_level = LOG_ERROR;

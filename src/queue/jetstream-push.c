@@ -63,8 +63,10 @@ static struct jsq_pub *pub_take(struct jsq_queue *q, const natsMsg *m)
 /* Under mu: a push is held by the stream. */
 static void pushed(struct jsq_queue *q, int level, bool reserved, bool duplicate)
 {
-    /* Takers here look at once: the signal of the publish comes on another
-     * thread of nats.c, maybe after a take that follows this push. */
+    /* Takers here look at once: the signal of the publish would come on
+     * another thread of nats.c, maybe after a take that follows this push
+     * (they skip the signal of this handle's own publishes: one look per
+     * entry, not two). */
     jsq_mark(q, level);
     /* a duplicate needs no place either: the first copy has one */
     if (reserved && q->reserved > 0)
@@ -157,7 +159,15 @@ static int make_msg(struct jsq_queue *q, const char *id, int priority, natsMsg *
         jsq_subject(subject, sizeof(subject), q->prefix, "jobs", priority - JOB_PRIORITY_MIN, id);
     if (r < 0)
         return r;
-    return jsq_errno(natsMsg_Create(m, subject, NULL, NULL, 0), 0);
+    natsStatus s = natsMsg_Create(m, subject, NULL, NULL, 0);
+    /* this node's takers hear of it from its ack, not from its signal */
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(*m, JS_INSTANCE_HEADER, q->instance);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(*m);
+        *m = NULL;
+    }
+    return jsq_errno(s, 0);
 }
 
 static void pub_options(struct jsq_queue *q, const char *id, jsPubOptions *po)
