@@ -568,6 +568,36 @@ static void test_two_nodes(void **state)
     queue_close(b);
 }
 
+/* A node that dies holding an entry: another node, whose takers found
+ * every level empty, gets it after the ack wait as a further delivery (no
+ * signal comes: the sweep finds it); an entry pushed by a third node
+ * reaches it too. */
+static void test_lost_taker(void **state)
+{
+    (void)state;
+    char name[32];
+    new_name(name);
+    struct queue *a = open_named(name, 1, 1000);
+    struct queue *b = open_named(name, 1, 1000);
+    assert_int_equal(take_none(b, 0), -ETIMEDOUT);
+    push_n(a, 1, 6);
+    struct queue_entry e;
+    take_one(a, &e);
+    assert_int_equal(e.deliveries, 1);
+    queue_close(a); /* never ended, never touched again */
+    take_one(b, &e);
+    assert_int_equal(id_num(e.id), 1);
+    assert_int_equal(e.deliveries, 2);
+    queue_ack(b, &e);
+    /* and a push elsewhere reaches b's sleeping taker */
+    struct queue *c = open_named(name, 1, 1000);
+    assert_int_equal(take_none(b, 0), -ETIMEDOUT);
+    push_n(c, 2, 3);
+    assert_int_equal(take_ack(b, NULL), 2);
+    queue_close(c);
+    queue_close(b);
+}
+
 /* ---- the server away ---- */
 
 static bool ready_is(struct queue *q, bool want)
@@ -767,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_holds),
         cmocka_unit_test(test_two_nodes),
+        cmocka_unit_test(test_lost_taker),
         cmocka_unit_test(test_server_restart),
         cmocka_unit_test(test_open_fails_without_server),
         cmocka_unit_test(test_shutdown_wakes_taker),
