@@ -211,6 +211,14 @@ bool pg_alive(PGconn *c)
 
 /* ---- connecting ---- */
 
+/* libpq prints notices (and the FATAL of a server shutting down) on
+ * stderr by default: the driver reports what matters through its results. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 int pg_connect(struct pg_store *s, bool writer, PGconn **out, char *msg, size_t msgsz)
 {
     /* Defaults first: the URL's own settings, expanded from dbname after
@@ -252,6 +260,8 @@ int pg_connect(struct pg_store *s, bool writer, PGconn **out, char *msg, size_t 
         /* a refused login is a setting to fix, not an outage */
         e = strstr(msg, "authentication failed") ? -EACCES : -ENOTCONN;
     }
+    if (e == 0)
+        (void)PQsetNoticeProcessor(c, ignore_notice, NULL);
     if (e == 0 && PQsetnonblocking(c, 1) != 0) {
         pg_message(s, NULL, c, msg, msgsz);
         e = -ENOTCONN;
