@@ -225,9 +225,16 @@ int pg_connect(struct pg_store *s, bool writer, PGconn **out, char *msg, size_t 
      * them, win. Keepalives and tcp_user_timeout make a dead peer show on
      * an idle connection; every wait has a deadline besides. */
     static const char *const keys[] = {
-        "application_name", "connect_timeout", "keepalives", "keepalives_idle",
-        "keepalives_interval", "keepalives_count", "tcp_user_timeout", "target_session_attrs",
-        "dbname", NULL,
+        "application_name",
+        "connect_timeout",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "target_session_attrs",
+        "dbname",
+        NULL,
     };
     char timeout[16], user_timeout[16];
     (void)snprintf(timeout, sizeof(timeout), "%u", (s->to.connect_ms + 999) / 1000);
@@ -244,8 +251,7 @@ int pg_connect(struct pg_store *s, bool writer, PGconn **out, char *msg, size_t 
     }
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     int e = 0;
-    while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
-           st != PGRES_POLLING_FAILED) {
+    while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
         short rev = 0;
         int w = wait_socket(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, &rev);
         if (w <= 0) {
@@ -318,8 +324,8 @@ int pg_query(struct pg_store *s, PGconn *c, const char *sql, bool prepared, int 
     return e;
 }
 
-int pg_prepare_all(struct pg_store *s, PGconn *c, const char *const *names,
-                   const char *const *sql, size_t n, uint64_t deadline, char *msg, size_t msgsz)
+int pg_prepare_all(struct pg_store *s, PGconn *c, const char *const *names, const char *const *sql,
+                   size_t n, uint64_t deadline, char *msg, size_t msgsz)
 {
     for (size_t i = 0; i < n; i++) {
         if (!PQsendPrepare(c, names[i], sql[i], 0, NULL)) {

@@ -795,8 +795,8 @@ static void test_foreign_database_refused_untouched(void **state)
     exec_sql(f->url, "DROP TABLE users; CREATE SCHEMA moat; CREATE TABLE moat.jobs (x int)");
     assert_int_equal(store_open(&f->cfg, &f->st, &err), -EMEDIUMTYPE);
     assert_int_equal(int_sql(f->url, "SELECT count(*) FROM moat.jobs"), 0);
-    assert_int_equal(
-        int_sql(f->url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'moat'"), 1);
+    assert_int_equal(int_sql(f->url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'moat'"),
+                     1);
 
     /* an empty one is taken (an administrator made it for moat) */
     exec_sql(f->url, "DROP TABLE moat.jobs");
