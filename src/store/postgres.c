@@ -203,9 +203,16 @@ bool pg_alive(PGconn *c)
 {
     if (!c || PQstatus(c) != CONNECTION_OK)
         return false;
-    /* a server that shut down has said so (and closed): read it now */
-    if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
-        return false;
+    /* A server that shut down has said so and closed the connection: its
+     * goodbye (a FATAL error) and the end of the stream may take two reads
+     * to see. Bounded: a live idle connection has nothing to read. */
+    for (int i = 0; i < 4; i++) {
+        if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+            return false;
+        struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+        if (poll(&p, 1, 0) != 1)
+            break;
+    }
     return PQtransactionStatus(c) == PQTRANS_IDLE && !PQisBusy(c);
 }
 

@@ -17,6 +17,9 @@
 #include <pthread.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/un.h>
 
 #include "moat/job.h"
@@ -64,7 +67,7 @@ static long long int_sql(const char *url, const char *sql)
 {
     PGresult *r = sql_on(url, sql);
     assert_int_equal(PQntuples(r), 1);
-    long long v = atoll(PQgetvalue(r, 0, 0));
+    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return v;
 }
@@ -146,7 +149,7 @@ static const struct pg_timeouts fast = {
     .io_ms = 2000,
     .ready_ms = 1000,
     .write_wait_ms = 1500,
-    .resolve_wait_ms = 20000,
+    .resolve_wait_ms = 8000,
     .probe_ms = 50,
     .backoff_min_ms = 20,
     .backoff_max_ms = 200,
@@ -960,6 +963,7 @@ int main(void)
         B(test_foreign_database_refused_untouched),
         B(test_wrong_password_hidden),
         T(test_nodes_race_for_the_same_jobs),
+        B(test_lost_answers_resolved),
         cmocka_unit_test_setup_teardown(test_server_stopped_and_back, setup_bare, teardown_faults),
         cmocka_unit_test_setup_teardown(test_server_silent, setup_bare, teardown_faults),
     };

@@ -200,4 +200,232 @@ static void test_server_silent(void **state)
     job_release(&b);
 }
 
+/* ---- answers lost: a proxy that cuts a connection on command ---- */
+
+/* Relays connections to the server; armed, it drops the next bytes going
+ * one way (to the client: the answer; to the server: the request) and
+ * closes that connection. */
+enum { PROXY_PAIRS = 16 };
+
+struct proxy {
+    int lfd, port, target;
+    int fds[PROXY_PAIRS][2]; /* client, server; -1 when free */
+    int armed;               /* 0, 1 = cut the answer, 2 = cut the request (under mu) */
+    int cuts;
+    bool stop;
+    pthread_mutex_t mu;
+    pthread_t t;
+};
+
+static int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void proxy_close_pair(struct proxy *p, int i)
+{
+    close(p->fds[i][0]);
+    close(p->fds[i][1]);
+    p->fds[i][0] = p->fds[i][1] = -1;
+}
+
+/* Moves what fd has to its peer in pair i, or cuts the pair. */
+static void proxy_relay(struct proxy *p, int i, int from)
+{
+    char buf[65536];
+    ssize_t n = read(p->fds[i][from], buf, sizeof(buf));
+    pthread_mutex_lock(&p->mu);
+    bool cut = n > 0 && p->armed == (from == 1 ? 1 : 2);
+    if (cut) {
+        p->armed = 0;
+        p->cuts++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (n <= 0 || cut || write(p->fds[i][1 - from], buf, (size_t)n) != n)
+        proxy_close_pair(p, i);
+}
+
+static void *proxy_run(void *arg)
+{
+    struct proxy *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        bool stop = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
+        struct pollfd pf[1 + 2 * PROXY_PAIRS];
+        int where[1 + 2 * PROXY_PAIRS];
+        nfds_t n = 0;
+        pf[n++] = (struct pollfd){.fd = p->lfd, .events = POLLIN};
+        for (int i = 0; i < PROXY_PAIRS; i++) {
+            for (int k = 0; k < 2 && p->fds[i][0] >= 0; k++) {
+                where[n] = i * 2 + k;
+                pf[n++] = (struct pollfd){.fd = p->fds[i][k], .events = POLLIN};
+            }
+        }
+        if (poll(pf, n, 50) <= 0)
+            continue;
+        if (pf[0].revents & POLLIN) {
+            int c = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
+            int sv = c >= 0 ? tcp_connect(p->target) : -1;
+            int i = 0;
+            while (i < PROXY_PAIRS && p->fds[i][0] >= 0)
+                i++;
+            if (c < 0 || sv < 0 || i == PROXY_PAIRS) {
+                close(c);
+                close(sv);
+            } else {
+                p->fds[i][0] = c;
+                p->fds[i][1] = sv;
+            }
+            continue; /* the other entries may describe pairs that changed */
+        }
+        for (nfds_t k = 1; k < n; k++) {
+            int i = where[k] / 2, from = where[k] % 2;
+            if ((pf[k].revents & (POLLIN | POLLHUP | POLLERR)) && p->fds[i][from] == pf[k].fd) {
+                proxy_relay(p, i, from);
+                break; /* pairs may have changed */
+            }
+        }
+    }
+    return NULL;
+}
+
+static void proxy_start(struct proxy *p, const char *url)
+{
+    *p = (struct proxy){.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    memset(p->fds, -1, sizeof(p->fds));
+    pthread_mutex_init(&p->mu, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(p->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(p->lfd, 16), 0);
+    assert_int_equal(getsockname(p->lfd, (struct sockaddr *)&a, &len), 0);
+    p->port = ntohs(a.sin_port);
+    const char *colon = strrchr(url, ':');
+    p->target = (int)strtol(colon + 1, NULL, 10);
+    assert_true(p->target > 0);
+    assert_int_equal(pthread_create(&p->t, NULL, proxy_run, p), 0);
+}
+
+static void proxy_stop(struct proxy *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->t, NULL);
+    for (int i = 0; i < PROXY_PAIRS; i++)
+        if (p->fds[i][0] >= 0)
+            proxy_close_pair(p, i);
+    close(p->lfd);
+    pthread_mutex_destroy(&p->mu);
+}
+
+static void proxy_arm(struct proxy *p, int how)
+{
+    pthread_mutex_lock(&p->mu);
+    p->armed = how;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int proxy_cuts(struct proxy *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->cuts;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+static long long rows_with_id(const struct pgfx *f, const char *id)
+{
+    char sql[160];
+    (void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM moat.jobs WHERE id = '%s'", id);
+    return int_sql(f->url, sql);
+}
+
+static void test_lost_answers_resolved(void **state)
+{
+    struct pgfx *f = *state;
+    struct moat_err err = {0};
+    struct proxy px;
+    proxy_start(&px, f->url);
+    /* the same database through the proxy */
+    char url[600];
+    const char *at = strrchr(f->url, '@');
+    const char *slash = strchr(at, '/');
+    (void)snprintf(url, sizeof(url), "%.*s@127.0.0.1:%d%s", (int)(at - f->url), f->url, px.port,
+                   slash);
+    struct moat_config cfg = f->cfg;
+    moat_strlcpy(cfg.store, url, sizeof(cfg.store));
+    assert_int_equal(pg_open(&cfg, &fast, &f->st, &err), 0);
+    struct job a, b, c;
+    simple_job(&a, 1);
+    simple_job(&b, 2);
+    simple_job(&c, 3);
+
+    /* the insert committed, its answer lost: reported done, once */
+    proxy_arm(&px, 1);
+    if (store_insert(f->st, &a, &err) != 0)
+        fail_msg("insert whose answer was lost: %s", err.msg);
+    assert_int_equal(proxy_cuts(&px), 1);
+    assert_int_equal(rows_with_id(f, a.id), 1);
+
+    /* the insert never reached the database: sent again, done */
+    proxy_arm(&px, 2);
+    assert_int_equal(store_insert(f->st, &b, &err), 0);
+    assert_int_equal(proxy_cuts(&px), 2);
+    assert_int_equal(rows_with_id(f, b.id), 1);
+
+    /* a start, a requeue, a finish and a cancel whose answers were lost:
+     * each reported as it happened, and none of them twice */
+    uint32_t n = 0;
+    proxy_arm(&px, 1);
+    assert_int_equal(store_start(f->st, a.id, 10, false, &n, &err), 0);
+    assert_int_equal(n, 1);
+    proxy_arm(&px, 1);
+    assert_int_equal(store_requeue(f->st, a.id, 1, &err), 0);
+    proxy_arm(&px, 2);
+    assert_int_equal(store_start(f->st, a.id, 11, false, &n, &err), 0);
+    assert_int_equal(n, 2);
+    a.attempts = 2;
+    a.status = JOB_STATUS_COMPLETED;
+    a.finished_ms = 12;
+    proxy_arm(&px, 1);
+    assert_int_equal(store_finish(f->st, &a, &err), 0);
+    enum job_status was = JOB_STATUS_MAX_;
+    proxy_arm(&px, 1);
+    assert_int_equal(store_cancel(f->st, b.id, 13, &was, &err), 0);
+    assert_int_equal(was, JOB_STATUS_QUEUED);
+    /* refused, answer lost: refused still */
+    proxy_arm(&px, 1);
+    assert_int_equal(store_cancel(f->st, a.id, 14, &was, &err), -EALREADY);
+    assert_int_equal(was, JOB_STATUS_COMPLETED);
+    assert_int_equal(proxy_cuts(&px), 8);
+
+    struct job got = {0};
+    assert_int_equal(store_get(f->st, a.id, 0, &got, &err), 0);
+    assert_int_equal(got.status, JOB_STATUS_COMPLETED);
+    assert_int_equal(got.attempts, 2);
+    assert_int_equal(got.finished_ms, 12);
+    job_release(&got);
+    assert_int_equal(store_get(f->st, b.id, 0, &got, &err), 0);
+    assert_int_equal(got.status, JOB_STATUS_CANCELLED);
+    job_release(&got);
+    store_close(f->st);
+    f->st = NULL;
+    proxy_stop(&px);
+    job_release(&a);
+    job_release(&b);
+    job_release(&c);
+}
+
 #endif
