@@ -214,8 +214,14 @@ struct pg_wreq {
 int pg_writer_prepare(struct pg_store *s, PGconn *c, char *msg, size_t msgsz);
 /* The statements r sends (each has one answer). */
 int pg_nstatements(const struct pg_wreq *r);
-/* Queues r's statements on c, in pipeline mode, stamping token on what
- * they change. false when libpq refused (the connection is broken). */
+/* Queues the one statement of the inserts r[0..n) (in id order, no id
+ * twice), stamping token on what it inserts. 0, -ENOMEM, -E2BIG, or
+ * -ENOTCONN when libpq refused (the connection is broken). */
+int pg_send_inserts(PGconn *c, struct pg_wreq *const *r, size_t n, uint64_t token);
+/* Takes the answer of pg_send_inserts: which of r[0..n) were inserted. */
+void pg_take_inserts(struct pg_wreq *const *r, size_t n, const PGresult *res);
+/* Queues the statements of r (not an insert) on c, in pipeline mode,
+ * stamping token on what they change. false when libpq refused. */
 bool pg_send_request(PGconn *c, const struct pg_wreq *r, uint64_t token);
 /* Queues the upsert of this writer's row of write_log. */
 bool pg_send_log(PGconn *c, uint64_t writer, uint64_t token);

@@ -31,18 +31,32 @@ static const char *const wnames[WS_MAX_] = {
 };
 
 static const char *const wsql[WS_MAX_] = {
+    /* Every insert of a batch in one statement: one array per column
+     * ($1..$25), the batch's token $26. A row whose id exists is skipped
+     * (no id back: -EEXIST); blobs only for the rows inserted. */
     [WS_INSERT] =
-        "WITH j AS (INSERT INTO " PG_SCHEMA ".jobs (id, status, language, language_given, version,"
+        "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+        " $5::int4[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],"
+        " $12::int8[], $13::int8[], $14::int8[], $15::bool[], $16::int8[], $17::text[],"
+        " $18::text[], $19::text[], $20::int8[], $21::text[], $22::bytea[], $23::bytea[])"
+        " AS v (id, language, language_given, version, priority, time_ms, wall_time_ms,"
+        " memory_mb, max_processes, max_output_kb, max_file_kb, max_open_files, stack_kb,"
+        " nfiles, code_single, stdin_len, args_json, metadata_json, tags_json, created_ms,"
+        " code_hash, code, stdin)),"
+        " j AS (INSERT INTO " PG_SCHEMA ".jobs (id, status, language, language_given, version,"
         " priority, time_ms, wall_time_ms, memory_mb, max_processes, max_output_kb, max_file_kb,"
         " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json, metadata_json,"
-        " tags_json, created_ms, code_hash, write_token) VALUES ($1::text::uuid, 'queued', $2,"
-        " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,"
-        " $21, $22) ON CONFLICT (id) DO NOTHING RETURNING id),"
-        " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data) SELECT 'jobs/' || $1 || '/' || v.name,"
-        " v.data FROM j, (VALUES ('" PG_BLOB_CODE "', $23::bytea), ('" PG_BLOB_STDIN "',"
-        " $24::bytea)) v (name, data) WHERE v.data IS NOT NULL"
+        " tags_json, created_ms, code_hash, write_token) SELECT id::uuid, 'queued', language,"
+        " language_given, version, priority, time_ms, wall_time_ms, memory_mb, max_processes,"
+        " max_output_kb, max_file_kb, max_open_files, stack_kb, nfiles, code_single, stdin_len,"
+        " args_json, metadata_json, tags_json, created_ms, code_hash, $24 FROM v"
+        " ON CONFLICT (id) DO NOTHING RETURNING id),"
+        " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data)"
+        " SELECT 'jobs/' || v.id || '/" PG_BLOB_CODE "', v.code FROM v JOIN j ON j.id = v.id::uuid"
+        " UNION ALL SELECT 'jobs/' || v.id || '/" PG_BLOB_STDIN "', v.stdin FROM v"
+        " JOIN j ON j.id = v.id::uuid WHERE v.stdin IS NOT NULL"
         " ON CONFLICT (key) DO UPDATE SET data = excluded.data)"
-        " SELECT count(*) FROM j",
+        " SELECT id::text FROM j ORDER BY id",
     [WS_LOCK] = "SELECT status, attempts FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid"
                 " FOR UPDATE",
     [WS_START] = "UPDATE " PG_SCHEMA ".jobs SET status = 'running', attempts = attempts + 1,"
@@ -159,35 +173,193 @@ int pg_nstatements(const struct pg_wreq *r)
     return r->kind == PG_W_INSERT ? 1 : 2;
 }
 
-static bool send_insert(PGconn *c, const struct pg_wreq *r, uint64_t token)
+/* ---- the inserts of a batch: binary arrays ---- */
+
+/* Type oids of the array elements (pg_type.h: fixed since forever). */
+#define OID_BOOL 16u
+#define OID_BYTEA 17u
+#define OID_INT8 20u
+#define OID_INT4 23u
+#define OID_TEXT 25u
+
+/* One array parameter in PostgreSQL's binary array format: ndim, has
+ * nulls, element type, then (size, lower bound) per dimension, then each
+ * element as its length (-1: NULL) and its bytes; integers big-endian. */
+struct pg_array {
+    char *buf;
+    size_t len, cap;
+    uint32_t count;
+    bool has_null, oom;
+};
+
+#define PG_ARRAY_HEADER 20
+
+static void put_bytes(struct pg_array *a, const void *data, size_t len)
+{
+    if (a->oom)
+        return;
+    if (a->len + len > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap < a->len + len)
+            cap *= 2;
+        char *nb = realloc(a->buf, cap);
+        if (!nb) {
+            a->oom = true;
+            return;
+        }
+        a->buf = nb;
+        a->cap = cap;
+    }
+    if (len)
+        memcpy(a->buf + a->len, data, len);
+    a->len += len;
+}
+
+static void put_u32(struct pg_array *a, uint32_t v)
+{
+    const unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                                (unsigned char)(v >> 8), (unsigned char)v};
+    put_bytes(a, b, sizeof(b));
+}
+
+static void put_u64(struct pg_array *a, uint64_t v)
+{
+    put_u32(a, (uint32_t)(v >> 32));
+    put_u32(a, (uint32_t)v);
+}
+
+static void el_null(struct pg_array *a)
+{
+    put_u32(a, UINT32_MAX); /* -1 */
+    a->has_null = true;
+    a->count++;
+}
+
+static void el_bytes(struct pg_array *a, const char *data, size_t len)
+{
+    put_u32(a, (uint32_t)len);
+    put_bytes(a, data, len);
+    a->count++;
+}
+
+static void el_text(struct pg_array *a, const char *s)
+{
+    if (s)
+        el_bytes(a, s, strlen(s));
+    else
+        el_null(a);
+}
+
+static void el_i64(struct pg_array *a, uint64_t v)
+{
+    put_u32(a, 8);
+    put_u64(a, v);
+    a->count++;
+}
+
+static void el_i32(struct pg_array *a, int32_t v)
+{
+    put_u32(a, 4);
+    put_u32(a, (uint32_t)v);
+    a->count++;
+}
+
+static void el_bool(struct pg_array *a, bool v)
+{
+    put_u32(a, 1);
+    put_bytes(a, &(const char){v ? 1 : 0}, 1);
+    a->count++;
+}
+
+/* Writes the header into the room left for it. */
+static void array_finish(struct pg_array *a, uint32_t oid)
+{
+    if (a->oom)
+        return;
+    const uint32_t h[5] = {1, a->has_null, oid, a->count, 1};
+    for (size_t i = 0; i < 5; i++)
+        for (size_t k = 0; k < 4; k++)
+            a->buf[i * 4 + k] = (char)(h[i] >> (24 - 8 * k));
+}
+
+enum { INS_COLUMNS = 23 };
+
+static const uint32_t ins_oids[INS_COLUMNS] = {
+    OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT4, OID_INT8, OID_INT8, OID_INT8,
+    OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_BOOL, OID_INT8,
+    OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT, OID_BYTEA, OID_BYTEA,
+};
+
+static void insert_row(struct pg_array *a, const struct pg_wreq *r)
 {
     const struct job *j = r->job;
-    struct pg_params p = {0};
-    p_text(&p, j->id);
-    p_text(&p, j->language);
-    p_text(&p, j->language_given);
-    p_text(&p, j->version);
-    p_i64(&p, j->priority);
+    el_text(&a[0], j->id);
+    el_text(&a[1], j->language);
+    el_text(&a[2], j->language_given);
+    el_text(&a[3], j->version);
+    el_i32(&a[4], j->priority);
     const struct moat_limits *l = &j->limits;
     const uint64_t lim[] = {l->time_ms,       l->wall_time_ms, l->memory_mb,      l->max_processes,
                             l->max_output_kb, l->max_file_kb,  l->max_open_files, l->stack_kb};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(lim); i++)
-        p_u64(&p, lim[i]);
-    p_u64(&p, j->nfiles);
-    p_bool(&p, r->code_owned == NULL);
-    p_u64(&p, j->stdin_len);
-    p_text(&p, r->args_json ? r->args_json : "[]");
-    p_text(&p, j->metadata_json);
-    p_text(&p, j->tags_json);
-    p_i64(&p, j->created_ms);
-    p_text(&p, r->hash);
-    p_u64(&p, token);
-    p_bytes(&p, r->code, r->code_len);
+        el_i64(&a[5 + i], lim[i]);
+    el_i64(&a[13], j->nfiles);
+    el_bool(&a[14], r->code_owned == NULL);
+    el_i64(&a[15], j->stdin_len);
+    el_text(&a[16], r->args_json ? r->args_json : "[]");
+    el_text(&a[17], j->metadata_json);
+    el_text(&a[18], j->tags_json);
+    el_i64(&a[19], (uint64_t)j->created_ms);
+    el_text(&a[20], r->hash);
+    el_bytes(&a[21], r->code, r->code_len);
     if (j->stdin_len)
-        p_bytes(&p, j->stdin_data, j->stdin_len);
+        el_bytes(&a[22], j->stdin_data, j->stdin_len);
     else
-        p_null(&p);
-    return send_prepared(c, WS_INSERT, &p);
+        el_null(&a[22]);
+}
+
+int pg_send_inserts(PGconn *c, struct pg_wreq *const *r, size_t n, uint64_t token)
+{
+    struct pg_array a[INS_COLUMNS] = {0};
+    for (size_t k = 0; k < INS_COLUMNS; k++)
+        put_bytes(&a[k], (char[PG_ARRAY_HEADER]){0}, PG_ARRAY_HEADER);
+    for (size_t i = 0; i < n; i++)
+        insert_row(a, r[i]);
+    struct pg_params p = {0};
+    int e = 0;
+    for (size_t k = 0; k < INS_COLUMNS; k++) {
+        array_finish(&a[k], ins_oids[k]);
+        if (a[k].oom)
+            e = -ENOMEM;
+        else if (a[k].len > INT_MAX)
+            e = -E2BIG;
+        else
+            p_bytes(&p, a[k].buf, a[k].len);
+    }
+    if (e == 0) {
+        p_u64(&p, token);
+        e = send_prepared(c, WS_INSERT, &p) ? 0 : -ENOTCONN;
+    }
+    for (size_t k = 0; k < INS_COLUMNS; k++)
+        free(a[k].buf);
+    return e;
+}
+
+void pg_take_inserts(struct pg_wreq *const *r, size_t n, const PGresult *res)
+{
+    /* both in id order: one walk */
+    int rows = PQntuples(res), row = 0;
+    for (size_t i = 0; i < n; i++) {
+        char id[MOAT_UUID_LEN + 1] = "";
+        while (row < rows) {
+            pg_text(res, row, 0, id, sizeof(id));
+            if (strcmp(id, r[i]->id) >= 0)
+                break;
+            row++;
+        }
+        r[i]->nres = 1;
+        r[i]->changed = row < rows && strcmp(id, r[i]->id) == 0;
+    }
 }
 
 static bool send_finish(PGconn *c, const struct pg_wreq *r, uint64_t token)
@@ -218,7 +390,7 @@ static bool send_finish(PGconn *c, const struct pg_wreq *r, uint64_t token)
 bool pg_send_request(PGconn *c, const struct pg_wreq *r, uint64_t token)
 {
     if (r->kind == PG_W_INSERT)
-        return send_insert(c, r, token);
+        return false; /* pg_send_inserts */
     struct pg_params p = {0};
     p_text(&p, r->id);
     if (!send_prepared(c, WS_LOCK, &p))
@@ -258,10 +430,6 @@ static int parse_status(const PGresult *res, int row, int col, enum job_status *
 void pg_take_answer(struct pg_wreq *r, const PGresult *res)
 {
     int k = r->nres++;
-    if (r->kind == PG_W_INSERT) {
-        r->changed = pg_int(res, 0, 0) > 0;
-        return;
-    }
     if (k == 0) {
         r->found = PQntuples(res) > 0;
         if (r->found && parse_status(res, 0, 0, &r->was) < 0)

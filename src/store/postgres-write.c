@@ -57,13 +57,26 @@ enum batch_end {
     BATCH_LOST,    /* the connection broke: the outcome is unknown */
 };
 
+/* What each answer of a batch's pipeline is, in order. */
+enum slot_kind { SLOT_BEGIN, SLOT_INSERTS, SLOT_REQUEST, SLOT_LOG, SLOT_COMMIT };
+
+struct slot {
+    enum slot_kind kind;
+    struct pg_wreq *r; /* SLOT_REQUEST */
+};
+
 struct batch {
-    struct pg_wreq **b;
+    struct pg_wreq **b; /* in id order */
     size_t n;
     uint64_t token;
-    int err;       /* the failure of an aborted or lost batch */
-    char msg[200]; /* its message */
-    size_t bad;    /* the request whose statement failed (aborted), n for none */
+    /* the inserts, sent as one statement: each id once */
+    struct pg_wreq *ins[PG_BATCH_MAX];
+    size_t nins;
+    struct slot slots[2 * PG_BATCH_MAX + 4];
+    size_t nslots;
+    int err;          /* the failure of an aborted or lost batch */
+    char msg[200];    /* its message */
+    bool item_failed; /* aborted by a statement of a request, not of the batch */
 };
 
 static uint64_t next_token(struct pg_store *s)
@@ -71,29 +84,63 @@ static uint64_t next_token(struct pg_store *s)
     return s->token_base + ++s->token_next;
 }
 
-static bool send_batch(struct pg_store *s, struct batch *bt)
+static void add_slot(struct batch *bt, enum slot_kind kind, struct pg_wreq *r)
+{
+    bt->slots[bt->nslots++] = (struct slot){.kind = kind, .r = r};
+}
+
+/* Queues the batch: 0, or -errno (-ENOTCONN: libpq refused). */
+static int send_batch(struct pg_store *s, struct batch *bt)
 {
     PGconn *c = s->wconn;
-    if (!PQenterPipelineMode(c))
-        return false;
-    if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 1))
-        return false;
+    bt->nins = bt->nslots = 0;
     for (size_t i = 0; i < bt->n; i++) {
-        bt->b[i]->nres = 0;
-        bt->b[i]->found = bt->b[i]->changed = false;
-        if (!pg_send_request(c, bt->b[i], bt->token))
-            return false;
+        struct pg_wreq *r = bt->b[i];
+        r->nres = 0;
+        r->found = r->changed = false;
+        if (r->kind != PG_W_INSERT)
+            continue;
+        /* the same id twice in a batch: the later insert finds the row of
+         * the earlier one (ids are in order: they are neighbours) */
+        if (bt->nins && strcmp(bt->ins[bt->nins - 1]->id, r->id) == 0)
+            r->nres = 1;
+        else
+            bt->ins[bt->nins++] = r;
     }
-    return pg_send_log(c, s->token_base, bt->token) &&
-           PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) && PQpipelineSync(c);
+    if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 1))
+        return -ENOTCONN;
+    add_slot(bt, SLOT_BEGIN, NULL);
+    /* inserts first: an insert is the first write of its job */
+    if (bt->nins) {
+        int e = pg_send_inserts(c, bt->ins, bt->nins, bt->token);
+        if (e < 0)
+            return e;
+        add_slot(bt, SLOT_INSERTS, NULL);
+    }
+    for (size_t i = 0; i < bt->n; i++) {
+        struct pg_wreq *r = bt->b[i];
+        if (r->kind == PG_W_INSERT)
+            continue;
+        if (!pg_send_request(c, r, bt->token))
+            return -ENOTCONN;
+        for (int k = 0; k < pg_nstatements(r); k++)
+            add_slot(bt, SLOT_REQUEST, r);
+    }
+    if (!pg_send_log(c, s->token_base, bt->token))
+        return -ENOTCONN;
+    add_slot(bt, SLOT_LOG, NULL);
+    if (!PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) || !PQpipelineSync(c))
+        return -ENOTCONN;
+    add_slot(bt, SLOT_COMMIT, NULL);
+    return 0;
 }
 
 /* Reads the answers of a sent batch up to its Sync. */
 static enum batch_end read_batch(struct pg_store *s, struct batch *bt, uint64_t deadline)
 {
     PGconn *c = s->wconn;
-    size_t item = 0;
-    bool began = false, committed = false, aborted = false;
+    size_t k = 0;
+    bool committed = false, aborted = false;
     for (;;) {
         int e = pg_await(c, deadline);
         if (e < 0) {
@@ -112,20 +159,19 @@ static enum batch_end read_batch(struct pg_store *s, struct batch *bt, uint64_t 
             PQclear(res);
             break;
         }
-        while (item < bt->n && bt->b[item]->nres == pg_nstatements(bt->b[item]))
-            item++;
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-            if (!began)
-                began = true;
-            else if (item < bt->n)
-                pg_take_answer(bt->b[item], res);
-            else
-                committed = strcmp(PQcmdStatus(res), "COMMIT") == 0 || committed;
+        const struct slot *sl = k < bt->nslots ? &bt->slots[k++] : NULL;
+        if (sl && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+            if (sl->kind == SLOT_INSERTS)
+                pg_take_inserts(bt->ins, bt->nins, res);
+            else if (sl->kind == SLOT_REQUEST)
+                pg_take_answer(sl->r, res);
+            else if (sl->kind == SLOT_COMMIT)
+                committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
         } else if (st != PGRES_PIPELINE_ABORTED && !aborted) {
             aborted = true;
             bt->err = pg_errno(res);
             pg_message(s, res, c, bt->msg, sizeof(bt->msg));
-            bt->bad = began ? item : bt->n;
+            bt->item_failed = sl && (sl->kind == SLOT_INSERTS || sl->kind == SLOT_REQUEST);
             if (bt->err == -ENOTCONN) {
                 PQclear(res);
                 return BATCH_LOST;
@@ -156,14 +202,25 @@ static enum batch_end run_pipeline(struct pg_store *s, struct batch *bt)
 {
     bt->err = 0;
     bt->msg[0] = '\0';
-    bt->bad = bt->n;
+    bt->item_failed = false;
     uint64_t deadline = pg_deadline(s->to.io_ms);
-    if (!send_batch(s, bt)) {
+    int e = send_batch(s, bt);
+    if (e == -ENOTCONN) {
         /* what was flushed may have run, COMMIT included (the server runs
          * each statement as it comes, Sync or not) */
         pg_message(s, NULL, s->wconn, bt->msg, sizeof(bt->msg));
         bt->err = -ENOTCONN;
         return BATCH_LOST;
+    }
+    if (e < 0) {
+        /* the inserts could not be encoded (out of memory, too big), and
+         * no COMMIT was sent: closing the connection rolls back what was */
+        PQfinish(s->wconn);
+        s->wconn = NULL;
+        bt->err = e;
+        moat_strlcpy(bt->msg, strerror(-e), sizeof(bt->msg));
+        bt->item_failed = true;
+        return BATCH_ABORTED;
     }
     if (pg_flush(s->wconn, deadline) < 0) {
         bt->err = -ENOTCONN;
@@ -361,22 +418,22 @@ static void run_batch(struct pg_store *s, struct pg_wreq **b, size_t n, struct p
         s->unknown_deadline_ns = pg_deadline(s->to.resolve_wait_ms);
         return;
     }
-    /* aborted: the statement of b[bad] failed; a deadlock or a
-     * serialization failure is worth another try while the request may
-     * still wait */
+    /* aborted, nothing committed; a deadlock or a serialization failure
+     * is worth another try while the request may still wait */
     if (n == 1 && bt.err == -EAGAIN && moat_now_ns() < b[0]->deadline_ns) {
         retry[(*nretry)++] = b[0];
         return;
     }
-    if (n == 1 || bt.bad >= n) {
+    if (n == 1 || !bt.item_failed) {
         write_failed(s, bt.err);
         for (size_t i = 0; i < n; i++)
             fail_with(s, b[i], bt.err, bt.msg);
         return;
     }
     __atomic_add_fetch(&s->n_retries, 1, __ATOMIC_RELAXED);
+    /* one at a time, so that the bad one fails alone */
     for (size_t i = 0; i < n; i++) {
-        if (s->nunknown || !s->wconn)
+        if (s->nunknown || writer_conn(s) < 0)
             retry[(*nretry)++] = b[i];
         else
             run_batch(s, &b[i], 1, retry, nretry);
