@@ -46,8 +46,7 @@ int jsq_remove(void *state, const char *id)
     if (r < 0)
         return r;
     json_error_t jerr;
-    json_t *o = json_loadb(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), 0,
-                           &jerr);
+    json_t *o = json_loadb(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), 0, &jerr);
     natsMsg_Destroy(reply);
     json_int_t purged = 0;
     int ok = 0;
@@ -194,7 +193,6 @@ void jsq_on_event(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void 
     void *cls = q->listener_cls;
     (void)pthread_mutex_unlock(&q->mu);
     if (fn && !mine && idlen >= 1 && idlen <= MOAT_UUID_LEN)
-        fn(cls, QUEUE_EVENT_FINAL, id, natsMsg_GetData(msg),
-           (size_t)natsMsg_GetDataLength(msg));
+        fn(cls, QUEUE_EVENT_FINAL, id, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
     natsMsg_Destroy(msg);
 }

@@ -44,11 +44,12 @@
 #define JS_TOUCH_WAIT_MS 2000
 /* Every fetch asks the server to hold the pull this long (nats.c takes
  * 10 ms off for the server's side): an entry present comes at once (~1 ms),
- * an empty level answers after ~20 ms. nats-server 2.9 holds a no_wait
- * pull that has an expiry for the whole expiry, and nats.c does not wait
- * for the answer to one that has none (its late "404" then ends a later
- * fetch): a short wait is the cheapest reliable "anything there?". */
-#define JS_FETCH_WAIT_MS 30
+ * an empty level answers after ~11 ms (measured; below 20 ms the server's
+ * "408" often comes after nats.c stopped waiting, and ends a later fetch). nats-server 2.9 holds a
+ * no_wait pull that has an expiry for the whole expiry, and nats.c does not wait for the answer to
+ * one that has none (its late "404" then ends a later fetch): a short wait is the cheapest reliable
+ * "anything there?". */
+#define JS_FETCH_WAIT_MS 20
 /* An empty answer sooner than this is a late answer to an earlier pull of
  * the subscription (nats.c hands it to the next fetch): fetch again. */
 #define JS_FETCH_STALE_MS 5
@@ -97,9 +98,9 @@ struct jsq_held {
 };
 
 struct jsq_level {
-    uint64_t gen;       /* bumped by a signal for this level, or a sweep */
-    uint64_t empty_gen; /* gen when last found empty: gen != empty_gen means
-                           "may hold an entry" */
+    uint64_t gen;          /* bumped by a signal for this level, or a sweep */
+    uint64_t empty_gen;    /* gen when last found empty: gen != empty_gen means
+                              "may hold an entry" */
     struct jsq_held *held; /* taken here at this level, not ended */
 };
 
@@ -124,11 +125,11 @@ struct jsq_queue {
     bool shutdown;
     bool stopping; /* close: the keeper ends */
     bool connected;
-    bool stream_ok;    /* the last stream read succeeded */
-    bool conn_closed;  /* the closed callback ran */
-    bool refresh_now;  /* the keeper reads the stream state at once */
+    bool stream_ok;   /* the last stream read succeeded */
+    bool conn_closed; /* the closed callback ran */
+    bool refresh_now; /* the keeper reads the stream state at once */
     struct jsq_level levels[JS_LEVELS];
-    unsigned waiters;  /* takers asleep on take_cv */
+    unsigned waiters; /* takers asleep on take_cv */
     struct jsq_taker *idle_takers;
     struct jsq_taker *all_takers;
     /* the bound: the stream's message count at the last read, pushes
@@ -159,7 +160,7 @@ struct jsq_queue {
 int jsq_errno(natsStatus s, jsErrCode jerr);
 bool jsq_connected(struct jsq_queue *q);
 int jsq_subject(char *out, size_t size, const char *prefix, const char *kind, int level,
-               const char *id);
+                const char *id);
 /* Under mu: every level may hold entries again: takers look (a reconnect). */
 void jsq_mark_all(struct jsq_queue *q);
 /* Under mu: level may hold an entry: takers look. */
@@ -172,7 +173,7 @@ int jsq_reserve(void *state);
 void jsq_unreserve(void *state);
 int jsq_push(void *state, const char *id, int priority, bool reserved);
 int jsq_push_async(void *state, const char *id, int priority, bool reserved, queue_done_fn done,
-                  void *cls);
+                   void *cls);
 void jsq_stats(void *state, struct queue_stats *st);
 int jsq_pub_ctx_init(struct jsq_queue *q, jsOptions *jo);
 /* close: every publish still in flight is ended (done called). */

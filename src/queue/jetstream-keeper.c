@@ -75,7 +75,7 @@ int jsq_complete_later(struct jsq_queue *q, struct jsq_pub *p)
 {
     if (q->done_len == q->done_cap) {
         size_t cap = q->done_cap ? q->done_cap * 2 : 64, bytes;
-        if (!size_mul(cap, sizeof(*q->done_q), &bytes))
+        if (!size_mul(cap, sizeof(struct jsq_pub *), &bytes))
             return -ENOMEM;
         struct jsq_pub **d = realloc(q->done_q, bytes);
         if (!d)
@@ -149,8 +149,7 @@ int jsq_refresh(struct jsq_queue *q)
     (void)pthread_mutex_unlock(&q->mu);
     jsStreamInfo_Destroy(si);
     if (r < 0)
-        log_warn("event=queue_stream_unreachable stream=%s error=\"%s\"", q->stream,
-                 strerror(-r));
+        log_warn("event=queue_stream_unreachable stream=%s error=\"%s\"", q->stream, strerror(-r));
     else if (any)
         sweep_levels(q);
     return r;

@@ -63,8 +63,10 @@ static struct jsq_pub *pub_take(struct jsq_queue *q, const natsMsg *m)
 /* Under mu: a push is held by the stream. */
 static void pushed(struct jsq_queue *q, int level, bool reserved, bool duplicate)
 {
-    /* Takers here look at once: the signal of the publish comes on another
-     * thread of nats.c, maybe after a take that follows this push. */
+    /* Takers here look at once: the signal of the publish would come on
+     * another thread of nats.c, maybe after a take that follows this push
+     * (they skip the signal of this handle's own publishes: one look per
+     * entry, not two). */
     jsq_mark(q, level);
     /* a duplicate needs no place either: the first copy has one */
     if (reserved && q->reserved > 0)
@@ -77,12 +79,17 @@ static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, 
 {
     (void)js;
     struct jsq_queue *q = closure;
-    int r = pa ? 0 : pae ? jsq_errno(pae->Err, pae->ErrCode) : -EIO;
+    int r = 0;
+    if (!pa) {
+        r = pae ? jsq_errno(pae->Err, pae->ErrCode) : -EIO;
+        if (r == 0)
+            r = -EIO; /* no ack and no error said */
+    }
     (void)pthread_mutex_lock(&q->mu);
     struct jsq_pub *p = pub_take(q, msg);
     if (p) {
         q->acks_running++;
-        if (r == 0)
+        if (pa)
             pushed(q, p->level, p->reserved, pa->Duplicate);
     }
     (void)pthread_mutex_unlock(&q->mu);
@@ -148,11 +155,19 @@ void jsq_pubs_finish(struct jsq_queue *q)
 static int make_msg(struct jsq_queue *q, const char *id, int priority, natsMsg **m)
 {
     char subject[JS_SUBJECT_MAX];
-    int r = jsq_subject(subject, sizeof(subject), q->prefix, "jobs", priority - JOB_PRIORITY_MIN,
-                       id);
+    int r =
+        jsq_subject(subject, sizeof(subject), q->prefix, "jobs", priority - JOB_PRIORITY_MIN, id);
     if (r < 0)
         return r;
-    return jsq_errno(natsMsg_Create(m, subject, NULL, NULL, 0), 0);
+    natsStatus s = natsMsg_Create(m, subject, NULL, NULL, 0);
+    /* this node's takers hear of it from its ack, not from its signal */
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(*m, JS_INSTANCE_HEADER, q->instance);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(*m);
+        *m = NULL;
+    }
+    return jsq_errno(s, 0);
 }
 
 static void pub_options(struct jsq_queue *q, const char *id, jsPubOptions *po)
@@ -202,7 +217,7 @@ static void fail_later(struct jsq_queue *q, struct jsq_pub *p, int r)
 }
 
 int jsq_push_async(void *state, const char *id, int priority, bool reserved, queue_done_fn done,
-                  void *cls)
+                   void *cls)
 {
     struct jsq_queue *q = state;
     struct jsq_pub *p = calloc(1, sizeof(*p));

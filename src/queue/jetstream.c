@@ -85,7 +85,7 @@ bool jsq_connected(struct jsq_queue *q)
 }
 
 int jsq_subject(char *out, size_t size, const char *prefix, const char *kind, int level,
-               const char *id)
+                const char *id)
 {
     int n;
     if (id)

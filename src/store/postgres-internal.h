@@ -3,8 +3,9 @@
  * The PostgreSQL driver of the store, shared by its files: postgres.c
  * (open, close, connections, waits, errors), postgres-schema.c (what the
  * database must hold, the migrations), postgres-read.c (the reader pool and
- * every read, store_ready), postgres-write.c (the writer thread and every
- * write).
+ * every read, store_ready), postgres-write.c (the writer thread, group
+ * commit, the database away), postgres-stmt.c (the writer's statements),
+ * postgres-request.c (the callers' side of every write).
  *
  * Everything lives in the schema `moat` of the database the URL names
  * (PG_SCHEMA): see postgres-schema.c for why. Every name in the SQL is
@@ -20,6 +21,8 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+
+#include "moat/util.h"
 #include <libpq-fe.h>
 
 #include "store-internal.h"
@@ -76,7 +79,7 @@ struct pg_store {
     /* A batch whose COMMIT was sent and whose answer was lost (writer
      * only): its outcome is read from write_log once the database answers
      * again (postgres-write.c). */
-    struct pg_wreq **unknown;
+    struct pg_wreq *unknown[PG_BATCH_MAX];
     size_t nunknown;
     uint64_t unknown_token;
     uint64_t unknown_deadline_ns;
@@ -138,8 +141,8 @@ int pg_query(struct pg_store *s, PGconn *c, const char *sql, bool prepared, int 
              uint64_t deadline, PGresult **res, char *msg, size_t msgsz);
 
 /* Prepares every statement of names/sql on c, one round trip each. */
-int pg_prepare_all(struct pg_store *s, PGconn *c, const char *const *names,
-                   const char *const *sql, size_t n, uint64_t deadline, char *msg, size_t msgsz);
+int pg_prepare_all(struct pg_store *s, PGconn *c, const char *const *names, const char *const *sql,
+                   size_t n, uint64_t deadline, char *msg, size_t msgsz);
 
 /* -errno for a failed result (its SQLSTATE), or for a broken connection
  * (res NULL or without an SQLSTATE: -ENOTCONN). */
@@ -171,6 +174,68 @@ bool pg_store_fault(int e);
  * schema to the latest version, all in one transaction under an advisory
  * lock (nodes starting together migrate once). */
 int pg_migrate(struct pg_store *s, PGconn *c, struct moat_err *err);
+
+/* ---- a write (postgres-request.c queues it, postgres-write.c runs it) ---- */
+
+enum pg_wkind { PG_W_INSERT, PG_W_START, PG_W_FINISH, PG_W_REQUEUE, PG_W_CANCEL };
+
+struct pg_wreq {
+    struct pg_wreq *next;
+    enum pg_wkind kind;
+    bool heap;                  /* the writer frees it after done */
+    const struct job *job;      /* insert, finish: borrowed until done */
+    char id[MOAT_UUID_LEN + 1]; /* every kind (a copy of job->id for insert, finish) */
+    int64_t now_ms;
+    bool takeover;
+    const char *code; /* insert: the code blob (the job's own file, or code_owned) */
+    size_t code_len;
+    char *code_owned;
+    char *args_json;                    /* NULL = "[]" */
+    char hash[MOAT_SHA256_HEX_LEN + 1]; /* code_hash (insert), output_hash (finish) */
+    uint64_t seq;                       /* queue order */
+    uint64_t deadline_ns;               /* fails with -ENOTCONN past it, the database away */
+    /* the answers of the current attempt */
+    int nres;     /* statements answered */
+    bool found;   /* the lock found the row */
+    bool changed; /* the write changed it */
+    uint32_t row_attempts;
+    /* results */
+    int result;
+    uint32_t attempts;
+    enum job_status was;
+    char detail[200];
+    store_done_fn done;
+    void *cls;
+};
+
+/* ---- postgres-stmt.c ---- */
+
+/* Prepares the writer's statements on c. */
+int pg_writer_prepare(struct pg_store *s, PGconn *c, char *msg, size_t msgsz);
+/* The statements r sends (each has one answer). */
+int pg_nstatements(const struct pg_wreq *r);
+/* Queues the one statement of the inserts r[0..n) (in id order, no id
+ * twice), stamping token on what it inserts. 0, -ENOMEM, -E2BIG, or
+ * -ENOTCONN when libpq refused (the connection is broken). */
+int pg_send_inserts(PGconn *c, struct pg_wreq *const *r, size_t n, uint64_t token);
+/* Takes the answer of pg_send_inserts: which of r[0..n) were inserted. */
+void pg_take_inserts(struct pg_wreq *const *r, size_t n, const PGresult *res);
+/* Queues the statements of r (not an insert) on c, in pipeline mode,
+ * stamping token on what they change. false when libpq refused. */
+bool pg_send_request(PGconn *c, const struct pg_wreq *r, uint64_t token);
+/* Queues the upsert of this writer's row of write_log. */
+bool pg_send_log(PGconn *c, uint64_t writer, uint64_t token);
+/* Takes the next answer of r (a successful one). */
+void pg_take_answer(struct pg_wreq *r, const PGresult *res);
+/* r's result once all its answers came and its batch committed. */
+int pg_outcome(struct pg_wreq *r);
+/* For a request of a committed batch (token) whose answer was lost: its
+ * result from what its row says now. -ENOTCONN when it cannot be read. */
+int pg_resolve_one(struct pg_store *s, struct pg_wreq *r, uint64_t token);
+/* Whether the batch of token committed: 1, 0, or -errno with msg. */
+int pg_batch_committed(struct pg_store *s, uint64_t token, char *msg, size_t msgsz);
+/* Removes this writer's row of write_log (at close). */
+void pg_forget_writer(struct pg_store *s);
 
 /* ---- postgres-write.c ---- */
 

@@ -19,18 +19,27 @@
       "stdout_truncated, " p "stderr_truncated, " p "cached, " p "message"
 
 #define PG_BLOB_OF(flag, name)                                                                     \
-    "CASE WHEN " flag " THEN (SELECT data FROM " PG_SCHEMA ".blobs WHERE key = 'jobs/' || $1 ||" \
+    "CASE WHEN " flag " THEN (SELECT data FROM " PG_SCHEMA ".blobs WHERE key = 'jobs/' || $1 ||"   \
     " '/" name "') END"
 
 /* $1 the id (text), $2 whether the code and stdin blobs, $3 whether the
  * outputs. */
+/* clang-format off */
 static const char get_sql[] =
     "SELECT id::text, status, language, language_given, version, priority, time_ms,"
     " wall_time_ms, memory_mb, max_processes, max_output_kb, max_file_kb, max_open_files,"
     " stack_kb, nfiles, code_single, stdin_len, args_json, metadata_json, tags_json, attempts,"
-    " created_ms, started_ms, finished_ms, code_hash, output_hash, compiled, " PG_STEP_SELECT(
-        "c_") ", " PG_STEP_SELECT("r_") ", " PG_BLOB_OF("$2::boolean", PG_BLOB_CODE) ", " PG_BLOB_OF("$2::boolean AND stdin_len > 0", PG_BLOB_STDIN) ", " PG_BLOB_OF("$3::boolean", PG_BLOB_STDOUT) ", " PG_BLOB_OF("$3::boolean", PG_BLOB_STDERR) ", " PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_STDOUT) ", " PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_STDERR) " FROM " PG_SCHEMA
-    ".jobs WHERE id = $1::text::uuid";
+    " created_ms, started_ms, finished_ms, code_hash, output_hash, compiled, "
+    PG_STEP_SELECT("c_") ", "
+    PG_STEP_SELECT("r_") ", "
+    PG_BLOB_OF("$2::boolean", PG_BLOB_CODE) ", "
+    PG_BLOB_OF("$2::boolean AND stdin_len > 0", PG_BLOB_STDIN) ", "
+    PG_BLOB_OF("$3::boolean", PG_BLOB_STDOUT) ", "
+    PG_BLOB_OF("$3::boolean", PG_BLOB_STDERR) ", "
+    PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_STDOUT) ", "
+    PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_STDERR)
+    " FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid";
+/* clang-format on */
 
 /* Columns of get_sql, in order. */
 enum {
@@ -117,8 +126,10 @@ static int reader_open(struct pg_store *s, struct pg_reader **out, struct moat_e
     pthread_cond_signal(&s->rcond);
     pthread_mutex_unlock(&s->rmu);
     if (e == -ENOMEM)
-        return moat_err_set(err, e, "out of memory");
-    return moat_err_set(err, e, "cannot read the store %s: %s", s->shown, msg);
+        (void)moat_err_set(err, e, "out of memory");
+    else
+        (void)moat_err_set(err, e, "cannot read the store %s: %s", s->shown, msg);
+    return e < 0 ? e : -ENOTCONN;
 }
 
 /* A connection for the calling thread: a free one that is still alive, a

@@ -49,6 +49,7 @@
  * i + 1. A published migration never changes; a new schema is a new entry.
  * Unsigned 64-bit values (limits) are kept bit for bit in bigint.
  */
+/* clang-format off */
 static const char *const migrations[] = {
     /* 1: jobs, blobs, write_log. write_token: the token of the batch that
      * last changed the row (postgres-write.c: how a write whose answer was
@@ -68,18 +69,20 @@ static const char *const migrations[] = {
     " created_ms bigint NOT NULL, started_ms bigint NOT NULL DEFAULT 0,"
     " finished_ms bigint NOT NULL DEFAULT 0,"
     " code_hash text NOT NULL, output_hash text NOT NULL DEFAULT '',"
-    " compiled boolean NOT NULL DEFAULT false, " PG_STEP_COLUMNS("c_") ", " PG_STEP_COLUMNS(
-        "r_") ","
-              " write_token bigint NOT NULL DEFAULT 0);"
-              /* recovery lists the unfinished jobs, oldest first, without a scan */
-              "CREATE INDEX jobs_pending ON " PG_SCHEMA ".jobs (created_ms, id)"
-              " WHERE status IN ('queued', 'running');"
-              "CREATE TABLE " PG_SCHEMA ".blobs (key text PRIMARY KEY, data bytea NOT NULL);"
-              /* the token of the last batch each writer committed: how a
-               * writer whose connection broke at COMMIT learns the outcome */
-              "CREATE TABLE " PG_SCHEMA ".write_log (writer bigint PRIMARY KEY,"
-              " token bigint NOT NULL, at_ms bigint NOT NULL);",
+    " compiled boolean NOT NULL DEFAULT false, "
+    PG_STEP_COLUMNS("c_") ", "
+    PG_STEP_COLUMNS("r_") ","
+    " write_token bigint NOT NULL DEFAULT 0);"
+    /* recovery lists the unfinished jobs, oldest first, without a scan */
+    "CREATE INDEX jobs_pending ON " PG_SCHEMA ".jobs (created_ms, id)"
+    " WHERE status IN ('queued', 'running');"
+    "CREATE TABLE " PG_SCHEMA ".blobs (key text PRIMARY KEY, data bytea NOT NULL);"
+    /* the token of the last batch each writer committed: how a writer
+     * whose connection broke at COMMIT learns the outcome */
+    "CREATE TABLE " PG_SCHEMA ".write_log (writer bigint PRIMARY KEY,"
+    " token bigint NOT NULL, at_ms bigint NOT NULL);",
 };
+/* clang-format on */
 
 #define PG_LATEST_VERSION ((int64_t)MOAT_ARRAY_SIZE(migrations))
 
@@ -91,8 +94,7 @@ static const char identify_sql[] =
     " other AS (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name"
     "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     "  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')"
-    "  AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', '" PG_SCHEMA
-    "')"
+    "  AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', '" PG_SCHEMA "')"
     "  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
     "   AND d.objid = c.oid AND d.deptype = 'e'))"
     " SELECT EXISTS (SELECT 1 FROM ns),"
@@ -135,19 +137,19 @@ static int exec_simple(struct pg_store *s, PGconn *c, const char *sql, uint64_t 
 
 static int refuse(struct pg_store *s, struct moat_err *err, const char *why)
 {
-    return moat_err_set(err, -EMEDIUMTYPE, "%s is not a moat store (%s): left untouched",
-                        s->shown, why);
+    return moat_err_set(err, -EMEDIUMTYPE, "%s is not a moat store (%s): left untouched", s->shown,
+                        why);
 }
 
 /* Identifies the database (in the open transaction): 0 with *fresh when
  * moat's schema is to be made, or -errno. */
-static int identify(struct pg_store *s, PGconn *c, uint64_t deadline, bool *fresh,
-                    int64_t *version, struct moat_err *err)
+static int identify(struct pg_store *s, PGconn *c, uint64_t deadline, bool *fresh, int64_t *version,
+                    struct moat_err *err)
 {
     PGresult *r = NULL;
     char msg[200];
-    int e = pg_query(s, c, identify_sql, false, 0, NULL, NULL, 0, true, deadline, &r, msg,
-                     sizeof(msg));
+    int e =
+        pg_query(s, c, identify_sql, false, 0, NULL, NULL, 0, true, deadline, &r, msg, sizeof(msg));
     if (e < 0)
         return moat_err_set(err, e, "cannot read what the store %s holds: %s", s->shown, msg);
     bool has_schema = pg_bool(r, 0, 0);
@@ -160,14 +162,17 @@ static int identify(struct pg_store *s, PGconn *c, uint64_t deadline, bool *fres
     bool marked = has_schema && strcmp(mark, PG_MARK) == 0;
     char why[320];
     if (!marked && others > 0) {
-        (void)snprintf(why, sizeof(why), "the database holds %lld table(s) of another "
-                       "application: %s%s", (long long)others, names,
-                       others > 6 ? ", ..." : "");
+        (void)snprintf(why, sizeof(why),
+                       "the database holds %lld table(s) of another "
+                       "application: %s%s",
+                       (long long)others, names, others > 6 ? ", ..." : "");
         return refuse(s, err, why);
     }
     if (has_schema && !marked && in_schema > 0) {
-        (void)snprintf(why, sizeof(why), "its schema " PG_SCHEMA " holds %lld object(s) and "
-                       "is not marked as moat's", (long long)in_schema);
+        (void)snprintf(why, sizeof(why),
+                       "its schema " PG_SCHEMA " holds %lld object(s) and "
+                       "is not marked as moat's",
+                       (long long)in_schema);
         return refuse(s, err, why);
     }
     if (marked && !has_versions)
@@ -189,8 +194,7 @@ static int identify(struct pg_store *s, PGconn *c, uint64_t deadline, bool *fres
     return 0;
 }
 
-static int migrate_locked(struct pg_store *s, PGconn *c, uint64_t deadline,
-                          struct moat_err *err)
+static int migrate_locked(struct pg_store *s, PGconn *c, uint64_t deadline, struct moat_err *err)
 {
     int e = exec_simple(s, c, "SELECT pg_advisory_xact_lock(" PG_LOCK_KEYS ")", deadline, err);
     bool fresh = false;

@@ -49,306 +49,6 @@
 
 #include "postgres-internal.h"
 #include "moat/util.h"
-
-enum pg_wkind { PG_W_INSERT, PG_W_START, PG_W_FINISH, PG_W_REQUEUE, PG_W_CANCEL };
-
-struct pg_wreq {
-    struct pg_wreq *next;
-    enum pg_wkind kind;
-    bool heap;                  /* the writer frees it after done */
-    const struct job *job;      /* insert, finish: borrowed until done */
-    char id[MOAT_UUID_LEN + 1]; /* every kind (a copy of job->id for insert, finish) */
-    int64_t now_ms;
-    bool takeover;
-    const char *code; /* insert: the code blob (the job's own file, or code_owned) */
-    size_t code_len;
-    char *code_owned;
-    char *args_json;                    /* NULL = "[]" */
-    char hash[MOAT_SHA256_HEX_LEN + 1]; /* code_hash (insert), output_hash (finish) */
-    uint64_t seq;                       /* queue order */
-    uint64_t deadline_ns;               /* fails with -ENOTCONN past it, the database away */
-    /* the answers of the current attempt */
-    int nres;         /* statements answered */
-    bool found;       /* the lock found the row */
-    bool changed;     /* the write changed it */
-    uint32_t row_attempts;
-    /* results */
-    int result;
-    uint32_t attempts;
-    enum job_status was;
-    char detail[200];
-    store_done_fn done;
-    void *cls;
-};
-
-/* Prepared statements of the writer connection. */
-enum { WS_INSERT, WS_LOCK, WS_START, WS_FINISH, WS_REQUEUE, WS_CANCEL, WS_LOG, WS_TOKEN, WS_ROW, WS_MAX_ };
-
-static const char *const wnames[WS_MAX_] = {
-    "moat_insert", "moat_lock", "moat_start", "moat_finish", "moat_requeue",
-    "moat_cancel", "moat_log",  "moat_token", "moat_row",
-};
-
-static const char *const wsql[WS_MAX_] = {
-    [WS_INSERT] =
-        "WITH j AS (INSERT INTO " PG_SCHEMA ".jobs (id, status, language, language_given, version,"
-        " priority, time_ms, wall_time_ms, memory_mb, max_processes, max_output_kb, max_file_kb,"
-        " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json, metadata_json,"
-        " tags_json, created_ms, code_hash, write_token) VALUES ($1::text::uuid, 'queued', $2,"
-        " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,"
-        " $21, $22) ON CONFLICT (id) DO NOTHING RETURNING id),"
-        " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data) SELECT 'jobs/' || $1 || '/' || v.name,"
-        " v.data FROM j, (VALUES ('" PG_BLOB_CODE "', $23::bytea), ('" PG_BLOB_STDIN "',"
-        " $24::bytea)) v (name, data) WHERE v.data IS NOT NULL"
-        " ON CONFLICT (key) DO UPDATE SET data = excluded.data)"
-        " SELECT count(*) FROM j",
-    [WS_LOCK] = "SELECT status, attempts FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid"
-                " FOR UPDATE",
-    [WS_START] = "UPDATE " PG_SCHEMA ".jobs SET status = 'running', attempts = attempts + 1,"
-                 " started_ms = $2, write_token = $4 WHERE id = $1::text::uuid AND"
-                 " (status = 'queued' OR ($3 AND status = 'running')) RETURNING attempts",
-    [WS_FINISH] =
-        "WITH u AS (UPDATE " PG_SCHEMA ".jobs SET status = $2, finished_ms = $3,"
-        " output_hash = $4, compiled = $5, c_verdict = $6, c_exit_code = $7, c_signal = $8,"
-        " c_time_ms = $9, c_wall_time_ms = $10, c_memory_kb = $11, c_stdout_truncated = $12,"
-        " c_stderr_truncated = $13, c_cached = $14, c_message = $15, r_verdict = $16,"
-        " r_exit_code = $17, r_signal = $18, r_time_ms = $19, r_wall_time_ms = $20,"
-        " r_memory_kb = $21, r_stdout_truncated = $22, r_stderr_truncated = $23, r_cached = $24,"
-        " r_message = $25, write_token = $27 WHERE id = $1::text::uuid AND status = 'running'"
-        " AND attempts = $26 RETURNING id),"
-        " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data) SELECT 'jobs/' || $1 || '/' || v.name,"
-        " v.data FROM u, (VALUES ('" PG_BLOB_STDOUT "', $28::bytea), ('" PG_BLOB_STDERR "',"
-        " $29::bytea), ('" PG_BLOB_COMPILE_STDOUT "', $30::bytea), ('" PG_BLOB_COMPILE_STDERR "',"
-        " $31::bytea)) v (name, data) WHERE v.data IS NOT NULL"
-        " ON CONFLICT (key) DO UPDATE SET data = excluded.data)"
-        " SELECT id FROM u",
-    [WS_REQUEUE] = "UPDATE " PG_SCHEMA ".jobs SET status = 'queued', write_token = $3"
-                   " WHERE id = $1::text::uuid AND status = 'running' AND attempts = $2"
-                   " RETURNING id",
-    [WS_CANCEL] = "UPDATE " PG_SCHEMA ".jobs SET status = 'cancelled', finished_ms = $2,"
-                  " write_token = $3 WHERE id = $1::text::uuid AND status IN ('queued', 'running')"
-                  " RETURNING id",
-    [WS_LOG] = "INSERT INTO " PG_SCHEMA ".write_log (writer, token, at_ms) VALUES ($1, $2, $3)"
-               " ON CONFLICT (writer) DO UPDATE SET token = excluded.token, at_ms = excluded.at_ms",
-    [WS_TOKEN] = "SELECT token FROM " PG_SCHEMA ".write_log WHERE writer = $1",
-    [WS_ROW] = "SELECT status, attempts, write_token, started_ms, created_ms, code_hash FROM " PG_SCHEMA
-               ".jobs WHERE id = $1::text::uuid",
-};
-
-/* ---- parameters ---- */
-
-#define PG_MAX_PARAMS 32
-
-struct pg_params {
-    int n;
-    const char *v[PG_MAX_PARAMS];
-    int len[PG_MAX_PARAMS];
-    int fmt[PG_MAX_PARAMS];
-    char num[PG_MAX_PARAMS][24];
-};
-
-static void p_text(struct pg_params *p, const char *s)
-{
-    p->v[p->n] = s;
-    p->len[p->n] = 0;
-    p->fmt[p->n] = 0;
-    p->n++;
-}
-
-static void p_i64(struct pg_params *p, int64_t x)
-{
-    (void)snprintf(p->num[p->n], sizeof(p->num[0]), "%lld", (long long)x);
-    p_text(p, p->num[p->n]);
-}
-
-/* Unsigned values are kept bit for bit in bigint. */
-static void p_u64(struct pg_params *p, uint64_t x)
-{
-    p_i64(p, (int64_t)x);
-}
-
-static void p_bool(struct pg_params *p, bool b)
-{
-    p_text(p, b ? "t" : "f");
-}
-
-/* Binary bytea; "" for none (a NULL value would be SQL NULL). */
-static void p_bytes(struct pg_params *p, const char *data, size_t len)
-{
-    p->v[p->n] = data && len ? data : "";
-    p->len[p->n] = len > INT_MAX ? INT_MAX : (int)len;
-    p->fmt[p->n] = 1;
-    p->n++;
-}
-
-static void p_null(struct pg_params *p)
-{
-    p_text(p, NULL);
-}
-
-static bool send_prepared(PGconn *c, int which, const struct pg_params *p)
-{
-    return PQsendQueryPrepared(c, wnames[which], p->n, p->v, p->len, p->fmt, 1) == 1;
-}
-
-static void p_step(struct pg_params *p, const struct job_step *st)
-{
-    const char *v = job_verdict_name(st->verdict);
-    if (v)
-        p_text(p, v);
-    else
-        p_null(p);
-    p_i64(p, st->exit_code);
-    p_i64(p, st->signal);
-    p_u64(p, st->time_ms);
-    p_u64(p, st->wall_time_ms);
-    p_u64(p, st->memory_kb);
-    p_bool(p, st->out_truncated);
-    p_bool(p, st->err_truncated);
-    p_bool(p, st->cached);
-    /* bounded and terminated by whoever wrote the step */
-    p_text(p, st->message);
-}
-
-/* ---- sending one request ---- */
-
-static int nstatements(const struct pg_wreq *r)
-{
-    return r->kind == PG_W_INSERT ? 1 : 2;
-}
-
-static bool send_insert(PGconn *c, const struct pg_wreq *r, uint64_t token)
-{
-    const struct job *j = r->job;
-    struct pg_params p = {0};
-    p_text(&p, j->id);
-    p_text(&p, j->language);
-    p_text(&p, j->language_given);
-    p_text(&p, j->version);
-    p_i64(&p, j->priority);
-    const struct moat_limits *l = &j->limits;
-    const uint64_t lim[] = {l->time_ms,       l->wall_time_ms, l->memory_mb,      l->max_processes,
-                            l->max_output_kb, l->max_file_kb,  l->max_open_files, l->stack_kb};
-    for (size_t i = 0; i < MOAT_ARRAY_SIZE(lim); i++)
-        p_u64(&p, lim[i]);
-    p_u64(&p, j->nfiles);
-    p_bool(&p, r->code_owned == NULL);
-    p_u64(&p, j->stdin_len);
-    p_text(&p, r->args_json ? r->args_json : "[]");
-    p_text(&p, j->metadata_json);
-    p_text(&p, j->tags_json);
-    p_i64(&p, j->created_ms);
-    p_text(&p, r->hash);
-    p_u64(&p, token);
-    p_bytes(&p, r->code, r->code_len);
-    if (j->stdin_len)
-        p_bytes(&p, j->stdin_data, j->stdin_len);
-    else
-        p_null(&p);
-    return send_prepared(c, WS_INSERT, &p);
-}
-
-static bool send_finish(PGconn *c, const struct pg_wreq *r, uint64_t token)
-{
-    const struct job *j = r->job;
-    struct pg_params p = {0};
-    p_text(&p, j->id);
-    p_text(&p, job_status_name(j->status));
-    p_i64(&p, j->finished_ms);
-    p_text(&p, r->hash);
-    p_bool(&p, j->compiled);
-    p_step(&p, &j->compile);
-    p_step(&p, &j->run);
-    p_u64(&p, j->attempts);
-    p_u64(&p, token);
-    p_bytes(&p, j->run.out, j->run.out_len);
-    p_bytes(&p, j->run.err, j->run.err_len);
-    if (j->compiled) {
-        p_bytes(&p, j->compile.out, j->compile.out_len);
-        p_bytes(&p, j->compile.err, j->compile.err_len);
-    } else {
-        p_null(&p);
-        p_null(&p);
-    }
-    return send_prepared(c, WS_FINISH, &p);
-}
-
-static bool send_request(PGconn *c, const struct pg_wreq *r, uint64_t token)
-{
-    if (r->kind == PG_W_INSERT)
-        return send_insert(c, r, token);
-    struct pg_params p = {0};
-    p_text(&p, r->id);
-    if (!send_prepared(c, WS_LOCK, &p))
-        return false;
-    switch (r->kind) {
-    case PG_W_START:
-        p_i64(&p, r->now_ms);
-        p_bool(&p, r->takeover);
-        p_u64(&p, token);
-        return send_prepared(c, WS_START, &p);
-    case PG_W_FINISH:
-        return send_finish(c, r, token);
-    case PG_W_REQUEUE:
-        p_u64(&p, r->attempts);
-        p_u64(&p, token);
-        return send_prepared(c, WS_REQUEUE, &p);
-    case PG_W_CANCEL:
-        p_i64(&p, r->now_ms);
-        p_u64(&p, token);
-        return send_prepared(c, WS_CANCEL, &p);
-    case PG_W_INSERT:
-        break;
-    }
-    return false;
-}
-
-/* ---- results ---- */
-
-static int parse_status(const PGresult *res, int row, int col, enum job_status *out)
-{
-    char name[32];
-    pg_text(res, row, col, name, sizeof(name));
-    return job_status_parse(name, out) < 0 ? -EIO : 0;
-}
-
-/* Takes statement r->nres of r's answer (a successful one). */
-static void take_answer(struct pg_wreq *r, const PGresult *res)
-{
-    int k = r->nres++;
-    if (r->kind == PG_W_INSERT) {
-        r->changed = pg_int(res, 0, 0) > 0;
-        return;
-    }
-    if (k == 0) {
-        r->found = PQntuples(res) > 0;
-        if (r->found && parse_status(res, 0, 0, &r->was) < 0)
-            r->found = false;
-        r->row_attempts = r->found ? (uint32_t)pg_int(res, 0, 1) : 0;
-        return;
-    }
-    r->changed = PQntuples(res) > 0;
-    if (r->changed && r->kind == PG_W_START)
-        r->attempts = (uint32_t)pg_int(res, 0, 0);
-}
-
-/* The result of r once its statements answered and the batch committed. */
-static int outcome(struct pg_wreq *r)
-{
-    if (r->kind == PG_W_INSERT)
-        return r->changed ? 0 : -EEXIST;
-    if (r->changed)
-        return 0;
-    if (!r->found)
-        return -ENOENT;
-    /* fenced by attempt n: stale when a later attempt has had the job,
-     * running or already final (not a cancel) */
-    uint32_t given = r->kind == PG_W_FINISH ? r->job->attempts : r->attempts;
-    bool fenced = r->kind == PG_W_FINISH || r->kind == PG_W_REQUEUE;
-    return fenced && (r->was == JOB_STATUS_RUNNING || r->row_attempts != given) ? -ESTALE
-                                                                               : -EALREADY;
-}
-
 /* ---- one batch ---- */
 
 enum batch_end {
@@ -357,13 +57,26 @@ enum batch_end {
     BATCH_LOST,    /* the connection broke: the outcome is unknown */
 };
 
+/* What each answer of a batch's pipeline is, in order. */
+enum slot_kind { SLOT_BEGIN, SLOT_INSERTS, SLOT_REQUEST, SLOT_LOG, SLOT_COMMIT };
+
+struct slot {
+    enum slot_kind kind;
+    struct pg_wreq *r; /* SLOT_REQUEST */
+};
+
 struct batch {
-    struct pg_wreq **b;
+    struct pg_wreq **b; /* in id order */
     size_t n;
     uint64_t token;
-    int err;         /* the failure of an aborted or lost batch */
-    char msg[200];   /* its message */
-    size_t bad;      /* the request whose statement failed (aborted), n for none */
+    /* the inserts, sent as one statement: each id once */
+    struct pg_wreq *ins[PG_BATCH_MAX];
+    size_t nins;
+    struct slot slots[2 * PG_BATCH_MAX + 4];
+    size_t nslots;
+    int err;          /* the failure of an aborted or lost batch */
+    char msg[200];    /* its message */
+    bool item_failed; /* aborted by a statement of a request, not of the batch */
 };
 
 static uint64_t next_token(struct pg_store *s)
@@ -371,39 +84,70 @@ static uint64_t next_token(struct pg_store *s)
     return s->token_base + ++s->token_next;
 }
 
-static bool send_batch(struct pg_store *s, struct batch *bt)
+static void add_slot(struct batch *bt, enum slot_kind kind, struct pg_wreq *r)
+{
+    bt->slots[bt->nslots++] = (struct slot){.kind = kind, .r = r};
+}
+
+/* Queues the batch: 0, or -errno (-ENOTCONN: libpq refused). */
+static int send_batch(struct pg_store *s, struct batch *bt)
 {
     PGconn *c = s->wconn;
-    if (!PQenterPipelineMode(c))
-        return false;
-    if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 1))
-        return false;
+    bt->nins = bt->nslots = 0;
     for (size_t i = 0; i < bt->n; i++) {
-        bt->b[i]->nres = 0;
-        bt->b[i]->found = bt->b[i]->changed = false;
-        if (!send_request(c, bt->b[i], bt->token))
-            return false;
+        struct pg_wreq *r = bt->b[i];
+        r->nres = 0;
+        r->found = r->changed = false;
+        if (r->kind != PG_W_INSERT)
+            continue;
+        /* the same id twice in a batch: the later insert finds the row of
+         * the earlier one (ids are in order: they are neighbours) */
+        if (bt->nins && strcmp(bt->ins[bt->nins - 1]->id, r->id) == 0)
+            r->nres = 1;
+        else
+            bt->ins[bt->nins++] = r;
     }
-    struct pg_params p = {0};
-    p_u64(&p, s->token_base);
-    p_u64(&p, bt->token);
-    p_u64(&p, moat_realtime_ms());
-    return send_prepared(c, WS_LOG, &p) &&
-           PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) && PQpipelineSync(c);
+    if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 1))
+        return -ENOTCONN;
+    add_slot(bt, SLOT_BEGIN, NULL);
+    /* inserts first: an insert is the first write of its job */
+    if (bt->nins) {
+        int e = pg_send_inserts(c, bt->ins, bt->nins, bt->token);
+        if (e < 0)
+            return e;
+        add_slot(bt, SLOT_INSERTS, NULL);
+    }
+    for (size_t i = 0; i < bt->n; i++) {
+        struct pg_wreq *r = bt->b[i];
+        if (r->kind == PG_W_INSERT)
+            continue;
+        if (!pg_send_request(c, r, bt->token))
+            return -ENOTCONN;
+        for (int k = 0; k < pg_nstatements(r); k++)
+            add_slot(bt, SLOT_REQUEST, r);
+    }
+    if (!pg_send_log(c, s->token_base, bt->token))
+        return -ENOTCONN;
+    add_slot(bt, SLOT_LOG, NULL);
+    if (!PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) || !PQpipelineSync(c))
+        return -ENOTCONN;
+    add_slot(bt, SLOT_COMMIT, NULL);
+    return 0;
 }
 
 /* Reads the answers of a sent batch up to its Sync. */
 static enum batch_end read_batch(struct pg_store *s, struct batch *bt, uint64_t deadline)
 {
     PGconn *c = s->wconn;
-    size_t item = 0;
-    bool began = false, committed = false, aborted = false;
+    size_t k = 0;
+    bool committed = false, aborted = false;
     for (;;) {
         int e = pg_await(c, deadline);
         if (e < 0) {
             bt->err = -ENOTCONN;
-            moat_strlcpy(bt->msg, e == -ETIMEDOUT ? "the database did not answer in time"
-                                                  : "the connection to the database was lost",
+            moat_strlcpy(bt->msg,
+                         e == -ETIMEDOUT ? "the database did not answer in time"
+                                         : "the connection to the database was lost",
                          sizeof(bt->msg));
             return BATCH_LOST;
         }
@@ -415,20 +159,19 @@ static enum batch_end read_batch(struct pg_store *s, struct batch *bt, uint64_t 
             PQclear(res);
             break;
         }
-        while (item < bt->n && bt->b[item]->nres == nstatements(bt->b[item]))
-            item++;
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-            if (!began)
-                began = true;
-            else if (item < bt->n)
-                take_answer(bt->b[item], res);
-            else
-                committed = strcmp(PQcmdStatus(res), "COMMIT") == 0 || committed;
+        const struct slot *sl = k < bt->nslots ? &bt->slots[k++] : NULL;
+        if (sl && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+            if (sl->kind == SLOT_INSERTS)
+                pg_take_inserts(bt->ins, bt->nins, res);
+            else if (sl->kind == SLOT_REQUEST)
+                pg_take_answer(sl->r, res);
+            else if (sl->kind == SLOT_COMMIT)
+                committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
         } else if (st != PGRES_PIPELINE_ABORTED && !aborted) {
             aborted = true;
             bt->err = pg_errno(res);
             pg_message(s, res, c, bt->msg, sizeof(bt->msg));
-            bt->bad = began ? item : bt->n;
+            bt->item_failed = sl && (sl->kind == SLOT_INSERTS || sl->kind == SLOT_REQUEST);
             if (bt->err == -ENOTCONN) {
                 PQclear(res);
                 return BATCH_LOST;
@@ -447,8 +190,8 @@ static enum batch_end read_batch(struct pg_store *s, struct batch *bt, uint64_t 
     if (PQtransactionStatus(c) != PQTRANS_IDLE) {
         PGresult *r = NULL;
         char msg[200];
-        if (pg_query(s, c, "ROLLBACK", false, 0, NULL, NULL, 0, false,
-                     pg_deadline(s->to.io_ms), &r, msg, sizeof(msg)) < 0)
+        if (pg_query(s, c, "ROLLBACK", false, 0, NULL, NULL, 0, false, pg_deadline(s->to.io_ms), &r,
+                     msg, sizeof(msg)) < 0)
             return BATCH_LOST; /* nothing committed, but the connection is unusable */
         PQclear(r);
     }
@@ -459,14 +202,25 @@ static enum batch_end run_pipeline(struct pg_store *s, struct batch *bt)
 {
     bt->err = 0;
     bt->msg[0] = '\0';
-    bt->bad = bt->n;
+    bt->item_failed = false;
     uint64_t deadline = pg_deadline(s->to.io_ms);
-    if (!send_batch(s, bt)) {
+    int e = send_batch(s, bt);
+    if (e == -ENOTCONN) {
         /* what was flushed may have run, COMMIT included (the server runs
          * each statement as it comes, Sync or not) */
         pg_message(s, NULL, s->wconn, bt->msg, sizeof(bt->msg));
         bt->err = -ENOTCONN;
         return BATCH_LOST;
+    }
+    if (e < 0) {
+        /* the inserts could not be encoded (out of memory, too big), and
+         * no COMMIT was sent: closing the connection rolls back what was */
+        PQfinish(s->wconn);
+        s->wconn = NULL;
+        bt->err = e;
+        moat_strlcpy(bt->msg, strerror(-e), sizeof(bt->msg));
+        bt->item_failed = true;
+        return BATCH_ABORTED;
     }
     if (pg_flush(s->wconn, deadline) < 0) {
         bt->err = -ENOTCONN;
@@ -504,12 +258,6 @@ static void drop_conn(struct pg_store *s)
     s->wconn = NULL;
 }
 
-/* Prepares the writer's statements on a new connection. */
-static int prepare_writer(struct pg_store *s, PGconn *c, char *msg, size_t msgsz)
-{
-    return pg_prepare_all(s, c, wnames, wsql, WS_MAX_, pg_deadline(s->to.io_ms), msg, msgsz);
-}
-
 /* After a failed connection attempt: none before a doubling backoff. */
 static void conn_failed(struct pg_store *s)
 {
@@ -534,7 +282,7 @@ static int writer_conn(struct pg_store *s)
     PGconn *c = NULL;
     int e = pg_connect(s, true, &c, s->werror, sizeof(s->werror));
     if (e == 0) {
-        e = prepare_writer(s, c, s->werror, sizeof(s->werror));
+        e = pg_writer_prepare(s, c, s->werror, sizeof(s->werror));
         if (e < 0)
             PQfinish(c);
     }
@@ -571,62 +319,12 @@ static void fail_with(struct pg_store *s, struct pg_wreq *r, int e, const char *
 
 /* ---- a batch whose outcome was lost ---- */
 
-/* What r's row says about r, in a batch that committed (token), for a
- * request whose answer did not arrive. */
-static int resolve_one(struct pg_store *s, struct pg_wreq *r, uint64_t token)
-{
-    struct pg_params p = {0};
-    p_text(&p, r->id);
-    PGresult *res = NULL;
-    int e = pg_query(s, s->wconn, wnames[WS_ROW], true, p.n, p.v, p.len, 0, true,
-                     pg_deadline(s->to.io_ms), &res, r->detail, sizeof(r->detail));
-    if (e < 0)
-        return e;
-    r->found = PQntuples(res) > 0;
-    if (r->found && parse_status(res, 0, 0, &r->was) < 0) {
-        PQclear(res);
-        return -EIO;
-    }
-    bool ours = r->found && (uint64_t)pg_int(res, 0, 2) == token;
-    if (r->kind == PG_W_INSERT) {
-        char hash[MOAT_SHA256_HEX_LEN + 1];
-        pg_text(res, 0, 5, hash, sizeof(hash));
-        r->changed = ours || (r->found && pg_int(res, 0, 4) == r->job->created_ms &&
-                              strcmp(hash, r->hash) == 0);
-    } else {
-        r->changed = ours;
-        r->row_attempts = (uint32_t)pg_int(res, 0, 1);
-        if (r->kind != PG_W_REQUEUE) /* a requeue's is the attempt it was given */
-            r->attempts = r->row_attempts;
-        /* the status it had is gone: started_ms says whether it ever ran */
-        if (ours && r->kind == PG_W_CANCEL)
-            r->was = pg_int(res, 0, 3) ? JOB_STATUS_RUNNING : JOB_STATUS_QUEUED;
-    }
-    PQclear(res);
-    return outcome(r);
-}
-
-/* Whether the batch of token committed: 1, 0, or -errno. */
-static int batch_committed(struct pg_store *s, uint64_t token, char *msg, size_t msgsz)
-{
-    struct pg_params p = {0};
-    p_u64(&p, s->token_base);
-    PGresult *res = NULL;
-    int e = pg_query(s, s->wconn, wnames[WS_TOKEN], true, p.n, p.v, p.len, 0, true,
-                     pg_deadline(s->to.io_ms), &res, msg, msgsz);
-    if (e < 0)
-        return e;
-    int yes = PQntuples(res) > 0 && (uint64_t)pg_int(res, 0, 0) == token;
-    PQclear(res);
-    return yes;
-}
-
 /* Resolves s->unknown on a live connection: the requests of a batch that
  * did not commit go back to *retry (count *nretry). */
 static void resolve_unknown(struct pg_store *s, struct pg_wreq **retry, size_t *nretry)
 {
     char msg[200];
-    int c = batch_committed(s, s->unknown_token, msg, sizeof(msg));
+    int c = pg_batch_committed(s, s->unknown_token, msg, sizeof(msg));
     if (c < 0) {
         moat_strlcpy(s->werror, msg, sizeof(s->werror));
         conn_failed(s);
@@ -640,10 +338,12 @@ static void resolve_unknown(struct pg_store *s, struct pg_wreq **retry, size_t *
             retry[(*nretry)++] = r;
             continue;
         }
-        int res = r->nres == nstatements(r) ? outcome(r) : resolve_one(s, r, s->unknown_token);
+        int res =
+            r->nres == pg_nstatements(r) ? pg_outcome(r) : pg_resolve_one(s, r, s->unknown_token);
         if (res == -ENOTCONN || res == -ETIMEDOUT) {
             /* committed, but this row cannot be read now: the rest waits */
-            memmove(s->unknown, s->unknown + i, (s->nunknown - i) * sizeof(*s->unknown));
+            for (size_t k = i; k < s->nunknown; k++)
+                s->unknown[k - i] = s->unknown[k];
             s->nunknown -= i;
             moat_strlcpy(s->werror, r->detail, sizeof(s->werror));
             conn_failed(s);
@@ -667,18 +367,28 @@ static void expire_unknown(struct pg_store *s)
 
 /* ---- the batch ---- */
 
-/* Stable order by job id: rows are locked in the same order by every node. */
-static int by_id(const void *a, const void *b)
+static bool id_before(const struct pg_wreq *a, const struct pg_wreq *b)
 {
-    const struct pg_wreq *x = *(struct pg_wreq *const *)a, *y = *(struct pg_wreq *const *)b;
-    int c = strcmp(x->id, y->id);
-    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+    return strcmp(a->id, b->id) < 0;
 }
 
-static int by_seq(const void *a, const void *b)
+static bool seq_before(const struct pg_wreq *a, const struct pg_wreq *b)
 {
-    const struct pg_wreq *x = *(struct pg_wreq *const *)a, *y = *(struct pg_wreq *const *)b;
-    return (x->seq > y->seq) - (x->seq < y->seq);
+    return a->seq < b->seq;
+}
+
+/* A stable insertion sort: batches are small and come nearly in order
+ * (UUIDv7 ids grow with time). */
+static void sort_requests(struct pg_wreq **r, size_t n,
+                          bool (*before)(const struct pg_wreq *, const struct pg_wreq *))
+{
+    for (size_t i = 1; i < n; i++) {
+        struct pg_wreq *x = r[i];
+        size_t k = i;
+        for (; k > 0 && before(x, r[k - 1]); k--)
+            r[k] = r[k - 1];
+        r[k] = x;
+    }
 }
 
 /* Runs b[0..n) (connected). Requests to send again (not committed, the
@@ -686,41 +396,44 @@ static int by_seq(const void *a, const void *b)
 static void run_batch(struct pg_store *s, struct pg_wreq **b, size_t n, struct pg_wreq **retry,
                       size_t *nretry)
 {
-    qsort(b, n, sizeof(*b), by_id);
+    /* in the order of their job ids: every node locks rows in the same
+     * order (the writes of one job keep theirs) */
+    sort_requests(b, n, id_before);
     struct batch bt = {.b = b, .n = n, .token = next_token(s)};
     enum batch_end end = run_pipeline(s, &bt);
     if (end == BATCH_COMMITTED) {
         committed(s);
         for (size_t i = 0; i < n; i++)
-            complete(s, b[i], outcome(b[i]));
+            complete(s, b[i], pg_outcome(b[i]));
         return;
     }
     if (end == BATCH_LOST) {
         drop_conn(s);
         moat_strlcpy(s->werror, bt.msg, sizeof(s->werror));
         write_failed(s, -ENOTCONN);
-        memcpy(s->unknown, b, n * sizeof(*b));
+        for (size_t i = 0; i < n; i++)
+            s->unknown[i] = b[i];
         s->nunknown = n;
         s->unknown_token = bt.token;
         s->unknown_deadline_ns = pg_deadline(s->to.resolve_wait_ms);
         return;
     }
-    /* aborted: the statement of b[bad] failed; a deadlock or a
-     * serialization failure is worth another try while the request may
-     * still wait */
+    /* aborted, nothing committed; a deadlock or a serialization failure
+     * is worth another try while the request may still wait */
     if (n == 1 && bt.err == -EAGAIN && moat_now_ns() < b[0]->deadline_ns) {
         retry[(*nretry)++] = b[0];
         return;
     }
-    if (n == 1 || bt.bad >= n) {
+    if (n == 1 || !bt.item_failed) {
         write_failed(s, bt.err);
         for (size_t i = 0; i < n; i++)
             fail_with(s, b[i], bt.err, bt.msg);
         return;
     }
     __atomic_add_fetch(&s->n_retries, 1, __ATOMIC_RELAXED);
+    /* one at a time, so that the bad one fails alone */
     for (size_t i = 0; i < n; i++) {
-        if (s->nunknown || !s->wconn)
+        if (s->nunknown || writer_conn(s) < 0)
             retry[(*nretry)++] = b[i];
         else
             run_batch(s, &b[i], 1, retry, nretry);
@@ -757,7 +470,7 @@ static void timed_wait(struct pg_store *s, uint64_t until_ns)
 /* Puts r[0..n) back at the head of the queue, in their queue order (mu). */
 static void requeue_front(struct pg_store *s, struct pg_wreq **r, size_t n)
 {
-    qsort(r, n, sizeof(*r), by_seq);
+    sort_requests(r, n, seq_before);
     for (size_t i = n; i-- > 0;) {
         r[i]->next = s->head;
         s->head = r[i];
@@ -863,11 +576,8 @@ static void *writer_main(void *arg)
 
 int pg_writer_start(struct pg_store *s, struct moat_err *err)
 {
-    s->unknown = calloc(PG_BATCH_MAX, sizeof(*s->unknown));
-    if (!s->unknown)
-        return moat_err_set(err, -ENOMEM, "out of memory");
     char msg[200];
-    int e = prepare_writer(s, s->wconn, msg, sizeof(msg));
+    int e = pg_writer_prepare(s, s->wconn, msg, sizeof(msg));
     if (e < 0)
         return moat_err_set(err, e, "cannot set up the store %s: %s", s->shown, msg);
     /* The writer takes no signals: they belong to the threads that wait
@@ -895,218 +605,6 @@ void pg_writer_stop(struct pg_store *s)
         s->writer_running = false;
     }
     /* this writer's row of write_log is of no use to anyone now */
-    if (s->wconn && pg_alive(s->wconn)) {
-        struct pg_params p = {0};
-        p_u64(&p, s->token_base);
-        PGresult *res = NULL;
-        char msg[200];
-        if (pg_query(s, s->wconn, "DELETE FROM " PG_SCHEMA ".write_log WHERE writer = $1", false,
-                     p.n, p.v, p.len, 0, false, pg_deadline(s->to.io_ms), &res, msg,
-                     sizeof(msg)) == 0)
-            PQclear(res);
-    }
-    free(s->unknown);
-    s->unknown = NULL;
-}
-
-/* ---- the callers' side ---- */
-
-static int enqueue(struct pg_store *s, struct pg_wreq *r)
-{
-    r->next = NULL;
-    r->deadline_ns = pg_deadline(s->to.write_wait_ms);
-    pthread_mutex_lock(&s->mu);
-    if (s->stopping || !s->writer_running) {
-        pthread_mutex_unlock(&s->mu);
-        return -ESHUTDOWN;
-    }
-    r->seq = s->seq++;
-    if (s->tail)
-        s->tail->next = r;
-    else
-        s->head = r;
-    s->tail = r;
-    bool wake = s->writer_waiting;
-    pthread_mutex_unlock(&s->mu);
-    if (wake)
-        pthread_cond_signal(&s->cond);
-    return 0;
-}
-
-int pg_insert_async(struct store *st, const struct job *job, store_done_fn done, void *cls)
-{
-    struct pg_store *s = (struct pg_store *)st;
-    struct pg_wreq *r = calloc(1, sizeof(*r));
-    if (!r)
-        return -ENOMEM;
-    *r = (struct pg_wreq){.kind = PG_W_INSERT, .heap = true, .job = job, .done = done, .cls = cls};
-    moat_strlcpy(r->id, job->id, sizeof(r->id));
-    /* the blob and the hash are made on the caller's thread */
-    int e = 0;
-    if (job->nfiles == 1 && !job->files[0].name) {
-        r->code = job->files[0].data;
-        r->code_len = job->files[0].len;
-    } else {
-        e = job_code_blob(job, &r->code_owned, &r->code_len);
-        r->code = r->code_owned;
-    }
-    if (e == 0 && (r->code_len > INT_MAX || job->stdin_len > INT_MAX))
-        e = -E2BIG;
-    if (e == 0 && job->nargs)
-        e = store_args_to_json(job, &r->args_json);
-    if (e == 0) {
-        if (job->code_hash[0])
-            moat_strlcpy(r->hash, job->code_hash, sizeof(r->hash));
-        else
-            moat_sha256_hex(r->code, r->code_len, r->hash);
-        e = enqueue(s, r);
-    }
-    if (e < 0) {
-        free(r->code_owned);
-        free(r->args_json);
-        free(r);
-    }
-    return e;
-}
-
-/* A synchronous caller waiting for its request. */
-struct pg_sync {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool done;
-};
-
-static void sync_done(void *cls, int result)
-{
-    (void)result;
-    struct pg_sync *w = cls;
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    /* after this unlock the waiter may return: w is gone */
-    pthread_mutex_unlock(&w->mu);
-}
-
-static void sync_wait(struct pg_sync *w)
-{
-    pthread_mutex_lock(&w->mu);
-    while (!w->done)
-        pthread_cond_wait(&w->cond, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-}
-
-static int sync_write(struct pg_store *s, struct pg_wreq *r)
-{
-    struct pg_sync w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    r->heap = false;
-    r->done = sync_done;
-    r->cls = &w;
-    int e = enqueue(s, r);
-    if (e == 0) {
-        sync_wait(&w);
-        e = r->result;
-    }
-    pthread_cond_destroy(&w.cond);
-    pthread_mutex_destroy(&w.mu);
-    r->cls = NULL;
-    return e;
-}
-
-static int report(const struct pg_store *s, const struct pg_wreq *r, int e, const char *what,
-                  struct moat_err *err)
-{
-    switch (e) {
-    case -ENOENT:
-        return moat_err_set(err, e, "no such job");
-    case -EALREADY:
-        return moat_err_set(err, e, "cannot %s job %s: it is %s", what, r->id,
-                            job_status_name(r->was));
-    case -ESTALE:
-        return moat_err_set(err, e, "cannot %s job %s: a later attempt has taken it", what, r->id);
-    case -ESHUTDOWN:
-        return moat_err_set(err, e, "cannot %s job %s: the store is closing", what, r->id);
-    default:
-        return moat_err_set(err, e, "cannot %s job %s in the store %s: %s", what, r->id, s->shown,
-                            r->detail[0] ? r->detail : strerror(-e));
-    }
-}
-
-struct pg_ticket {
-    struct store_ticket base; /* first */
-    struct pg_store *s;
-    struct pg_wreq r;
-    struct pg_sync w;
-};
-
-int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
-                   struct store_ticket **ticket)
-{
-    struct pg_ticket *t = calloc(1, sizeof(*t));
-    if (!t)
-        return -ENOMEM;
-    t->base.ops = st->ops;
-    t->s = (struct pg_store *)st;
-    t->r = (struct pg_wreq){.kind = PG_W_START, .now_ms = now_ms, .takeover = takeover,
-                            .done = sync_done, .cls = &t->w};
-    moat_strlcpy(t->r.id, id, sizeof(t->r.id));
-    pthread_mutex_init(&t->w.mu, NULL);
-    pthread_cond_init(&t->w.cond, NULL);
-    int e = enqueue(t->s, &t->r);
-    if (e < 0) {
-        pthread_cond_destroy(&t->w.cond);
-        pthread_mutex_destroy(&t->w.mu);
-        free(t);
-        return e;
-    }
-    *ticket = &t->base;
-    return 0;
-}
-
-int pg_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err)
-{
-    struct pg_ticket *t = (struct pg_ticket *)ticket;
-    sync_wait(&t->w);
-    int e = t->r.result;
-    if (e < 0)
-        (void)report(t->s, &t->r, e, "start", err);
-    else if (attempts)
-        *attempts = t->r.attempts;
-    pthread_cond_destroy(&t->w.cond);
-    pthread_mutex_destroy(&t->w.mu);
-    free(t);
-    return e;
-}
-
-int pg_finish(struct store *st, const struct job *job, struct moat_err *err)
-{
-    struct pg_store *s = (struct pg_store *)st;
-    struct pg_wreq r = {.kind = PG_W_FINISH, .job = job};
-    moat_strlcpy(r.id, job->id, sizeof(r.id));
-    if (job->output_hash[0])
-        moat_strlcpy(r.hash, job->output_hash, sizeof(r.hash));
-    else
-        moat_sha256_hex(job->run.out, job->run.out_len, r.hash);
-    int e = sync_write(s, &r);
-    return e < 0 ? report(s, &r, e, "finish", err) : 0;
-}
-
-int pg_requeue(struct store *st, const char *id, uint32_t attempts, struct moat_err *err)
-{
-    struct pg_store *s = (struct pg_store *)st;
-    struct pg_wreq r = {.kind = PG_W_REQUEUE, .attempts = attempts};
-    moat_strlcpy(r.id, id, sizeof(r.id));
-    int e = sync_write(s, &r);
-    return e < 0 ? report(s, &r, e, "requeue", err) : 0;
-}
-
-int pg_cancel(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
-              struct moat_err *err)
-{
-    struct pg_store *s = (struct pg_store *)st;
-    struct pg_wreq r = {.kind = PG_W_CANCEL, .now_ms = now_ms, .was = JOB_STATUS_MAX_};
-    moat_strlcpy(r.id, id, sizeof(r.id));
-    int e = sync_write(s, &r);
-    if (was && (e == 0 || e == -EALREADY))
-        *was = r.was;
-    return e < 0 ? report(s, &r, e, "cancel", err) : 0;
+    if (s->wconn && pg_alive(s->wconn))
+        pg_forget_writer(s);
 }

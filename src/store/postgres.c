@@ -203,13 +203,28 @@ bool pg_alive(PGconn *c)
 {
     if (!c || PQstatus(c) != CONNECTION_OK)
         return false;
-    /* a server that shut down has said so (and closed): read it now */
-    if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
-        return false;
+    /* A server that shut down has said so and closed the connection: its
+     * goodbye (a FATAL error) and the end of the stream may take two reads
+     * to see. Bounded: a live idle connection has nothing to read. */
+    for (int i = 0; i < 4; i++) {
+        if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+            return false;
+        struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+        if (poll(&p, 1, 0) != 1)
+            break;
+    }
     return PQtransactionStatus(c) == PQTRANS_IDLE && !PQisBusy(c);
 }
 
 /* ---- connecting ---- */
+
+/* libpq prints notices (and the FATAL of a server shutting down) on
+ * stderr by default: the driver reports what matters through its results. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
 
 int pg_connect(struct pg_store *s, bool writer, PGconn **out, char *msg, size_t msgsz)
 {
@@ -217,9 +232,16 @@ int pg_connect(struct pg_store *s, bool writer, PGconn **out, char *msg, size_t 
      * them, win. Keepalives and tcp_user_timeout make a dead peer show on
      * an idle connection; every wait has a deadline besides. */
     static const char *const keys[] = {
-        "application_name", "connect_timeout", "keepalives", "keepalives_idle",
-        "keepalives_interval", "keepalives_count", "tcp_user_timeout", "target_session_attrs",
-        "dbname", NULL,
+        "application_name",
+        "connect_timeout",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "target_session_attrs",
+        "dbname",
+        NULL,
     };
     char timeout[16], user_timeout[16];
     (void)snprintf(timeout, sizeof(timeout), "%u", (s->to.connect_ms + 999) / 1000);
@@ -236,8 +258,7 @@ int pg_connect(struct pg_store *s, bool writer, PGconn **out, char *msg, size_t 
     }
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     int e = 0;
-    while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
-           st != PGRES_POLLING_FAILED) {
+    while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
         short rev = 0;
         int w = wait_socket(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, &rev);
         if (w <= 0) {
@@ -252,6 +273,8 @@ int pg_connect(struct pg_store *s, bool writer, PGconn **out, char *msg, size_t 
         /* a refused login is a setting to fix, not an outage */
         e = strstr(msg, "authentication failed") ? -EACCES : -ENOTCONN;
     }
+    if (e == 0)
+        (void)PQsetNoticeProcessor(c, ignore_notice, NULL);
     if (e == 0 && PQsetnonblocking(c, 1) != 0) {
         pg_message(s, NULL, c, msg, msgsz);
         e = -ENOTCONN;
@@ -308,8 +331,8 @@ int pg_query(struct pg_store *s, PGconn *c, const char *sql, bool prepared, int 
     return e;
 }
 
-int pg_prepare_all(struct pg_store *s, PGconn *c, const char *const *names,
-                   const char *const *sql, size_t n, uint64_t deadline, char *msg, size_t msgsz)
+int pg_prepare_all(struct pg_store *s, PGconn *c, const char *const *names, const char *const *sql,
+                   size_t n, uint64_t deadline, char *msg, size_t msgsz)
 {
     for (size_t i = 0; i < n; i++) {
         if (!PQsendPrepare(c, names[i], sql[i], 0, NULL)) {

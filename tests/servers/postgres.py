@@ -5,7 +5,7 @@
         run_tests(pg.url)                 # postgresql://moat:PASSWORD@127.0.0.1:PORT/moat
         pg.stop(); pg.start()             # the same data directory, the same port
         pg.restart()
-        pg.pause(); pg.resume()           # SIGSTOP/SIGCONT: a server that does not answer
+        pg.pause(); pg.resume()           # SIGSTOP/SIGCONT to all its processes: no answers
     # stopped (fast shutdown) and its directory removed
 
 The server runs from a temporary directory (data, socket, log) on a free
@@ -191,7 +191,7 @@ class PostgresServer:
         self._log = open(self.log_path, "ab")
         if self.run_as:
             os.chown(self.log_path, self.run_as.pw_uid, self.run_as.pw_gid)
-        # its own process group: pause() stops the postmaster and every backend
+        # its own session: the postmaster and what it starts leave with it
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=self.dir,
                                      preexec_fn=self._demote, start_new_session=True)
@@ -283,16 +283,46 @@ class PostgresServer:
         self.stop()
         return self.start()
 
+    def _children(self):
+        """The postmaster's children (backends, background processes): each
+        is a session leader of its own (PostgreSQL calls setsid), so a
+        signal to the postmaster's group misses them."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # pid (comm) state ppid ...: comm may hold spaces and parentheses
+            fields = stat[stat.rfind(")") + 2:].split()
+            if len(fields) > 1 and int(fields[1]) == self.proc.pid:
+                pids.append(int(entry))
+        return pids
+
+    def _signal_all(self, sig, postmaster_first):
+        procs = [self.proc.pid] + self._children()
+        if not postmaster_first:
+            procs.reverse()
+        for pid in procs:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
     def pause(self):
-        """SIGSTOP to the postmaster and every backend: connections stay open
-        and nothing answers (a hung server, a network cut)."""
+        """SIGSTOP to the postmaster (first: it forks no more) and every
+        process it started: connections stay open and nothing answers (a
+        hung server, a network cut)."""
         if self.proc and not self.paused:
-            os.killpg(self.proc.pid, signal.SIGSTOP)
+            self._signal_all(signal.SIGSTOP, postmaster_first=True)
             self.paused = True
 
     def resume(self):
         if self.proc and self.paused:
-            os.killpg(self.proc.pid, signal.SIGCONT)
+            self._signal_all(signal.SIGCONT, postmaster_first=False)
             self.paused = False
 
     def close(self):

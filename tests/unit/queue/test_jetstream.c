@@ -45,8 +45,7 @@ static uint64_t now_ms(void)
 }
 
 /* A configuration of its own stream (name), as a node of a cluster. */
-static void config_for(struct moat_config *cfg, const char *name, uint64_t ack_wait_s,
-                       uint64_t max)
+static void config_for(struct moat_config *cfg, const char *name, uint64_t ack_wait_s, uint64_t max)
 {
     config_defaults(cfg);
     moat_strlcpy(cfg->queue, nats_url, sizeof(cfg->queue));
@@ -340,21 +339,28 @@ static void test_redelivery_after_ack_wait(void **state)
     queue_close(q);
 }
 
+/* Another node (a second handle on the stream) never gets a touched entry;
+ * this one's takers do not either. */
 static void test_touch_keeps_entry(void **state)
 {
     (void)state;
-    struct queue *q = open_new(1);
+    char name[32];
+    new_name(name);
+    struct queue *q = open_named(name, 1, 1000);
+    struct queue *other = open_named(name, 1, 1000);
     push_n(q, 1, 5);
     struct queue_entry e;
     take_one(q, &e);
     /* four ack waits, touched three times per wait: never handed out */
     uint64_t end = now_ms() + 4000;
     while (now_ms() < end) {
-        assert_int_equal(take_none(q, 300), -ETIMEDOUT);
+        assert_int_equal(take_none(other, 150), -ETIMEDOUT);
+        assert_int_equal(take_none(q, 150), -ETIMEDOUT);
         assert_int_equal(queue_touch(q, &e), 0);
     }
     queue_ack(q, &e);
-    assert_int_equal(take_none(q, 2500), -ETIMEDOUT);
+    assert_int_equal(take_none(other, 2500), -ETIMEDOUT);
+    queue_close(other);
     queue_close(q);
 }
 
@@ -491,8 +497,7 @@ struct events {
     char last_data[64];
 };
 
-static void on_event(void *cls, enum queue_event ev, const char *id, const char *data,
-                     size_t len)
+static void on_event(void *cls, enum queue_event ev, const char *id, const char *data, size_t len)
 {
     struct events *x = cls;
     pthread_mutex_lock(&x->mu);
@@ -560,6 +565,36 @@ static void test_two_nodes(void **state)
     assert_string_equal(ea.last_data, "");
     assert_int_equal(finals_of(&eb), 1);
     queue_close(a);
+    queue_close(b);
+}
+
+/* A node that dies holding an entry: another node, whose takers found
+ * every level empty, gets it after the ack wait as a further delivery (no
+ * signal comes: the sweep finds it); an entry pushed by a third node
+ * reaches it too. */
+static void test_lost_taker(void **state)
+{
+    (void)state;
+    char name[32];
+    new_name(name);
+    struct queue *a = open_named(name, 1, 1000);
+    struct queue *b = open_named(name, 1, 1000);
+    assert_int_equal(take_none(b, 0), -ETIMEDOUT);
+    push_n(a, 1, 6);
+    struct queue_entry e;
+    take_one(a, &e);
+    assert_int_equal(e.deliveries, 1);
+    queue_close(a); /* never ended, never touched again */
+    take_one(b, &e);
+    assert_int_equal(id_num(e.id), 1);
+    assert_int_equal(e.deliveries, 2);
+    queue_ack(b, &e);
+    /* and a push elsewhere reaches b's sleeping taker */
+    struct queue *c = open_named(name, 1, 1000);
+    assert_int_equal(take_none(b, 0), -ETIMEDOUT);
+    push_n(c, 2, 3);
+    assert_int_equal(take_ack(b, NULL), 2);
+    queue_close(c);
     queue_close(b);
 }
 
@@ -634,6 +669,7 @@ static void test_open_fails_without_server(void **state)
 struct taker {
     struct queue *q;
     _Atomic pid_t tid;
+    _Atomic bool returned;
     int rc;
 };
 
@@ -642,9 +678,11 @@ static void *blocked_taker(void *arg)
     struct taker *t = arg;
     atomic_store(&t->tid, (pid_t)syscall(SYS_gettid));
     struct queue_entry e;
-    t->rc = queue_take(t->q, -1, &e);
+    /* far longer than the case waits for it to return */
+    t->rc = queue_take(t->q, 4 * WAIT_MS, &e);
     if (t->rc == 0)
         queue_release(t->q, &e, true);
+    atomic_store(&t->returned, true);
     return NULL;
 }
 
@@ -664,6 +702,9 @@ static void test_shutdown_wakes_taker(void **state)
 {
     (void)state;
     struct queue *q = open_new(30);
+    /* every level found empty: the taker below sleeps on the queue itself,
+     * not in a fetch that would end on its own */
+    assert_int_equal(take_none(q, 0), -ETIMEDOUT);
     struct taker t = {.q = q, .rc = 1};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, blocked_taker, &t), 0);
@@ -672,6 +713,11 @@ static void test_shutdown_wakes_taker(void **state)
         ;
     uint64_t t0 = moat_now_ns();
     queue_shutdown(q);
+    dl = moat_test_deadline_ms(WAIT_MS);
+    while (!atomic_load(&t.returned) && moat_test_before(dl))
+        ;
+    if (!atomic_load(&t.returned))
+        fail_msg("the blocked take did not return within %d ms of shutdown", WAIT_MS);
     assert_int_equal(pthread_join(th, NULL), 0);
     (void)printf("jetstream: a blocked take returned %.1f ms after shutdown\n",
                  (double)(moat_now_ns() - t0) / 1e6);
@@ -751,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_holds),
         cmocka_unit_test(test_two_nodes),
+        cmocka_unit_test(test_lost_taker),
         cmocka_unit_test(test_server_restart),
         cmocka_unit_test(test_open_fails_without_server),
         cmocka_unit_test(test_shutdown_wakes_taker),

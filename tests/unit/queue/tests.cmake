@@ -3,5 +3,10 @@ moat_unit_test(queue queue DEPS queue config util)
 # stops and starts again for the reconnect case)
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 moat_unit_test(queue jetstream DEPS queue config util LIBS pthread
-    WRAP ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/servers/nats.py --run --)
+    WRAPPER ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/servers/nats.py --run --)
 set_tests_properties(unit_queue_jetstream PROPERTIES TIMEOUT 180 LABELS "unit;queue;nats")
+# not a test: the queue's latency, push rate and idle cost (bench/queue_bench.c);
+# `make -C build queue_bench`, then run it under tests/servers/nats.py --run
+add_executable(queue_bench EXCLUDE_FROM_ALL ${PROJECT_SOURCE_DIR}/bench/queue_bench.c)
+moat_variant_flags(queue_bench "")
+target_link_libraries(queue_bench PRIVATE moat_queue moat_config moat_util Threads::Threads)
