@@ -13,9 +13,12 @@ Groups (one ctest test each; every group's cases start their own nodes):
                the host by veth pairs; HTTP across nodes, the seed 004 NATS
                subjects through the tests' own NATS client, the native
                submit subject, final events
+  cancel       DELETE on an API node stops a job running on a worker; a queued
+               job cancelled never runs
   worker_kill  kill -9 of a worker while it runs jobs: another finishes them
   worker_stall a worker frozen (SIGSTOP) past the ack deadline: another runs
-               the job; resumed, its late result is refused
+               the job; resumed, its late result is refused. A live worker
+               keeps a job longer than the ack deadline (in-progress acks)
   api_kill     kill -9 of an API node with waiters: its jobs still run
   nats_restart nats-server killed and restarted under load
   pg_restart   PostgreSQL stopped and started under load: 503 with
@@ -40,8 +43,8 @@ from cluster_util import Bridge, Engines, NatsClient  # noqa: E402
 from groups import Groups, run  # noqa: E402
 
 G = Groups()
-for name in ("nodes", "worker_kill", "worker_stall", "api_kill", "nats_restart", "pg_restart",
-             "nats_r3"):
+for name in ("nodes", "cancel", "worker_kill", "worker_stall", "api_kill", "nats_restart",
+             "pg_restart", "nats_r3"):
     G.group(name, None)
 case = G.case
 
@@ -190,6 +193,40 @@ def api_node_and_workers_in_network_namespaces(_):
                 s.stop()
 
 
+@case("cancel")
+def cancel_reaches_running_and_queued_jobs(_):
+    with Engines() as eng:
+        api = node(eng, "serve", ["--no-exec"])
+        w = node(eng, "worker", ["--workers", "1"])
+        with owned(api, w):
+            api.start()
+            w.start()
+            long_id = api.submit({"language": "bash", "code": "sleep 60; echo never"})
+            wait_for("the long job runs on the worker", lambda: busy(w) == 1 and api.job(
+                long_id)["status"] == "running", 60)
+            queued_id = api.submit({"language": "bash", "code": "echo never-queued"})
+            check(api.job(queued_id)["status"] == "queued", "the second job waits for the box")
+            r = api.request("DELETE", f"/v1/jobs/{queued_id}")
+            check(r.status in (200, 202), "DELETE of the queued job accepted", r)
+            t0 = time.monotonic()
+            r = api.request("DELETE", f"/v1/jobs/{long_id}")
+            check(r.status in (200, 202), "DELETE of the running job accepted", r)
+            j = api.wait_final(long_id, timeout=30)
+            check(j["status"] == "cancelled", "the running job is cancelled", j)
+            wait_for("the worker's box is free again", lambda: busy(w) == 0, 30)
+            check(time.monotonic() - t0 < 30, "the program was stopped, not waited for")
+            after = api.submit({"language": "bash", "code": "echo after"})
+            check(api.wait_final(after, timeout=60)["output"] == "after\n",
+                  "the worker runs the next job")
+            q = api.job(queued_id)
+            check(q["status"] == "cancelled" and q.get("startedAt") is None,
+                  "the queued job cancelled never ran", q)
+            check(metric_sum(w.metrics()[0], "moat_jobs_total", status="completed") == 1,
+                  "the worker completed only the job after", w.metrics()[0])
+            for s in (w, api):
+                s.stop()
+
+
 @case("worker_kill")
 def worker_killed_its_jobs_finish_on_another(_):
     with Engines() as eng:
@@ -251,6 +288,26 @@ def stalled_worker_late_result_refused(_):
                 check_each_once(api, accepted, eng, events=(nc, ev))
             finally:
                 nc.close()
+            for s in (a, b, api):
+                s.stop()
+
+
+@case("worker_stall")
+def long_job_kept_by_in_progress_acks(_):
+    """A job five times the ack deadline on a live worker: its in-progress
+    acks keep it from being delivered again."""
+    with Engines() as eng:
+        api = node(eng, "serve", ["--no-exec"])
+        a = node(eng, "worker", ["--workers", "1", "--ack-wait", "1"], label="worker-a")
+        b = node(eng, "worker", ["--workers", "1", "--ack-wait", "1"], label="worker-b")
+        with owned(api, a, b):
+            for s in (api, a, b):
+                s.start()
+            accepted = submit_all(api, [sleeper(0, 5)])
+            j = check_each_once(api, accepted, eng)[next(iter(accepted))]
+            check(j["attempts"] == 1, "run once, by one worker", j)
+            taken = [metric_sum(s.metrics()[0], "moat_takeovers_total") for s in (a, b)]
+            check(taken == [0, 0], "no worker took it over", taken)
             for s in (a, b, api):
                 s.stop()
 
