@@ -798,10 +798,11 @@ int main(void)
         cmocka_unit_test(test_holds),
         cmocka_unit_test(test_two_nodes),
         cmocka_unit_test(test_lost_taker),
-        cmocka_unit_test(test_server_restart),
-        cmocka_unit_test(test_open_fails_without_server),
         cmocka_unit_test(test_shutdown_wakes_taker),
         cmocka_unit_test(test_many_threads),
+        cmocka_unit_test(test_open_fails_without_server),
+        /* last: a failure there may leave the server down */
+        cmocka_unit_test(test_server_restart),
     };
     return moat_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
