@@ -61,13 +61,15 @@ class Node:
                "--node", self.name, "--cgroup-name", f"moat-bench-{os.getpid()}-{Node.count}",
                "--first-uid", str(3700000 + Node.count * 64), "--uid-count", "64"] + list(args)
         self.logf = open(self.log_path, "ab")
+        start = self.logf.tell()  # the log of this start, not an earlier one's
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, cwd=workdir)
         self.port = None
         end = time.monotonic() + 180
         while time.monotonic() < end and self.port is None:
-            with open(self.log_path, errors="replace") as f:
-                m = re.search(r"event=listening.* port=(\d+)", f.read())
+            with open(self.log_path, "rb") as f:
+                f.seek(start)
+                m = re.search(r"event=listening.* port=(\d+)", f.read().decode(errors="replace"))
             if m:
                 self.port = int(m.group(1))
             elif self.proc.poll() is not None:
@@ -436,6 +438,7 @@ def main():
     ap.add_argument("--markdown", help="write the report's section here too")
     ap.add_argument("--head", default="", help="the section's first paragraph")
     args = ap.parse_args()
+    args.moat = os.path.abspath(args.moat)
     tempfile.tempdir = args.workdir  # PostgreSQL's and NATS's files on the same disk
     res = {}
     fns = {"ingest": ingest, "sync": sync_latency, "scaling": scaling, "stages": stages}

@@ -181,34 +181,12 @@ static void make_instance(char out[33])
         (void)snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-/* The URLs of cfg->queue, split at commas (copied into buf). */
-static int split_servers(const char *list, char *buf, size_t size, const char **urls, int *n)
-{
-    if (moat_strlcpy(buf, list, size) >= size)
-        return -EINVAL;
-    *n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ')
-            tok++;
-        size_t len = strlen(tok);
-        while (len > 0 && tok[len - 1] == ' ')
-            tok[--len] = '\0';
-        if (!len)
-            continue;
-        if (*n == MAX_SERVERS)
-            return -E2BIG;
-        urls[(*n)++] = tok;
-    }
-    return *n ? 0 : -EINVAL;
-}
-
 static int make_options(struct jsq_queue *q, const struct moat_config *cfg, struct moat_err *err)
 {
     char buf[sizeof(cfg->queue)];
     const char *urls[MAX_SERVERS];
-    int n = 0;
-    if (split_servers(cfg->queue, buf, sizeof(buf), urls, &n) < 0)
+    int n = str_split(cfg->queue, ',', buf, sizeof(buf), urls, MAX_SERVERS);
+    if (n < 0)
         return moat_err_field(err, -EINVAL, "server.queue", "no usable nats:// URL in %s",
                               cfg->queue);
     char host[64] = "";
