@@ -95,13 +95,28 @@ def busy(srv):
     return metric_sum(srv.metrics()[0], "moat_workers_busy")
 
 
-def submit_all(srv, bodies):
-    """POSTs each body; {id: token}."""
+def submit_all(srv, bodies, within=0):
+    """POSTs each body; {id: token}. With `within`, a 503 with Retry-After
+    is tried again (after at most a second) as a client should, for up to
+    that many seconds: the engines may be electing a leader."""
     out = {}
     for b in bodies:
-        jid = srv.submit(b)
-        out[jid] = b["code"].split("echo ")[1]
+        end = time.monotonic() + within
+        while True:
+            r = srv.post("/v1/jobs", b)
+            if r.status == 503 and r.header("retry-after") and time.monotonic() < end:
+                time.sleep(min(1.0, float(r.header("retry-after"))))
+                continue
+            check(r.status == 202, "POST /v1/jobs accepted (202)", r)
+            break
+        out[r.json()["jobId"]] = b["code"].split("echo ")[1]
     return out
+
+
+def ready(*nodes, timeout=60):
+    """Until each node's /readyz says ready (its store and queue reachable)."""
+    for n in nodes:
+        wait_for(f"{n.label} ready", lambda: n.get("/readyz").status == 200, timeout)
 
 
 # ======================================================================
@@ -436,13 +451,14 @@ def nats_cluster_loses_a_node(_):
         with owned(api, w):
             api.start()
             w.start()
+            ready(api, w)
             first = submit_all(api, [{"language": "bash", "code": f"echo tok-{i}"}
-                                     for i in range(10)])
+                                     for i in range(10)], within=30)
             check_each_once(api, first, eng)
-            queued = submit_all(api, [sleeper(100 + i, 1) for i in range(6)])
+            queued = submit_all(api, [sleeper(100 + i, 1) for i in range(6)], within=30)
             eng.nats.servers[0].kill()
             later = submit_all(api, [{"language": "bash", "code": f"echo tok-{200 + i}"}
-                                     for i in range(10)])
+                                     for i in range(10)], within=30)
             check_each_once(api, {**queued, **later}, eng)
             for s in (w, api):
                 s.stop()
