@@ -472,7 +472,48 @@ int pg_writer_prepare(struct pg_store *s, PGconn *c, char *msg, size_t msgsz)
     if (e < 0)
         return e;
     PQclear(res);
+    /* who this connection is in the server: pg_end_backend's target if
+     * a batch is lost on it */
+    e = pg_query(s, c,
+                 "SELECT pg_backend_pid(), (extract(epoch FROM backend_start) * 1000000)::int8"
+                 " FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+                 false, 0, NULL, NULL, 0, true, deadline, &res, msg, msgsz);
+    if (e < 0)
+        return e;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        moat_strlcpy(msg, "the database does not show its own backend", msgsz);
+        return -EIO;
+    }
+    s->wpid = (int)pg_int(res, 0, 0);
+    s->wstart_us = pg_int(res, 0, 1);
+    PQclear(res);
     return pg_prepare_all(s, c, wnames, wsql, WS_MAX_, deadline, msg, msgsz);
+}
+
+int pg_end_backend(struct pg_store *s, int pid, int64_t start_us, char *msg, size_t msgsz)
+{
+    /* CASE: the pid is signalled only if it is still that backend (a pid
+     * is reused); a role may end its own backends */
+    static const char sql[] =
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1::int4"
+        " AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2::int8)"
+        " THEN pg_terminate_backend($1::int4, $3::int8) ELSE true END";
+    struct pg_params p = {0};
+    p_i64(&p, pid);
+    p_i64(&p, start_us);
+    unsigned wait_ms = s->to.io_ms / 2;
+    p_i64(&p, wait_ms);
+    PGresult *res = NULL;
+    int e = pg_query(s, s->wconn, sql, false, p.n, p.v, p.len, 0, true, pg_deadline(s->to.io_ms),
+                     &res, msg, msgsz);
+    if (e < 0)
+        return e;
+    int gone = pg_bool(res, 0, 0);
+    PQclear(res);
+    if (!gone)
+        (void)snprintf(msg, msgsz, "the backend %d of a lost batch did not end", pid);
+    return gone;
 }
 
 /* What r's row says about r, in a batch that committed (token), for a
