@@ -54,9 +54,13 @@ static int make_jobs(struct job *jobs, size_t n)
         moat_strlcpy(j->language, "python", sizeof(j->language));
         moat_strlcpy(j->language_given, "python", sizeof(j->language_given));
         moat_strlcpy(j->version, "3.11.2", sizeof(j->version));
-        j->limits = (struct moat_limits){.time_ms = 1000, .wall_time_ms = 3000, .memory_mb = 256,
-                                         .max_processes = 1, .max_output_kb = 64,
-                                         .max_file_kb = 1024, .max_open_files = 64,
+        j->limits = (struct moat_limits){.time_ms = 1000,
+                                         .wall_time_ms = 3000,
+                                         .memory_mb = 256,
+                                         .max_processes = 1,
+                                         .max_output_kb = 64,
+                                         .max_file_kb = 1024,
+                                         .max_open_files = 64,
                                          .stack_kb = 8192};
         j->files = calloc(1, sizeof(*j->files));
         j->stdin_data = strdup("1 2\n");

@@ -76,6 +76,11 @@ struct pg_store {
     uint64_t token_base;      /* this writer's key in write_log; tokens: token_base + a counter */
     uint64_t token_next;      /* writer only */
     char werror[200];         /* writer only: why it has no connection */
+    /* The backend of the writer's connection (pid, start in µs since the
+     * epoch), and of the one a batch was lost on: it must be gone before
+     * the batch's outcome is read (postgres-write.c). Writer only. */
+    int wpid, lost_pid;
+    int64_t wstart_us, lost_start_us;
     /* A batch whose COMMIT was sent and whose answer was lost (writer
      * only): its outcome is read from write_log once the database answers
      * again (postgres-write.c). */
@@ -232,6 +237,9 @@ int pg_outcome(struct pg_wreq *r);
 /* For a request of a committed batch (token) whose answer was lost: its
  * result from what its row says now. -ENOTCONN when it cannot be read. */
 int pg_resolve_one(struct pg_store *s, struct pg_wreq *r, uint64_t token);
+/* Ends the backend (pid, start) of a connection the writer gave up, and
+ * waits for it to be gone: 1 gone, 0 still there, -errno with msg. */
+int pg_end_backend(struct pg_store *s, int pid, int64_t start_us, char *msg, size_t msgsz);
 /* Whether the batch of token committed: 1, 0, or -errno with msg. */
 int pg_batch_committed(struct pg_store *s, uint64_t token, char *msg, size_t msgsz);
 /* Removes this writer's row of write_log (at close). */

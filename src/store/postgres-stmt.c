@@ -32,8 +32,13 @@ static const char *const wnames[WS_MAX_] = {
 
 static const char *const wsql[WS_MAX_] = {
     /* Every insert of a batch in one statement: one array per column
-     * ($1..$25), the batch's token $26. A row whose id exists is skipped
-     * (no id back: -EEXIST); blobs only for the rows inserted. */
+     * ($1..$23), the batch's token $24. A row whose id exists is skipped
+     * (no id back: -EEXIST). The blobs are inserted without looking at
+     * which rows were (joining the inserted ids costs as much as the rest
+     * of the statement): a blob already under its key stays as it is, so
+     * a duplicate id leaves the existing job's blobs alone, and at most
+     * adds a stdin blob to a job that has none, which no read looks at
+     * (a job without stdin has stdin_len 0). */
     [WS_INSERT] =
         "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
         " $5::int4[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],"
@@ -52,10 +57,9 @@ static const char *const wsql[WS_MAX_] = {
         " args_json, metadata_json, tags_json, created_ms, code_hash, $24 FROM v"
         " ON CONFLICT (id) DO NOTHING RETURNING id),"
         " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data)"
-        " SELECT 'jobs/' || v.id || '/" PG_BLOB_CODE "', v.code FROM v JOIN j ON j.id = v.id::uuid"
+        " SELECT 'jobs/' || v.id || '/" PG_BLOB_CODE "', v.code FROM v"
         " UNION ALL SELECT 'jobs/' || v.id || '/" PG_BLOB_STDIN "', v.stdin FROM v"
-        " JOIN j ON j.id = v.id::uuid WHERE v.stdin IS NOT NULL"
-        " ON CONFLICT (key) DO UPDATE SET data = excluded.data)"
+        " WHERE v.stdin IS NOT NULL ON CONFLICT (key) DO NOTHING)"
         " SELECT id::text FROM j ORDER BY id",
     [WS_LOCK] = "SELECT status, attempts FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid"
                 " FOR UPDATE",
@@ -285,8 +289,8 @@ static void array_finish(struct pg_array *a, uint32_t oid)
 enum { INS_COLUMNS = 23 };
 
 static const uint32_t ins_oids[INS_COLUMNS] = {
-    OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT4, OID_INT8, OID_INT8, OID_INT8,
-    OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_BOOL, OID_INT8,
+    OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT4, OID_INT8,  OID_INT8,  OID_INT8,
+    OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_INT8,  OID_BOOL,  OID_INT8,
     OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT, OID_BYTEA, OID_BYTEA,
 };
 
@@ -462,7 +466,58 @@ int pg_outcome(struct pg_wreq *r)
 /* Prepares the writer's statements on a new connection. */
 int pg_writer_prepare(struct pg_store *s, PGconn *c, char *msg, size_t msgsz)
 {
-    return pg_prepare_all(s, c, wnames, wsql, WS_MAX_, pg_deadline(s->to.io_ms), msg, msgsz);
+    uint64_t deadline = pg_deadline(s->to.io_ms);
+    /* Every statement of the writer has one good plan whatever its
+     * values: planned once, not again for each batch (planning the
+     * inserts' statement costs as much as running it for dozens of rows). */
+    PGresult *res = NULL;
+    int e = pg_query(s, c, "SET plan_cache_mode = force_generic_plan", false, 0, NULL, NULL, 0,
+                     false, deadline, &res, msg, msgsz);
+    if (e < 0)
+        return e;
+    PQclear(res);
+    /* who this connection is in the server: pg_end_backend's target if
+     * a batch is lost on it */
+    e = pg_query(s, c,
+                 "SELECT pg_backend_pid(), (extract(epoch FROM backend_start) * 1000000)::int8"
+                 " FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+                 false, 0, NULL, NULL, 0, true, deadline, &res, msg, msgsz);
+    if (e < 0)
+        return e;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        moat_strlcpy(msg, "the database does not show its own backend", msgsz);
+        return -EIO;
+    }
+    s->wpid = (int)pg_int(res, 0, 0);
+    s->wstart_us = pg_int(res, 0, 1);
+    PQclear(res);
+    return pg_prepare_all(s, c, wnames, wsql, WS_MAX_, deadline, msg, msgsz);
+}
+
+int pg_end_backend(struct pg_store *s, int pid, int64_t start_us, char *msg, size_t msgsz)
+{
+    /* CASE: the pid is signalled only if it is still that backend (a pid
+     * is reused); a role may end its own backends */
+    static const char sql[] =
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1::int4"
+        " AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2::int8)"
+        " THEN pg_terminate_backend($1::int4, $3::int8) ELSE true END";
+    struct pg_params p = {0};
+    p_i64(&p, pid);
+    p_i64(&p, start_us);
+    unsigned wait_ms = s->to.io_ms / 2;
+    p_i64(&p, wait_ms);
+    PGresult *res = NULL;
+    int e = pg_query(s, s->wconn, sql, false, p.n, p.v, p.len, 0, true, pg_deadline(s->to.io_ms),
+                     &res, msg, msgsz);
+    if (e < 0)
+        return e;
+    int gone = pg_bool(res, 0, 0);
+    PQclear(res);
+    if (!gone)
+        (void)snprintf(msg, msgsz, "the backend %d of a lost batch did not end", pid);
+    return gone;
 }
 
 /* What r's row says about r, in a batch that committed (token), for a

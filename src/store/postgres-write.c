@@ -324,7 +324,16 @@ static void fail_with(struct pg_store *s, struct pg_wreq *r, int e, const char *
 static void resolve_unknown(struct pg_store *s, struct pg_wreq **retry, size_t *nretry)
 {
     char msg[200];
-    int c = pg_batch_committed(s, s->unknown_token, msg, sizeof(msg));
+    /* The old connection's backend may still run the batch (waiting for a
+     * lock, or stopped and resumed): it ends first, or the outcome read
+     * now could change after the batch is sent again. */
+    int c = s->lost_pid ? pg_end_backend(s, s->lost_pid, s->lost_start_us, msg, sizeof(msg)) : 1;
+    if (c > 0) {
+        s->lost_pid = 0;
+        c = pg_batch_committed(s, s->unknown_token, msg, sizeof(msg));
+    } else if (c == 0) {
+        c = -EAGAIN;
+    }
     if (c < 0) {
         moat_strlcpy(s->werror, msg, sizeof(s->werror));
         conn_failed(s);
@@ -408,6 +417,8 @@ static void run_batch(struct pg_store *s, struct pg_wreq **b, size_t n, struct p
         return;
     }
     if (end == BATCH_LOST) {
+        s->lost_pid = s->wpid;
+        s->lost_start_us = s->wstart_us;
         drop_conn(s);
         moat_strlcpy(s->werror, bt.msg, sizeof(s->werror));
         write_failed(s, -ENOTCONN);

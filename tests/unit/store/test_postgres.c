@@ -964,6 +964,8 @@ int main(void)
         B(test_wrong_password_hidden),
         T(test_nodes_race_for_the_same_jobs),
         B(test_lost_answers_resolved),
+        B(test_read_only_database_not_ready),
+        B(test_stuck_batch_ended_before_retry),
         cmocka_unit_test_setup_teardown(test_server_stopped_and_back, setup_bare, teardown_faults),
         cmocka_unit_test_setup_teardown(test_server_silent, setup_bare, teardown_faults),
     };

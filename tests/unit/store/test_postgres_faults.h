@@ -428,4 +428,113 @@ static void test_lost_answers_resolved(void **state)
     job_release(&c);
 }
 
+/* ---- a database that reads but does not take writes ---- */
+
+/* Ends this database's moat connections (the store reconnects). */
+static void kick_store(const struct pgfx *f)
+{
+    char sql[256];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity"
+                   " WHERE datname = '%s' AND application_name = 'moat'",
+                   f->db);
+    PQclear(sql_on(base_url(), sql));
+}
+
+static void test_read_only_database_not_ready(void **state)
+{
+    struct pgfx *f = *state;
+    struct moat_err err = {0};
+    assert_int_equal(pg_open(&f->cfg, &fast, &f->st, &err), 0);
+    struct job a, b, got = {0};
+    simple_job(&a, 1);
+    simple_job(&b, 2);
+    assert_int_equal(store_insert(f->st, &a, &err), 0);
+    assert_true(store_ready(f->st));
+    char sql[160];
+    (void)snprintf(sql, sizeof(sql), "ALTER DATABASE %s SET default_transaction_read_only = on",
+                   f->db);
+    exec_sql(base_url(), sql);
+    kick_store(f);
+    /* reads work, writes do not: not ready */
+    assert_int_equal(store_insert(f->st, &b, &err), -ENOTCONN);
+    assert_int_equal(store_get(f->st, a.id, 0, &got, &err), 0);
+    job_release(&got);
+    assert_false(store_ready(f->st));
+    (void)snprintf(sql, sizeof(sql), "ALTER DATABASE %s RESET default_transaction_read_only",
+                   f->db);
+    exec_sql(base_url(), sql);
+    /* writable again: ready by itself, nobody writing */
+    assert_true(ready_becomes(f->st, true, 30000));
+    assert_int_equal(store_insert(f->st, &b, &err), 0);
+    job_release(&a);
+    job_release(&b);
+}
+
+/* ---- a batch that outlives its connection ---- */
+
+/* The pids of this database's moat backends waiting for a lock. */
+static size_t lock_waiters(const struct pgfx *f, int *pids, size_t max)
+{
+    char sql[256];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT pid FROM pg_stat_activity WHERE datname = '%s'"
+                   " AND application_name = 'moat' AND wait_event_type = 'Lock' ORDER BY pid",
+                   f->db);
+    PGresult *r = sql_on(base_url(), sql);
+    size_t n = (size_t)PQntuples(r);
+    for (size_t i = 0; i < n && i < max; i++)
+        pids[i] = (int)strtol(PQgetvalue(r, (int)i, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+static void test_stuck_batch_ended_before_retry(void **state)
+{
+    struct pgfx *f = *state;
+    struct moat_err err = {0};
+    assert_int_equal(pg_open(&f->cfg, &fast, &f->st, &err), 0);
+    struct job a;
+    simple_job(&a, 1);
+    assert_int_equal(store_insert(f->st, &a, &err), 0);
+    /* the job's row locked: the start waits in the server past the
+     * writer's deadline, the writer gives the connection up */
+    PGconn *locker = PQconnectdb(f->url);
+    assert_int_equal(PQstatus(locker), CONNECTION_OK);
+    PQclear(PQexec(locker, "BEGIN"));
+    char sql[160];
+    (void)snprintf(sql, sizeof(sql), "SELECT 1 FROM moat.jobs WHERE id = '%s' FOR UPDATE", a.id);
+    PGresult *lr = PQexec(locker, sql);
+    assert_int_equal(PQresultStatus(lr), PGRES_TUPLES_OK);
+    PQclear(lr);
+    struct store_ticket *t = NULL;
+    assert_int_equal(store_start_begin(f->st, a.id, 10, false, &t), 0);
+    int pids[8], first = 0;
+    uint64_t dl = moat_test_deadline_ms(30000);
+    while (lock_waiters(f, pids, 8) == 0 && moat_test_before(dl))
+        ;
+    assert_int_equal(lock_waiters(f, pids, 8), 1);
+    first = pids[0];
+    /* the writer sends the start again on a new connection only once
+     * the old one's backend is gone: it could still commit it */
+    size_t n = 0;
+    while (!((n = lock_waiters(f, pids, 8)) == 1 && pids[0] != first) && moat_test_before(dl))
+        ;
+    n = lock_waiters(f, pids, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (pids[i] == first)
+            fail_msg("the first backend (%d) still waits beside the retry", first);
+    PQclear(PQexec(locker, "COMMIT"));
+    PQfinish(locker);
+    uint32_t attempts = 0;
+    if (store_start_wait(t, &attempts, &err) != 0)
+        fail_msg("start: %s", err.msg);
+    assert_int_equal(attempts, 1);
+    struct job got = {0};
+    assert_int_equal(store_get(f->st, a.id, 0, &got, &err), 0);
+    assert_int_equal(got.attempts, 1);
+    job_release(&got);
+    job_release(&a);
+}
+
 #endif
