@@ -443,6 +443,10 @@ static void test_state_machine_and_fencing(void **state)
     assert_int_equal(store_start(f->st, a.id, 15, true, &n, &err), -EALREADY);
     assert_int_equal(store_cancel(f->st, a.id, 16, &was, &err), -EALREADY);
     assert_int_equal(was, JOB_STATUS_COMPLETED);
+    /* an older attempt waking after the job is final: stale, not cancelled */
+    a.attempts = 2;
+    assert_int_equal(store_finish(f->st, &a, &err), -ESTALE);
+    assert_int_equal(store_requeue(f->st, a.id, 1, &err), -ESTALE);
 
     /* cancel: queued, then everything after it refused */
     assert_int_equal(store_cancel(f->st, b.id, 20, &was, &err), 0);
