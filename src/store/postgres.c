@@ -476,9 +476,10 @@ int pg_open(const struct moat_config *cfg, const struct pg_timeouts *t, struct s
         r = moat_err_set(err, r, "cannot connect to the store %s: %s", s->shown, msg);
         goto out;
     }
-    /* MATERIALIZED common table expressions, pg_current_xact_id */
-    if (PQserverVersion(s->wconn) < 130000) {
-        r = moat_err_set(err, -ENOTSUP, "the store %s runs PostgreSQL %d; moat needs 13 or later",
+    /* pg_terminate_backend with a timeout (the end of a lost batch's
+     * backend, postgres-write.c) */
+    if (PQserverVersion(s->wconn) < 140000) {
+        r = moat_err_set(err, -ENOTSUP, "the store %s runs PostgreSQL %d; moat needs 14 or later",
                          s->shown, PQserverVersion(s->wconn) / 10000);
         goto out;
     }

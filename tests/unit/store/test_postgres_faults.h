@@ -158,6 +158,9 @@ static void test_server_stopped_and_back(void **state)
     assert_false(store_ready(f->st));
     uint32_t n = 0;
     assert_int_equal(store_start(f->st, first.id, 5, false, &n, &err), -ENOTCONN);
+    /* the message names the database, without its password */
+    assert_non_null(strstr(err.msg, "***@127.0.0.1"));
+    assert_no_secret(f->url, err.msg);
     control("start");
     assert_true(ready_becomes(f->st, true, 30000));
     assert_int_equal(store_start(f->st, first.id, 5, false, &n, &err), 0);
