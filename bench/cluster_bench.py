@@ -36,7 +36,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "servers"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from api_bench import Client, summary_ms  # noqa: E402
+from api_bench import Client, host_cpu, summary_ms  # noqa: E402
 from nats import NatsServer  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
 from cluster_util import NatsClient  # noqa: E402
@@ -221,6 +221,7 @@ def scaling(args, cl):
                     raise SystemExit(f"scaling: submit answered {status}: {raw[:200]!r}")
                 with lock:
                     ids.add(json.loads(raw)["jobId"])
+        cpu0 = host_cpu()
         t0 = time.monotonic()
         threads = [threading.Thread(target=submit, args=(n_jobs // 8 + (i < n_jobs % 8),))
                    for i in range(8)]
@@ -238,6 +239,7 @@ def scaling(args, cl):
                 raise SystemExit(f"scaling: a job ended {ev}")
             done.add(ev["jobId"])
         elapsed = time.monotonic() - t0
+        cpu1 = host_cpu()
         for t in threads:
             t.join()
         nc.close()
@@ -245,8 +247,11 @@ def scaling(args, cl):
             raise SystemExit(f"scaling: {len(done)} of {n_jobs} final within 300 s")
         rate = n_jobs / elapsed
         ideal = boxes / 0.2
+        busy = (cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1])
         out.append({"workers": w, "boxes": boxes, "jobs": n_jobs, "elapsed_s": elapsed,
-                    "jobs_per_s": rate, "ideal": ideal, "ratio": rate / ideal})
+                    "jobs_per_s": rate, "ideal": ideal, "ratio": rate / ideal,
+                    "host_busy": busy, "cpu_ms_per_job": busy * os.cpu_count() * elapsed
+                    * 1000.0 / n_jobs})
         log(f"scaling {w} workers: {rate:.1f} jobs/s, {rate / ideal:.2f}x ideal")
     cl.stop_nodes()
     return out
@@ -399,13 +404,18 @@ def markdown(res, head):
               f"The cluster adds {c['p50'] - e['p50']:+.2f} ms at p50 (target ≤ +3 ms).", ""]
     if "scaling" in res:
         L += ["### Dispatch scaling (jobs sleeping 200 ms, 4 boxes per worker)", "",
-              "| workers | boxes | jobs | jobs/s | ideal (boxes ÷ 0.2 s) | × ideal |",
-              "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| workers | boxes | jobs | jobs/s | ideal (boxes ÷ 0.2 s) | × ideal | host CPU busy "
+              "| host CPU per job |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for x in res["scaling"]:
             L.append(f"| {x['workers']} | {x['boxes']} | {x['jobs']} | {x['jobs_per_s']:.1f} | "
-                     f"{x['ideal']:.0f} | {x['ratio']:.2f}× |")
-        L += ["", "Target: ≥ 0.9× at 8 workers. Every worker runs on this one 2-core "
-              "machine: a box costs CPU to make and tear down, which the ideal ignores.", ""]
+                     f"{x['ideal']:.0f} | {x['ratio']:.2f}× | {x['host_busy'] * 100:.0f}% | "
+                     f"{x['cpu_ms_per_job']:.1f} ms |")
+        L += ["", "Target: ≥ 0.9× at 8 workers. Every worker, PostgreSQL and NATS run on this "
+              "one 2-core machine: a job costs the host CPU per job above (a box made and torn "
+              "down, bash, the nodes' work), so the rate cannot pass 2 cores ÷ that cost, "
+              "whatever the dispatch does. Where the host is not saturated, the ratio is the "
+              "dispatch's.", ""]
     if "stages" in res:
         st = res["stages"]
         L += ["### Seed 000's client on the cluster: latency per stage", "",

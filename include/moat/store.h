@@ -111,7 +111,10 @@ int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover,
 struct store_ticket;
 int store_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
                       struct store_ticket **ticket);
-int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err);
+/* settled_ns (may be NULL): when the start's commit settled (CLOCK_MONOTONIC),
+ * which may be long before this call. */
+int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
+                     struct moat_err *err);
 
 /*
  * Records the result of attempt job->attempts of a running job: status

@@ -263,6 +263,10 @@ const struct config_setting config_settings[] = {
     {KEY(cluster, store_connections), .env = "MOAT_STORE_CONNECTIONS",
      .flag = "store-connections", U64(store_connections), .min = 2, .max = 256, .def = 8,
      .scope = SERVE, .description = "PostgreSQL connections of this node (one of them writes)"},
+    {KEY(cluster, store_wait_ms), .env = "MOAT_STORE_WAIT", .flag = "store-wait",
+     U64(store_wait_ms), .min = 100, .max = 600000, .def = 5000, .scope = SERVE,
+     .description = "a write waits this long for an unreachable PostgreSQL before it fails "
+                    "(a submission then gets 503), ms"},
     {KEY(cluster, ack_wait_s), .env = "MOAT_ACK_WAIT", .flag = "ack-wait", U64(ack_wait_s),
      .min = 1, .max = 3600, .def = 30, .scope = SERVE,
      .description = "a worker that neither finishes a job nor says it is still at it for this "

@@ -166,9 +166,13 @@ static int finish_start(struct exec *ex, struct exec_run *c)
 {
     struct moat_err err = {0};
     uint32_t attempts = 0;
-    int r = store_start_wait(c->ticket, &attempts, &err);
+    uint64_t settled_ns = 0;
+    int r = store_start_wait(c->ticket, &attempts, &settled_ns, &err);
     c->ticket = NULL;
-    exec_observe(ex->m.write_start, exec_seconds_since(c->write_start_ns));
+    /* the commit's own latency: the run overlapped it, and this wait came
+     * after the run */
+    if (settled_ns > c->write_start_ns)
+        exec_observe(ex->m.write_start, (double)(settled_ns - c->write_start_ns) / 1e9);
     if (r == 0)
         c->job.attempts = attempts;
     else if (!exec_write_settled(r))

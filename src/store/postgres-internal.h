@@ -254,7 +254,8 @@ bool pg_writable(struct pg_store *s);
 int pg_insert_async(struct store *st, const struct job *job, store_done_fn done, void *cls);
 int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
                    struct store_ticket **ticket);
-int pg_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err);
+int pg_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
+                  struct moat_err *err);
 int pg_finish(struct store *st, const struct job *job, struct moat_err *err);
 int pg_requeue(struct store *st, const char *id, uint32_t attempts, struct moat_err *err);
 int pg_cancel(struct store *st, const char *id, int64_t now_ms, enum job_status *was,

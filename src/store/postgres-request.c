@@ -67,45 +67,22 @@ int pg_insert_async(struct store *st, const struct job *job, store_done_fn done,
 }
 
 /* A synchronous caller waiting for its request. */
-struct pg_sync {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool done;
-};
-
-static void sync_done(void *cls, int result)
-{
-    (void)result;
-    struct pg_sync *w = cls;
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    /* after this unlock the waiter may return: w is gone */
-    pthread_mutex_unlock(&w->mu);
-}
-
-static void sync_wait(struct pg_sync *w)
-{
-    pthread_mutex_lock(&w->mu);
-    while (!w->done)
-        pthread_cond_wait(&w->cond, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-}
-
 static int sync_write(struct pg_store *s, struct pg_wreq *r)
 {
-    struct pg_sync w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct store_sync w;
+    store_sync_init(&w);
     r->heap = false;
-    r->done = sync_done;
+    r->done = store_sync_done;
     r->cls = &w;
     int e = enqueue(s, r);
     if (e == 0) {
-        sync_wait(&w);
+        store_sync_wait(&w);
         e = r->result;
+    } else {
+        pthread_cond_destroy(&w.cond);
+        pthread_mutex_destroy(&w.mu);
     }
-    pthread_cond_destroy(&w.cond);
-    pthread_mutex_destroy(&w.mu);
-    r->cls = NULL;
+    r->cls = NULL; /* w dies with this frame */
     return e;
 }
 
@@ -132,7 +109,7 @@ struct pg_ticket {
     struct store_ticket base; /* first */
     struct pg_store *s;
     struct pg_wreq r;
-    struct pg_sync w;
+    struct store_sync w;
 };
 
 int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
@@ -146,11 +123,10 @@ int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeov
     t->r = (struct pg_wreq){.kind = PG_W_START,
                             .now_ms = now_ms,
                             .takeover = takeover,
-                            .done = sync_done,
+                            .done = store_sync_done,
                             .cls = &t->w};
     moat_strlcpy(t->r.id, id, sizeof(t->r.id));
-    pthread_mutex_init(&t->w.mu, NULL);
-    pthread_cond_init(&t->w.cond, NULL);
+    store_sync_init(&t->w);
     int e = enqueue(t->s, &t->r);
     if (e < 0) {
         pthread_cond_destroy(&t->w.cond);
@@ -162,17 +138,18 @@ int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeov
     return 0;
 }
 
-int pg_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err)
+int pg_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
+                  struct moat_err *err)
 {
     struct pg_ticket *t = (struct pg_ticket *)ticket;
-    sync_wait(&t->w);
+    store_sync_wait(&t->w);
     int e = t->r.result;
     if (e < 0)
         (void)report(t->s, &t->r, e, "start", err);
     else if (attempts)
         *attempts = t->r.attempts;
-    pthread_cond_destroy(&t->w.cond);
-    pthread_mutex_destroy(&t->w.mu);
+    if (settled_ns)
+        *settled_ns = t->w.settled_ns;
     free(t);
     return e;
 }

@@ -498,5 +498,7 @@ out:
 
 int store_postgres_open(const struct moat_config *cfg, struct store **out, struct moat_err *err)
 {
-    return pg_open(cfg, &pg_default_timeouts, out, err);
+    struct pg_timeouts to = pg_default_timeouts;
+    to.write_wait_ms = (unsigned)cfg->store_wait_ms;
+    return pg_open(cfg, &to, out, err);
 }

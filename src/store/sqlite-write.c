@@ -650,39 +650,21 @@ int sq_insert_async(struct store *st, const struct job *job, store_done_fn done,
 }
 
 /* A synchronous caller waiting for its request (which lives on its stack). */
-struct sq_sync {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool done;
-};
-
-static void sync_done(void *cls, int result)
-{
-    (void)result;
-    struct sq_sync *w = cls;
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    /* after this unlock the waiter may return: w is gone */
-    pthread_mutex_unlock(&w->mu);
-}
-
 static int sync_write(struct sq_store *s, struct sq_wreq *r)
 {
-    struct sq_sync w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct store_sync w;
+    store_sync_init(&w);
     r->heap = false;
-    r->done = sync_done;
+    r->done = store_sync_done;
     r->cls = &w;
     int e = enqueue(s, r);
     if (e == 0) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cond, &w.mu);
-        pthread_mutex_unlock(&w.mu);
+        store_sync_wait(&w);
         e = r->result;
+    } else {
+        pthread_cond_destroy(&w.cond);
+        pthread_mutex_destroy(&w.mu);
     }
-    pthread_cond_destroy(&w.cond);
-    pthread_mutex_destroy(&w.mu);
     r->cls = NULL; /* w dies with this frame */
     return e;
 }
@@ -712,7 +694,7 @@ static int report(const struct sq_wreq *r, int e, const char *what, struct moat_
 struct sq_ticket {
     struct store_ticket base; /* first */
     struct sq_wreq r;
-    struct sq_sync w;
+    struct store_sync w;
 };
 
 int sq_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
@@ -723,10 +705,9 @@ int sq_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeov
         return -ENOMEM;
     t->base.ops = st->ops;
     t->r = (struct sq_wreq){.kind = SQ_W_START, .now_ms = now_ms, .takeover = takeover,
-                            .done = sync_done, .cls = &t->w};
+                            .done = store_sync_done, .cls = &t->w};
     moat_strlcpy(t->r.id, id, sizeof(t->r.id));
-    pthread_mutex_init(&t->w.mu, NULL);
-    pthread_cond_init(&t->w.cond, NULL);
+    store_sync_init(&t->w);
     int e = enqueue((struct sq_store *)st, &t->r);
     if (e < 0) {
         pthread_cond_destroy(&t->w.cond);
@@ -738,20 +719,18 @@ int sq_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeov
     return 0;
 }
 
-int sq_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err)
+int sq_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
+                  struct moat_err *err)
 {
     struct sq_ticket *t = (struct sq_ticket *)ticket;
-    pthread_mutex_lock(&t->w.mu);
-    while (!t->w.done)
-        pthread_cond_wait(&t->w.cond, &t->w.mu);
-    pthread_mutex_unlock(&t->w.mu);
+    store_sync_wait(&t->w);
     int e = t->r.result;
     if (e < 0)
         (void)report(&t->r, e, "start", err);
     else if (attempts)
         *attempts = t->r.attempts;
-    pthread_cond_destroy(&t->w.cond);
-    pthread_mutex_destroy(&t->w.mu);
+    if (settled_ns)
+        *settled_ns = t->w.settled_ns;
     free(t);
     return e;
 }

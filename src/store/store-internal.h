@@ -3,9 +3,9 @@
  * store internals: the driver interface. store.c checks the arguments every
  * driver would check (ids, statuses) and dispatches through struct
  * store_ops; a driver embeds struct store as the first member of its own
- * handle. sqlite*.c is the embedded driver; a postgres driver plugs in the
- * same way.
+ * handle. sqlite*.c is the embedded driver, postgres*.c the cluster's.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +37,8 @@ struct store_ops {
                       struct moat_err *err);
     int (*start_begin)(struct store *st, const char *id, int64_t now_ms, bool takeover,
                        struct store_ticket **ticket);
-    int (*start_wait)(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err);
+    int (*start_wait)(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
+                      struct moat_err *err);
     int (*finish)(struct store *st, const struct job *job, struct moat_err *err);
     int (*requeue)(struct store *st, const char *id, uint32_t attempts, struct moat_err *err);
     int (*cancel)(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
@@ -60,6 +61,22 @@ struct store {
 struct store_ticket {
     const struct store_ops *ops;
 };
+
+/* A caller waiting for one write of a driver's writer thread: the
+ * request's done is store_sync_done with the waiter as its cls. result is
+ * what done was told; settled_ns (CLOCK_MONOTONIC) when the writer settled
+ * it (committed or failed). */
+struct store_sync {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool done;
+    int result;
+    uint64_t settled_ns;
+};
+void store_sync_init(struct store_sync *w);
+void store_sync_done(void *cls, int result);
+/* Waits for the done, then destroys w's lock and condition. */
+void store_sync_wait(struct store_sync *w);
 
 /* The SQLite driver: <cfg->data_dir>/moat.db. */
 int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct moat_err *err);

@@ -195,37 +195,17 @@ int store_insert_async(struct store *st, const struct job *job, store_done_fn do
     return r;
 }
 
-/* A caller waiting for one asynchronous write. */
-struct sync_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool done;
-    int result;
-};
-
-static void sync_done(void *cls, int result)
-{
-    struct sync_wait *w = cls;
-    pthread_mutex_lock(&w->mu);
-    w->result = result;
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    /* after this unlock the waiter may return and w is gone */
-    pthread_mutex_unlock(&w->mu);
-}
-
 int store_insert(struct store *st, const struct job *job, struct moat_err *err)
 {
-    struct sync_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    int r = store_insert_async(st, job, sync_done, &w);
-    if (r < 0)
+    struct store_sync w;
+    store_sync_init(&w);
+    int r = store_insert_async(st, job, store_sync_done, &w);
+    if (r < 0) {
+        pthread_cond_destroy(&w.cond);
+        pthread_mutex_destroy(&w.mu);
         return moat_err_set(err, r, "cannot queue the insert of job %s: %s", job->id, strerror(-r));
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cond, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    pthread_cond_destroy(&w.cond);
-    pthread_mutex_destroy(&w.mu);
+    }
+    store_sync_wait(&w);
     if (w.result == -EEXIST)
         return moat_err_set(err, -EEXIST, "job %s exists", job->id);
     if (w.result < 0)
@@ -272,12 +252,44 @@ int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover,
     if (r < 0)
         return r == -ENOENT ? no_such_job(err)
                             : moat_err_set(err, r, "cannot start job %s: %s", id, strerror(-r));
-    return store_start_wait(t, attempts, err);
+    return store_start_wait(t, attempts, NULL, err);
 }
 
-int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err)
+int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
+                     struct moat_err *err)
 {
-    return ticket->ops->start_wait(ticket, attempts, err);
+    return ticket->ops->start_wait(ticket, attempts, settled_ns, err);
+}
+
+/* ---- a caller waiting for one write ---- */
+
+void store_sync_init(struct store_sync *w)
+{
+    *w = (struct store_sync){0};
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cond, NULL);
+}
+
+void store_sync_done(void *cls, int result)
+{
+    struct store_sync *w = cls;
+    pthread_mutex_lock(&w->mu);
+    w->result = result;
+    w->settled_ns = moat_now_ns();
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    /* after this unlock the waiter may return: w is gone */
+    pthread_mutex_unlock(&w->mu);
+}
+
+void store_sync_wait(struct store_sync *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->mu);
 }
 
 int store_finish(struct store *st, const struct job *job, struct moat_err *err)

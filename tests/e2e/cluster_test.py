@@ -409,8 +409,9 @@ def nats_restarted_under_load(_):
 @case("pg_restart")
 def postgres_restarted_under_load(_):
     with Engines() as eng:
-        api = node(eng, "serve", ["--no-exec"])
-        w = node(eng, "worker", ["--workers", "2"])
+        # a submission waits a second for the database, then gets its 503
+        api = node(eng, "serve", ["--no-exec", "--store-wait", "1000"])
+        w = node(eng, "worker", ["--workers", "2", "--store-wait", "1000"])
         with owned(api, w):
             api.start()
             w.start()

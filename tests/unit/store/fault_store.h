@@ -53,6 +53,7 @@ struct fault_ticket {
     struct store_ticket base; /* first */
     int result;               /* of the start, made by start_begin */
     uint32_t attempts;
+    uint64_t settled_ns;
     struct moat_err err;
 };
 
@@ -102,12 +103,15 @@ static int fault_start(struct store *st, const char *id, int64_t now_ms, bool ta
     return fault_leave(fs, store_start(fs->real, id, now_ms, takeover, attempts, err));
 }
 
-static int fault_start_wait(struct store_ticket *ticket, uint32_t *attempts, struct moat_err *err)
+static int fault_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
+                            struct moat_err *err)
 {
     struct fault_ticket *t = (struct fault_ticket *)ticket;
     int r = t->result;
     if (r == 0 && attempts)
         *attempts = t->attempts;
+    if (settled_ns)
+        *settled_ns = t->settled_ns;
     if (r < 0 && err)
         *err = t->err;
     free(t);
@@ -123,6 +127,7 @@ static int fault_start_begin(struct store *st, const char *id, int64_t now_ms, b
         return -ENOMEM;
     t->base.ops = &fs->ops;
     t->result = fault_start(st, id, now_ms, takeover, &t->attempts, &t->err);
+    t->settled_ns = moat_now_ns(); /* the start is made synchronously, here */
     *ticket = &t->base;
     return 0;
 }

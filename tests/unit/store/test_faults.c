@@ -87,7 +87,7 @@ static void every_write_fails_then_works(void **state, int rc, int e)
     assert_int_equal(err.code, e);
     struct store_ticket *t = NULL;
     assert_int_equal(store_start_begin(f->st, a.id, 10, false, &t), 0);
-    assert_int_equal(store_start_wait(t, NULL, &err), e);
+    assert_int_equal(store_start_wait(t, NULL, NULL, &err), e);
     assert_int_equal(status_of(f->st, a.id), JOB_STATUS_QUEUED);
     enum job_status was;
     assert_int_equal(store_cancel(f->st, b.id, 11, &was, &err), e);

@@ -530,7 +530,7 @@ static void test_stuck_batch_ended_before_retry(void **state)
     PQclear(PQexec(locker, "COMMIT"));
     PQfinish(locker);
     uint32_t attempts = 0;
-    if (store_start_wait(t, &attempts, &err) != 0)
+    if (store_start_wait(t, &attempts, NULL, &err) != 0)
         fail_msg("start: %s", err.msg);
     assert_int_equal(attempts, 1);
     struct job got = {0};

@@ -997,7 +997,7 @@ static void test_start_begin_then_wait(void **state)
     a.attempts = 1; /* what the start makes it */
     finish_as(f->st, &a, 0); /* queued behind the start: it finds a running job */
     uint32_t attempts = 0;
-    assert_int_equal(store_start_wait(t, &attempts, &err), 0);
+    assert_int_equal(store_start_wait(t, &attempts, NULL, &err), 0);
     assert_int_equal(attempts, 1);
     struct job got = {0};
     assert_int_equal(store_get(f->st, a.id, 0, &got, NULL), 0);
@@ -1009,7 +1009,7 @@ static void test_start_begin_then_wait(void **state)
     assert_int_equal(store_cancel(f->st, b.id, 31, &was, &err), 0);
     assert_int_equal(store_start_begin(f->st, b.id, 32, false, &t), 0);
     attempts = 77;
-    assert_int_equal(store_start_wait(t, &attempts, &err), -EALREADY);
+    assert_int_equal(store_start_wait(t, &attempts, NULL, &err), -EALREADY);
     assert_int_equal(err.code, -EALREADY);
     assert_int_equal(attempts, 77);
 
