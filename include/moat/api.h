@@ -30,8 +30,7 @@ struct api_deps {
  * it points to until then. -errno with err set (-EADDRINUSE, -EINVAL for a
  * bad address).
  */
-int api_server_start(const struct api_deps *deps, struct api_server **out,
-                     struct moat_err *err);
+int api_server_start(const struct api_deps *deps, struct api_server **out, struct moat_err *err);
 /* The port it listens on. */
 unsigned api_server_port(const struct api_server *srv);
 /* The HTTP event threads cfg asks for: http_threads, or the CPUs when 0. */

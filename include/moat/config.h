@@ -14,8 +14,8 @@ struct moat_err;
 
 /* Limits of one step as a user may ask for them (API units). */
 struct moat_limits {
-    uint64_t time_ms;       /* CPU time, summed over every process and thread */
-    uint64_t wall_time_ms;  /* 0 = derived: 2 * time_ms + 1000 */
+    uint64_t time_ms;      /* CPU time, summed over every process and thread */
+    uint64_t wall_time_ms; /* 0 = derived: 2 * time_ms + 1000 */
     uint64_t memory_mb;
     uint64_t max_processes; /* processes and threads together */
     uint64_t max_output_kb; /* per stream */
@@ -32,25 +32,25 @@ struct moat_config {
     struct moat_limits compile_limits;
 
     /* sandbox */
-    uint64_t first_uid;       /* host uids first_uid .. first_uid+uid_count-1 are the boxes' */
+    uint64_t first_uid; /* host uids first_uid .. first_uid+uid_count-1 are the boxes' */
     uint64_t uid_count;
-    char run_dir[256];        /* uid leases, the box root mount point */
-    char cgroup_name[64];     /* parent cgroup of the boxes, in every hierarchy */
-    uint64_t box_tmpfs_mb;    /* size of /box */
-    uint64_t tmp_tmpfs_mb;    /* size of /tmp and of /dev/shm */
+    char run_dir[256];     /* uid leases, the box root mount point */
+    char cgroup_name[64];  /* parent cgroup of the boxes, in every hierarchy */
+    uint64_t box_tmpfs_mb; /* size of /box */
+    uint64_t tmp_tmpfs_mb; /* size of /tmp and of /dev/shm */
     bool landlock;
-    uint64_t warm_boxes;      /* boxes kept by the pool; 0 = as many as workers */
-    uint64_t netns_pool;      /* network namespaces kept ready */
-    uint64_t spawner_nice;    /* nice value boxes are prepared and torn down at */
+    uint64_t warm_boxes;   /* boxes kept by the pool; 0 = as many as workers */
+    uint64_t netns_pool;   /* network namespaces kept ready */
+    uint64_t spawner_nice; /* nice value boxes are prepared and torn down at */
 
     /* languages */
     char languages_file[256];
-    char cache_dir[256];      /* precompiled headers, version probe cache */
+    char cache_dir[256]; /* precompiled headers, version probe cache */
 
     /* service (moat serve) */
     char listen[128];
     char data_dir[256];
-    uint64_t workers;         /* 0 = number of CPUs */
+    uint64_t workers; /* 0 = number of CPUs */
     uint64_t max_queue;
     uint64_t max_wait_ms;
     uint64_t retry_attempts;
@@ -61,7 +61,7 @@ struct moat_config {
     uint64_t max_stdin_kb;
     uint64_t compile_cache_mb;
     bool no_exec;
-    uint64_t http_threads;    /* 0 = number of CPUs */
+    uint64_t http_threads; /* 0 = number of CPUs */
     uint64_t max_connections;
     uint64_t connection_memory_kb;
     uint64_t connection_timeout_s;
@@ -70,16 +70,16 @@ struct moat_config {
     uint64_t connection_reserve;     /* slots slow requests may not take */
     uint64_t max_refused_body_mb;    /* read and dropped so a refusal is heard */
     uint64_t max_inline_output_kb;   /* of each stream in a job's JSON */
-    char store[512];          /* "sqlite", or a postgres:// URL */
-    char queue[512];          /* "local", or nats://HOST:PORT[,nats://...] */
-    char node[64];            /* this node's name; "" = the host name */
+    char store[512];                 /* "sqlite", or a postgres:// URL */
+    char queue[512];                 /* "local", or nats://HOST:PORT[,nats://...] */
+    char node[64];                   /* this node's name; "" = the host name */
 
     /* cluster (PostgreSQL, NATS JetStream) */
-    uint64_t store_connections;  /* PostgreSQL connections of this node */
-    uint64_t store_wait_ms;      /* a write waits this long for an unreachable database */
-    uint64_t ack_wait_s;         /* a taker silent this long loses its job */
-    uint64_t max_deliveries;     /* deliveries of one job before it fails */
-    char stream[64];             /* the JetStream stream of jobs */
+    uint64_t store_connections; /* PostgreSQL connections of this node */
+    uint64_t store_wait_ms;     /* a write waits this long for an unreachable database */
+    uint64_t ack_wait_s;        /* a taker silent this long loses its job */
+    uint64_t max_deliveries;    /* deliveries of one job before it fails */
+    char stream[64];            /* the JetStream stream of jobs */
     uint64_t stream_replicas;
     uint64_t duplicate_window_s; /* a job id published twice within it is one job */
     uint64_t reconcile_s;        /* queued jobs without a message are published again */
@@ -129,8 +129,7 @@ int config_apply_env(struct moat_config *cfg, char *const *envp, struct moat_err
  * ("limits.time_ms"); value NULL means "true" for a boolean and is an error
  * for any other. -ENOENT when no such setting, -EINVAL/-ERANGE for a bad
  * value (cfg unchanged). Borrows name and value. */
-int config_set(struct moat_config *cfg, const char *name, const char *value,
-               struct moat_err *err);
+int config_set(struct moat_config *cfg, const char *name, const char *value, struct moat_err *err);
 
 /* Finds a setting by flag name or key, for the command-line parser: 0 with
  * *scope (enum config_scope bits) and *is_bool (a flag that may stand without

@@ -52,9 +52,8 @@ void exec_outcome_release(struct exec_outcome *o);
  * with err set when the request itself is wrong (e.g. a bad file name:
  * err->field names it) or the box failed (outcome verdict internal_error).
  */
-int exec_program(struct sbx_box *box, const struct moat_config *cfg,
-                 const struct exec_request *req, struct exec_outcome *out,
-                 struct moat_err *err);
+int exec_program(struct sbx_box *box, const struct moat_config *cfg, const struct exec_request *req,
+                 struct exec_outcome *out, struct moat_err *err);
 
 /* ---- compile cache ---- */
 
@@ -68,8 +67,7 @@ int exec_program(struct sbx_box *box, const struct moat_config *cfg,
  * Thread-safe.
  */
 struct exec_cache;
-int exec_cache_open(const struct moat_config *cfg, struct exec_cache **out,
-                    struct moat_err *err);
+int exec_cache_open(const struct moat_config *cfg, struct exec_cache **out, struct moat_err *err);
 void exec_cache_free(struct exec_cache *c); /* accepts NULL */
 struct exec_cache_stats {
     uint64_t hits, misses, entries, bytes, evictions;
@@ -103,14 +101,14 @@ struct obs_registry;
 struct lang_registry;
 
 struct exec_deps {
-    const struct moat_config *cfg;     /* workers, retry policy, limits */
+    const struct moat_config *cfg; /* workers, retry policy, limits */
     const struct lang_registry *langs;
     struct store *store;
     struct queue *queue;
-    struct sbx_pool *pool;             /* boxes; NULL: this node runs no jobs
-                                          (an API-only node) */
-    struct exec_cache *cache;          /* NULL = no compile cache */
-    struct obs_registry *metrics;      /* NULL = none */
+    struct sbx_pool *pool;        /* boxes; NULL: this node runs no jobs
+                                     (an API-only node) */
+    struct exec_cache *cache;     /* NULL = no compile cache */
+    struct obs_registry *metrics; /* NULL = none */
 };
 
 struct exec;
@@ -145,16 +143,16 @@ int exec_recover(struct exec *ex, struct moat_err *err);
 /* ---- notices: how a submission or a watch ends ---- */
 
 enum exec_notice_kind {
-    EXEC_ACCEPTED, /* the job is durable and queued (a submission without wait) */
-    EXEC_REFUSED,  /* the submission failed: nothing was accepted (error says why) */
-    EXEC_FINAL,    /* the job reached a final status */
+    EXEC_ACCEPTED,  /* the job is durable and queued (a submission without wait) */
+    EXEC_REFUSED,   /* the submission failed: nothing was accepted (error says why) */
+    EXEC_FINAL,     /* the job reached a final status */
     EXEC_WAIT_OVER, /* server.max_wait_ms passed first */
-    EXEC_STOPPING, /* the node stops (or the watcher was released) */
+    EXEC_STOPPING,  /* the node stops (or the watcher was released) */
 };
 
 struct exec_notice {
     enum exec_notice_kind kind;
-    int error;              /* EXEC_REFUSED: -errno */
+    int error; /* EXEC_REFUSED: -errno */
     const char *id;
     const struct job *final; /* EXEC_FINAL: the job as recorded, outputs
                                 included, when this node recorded it; NULL
@@ -179,8 +177,8 @@ typedef void (*exec_notice_fn)(void *cls, const struct exec_notice *n);
  * calling fn; 0 when fn will be called. Borrows job until fn has been
  * called.
  */
-int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner,
-                exec_notice_fn fn, void *cls);
+int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner, exec_notice_fn fn,
+                void *cls);
 
 /*
  * Waits for job id to become final: 0 when fn will be called (EXEC_FINAL,
@@ -209,8 +207,7 @@ enum {
 };
 
 /* Reads (the store's): store_get and store_get_output. */
-int exec_get(struct exec *ex, const char *id, unsigned what, struct job *out,
-             struct moat_err *err);
+int exec_get(struct exec *ex, const char *id, unsigned what, struct job *out, struct moat_err *err);
 int exec_get_output(struct exec *ex, const char *id, char **data, size_t *len,
                     struct moat_err *err);
 

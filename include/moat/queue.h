@@ -128,8 +128,8 @@ enum queue_event {
 };
 /* Called for each event another node announced (never this node's own);
  * from a driver thread; must not block. data may be NULL. */
-typedef void (*queue_event_fn)(void *cls, enum queue_event ev, const char *id,
-                               const char *data, size_t len);
+typedef void (*queue_event_fn)(void *cls, enum queue_event ev, const char *id, const char *data,
+                               size_t len);
 /* Sets the one listener of this handle (before any event can come: at
  * start). 0 or -errno. */
 int queue_listen(struct queue *q, queue_event_fn fn, void *cls);

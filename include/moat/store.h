@@ -96,8 +96,8 @@ int store_get_output(struct store *st, const char *id, char **data, size_t *len,
  * *attempts gets the new count. -ENOENT, and -EALREADY when the job is not
  * queued (nor running, with takeover) any more: the executor then skips it.
  */
-int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover,
-                uint32_t *attempts, struct moat_err *err);
+int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover, uint32_t *attempts,
+                struct moat_err *err);
 
 /*
  * store_start in two halves, so that an executor need not wait for the

@@ -18,19 +18,18 @@
 /* Human-readable detail of a failure; the int return carries -errno. */
 #define MOAT_ERR_MAX 256
 struct moat_err {
-    int code;                   /* -errno, 0 when unset */
-    char field[64];             /* name of the input at fault, "" when none */
-    char msg[MOAT_ERR_MAX];     /* lowercase, no trailing period */
+    int code;               /* -errno, 0 when unset */
+    char field[64];         /* name of the input at fault, "" when none */
+    char msg[MOAT_ERR_MAX]; /* lowercase, no trailing period */
 };
 
 /* Records code and a formatted message into err (which may be NULL) and
  * returns code, so that callers can `return moat_err_set(err, -EINVAL, ...)`. */
 __attribute__((format(printf, 3, 4))) int moat_err_set(struct moat_err *err, int code,
-                                                         const char *fmt, ...);
+                                                       const char *fmt, ...);
 /* Same, naming the input field at fault. */
 __attribute__((format(printf, 4, 5))) int moat_err_field(struct moat_err *err, int code,
-                                                           const char *field, const char *fmt,
-                                                           ...);
+                                                         const char *field, const char *fmt, ...);
 
 /* ---- cleanup (systemd/bubblewrap style) ---- */
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -59,10 +58,10 @@ static inline int moat_take_fd_(int *pfd)
 #define MOAT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Security invariants: stays on in release builds (redis serverAssert). */
-#define MOAT_ASSERT(cond)                                                                  \
-    do {                                                                                   \
-        if (__builtin_expect(!(cond), 0))                                                  \
-            moat_assert_fail(#cond, __FILE__, __LINE__);                                   \
+#define MOAT_ASSERT(cond)                                                                          \
+    do {                                                                                           \
+        if (__builtin_expect(!(cond), 0))                                                          \
+            moat_assert_fail(#cond, __FILE__, __LINE__);                                           \
     } while (0)
 __attribute__((noreturn)) void moat_assert_fail(const char *expr, const char *file, int line);
 
@@ -117,8 +116,7 @@ char *moat_memdup0(const void *data, size_t len);
  * and empty ones skipped; the items point into buf (a copy of list). The
  * count, or -EINVAL (list longer than buf, or no item), -E2BIG (more than
  * max). */
-int str_split(const char *list, char sep, char *buf, size_t size, const char **items,
-              int max);
+int str_split(const char *list, char sep, char *buf, size_t size, const char **items, int max);
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 
@@ -169,10 +167,10 @@ __attribute__((format(printf, 2, 3))) void moat_log(enum log_level lvl, const ch
 #define log_error(...) moat_log(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) moat_log(LOG_WARN, __VA_ARGS__)
 #define log_info(...) moat_log(LOG_INFO, __VA_ARGS__)
-#define log_debug(...)                                                                     \
-    do {                                                                                   \
-        if (moat_log_level >= LOG_DEBUG)                                                   \
-            moat_log(LOG_DEBUG, __VA_ARGS__);                                              \
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (moat_log_level >= LOG_DEBUG)                                                           \
+            moat_log(LOG_DEBUG, __VA_ARGS__);                                                      \
     } while (0)
 
 #include "moat/banned.h"

@@ -27,11 +27,11 @@ struct api_error {
 
 /* Which client shape a submission came in. */
 enum api_shape {
-    API_SHAPE_NATIVE,  /* POST /v1/jobs: API.md */
-    API_SHAPE_SEED000, /* POST /job: {"code","executionEngine","tags"} */
-    API_SHAPE_SEED002, /* POST /api/v1/execute: the raw program is the body */
-    API_SHAPE_SEED004, /* NATS compiler.execute.request: {"language","code","input"}
-                          (base64), the defaults' limits */
+    API_SHAPE_NATIVE,          /* POST /v1/jobs: API.md */
+    API_SHAPE_SEED000,         /* POST /job: {"code","executionEngine","tags"} */
+    API_SHAPE_SEED002,         /* POST /api/v1/execute: the raw program is the body */
+    API_SHAPE_SEED004,         /* NATS compiler.execute.request: {"language","code","input"}
+                                  (base64), the defaults' limits */
     API_SHAPE_SEED004_PROBLEM, /* NATS problems.execute.request: the same, and
                                   timeoutMs, wallTimeoutMs, memoryMb */
 };
@@ -68,9 +68,8 @@ struct api_submit {
  * Returns 0, or -EINVAL with *e filled. Pure; thread-safe.
  */
 int api_decode_submit(const struct moat_config *cfg, const struct lang_registry *langs,
-                      enum api_shape shape, const char *content_type,
-                      const char *query_language, const char *body, size_t len,
-                      struct api_submit *out, struct api_error *e);
+                      enum api_shape shape, const char *content_type, const char *query_language,
+                      const char *body, size_t len, struct api_submit *out, struct api_error *e);
 
 /* The error body {"error":{"code","message","field"}} ("field" only when
  * set). New reference; NULL on ENOMEM. */

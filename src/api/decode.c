@@ -444,7 +444,7 @@ static const char *const seed000_keys[] = {"code", "executionEngine", "tags"};
 /* Seed 004's NATS requests: compiler requests run with the defaults;
  * problem requests may ask for their limits (up to the maxima). */
 static const char *const seed004_keys[] = {"language", "code", "input"};
-static const char *const seed004_problem_keys[] = {"language", "code",          "input",
+static const char *const seed004_problem_keys[] = {"language",  "code",          "input",
                                                    "timeoutMs", "wallTimeoutMs", "memoryMb"};
 
 /* null is "not given" for every field, as JavaScript clients send it. */

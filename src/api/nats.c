@@ -46,7 +46,7 @@ struct nats_req {
     struct nats_req *next; /* on the replier's list */
     char *reply;           /* the subject the answer goes to */
     enum api_shape shape;
-    int sub;               /* SUB_* */
+    int sub; /* SUB_* */
     uint64_t start_ns;
     struct api_submit submit;
     bool have_job;
@@ -274,8 +274,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         natsMsg_Destroy(msg);
         return;
     }
-    *rq = (struct nats_req){.an = an, .reply = reply_copy, .sub = which,
-                            .start_ns = moat_now_ns()};
+    *rq = (struct nats_req){.an = an, .reply = reply_copy, .sub = which, .start_ns = moat_now_ns()};
     rq->shape = which == SUB_COMPILER   ? API_SHAPE_SEED004
                 : which == SUB_PROBLEMS ? API_SHAPE_SEED004_PROBLEM
                                         : API_SHAPE_NATIVE;
@@ -311,8 +310,8 @@ static int subscribe(struct api_nats *an, struct moat_err *err)
     const char *subjects[SUB_MAX_] = {sub_names[SUB_COMPILER], sub_names[SUB_PROBLEMS],
                                       an->subject_submit};
     for (int i = 0; i < SUB_MAX_; i++) {
-        natsStatus s =
-            natsConnection_QueueSubscribe(&an->subs[i], an->nc, subjects[i], NATS_GROUP, on_msg, an);
+        natsStatus s = natsConnection_QueueSubscribe(&an->subs[i], an->nc, subjects[i], NATS_GROUP,
+                                                     on_msg, an);
         if (s != NATS_OK)
             return nats_err(s, err, subjects[i]);
     }

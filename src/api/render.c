@@ -245,8 +245,9 @@ json_t *api_job_json_seed004(const struct job *j)
              put(o, "executionTime", u64(j->run.wall_time_ms)) &&
              put(o, "cpuTime", u64(j->run.time_ms)) && put(o, "memoryKb", u64(j->run.memory_kb));
     else if (ok)
-        ok = put(o, "error", json_string_nocheck("the job has not finished within the server's "
-                                                  "longest wait; it goes on"));
+        ok = put(o, "error",
+                 json_string_nocheck("the job has not finished within the server's "
+                                     "longest wait; it goes on"));
     if (!ok) {
         json_decref(o);
         return NULL;

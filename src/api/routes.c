@@ -77,8 +77,8 @@ static void reply_waited(struct api_server *srv, struct api_req *rq)
 static void submit_handle(struct api_server *srv, struct api_req *rq)
 {
     const struct moat_config *cfg = srv->deps.cfg;
-    const char *ctype = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ctype =
+        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     const char *qlang = rq->route->shape == API_SHAPE_SEED002 ? api_query(rq, "language") : NULL;
     struct api_error e = {0};
     if (api_decode_submit(cfg, srv->deps.langs, rq->route->shape, ctype, qlang, rq->body.data,
@@ -177,8 +177,9 @@ static void job_output(struct api_server *srv, struct api_req *rq)
     enum job_status st = j.status;
     if (!final) {
         job_release(&j);
-        api_reply_fail(rq, 409, "not_finished", NULL, "job %s is %s; its output comes when it has finished",
-                       rq->id, job_status_name(st));
+        api_reply_fail(rq, 409, "not_finished", NULL,
+                       "job %s is %s; its output comes when it has finished", rq->id,
+                       job_status_name(st));
         return;
     }
     if (stream != API_STREAM_STDOUT) {
@@ -294,9 +295,9 @@ int api_languages_build(struct api_server *srv)
         json_t *aliases = json_array();
         for (size_t k = 0; aliases && k < l->naliases; k++)
             json_array_append_new(aliases, json_string(l->aliases[k]));
-        json_array_append_new(arr, json_pack("{s:s, s:o*, s:s, s:b}", "name", l->name, "aliases",
-                                             aliases, "version", version, "compiled",
-                                             lang_compiled(l)));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:o*, s:s, s:b}", "name", l->name, "aliases",
+                                        aliases, "version", version, "compiled", lang_compiled(l)));
     }
     char *text = json_dumps(arr, JOB_JSON_DUMP_FLAGS);
     json_decref(arr);
@@ -318,10 +319,10 @@ static const struct api_route routes[] = {
      API_STREAM_STDOUT},
     {"GET", "/v1/jobs/{id}/stderr", "/v1/jobs/{id}/stderr", job_output, NULL, false, NATIVE,
      API_STREAM_STDERR},
-    {"GET", "/v1/jobs/{id}/compile/output", "/v1/jobs/{id}/compile/output", job_output, NULL,
-     false, NATIVE, API_STREAM_COMPILE_STDOUT},
-    {"GET", "/v1/jobs/{id}/compile/stderr", "/v1/jobs/{id}/compile/stderr", job_output, NULL,
-     false, NATIVE, API_STREAM_COMPILE_STDERR},
+    {"GET", "/v1/jobs/{id}/compile/output", "/v1/jobs/{id}/compile/output", job_output, NULL, false,
+     NATIVE, API_STREAM_COMPILE_STDOUT},
+    {"GET", "/v1/jobs/{id}/compile/stderr", "/v1/jobs/{id}/compile/stderr", job_output, NULL, false,
+     NATIVE, API_STREAM_COMPILE_STDERR},
     {"GET", "/v1/languages", "/v1/languages", languages, NULL, false, NATIVE},
     {"GET", "/healthz", "/healthz", healthz, NULL, false, NATIVE, API_STREAM_NONE, true},
     {"GET", "/readyz", "/readyz", readyz, NULL, false, NATIVE, API_STREAM_NONE, true},

@@ -37,11 +37,11 @@ typedef void (*api_handler_fn)(struct api_server *srv, struct api_req *rq);
 
 struct api_route {
     const char *method;
-    const char *pattern;    /* "/v1/jobs/{id}": {id} matches one path segment */
-    const char *label;      /* route label of the metrics: the pattern */
-    api_handler_fn handle;  /* first call with the whole body */
-    api_handler_fn resume;  /* after a suspension; NULL when it never suspends */
-    bool body;              /* takes a request body */
+    const char *pattern;   /* "/v1/jobs/{id}": {id} matches one path segment */
+    const char *label;     /* route label of the metrics: the pattern */
+    api_handler_fn handle; /* first call with the whole body */
+    api_handler_fn resume; /* after a suspension; NULL when it never suspends */
+    bool body;             /* takes a request body */
     enum api_shape shape;
     enum api_stream stream; /* of the output routes */
     bool service;           /* served by a worker node too */
@@ -66,24 +66,24 @@ struct api_req {
 
     struct buf body;
     bool body_too_large;
-    uint64_t dropped;      /* body bytes read and dropped after a refusal */
-    bool answer_now;       /* the refusal cannot wait for the body's end */
+    uint64_t dropped; /* body bytes read and dropped after a refusal */
+    bool answer_now;  /* the refusal cannot wait for the body's end */
 
     /* the response, once there is one */
     bool has_response;
     unsigned status;
-    char *resp;            /* owned */
+    char *resp; /* owned */
     size_t resp_len;
-    const char *ctype;     /* static */
+    const char *ctype; /* static */
     char location[96];
-    const char *allow;     /* static, for 405 */
-    unsigned retry_after;  /* seconds, for 429 and 503; 0 = none */
+    const char *allow;    /* static, for 405 */
+    unsigned retry_after; /* seconds, for 429 and 503; 0 = none */
 
     /* a submission in flight */
     struct api_submit sub;
     bool have_sub;
     bool wait;
-    int submit_error;      /* API_RESUME_REFUSED: -errno */
+    int submit_error; /* API_RESUME_REFUSED: -errno */
 
     /* suspension */
     bool suspended;

@@ -121,15 +121,14 @@ static void observe(struct api_server *srv, struct api_req *rq)
                    rq->status);
     struct obs_histogram *h =
         obs_histogram(srv->deps.metrics, HTTP_DURATION,
-                      "Time from a request's headers to its response, by route and status",
-                      labels);
+                      "Time from a request's headers to its response, by route and status", labels);
     obs_histogram_since(h, rq->start_ns);
 }
 
 static enum MHD_Result send_response(struct api_server *srv, struct api_req *rq)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(rq->resp_len, rq->resp,
-                                                             MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(rq->resp_len, rq->resp, MHD_RESPMEM_MUST_FREE);
     if (!r)
         return MHD_NO;
     rq->resp = NULL; /* the response owns it */
@@ -155,8 +154,8 @@ static enum MHD_Result send_response(struct api_server *srv, struct api_req *rq)
  * refused there (API.md: 413 from the header). */
 static bool check_length(struct api_server *srv, struct api_req *rq, uint64_t *declared)
 {
-    const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t n = 0;
     uint64_t max = srv->deps.cfg->max_body_kb << 10;
     if (cl && parse_u64(cl, 0, UINT64_MAX, &n) == 0)
@@ -184,8 +183,8 @@ static bool refuse_now(struct api_server *srv, struct api_req *rq, uint64_t decl
 {
     if (rq->answer_now)
         return true;
-    const char *expect = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_EXPECT);
+    const char *expect =
+        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
     if (expect && strcasecmp(expect, "100-continue") == 0)
         return true;
     return declared > (srv->deps.cfg->max_refused_body_mb << 20);
@@ -231,8 +230,8 @@ static enum MHD_Result on_body(struct api_server *srv, struct api_req *rq, const
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     struct api_server *srv = cls;
@@ -249,8 +248,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->suspended = false;
         rq->route->resume(srv, rq);
     } else if (rq->body_too_large) {
-        api_reply_fail(rq, 413, "payload_too_large", NULL,
-                       "the request body is over %llu bytes",
+        api_reply_fail(rq, 413, "payload_too_large", NULL, "the request body is over %llu bytes",
                        (unsigned long long)rq->body.max);
     } else {
         rq->route->handle(srv, rq);
@@ -323,8 +321,7 @@ unsigned api_http_threads(const struct moat_config *cfg)
     return n > 0 ? (unsigned)n : 1;
 }
 
-int api_server_start(const struct api_deps *deps, struct api_server **out,
-                     struct moat_err *err)
+int api_server_start(const struct api_deps *deps, struct api_server **out, struct moat_err *err)
 {
     struct sockaddr_storage ss = {0};
     int r = parse_listen(deps->cfg->listen, &ss, err);
@@ -346,8 +343,8 @@ int api_server_start(const struct api_deps *deps, struct api_server **out,
     }
     const struct moat_config *cfg = deps->cfg;
     unsigned threads = api_http_threads(cfg);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     MHD_USE_TURBO;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     srv->mhd = MHD_start_daemon(

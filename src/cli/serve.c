@@ -120,8 +120,8 @@ static void register_gauges(struct serve *s)
                              gauge_queue_depth, s->queue);
     if (!s->pool)
         return;
-    (void)obs_gauge_callback(s->metrics, "moat_boxes_warm", "Sandboxes prepared and waiting",
-                             NULL, gauge_boxes_warm, s->pool);
+    (void)obs_gauge_callback(s->metrics, "moat_boxes_warm", "Sandboxes prepared and waiting", NULL,
+                             gauge_boxes_warm, s->pool);
     (void)obs_gauge_callback(s->metrics, "moat_boxes_busy", "Sandboxes running a job", NULL,
                              gauge_boxes_busy, s->pool);
 }
@@ -166,8 +166,13 @@ static int start_services(struct serve *s)
     if (s->pool && exec_cache_open(&s->cfg, &s->cache, &err) < 0)
         log_warn("event=compile_cache_off msg=\"%s\"", err.msg);
     struct exec_deps d = {
-        .cfg = &s->cfg, .langs = s->langs, .store = s->store, .queue = s->queue,
-        .pool = s->pool, .cache = s->cache, .metrics = s->metrics,
+        .cfg = &s->cfg,
+        .langs = s->langs,
+        .store = s->store,
+        .queue = s->queue,
+        .pool = s->pool,
+        .cache = s->cache,
+        .metrics = s->metrics,
     };
     if (exec_start(&d, &s->exec, &err) < 0) {
         (void)fprintf(stderr, "moat %s: jobs: %s\n", s->cmd, err.msg);
@@ -178,7 +183,10 @@ static int start_services(struct serve *s)
         return 1;
     }
     struct api_deps ad = {
-        .cfg = &s->cfg, .langs = s->langs, .exec = s->exec, .metrics = s->metrics,
+        .cfg = &s->cfg,
+        .langs = s->langs,
+        .exec = s->exec,
+        .metrics = s->metrics,
         .service_only = s->worker,
     };
     if (api_server_start(&ad, &s->api, &err) < 0) {
@@ -238,8 +246,7 @@ static int run_node(int argc, char **argv, bool worker)
     int r = cli_load_config(&s.cfg, argc, argv);
     if (r)
         return r;
-    struct cli_parse p = {.cmd = s.cmd, .scope = CONFIG_SCOPE_SERVE, .own = serve_own,
-                          .arg = &o};
+    struct cli_parse p = {.cmd = s.cmd, .scope = CONFIG_SCOPE_SERVE, .own = serve_own, .arg = &o};
     if ((r = cli_parse_args(argc, argv, &s.cfg, &p)) != 0)
         return r;
     if (o.help) {

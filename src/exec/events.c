@@ -27,10 +27,10 @@
 #define BUCKETS 1024u
 
 struct exec_watch {
-    struct exec_watch *hnext;          /* bucket chain */
-    uint64_t serial;                   /* names it to whoever made it: once it
-                                          ended its memory may be gone */
-    struct exec_watch *dprev, *dnext;  /* deadline list (armed watches only) */
+    struct exec_watch *hnext;         /* bucket chain */
+    uint64_t serial;                  /* names it to whoever made it: once it
+                                         ended its memory may be gone */
+    struct exec_watch *dprev, *dnext; /* deadline list (armed watches only) */
     char id[MOAT_UUID_LEN + 1];
     const void *owner;
     exec_notice_fn fn;
@@ -344,10 +344,10 @@ int exec_watch(struct exec *ex, const char *id, const void *owner, exec_notice_f
  * final NULL: a cancel. */
 static char *event_json(const struct exec *ex, const char *id, const struct job *final)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s?, s:s}", "jobId", id, "status",
-                          final ? job_status_name(final->status) : "cancelled", "verdict",
-                          final ? job_verdict_name(final->run.verdict) : "cancelled", "node",
-                          ex->node);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s?, s:s}", "jobId", id, "status",
+                  final ? job_status_name(final->status) : "cancelled", "verdict",
+                  final ? job_verdict_name(final->run.verdict) : "cancelled", "node", ex->node);
     if (o && final) {
         (void)json_object_set_new(o, "exitCode", json_integer(final->run.exit_code));
         (void)json_object_set_new(o, "attempts", json_integer(final->attempts));
@@ -372,7 +372,7 @@ void exec_announce_final(struct exec *ex, const char *id, const struct job *fina
 void exec_resync_watches(struct exec *ex)
 {
     struct exec_watches *t = ex->watches;
-    char (*ids)[MOAT_UUID_LEN + 1] = NULL;
+    char(*ids)[MOAT_UUID_LEN + 1] = NULL;
     size_t n = 0, cap = 0;
     pthread_mutex_lock(&t->mu);
     for (size_t b = 0; b < BUCKETS; b++) {

@@ -47,12 +47,12 @@ struct exec_metrics {
 struct exec_slot {
     struct exec *ex;
     pthread_t thread;
-    bool started;                /* the thread runs */
-    char id[MOAT_UUID_LEN + 1];  /* "" when idle */
-    struct sbx_box *box;         /* set only while the program may run */
-    bool cancel;                 /* a cancel asked for id */
-    bool running;                /* the program was started (box may be signalled) */
-    struct queue_entry *entry;   /* the queue entry held (for the heartbeat) */
+    bool started;               /* the thread runs */
+    char id[MOAT_UUID_LEN + 1]; /* "" when idle */
+    struct sbx_box *box;        /* set only while the program may run */
+    bool cancel;                /* a cancel asked for id */
+    bool running;               /* the program was started (box may be signalled) */
+    struct queue_entry *entry;  /* the queue entry held (for the heartbeat) */
 };
 
 struct exec_watches; /* events.c */
@@ -132,8 +132,8 @@ int exec_kill_local(struct exec *ex, const char *id);
 struct exec_run {
     struct exec_slot *slot;
     struct queue_entry entry;
-    const char *id;     /* entry.id */
-    uint64_t start_ns;  /* the job was taken */
+    const char *id;    /* entry.id */
+    uint64_t start_ns; /* the job was taken */
     uint64_t write_start_ns;
     uint64_t queue_ms;
     struct job job;

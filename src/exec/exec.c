@@ -241,8 +241,7 @@ _Static_assert((int)EXEC_GET_CODE == (int)STORE_GET_CODE &&
                    (int)EXEC_GET_OUTPUT == (int)STORE_GET_OUTPUT,
                "exec_get passes its flags to store_get");
 
-int exec_get(struct exec *ex, const char *id, unsigned what, struct job *out,
-             struct moat_err *err)
+int exec_get(struct exec *ex, const char *id, unsigned what, struct job *out, struct moat_err *err)
 {
     uint64_t t0 = moat_now_ns();
     int r = store_get(ex->deps.store, id, what, out, err);
@@ -250,8 +249,7 @@ int exec_get(struct exec *ex, const char *id, unsigned what, struct job *out,
     return r;
 }
 
-int exec_get_output(struct exec *ex, const char *id, char **data, size_t *len,
-                    struct moat_err *err)
+int exec_get_output(struct exec *ex, const char *id, char **data, size_t *len, struct moat_err *err)
 {
     return store_get_output(ex->deps.store, id, data, len, err);
 }

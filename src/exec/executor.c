@@ -257,7 +257,8 @@ static bool run_job(struct exec *ex, struct exec_run *c, struct sbx_box *box)
     /* a job its takers keep losing (each died or stalled with it) */
     if (c->entry.deliveries > cfg->max_deliveries) {
         char msg[128];
-        (void)snprintf(msg, sizeof(msg), "delivered %u times: its workers died or stalled each time",
+        (void)snprintf(msg, sizeof(msg),
+                       "delivered %u times: its workers died or stalled each time",
                        c->entry.deliveries);
         fail_before_run(ex, c, msg, false);
         return false;
@@ -273,9 +274,8 @@ static bool run_job(struct exec *ex, struct exec_run *c, struct sbx_box *box)
         return false;
     }
     for (size_t i = 0; i < c->job.nfiles; i++)
-        files[i] = (struct exec_file){.name = c->job.files[i].name,
-                                      .data = c->job.files[i].data,
-                                      .len = c->job.files[i].len};
+        files[i] = (struct exec_file){
+            .name = c->job.files[i].name, .data = c->job.files[i].data, .len = c->job.files[i].len};
     struct exec_request req = {
         .lang = lang,
         .files = files,

@@ -44,8 +44,7 @@ static int recover_running(struct exec *ex, const struct store_pending *p, bool 
     j.attempts = p->attempts;
     j.finished_ms = exec_now_unix_ms();
     j.run.verdict = JOB_VERDICT_INTERNAL_ERROR;
-    moat_strlcpy(j.run.message, "moat stopped during each of its attempts",
-                 sizeof(j.run.message));
+    moat_strlcpy(j.run.message, "moat stopped during each of its attempts", sizeof(j.run.message));
     int r = store_finish(ex->deps.store, &j, &err);
     if (r == 0) {
         exec_count_final(ex, j.status, j.run.verdict);

@@ -24,7 +24,7 @@ struct submission {
     struct job *job;
     char id[MOAT_UUID_LEN + 1];
     int priority;
-    uint64_t watch;           /* a waiting submission's (its serial), or 0 */
+    uint64_t watch; /* a waiting submission's (its serial), or 0 */
     exec_notice_fn fn;
     void *cls;
     uint64_t t0_ns;
@@ -42,9 +42,8 @@ static void settle(struct submission *s, int result)
     if (s->watch) {
         exec_watch_submitted(ex, s->id, s->watch, result);
     } else {
-        struct exec_notice n = {.kind = result < 0 ? EXEC_REFUSED : EXEC_ACCEPTED,
-                                .error = result,
-                                .id = s->id};
+        struct exec_notice n = {
+            .kind = result < 0 ? EXEC_REFUSED : EXEC_ACCEPTED, .error = result, .id = s->id};
         s->fn(s->cls, &n);
     }
     free(s);
@@ -110,8 +109,8 @@ static int prepare(struct job *j)
     return job_code_hash(j, j->code_hash);
 }
 
-int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner,
-                exec_notice_fn fn, void *cls)
+int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner, exec_notice_fn fn,
+                void *cls)
 {
     struct queue *q = ex->deps.queue;
     bool local = queue_in_process(q);
@@ -128,8 +127,12 @@ int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner,
         free(s);
         return -ENOMEM;
     }
-    *s = (struct submission){.ex = ex, .job = job, .priority = job->priority, .fn = fn,
-                             .cls = cls, .t0_ns = moat_now_ns()};
+    *s = (struct submission){.ex = ex,
+                             .job = job,
+                             .priority = job->priority,
+                             .fn = fn,
+                             .cls = cls,
+                             .t0_ns = moat_now_ns()};
     moat_strlcpy(s->id, job->id, sizeof(s->id));
     if (wait) {
         s->watch = exec_watch_new(ex, s->id, owner, fn, cls);

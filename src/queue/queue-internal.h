@@ -26,8 +26,8 @@ struct queue_ops {
     void (*unreserve)(void *state);
     int (*push)(void *state, const char *id, int priority, bool reserved);
     /* NULL: queue.c calls push, then done */
-    int (*push_async)(void *state, const char *id, int priority, bool reserved,
-                      queue_done_fn done, void *cls);
+    int (*push_async)(void *state, const char *id, int priority, bool reserved, queue_done_fn done,
+                      void *cls);
     int (*take)(void *state, int timeout_ms, struct queue_entry *e);
     void (*ack)(void *state, struct queue_entry *e);
     int (*retry)(void *state, struct queue_entry *e, uint64_t delay_ms);
@@ -36,8 +36,7 @@ struct queue_ops {
     int (*remove)(void *state, const char *id);
     int (*holds)(void *state, const char *const *ids, size_t n, bool *held);
     int (*listen)(void *state, queue_event_fn fn, void *cls);
-    int (*announce)(void *state, enum queue_event ev, const char *id, const char *data,
-                    size_t len);
+    int (*announce)(void *state, enum queue_event ev, const char *id, const char *data, size_t len);
     void (*stats)(void *state, struct queue_stats *st);
 };
 

@@ -192,10 +192,7 @@ struct pg_wreq {
     char id[MOAT_UUID_LEN + 1]; /* every kind (a copy of job->id for insert, finish) */
     int64_t now_ms;
     bool takeover;
-    const char *code; /* insert: the code blob (the job's own file, or code_owned) */
-    size_t code_len;
-    char *code_owned;
-    char *args_json;                    /* NULL = "[]" */
+    struct store_insert_data ins;       /* insert */
     char hash[MOAT_SHA256_HEX_LEN + 1]; /* code_hash (insert), output_hash (finish) */
     uint64_t seq;                       /* queue order */
     uint64_t deadline_ns;               /* fails with -ENOTCONN past it, the database away */

@@ -39,28 +39,14 @@ int pg_insert_async(struct store *st, const struct job *job, store_done_fn done,
     *r = (struct pg_wreq){.kind = PG_W_INSERT, .heap = true, .job = job, .done = done, .cls = cls};
     moat_strlcpy(r->id, job->id, sizeof(r->id));
     /* the blob and the hash are made on the caller's thread */
-    int e = 0;
-    if (job->nfiles == 1 && !job->files[0].name) {
-        r->code = job->files[0].data;
-        r->code_len = job->files[0].len;
-    } else {
-        e = job_code_blob(job, &r->code_owned, &r->code_len);
-        r->code = r->code_owned;
-    }
-    if (e == 0 && (r->code_len > INT_MAX || job->stdin_len > INT_MAX))
+    int e = store_insert_data_make(job, &r->ins, r->hash);
+    /* libpq counts a parameter's bytes in an int */
+    if (e == 0 && (r->ins.code_len > INT_MAX || job->stdin_len > INT_MAX))
         e = -E2BIG;
-    if (e == 0 && job->nargs)
-        e = store_args_to_json(job, &r->args_json);
-    if (e == 0) {
-        if (job->code_hash[0])
-            moat_strlcpy(r->hash, job->code_hash, sizeof(r->hash));
-        else
-            moat_sha256_hex(r->code, r->code_len, r->hash);
+    if (e == 0)
         e = enqueue(s, r);
-    }
     if (e < 0) {
-        free(r->code_owned);
-        free(r->args_json);
+        store_insert_data_release(&r->ins);
         free(r);
     }
     return e;

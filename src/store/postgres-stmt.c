@@ -308,14 +308,14 @@ static void insert_row(struct pg_array *a, const struct pg_wreq *r)
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(lim); i++)
         el_i64(&a[5 + i], lim[i]);
     el_i64(&a[13], j->nfiles);
-    el_bool(&a[14], r->code_owned == NULL);
+    el_bool(&a[14], r->ins.owned == NULL);
     el_i64(&a[15], j->stdin_len);
-    el_text(&a[16], r->args_json ? r->args_json : "[]");
+    el_text(&a[16], r->ins.args_json ? r->ins.args_json : "[]");
     el_text(&a[17], j->metadata_json);
     el_text(&a[18], j->tags_json);
     el_i64(&a[19], (uint64_t)j->created_ms);
     el_text(&a[20], r->hash);
-    el_bytes(&a[21], r->code, r->code_len);
+    el_bytes(&a[21], r->ins.code, r->ins.code_len);
     if (j->stdin_len)
         el_bytes(&a[22], j->stdin_data, j->stdin_len);
     else
@@ -460,7 +460,7 @@ int pg_outcome(struct pg_wreq *r)
     uint32_t given = r->kind == PG_W_FINISH ? r->job->attempts : r->attempts;
     bool fenced = r->kind == PG_W_FINISH || r->kind == PG_W_REQUEUE;
     return fenced && (r->was == JOB_STATUS_RUNNING || r->row_attempts != given) ? -ESTALE
-                                                                               : -EALREADY;
+                                                                                : -EALREADY;
 }
 
 /* Prepares the writer's statements on a new connection. */

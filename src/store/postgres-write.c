@@ -305,8 +305,7 @@ static void complete(struct pg_store *s, struct pg_wreq *r, int result)
     r->done(r->cls, result);
     /* a synchronous caller's request is gone once done returned */
     if (heap) {
-        free(r->code_owned);
-        free(r->args_json);
+        store_insert_data_release(&r->ins);
         free(r);
     }
 }

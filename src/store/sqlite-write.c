@@ -44,12 +44,8 @@ struct sq_wreq {
     const struct job *job;      /* insert, finish: borrowed until done */
     char id[MOAT_UUID_LEN + 1]; /* start, requeue, cancel */
     int64_t now_ms;
-    bool takeover; /* start: also a running job (its taker was lost) */
-    /* insert: the code blob (the job's own file, or code_owned) */
-    const char *code;
-    size_t code_len;
-    char *code_owned;
-    char *args_json;                    /* NULL = "[]" */
+    bool takeover;                      /* start: also a running job (its taker was lost) */
+    struct store_insert_data ins;       /* insert */
     char hash[MOAT_SHA256_HEX_LEN + 1]; /* code_hash (insert), output_hash (finish) */
     /* results */
     int result;
@@ -209,9 +205,9 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
     for (int i = 0; i < (int)MOAT_ARRAY_SIZE(lim); i++)
         bind_u64(st, 6 + i, lim[i]);
     bind_u64(st, 14, j->nfiles);
-    (void)sqlite3_bind_int(st, 15, r->code_owned == NULL);
+    (void)sqlite3_bind_int(st, 15, r->ins.owned == NULL);
     bind_u64(st, 16, j->stdin_len);
-    bind_text(st, 17, r->args_json ? r->args_json : "[]");
+    bind_text(st, 17, r->ins.args_json ? r->ins.args_json : "[]");
     bind_text(st, 18, j->metadata_json);
     bind_text(st, 19, j->tags_json);
     (void)sqlite3_bind_int64(st, 20, j->created_ms);
@@ -219,7 +215,7 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
     int rc = step_once(st);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc); /* -EEXIST for a duplicate id: changes nothing */
-    int e = put_blob(s, r, SQ_BLOB_CODE, j->id, r->code, r->code_len);
+    int e = put_blob(s, r, SQ_BLOB_CODE, j->id, r->ins.code, r->ins.code_len);
     if (e == 0 && j->stdin_len)
         e = put_blob(s, r, SQ_BLOB_STDIN, j->id, j->stdin_data, j->stdin_len);
     return e;
@@ -419,8 +415,7 @@ static void complete(struct sq_store *s, struct sq_wreq *r, int result)
         return;
     }
     r->done(r->cls, result);
-    free(r->code_owned);
-    free(r->args_json);
+    store_insert_data_release(&r->ins);
     free(r);
 }
 
@@ -621,29 +616,11 @@ int sq_insert_async(struct store *st, const struct job *job, store_done_fn done,
     if (!r)
         return -ENOMEM;
     *r = (struct sq_wreq){.kind = SQ_W_INSERT, .heap = true, .job = job, .done = done, .cls = cls};
-    /* The blob and the hash are made here, on the caller's thread, so the
-     * writer only writes. */
-    int e = 0;
-    if (job->nfiles == 1 && !job->files[0].name) {
-        r->code = job->files[0].data;
-        r->code_len = job->files[0].len;
-    } else {
-        e = job_code_blob(job, &r->code_owned, &r->code_len);
-        r->code = r->code_owned;
-    }
-    if (e == 0 && job->nargs)
-        e = store_args_to_json(job, &r->args_json);
-    if (e == 0) {
-        /* the API hashed it already (its answer shows codeHash) */
-        if (job->code_hash[0])
-            moat_strlcpy(r->hash, job->code_hash, sizeof(r->hash));
-        else
-            moat_sha256_hex(r->code, r->code_len, r->hash);
+    int e = store_insert_data_make(job, &r->ins, r->hash);
+    if (e == 0)
         e = enqueue(s, r);
-    }
     if (e < 0) {
-        free(r->code_owned);
-        free(r->args_json);
+        store_insert_data_release(&r->ins);
         free(r);
     }
     return e;
@@ -704,8 +681,11 @@ int sq_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeov
     if (!t)
         return -ENOMEM;
     t->base.ops = st->ops;
-    t->r = (struct sq_wreq){.kind = SQ_W_START, .now_ms = now_ms, .takeover = takeover,
-                            .done = store_sync_done, .cls = &t->w};
+    t->r = (struct sq_wreq){.kind = SQ_W_START,
+                            .now_ms = now_ms,
+                            .takeover = takeover,
+                            .done = store_sync_done,
+                            .cls = &t->w};
     moat_strlcpy(t->r.id, id, sizeof(t->r.id));
     store_sync_init(&t->w);
     int e = enqueue((struct sq_store *)st, &t->r);

@@ -62,6 +62,21 @@ struct store_ticket {
     const struct store_ops *ops;
 };
 
+/* What an insert writes besides the job's columns, made on the caller's
+ * thread so that a driver's writer only writes: the code blob (the job's
+ * own single unnamed file, borrowed, or a blob of its files in owned),
+ * the args as JSON (NULL = "[]"), and the code hash (the API's, or made
+ * here). */
+struct store_insert_data {
+    const char *code;
+    size_t code_len;
+    char *owned;
+    char *args_json;
+};
+int store_insert_data_make(const struct job *job, struct store_insert_data *d,
+                           char hash[MOAT_SHA256_HEX_LEN + 1]);
+void store_insert_data_release(struct store_insert_data *d);
+
 /* A caller waiting for one write of a driver's writer thread: the
  * request's done is store_sync_done with the waiter as its cls. result is
  * what done was told; settled_ns (CLOCK_MONOTONIC) when the writer settled

@@ -244,8 +244,8 @@ int store_start_begin(struct store *st, const char *id, int64_t now_ms, bool tak
     return st->ops->start_begin(st, nid, now_ms, takeover, ticket);
 }
 
-int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover,
-                uint32_t *attempts, struct moat_err *err)
+int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover, uint32_t *attempts,
+                struct moat_err *err)
 {
     struct store_ticket *t = NULL;
     int r = store_start_begin(st, id, now_ms, takeover, &t);
@@ -259,6 +259,41 @@ int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *
                      struct moat_err *err)
 {
     return ticket->ops->start_wait(ticket, attempts, settled_ns, err);
+}
+
+/* ---- an insert's data ---- */
+
+int store_insert_data_make(const struct job *job, struct store_insert_data *d,
+                           char hash[MOAT_SHA256_HEX_LEN + 1])
+{
+    *d = (struct store_insert_data){0};
+    int e = 0;
+    if (job->nfiles == 1 && !job->files[0].name) {
+        d->code = job->files[0].data;
+        d->code_len = job->files[0].len;
+    } else {
+        e = job_code_blob(job, &d->owned, &d->code_len);
+        d->code = d->owned;
+    }
+    if (e == 0 && job->nargs)
+        e = store_args_to_json(job, &d->args_json);
+    if (e < 0) {
+        store_insert_data_release(d);
+        return e;
+    }
+    /* the API hashed it already (its answer shows codeHash) */
+    if (job->code_hash[0])
+        moat_strlcpy(hash, job->code_hash, MOAT_SHA256_HEX_LEN + 1);
+    else
+        moat_sha256_hex(d->code, d->code_len, hash);
+    return 0;
+}
+
+void store_insert_data_release(struct store_insert_data *d)
+{
+    free(d->owned);
+    free(d->args_json);
+    *d = (struct store_insert_data){0};
 }
 
 /* ---- a caller waiting for one write ---- */

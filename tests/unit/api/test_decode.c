@@ -793,8 +793,13 @@ static void test_seed004_bodies(void **state)
     job_release(&s.job);
     static const struct {
         const char *given, *canonical;
-    } names[] = {{"py", "python"}, {"python", "python"}, {"golang", "go"}, {"go", "go"},
-                 {"c++", "cpp"},   {"cpp", "cpp"},       {"javascript", "javascript"}};
+    } names[] = {{"py", "python"},
+                 {"python", "python"},
+                 {"golang", "go"},
+                 {"go", "go"},
+                 {"c++", "cpp"},
+                 {"cpp", "cpp"},
+                 {"javascript", "javascript"}};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(names); i++) {
         char body[128];
         (void)snprintf(body, sizeof(body), "{\"language\":\"%s\",\"code\":\"eA==\"}",
@@ -820,8 +825,9 @@ static void test_seed004_bodies(void **state)
     /* what each field must be */
     refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"py\",\"code\":\"print(1)\"}"), 400,
             "invalid_field", "code");
-    refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"py\",\"code\":\"eA==\",\"input\":\"@@\"}"),
-            400, "invalid_field", "input");
+    refused(f, API_SHAPE_SEED004, NULL, NULL,
+            S("{\"language\":\"py\",\"code\":\"eA==\",\"input\":\"@@\"}"), 400, "invalid_field",
+            "input");
     refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"py\",\"code\":\"\"}"), 400,
             "invalid_field", "code");
     refused(f, API_SHAPE_SEED004, NULL, NULL, S("{\"language\":\"py\"}"), 400, "invalid_field",

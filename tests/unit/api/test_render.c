@@ -28,7 +28,6 @@
     ",verdict,exitCode,signal,error,timeMs,wallTimeMs,memoryKb,output,stderr,stdoutTruncated,"     \
     "stderrTruncated,stdoutOmitted,stderrOmitted,compile"
 
-
 static void set_bytes(char **dst, size_t *len, const char *data, size_t n)
 {
     *dst = malloc(n + 1);
@@ -467,8 +466,8 @@ static void test_seed004(void **state)
     job_release(&j);
 
     make_job(&j, JOB_STATUS_COMPLETED);
-    j.run = (struct job_step){.verdict = JOB_VERDICT_OK, .wall_time_ms = 31, .time_ms = 12,
-                              .memory_kb = 2048};
+    j.run = (struct job_step){
+        .verdict = JOB_VERDICT_OK, .wall_time_ms = 31, .time_ms = 12, .memory_kb = 2048};
     set_bytes(&j.run.out, &j.run.out_len, "42\n", 3);
     set_bytes(&j.run.err, &j.run.err_len, "warn\n", 5);
     o = api_job_json_seed004(&j);

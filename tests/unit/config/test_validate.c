@@ -293,7 +293,8 @@ static void test_backends(void **state)
         {"nats://user:pw@n1:4222", "nats://user:***@n1:4222"},
         {"sqlite", "sqlite"},
         {"postgres://db/moat?password=x", "postgres://db/moat?password=***"},
-        {"postgres://db/m?sslmode=require&password=x&user=u", "postgres://db/m?sslmode=require&password=***&user=u"},
+        {"postgres://db/m?sslmode=require&password=x&user=u",
+         "postgres://db/m?sslmode=require&password=***&user=u"},
     };
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(redact); i++) {
         char out[128];

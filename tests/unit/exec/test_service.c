@@ -102,7 +102,8 @@ static bool same_step(const struct job_step *a, const struct job_step *b)
            a->time_ms == b->time_ms && a->wall_time_ms == b->wall_time_ms &&
            a->memory_kb == b->memory_kb && a->out_truncated == b->out_truncated &&
            a->err_truncated == b->err_truncated && a->cached == b->cached &&
-           strcmp(a->message, b->message) == 0 && same_bytes(a->out, a->out_len, b->out, b->out_len) &&
+           strcmp(a->message, b->message) == 0 &&
+           same_bytes(a->out, a->out_len, b->out, b->out_len) &&
            same_bytes(a->err, a->err_len, b->err, b->err_len);
 }
 

@@ -140,8 +140,7 @@ static int fault_finish(struct store *st, const struct job *job, struct moat_err
                              : store_finish(fs->real, job, err));
 }
 
-static int fault_requeue(struct store *st, const char *id, uint32_t attempts,
-                         struct moat_err *err)
+static int fault_requeue(struct store *st, const char *id, uint32_t attempts, struct moat_err *err)
 {
     struct fault_store *fs = fault_of(st);
     int e = fault_enter(fs, FAULT_REQUEUE, id);

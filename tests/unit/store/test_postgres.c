@@ -196,72 +196,6 @@ static void assert_no_secret(const char *url, const char *msg)
 
 /* ---- jobs ---- */
 
-static void full_job(struct job *j)
-{
-    *j = (struct job){.status = JOB_STATUS_QUEUED, .priority = 7, .created_ms = 1700000000123};
-    moat_uuid7(j->id);
-    moat_strlcpy(j->language, "cpp", sizeof(j->language));
-    moat_strlcpy(j->language_given, "c++", sizeof(j->language_given));
-    moat_strlcpy(j->version, "g++ 12.2.0", sizeof(j->version));
-    /* unsigned values above 2^63 are kept bit for bit */
-    j->limits = (struct moat_limits){.time_ms = 2500,
-                                     .wall_time_ms = 7000,
-                                     .memory_mb = 384,
-                                     .max_processes = 4,
-                                     .max_output_kb = 128,
-                                     .max_file_kb = (1ull << 63) + 5,
-                                     .max_open_files = 32,
-                                     .stack_kb = 16384};
-    static const char *const names[] = {"main.cpp", "util.h", "data.bin"};
-    static const char bin[] = {'\0', '\x01', '\xff', '\0', 'z'};
-    const char *data[] = {"#include \"util.h\"\nint main(){}\n", "int f();\n", bin};
-    size_t lens[] = {strlen(data[0]), strlen(data[1]), sizeof(bin)};
-    j->files = calloc(3, sizeof(*j->files));
-    assert_non_null(j->files);
-    j->nfiles = 3;
-    for (size_t i = 0; i < 3; i++) {
-        j->files[i].name = dup_bytes(names[i], strlen(names[i]));
-        j->files[i].data = dup_bytes(data[i], lens[i]);
-        j->files[i].len = lens[i];
-    }
-    static const char in[] = "1 2\0\0\xfe\n";
-    j->stdin_data = dup_bytes(in, sizeof(in) - 1);
-    j->stdin_len = sizeof(in) - 1;
-    j->args = calloc(3, sizeof(char *));
-    assert_non_null(j->args);
-    j->nargs = 3;
-    j->args[0] = dup_bytes("--flag", 6);
-    j->args[1] = dup_bytes("", 0);
-    j->args[2] = dup_bytes("caf\xc3\xa9 \"q\"", 10);
-    j->metadata_json = dup_bytes("{\"user\":\"ana\",\"n\":3}", 20);
-    j->tags_json = dup_bytes("[\"a\",\"b\"]", 9);
-    char *blob = NULL;
-    size_t len = 0;
-    assert_int_equal(job_code_blob(j, &blob, &len), 0);
-    moat_sha256_hex(blob, len, j->code_hash);
-    free(blob);
-}
-
-static void assert_step_equal(const struct job_step *a, const struct job_step *b)
-{
-    assert_int_equal(a->verdict, b->verdict);
-    assert_int_equal(a->exit_code, b->exit_code);
-    assert_int_equal(a->signal, b->signal);
-    assert_int_equal(a->time_ms, b->time_ms);
-    assert_int_equal(a->wall_time_ms, b->wall_time_ms);
-    assert_int_equal(a->memory_kb, b->memory_kb);
-    assert_int_equal(a->out_truncated, b->out_truncated);
-    assert_int_equal(a->err_truncated, b->err_truncated);
-    assert_int_equal(a->cached, b->cached);
-    assert_string_equal(a->message, b->message);
-    assert_int_equal(a->out_len, b->out_len);
-    assert_int_equal(a->err_len, b->err_len);
-    if (a->out_len)
-        assert_memory_equal(a->out, b->out, a->out_len);
-    if (a->err_len)
-        assert_memory_equal(a->err, b->err, a->err_len);
-}
-
 static void assert_job_equal(const struct job *a, const struct job *b, bool code)
 {
     assert_string_equal(a->id, b->id);
@@ -329,7 +263,7 @@ static void test_round_trip_every_field(void **state)
     struct pgfx *f = *state;
     struct moat_err err = {0};
     struct job j, got = {0};
-    full_job(&j);
+    full_job(&j, (1ull << 63) + 5);
     assert_int_equal(store_insert(f->st, &j, &err), 0);
     assert_int_equal(store_get(f->st, j.id, STORE_GET_CODE | STORE_GET_OUTPUT, &got, &err), 0);
     assert_job_equal(&j, &got, true);
@@ -581,7 +515,7 @@ static void test_inserts_in_flight_are_read(void **state)
     struct counter c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     struct job first, j, got = {0};
     hold_writer(f->st, &g, &first);
-    full_job(&j);
+    full_job(&j, (1ull << 63) + 5);
     assert_int_equal(store_insert_async(f->st, &j, count_done, &c), 0);
     /* not in the database, but read as it is being inserted */
     char sql[160];
@@ -744,8 +678,8 @@ static void test_reopen_keeps_everything(void **state)
     struct pgfx *f = *state;
     struct moat_err err = {0};
     struct job a, b, got = {0};
-    full_job(&a);
-    full_job(&b);
+    full_job(&a, (1ull << 63) + 5);
+    full_job(&b, (1ull << 63) + 5);
     assert_int_equal(store_insert(f->st, &a, &err), 0);
     assert_int_equal(store_insert(f->st, &b, &err), 0);
     run_to_completion(f->st, &a);

@@ -34,68 +34,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A job using every field: three files, binary stdin, args, metadata, tags. */
-static void full_job(struct job *j)
-{
-    simple_job(j, 1700000000123);
-    job_release(j);
-    *j = (struct job){.status = JOB_STATUS_QUEUED, .priority = 7, .created_ms = 1700000000123};
-    moat_uuid7(j->id);
-    moat_strlcpy(j->language, "cpp", sizeof(j->language));
-    moat_strlcpy(j->language_given, "c++", sizeof(j->language_given));
-    moat_strlcpy(j->version, "g++ 12.2.0", sizeof(j->version));
-    j->limits = (struct moat_limits){.time_ms = 2500,
-                                     .wall_time_ms = 7000,
-                                     .memory_mb = 384,
-                                     .max_processes = 4,
-                                     .max_output_kb = 128,
-                                     .max_file_kb = 2048,
-                                     .max_open_files = 32,
-                                     .stack_kb = 16384};
-    static const char *const names[] = {"main.cpp", "util.h", "data.bin"};
-    static const char bin[] = {'\0', '\x01', '\xff', '\0', 'z'};
-    const char *data[] = {"#include \"util.h\"\nint main(){}\n", "int f();\n", bin};
-    size_t lens[] = {strlen(data[0]), strlen(data[1]), sizeof(bin)};
-    j->files = calloc(3, sizeof(*j->files));
-    assert_non_null(j->files);
-    j->nfiles = 3;
-    for (size_t i = 0; i < 3; i++) {
-        j->files[i].name = dup_bytes(names[i], strlen(names[i]));
-        j->files[i].data = dup_bytes(data[i], lens[i]);
-        j->files[i].len = lens[i];
-    }
-    static const char in[] = "1 2\0\0\xfe\n";
-    j->stdin_data = dup_bytes(in, sizeof(in) - 1);
-    j->stdin_len = sizeof(in) - 1;
-    j->args = calloc(3, sizeof(char *));
-    assert_non_null(j->args);
-    j->nargs = 3;
-    j->args[0] = dup_bytes("--flag", 6);
-    j->args[1] = dup_bytes("", 0);
-    j->args[2] = dup_bytes("caf\xc3\xa9 \"q\"", 10);
-    j->metadata_json = dup_bytes("{\"user\":\"ana\",\"n\":3}", 20);
-    j->tags_json = dup_bytes("[\"a\",\"b\"]", 9);
-    char *blob = NULL;
-    size_t len = 0;
-    assert_int_equal(job_code_blob(j, &blob, &len), 0);
-    moat_sha256_hex(blob, len, j->code_hash);
-    free(blob);
-}
-
-static void assert_step_equal(const struct job_step *a, const struct job_step *b)
-{
-    assert_int_equal(a->verdict, b->verdict);
-    assert_int_equal(a->exit_code, b->exit_code);
-    assert_int_equal(a->signal, b->signal);
-    assert_int_equal(a->time_ms, b->time_ms);
-    assert_int_equal(a->wall_time_ms, b->wall_time_ms);
-    assert_int_equal(a->memory_kb, b->memory_kb);
-    assert_int_equal(a->out_truncated, b->out_truncated);
-    assert_int_equal(a->err_truncated, b->err_truncated);
-    assert_int_equal(a->cached, b->cached);
-    assert_string_equal(a->message, b->message);
-}
-
 static void assert_request_equal(const struct job *a, const struct job *b)
 {
     assert_string_equal(a->id, b->id);
@@ -142,7 +80,7 @@ static void test_round_trip_every_field(void **state)
     struct fixture *f = *state;
     struct moat_err err = {0};
     struct job j;
-    full_job(&j);
+    full_job(&j, 2048);
     assert_int_equal(store_insert(f->st, &j, &err), 0);
 
     struct job got = {0};
@@ -772,7 +710,7 @@ static void test_reopen_keeps_everything(void **state)
 {
     struct fixture *f = *state;
     struct job a, b;
-    full_job(&a);
+    full_job(&a, 2048);
     simple_job(&b, 5);
     assert_int_equal(store_insert(f->st, &a, NULL), 0);
     assert_int_equal(store_insert(f->st, &b, NULL), 0);
@@ -994,7 +932,7 @@ static void test_start_begin_then_wait(void **state)
     struct store_ticket *t = NULL;
     assert_int_equal(store_start_begin(f->st, a.id, 30, false, &t), 0);
     assert_non_null(t);
-    a.attempts = 1; /* what the start makes it */
+    a.attempts = 1;          /* what the start makes it */
     finish_as(f->st, &a, 0); /* queued behind the start: it finds a running job */
     uint32_t attempts = 0;
     assert_int_equal(store_start_wait(t, &attempts, NULL, &err), 0);

@@ -63,9 +63,8 @@ static void test_str_split(void **state)
     (void)state;
     char buf[64];
     const char *items[3];
-    assert_int_equal(str_split(" nats://a:1 ,, nats://b:2,\tnats://c:3 ", ',', buf, sizeof(buf),
-                               items, 3),
-                     3);
+    assert_int_equal(
+        str_split(" nats://a:1 ,, nats://b:2,\tnats://c:3 ", ',', buf, sizeof(buf), items, 3), 3);
     assert_string_equal(items[0], "nats://a:1");
     assert_string_equal(items[1], "nats://b:2");
     assert_string_equal(items[2], "nats://c:3");
