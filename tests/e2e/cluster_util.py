@@ -154,11 +154,13 @@ class Engines:
                             "-v", "ON_ERROR_STOP=1", "-c", "SET search_path TO moat",
                             "-c", text], capture_output=True, text=True, timeout=60)
         check(p.returncode == 0, f"psql {text}", p.stderr)
-        rows = []
-        for line in p.stdout.splitlines():
-            rows.append(tuple(int(v) if re.fullmatch(r"-?\d+", v) else v
-                              for v in line.split("\t")))
-        return rows
+        def value(v):
+            if re.fullmatch(r"-?\d+", v):
+                return int(v)
+            if re.fullmatch(r"\\x(?:[0-9a-f]{2})*", v):  # bytea, as SQLite's blobs read
+                return bytes.fromhex(v[2:])
+            return v
+        return [tuple(value(v) for v in line.split("\t")) for line in p.stdout.splitlines()]
 
 
 # ---- a NATS client of the tests' own (the text protocol) ----

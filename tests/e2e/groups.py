@@ -39,18 +39,28 @@ class Groups:
         return deco
 
     def run_group_on_cluster(self, name, only=None):
+        """A group with one server shares one pair of engines; the cases of a
+        group without (each starts its own servers, expecting a fresh store)
+        get a pair each."""
         from cluster_util import Engines  # only cluster runs need the servers
-        try:
-            engines = Engines().start()
-        except Exception as e:
-            print(f"FAIL {name}: the cluster's engines: {e}")
-            return 1
-        Server.engines = engines
-        try:
-            return self.run_group(name, only)
-        finally:
-            Server.engines = None
-            engines.close()
+        flags, cases = self.groups[name]
+        runs = [only] if flags is not None else \
+            [c.__name__ for c in cases if only is None or c.__name__ == only]
+        failed = 0
+        for one in runs:
+            try:
+                engines = Engines().start()
+            except Exception as e:
+                print(f"FAIL {name}: the cluster's engines: {e}")
+                failed += 1
+                continue
+            Server.engines = engines
+            try:
+                failed += self.run_group(name, one)
+            finally:
+                Server.engines = None
+                engines.close()
+        return failed
 
     def run_group(self, name, only=None):
         flags, cases = self.groups[name]
