@@ -49,7 +49,9 @@ class Groups:
         failed = 0
         for one in runs:
             try:
-                engines = Engines().start()
+                # a node killed with jobs taken loses them to the next after
+                # the ack wait: 3 s here, not the default 30
+                engines = Engines(extra=["--ack-wait", "3"]).start()
             except Exception as e:
                 print(f"FAIL {name}: the cluster's engines: {e}")
                 failed += 1
