@@ -165,6 +165,9 @@ int jsq_subject(char *out, size_t size, const char *prefix, const char *kind, in
 void jsq_mark_all(struct jsq_queue *q);
 /* Under mu: level may hold an entry: takers look. */
 void jsq_mark(struct jsq_queue *q, int level);
+/* Under mu: whether a taker context of this handle holds a delivery of
+ * level that no fetch has returned yet (jetstream-take.c). */
+bool jsq_buffered(struct jsq_queue *q, int level);
 /* The durable consumer of level: "jobs-p<level>". */
 void jsq_consumer_name(char out[32], int level);
 

@@ -119,7 +119,9 @@ static void sweep_levels(struct jsq_queue *q)
         }
         (void)pthread_mutex_lock(&q->mu);
         uint64_t out = ci->NumAckPending > 0 ? (uint64_t)ci->NumAckPending : 0;
-        if (ci->NumPending > 0 || out > jsq_held_fresh(q, i, jsq_now_ms()))
+        /* a delivery buffered in one of this node's subscriptions counts as
+         * out to it, but no taker holds it yet */
+        if (ci->NumPending > 0 || out > jsq_held_fresh(q, i, jsq_now_ms()) || jsq_buffered(q, i))
             jsq_mark(q, i);
         (void)pthread_mutex_unlock(&q->mu);
         jsConsumerInfo_Destroy(ci);

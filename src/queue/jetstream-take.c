@@ -87,13 +87,38 @@ static int taker_new(struct jsq_queue *q, struct jsq_taker **out)
     return 0;
 }
 
-/* A context for one take: an idle one, or a new one. */
-static int taker_get(struct jsq_queue *q, struct jsq_taker **out)
+/* Whether sub holds a delivery no fetch has returned yet: one the server
+ * sent after the fetch that asked for it had stopped waiting. The next
+ * fetch on that subscription returns it first. */
+static bool buffered(natsSubscription *sub)
+{
+    int msgs = 0, bytes = 0;
+    return natsSubscription_GetPending(sub, &msgs, &bytes) == NATS_OK && msgs > 0;
+}
+
+bool jsq_buffered(struct jsq_queue *q, int level)
+{
+    for (struct jsq_taker *t = q->all_takers; t; t = t->all_next)
+        if (buffered(t->sub[level]))
+            return true;
+    return false;
+}
+
+/* A context for one take of level: an idle one, the one holding a late
+ * delivery of level first (any other would find the level empty while the
+ * delivery waits, acked by nobody, for its ack wait), or a new one. */
+static int taker_get(struct jsq_queue *q, int level, struct jsq_taker **out)
 {
     (void)pthread_mutex_lock(&q->mu);
-    struct jsq_taker *t = q->idle_takers;
+    struct jsq_taker **pp = &q->idle_takers;
+    for (struct jsq_taker **p = &q->idle_takers; *p; p = &(*p)->next)
+        if (buffered((*p)->sub[level])) {
+            pp = p;
+            break;
+        }
+    struct jsq_taker *t = *pp;
     if (t)
-        q->idle_takers = t->next;
+        *pp = t->next;
     (void)pthread_mutex_unlock(&q->mu);
     if (t) {
         *out = t;
@@ -310,7 +335,7 @@ int jsq_take(void *state, int timeout_ms, struct queue_entry *e)
         struct jsq_level *lv = &q->levels[level];
         uint64_t g = lv->gen, more = 0;
         (void)pthread_mutex_unlock(&q->mu);
-        r = t ? 0 : taker_get(q, &t);
+        r = t ? 0 : taker_get(q, level, &t);
         if (r == 0)
             r = fetch_one(q, t, level, e, &more);
         (void)pthread_mutex_lock(&q->mu);
@@ -336,9 +361,17 @@ int jsq_take(void *state, int timeout_ms, struct queue_entry *e)
         }
         if (r == FETCH_STALE && ++stale <= JS_FETCH_STALE_MAX)
             continue;
-        if ((r == FETCH_EMPTY || r == FETCH_STALE) && lv->gen == g)
+        /* empty for this context; another may hold a late delivery of the
+         * level: the next look takes that context (taker_get) */
+        bool late_elsewhere = (r == FETCH_EMPTY || r == FETCH_STALE) && jsq_buffered(q, level);
+        if ((r == FETCH_EMPTY || r == FETCH_STALE) && lv->gen == g && !late_elsewhere)
             lv->empty_gen = g;
-        else if (r < 0)
+        if (t && (r == FETCH_EMPTY || r == FETCH_STALE)) {
+            (void)pthread_mutex_unlock(&q->mu);
+            taker_put(q, t);
+            t = NULL;
+            (void)pthread_mutex_lock(&q->mu);
+        } else if (r < 0)
             fetch_failed(q, level, g, r);
         if (r == -ENOMEM)
             break;
