@@ -451,10 +451,8 @@ def markdown(res, head):
               "one 2-core machine: a job costs the host CPU per job above (a box made and torn "
               "down, bash, the nodes' work), so the rate cannot pass 2 cores ÷ that cost, "
               "whatever the dispatch does. Where the host is not saturated, the ratio is the "
-              "dispatch's. The gap between the two ratios is stragglers: a few jobs that wait "
-              "seconds for a taker while boxes are free (a JetStream delivery that reaches a "
-              "pull subscription after its fetch gave up stays buffered in that subscription "
-              "until the same taker context fetches that priority again; an open defect).", ""]
+              "dispatch's. The gap between the two ratios is stragglers: jobs that wait for a "
+              "taker while boxes are free.", ""]
     if "stages" in res:
         st = res["stages"]
         L += ["### Seed 000's client on the cluster: latency per stage", "",
