@@ -38,6 +38,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "servers"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from api_bench import Client, host_cpu, summary_ms  # noqa: E402
+from serve_util import die_with_test  # noqa: E402
 from nats import NatsServer  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
 from cluster_util import NatsClient  # noqa: E402
@@ -64,7 +65,8 @@ class Node:
         self.logf = open(self.log_path, "ab")
         start = self.logf.tell()  # the log of this start, not an earlier one's
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.logf,
-                                     stderr=subprocess.STDOUT, cwd=workdir)
+                                     stderr=subprocess.STDOUT, cwd=workdir,
+                                     preexec_fn=die_with_test)
         self.port = None
         end = time.monotonic() + 180
         while time.monotonic() < end and self.port is None:

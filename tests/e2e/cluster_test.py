@@ -247,7 +247,8 @@ def worker_killed_its_jobs_finish_on_another(_):
     with Engines() as eng:
         api = node(eng, "serve", ["--no-exec"])
         a = node(eng, "worker", ["--workers", "2", "--ack-wait", "2"], label="worker-a")
-        with owned(api, a):
+        b = node(eng, "worker", ["--workers", "2", "--ack-wait", "2"], label="worker-b")
+        with owned(api, a, b):  # b too: a failure must not leave it running
             api.start()
             a.start()
             nc = NatsClient(eng.nats.url)
@@ -257,7 +258,6 @@ def worker_killed_its_jobs_finish_on_another(_):
                 wait_for("worker a runs two jobs", lambda: busy(a) == 2 and eng.sql(
                     "SELECT count(*) FROM jobs WHERE status = 'running'")[0][0] == 2, 60)
                 a.kill9()
-                b = node(eng, "worker", ["--workers", "2", "--ack-wait", "2"], label="worker-b")
                 b.start()
                 jobs = check_each_once(api, accepted, eng, events=(nc, ev))
                 again = [j for j, v in jobs.items() if v["attempts"] >= 2]

@@ -7,6 +7,7 @@ own, so that other tests running boxes at the same time do not disturb its
 checks (nor its sweep theirs).
 """
 import contextlib
+import ctypes
 import hashlib
 import http.client
 import json
@@ -102,6 +103,16 @@ def metric_sum(samples, name, **want):
 
 # ---- the server ----
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_test():
+    """In a server's child before exec: SIGTERM when the test that started it
+    dies, so that a test killed or crashed leaves no server, box or cgroup
+    behind (the server cleans up on SIGTERM)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 class Server:
     """A moat node under test: `moat serve` (role "serve") or `moat worker`.
 
@@ -159,7 +170,8 @@ class Server:
             self.log.append(f"---- start: {' '.join(self.command())}")
             first = len(self.log)
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     preexec_fn=die_with_test)
         self.reader = threading.Thread(target=self._read, args=(self.proc.stderr,), daemon=True)
         self.reader.start()
         end = time.monotonic() + timeout
