@@ -192,7 +192,7 @@ static int bench_rate(struct queue *q, unsigned run)
     for (unsigned i = 0; i < PUSHES; i++) {
         char id[MOAT_UUID_LEN + 1];
         make_id(id, run, i);
-        if (queue_push_async(q, id, (int)(i % 11), false, on_done, NULL) != 0)
+        if (queue_push_async(q, id, (int)(i % 11), false, NULL, 0, on_done, NULL) != 0)
             return -1;
     }
     uint64_t sent = now_ns();

@@ -179,6 +179,25 @@ int job_code_hash(const struct job *j, char out[MOAT_SHA256_HEX_LEN + 1]);
  * single says which form it is (j's store record knows). -EINVAL, -ENOMEM. */
 int job_code_from_blob(struct job *j, const char *blob, size_t len, bool single);
 
+/*
+ * The job between nodes (wire.c): every field of j in one JSON object, the
+ * bytes (files, stdin, outputs) in base64, the steps too with with_result.
+ * A copy a node hands another so that it need not read the store (a queue
+ * message's accepted job, a final event's job); the store stays the truth.
+ * NULL when the byte fields alone would pass max bytes (nothing is built
+ * then) or on ENOMEM. Borrows j; new reference.
+ */
+json_t *job_wire_json(const struct job *j, bool with_result, size_t max);
+/* The same as compact text in *out (caller frees), *len bytes: -E2BIG when
+ * longer than max, -ENOMEM. */
+int job_wire_encode(const struct job *j, bool with_result, size_t max, char **out, size_t *len);
+/* The inverse, into *out (overwritten; release it after): -EINVAL for
+ * anything but the shape above (another version, a bad field), -ENOMEM.
+ * The steps are read when the object has them. *out is written only on
+ * success. Borrows o. */
+int job_wire_from_json(json_t *o, struct job *out);
+int job_wire_decode(const char *text, size_t len, struct job *out);
+
 /* Blob keys of API.md: "jobs/{id}/code.bin", "jobs/{id}/output.log". */
 #define JOB_CODE_KEY_FMT "jobs/%s/code.bin"
 #define JOB_OUTPUT_KEY_FMT "jobs/%s/output.log"

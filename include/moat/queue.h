@@ -4,7 +4,8 @@
  * interface, one driver per backend: "local" (an in-process priority
  * queue, bounded) and "jetstream" (NATS JetStream: a work-queue stream that
  * any number of nodes push to and take from). The queue holds job ids
- * only; the store holds the jobs.
+ * and, when a pusher attaches one, a copy of the job for its first taker;
+ * the store holds the jobs and is the truth.
  *
  * Order: higher priority first (JOB_PRIORITY_MIN..MAX), FIFO within one
  * priority; an entry sent back with a delay (a retry's backoff) is not
@@ -74,9 +75,12 @@ int queue_push(struct queue *q, const char *id, int priority, bool reserved);
  * before queue_push_async returns. Must not block. */
 typedef void (*queue_done_fn)(void *cls, int result);
 /* queue_push without waiting: 0 (done will be called) or -errno (it will
- * not). */
+ * not). data (len bytes, may be NULL) travels with the entry to its takers
+ * where the driver carries it (JetStream: the message body; the local
+ * driver, whose takers read the store's inserts in flight, drops it): a
+ * copy of the job (job_wire_encode), so a first taker need not read it. */
 int queue_push_async(struct queue *q, const char *id, int priority, bool reserved,
-                     queue_done_fn done, void *cls);
+                     const char *data, size_t len, queue_done_fn done, void *cls);
 
 /* One taken entry. */
 struct queue_entry {
@@ -85,6 +89,9 @@ struct queue_entry {
     uint32_t deliveries; /* 1 on the first delivery; more when earlier takers
                             lost it (died, stalled past the ack deadline) */
     void *handle;        /* the driver's; NULL once the entry has ended */
+    const char *data;    /* what its pusher attached (queue_push_async), or
+                            NULL; valid until the entry ends */
+    size_t len;
 };
 
 /*

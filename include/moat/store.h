@@ -111,6 +111,14 @@ int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover,
 struct store_ticket;
 int store_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
                       struct store_ticket **ticket);
+/* store_start_begin of a job whose insert, made by another node, may not
+ * have committed yet (its queue message was published while the insert
+ * committed): a start that finds no row is tried again, with a short
+ * backoff, for up to row_wait_ms before it answers -ENOENT. A driver whose
+ * readers see every insert of the cluster in flight (one process) ignores
+ * row_wait_ms. */
+int store_start_begin_awaiting(struct store *st, const char *id, int64_t now_ms,
+                               uint64_t row_wait_ms, struct store_ticket **ticket);
 /* settled_ns (may be NULL): when the start's commit settled (CLOCK_MONOTONIC),
  * which may be long before this call. */
 int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,

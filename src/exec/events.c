@@ -340,8 +340,10 @@ int exec_watch(struct exec *ex, const char *id, const void *owner, exec_notice_f
 
 /* ---- announcing ---- */
 
-/* The event other nodes hear: a summary; the job itself is in the store.
- * final NULL: a cancel. */
+/* The event other nodes hear: a summary, and the final job itself when it
+ * is small (cluster.inline_job_kb), so that a node whose client waits for
+ * it answers without reading it back from the store (that read was a third
+ * of what the cluster added to a sync job). final NULL: a cancel. */
 static char *event_json(const struct exec *ex, const char *id, const struct job *final)
 {
     json_t *o =
@@ -351,6 +353,9 @@ static char *event_json(const struct exec *ex, const char *id, const struct job 
     if (o && final) {
         (void)json_object_set_new(o, "exitCode", json_integer(final->run.exit_code));
         (void)json_object_set_new(o, "attempts", json_integer(final->attempts));
+        json_t *job = job_wire_json(final, true, ex->deps.cfg->inline_job_kb * 1024);
+        if (job)
+            (void)json_object_set_new(o, "job", job);
     }
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -399,19 +404,38 @@ void exec_resync_watches(struct exec *ex)
     free(ids);
 }
 
+/* The final job an event carries, when it does and it is the job named
+ * (the store's copy is read otherwise): 0 with *j filled. */
+static int event_job(const char *id, const char *data, size_t len, struct job *j)
+{
+    if (!data || !len)
+        return -ENOENT;
+    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *job = json_object_get(o, "job");
+    int r = job ? job_wire_from_json(job, j) : -ENOENT;
+    json_decref(o);
+    if (r == 0 && (strcmp(j->id, id) != 0 || !job_status_final(j->status))) {
+        job_release(j);
+        r = -EINVAL;
+    }
+    return r;
+}
+
 void exec_on_queue_event(void *cls, enum queue_event ev, const char *id, const char *data,
                          size_t len)
 {
-    (void)data;
-    (void)len;
     struct exec *ex = cls;
     switch (ev) {
-    case QUEUE_EVENT_FINAL:
+    case QUEUE_EVENT_FINAL: {
         /* final elsewhere: cancelled, or recorded by a later attempt; a run
          * of it here is pointless (its result would be refused) */
         (void)exec_kill_local(ex, id);
-        finals(ex, id, NULL);
+        struct job j = {0};
+        bool have = event_job(id, data, len, &j) == 0;
+        finals(ex, id, have ? &j : NULL);
+        job_release(&j);
         return;
+    }
     case QUEUE_EVENT_RESYNC:
         /* reads of the store: not on the driver's thread (the keeper) */
         atomic_store(&ex->resync_wanted, true);

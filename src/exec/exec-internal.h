@@ -37,7 +37,7 @@ struct exec_metrics {
     struct obs_histogram *write_start, *write_finish, *write_requeue, *read_get;
     struct obs_histogram *insert, *publish;
     struct obs_counter *retries, *timeouts, *ooms, *engine_timeouts, *engine_ooms;
-    struct obs_counter *write_retries, *stale, *takeovers, *republished;
+    struct obs_counter *write_retries, *stale, *takeovers, *republished, *job_copies;
     struct obs_counter *cache_hit, *cache_miss;
     struct obs_gauge *busy, *workers, *engine_active;
 };

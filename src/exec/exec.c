@@ -137,6 +137,10 @@ static void metrics_init(struct obs_registry *reg, struct exec_metrics *m)
                                "jobs taken over from a worker that died or stalled", NULL);
     m->republished = obs_counter(reg, "moat_republished_total",
                                  "queued jobs published again by the reconciler", NULL);
+    m->job_copies = obs_counter(reg, "moat_job_copies_total",
+                                "jobs run from the copy their queue message carried, not read "
+                                "from the store",
+                                NULL);
     m->timeouts = obs_counter(reg, "moat_timeouts_total", "runs that hit a time limit", NULL);
     m->ooms = obs_counter(reg, "moat_oom_kills_total", "runs that hit the memory limit", NULL);
     m->engine_timeouts =

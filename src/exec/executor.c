@@ -3,9 +3,14 @@
  * job, so that a job leaves the queue only when it can run at once (the
  * queue, not the executors, is where jobs wait), on this node or any other.
  *
- * A job's run here: queue_take; store_get (which answers for an insert
- * still in flight); store_start_begin (attempts + 1: this run's fencing
- * token; the run overlaps its commit); exec_program_cached;
+ * A job's run here: queue_take; the job from its message's copy (a first
+ * delivery of a small job: its submitter published it while the insert
+ * committed) or store_get (which answers for an insert still in flight
+ * here, and is tried again for a while when a first delivery came before
+ * its insert committed elsewhere); store_start_begin (attempts + 1: this
+ * run's fencing token; the run overlaps its commit, and a first delivery's
+ * start waits in the store for the row, store_start_begin_awaiting);
+ * exec_program_cached;
  * store_start_wait (a failed start drops the run); then the outcome
  * (outcome.c), and only then the queue entry is ended. A job whose entry
  * comes again while the store says it is running was lost by its taker
@@ -128,6 +133,50 @@ static int startable(struct exec *ex, struct exec_run *c)
     return 0;
 }
 
+/* Whether c's entry may have come before its job's insert committed: a
+ * first delivery from a queue other nodes push to (they publish while
+ * their insert commits). */
+static bool maybe_ahead_of_insert(const struct exec *ex, const struct exec_run *c)
+{
+    return c->entry.deliveries == 1 && !queue_in_process(ex->deps.queue);
+}
+
+/* The job as its submitter accepted it, from the copy its message carries:
+ * 0, or -ENOENT when there is none to trust (not a first delivery, none
+ * carried, another node's version of it). */
+static int load_copy(const struct exec *ex, struct exec_run *c)
+{
+    if (!maybe_ahead_of_insert(ex, c) || !c->entry.data)
+        return -ENOENT;
+    if (job_wire_decode(c->entry.data, c->entry.len, &c->job) < 0)
+        return -ENOENT;
+    if (strcmp(c->job.id, c->id) != 0 || c->job.status != JOB_STATUS_QUEUED) {
+        job_release(&c->job);
+        return -ENOENT;
+    }
+    exec_count(ex->m.job_copies);
+    return 0;
+}
+
+/* store_get, tried again for up to cluster.store_wait_ms while the job is
+ * not found and its entry may have come before its insert committed. */
+static int load_stored(struct exec *ex, struct exec_run *c, struct moat_err *err)
+{
+    int r = exec_get(ex, c->id, STORE_GET_CODE, &c->job, err);
+    if (r != -ENOENT || !maybe_ahead_of_insert(ex, c))
+        return r;
+    uint64_t until = moat_now_ns() + ex->deps.cfg->store_wait_ms * 1000000u;
+    unsigned pause_ms = 1;
+    while (r == -ENOENT && moat_now_ns() < until) {
+        if (exec_wait_stop(ex, pause_ms))
+            return -ESHUTDOWN;
+        pause_ms = pause_ms < 32 ? pause_ms * 2 : 64;
+        *err = (struct moat_err){0};
+        r = exec_get(ex, c->id, STORE_GET_CODE, &c->job, err);
+    }
+    return r;
+}
+
 /* Loads the job and starts marking it running, without waiting for that
  * commit (finish_start does, before the result is recorded): the run
  * overlaps the store's fsync. 0 with c->job loaded, 1 when there is
@@ -135,14 +184,19 @@ static int startable(struct exec *ex, struct exec_run *c)
 static int load_and_start(struct exec *ex, struct exec_run *c)
 {
     struct moat_err err = {0};
-    int r = exec_get(ex, c->id, STORE_GET_CODE, &c->job, &err);
+    bool copy = load_copy(ex, c) == 0;
+    int r = copy ? 0 : load_stored(ex, c, &err);
     if (r == 0)
         r = startable(ex, c);
     int64_t now_ms = exec_now_unix_ms(); /* the start's time, in the store and in c->job */
     c->start_ms = now_ms;
     if (r == 0) {
         c->write_start_ns = moat_now_ns();
-        r = store_start_begin(ex->deps.store, c->id, now_ms, c->takeover, &c->ticket);
+        if (maybe_ahead_of_insert(ex, c) && !c->takeover)
+            r = store_start_begin_awaiting(ex->deps.store, c->id, now_ms,
+                                           ex->deps.cfg->store_wait_ms, &c->ticket);
+        else
+            r = store_start_begin(ex->deps.store, c->id, now_ms, c->takeover, &c->ticket);
         if (r < 0)
             moat_err_set(&err, r, "%s", strerror(-r));
     }

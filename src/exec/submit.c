@@ -10,11 +10,18 @@
  *     so the run overlaps the commit; a failed insert fails the start and
  *     the run is dropped. The submission ends once both the commit and the
  *     push are done (two parties, whichever is last).
- *   - a queue other nodes take from (NATS): pushed once the insert has
- *     committed (a worker elsewhere reads the committed job), and answered
- *     once the broker holds it. A push that fails then leaves the job
- *     queued in the store and is answered as accepted: the job is durable,
- *     and the reconciler publishes it again (recover.c).
+ *   - a queue other nodes take from (NATS): published while the insert
+ *     commits, the job itself in the message when it is small
+ *     (cluster.inline_job_kb), and answered once both are done: the commit
+ *     makes it durable, the broker's ack makes it dispatched. A worker may
+ *     take it before the commit: it runs the job from the message's copy
+ *     (or reads it, waiting for the insert) while its start, which needs
+ *     the committed row, is tried until the row is there (executor.c). A
+ *     failed insert is refused to the client; its message, if it was
+ *     published, finds no job and is dropped by its taker. A failed push
+ *     of a committed job is answered as accepted: the job is durable, and
+ *     the reconciler publishes it again (recover.c). Publishing only after
+ *     the commit cost the broker's round trip on every sync job.
  * A waiting submission is watched before it is written (events.c).
  */
 #include "exec-internal.h"
@@ -28,8 +35,9 @@ struct submission {
     exec_notice_fn fn;
     void *cls;
     uint64_t t0_ns;
-    _Atomic int parties; /* in-process: the commit and the push */
+    _Atomic int parties; /* the commit and the push, whichever ends last settles */
     int insert_result;
+    int push_result;
     bool pushed;
 };
 
@@ -67,34 +75,48 @@ static void on_inserted_local(void *cls, int result)
 
 /* ---- a queue of other nodes ---- */
 
+/* Both ended: the commit decides. A message published for an insert that
+ * failed is dropped by its taker, which finds no job. */
+static void remote_party_done(struct submission *s)
+{
+    if (atomic_fetch_sub(&s->parties, 1) != 1)
+        return;
+    struct exec *ex = s->ex;
+    if (s->push_result < 0) {
+        queue_unreserve(ex->deps.queue);
+        if (s->insert_result == 0) /* durable: the reconciler publishes it again */
+            log_warn("event=publish_failed id=%s error=\"%s\" msg=\"left to the reconciler\"",
+                     s->id, strerror(-s->push_result));
+    }
+    s->pushed = false; /* nothing to take back: a message cannot be unpublished */
+    settle(s, s->insert_result);
+}
+
 static void on_published(void *cls, int result)
 {
     struct submission *s = cls;
-    struct exec *ex = s->ex;
-    exec_observe(ex->m.publish, exec_seconds_since(s->t0_ns));
-    if (result < 0) {
-        /* durable in the store: the reconciler publishes it again */
-        log_warn("event=publish_failed id=%s error=\"%s\" msg=\"left to the reconciler\"", s->id,
-                 strerror(-result));
-        queue_unreserve(ex->deps.queue);
-    }
-    settle(s, 0);
+    exec_observe(s->ex->m.publish, exec_seconds_since(s->t0_ns));
+    s->push_result = result;
+    remote_party_done(s);
 }
 
 static void on_committed(void *cls, int result)
 {
     struct submission *s = cls;
-    struct exec *ex = s->ex;
-    exec_observe(ex->m.insert, exec_seconds_since(s->t0_ns));
-    if (result < 0) {
-        queue_unreserve(ex->deps.queue);
-        settle(s, result);
-        return;
-    }
-    s->t0_ns = moat_now_ns();
-    int r = queue_push_async(ex->deps.queue, s->id, s->priority, true, on_published, s);
-    if (r < 0)
-        on_published(s, r);
+    exec_observe(s->ex->m.insert, exec_seconds_since(s->t0_ns));
+    s->insert_result = result;
+    remote_party_done(s);
+}
+
+/* The copy of the job its message carries, or NULL (too big: its taker
+ * reads it). Made before the insert, which owns the job from then. */
+static char *message_copy(const struct exec *ex, const struct job *job, size_t *len)
+{
+    char *data = NULL;
+    *len = 0;
+    if (job_wire_encode(job, false, ex->deps.cfg->inline_job_kb * 1024, &data, len) < 0)
+        return NULL;
+    return data;
 }
 
 /* ---- submit ---- */
@@ -143,16 +165,25 @@ int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner, 
         }
     }
     atomic_init(&s->parties, 2);
+    size_t copy_len = 0;
+    char *copy = local ? NULL : message_copy(ex, job, &copy_len);
     r = store_insert_async(ex->deps.store, job, local ? on_inserted_local : on_committed, s);
     if (r < 0) {
+        free(copy);
         queue_unreserve(q);
         if (s->watch)
             exec_watch_submitted(ex, s->id, s->watch, 1); /* dropped without a notice */
         free(s);
         return r;
     }
-    if (!local)
+    if (!local) {
+        /* the insert's callback may run (on the store's thread) from here */
+        r = queue_push_async(q, s->id, s->priority, true, copy, copy_len, on_published, s);
+        free(copy);
+        if (r < 0)
+            on_published(s, r);
         return 0;
+    }
     /* Now, not before: the executor's start must queue behind the insert. */
     r = queue_push(q, s->id, s->priority, true);
     if (r < 0) {

@@ -175,8 +175,8 @@ void jsq_consumer_name(char out[32], int level);
 int jsq_reserve(void *state);
 void jsq_unreserve(void *state);
 int jsq_push(void *state, const char *id, int priority, bool reserved);
-int jsq_push_async(void *state, const char *id, int priority, bool reserved, queue_done_fn done,
-                   void *cls);
+int jsq_push_async(void *state, const char *id, int priority, bool reserved, const char *data,
+                   size_t len, queue_done_fn done, void *cls);
 void jsq_stats(void *state, struct queue_stats *st);
 int jsq_pub_ctx_init(struct jsq_queue *q, jsOptions *jo);
 /* close: every publish still in flight is ended (done called). */

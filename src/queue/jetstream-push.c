@@ -25,6 +25,8 @@
  * pushes, which may exceed the bound): it refuses only when the broker's
  * storage is full (-EAGAIN).
  */
+#include <limits.h>
+
 #include "jetstream-internal.h"
 
 #include "moat/util.h"
@@ -152,14 +154,17 @@ void jsq_pubs_finish(struct jsq_queue *q)
 
 /* ---- push ---- */
 
-static int make_msg(struct jsq_queue *q, const char *id, int priority, natsMsg **m)
+static int make_msg(struct jsq_queue *q, const char *id, int priority, const char *data,
+                    size_t len, natsMsg **m)
 {
     char subject[JS_SUBJECT_MAX];
     int r =
         jsq_subject(subject, sizeof(subject), q->prefix, "jobs", priority - JOB_PRIORITY_MIN, id);
     if (r < 0)
         return r;
-    natsStatus s = natsMsg_Create(m, subject, NULL, NULL, 0);
+    if (len > INT_MAX)
+        return -E2BIG;
+    natsStatus s = natsMsg_Create(m, subject, NULL, data, (int)len);
     /* this node's takers hear of it from its ack, not from its signal */
     if (s == NATS_OK)
         s = natsMsgHeader_Set(*m, JS_INSTANCE_HEADER, q->instance);
@@ -184,7 +189,7 @@ int jsq_push(void *state, const char *id, int priority, bool reserved)
     if (!jsq_connected(q))
         return -ENOTCONN;
     natsMsg *m = NULL;
-    int r = make_msg(q, id, priority, &m);
+    int r = make_msg(q, id, priority, NULL, 0, &m);
     if (r < 0)
         return r;
     jsPubOptions po;
@@ -216,8 +221,8 @@ static void fail_later(struct jsq_queue *q, struct jsq_pub *p, int r)
     }
 }
 
-int jsq_push_async(void *state, const char *id, int priority, bool reserved, queue_done_fn done,
-                   void *cls)
+int jsq_push_async(void *state, const char *id, int priority, bool reserved, const char *data,
+                   size_t len, queue_done_fn done, void *cls)
 {
     struct jsq_queue *q = state;
     struct jsq_pub *p = calloc(1, sizeof(*p));
@@ -232,7 +237,7 @@ int jsq_push_async(void *state, const char *id, int priority, bool reserved, que
         return 0;
     }
     natsMsg *m = NULL;
-    int r = make_msg(q, id, priority, &m);
+    int r = make_msg(q, id, priority, data, len, &m);
     if (r < 0) {
         free(p);
         return r;

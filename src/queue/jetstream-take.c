@@ -246,6 +246,8 @@ static int fill_entry(struct jsq_queue *q, natsMsg *m, struct queue_entry *e, ui
     e->priority = level + JOB_PRIORITY_MIN;
     e->deliveries = meta->NumDelivered > UINT32_MAX ? UINT32_MAX : (uint32_t)meta->NumDelivered;
     e->handle = m; /* jsq_take wraps it */
+    e->data = natsMsg_GetDataLength(m) > 0 ? natsMsg_GetData(m) : NULL; /* the message's */
+    e->len = e->data ? (size_t)natsMsg_GetDataLength(m) : 0;
     *more = meta->NumPending;
     jsMsgMetaData_Destroy(meta);
     return FETCH_GOT;

@@ -26,8 +26,8 @@ struct queue_ops {
     void (*unreserve)(void *state);
     int (*push)(void *state, const char *id, int priority, bool reserved);
     /* NULL: queue.c calls push, then done */
-    int (*push_async)(void *state, const char *id, int priority, bool reserved, queue_done_fn done,
-                      void *cls);
+    int (*push_async)(void *state, const char *id, int priority, bool reserved, const char *data,
+                      size_t len, queue_done_fn done, void *cls);
     int (*take)(void *state, int timeout_ms, struct queue_entry *e);
     void (*ack)(void *state, struct queue_entry *e);
     int (*retry)(void *state, struct queue_entry *e, uint64_t delay_ms);

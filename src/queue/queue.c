@@ -94,12 +94,12 @@ int queue_push(struct queue *q, const char *id, int priority, bool reserved)
 }
 
 int queue_push_async(struct queue *q, const char *id, int priority, bool reserved,
-                     queue_done_fn done, void *cls)
+                     const char *data, size_t len, queue_done_fn done, void *cls)
 {
-    if (!push_ok(id, priority) || !done)
+    if (!push_ok(id, priority) || !done || (len && !data))
         return -EINVAL;
     if (q->ops->push_async)
-        return q->ops->push_async(q->state, id, priority, reserved, done, cls);
+        return q->ops->push_async(q->state, id, priority, reserved, data, len, done, cls);
     done(cls, q->ops->push(q->state, id, priority, reserved));
     return 0;
 }

@@ -88,6 +88,9 @@ struct pg_store {
     size_t nunknown;
     uint64_t unknown_token;
     uint64_t unknown_deadline_ns;
+    /* Starts that found no row, waiting for their job's insert to commit
+     * on another node (store_start_begin_awaiting): writer only. */
+    struct pg_wreq *later;
 
     /* the write queue, under mu */
     pthread_mutex_t mu;
@@ -107,7 +110,7 @@ struct pg_store {
     char readers_error[200]; /* why the last connection failed */
 
     /* counters: atomics, read by store_stats from any thread */
-    uint64_t n_writes, n_commits, n_retries;
+    uint64_t n_writes, n_commits, n_retries, n_row_waits;
 };
 
 /* ---- postgres.c ---- */
@@ -196,6 +199,9 @@ struct pg_wreq {
     char hash[MOAT_SHA256_HEX_LEN + 1]; /* code_hash (insert), output_hash (finish) */
     uint64_t seq;                       /* queue order */
     uint64_t deadline_ns;               /* fails with -ENOTCONN past it, the database away */
+    uint64_t row_until_ns;              /* start: tried again while its row is not there */
+    uint64_t row_backoff_ns;            /* its last pause */
+    uint64_t row_due_ns;                /* its next try */
     /* the answers of the current attempt */
     int nres;     /* statements answered */
     bool found;   /* the lock found the row */
@@ -250,7 +256,7 @@ void pg_writer_stop(struct pg_store *s);
 bool pg_writable(struct pg_store *s);
 int pg_insert_async(struct store *st, const struct job *job, store_done_fn done, void *cls);
 int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
-                   struct store_ticket **ticket);
+                   uint64_t row_wait_ms, struct store_ticket **ticket);
 int pg_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
                   struct moat_err *err);
 int pg_finish(struct store *st, const struct job *job, struct moat_err *err);

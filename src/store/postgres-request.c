@@ -99,7 +99,7 @@ struct pg_ticket {
 };
 
 int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
-                   struct store_ticket **ticket)
+                   uint64_t row_wait_ms, struct store_ticket **ticket)
 {
     struct pg_ticket *t = calloc(1, sizeof(*t));
     if (!t)
@@ -109,6 +109,11 @@ int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeov
     t->r = (struct pg_wreq){.kind = PG_W_START,
                             .now_ms = now_ms,
                             .takeover = takeover,
+                            .row_until_ns =
+                                row_wait_ms ? pg_deadline(row_wait_ms > UINT_MAX
+                                                              ? UINT_MAX
+                                                              : (unsigned)row_wait_ms)
+                                            : 0,
                             .done = store_sync_done,
                             .cls = &t->w};
     moat_strlcpy(t->r.id, id, sizeof(t->r.id));

@@ -297,8 +297,35 @@ static int writer_conn(struct pg_store *s)
 
 /* ---- reporting ---- */
 
+/* The first pause of a start waiting for its row, and the longest: an
+ * insert commits within a few ms, unless the database is slow. */
+#define ROW_WAIT_FIRST_NS 500000u
+#define ROW_WAIT_MAX_NS 20000000u
+
+/* A start that found no row while its insert may still be committing
+ * elsewhere: kept for another try instead of answered (writer only). */
+static bool wait_for_row(struct pg_store *s, struct pg_wreq *r, int result)
+{
+    if (r->kind != PG_W_START || result != -ENOENT || !r->row_until_ns)
+        return false;
+    uint64_t now = moat_now_ns();
+    if (now >= r->row_until_ns)
+        return false;
+    uint64_t pause = r->row_backoff_ns ? r->row_backoff_ns * 2 : ROW_WAIT_FIRST_NS;
+    r->row_backoff_ns = pause < ROW_WAIT_MAX_NS ? pause : ROW_WAIT_MAX_NS;
+    r->row_due_ns = now + r->row_backoff_ns;
+    if (r->row_due_ns > r->row_until_ns)
+        r->row_due_ns = r->row_until_ns;
+    r->next = s->later;
+    s->later = r;
+    __atomic_add_fetch(&s->n_row_waits, 1, __ATOMIC_RELAXED);
+    return true;
+}
+
 static void complete(struct pg_store *s, struct pg_wreq *r, int result)
 {
+    if (wait_for_row(s, r, result))
+        return;
     __atomic_add_fetch(&s->n_writes, 1, __ATOMIC_RELAXED);
     r->result = result;
     bool heap = r->heap;
@@ -525,12 +552,44 @@ static bool idle_wait(struct pg_store *s)
     return due && !s->head && !s->stopping;
 }
 
+/* Queues the starts of s->later whose pause is over (mu); the earliest
+ * due time of those left, or 0. */
+static uint64_t later_due(struct pg_store *s)
+{
+    uint64_t now = moat_now_ns(), next = 0;
+    struct pg_wreq **pp = &s->later;
+    while (*pp) {
+        struct pg_wreq *r = *pp;
+        if (r->row_due_ns <= now || s->stopping) {
+            *pp = r->next;
+            r->next = NULL;
+            if (s->tail)
+                s->tail->next = r;
+            else
+                s->head = r;
+            s->tail = r;
+            if (s->stopping)
+                r->row_until_ns = 0; /* answered at its next try */
+        } else {
+            if (!next || r->row_due_ns < next)
+                next = r->row_due_ns;
+            pp = &r->next;
+        }
+    }
+    return next;
+}
+
 static void *writer_main(void *arg)
 {
     struct pg_store *s = arg;
     struct pg_wreq *batch[PG_BATCH_MAX], *back[PG_BATCH_MAX];
     pthread_mutex_lock(&s->mu);
     for (;;) {
+        uint64_t due = s->later ? later_due(s) : 0;
+        if (!s->head && !s->nunknown && due) {
+            timed_wait(s, due);
+            continue;
+        }
         if (!s->head && !s->nunknown) {
             if (s->stopping)
                 break;

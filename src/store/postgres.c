@@ -409,6 +409,7 @@ static void pg_stats(struct store *st, struct store_stats *out)
     out->writes = __atomic_load_n(&s->n_writes, __ATOMIC_RELAXED);
     out->commits = __atomic_load_n(&s->n_commits, __ATOMIC_RELAXED);
     out->retries = __atomic_load_n(&s->n_retries, __ATOMIC_RELAXED);
+    out->row_waits = __atomic_load_n(&s->n_row_waits, __ATOMIC_RELAXED);
 }
 
 static void pg_close(struct store *st)

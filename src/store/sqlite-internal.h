@@ -139,7 +139,7 @@ void sq_writer_stop(struct sq_store *s);
 void sq_checkpoint(struct sq_store *s);
 int sq_insert_async(struct store *st, const struct job *job, store_done_fn done, void *cls);
 int sq_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
-                   struct store_ticket **ticket);
+                   uint64_t row_wait_ms, struct store_ticket **ticket);
 int sq_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
                   struct moat_err *err);
 int sq_finish(struct store *st, const struct job *job, struct moat_err *err);

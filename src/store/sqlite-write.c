@@ -675,8 +675,10 @@ struct sq_ticket {
 };
 
 int sq_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeover,
-                   struct store_ticket **ticket)
+                   uint64_t row_wait_ms, struct store_ticket **ticket)
 {
+    /* one process: the start queues behind the insert, whoever pushed it */
+    (void)row_wait_ms;
     struct sq_ticket *t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;

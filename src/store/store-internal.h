@@ -18,6 +18,7 @@ struct store_stats {
     uint64_t commits;     /* transactions committed by the writer */
     uint64_t retries;     /* batches rolled back and retried item by item */
     uint64_t checkpoints; /* WAL truncations */
+    uint64_t row_waits;   /* starts tried again, their row not there yet */
 };
 
 /*
@@ -36,7 +37,7 @@ struct store_ops {
     int (*get_output)(struct store *st, const char *id, char **data, size_t *len,
                       struct moat_err *err);
     int (*start_begin)(struct store *st, const char *id, int64_t now_ms, bool takeover,
-                       struct store_ticket **ticket);
+                       uint64_t row_wait_ms, struct store_ticket **ticket);
     int (*start_wait)(struct store_ticket *ticket, uint32_t *attempts, uint64_t *settled_ns,
                       struct moat_err *err);
     int (*finish)(struct store *st, const struct job *job, struct moat_err *err);

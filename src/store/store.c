@@ -241,7 +241,16 @@ int store_start_begin(struct store *st, const char *id, int64_t now_ms, bool tak
     char nid[MOAT_UUID_LEN + 1];
     if (!normalize_id(id, nid))
         return -ENOENT;
-    return st->ops->start_begin(st, nid, now_ms, takeover, ticket);
+    return st->ops->start_begin(st, nid, now_ms, takeover, 0, ticket);
+}
+
+int store_start_begin_awaiting(struct store *st, const char *id, int64_t now_ms,
+                               uint64_t row_wait_ms, struct store_ticket **ticket)
+{
+    char nid[MOAT_UUID_LEN + 1];
+    if (!normalize_id(id, nid))
+        return -ENOENT;
+    return st->ops->start_begin(st, nid, now_ms, false, row_wait_ms, ticket);
 }
 
 int store_start(struct store *st, const char *id, int64_t now_ms, bool takeover, uint32_t *attempts,

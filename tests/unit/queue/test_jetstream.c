@@ -236,7 +236,7 @@ static void test_duplicate_push_is_one_entry(void **state)
     struct done_arg a = {.log = log, .i = 0};
     char id[MOAT_UUID_LEN + 1];
     make_id(id, 7);
-    assert_int_equal(queue_push_async(q, id, 5, false, on_done, &a), 0);
+    assert_int_equal(queue_push_async(q, id, 5, false, NULL, 0, on_done, &a), 0);
     wait_done(log, 1);
     assert_int_equal(atomic_load(&log->result[0]), 0);
     assert_int_equal(take_ack(q, NULL), 7);
@@ -258,7 +258,7 @@ static void test_push_async_done_once(void **state)
         char id[MOAT_UUID_LEN + 1];
         make_id(id, i);
         args[i] = (struct done_arg){.log = log, .i = i};
-        assert_int_equal(queue_push_async(q, id, (int)(i % 11), false, on_done, &args[i]), 0);
+        assert_int_equal(queue_push_async(q, id, (int)(i % 11), false, NULL, 0, on_done, &args[i]), 0);
     }
     wait_done(log, N);
     /* every entry is there, once */
@@ -336,6 +336,45 @@ static void test_redelivery_after_ack_wait(void **state)
     queue_release(q, &e[1], false);
     queue_ack(q, &e[2]);
     assert_int_equal(take_none(q, 2500), -ETIMEDOUT); /* past an ack wait: gone */
+    queue_close(q);
+}
+
+/* What a pusher attaches travels with the entry, bytes as they were (a
+ * NUL inside), to its first taker and to a later one after a lost taker;
+ * an entry pushed without data has none. */
+static void test_data_travels_with_entry(void **state)
+{
+    (void)state;
+    struct queue *q = open_new(1);
+    struct done_log *log = calloc(1, sizeof(*log));
+    assert_non_null(log);
+    struct done_arg a = {.log = log, .i = 0};
+    char id[MOAT_UUID_LEN + 1];
+    make_id(id, 1);
+    static const char data[] = "{\"v\":1}\0tail";
+    assert_int_equal(queue_push_async(q, id, 5, false, data, sizeof(data), on_done, &a), 0);
+    wait_done(log, 1);
+    assert_int_equal(atomic_load(&log->result[0]), 0);
+    struct queue_entry e, again, plain;
+    take_one(q, &e);
+    assert_int_equal(id_num(e.id), 1);
+    assert_int_equal(e.len, sizeof(data));
+    assert_memory_equal(e.data, data, sizeof(data));
+    /* not ended: after the ack wait it comes again, its data with it */
+    take_one(q, &again);
+    assert_int_equal(id_num(again.id), 1);
+    assert_int_equal(again.deliveries, 2);
+    assert_int_equal(again.len, sizeof(data));
+    assert_memory_equal(again.data, data, sizeof(data));
+    queue_release(q, &e, false);
+    queue_ack(q, &again);
+    push_n(q, 2, 4);
+    take_one(q, &plain);
+    assert_int_equal(id_num(plain.id), 2);
+    assert_null(plain.data);
+    assert_int_equal(plain.len, 0);
+    queue_ack(q, &plain);
+    free(log);
     queue_close(q);
 }
 
@@ -625,7 +664,7 @@ static void test_server_restart(void **state)
     struct done_log *log = calloc(1, sizeof(*log));
     assert_non_null(log);
     struct done_arg a = {.log = log, .i = 0};
-    assert_int_equal(queue_push_async(q, id, 5, false, on_done, &a), 0);
+    assert_int_equal(queue_push_async(q, id, 5, false, NULL, 0, on_done, &a), 0);
     wait_done(log, 1);
     assert_int_equal(atomic_load(&log->result[0]), -ENOTCONN);
     assert_int_equal(take_none(q, 100), -ENOTCONN);
@@ -790,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_push_async_done_once),
         cmocka_unit_test(test_reserve_bound),
         cmocka_unit_test(test_redelivery_after_ack_wait),
+        cmocka_unit_test(test_data_travels_with_entry),
         cmocka_unit_test(test_touch_keeps_entry),
         cmocka_unit_test(test_retry_delay),
         cmocka_unit_test(test_release_redeliver_at_once),

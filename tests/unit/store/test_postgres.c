@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "moat/job.h"
 #include "moat/store.h"
@@ -880,6 +881,59 @@ static void test_nodes_race_for_the_same_jobs(void **state)
         job_release(&jobs[i]);
 }
 
+/* A start made before its job's insert committed on another node (its
+ * queue message was published while the insert committed): it waits in
+ * the writer for the row, and takes the job once the insert is there. A
+ * row that never comes ends in -ENOENT after the wait; a job not queued is
+ * refused at once, as by store_start. */
+static void test_start_awaiting_its_insert(void **state)
+{
+    struct pgfx *f = *state;
+    struct moat_err err = {0};
+    struct store *other = NULL;
+    assert_int_equal(store_open(&f->cfg, &other, &err), 0);
+    struct job a;
+    simple_job(&a, 1);
+    struct store_ticket *t = NULL;
+    assert_int_equal(store_start_begin_awaiting(other, a.id, 10, 10000, &t), 0);
+    /* its first tries find nothing; the insert comes later, elsewhere */
+    struct store_stats st0 = {0};
+    for (int i = 0; i < 2000 && st0.row_waits < 2; i++) {
+        store_stats(other, &st0);
+        (void)usleep(1000);
+    }
+    assert_true(st0.row_waits >= 2);
+    assert_int_equal(store_insert(f->st, &a, &err), 0);
+    uint32_t n = 0;
+    assert_int_equal(store_start_wait(t, &n, NULL, &err), 0);
+    assert_int_equal(n, 1);
+    struct job got = {0};
+    assert_int_equal(store_get(f->st, a.id, 0, &got, &err), 0);
+    assert_int_equal(got.status, JOB_STATUS_RUNNING);
+    assert_int_equal(got.started_ms, 10);
+    job_release(&got);
+
+    /* running now: refused at once, no wait for a row that is there */
+    store_stats(other, &st0);
+    assert_int_equal(store_start_begin_awaiting(other, a.id, 11, 10000, &t), 0);
+    assert_int_equal(store_start_wait(t, &n, NULL, &err), -EALREADY);
+    struct store_stats st1 = {0};
+    store_stats(other, &st1);
+    assert_int_equal(st1.row_waits, st0.row_waits);
+
+    /* never inserted: -ENOENT once the wait is over */
+    struct job b;
+    simple_job(&b, 2);
+    assert_int_equal(store_start_begin_awaiting(other, b.id, 12, 150, &t), 0);
+    assert_int_equal(store_start_wait(t, &n, NULL, &err), -ENOENT);
+    store_stats(other, &st0);
+    assert_true(st0.row_waits > st1.row_waits);
+    assert_int_equal(store_get(f->st, b.id, 0, &got, &err), -ENOENT);
+    store_close(other);
+    job_release(&a);
+    job_release(&b);
+}
+
 #include "test_postgres_faults.h"
 
 int main(void)
@@ -901,6 +955,7 @@ int main(void)
         B(test_foreign_database_refused_untouched),
         B(test_wrong_password_hidden),
         T(test_nodes_race_for_the_same_jobs),
+        T(test_start_awaiting_its_insert),
         B(test_lost_answers_resolved),
         B(test_read_only_database_not_ready),
         B(test_stuck_batch_ended_before_retry),

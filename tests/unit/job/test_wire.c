@@ -1,0 +1,250 @@
+/* The job between nodes (job_wire_*): every field survives the round trip,
+ * bytes included (NULs, invalid UTF-8), with and without the steps; the
+ * size bound refuses before building; anything but the shape is refused
+ * and leaves *out untouched. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "moat/job.h"
+#include "moat/util.h"
+
+static char *bytes(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    assert_non_null(p);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+/* A job with every member set to something other than its zero. */
+static void full_job(struct job *j)
+{
+    *j = (struct job){.status = JOB_STATUS_COMPLETED,
+                      .priority = 7,
+                      .limits = {1, 2, 3, 4, 5, 6, 7, 8},
+                      .attempts = 3,
+                      .created_ms = 1700000000001,
+                      .started_ms = 1700000000002,
+                      .finished_ms = 1700000000003,
+                      .compiled = true};
+    moat_strlcpy(j->id, "0190f3a4-7b1c-7def-8abc-0123456789ab", sizeof(j->id));
+    moat_strlcpy(j->language, "cpp", sizeof(j->language));
+    moat_strlcpy(j->language_given, "c++", sizeof(j->language_given));
+    moat_strlcpy(j->version, "g++ 12.2", sizeof(j->version));
+    moat_strlcpy(j->code_hash, "ab", sizeof(j->code_hash));
+    moat_strlcpy(j->output_hash, "cd", sizeof(j->output_hash));
+    j->nfiles = 2;
+    j->files = calloc(2, sizeof(*j->files));
+    assert_non_null(j->files);
+    j->files[0] = (struct job_file){.name = strdup("main.cpp"), .data = bytes("int\0main", 8), .len = 8};
+    j->files[1] = (struct job_file){.name = strdup("a.h"), .data = bytes("\xff\xfe", 2), .len = 2};
+    j->stdin_data = bytes("in\0put", 6);
+    j->stdin_len = 6;
+    j->nargs = 2;
+    j->args = calloc(2, sizeof(char *));
+    assert_non_null(j->args);
+    j->args[0] = strdup("-x");
+    j->args[1] = strdup("");
+    j->metadata_json = strdup("{\"k\":1}");
+    j->tags_json = strdup("[\"t\"]");
+    j->compile = (struct job_step){.verdict = JOB_VERDICT_OK, .wall_time_ms = 900, .cached = true,
+                                   .err = bytes("warn\n", 5), .err_len = 5};
+    j->run = (struct job_step){.verdict = JOB_VERDICT_INTERNAL_ERROR,
+                               .exit_code = -3,
+                               .signal = 9,
+                               .time_ms = 11,
+                               .wall_time_ms = 12,
+                               .memory_kb = 13,
+                               .out = bytes("o\0\xc3", 3),
+                               .out_len = 3,
+                               .err = bytes("e", 1),
+                               .err_len = 1,
+                               .out_truncated = true};
+    moat_strlcpy(j->run.message, "box \xe2 lost", sizeof(j->run.message));
+}
+
+static void assert_step_equal(const struct job_step *a, const struct job_step *b)
+{
+    assert_int_equal(a->verdict, b->verdict);
+    assert_int_equal(a->exit_code, b->exit_code);
+    assert_int_equal(a->signal, b->signal);
+    assert_int_equal(a->time_ms, b->time_ms);
+    assert_int_equal(a->wall_time_ms, b->wall_time_ms);
+    assert_int_equal(a->memory_kb, b->memory_kb);
+    assert_int_equal(a->out_len, b->out_len);
+    assert_int_equal(a->err_len, b->err_len);
+    if (a->out_len)
+        assert_memory_equal(a->out, b->out, a->out_len);
+    if (a->err_len)
+        assert_memory_equal(a->err, b->err, a->err_len);
+    assert_int_equal(a->out_truncated, b->out_truncated);
+    assert_int_equal(a->err_truncated, b->err_truncated);
+    assert_int_equal(a->cached, b->cached);
+    assert_string_equal(a->message, b->message);
+}
+
+static void assert_text_equal(const char *a, const char *b)
+{
+    if (!a || !b)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
+}
+
+static void assert_request_equal(const struct job *a, const struct job *b)
+{
+    assert_string_equal(a->id, b->id);
+    assert_int_equal(a->status, b->status);
+    assert_string_equal(a->language, b->language);
+    assert_string_equal(a->language_given, b->language_given);
+    assert_string_equal(a->version, b->version);
+    assert_int_equal(a->priority, b->priority);
+    assert_memory_equal(&a->limits, &b->limits, sizeof(a->limits));
+    assert_int_equal(a->nfiles, b->nfiles);
+    for (size_t i = 0; i < a->nfiles; i++) {
+        assert_text_equal(a->files[i].name, b->files[i].name);
+        assert_int_equal(a->files[i].len, b->files[i].len);
+        assert_memory_equal(a->files[i].data, b->files[i].data, a->files[i].len);
+    }
+    assert_int_equal(a->stdin_len, b->stdin_len);
+    assert_memory_equal(a->stdin_data, b->stdin_data, a->stdin_len);
+    assert_int_equal(a->nargs, b->nargs);
+    for (size_t i = 0; i < a->nargs; i++)
+        assert_string_equal(a->args[i], b->args[i]);
+    assert_text_equal(a->metadata_json, b->metadata_json);
+    assert_text_equal(a->tags_json, b->tags_json);
+    assert_int_equal(a->attempts, b->attempts);
+    assert_int_equal(a->created_ms, b->created_ms);
+    assert_int_equal(a->started_ms, b->started_ms);
+    assert_int_equal(a->finished_ms, b->finished_ms);
+    assert_string_equal(a->code_hash, b->code_hash);
+    assert_string_equal(a->output_hash, b->output_hash);
+}
+
+static void test_round_trip_with_result(void **state)
+{
+    (void)state;
+    struct job j, back = {0};
+    full_job(&j);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(job_wire_encode(&j, true, 1 << 20, &text, &len), 0);
+    assert_int_equal(strlen(text), len);
+    assert_int_equal(job_wire_decode(text, len, &back), 0);
+    assert_request_equal(&j, &back);
+    assert_true(back.compiled);
+    assert_step_equal(&j.compile, &back.compile);
+    assert_step_equal(&j.run, &back.run);
+    free(text);
+    job_release(&back);
+    job_release(&j);
+}
+
+static void test_round_trip_request_only(void **state)
+{
+    (void)state;
+    struct job j, back = {0};
+    full_job(&j);
+    j.nargs = 0; /* no args, no metadata: nulls and an empty array */
+    free(j.args[0]);
+    free(j.args[1]);
+    free(j.args);
+    j.args = NULL;
+    free(j.metadata_json);
+    j.metadata_json = NULL;
+    j.files[0].name = (free(j.files[0].name), NULL);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(job_wire_encode(&j, false, 1 << 20, &text, &len), 0);
+    assert_null(strstr(text, "\"run\""));
+    assert_int_equal(job_wire_decode(text, len, &back), 0);
+    assert_request_equal(&j, &back);
+    assert_null(back.files[0].name);
+    assert_null(back.metadata_json);
+    assert_false(back.compiled);
+    assert_int_equal(back.run.verdict, JOB_VERDICT_NONE);
+    assert_null(back.run.out);
+    free(text);
+    job_release(&back);
+    job_release(&j);
+}
+
+static void test_bound(void **state)
+{
+    (void)state;
+    struct job j;
+    full_job(&j);
+    char *text = NULL;
+    size_t len = 0;
+    /* the bytes alone (8 + 2 + 6 + outputs) pass 8 bytes: nothing built */
+    assert_int_equal(job_wire_encode(&j, true, 8, &text, &len), -E2BIG);
+    assert_null(text);
+    assert_null(job_wire_json(&j, true, 8));
+    /* the bytes fit, the JSON around them does not */
+    assert_int_equal(job_wire_encode(&j, false, 64, &text, &len), -E2BIG);
+    assert_null(text);
+    job_release(&j);
+}
+
+/* Each text: refused, *out as it was. */
+static void refuse(const char *text)
+{
+    struct job out = {.priority = 42};
+    assert_int_equal(job_wire_decode(text, strlen(text), &out), -EINVAL);
+    assert_int_equal(out.priority, 42);
+    assert_null(out.files);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    struct job j;
+    full_job(&j);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(job_wire_encode(&j, true, 1 << 20, &text, &len), 0);
+    job_release(&j);
+    refuse("");
+    refuse("[]");
+    refuse("{\"v\":1}");
+    /* one field at a time made wrong in a good text */
+    static const char *const swaps[][2] = {
+        {"\"v\":1", "\"v\":2"},
+        {"\"priority\":7", "\"priority\":11"},
+        {"\"status\":2", "\"status\":9"},
+        {"\"language\":\"cpp\"", "\"language\":\"this-name-is-longer-than-the-field-holds\""},
+        {"\"language\":\"cpp\"", "\"language\":\"c\\u0000p\""},
+        {"\"stdin\":\"aW4AcHV0\"", "\"stdin\":\"aW4AcHV0!\""},
+        {"\"limits\":[1,2,3,4,5,6,7,8]", "\"limits\":[1,2,3,4,5,6,7]"},
+        {"\"limits\":[1,2,3,4,5,6,7,8]", "\"limits\":[1,2,3,4,5,6,7,-8]"},
+        {"\"compiled\":true", "\"compiled\":1"},
+        {"\"signal\":9", "\"signal\":\"9\""},
+    };
+    for (size_t i = 0; i < sizeof(swaps) / sizeof(swaps[0]); i++) {
+        const char *at = strstr(text, swaps[i][0]);
+        assert_non_null(at);
+        size_t pre = (size_t)(at - text), old = strlen(swaps[i][0]), neu = strlen(swaps[i][1]);
+        char *bad = malloc(len - old + neu + 1);
+        assert_non_null(bad);
+        memcpy(bad, text, pre);
+        memcpy(bad + pre, swaps[i][1], neu);
+        memcpy(bad + pre + neu, at + old, len - pre - old + 1);
+        refuse(bad);
+        free(bad);
+    }
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_with_result),
+        cmocka_unit_test(test_round_trip_request_only),
+        cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
