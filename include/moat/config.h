@@ -77,7 +77,7 @@ struct moat_config {
     /* cluster (PostgreSQL, NATS JetStream) */
     uint64_t store_connections; /* PostgreSQL connections of this node */
     uint64_t store_wait_ms;     /* a write waits this long for an unreachable database */
-    uint64_t inline_job_kb;  /* a job this small travels in messages and events */
+    uint64_t inline_job_kb;     /* a job this small travels in messages and events */
     uint64_t ack_wait_s;        /* a taker silent this long loses its job */
     uint64_t max_deliveries;    /* deliveries of one job before it fails */
     char stream[64];            /* the JetStream stream of jobs */

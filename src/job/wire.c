@@ -47,9 +47,9 @@ static bool put(json_t *o, const char *key, json_t *v)
 
 static json_t *limits_json(const struct moat_limits *l)
 {
-    return json_pack("[o,o,o,o,o,o,o,o]", u64(l->time_ms), u64(l->wall_time_ms),
-                     u64(l->memory_mb), u64(l->max_processes), u64(l->max_output_kb),
-                     u64(l->max_file_kb), u64(l->max_open_files), u64(l->stack_kb));
+    return json_pack("[o,o,o,o,o,o,o,o]", u64(l->time_ms), u64(l->wall_time_ms), u64(l->memory_mb),
+                     u64(l->max_processes), u64(l->max_output_kb), u64(l->max_file_kb),
+                     u64(l->max_open_files), u64(l->stack_kb));
 }
 
 static json_t *files_json(const struct job *j)
@@ -247,7 +247,7 @@ static int args_from(json_t *a, struct job *j)
     j->nargs = n;
     for (size_t i = 0; i < n; i++) {
         int r = json_is_string(json_array_get(a, i)) ? untext(json_array_get(a, i), &j->args[i])
-                                                      : -EINVAL;
+                                                     : -EINVAL;
         if (r < 0)
             return r;
     }

@@ -208,6 +208,57 @@ def api_node_and_workers_in_network_namespaces(_):
                 s.stop()
 
 
+@case("nodes")
+def small_jobs_travel_with_their_messages(_):
+    """A job that fits cluster.inline_job_kb rides in its queue message and
+    its final event: the worker runs it without reading the store, and the
+    API node answers its waiter without reading it either. A bigger job (its
+    code, or its output) is read from the store on the way, and comes out
+    whole."""
+    with Engines() as eng:
+        api = node(eng, "serve", ["--no-exec"])
+        worker = node(eng, "worker", ["--workers", "2"])
+        with owned(api, worker):
+            api.start()
+            worker.start()
+
+            def reads(srv):
+                return metric_sum(srv.metrics()[0], "moat_store_read_seconds_count", op="get")
+
+            api_reads, worker_reads = reads(api), reads(worker)
+            copies = metric_sum(worker.metrics()[0], "moat_job_copies_total")
+            for i in range(5):
+                r = api.post("/v1/jobs", {"wait": True, "language": "python",
+                                                    "code": f"print('small-{i}')"})
+                check(r.status == 200 and r.json()["output"] == f"small-{i}\n",
+                      "a small sync job answered", r)
+            check(metric_sum(worker.metrics()[0], "moat_job_copies_total") == copies + 5,
+                  "the worker ran each small job from its message's copy")
+            check(reads(worker) == worker_reads, "without reading it from the store",
+                  (worker_reads, reads(worker)))
+            check(reads(api) == api_reads, "and the API node answered from the final event",
+                  (api_reads, reads(api)))
+
+            # 100 KB of code (base64: 133 KB) is past the 64 KB default
+            big = "# " + "x" * 100000 + "\nprint('big code')\n"
+            r = api.post("/v1/jobs", {"wait": True, "language": "python", "code": big})
+            check(r.status == 200 and r.json()["output"] == "big code\n",
+                  "a job too big for its message ran from the store", r)
+            check(metric_sum(worker.metrics()[0], "moat_job_copies_total") == copies + 5,
+                  "no copy was used for it")
+            check(reads(worker) > worker_reads, "the worker read it")
+            r = api.post("/v1/jobs", {"wait": True, "language": "python",
+                                                "code": "print('y' * 60000)"})
+            check(r.status == 200 and r.json()["status"] == "completed",
+                  "a job with a big output answered its waiter", r)
+            check(reads(api) > api_reads, "read from the store by the API node")
+            j = api.get(f"/v1/jobs/{r.json()['jobId']}/output")
+            check(j.status == 200 and j.body == b"y" * 60000 + b"\n",
+                  "its output whole", (j.status, len(j.body)))
+            api.stop()
+            worker.stop()
+
+
 @case("cancel")
 def cancel_reaches_running_and_queued_jobs(_):
     with Engines() as eng:

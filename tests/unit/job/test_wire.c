@@ -39,7 +39,8 @@ static void full_job(struct job *j)
     j->nfiles = 2;
     j->files = calloc(2, sizeof(*j->files));
     assert_non_null(j->files);
-    j->files[0] = (struct job_file){.name = strdup("main.cpp"), .data = bytes("int\0main", 8), .len = 8};
+    j->files[0] =
+        (struct job_file){.name = strdup("main.cpp"), .data = bytes("int\0main", 8), .len = 8};
     j->files[1] = (struct job_file){.name = strdup("a.h"), .data = bytes("\xff\xfe", 2), .len = 2};
     j->stdin_data = bytes("in\0put", 6);
     j->stdin_len = 6;
@@ -50,8 +51,11 @@ static void full_job(struct job *j)
     j->args[1] = strdup("");
     j->metadata_json = strdup("{\"k\":1}");
     j->tags_json = strdup("[\"t\"]");
-    j->compile = (struct job_step){.verdict = JOB_VERDICT_OK, .wall_time_ms = 900, .cached = true,
-                                   .err = bytes("warn\n", 5), .err_len = 5};
+    j->compile = (struct job_step){.verdict = JOB_VERDICT_OK,
+                                   .wall_time_ms = 900,
+                                   .cached = true,
+                                   .err = bytes("warn\n", 5),
+                                   .err_len = 5};
     j->run = (struct job_step){.verdict = JOB_VERDICT_INTERNAL_ERROR,
                                .exit_code = -3,
                                .signal = 9,

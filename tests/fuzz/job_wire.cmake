@@ -1,0 +1,1 @@
+moat_fuzz_target(job_wire DEPS job config util LIBS ${LIB_JANSSON})
