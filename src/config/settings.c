@@ -268,7 +268,7 @@ const struct config_setting config_settings[] = {
      .description = "a write waits this long for an unreachable PostgreSQL before it fails "
                     "(a submission then gets 503), ms"},
     {KEY(cluster, inline_job_kb), .env = "MOAT_INLINE_JOB", .flag = "inline-job",
-     U64(inline_job_kb), .min = 0, .max = 768, .def = 64, .scope = SERVE,
+     U64(inline_job_kb), .min = 0, .max = 768, .def = 16, .scope = SERVE,
      .description = "a job this small (its bytes in base64) travels in its queue message and "
                     "final event, not read back from the store (0: never), KiB"},
     {KEY(cluster, ack_wait_s), .env = "MOAT_ACK_WAIT", .flag = "ack-wait", U64(ack_wait_s),

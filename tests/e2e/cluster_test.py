@@ -239,7 +239,7 @@ def small_jobs_travel_with_their_messages(_):
             check(reads(api) == api_reads, "and the API node answered from the final event",
                   (api_reads, reads(api)))
 
-            # 100 KB of code (base64: 133 KB) is past the 64 KB default
+            # 100 KB of code (base64: 133 KB) is past the 16 KB default
             big = "# " + "x" * 100000 + "\nprint('big code')\n"
             r = api.post("/v1/jobs", {"wait": True, "language": "python", "code": big})
             check(r.status == 200 and r.json()["output"] == "big code\n",
