@@ -320,6 +320,47 @@ def worker_killed_its_jobs_finish_on_another(_):
             api.stop()
 
 
+@case("worker_kill")
+def job_that_its_workers_never_finish_is_failed(_):
+    """A job whose worker dies each time it runs it is delivered again, and
+    once past cluster.max_deliveries it is failed, saying why, instead of
+    taking worker after worker down for ever."""
+    with Engines() as eng:
+        flags = ["--workers", "1", "--ack-wait", "2", "--max-deliveries", "2"]
+        api = node(eng, "serve", ["--no-exec"])
+        ws = [node(eng, "worker", flags, label=f"worker-{c}") for c in "abc"]
+        with owned(api, *ws):
+            api.start()
+            nc = NatsClient(eng.nats.url)
+            try:
+                ev = nc.subscribe(EVENTS)
+                r = api.post("/v1/jobs", {"language": "bash", "code": "sleep 60"})
+                check(r.status == 202, "accepted", r)
+                jid = r.json()["jobId"]
+                for k, w in enumerate(ws[:2]):
+                    w.start()
+                    wait_for(f"{w.label} runs delivery {k + 1}", lambda w=w: busy(w) == 1 and
+                             eng.sql(f"SELECT attempts FROM jobs WHERE id = '{jid}'")[0][0]
+                             == k + 1, 60)
+                    w.kill9()
+                ws[2].start()
+                j = api.wait_final(jid, timeout=60)
+                check(j["status"] == "failed" and "delivered 3 times" in
+                      (j.get("error") or j["run"].get("message") or ""),
+                      "failed after two deliveries, saying why", j)
+                check(j["attempts"] == 3, "its third delivery failed it, counted", j)
+                _, _, _, data = nc.next(ev, 30)
+                e = json.loads(data)
+                check(e["jobId"] == jid and e["status"] == "failed",
+                      "the final event says failed", e)
+                check(metric_sum(ws[2].metrics()[0], "moat_jobs_total", status="failed") == 1,
+                      "the third worker failed it without running it", ws[2].metrics()[0])
+                ws[2].stop()
+            finally:
+                nc.close()
+            api.stop()
+
+
 @case("worker_stall")
 def stalled_worker_late_result_refused(_):
     with Engines() as eng:
