@@ -12,10 +12,12 @@ Groups (one ctest test each; every group's cases start their own nodes):
   nodes        an API node and two workers in network namespaces joined to
                the host by veth pairs; HTTP across nodes, the seed 004 NATS
                subjects through the tests' own NATS client, the native
-               submit subject, final events
+               submit subject, final events; small jobs ride in their
+               messages and events, big ones are read from the store
   cancel       DELETE on an API node stops a job running on a worker; a queued
                job cancelled never runs
-  worker_kill  kill -9 of a worker while it runs jobs: another finishes them
+  worker_kill  kill -9 of a worker while it runs jobs: another finishes them;
+               a job whose workers all die is failed after max_deliveries
   worker_stall a worker frozen (SIGSTOP) past the ack deadline: another runs
                the job; resumed, its late result is refused. A live worker
                keeps a job longer than the ack deadline (in-progress acks)
