@@ -89,6 +89,36 @@ json_t *job_step_to_json(const struct job_step *s, bool is_compile);
  * JSON_PRESERVE_ORDER or JSON_SORT_KEYS: the order above is the wire order. */
 #define JOB_JSON_DUMP_FLAGS JSON_COMPACT
 
+/* ---- judging an output (judge.c) ---- */
+
+/* How a run's stdout is compared with the expected output: exact bytes;
+ * trim (Judge0's rule: each line and then the whole text right-trimmed);
+ * tokens (the same whitespace-separated tokens); float (tokens, numbers
+ * within a tolerance). */
+enum job_compare {
+    JOB_COMPARE_EXACT,
+    JOB_COMPARE_TRIM,
+    JOB_COMPARE_TOKENS,
+    JOB_COMPARE_FLOAT,
+    JOB_COMPARE_MAX_,
+};
+/* "exact", "trim", "tokens", "float"; NULL out of range. */
+const char *job_compare_name(enum job_compare c);
+/* -EINVAL when unknown or NULL; *out written only on success. */
+int job_compare_parse(const char *name, enum job_compare *out);
+
+struct job_compare_opts {
+    enum job_compare mode;
+    /* float: two numbers match when |got - want| <= abs_tol or
+     * <= rel_tol * |want| (both >= 0) */
+    double abs_tol, rel_tol;
+};
+
+/* Whether got matches want under o. Any bytes (NULL only with length 0);
+ * linear time, no allocation. */
+bool job_output_matches(const char *got, size_t got_len, const char *want, size_t want_len,
+                        const struct job_compare_opts *o);
+
 /* ---- the job: what was asked, where it is, what came of it ---- */
 
 #include "moat/config.h"
