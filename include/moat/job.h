@@ -21,6 +21,7 @@ enum job_verdict {
     JOB_VERDICT_COMPILE_ERROR,
     JOB_VERDICT_INTERNAL_ERROR,
     JOB_VERDICT_CANCELLED,
+    JOB_VERDICT_WRONG_ANSWER, /* ran to its end, its output not the one expected */
     JOB_VERDICT_MAX_,
 };
 
@@ -171,6 +172,10 @@ struct job {
     size_t stdin_len;
     char **args;
     size_t nargs;
+    bool judged;                /* the run's stdout is compared with expected */
+    char *expected;             /* its expected stdout (bytes); NULL when not read */
+    size_t expected_len;
+    struct job_compare_opts compare; /* how stdout is judged against expected */
     char *metadata_json;        /* compact JSON object text; NULL = {} */
     char *tags_json;            /* compact JSON array text; NULL = [] */
     uint32_t attempts;          /* runs started (a crash mid-run counts one) */
@@ -190,7 +195,8 @@ struct job {
 void job_release(struct job *j);
 
 /* A deep copy of what was asked (id, status, language, limits, files,
- * stdin, args, metadata, tags, times, hashes, attempts); the result steps
+ * stdin, args, expected output and its comparison, metadata, tags, times,
+ * hashes, attempts); the result steps
  * are not copied. *dst is overwritten (release it first); on failure it is
  * left empty. -ENOMEM. */
 int job_copy_request(struct job *dst, const struct job *src);

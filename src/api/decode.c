@@ -425,6 +425,66 @@ static int take_tags(struct dec *d, const json_t *v)
     return d->job.tags_json ? 0 : no_memory(d);
 }
 
+/* null is "not given" for every field, as JavaScript clients send it. */
+static const json_t *field(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+/* The float comparison's default tolerances: 1e-6, absolute or relative,
+ * as most judges' checkers for real numbers. */
+#define TOLERANCE_DEFAULT 1e-6
+
+static int take_tolerance(struct dec *d, const char *name, const json_t *v, double *out)
+{
+    if (!json_is_number(v))
+        return BAD(d, name, "%s must be a number", name);
+    double t = json_number_value(v);
+    if (!(t >= 0 && t <= 1))
+        return FAIL(d, 400, "out_of_range", name, "%s must be between 0 and 1", name);
+    *out = t;
+    return 0;
+}
+
+/* expectedOutput and how the run's stdout is compared with it. */
+static int take_judge(struct dec *d, const json_t *obj)
+{
+    const json_t *want = field(obj, "expectedOutput"), *mode = field(obj, "compare"),
+                 *abs_tol = field(obj, "absTolerance"), *rel_tol = field(obj, "relTolerance");
+    if (!want) {
+        const char *orphan = mode ? "compare" : abs_tol ? "absTolerance" : "relTolerance";
+        if (mode || abs_tol || rel_tol)
+            return BAD(d, orphan, "%s needs expectedOutput", orphan);
+        return 0;
+    }
+    const char *s;
+    size_t len;
+    int r = get_string(d, "expectedOutput", want, true, &s, &len);
+    if (r < 0)
+        return r;
+    if (len > kib(d->job.limits.max_output_kb))
+        return FAIL(d, 400, "out_of_range", "expectedOutput",
+                    "expectedOutput is longer than the %" PRIu64
+                    " KiB of output the run may print (maxOutputKb)",
+                    d->job.limits.max_output_kb);
+    struct job_compare_opts c = {
+        .mode = JOB_COMPARE_TRIM, .abs_tol = TOLERANCE_DEFAULT, .rel_tol = TOLERANCE_DEFAULT};
+    if (mode && (!json_is_string(mode) || job_compare_parse(json_string_value(mode), &c.mode) < 0))
+        return BAD(d, "compare", "compare must be one of exact, trim, tokens, float");
+    if (abs_tol && (r = take_tolerance(d, "absTolerance", abs_tol, &c.abs_tol)) < 0)
+        return r;
+    if (rel_tol && (r = take_tolerance(d, "relTolerance", rel_tol, &c.rel_tol)) < 0)
+        return r;
+    d->job.expected = moat_memdup0(s, len);
+    if (!d->job.expected)
+        return no_memory(d);
+    d->job.expected_len = len;
+    d->job.judged = true;
+    d->job.compare = c;
+    return 0;
+}
+
 static int take_wait(struct dec *d, const json_t *v)
 {
     if (!json_is_boolean(v))
@@ -439,6 +499,7 @@ static const char *const native_keys[] = {
     "language",  "version",      "code",          "files",    "stdin",        "args",
     "priority",  "timeoutMs",    "wallTimeoutMs", "memoryMb", "maxProcesses", "maxOutputKb",
     "maxFileKb", "maxOpenFiles", "stackKb",       "metadata", "tags",         "wait",
+    "expectedOutput", "compare", "absTolerance", "relTolerance",
 };
 static const char *const seed000_keys[] = {"code", "executionEngine", "tags"};
 /* Seed 004's NATS requests: compiler requests run with the defaults;
@@ -446,13 +507,6 @@ static const char *const seed000_keys[] = {"code", "executionEngine", "tags"};
 static const char *const seed004_keys[] = {"language", "code", "input"};
 static const char *const seed004_problem_keys[] = {"language",  "code",          "input",
                                                    "timeoutMs", "wallTimeoutMs", "memoryMb"};
-
-/* null is "not given" for every field, as JavaScript clients send it. */
-static const json_t *field(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    return v && !json_is_null(v) ? v : NULL;
-}
 
 static int decode_language(struct dec *d, const json_t *obj)
 {
@@ -494,6 +548,8 @@ static int decode_native(struct dec *d, const json_t *obj)
             r = take_limit(d, i, v);
     if (r >= 0)
         r = check_limits(d);
+    if (r >= 0)
+        r = take_judge(d, obj);
     if (r >= 0 && (v = field(obj, "metadata")))
         r = take_metadata(d, v);
     if (r >= 0 && (v = field(obj, "tags")))

@@ -156,7 +156,11 @@ json_t *api_job_json(const struct job *j)
               put(o, "startedAt", time_or_null(j->started_ms)) &&
               put(o, "finishedAt", time_or_null(j->finished_ms)) &&
               put(o, "codeHash", TEXT_OR_NULL(j->code_hash)) &&
-              put(o, "outputHash", TEXT_OR_NULL(j->output_hash));
+              put(o, "outputHash", TEXT_OR_NULL(j->output_hash)) &&
+              /* how the output is judged (expectedOutput), or null */
+              put(o, "compare",
+                  j->judged ? json_string_nocheck(job_compare_name(j->compare.mode))
+                              : json_null());
     if (ok && job_status_final(j->status))
         ok = put_result(o, j);
     if (!ok) {

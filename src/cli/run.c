@@ -105,6 +105,7 @@ static int exit_code_of(const struct exec_outcome *o)
     case JOB_VERDICT_RUNTIME_ERROR:
     case JOB_VERDICT_MEMORY_LIMIT:
     case JOB_VERDICT_OUTPUT_LIMIT:
+    case JOB_VERDICT_WRONG_ANSWER:
         break;
     }
     return o->run.exit_code;

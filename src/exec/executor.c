@@ -253,6 +253,16 @@ static void observe_steps(struct exec *ex, const struct exec_outcome *o)
     }
 }
 
+/* A run that ended well whose output is not the one expected is a wrong
+ * answer; any other verdict stands (a crash is not judged on its output). */
+static void judge(struct job *j)
+{
+    if (j->judged && j->run.verdict == JOB_VERDICT_OK &&
+        !job_output_matches(j->run.out, j->run.out_len, j->expected, j->expected_len,
+                            &j->compare))
+        j->run.verdict = JOB_VERDICT_WRONG_ANSWER;
+}
+
 /* Moves the outcome into the job and records it by its verdict. */
 static void settle(struct exec *ex, struct exec_run *c, int r, struct exec_outcome *o,
                    const struct moat_err *err)
@@ -265,6 +275,7 @@ static void settle(struct exec *ex, struct exec_run *c, int r, struct exec_outco
     j->compile = o->compile;
     j->run = o->run;
     *o = (struct exec_outcome){0}; /* the steps' buffers are the job's now */
+    judge(j);
 
     if (j->run.verdict == JOB_VERDICT_CANCELLED) {
         exec_record_cancelled(ex, c);

@@ -28,6 +28,7 @@ static const char *const verdict_names[JOB_VERDICT_MAX_] = {
     [JOB_VERDICT_COMPILE_ERROR] = "compile_error",
     [JOB_VERDICT_INTERNAL_ERROR] = "internal_error",
     [JOB_VERDICT_CANCELLED] = "cancelled",
+    [JOB_VERDICT_WRONG_ANSWER] = "wrong_answer",
 };
 
 const char *job_verdict_name(enum job_verdict v)
@@ -190,6 +191,8 @@ const char *job_error_sentence(const struct job_step *s, char *buf, size_t bufsz
         return internal_error_sentence(s, buf, bufsz);
     case JOB_VERDICT_CANCELLED:
         return "Cancelled";
+    case JOB_VERDICT_WRONG_ANSWER:
+        return "Wrong Answer (the output is not the one expected)";
     case JOB_VERDICT_MAX_:
         break;
     }

@@ -60,6 +60,7 @@ void job_release(struct job *j)
             free(j->args[i]);
         free(j->args);
     }
+    free(j->expected);
     free(j->metadata_json);
     free(j->tags_json);
     job_step_release(&j->compile);
@@ -201,6 +202,7 @@ int job_copy_request(struct job *dst, const struct job *src)
     dst->stdin_data = NULL;
     dst->args = NULL;
     dst->metadata_json = dst->tags_json = NULL;
+    dst->expected = NULL;
     dst->compiled = false;
     dst->compile = (struct job_step){0};
     dst->run = (struct job_step){0};
@@ -225,8 +227,10 @@ int job_copy_request(struct job *dst, const struct job *src)
     dst->stdin_data = moat_memdup0(src->stdin_data, src->stdin_len);
     dst->metadata_json = text_dup(src->metadata_json);
     dst->tags_json = text_dup(src->tags_json);
+    if (src->expected)
+        dst->expected = moat_memdup0(src->expected, src->expected_len);
     if (!dst->stdin_data || (src->metadata_json && !dst->metadata_json) ||
-        (src->tags_json && !dst->tags_json))
+        (src->tags_json && !dst->tags_json) || (src->expected && !dst->expected))
         goto fail;
     return 0;
 fail:

@@ -52,6 +52,17 @@ static json_t *limits_json(const struct moat_limits *l)
                      u64(l->max_open_files), u64(l->stack_kb));
 }
 
+/* The expected output and its comparison, or null: not judged. */
+static json_t *judge_json(const struct job *j)
+{
+    if (!j->judged)
+        return json_null();
+    return json_pack("{s:o, s:i, s:f, s:f}", "expected",
+                     b64(j->expected ? j->expected : "", j->expected_len),
+                     "mode", (int)j->compare.mode, "abs", j->compare.abs_tol, "rel",
+                     j->compare.rel_tol);
+}
+
 static json_t *files_json(const struct job *j)
 {
     json_t *a = json_array();
@@ -101,7 +112,7 @@ static json_t *step_json(const struct job_step *s)
  * every byte field. Bounds the work spent on a job too big to send. */
 static size_t data_bytes(const struct job *j, bool with_result)
 {
-    size_t n = j->stdin_len;
+    size_t n = j->stdin_len + j->expected_len;
     for (size_t i = 0; i < j->nfiles; i++)
         n += j->files[i].len;
     if (with_result)
@@ -122,6 +133,7 @@ json_t *job_wire_json(const struct job *j, bool with_result, size_t max)
               put(o, "priority", json_integer(j->priority)) &&
               put(o, "limits", limits_json(&j->limits)) && put(o, "files", files_json(j)) &&
               put(o, "stdin", b64(j->stdin_data, j->stdin_len)) && put(o, "args", args_json(j)) &&
+              put(o, "judge", judge_json(j)) &&
               put(o, "metadata", text(j->metadata_json)) && put(o, "tags", text(j->tags_json)) &&
               put(o, "attempts", json_integer(j->attempts)) &&
               put(o, "created", json_integer(j->created_ms)) &&
@@ -254,6 +266,24 @@ static int args_from(json_t *a, struct job *j)
     return 0;
 }
 
+static int judge_from(json_t *o, struct job *j)
+{
+    if (json_is_null(o))
+        return 0;
+    json_int_t mode = 0;
+    json_t *abs_tol = json_object_get(o, "abs"), *rel_tol = json_object_get(o, "rel");
+    if (!json_is_object(o) ||
+        int_in(json_object_get(o, "mode"), 0, JOB_COMPARE_MAX_ - 1, &mode) < 0 ||
+        !json_is_number(abs_tol) || !json_is_number(rel_tol) || json_number_value(abs_tol) < 0 ||
+        json_number_value(rel_tol) < 0)
+        return -EINVAL;
+    j->judged = true;
+    j->compare = (struct job_compare_opts){.mode = (enum job_compare)mode,
+                                           .abs_tol = json_number_value(abs_tol),
+                                           .rel_tol = json_number_value(rel_tol)};
+    return unb64(json_object_get(o, "expected"), &j->expected, &j->expected_len);
+}
+
 static int step_from(json_t *o, struct job_step *s)
 {
     json_int_t verdict = 0, exit_code = 0, sig = 0, t = 0, wall = 0, mem = 0;
@@ -317,6 +347,8 @@ static int decode_into(json_t *o, struct job *j)
         r = unb64(json_object_get(o, "stdin"), &j->stdin_data, &j->stdin_len);
     if (r == 0)
         r = args_from(json_object_get(o, "args"), j);
+    if (r == 0)
+        r = judge_from(json_object_get(o, "judge"), j);
     if (r == 0)
         r = untext(json_object_get(o, "metadata"), &j->metadata_json);
     if (r == 0)

@@ -167,6 +167,8 @@ uint64_t pg_deadline(unsigned ms);
  * 4 or 8 bytes), a boolean, or text copied into out (truncated). NULL is 0,
  * false, "". */
 int64_t pg_int(const PGresult *r, int row, int col);
+/* A float8 column read in binary; 0 for NULL. */
+double pg_double(const PGresult *r, int row, int col);
 bool pg_bool(const PGresult *r, int row, int col);
 void pg_text(const PGresult *r, int row, int col, char *out, size_t size);
 
@@ -276,6 +278,7 @@ bool pg_ready(struct store *st);
  * (code.bin and output.log are JOB_CODE_KEY_FMT and JOB_OUTPUT_KEY_FMT). */
 #define PG_BLOB_CODE "code.bin"
 #define PG_BLOB_STDIN "stdin.bin"
+#define PG_BLOB_EXPECTED "expected.bin"
 #define PG_BLOB_STDOUT "output.log"
 #define PG_BLOB_STDERR "stderr.log"
 #define PG_BLOB_COMPILE_STDOUT "compile-stdout.log"

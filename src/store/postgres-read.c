@@ -37,7 +37,9 @@ static const char get_sql[] =
     PG_BLOB_OF("$3::boolean", PG_BLOB_STDOUT) ", "
     PG_BLOB_OF("$3::boolean", PG_BLOB_STDERR) ", "
     PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_STDOUT) ", "
-    PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_STDERR)
+    PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_STDERR) ", "
+    "compare, abs_tol, rel_tol, expected_len, "
+    PG_BLOB_OF("$2::boolean AND compare IS NOT NULL AND expected_len > 0", PG_BLOB_EXPECTED)
     " FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid";
 /* clang-format on */
 
@@ -71,6 +73,11 @@ enum {
     COL_STDERR,
     COL_COMPILE_STDOUT,
     COL_COMPILE_STDERR,
+    COL_COMPARE,
+    COL_ABS_TOL,
+    COL_REL_TOL,
+    COL_EXPECTED_LEN,
+    COL_EXPECTED,
 };
 
 static const char blob_sql[] = "SELECT data FROM " PG_SCHEMA ".blobs WHERE key = $1";
@@ -278,6 +285,16 @@ static int row_to_job(const PGresult *res, struct job *j, bool *single, size_t *
     if (col_step(res, COL_COMPILE_STEP, &j->compile) < 0 ||
         col_step(res, COL_RUN_STEP, &j->run) < 0)
         return -EIO;
+    if (!PQgetisnull(res, 0, COL_COMPARE)) {
+        char compare[16];
+        pg_text(res, 0, COL_COMPARE, compare, sizeof(compare));
+        if (job_compare_parse(compare, &j->compare.mode) < 0)
+            return -EIO;
+        j->judged = true;
+        j->compare.abs_tol = pg_double(res, 0, COL_ABS_TOL);
+        j->compare.rel_tol = pg_double(res, 0, COL_REL_TOL);
+        j->expected_len = (size_t)pg_int(res, 0, COL_EXPECTED_LEN); /* read with the code */
+    }
     return 0;
 }
 
@@ -294,11 +311,24 @@ static int take_code(const PGresult *res, struct job *j, bool single, size_t nfi
         return e;
     size_t want = j->stdin_len;
     j->stdin_len = 0;
-    if (want == 0)
+    if (want) {
+        e = col_blob(res, COL_STDIN, &j->stdin_data, &j->stdin_len);
+        if (e == 0 && j->stdin_len != want)
+            return moat_err_set(err, -EIO, "job %s has a malformed stdin blob", j->id);
+        if (e < 0)
+            return e;
+    }
+    want = j->expected_len;
+    j->expected_len = 0;
+    if (!j->judged)
         return 0;
-    e = col_blob(res, COL_STDIN, &j->stdin_data, &j->stdin_len);
-    if (e == 0 && j->stdin_len != want)
-        return moat_err_set(err, -EIO, "job %s has a malformed stdin blob", j->id);
+    if (want == 0) {
+        j->expected = strdup(""); /* judged against no output at all */
+        return j->expected ? 0 : -ENOMEM;
+    }
+    e = col_blob(res, COL_EXPECTED, &j->expected, &j->expected_len);
+    if (e == 0 && j->expected_len != want)
+        return moat_err_set(err, -EIO, "job %s has a malformed expected output blob", j->id);
     return e;
 }
 
@@ -336,7 +366,7 @@ int pg_get(struct store *st, const char *id, unsigned what, struct job *out, str
     if (e == 0 && (what & STORE_GET_CODE))
         e = take_code(res, &j, single, nfiles, err);
     else
-        j.stdin_len = 0; /* stdin_data stays NULL: say so */
+        j.stdin_len = j.expected_len = 0; /* stdin_data, expected stay NULL: say so */
     if (e == 0 && (what & STORE_GET_OUTPUT))
         e = take_outputs(res, &j);
     PQclear(res);

@@ -81,6 +81,13 @@ static const char *const migrations[] = {
      * whose connection broke at COMMIT learns the outcome */
     "CREATE TABLE " PG_SCHEMA ".write_log (writer bigint PRIMARY KEY,"
     " token bigint NOT NULL, at_ms bigint NOT NULL);",
+    /* 2: judging the run's output: how (NULL: not judged); the expected
+     * output is the blob expected.bin */
+    "ALTER TABLE " PG_SCHEMA ".jobs ADD COLUMN compare text CHECK (compare IN"
+    " ('exact', 'trim', 'tokens', 'float')),"
+    " ADD COLUMN abs_tol double precision NOT NULL DEFAULT 0,"
+    " ADD COLUMN rel_tol double precision NOT NULL DEFAULT 0,"
+    " ADD COLUMN expected_len bigint NOT NULL DEFAULT 0;",
 };
 /* clang-format on */
 

@@ -32,7 +32,7 @@ static const char *const wnames[WS_MAX_] = {
 
 static const char *const wsql[WS_MAX_] = {
     /* Every insert of a batch in one statement: one array per column
-     * ($1..$23), the batch's token $24. A row whose id exists is skipped
+     * ($1..$28), the batch's token $29. A row whose id exists is skipped
      * (no id back: -EEXIST). The blobs are inserted without looking at
      * which rows were (joining the inserted ids costs as much as the rest
      * of the statement): a blob already under its key stays as it is, so
@@ -43,23 +43,28 @@ static const char *const wsql[WS_MAX_] = {
         "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
         " $5::int4[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],"
         " $12::int8[], $13::int8[], $14::int8[], $15::bool[], $16::int8[], $17::text[],"
-        " $18::text[], $19::text[], $20::int8[], $21::text[], $22::bytea[], $23::bytea[])"
+        " $18::text[], $19::text[], $20::int8[], $21::text[], $22::bytea[], $23::bytea[],"
+        " $24::text[], $25::float8[], $26::float8[], $27::int8[], $28::bytea[])"
         " AS v (id, language, language_given, version, priority, time_ms, wall_time_ms,"
         " memory_mb, max_processes, max_output_kb, max_file_kb, max_open_files, stack_kb,"
         " nfiles, code_single, stdin_len, args_json, metadata_json, tags_json, created_ms,"
-        " code_hash, code, stdin)),"
+        " code_hash, code, stdin, compare, abs_tol, rel_tol, expected_len, expected)),"
         " j AS (INSERT INTO " PG_SCHEMA ".jobs (id, status, language, language_given, version,"
         " priority, time_ms, wall_time_ms, memory_mb, max_processes, max_output_kb, max_file_kb,"
         " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json, metadata_json,"
-        " tags_json, created_ms, code_hash, write_token) SELECT id::uuid, 'queued', language,"
+        " tags_json, created_ms, code_hash, compare, abs_tol, rel_tol, expected_len,"
+        " write_token) SELECT id::uuid, 'queued', language,"
         " language_given, version, priority, time_ms, wall_time_ms, memory_mb, max_processes,"
         " max_output_kb, max_file_kb, max_open_files, stack_kb, nfiles, code_single, stdin_len,"
-        " args_json, metadata_json, tags_json, created_ms, code_hash, $24 FROM v"
+        " args_json, metadata_json, tags_json, created_ms, code_hash, compare, abs_tol, rel_tol,"
+        " expected_len, $29 FROM v"
         " ON CONFLICT (id) DO NOTHING RETURNING id),"
         " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data)"
         " SELECT 'jobs/' || v.id || '/" PG_BLOB_CODE "', v.code FROM v"
         " UNION ALL SELECT 'jobs/' || v.id || '/" PG_BLOB_STDIN "', v.stdin FROM v"
-        " WHERE v.stdin IS NOT NULL ON CONFLICT (key) DO NOTHING)"
+        " WHERE v.stdin IS NOT NULL"
+        " UNION ALL SELECT 'jobs/' || v.id || '/" PG_BLOB_EXPECTED "', v.expected FROM v"
+        " WHERE v.expected IS NOT NULL ON CONFLICT (key) DO NOTHING)"
         " SELECT id::text FROM j ORDER BY id",
     [WS_LOCK] = "SELECT status, attempts FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid"
                 " FOR UPDATE",
@@ -185,6 +190,7 @@ int pg_nstatements(const struct pg_wreq *r)
 #define OID_INT8 20u
 #define OID_INT4 23u
 #define OID_TEXT 25u
+#define OID_FLOAT8 701u
 
 /* One array parameter in PostgreSQL's binary array format: ndim, has
  * nulls, element type, then (size, lower bound) per dimension, then each
@@ -268,6 +274,14 @@ static void el_i32(struct pg_array *a, int32_t v)
     a->count++;
 }
 
+/* float8's binary form: the IEEE 754 bits, big-endian. */
+static void el_f64(struct pg_array *a, double v)
+{
+    uint64_t bits = 0;
+    memcpy(&bits, &v, sizeof(bits));
+    el_i64(a, bits);
+}
+
 static void el_bool(struct pg_array *a, bool v)
 {
     put_u32(a, 1);
@@ -286,12 +300,13 @@ static void array_finish(struct pg_array *a, uint32_t oid)
             a->buf[i * 4 + k] = (char)(h[i] >> (24 - 8 * k));
 }
 
-enum { INS_COLUMNS = 23 };
+enum { INS_COLUMNS = 28 };
 
 static const uint32_t ins_oids[INS_COLUMNS] = {
-    OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT4, OID_INT8,  OID_INT8,  OID_INT8,
-    OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_INT8, OID_INT8,  OID_BOOL,  OID_INT8,
-    OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT, OID_BYTEA, OID_BYTEA,
+    OID_TEXT, OID_TEXT,   OID_TEXT,   OID_TEXT,   OID_INT4, OID_INT8,  OID_INT8,
+    OID_INT8, OID_INT8,   OID_INT8,   OID_INT8,   OID_INT8, OID_INT8,  OID_INT8,
+    OID_BOOL, OID_INT8,   OID_TEXT,   OID_TEXT,   OID_TEXT, OID_INT8,  OID_TEXT,
+    OID_BYTEA, OID_BYTEA, OID_TEXT,   OID_FLOAT8, OID_FLOAT8, OID_INT8, OID_BYTEA,
 };
 
 static void insert_row(struct pg_array *a, const struct pg_wreq *r)
@@ -320,6 +335,14 @@ static void insert_row(struct pg_array *a, const struct pg_wreq *r)
         el_bytes(&a[22], j->stdin_data, j->stdin_len);
     else
         el_null(&a[22]);
+    el_text(&a[23], j->judged ? job_compare_name(j->compare.mode) : NULL);
+    el_f64(&a[24], j->judged ? j->compare.abs_tol : 0);
+    el_f64(&a[25], j->judged ? j->compare.rel_tol : 0);
+    el_i64(&a[26], j->judged ? j->expected_len : 0);
+    if (j->judged && j->expected_len)
+        el_bytes(&a[27], j->expected, j->expected_len);
+    else
+        el_null(&a[27]);
 }
 
 int pg_send_inserts(PGconn *c, struct pg_wreq *const *r, size_t n, uint64_t token)

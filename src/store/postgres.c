@@ -383,6 +383,16 @@ int64_t pg_int(const PGresult *r, int row, int col)
     return (int64_t)v;
 }
 
+double pg_double(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8)
+        return 0;
+    uint64_t bits = (uint64_t)pg_int(r, row, col);
+    double d = 0;
+    memcpy(&d, &bits, sizeof(d));
+    return d;
+}
+
 bool pg_bool(const PGresult *r, int row, int col)
 {
     return !PQgetisnull(r, row, col) && PQgetlength(r, row, col) == 1 &&

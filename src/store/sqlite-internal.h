@@ -158,6 +158,7 @@ bool sq_ready(struct store *st);
  * are JOB_CODE_KEY_FMT and JOB_OUTPUT_KEY_FMT of job.h). */
 #define SQ_BLOB_CODE "code.bin"
 #define SQ_BLOB_STDIN "stdin.bin"
+#define SQ_BLOB_EXPECTED "expected.bin"
 #define SQ_BLOB_STDOUT "output.log"
 #define SQ_BLOB_STDERR "stderr.log"
 #define SQ_BLOB_COMPILE_STDOUT "compile-stdout.log"

@@ -20,7 +20,7 @@ static const char *const rsql[SQR_MAX_] = {
                      " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json,"
                      " metadata_json, tags_json, attempts, created_ms, started_ms, finished_ms,"
                      " code_hash, output_hash, compiled, " SQ_STEP_SELECT("c_") ", " SQ_STEP_SELECT(
-                         "r_") " FROM jobs WHERE id = ?1"),
+                         "r_") ", compare, abs_tol, rel_tol, expected_len FROM jobs WHERE id = ?1"),
     [SQR_GET_BLOB] = "SELECT data FROM blobs WHERE key = ?1",
     [SQR_PENDING] = "SELECT id, priority, status, attempts, created_ms, started_ms FROM jobs"
                     " WHERE status IN ('queued', 'running') ORDER BY created_ms, id",
@@ -50,6 +50,10 @@ enum {
     COL_COMPILED,
     COL_COMPILE_STEP,
     COL_RUN_STEP = COL_COMPILE_STEP + SQ_STEP_NCOLS,
+    COL_COMPARE = COL_RUN_STEP + SQ_STEP_NCOLS,
+    COL_ABS_TOL,
+    COL_REL_TOL,
+    COL_EXPECTED_LEN,
 };
 
 /* ---- the pool ---- */
@@ -261,6 +265,15 @@ static int row_to_job(sqlite3_stmt *st, struct job *j, bool *single, size_t *nfi
     j->compiled = sqlite3_column_int(st, COL_COMPILED) != 0;
     if (col_step(st, COL_COMPILE_STEP, &j->compile) < 0 || col_step(st, COL_RUN_STEP, &j->run) < 0)
         return -EIO;
+    const char *compare = (const char *)sqlite3_column_text(st, COL_COMPARE);
+    if (compare) {
+        if (job_compare_parse(compare, &j->compare.mode) < 0)
+            return -EIO;
+        j->judged = true;
+        j->compare.abs_tol = sqlite3_column_double(st, COL_ABS_TOL);
+        j->compare.rel_tol = sqlite3_column_double(st, COL_REL_TOL);
+        j->expected_len = (size_t)col_u64(st, COL_EXPECTED_LEN); /* read with the code */
+    }
     return 0;
 }
 
@@ -286,6 +299,23 @@ static int read_row(struct sq_reader *r, const char *id, struct job *j, bool *si
     return e;
 }
 
+/* A judged job's expected output (an empty one has no blob). */
+static int read_expected(struct sq_reader *r, struct job *j, struct moat_err *err)
+{
+    size_t want = j->expected_len;
+    j->expected_len = 0;
+    if (!j->judged)
+        return 0;
+    if (want == 0) {
+        j->expected = strdup("");
+        return j->expected ? 0 : -ENOMEM;
+    }
+    int e = read_blob(r, SQ_BLOB_EXPECTED, j->id, &j->expected, &j->expected_len, err);
+    if (e == -ENOENT || (e == 0 && j->expected_len != want))
+        return moat_err_set(err, -EIO, "job %s has a malformed expected output blob", j->id);
+    return e;
+}
+
 static int read_code(struct sq_reader *r, struct job *j, bool single, size_t nfiles,
                      struct moat_err *err)
 {
@@ -304,12 +334,14 @@ static int read_code(struct sq_reader *r, struct job *j, bool single, size_t nfi
         return e;
     size_t want = j->stdin_len;
     j->stdin_len = 0;
-    if (want == 0)
-        return 0;
-    e = read_blob(r, SQ_BLOB_STDIN, j->id, &j->stdin_data, &j->stdin_len, err);
-    if (e == -ENOENT || (e == 0 && j->stdin_len != want))
-        return moat_err_set(err, -EIO, "job %s has a malformed stdin blob", j->id);
-    return e;
+    if (want) {
+        e = read_blob(r, SQ_BLOB_STDIN, j->id, &j->stdin_data, &j->stdin_len, err);
+        if (e == -ENOENT || (e == 0 && j->stdin_len != want))
+            return moat_err_set(err, -EIO, "job %s has a malformed stdin blob", j->id);
+        if (e < 0)
+            return e;
+    }
+    return read_expected(r, j, err);
 }
 
 static int read_outputs(struct sq_reader *r, struct job *j, struct moat_err *err)
@@ -343,7 +375,7 @@ int sq_get(struct store *st, const char *id, unsigned what, struct job *out, str
     if (e == 0 && (what & STORE_GET_CODE))
         e = read_code(r, &j, single, nfiles, err);
     else
-        j.stdin_len = 0; /* stdin_data stays NULL: say so */
+        j.stdin_len = j.expected_len = 0; /* stdin_data, expected stay NULL: say so */
     if (e == 0 && (what & STORE_GET_OUTPUT))
         e = read_outputs(r, &j, err);
     read_end(r);

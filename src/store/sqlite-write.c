@@ -64,8 +64,9 @@ static const char *const wsql[SQW_MAX_] = {
         "INSERT INTO jobs (id, status, language, language_given, version, priority,"
         " time_ms, wall_time_ms, memory_mb, max_processes, max_output_kb, max_file_kb,"
         " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json,"
-        " metadata_json, tags_json, created_ms, code_hash) VALUES (?1, 'queued', ?2, ?3,"
-        " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+        " metadata_json, tags_json, created_ms, code_hash, compare, abs_tol, rel_tol,"
+        " expected_len) VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+        " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
     /* blobs of a job are written once; REPLACE only makes a retried
      * finish idempotent */
     [SQW_PUT_BLOB] = "INSERT OR REPLACE INTO blobs (key, data) VALUES (?1, ?2)",
@@ -212,12 +213,18 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
     bind_text(st, 19, j->tags_json);
     (void)sqlite3_bind_int64(st, 20, j->created_ms);
     bind_text(st, 21, r->hash);
+    bind_text(st, 22, j->judged ? job_compare_name(j->compare.mode) : NULL);
+    (void)sqlite3_bind_double(st, 23, j->judged ? j->compare.abs_tol : 0);
+    (void)sqlite3_bind_double(st, 24, j->judged ? j->compare.rel_tol : 0);
+    bind_u64(st, 25, j->judged ? j->expected_len : 0);
     int rc = step_once(st);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc); /* -EEXIST for a duplicate id: changes nothing */
     int e = put_blob(s, r, SQ_BLOB_CODE, j->id, r->ins.code, r->ins.code_len);
     if (e == 0 && j->stdin_len)
         e = put_blob(s, r, SQ_BLOB_STDIN, j->id, j->stdin_data, j->stdin_len);
+    if (e == 0 && j->judged && j->expected_len)
+        e = put_blob(s, r, SQ_BLOB_EXPECTED, j->id, j->expected, j->expected_len);
     return e;
 }
 

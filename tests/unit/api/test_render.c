@@ -23,7 +23,7 @@
 
 #define BASE_KEYS                                                                                  \
     "jobId,status,language,version,priority,attempts,tags,metadata,createdAt,startedAt,"           \
-    "finishedAt,codeHash,outputHash"
+    "finishedAt,codeHash,outputHash,compare"
 #define RESULT_KEYS                                                                                \
     ",verdict,exitCode,signal,error,timeMs,wallTimeMs,memoryKb,output,stderr,stdoutTruncated,"     \
     "stderrTruncated,stdoutOmitted,stderrOmitted,compile"
@@ -94,7 +94,7 @@ static void test_queued(void **state)
                               "\"version\":\"3.11.2\",\"priority\":5,\"attempts\":0,\"tags\":[],"
                               "\"metadata\":{},\"createdAt\":\"2026-11-21T22:00:00.000Z\","
                               "\"startedAt\":null,\"finishedAt\":null,\"codeHash\":\"" HASH_A "\","
-                              "\"outputHash\":null}");
+                              "\"outputHash\":null,\"compare\":null}");
     free(text);
     json_decref(o);
     job_release(&j);
@@ -152,7 +152,7 @@ static void test_completed_ok(void **state)
               "\"createdAt\":\"2026-11-21T22:00:00.000Z\","
               "\"startedAt\":\"2026-11-21T22:00:00.120Z\","
               "\"finishedAt\":\"2026-11-21T22:00:01.500Z\",\"codeHash\":\"" HASH_A "\","
-              "\"outputHash\":\"" HASH_B "\",\"verdict\":\"ok\",\"exitCode\":0,\"signal\":null,"
+              "\"outputHash\":\"" HASH_B "\",\"compare\":null,\"verdict\":\"ok\",\"exitCode\":0,\"signal\":null,"
               "\"error\":null,\"timeMs\":12,\"wallTimeMs\":15,\"memoryKb\":8123,"
               "\"output\":\"4\\n\",\"stderr\":\"\",\"stdoutTruncated\":false,"
               "\"stderrTruncated\":false,\"stdoutOmitted\":0,\"stderrOmitted\":0,"

@@ -22,6 +22,7 @@ static void test_verdict_names_round_trip(void **state)
         [JOB_VERDICT_COMPILE_ERROR] = "compile_error",
         [JOB_VERDICT_INTERNAL_ERROR] = "internal_error",
         [JOB_VERDICT_CANCELLED] = "cancelled",
+        [JOB_VERDICT_WRONG_ANSWER] = "wrong_answer",
     };
     assert_null(job_verdict_name(JOB_VERDICT_NONE));
     for (int v = JOB_VERDICT_OK; v < JOB_VERDICT_MAX_; v++) {

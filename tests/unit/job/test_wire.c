@@ -49,6 +49,10 @@ static void full_job(struct job *j)
     assert_non_null(j->args);
     j->args[0] = strdup("-x");
     j->args[1] = strdup("");
+    j->judged = true;
+    j->expected = bytes("4\0 2\n", 5);
+    j->expected_len = 5;
+    j->compare = (struct job_compare_opts){.mode = JOB_COMPARE_FLOAT, .abs_tol = 0.25, .rel_tol = 1e-9};
     j->metadata_json = strdup("{\"k\":1}");
     j->tags_json = strdup("[\"t\"]");
     j->compile = (struct job_step){.verdict = JOB_VERDICT_OK,
@@ -118,6 +122,17 @@ static void assert_request_equal(const struct job *a, const struct job *b)
     assert_int_equal(a->nargs, b->nargs);
     for (size_t i = 0; i < a->nargs; i++)
         assert_string_equal(a->args[i], b->args[i]);
+    assert_int_equal(a->expected_len, b->expected_len);
+    if (a->expected) {
+        assert_non_null(b->expected);
+        assert_memory_equal(a->expected, b->expected, a->expected_len);
+    } else {
+        assert_null(b->expected);
+    }
+    assert_int_equal(a->judged, b->judged);
+    assert_int_equal(a->compare.mode, b->compare.mode);
+    assert_true(a->compare.abs_tol == b->compare.abs_tol);
+    assert_true(a->compare.rel_tol == b->compare.rel_tol);
     assert_text_equal(a->metadata_json, b->metadata_json);
     assert_text_equal(a->tags_json, b->tags_json);
     assert_int_equal(a->attempts, b->attempts);
@@ -159,6 +174,11 @@ static void test_round_trip_request_only(void **state)
     j.args = NULL;
     free(j.metadata_json);
     j.metadata_json = NULL;
+    free(j.expected); /* not judged */
+    j.expected = NULL;
+    j.expected_len = 0;
+    j.judged = false;
+    j.compare = (struct job_compare_opts){0};
     j.files[0].name = (free(j.files[0].name), NULL);
     char *text = NULL;
     size_t len = 0;
@@ -226,6 +246,8 @@ static void test_refusals(void **state)
         {"\"limits\":[1,2,3,4,5,6,7,8]", "\"limits\":[1,2,3,4,5,6,7,-8]"},
         {"\"compiled\":true", "\"compiled\":1"},
         {"\"signal\":9", "\"signal\":\"9\""},
+        {"\"mode\":3", "\"mode\":4"},
+        {"\"abs\":0.25", "\"abs\":-0.25"},
     };
     for (size_t i = 0; i < sizeof(swaps) / sizeof(swaps[0]); i++) {
         const char *at = strstr(text, swaps[i][0]);

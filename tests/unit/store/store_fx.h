@@ -214,3 +214,54 @@ static inline void assert_step_equal(const struct job_step *a, const struct job_
 }
 
 #endif
+
+/* A judged job: its expected output (bytes, a NUL inside) and comparison
+ * come back as they went in, with the code (STORE_GET_CODE: what a worker
+ * reads) and without the bytes otherwise (the view says how it is judged);
+ * an empty expected output is judged too; an unjudged job says so. */
+static inline void store_fx_judged_round_trip(struct store *st)
+{
+    struct moat_err err = {0};
+    struct job a, b, c, got = {0};
+    simple_job(&a, 1);
+    a.judged = true;
+    a.expected = dup_bytes("1 2\0 3\n", 7);
+    a.expected_len = 7;
+    a.compare = (struct job_compare_opts){.mode = JOB_COMPARE_FLOAT, .abs_tol = 0.5, .rel_tol = 1e-12};
+    simple_job(&b, 2);
+    b.judged = true;
+    b.expected = dup_bytes("", 0);
+    b.compare = (struct job_compare_opts){.mode = JOB_COMPARE_EXACT};
+    simple_job(&c, 3);
+    assert_int_equal(store_insert(st, &a, &err), 0);
+    assert_int_equal(store_insert(st, &b, &err), 0);
+    assert_int_equal(store_insert(st, &c, &err), 0);
+
+    assert_int_equal(store_get(st, a.id, STORE_GET_CODE, &got, &err), 0);
+    assert_true(got.judged);
+    assert_int_equal(got.compare.mode, JOB_COMPARE_FLOAT);
+    assert_true(got.compare.abs_tol == 0.5 && got.compare.rel_tol == 1e-12);
+    assert_int_equal(got.expected_len, 7);
+    assert_memory_equal(got.expected, "1 2\0 3\n", 7);
+    job_release(&got);
+    assert_int_equal(store_get(st, a.id, 0, &got, &err), 0);
+    assert_true(got.judged);
+    assert_int_equal(got.compare.mode, JOB_COMPARE_FLOAT);
+    assert_null(got.expected);
+    job_release(&got);
+
+    assert_int_equal(store_get(st, b.id, STORE_GET_CODE, &got, &err), 0);
+    assert_true(got.judged);
+    assert_int_equal(got.compare.mode, JOB_COMPARE_EXACT);
+    assert_non_null(got.expected);
+    assert_int_equal(got.expected_len, 0);
+    job_release(&got);
+
+    assert_int_equal(store_get(st, c.id, STORE_GET_CODE, &got, &err), 0);
+    assert_false(got.judged);
+    assert_null(got.expected);
+    job_release(&got);
+    job_release(&a);
+    job_release(&b);
+    job_release(&c);
+}

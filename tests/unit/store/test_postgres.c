@@ -259,6 +259,12 @@ static void run_to_completion(struct store *st, struct job *j)
 
 /* ---- the contract ---- */
 
+static void test_judged_round_trip(void **state)
+{
+    struct pgfx *f = *state;
+    store_fx_judged_round_trip(f->st);
+}
+
 static void test_round_trip_every_field(void **state)
 {
     struct pgfx *f = *state;
@@ -695,7 +701,7 @@ static void test_reopen_keeps_everything(void **state)
     assert_int_equal(store_get(f->st, b.id, STORE_GET_CODE, &got, &err), 0);
     assert_job_equal(&b, &got, true);
     job_release(&got);
-    assert_int_equal(int_sql(f->url, "SELECT max(version) FROM moat.schema_version"), 1);
+    assert_int_equal(int_sql(f->url, "SELECT max(version) FROM moat.schema_version"), 2);
     /* the writer left no row behind in write_log */
     store_close(f->st);
     f->st = NULL;
@@ -944,6 +950,7 @@ int main(void)
 #define B(fn) cmocka_unit_test_setup_teardown(fn, setup_bare, teardown)
     const struct CMUnitTest tests[] = {
         T(test_round_trip_every_field),
+        T(test_judged_round_trip),
         T(test_single_file_and_defaults),
         T(test_state_machine_and_fencing),
         T(test_inserts_in_flight_are_read),

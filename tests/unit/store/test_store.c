@@ -75,6 +75,12 @@ static void assert_code_equal(const struct job *a, const struct job *b)
         assert_null(b->stdin_data);
 }
 
+static void test_judged_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    store_fx_judged_round_trip(f->st);
+}
+
 static void test_round_trip_every_field(void **state)
 {
     struct fixture *f = *state;
@@ -719,12 +725,12 @@ static void test_reopen_keeps_everything(void **state)
     store_close(f->st);
     f->st = NULL;
 
-    /* the directory is private, the schema at version 1, the WAL in use */
+    /* the directory is private, the schema at its latest version (2), the WAL in use */
     struct stat sb;
     assert_int_equal(stat(f->cfg.data_dir, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 1);
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT max(version) FROM schema_version"), 1);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT max(version) FROM schema_version"), 2);
 
     for (int round = 0; round < 2; round++) {
         struct moat_err err = {0};
@@ -746,8 +752,8 @@ static void test_reopen_keeps_everything(void **state)
         store_close(f->st);
         f->st = NULL;
     }
-    /* migrations ran once */
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 1);
+    /* each migration ran once */
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 2);
     struct moat_err err = {0};
     assert_int_equal(store_open(&f->cfg, &f->st, &err), 0);
     job_release(&a);
@@ -963,6 +969,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_round_trip_every_field),
+        T(test_judged_round_trip),
         T(test_single_file_and_defaults),
         T(test_async_inserts_from_many_threads),
         T(test_duplicate_id_fails_alone),
