@@ -146,6 +146,56 @@ wait
 
 
 @case("shared")
+def expected_output_judged(srv):
+    """expectedOutput judges a run that ended well: the same output is ok,
+    another is wrong_answer (compared by Judge0's trim unless told), the
+    other modes tell their cases apart, a crash keeps its own verdict, and
+    bad judging fields are refused naming the field."""
+    prog = "import sys\nprint(sys.stdin.read().strip()[::-1])\n"
+    cases = [  # (stdin, expected, extra, verdict)
+        ("olleh", "hello\n", {}, "ok"),
+        ("olleh", "hello  \n\n\n", {}, "ok"),  # trim: trailing blanks
+        ("olleh", "hello", {"compare": "exact"}, "wrong_answer"),
+        ("olleh", "hello\n", {"compare": "exact"}, "ok"),
+        ("olleh", "world\n", {}, "wrong_answer"),
+        ("c b a", "a   b\nc", {"compare": "tokens"}, "ok"),
+        ("c b a", "a b", {"compare": "tokens"}, "wrong_answer"),
+        ("1000000.3", "3.0000001", {"compare": "float"}, "ok"),
+        ("1.3", "3.2", {"compare": "float", "absTolerance": 0.2}, "ok"),
+        ("1.3", "3.2", {"compare": "float"}, "wrong_answer"),
+        ("", "", {"compare": "exact"}, "wrong_answer"),  # it prints a newline
+    ]
+    for stdin, want, extra, verdict in cases:
+        r = srv.post("/v1/jobs", py(prog, stdin=stdin, expectedOutput=want, wait=True, **extra))
+        check(r.status == 200, "a judged job answered", r)
+        j = r.json()
+        check(j["status"] == "completed" and j["verdict"] == verdict,
+              f"{stdin!r} against {want!r} {extra}: {verdict}", j)
+        check(j["compare"] == extra.get("compare", "trim"), "the job says how it was judged", j)
+        if verdict == "wrong_answer":
+            check(j["error"] and "Wrong Answer" in j["error"], "with its sentence", j)
+    r = srv.post("/v1/jobs", py("raise SystemExit(3)", expectedOutput="", wait=True))
+    j = r.json()
+    check(j["verdict"] == "runtime_error" and j["exitCode"] == 3,
+          "a crash is not judged on its output", j)
+    r = srv.post("/v1/jobs", py("print(1)", wait=True))
+    check(r.json()["compare"] is None, "an unjudged job says so", r.json())
+    # refusals, each naming its field
+    for body, field in [
+        (py("print(1)", compare="trim"), "compare"),
+        (py("print(1)", absTolerance=0.1), "absTolerance"),
+        (py("print(1)", expectedOutput=1), "expectedOutput"),
+        (py("print(1)", expectedOutput="1", compare="fuzzy"), "compare"),
+        (py("print(1)", expectedOutput="1", relTolerance=-1), "relTolerance"),
+        (py("print(1)", expectedOutput="1", absTolerance="0.1"), "absTolerance"),
+        (py("print(1)", expectedOutput="x" * (64 * 1024 + 1), maxOutputKb=64), "expectedOutput"),
+    ]:
+        r = srv.post("/v1/jobs", body)
+        check(r.status == 400, f"{field}: refused", r)
+        check(r.json()["error"]["field"] == field, f"naming {field}", r.json())
+
+
+@case("shared")
 def seed001_twenty_concurrent_curls(srv):
     rc, out, err = shell(SEED001_LOOP.replace("localhost:3001", srv.hostport))
     check(rc == 0, "the seed's loop runs", (rc, err[-500:]))
