@@ -22,6 +22,8 @@ enum job_verdict {
     JOB_VERDICT_INTERNAL_ERROR,
     JOB_VERDICT_CANCELLED,
     JOB_VERDICT_WRONG_ANSWER, /* ran to its end, its output not the one expected */
+    JOB_VERDICT_ACCEPTED,     /* a test that ran to its end with the expected output */
+    JOB_VERDICT_SKIPPED,      /* a test not run: an earlier one failed (stopOnFirstFailure) */
     JOB_VERDICT_MAX_,
 };
 
@@ -61,7 +63,7 @@ int job_verdict_parse(const char *name, enum job_verdict *out);
 
 /* A sentence for a person for any verdict but ok ("Time Limit Exceeded
  * (program ran too long)", "Runtime Error (SIGSEGV: segmentation fault)",
- * "Runtime Error (exit code 3)", "Internal Error (<message>)"); NULL for ok
+ * "Runtime Error (exit code 3)", "Internal Error (<message>)"); NULL for ok, accepted
  * and JOB_VERDICT_NONE. Static storage or buf (truncated to bufsz; at least
  * sizeof(s->message) + 64 bytes holds every sentence whole). With buf NULL
  * the sentence drops its detail. Borrows s. */
@@ -154,6 +156,27 @@ struct job_file {
 #define JOB_PRIORITY_DEFAULT 5
 
 /*
+ * One test case of a job: the program is compiled once, then each test
+ * runs in a box of its own with its stdin (and args, limits) and, when
+ * judged, is compared with its expected output. Owns its members.
+ */
+struct job_test {
+    char *stdin_data;
+    size_t stdin_len;
+    char **args; /* NULL: the job's */
+    size_t nargs;
+    bool judged;
+    char *expected; /* NULL when not read */
+    size_t expected_len;
+    uint64_t time_ms;   /* CPU limit; 0: the job's */
+    uint64_t memory_mb; /* 0: the job's */
+    struct job_step result; /* verdict NONE until it ran */
+};
+void job_test_release(struct job_test *t);
+
+
+
+/*
  * A job as the store keeps it and the API shows it. Every pointer member is
  * owned by the struct (job_release frees them). Text members are
  * NUL-terminated; data members may hold NULs (their _len says how long).
@@ -176,6 +199,9 @@ struct job {
     char *expected;             /* its expected stdout (bytes); NULL when not read */
     size_t expected_len;
     struct job_compare_opts compare; /* how stdout is judged against expected */
+    struct job_test *tests;     /* tests[0..ntests): then run is their summary */
+    size_t ntests;
+    bool stop_on_failure;       /* tests after a failed one are skipped */
     char *metadata_json;        /* compact JSON object text; NULL = {} */
     char *tags_json;            /* compact JSON array text; NULL = [] */
     uint32_t attempts;          /* runs started (a crash mid-run counts one) */
@@ -193,6 +219,20 @@ struct job {
 
 /* Frees every owned member and zeroes the struct; accepts NULL. */
 void job_release(struct job *j);
+
+/*
+ * A job's tests as JSON (tests.c): with results false what each asks (a
+ * JSON array of {stdin, args, expected, time, memory}, bytes in base64),
+ * with results true what each gave (an array of steps). New reference,
+ * NULL on ENOMEM. The inverse fills j->tests (results false; j has none
+ * yet) or each test's result (results true; as many as j->ntests): 0,
+ * -EINVAL for anything else, -ENOMEM; what it filled is released with j.
+ * _encode/_decode: the same as compact text (caller frees *out).
+ */
+json_t *job_tests_json(const struct job *j, bool results);
+int job_tests_from_json(json_t *a, struct job *j, bool results);
+int job_tests_encode(const struct job *j, bool results, char **out, size_t *len);
+int job_tests_decode(const char *text, size_t len, struct job *j, bool results);
 
 /* A deep copy of what was asked (id, status, language, limits, files,
  * stdin, args, expected output and its comparison, metadata, tags, times,

@@ -106,6 +106,8 @@ static int exit_code_of(const struct exec_outcome *o)
     case JOB_VERDICT_MEMORY_LIMIT:
     case JOB_VERDICT_OUTPUT_LIMIT:
     case JOB_VERDICT_WRONG_ANSWER:
+    case JOB_VERDICT_ACCEPTED:
+    case JOB_VERDICT_SKIPPED:
         break;
     }
     return o->run.exit_code;

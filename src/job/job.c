@@ -29,6 +29,8 @@ static const char *const verdict_names[JOB_VERDICT_MAX_] = {
     [JOB_VERDICT_INTERNAL_ERROR] = "internal_error",
     [JOB_VERDICT_CANCELLED] = "cancelled",
     [JOB_VERDICT_WRONG_ANSWER] = "wrong_answer",
+    [JOB_VERDICT_ACCEPTED] = "accepted",
+    [JOB_VERDICT_SKIPPED] = "skipped",
 };
 
 const char *job_verdict_name(enum job_verdict v)
@@ -193,6 +195,10 @@ const char *job_error_sentence(const struct job_step *s, char *buf, size_t bufsz
         return "Cancelled";
     case JOB_VERDICT_WRONG_ANSWER:
         return "Wrong Answer (the output is not the one expected)";
+    case JOB_VERDICT_ACCEPTED:
+        return NULL;
+    case JOB_VERDICT_SKIPPED:
+        return "Skipped (an earlier test failed)";
     case JOB_VERDICT_MAX_:
         break;
     }

@@ -49,17 +49,36 @@ static void files_free(struct job_file *files, size_t n)
     free(files);
 }
 
+static void strv_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void job_test_release(struct job_test *t)
+{
+    if (!t)
+        return;
+    free(t->stdin_data);
+    strv_free(t->args, t->nargs);
+    free(t->expected);
+    job_step_release(&t->result);
+    *t = (struct job_test){0};
+}
+
 void job_release(struct job *j)
 {
     if (!j)
         return;
+    for (size_t i = 0; j->tests && i < j->ntests; i++)
+        job_test_release(&j->tests[i]);
+    free(j->tests);
     files_free(j->files, j->nfiles);
     free(j->stdin_data);
-    if (j->args) {
-        for (size_t i = 0; i < j->nargs; i++)
-            free(j->args[i]);
-        free(j->args);
-    }
+    strv_free(j->args, j->nargs);
     free(j->expected);
     free(j->metadata_json);
     free(j->tags_json);
@@ -195,6 +214,30 @@ static char *text_dup(const char *s)
     return s ? moat_memdup0(s, strlen(s)) : NULL;
 }
 
+/* What test src asks, into dst (zeroed); the result is not copied. */
+static int test_copy(struct job_test *dst, const struct job_test *src)
+{
+    *dst = (struct job_test){.judged = src->judged,
+                             .time_ms = src->time_ms,
+                             .memory_mb = src->memory_mb,
+                             .stdin_len = src->stdin_len,
+                             .expected_len = src->expected_len};
+    dst->stdin_data = moat_memdup0(src->stdin_data, src->stdin_len);
+    if (!dst->stdin_data)
+        return -ENOMEM;
+    if (src->expected && !(dst->expected = moat_memdup0(src->expected, src->expected_len)))
+        return -ENOMEM;
+    if (src->args) {
+        dst->args = calloc(src->nargs + 1, sizeof(*dst->args));
+        if (!dst->args)
+            return -ENOMEM;
+        for (size_t i = 0; i < src->nargs; i++, dst->nargs++)
+            if (!(dst->args[i] = text_dup(src->args[i])))
+                return -ENOMEM;
+    }
+    return 0;
+}
+
 int job_copy_request(struct job *dst, const struct job *src)
 {
     *dst = *src;
@@ -203,6 +246,8 @@ int job_copy_request(struct job *dst, const struct job *src)
     dst->args = NULL;
     dst->metadata_json = dst->tags_json = NULL;
     dst->expected = NULL;
+    dst->tests = NULL;
+    dst->ntests = 0;
     dst->compiled = false;
     dst->compile = (struct job_step){0};
     dst->run = (struct job_step){0};
@@ -229,6 +274,13 @@ int job_copy_request(struct job *dst, const struct job *src)
     dst->tags_json = text_dup(src->tags_json);
     if (src->expected)
         dst->expected = moat_memdup0(src->expected, src->expected_len);
+    if (src->ntests && !(dst->tests = calloc(src->ntests, sizeof(*dst->tests))))
+        goto fail;
+    for (size_t i = 0; i < src->ntests; i++, dst->ntests++)
+        if (test_copy(&dst->tests[i], &src->tests[i]) < 0) {
+            dst->ntests++; /* released with the others */
+            goto fail;
+        }
     if (!dst->stdin_data || (src->metadata_json && !dst->metadata_json) ||
         (src->tags_json && !dst->tags_json) || (src->expected && !dst->expected))
         goto fail;

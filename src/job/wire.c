@@ -8,7 +8,7 @@
  * version) reads the store instead, so a change of shape costs a read, not
  * a job; "v" names the shape.
  */
-#include "moat/job.h"
+#include "job-internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -18,13 +18,13 @@
 
 /* ---- encoding ---- */
 
-static json_t *u64(uint64_t v)
+json_t *jw_u64(uint64_t v)
 {
     return json_integer(v > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)v);
 }
 
 /* base64 of data as a JSON string; new reference, NULL on ENOMEM. */
-static json_t *b64(const char *data, size_t len)
+json_t *jw_b64(const char *data, size_t len)
 {
     size_t n = 0;
     char *s = moat_base64_encode(len ? data : "", len, &n);
@@ -34,22 +34,22 @@ static json_t *b64(const char *data, size_t len)
 }
 
 /* Text the job made itself (names, JSON texts): UTF-8 or refused. */
-static json_t *text(const char *s)
+json_t *jw_text(const char *s)
 {
     return s ? json_string(s) : json_null();
 }
 
 /* Steals v; false when v is NULL or the set failed. */
-static bool put(json_t *o, const char *key, json_t *v)
+bool jw_put(json_t *o, const char *key, json_t *v)
 {
     return json_object_set_new_nocheck(o, key, v) == 0;
 }
 
 static json_t *limits_json(const struct moat_limits *l)
 {
-    return json_pack("[o,o,o,o,o,o,o,o]", u64(l->time_ms), u64(l->wall_time_ms), u64(l->memory_mb),
-                     u64(l->max_processes), u64(l->max_output_kb), u64(l->max_file_kb),
-                     u64(l->max_open_files), u64(l->stack_kb));
+    return json_pack("[o,o,o,o,o,o,o,o]", jw_u64(l->time_ms), jw_u64(l->wall_time_ms), jw_u64(l->memory_mb),
+                     jw_u64(l->max_processes), jw_u64(l->max_output_kb), jw_u64(l->max_file_kb),
+                     jw_u64(l->max_open_files), jw_u64(l->stack_kb));
 }
 
 /* The expected output and its comparison, or null: not judged. */
@@ -58,7 +58,7 @@ static json_t *judge_json(const struct job *j)
     if (!j->judged)
         return json_null();
     return json_pack("{s:o, s:i, s:f, s:f}", "expected",
-                     b64(j->expected ? j->expected : "", j->expected_len),
+                     jw_b64(j->expected ? j->expected : "", j->expected_len),
                      "mode", (int)j->compare.mode, "abs", j->compare.abs_tol, "rel",
                      j->compare.rel_tol);
 }
@@ -67,8 +67,8 @@ static json_t *files_json(const struct job *j)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < j->nfiles; i++) {
-        json_t *f = json_pack("{s:o, s:o}", "name", text(j->files[i].name), "data",
-                              b64(j->files[i].data, j->files[i].len));
+        json_t *f = json_pack("{s:o, s:o}", "name", jw_text(j->files[i].name), "data",
+                              jw_b64(j->files[i].data, j->files[i].len));
         if (json_array_append_new(a, f) < 0) { /* steals f, fails on NULL */
             json_decref(a);
             return NULL;
@@ -77,11 +77,11 @@ static json_t *files_json(const struct job *j)
     return a;
 }
 
-static json_t *args_json(const struct job *j)
+json_t *jw_strv_json(char *const *v, size_t n)
 {
     json_t *a = json_array();
-    for (size_t i = 0; a && i < j->nargs; i++) {
-        if (json_array_append_new(a, text(j->args[i])) < 0) {
+    for (size_t i = 0; a && i < n; i++) {
+        if (json_array_append_new(a, jw_text(v[i])) < 0) {
             json_decref(a);
             return NULL;
         }
@@ -89,18 +89,18 @@ static json_t *args_json(const struct job *j)
     return a;
 }
 
-static json_t *step_json(const struct job_step *s)
+json_t *jw_step_json(const struct job_step *s)
 {
     json_t *o = json_object();
-    bool ok = o && put(o, "verdict", json_integer(s->verdict)) &&
-              put(o, "exit", json_integer(s->exit_code)) &&
-              put(o, "signal", json_integer(s->signal)) && put(o, "time", u64(s->time_ms)) &&
-              put(o, "wall", u64(s->wall_time_ms)) && put(o, "memory", u64(s->memory_kb)) &&
-              put(o, "out", b64(s->out, s->out_len)) && put(o, "err", b64(s->err, s->err_len)) &&
-              put(o, "outCut", json_boolean(s->out_truncated)) &&
-              put(o, "errCut", json_boolean(s->err_truncated)) &&
-              put(o, "cached", json_boolean(s->cached)) &&
-              put(o, "message", b64(s->message, strnlen(s->message, sizeof(s->message))));
+    bool ok = o && jw_put(o, "verdict", json_integer(s->verdict)) &&
+              jw_put(o, "exit", json_integer(s->exit_code)) &&
+              jw_put(o, "signal", json_integer(s->signal)) && jw_put(o, "time", jw_u64(s->time_ms)) &&
+              jw_put(o, "wall", jw_u64(s->wall_time_ms)) && jw_put(o, "memory", jw_u64(s->memory_kb)) &&
+              jw_put(o, "out", jw_b64(s->out, s->out_len)) && jw_put(o, "err", jw_b64(s->err, s->err_len)) &&
+              jw_put(o, "outCut", json_boolean(s->out_truncated)) &&
+              jw_put(o, "errCut", json_boolean(s->err_truncated)) &&
+              jw_put(o, "cached", json_boolean(s->cached)) &&
+              jw_put(o, "message", jw_b64(s->message, strnlen(s->message, sizeof(s->message))));
     if (!ok) {
         json_decref(o);
         return NULL;
@@ -117,6 +117,12 @@ static size_t data_bytes(const struct job *j, bool with_result)
         n += j->files[i].len;
     if (with_result)
         n += j->compile.out_len + j->compile.err_len + j->run.out_len + j->run.err_len;
+    for (size_t i = 0; i < j->ntests; i++) {
+        const struct job_test *t = &j->tests[i];
+        n += t->stdin_len + t->expected_len;
+        if (with_result)
+            n += t->result.out_len + t->result.err_len;
+    }
     return n / 3 * 4;
 }
 
@@ -125,25 +131,27 @@ json_t *job_wire_json(const struct job *j, bool with_result, size_t max)
     if (data_bytes(j, with_result) > max)
         return NULL;
     json_t *o = json_object();
-    bool ok = o && put(o, "v", json_integer(WIRE_VERSION)) && put(o, "id", json_string(j->id)) &&
-              put(o, "status", json_integer(j->status)) &&
-              put(o, "language", json_string(j->language)) &&
-              put(o, "languageGiven", json_string(j->language_given)) &&
-              put(o, "version", json_string(j->version)) &&
-              put(o, "priority", json_integer(j->priority)) &&
-              put(o, "limits", limits_json(&j->limits)) && put(o, "files", files_json(j)) &&
-              put(o, "stdin", b64(j->stdin_data, j->stdin_len)) && put(o, "args", args_json(j)) &&
-              put(o, "judge", judge_json(j)) &&
-              put(o, "metadata", text(j->metadata_json)) && put(o, "tags", text(j->tags_json)) &&
-              put(o, "attempts", json_integer(j->attempts)) &&
-              put(o, "created", json_integer(j->created_ms)) &&
-              put(o, "started", json_integer(j->started_ms)) &&
-              put(o, "finished", json_integer(j->finished_ms)) &&
-              put(o, "codeHash", json_string(j->code_hash)) &&
-              put(o, "outputHash", json_string(j->output_hash));
+    bool ok = o && jw_put(o, "v", json_integer(WIRE_VERSION)) && jw_put(o, "id", json_string(j->id)) &&
+              jw_put(o, "status", json_integer(j->status)) &&
+              jw_put(o, "language", json_string(j->language)) &&
+              jw_put(o, "languageGiven", json_string(j->language_given)) &&
+              jw_put(o, "version", json_string(j->version)) &&
+              jw_put(o, "priority", json_integer(j->priority)) &&
+              jw_put(o, "limits", limits_json(&j->limits)) && jw_put(o, "files", files_json(j)) &&
+              jw_put(o, "stdin", jw_b64(j->stdin_data, j->stdin_len)) && jw_put(o, "args", jw_strv_json(j->args, j->nargs)) &&
+              jw_put(o, "judge", judge_json(j)) && jw_put(o, "tests", job_tests_json(j, false)) &&
+              jw_put(o, "stopOnFailure", json_boolean(j->stop_on_failure)) &&
+              jw_put(o, "metadata", jw_text(j->metadata_json)) && jw_put(o, "tags", jw_text(j->tags_json)) &&
+              jw_put(o, "attempts", json_integer(j->attempts)) &&
+              jw_put(o, "created", json_integer(j->created_ms)) &&
+              jw_put(o, "started", json_integer(j->started_ms)) &&
+              jw_put(o, "finished", json_integer(j->finished_ms)) &&
+              jw_put(o, "codeHash", json_string(j->code_hash)) &&
+              jw_put(o, "outputHash", json_string(j->output_hash));
     if (ok && with_result)
-        ok = put(o, "compiled", json_boolean(j->compiled)) &&
-             put(o, "compile", step_json(&j->compile)) && put(o, "run", step_json(&j->run));
+        ok = jw_put(o, "results", job_tests_json(j, true)) &&
+             jw_put(o, "compiled", json_boolean(j->compiled)) &&
+             jw_put(o, "compile", jw_step_json(&j->compile)) && jw_put(o, "run", jw_step_json(&j->run));
     if (!ok) {
         json_decref(o);
         return NULL;
@@ -172,7 +180,7 @@ int job_wire_encode(const struct job *j, bool with_result, size_t max, char **ou
 
 /* ---- decoding ---- */
 
-static int unb64(json_t *v, char **data, size_t *len)
+int jw_unb64(json_t *v, char **data, size_t *len)
 {
     if (!json_is_string(v))
         return -EINVAL;
@@ -180,7 +188,7 @@ static int unb64(json_t *v, char **data, size_t *len)
 }
 
 /* A text member: NULL for null, a copy of a string without NULs. */
-static int untext(json_t *v, char **out)
+int jw_untext(json_t *v, char **out)
 {
     if (json_is_null(v)) {
         *out = NULL;
@@ -202,7 +210,7 @@ static int fixed(json_t *v, char *dst, size_t cap)
     return 0;
 }
 
-static int int_in(json_t *v, json_int_t lo, json_int_t hi, json_int_t *out)
+int jw_int_in(json_t *v, json_int_t lo, json_int_t hi, json_int_t *out)
 {
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
         return -EINVAL;
@@ -219,7 +227,7 @@ static int limits_from(json_t *a, struct moat_limits *l)
         return -EINVAL;
     for (size_t i = 0; i < n; i++) {
         json_int_t v = 0;
-        if (int_in(json_array_get(a, i), 0, INT64_MAX, &v) < 0)
+        if (jw_int_in(json_array_get(a, i), 0, INT64_MAX, &v) < 0)
             return -EINVAL;
         *f[i] = (uint64_t)v;
     }
@@ -237,28 +245,28 @@ static int files_from(json_t *a, struct job *j)
     j->nfiles = n;
     for (size_t i = 0; i < n; i++) {
         json_t *f = json_array_get(a, i);
-        int r = untext(json_object_get(f, "name"), &j->files[i].name);
+        int r = jw_untext(json_object_get(f, "name"), &j->files[i].name);
         if (r == 0)
-            r = unb64(json_object_get(f, "data"), &j->files[i].data, &j->files[i].len);
+            r = jw_unb64(json_object_get(f, "data"), &j->files[i].data, &j->files[i].len);
         if (r < 0)
             return r;
     }
     return 0;
 }
 
-static int args_from(json_t *a, struct job *j)
+int jw_strv_from(json_t *a, char ***v, size_t *nv)
 {
     size_t n = json_array_size(a);
     if (!json_is_array(a))
         return -EINVAL;
     if (n == 0)
         return 0;
-    j->args = calloc(n, sizeof(*j->args));
-    if (!j->args)
+    *v = calloc(n, sizeof(**v));
+    if (!*v)
         return -ENOMEM;
-    j->nargs = n;
+    *nv = n;
     for (size_t i = 0; i < n; i++) {
-        int r = json_is_string(json_array_get(a, i)) ? untext(json_array_get(a, i), &j->args[i])
+        int r = json_is_string(json_array_get(a, i)) ? jw_untext(json_array_get(a, i), &(*v)[i])
                                                      : -EINVAL;
         if (r < 0)
             return r;
@@ -273,7 +281,7 @@ static int judge_from(json_t *o, struct job *j)
     json_int_t mode = 0;
     json_t *abs_tol = json_object_get(o, "abs"), *rel_tol = json_object_get(o, "rel");
     if (!json_is_object(o) ||
-        int_in(json_object_get(o, "mode"), 0, JOB_COMPARE_MAX_ - 1, &mode) < 0 ||
+        jw_int_in(json_object_get(o, "mode"), 0, JOB_COMPARE_MAX_ - 1, &mode) < 0 ||
         !json_is_number(abs_tol) || !json_is_number(rel_tol) || json_number_value(abs_tol) < 0 ||
         json_number_value(rel_tol) < 0)
         return -EINVAL;
@@ -281,19 +289,19 @@ static int judge_from(json_t *o, struct job *j)
     j->compare = (struct job_compare_opts){.mode = (enum job_compare)mode,
                                            .abs_tol = json_number_value(abs_tol),
                                            .rel_tol = json_number_value(rel_tol)};
-    return unb64(json_object_get(o, "expected"), &j->expected, &j->expected_len);
+    return jw_unb64(json_object_get(o, "expected"), &j->expected, &j->expected_len);
 }
 
-static int step_from(json_t *o, struct job_step *s)
+int jw_step_from(json_t *o, struct job_step *s)
 {
     json_int_t verdict = 0, exit_code = 0, sig = 0, t = 0, wall = 0, mem = 0;
     if (!json_is_object(o) ||
-        int_in(json_object_get(o, "verdict"), 0, JOB_VERDICT_MAX_ - 1, &verdict) < 0 ||
-        int_in(json_object_get(o, "exit"), INT32_MIN, INT32_MAX, &exit_code) < 0 ||
-        int_in(json_object_get(o, "signal"), 0, 128, &sig) < 0 ||
-        int_in(json_object_get(o, "time"), 0, INT64_MAX, &t) < 0 ||
-        int_in(json_object_get(o, "wall"), 0, INT64_MAX, &wall) < 0 ||
-        int_in(json_object_get(o, "memory"), 0, INT64_MAX, &mem) < 0 ||
+        jw_int_in(json_object_get(o, "verdict"), 0, JOB_VERDICT_MAX_ - 1, &verdict) < 0 ||
+        jw_int_in(json_object_get(o, "exit"), INT32_MIN, INT32_MAX, &exit_code) < 0 ||
+        jw_int_in(json_object_get(o, "signal"), 0, 128, &sig) < 0 ||
+        jw_int_in(json_object_get(o, "time"), 0, INT64_MAX, &t) < 0 ||
+        jw_int_in(json_object_get(o, "wall"), 0, INT64_MAX, &wall) < 0 ||
+        jw_int_in(json_object_get(o, "memory"), 0, INT64_MAX, &mem) < 0 ||
         !json_is_boolean(json_object_get(o, "outCut")) ||
         !json_is_boolean(json_object_get(o, "errCut")) ||
         !json_is_boolean(json_object_get(o, "cached")))
@@ -309,11 +317,11 @@ static int step_from(json_t *o, struct job_step *s)
                            .cached = json_is_true(json_object_get(o, "cached"))};
     char *msg = NULL;
     size_t mlen = 0;
-    int r = unb64(json_object_get(o, "out"), &s->out, &s->out_len);
+    int r = jw_unb64(json_object_get(o, "out"), &s->out, &s->out_len);
     if (r == 0)
-        r = unb64(json_object_get(o, "err"), &s->err, &s->err_len);
+        r = jw_unb64(json_object_get(o, "err"), &s->err, &s->err_len);
     if (r == 0)
-        r = unb64(json_object_get(o, "message"), &msg, &mlen);
+        r = jw_unb64(json_object_get(o, "message"), &msg, &mlen);
     if (r == 0 && mlen >= sizeof(s->message))
         r = -EINVAL;
     if (r == 0)
@@ -325,11 +333,11 @@ static int step_from(json_t *o, struct job_step *s)
 static int decode_into(json_t *o, struct job *j)
 {
     json_int_t v = 0, status = 0, prio = 0, attempts = 0, created = 0, started = 0, finished = 0;
-    if (!json_is_object(o) || int_in(json_object_get(o, "v"), WIRE_VERSION, WIRE_VERSION, &v) < 0)
+    if (!json_is_object(o) || jw_int_in(json_object_get(o, "v"), WIRE_VERSION, WIRE_VERSION, &v) < 0)
         return -EINVAL;
     int r = fixed(json_object_get(o, "id"), j->id, sizeof(j->id));
     if (r == 0)
-        r = int_in(json_object_get(o, "status"), 0, JOB_STATUS_MAX_ - 1, &status);
+        r = jw_int_in(json_object_get(o, "status"), 0, JOB_STATUS_MAX_ - 1, &status);
     if (r == 0)
         r = fixed(json_object_get(o, "language"), j->language, sizeof(j->language));
     if (r == 0)
@@ -338,29 +346,35 @@ static int decode_into(json_t *o, struct job *j)
     if (r == 0)
         r = fixed(json_object_get(o, "version"), j->version, sizeof(j->version));
     if (r == 0)
-        r = int_in(json_object_get(o, "priority"), JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &prio);
+        r = jw_int_in(json_object_get(o, "priority"), JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &prio);
     if (r == 0)
         r = limits_from(json_object_get(o, "limits"), &j->limits);
     if (r == 0)
         r = files_from(json_object_get(o, "files"), j);
     if (r == 0)
-        r = unb64(json_object_get(o, "stdin"), &j->stdin_data, &j->stdin_len);
+        r = jw_unb64(json_object_get(o, "stdin"), &j->stdin_data, &j->stdin_len);
     if (r == 0)
-        r = args_from(json_object_get(o, "args"), j);
+        r = jw_strv_from(json_object_get(o, "args"), &j->args, &j->nargs);
     if (r == 0)
         r = judge_from(json_object_get(o, "judge"), j);
     if (r == 0)
-        r = untext(json_object_get(o, "metadata"), &j->metadata_json);
+        r = job_tests_from_json(json_object_get(o, "tests"), j, false);
+    if (r == 0 && !json_is_boolean(json_object_get(o, "stopOnFailure")))
+        r = -EINVAL;
     if (r == 0)
-        r = untext(json_object_get(o, "tags"), &j->tags_json);
+        j->stop_on_failure = json_is_true(json_object_get(o, "stopOnFailure"));
     if (r == 0)
-        r = int_in(json_object_get(o, "attempts"), 0, UINT32_MAX, &attempts);
+        r = jw_untext(json_object_get(o, "metadata"), &j->metadata_json);
     if (r == 0)
-        r = int_in(json_object_get(o, "created"), 0, INT64_MAX, &created);
+        r = jw_untext(json_object_get(o, "tags"), &j->tags_json);
     if (r == 0)
-        r = int_in(json_object_get(o, "started"), 0, INT64_MAX, &started);
+        r = jw_int_in(json_object_get(o, "attempts"), 0, UINT32_MAX, &attempts);
     if (r == 0)
-        r = int_in(json_object_get(o, "finished"), 0, INT64_MAX, &finished);
+        r = jw_int_in(json_object_get(o, "created"), 0, INT64_MAX, &created);
+    if (r == 0)
+        r = jw_int_in(json_object_get(o, "started"), 0, INT64_MAX, &started);
+    if (r == 0)
+        r = jw_int_in(json_object_get(o, "finished"), 0, INT64_MAX, &finished);
     if (r == 0)
         r = fixed(json_object_get(o, "codeHash"), j->code_hash, sizeof(j->code_hash));
     if (r == 0)
@@ -379,8 +393,10 @@ static int decode_into(json_t *o, struct job *j)
     if (!json_is_boolean(compiled))
         return -EINVAL;
     j->compiled = json_is_true(compiled);
-    r = step_from(json_object_get(o, "compile"), &j->compile);
-    return r == 0 ? step_from(json_object_get(o, "run"), &j->run) : r;
+    r = jw_step_from(json_object_get(o, "compile"), &j->compile);
+    if (r == 0)
+        r = jw_step_from(json_object_get(o, "run"), &j->run);
+    return r == 0 ? job_tests_from_json(json_object_get(o, "results"), j, true) : r;
 }
 
 int job_wire_from_json(json_t *o, struct job *out)

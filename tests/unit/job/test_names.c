@@ -23,6 +23,8 @@ static void test_verdict_names_round_trip(void **state)
         [JOB_VERDICT_INTERNAL_ERROR] = "internal_error",
         [JOB_VERDICT_CANCELLED] = "cancelled",
         [JOB_VERDICT_WRONG_ANSWER] = "wrong_answer",
+        [JOB_VERDICT_ACCEPTED] = "accepted",
+        [JOB_VERDICT_SKIPPED] = "skipped",
     };
     assert_null(job_verdict_name(JOB_VERDICT_NONE));
     for (int v = JOB_VERDICT_OK; v < JOB_VERDICT_MAX_; v++) {

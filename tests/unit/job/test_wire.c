@@ -264,6 +264,98 @@ static void test_refusals(void **state)
     free(text);
 }
 
+/* Tests: what each asks survives (stdin with a NUL, args given or not, an
+ * empty expected output judged, limits), and what each gave; in the store's
+ * two blobs and in the job between nodes. */
+static void add_tests(struct job *j)
+{
+    j->ntests = 3;
+    j->tests = calloc(3, sizeof(*j->tests));
+    assert_non_null(j->tests);
+    j->stop_on_failure = true;
+    struct job_test *t = j->tests;
+    t[0] = (struct job_test){.stdin_data = bytes("1\0 2", 4), .stdin_len = 4, .judged = true,
+                             .expected = bytes("3\n", 2), .expected_len = 2, .time_ms = 500};
+    t[1] = (struct job_test){.stdin_data = bytes("", 0), .judged = true, .expected = bytes("", 0),
+                             .memory_mb = 64};
+    t[1].args = calloc(2, sizeof(char *));
+    assert_non_null(t[1].args);
+    t[1].args[0] = strdup("--x");
+    t[1].nargs = 1;
+    t[2] = (struct job_test){.stdin_data = bytes("z", 1), .stdin_len = 1};
+    t[0].result = (struct job_step){.verdict = JOB_VERDICT_ACCEPTED, .time_ms = 5,
+                                    .out = bytes("3\n", 2), .out_len = 2};
+    t[1].result = (struct job_step){.verdict = JOB_VERDICT_WRONG_ANSWER, .exit_code = 0,
+                                    .out = bytes("\xff", 1), .out_len = 1};
+    t[2].result = (struct job_step){.verdict = JOB_VERDICT_SKIPPED};
+}
+
+static void assert_tests_equal(const struct job *a, const struct job *b, bool results)
+{
+    assert_int_equal(a->ntests, b->ntests);
+    for (size_t i = 0; i < a->ntests; i++) {
+        const struct job_test *x = &a->tests[i], *y = &b->tests[i];
+        assert_int_equal(x->stdin_len, y->stdin_len);
+        assert_memory_equal(x->stdin_data, y->stdin_data, x->stdin_len);
+        assert_int_equal(x->judged, y->judged);
+        assert_int_equal(x->expected_len, y->expected_len);
+        if (x->judged)
+            assert_memory_equal(x->expected, y->expected, x->expected_len);
+        assert_int_equal(x->args != NULL, y->args != NULL);
+        assert_int_equal(x->nargs, y->nargs);
+        for (size_t k = 0; k < x->nargs; k++)
+            assert_string_equal(x->args[k], y->args[k]);
+        assert_int_equal(x->time_ms, y->time_ms);
+        assert_int_equal(x->memory_mb, y->memory_mb);
+        if (results)
+            assert_step_equal(&x->result, &y->result);
+    }
+}
+
+static void test_tests_round_trip(void **state)
+{
+    (void)state;
+    struct job j, back = {0};
+    full_job(&j);
+    add_tests(&j);
+    /* the store's blobs: the spec, then the results into it */
+    char *spec = NULL, *res = NULL;
+    size_t ns = 0, nr = 0;
+    assert_int_equal(job_tests_encode(&j, false, &spec, &ns), 0);
+    assert_int_equal(job_tests_encode(&j, true, &res, &nr), 0);
+    assert_int_equal(job_tests_decode(spec, ns, &back, false), 0);
+    assert_tests_equal(&j, &back, false);
+    assert_int_equal(back.tests[2].result.verdict, JOB_VERDICT_NONE);
+    assert_int_equal(job_tests_decode(res, nr, &back, true), 0);
+    assert_tests_equal(&j, &back, true);
+    /* results of another count: refused */
+    struct job two = {0};
+    two.ntests = 2;
+    two.tests = calloc(2, sizeof(*two.tests));
+    assert_non_null(two.tests);
+    assert_int_equal(job_tests_decode(res, nr, &two, true), -EINVAL);
+    job_release(&two);
+    job_release(&back);
+    /* between nodes */
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(job_wire_encode(&j, true, 1 << 20, &text, &len), 0);
+    assert_int_equal(job_wire_decode(text, len, &back), 0);
+    assert_true(back.stop_on_failure);
+    assert_tests_equal(&j, &back, true);
+    job_release(&back);
+    /* a deep copy keeps what each asks, not what each gave */
+    struct job copy;
+    assert_int_equal(job_copy_request(&copy, &j), 0);
+    assert_tests_equal(&j, &copy, false);
+    assert_int_equal(copy.tests[0].result.verdict, JOB_VERDICT_NONE);
+    job_release(&copy);
+    free(text);
+    free(spec);
+    free(res);
+    job_release(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_request_only),
         cmocka_unit_test(test_bound),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_tests_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
