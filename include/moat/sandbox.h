@@ -217,6 +217,11 @@ struct sbx_features {
                              queued signals, POSIX timers, file tables */
     int cgroup_version; /* 1, 2, 0 = none usable */
     bool cg_memory, cg_pids, cg_cpu, cg_swap_accounting, cg_kill, cg_peak;
+    /* A cgroup hierarchy (any: the option is global) is mounted with
+     * favordynmods (6.0+): moving a process into a cgroup no longer waits
+     * for an RCU grace period, at the price of a slower lock in every
+     * fork, exit and exec. */
+    bool cg_favordynmods;
     bool seccomp, seccomp_kill_process;
     int landlock_abi;   /* 0 = unavailable */
     bool openat2, pidfd, clone_into_cgroup;
