@@ -66,7 +66,8 @@ int cli_doctor(int argc, char **argv)
     if (f.landlock_abi > 0)
         (void)printf("  landlock ABI %d\n", f.landlock_abi);
     /* A tuning of the host, not a feature moat needs: reported with what
-     * each state costs (docs/performance.md has the figures). */
+     * each state costs (docs/architecture.md; bench/favordynmods.sh measures
+     * both on this host). */
     if (f.cg_favordynmods)
         (void)printf("  %-26s %-4s %s\n", "cgroup favordynmods", "yes",
                      "a process joins a cgroup without waiting for an RCU grace period; "

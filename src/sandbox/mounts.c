@@ -20,6 +20,14 @@
  * files, its device nodes, the /dev/null that masks /proc files) sits on a
  * read-only mount: its times, mode and attributes cannot change, so no job
  * can leave a mark there for a later one to read, and atime never moves.
+ *
+ * With a template (the pool): everything but /proc's contents, /box, /tmp
+ * and /dev/shm is built once, by a forked helper, as the only tree of a
+ * mount namespace (the template); box init enters a private copy of it and
+ * mounts the rest. The boxes then share the template's tmpfs inodes too
+ * (the root with /etc's made files, /dev with its links), so /dev is
+ * read-only there as well. Without (a cold box): box init builds it all
+ * under run_dir/root and pivots into it.
  */
 #include "box-internal.h"
 

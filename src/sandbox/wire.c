@@ -60,7 +60,7 @@ static int wait_readable(int fd)
 
 int wire_recv(int fd, enum wire_type *type, char **payload, size_t *len)
 {
-    struct wire_header h;
+    struct wire_header h = {0};
     int r = wait_readable(fd);
     if (r == 0)
         r = read_full(fd, &h, sizeof(h));
