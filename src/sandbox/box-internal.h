@@ -57,6 +57,11 @@ struct sbx_ctx {
     uint32_t next_slot;        /* where the next lease search starts */
     int ncpu;                  /* CPUs the boxes may use, for CPU-limit polling */
     struct mounts_template tmpl;
+    /* A cgroup hierarchy carries favordynmods: moving a process into a
+     * cgroup does not wait for an RCU grace period, so box init moves its
+     * first program process itself instead of forking a helper to overlap
+     * the wait with the mounts. */
+    bool cg_fast_attach;
     pid_t owner;               /* process that made the context */
 };
 
@@ -151,6 +156,9 @@ int mounts_build(const struct sbx_ctx *ctx, uint32_t uid, struct moat_err *err);
  * helper, ~45 mount calls) when there is none or a host path it binds
  * changed. 0 without doing anything when cfg.mount_template is off. */
 int mounts_template_prepare(struct sbx_ctx *ctx, struct moat_err *err);
+/* Whether a cgroup or cgroup2 mount of mountinfo carries favordynmods
+ * (probe.c). */
+bool sbx_probe_favordynmods(const char *mountinfo);
 /* Closes the template (its namespace goes with the last box holding it). */
 void mounts_template_release(struct mounts_template *t);
 /* Box init, before it forks the program process: enters a private copy of

@@ -26,7 +26,7 @@
  * mount namespace (the template); box init enters a private copy of it and
  * mounts the rest. The boxes then share the template's tmpfs inodes too
  * (the root with /etc's made files, /dev with its links), so /dev is
- * read-only there as well. Without (a cold box): box init builds it all
+ * read-only like the rest. Without (a cold box): box init builds it all
  * under run_dir/root and pivots into it.
  */
 #include "box-internal.h"
@@ -372,7 +372,16 @@ static int build_shared(struct builder *b)
         r = make_dir(b, "/box", 0755);
     if (r == 0)
         r = make_dir(b, "/tmp", 0755);
-    return r;
+    if (r < 0)
+        return r;
+    /* /dev read-only too: with a template every box shares that tmpfs, and
+     * a cold box keeps the same rule (/dev/shm is a mount of its own). */
+    char dev[600];
+    at_root(b, "/dev", dev, sizeof(dev));
+    if (mount(NULL, dev, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) <
+        0)
+        return fail(b, "remount read-only", dev);
+    return 0;
 }
 
 /* What is the box's own: the masks over its /proc (mounted already), its
@@ -439,8 +448,7 @@ int mounts_build(const struct sbx_ctx *ctx, uint32_t uid, struct moat_err *err)
 /* ---- the template ---- */
 
 /* In the template's helper: the shared part alone, as the root of a mount
- * namespace that holds nothing else. Its /dev is read-only too: every box
- * shares that tmpfs, so no box may leave a file there for the next. */
+ * namespace that holds nothing else. */
 static int template_build(const struct sbx_ctx *ctx, struct moat_err *err)
 {
     struct builder b = {.ctx = ctx, .err = err};
@@ -452,11 +460,6 @@ static int template_build(const struct sbx_ctx *ctx, struct moat_err *err)
         r = build_shared(&b);
     if (r < 0)
         return r;
-    char dev[600];
-    at_root(&b, "/dev", dev, sizeof(dev));
-    if (mount(NULL, dev, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) <
-        0)
-        return fail(&b, "remount read-only", dev);
     return seal_and_pivot(&b);
 }
 

@@ -87,7 +87,7 @@ static void probe_cgroups(struct sbx_features *f)
 
 /* Whether a cgroup or cgroup2 mount lists favordynmods among its super
  * options (the last field of a mountinfo line, after " - TYPE SOURCE "). */
-static bool favordynmods_set(const char *mountinfo)
+bool sbx_probe_favordynmods(const char *mountinfo)
 {
     FILE *fp = fopen(mountinfo, "re");
     if (!fp)
@@ -127,7 +127,7 @@ void sbx_probe(struct sbx_features *f)
     f->kmem_accounting = sscanf(f->kernel, "%u.%u", &maj, &min) == 2 &&
                          (maj > 5 || (maj == 5 && min >= 15));
     probe_cgroups(f);
-    f->cg_favordynmods = favordynmods_set("/proc/self/mountinfo");
+    f->cg_favordynmods = sbx_probe_favordynmods("/proc/self/mountinfo");
     char status[4096];
     f->seccomp = read_small_file_at(AT_FDCWD, "/proc/self/status", status, sizeof(status)) > 0 &&
                  strstr(status, "Seccomp:") != NULL;
