@@ -62,17 +62,27 @@ int main(void)
     atime_after_read("/dev/stdin", 1);
 
     /* Writable mounts, in mountinfo order; /proc and what is under it are
-     * this box's own procfs (and read-only binds over it). */
+     * this box's own procfs (and read-only binds over it). And propagation:
+     * a mount of a box's copy that were a peer of the template (shared:N)
+     * or received from it (master:N) would carry what one box mounts into
+     * the template and every other box. */
     FILE *f = fopen("/proc/self/mountinfo", "re");
     char line[4096], mnt[1024], opts[1024];
+    int lines = 0, propagating = 0;
     printf("writable mounts:");
     while (f && fgets(line, sizeof(line), f)) {
         if (sscanf(line, "%*s %*s %*s %*s %1023s %1023s", mnt, opts) != 2)
             continue;
+        lines++;
+        const char *sep = strstr(line, " - ");
+        if (sep && (memmem(line, (size_t)(sep - line), " shared:", 8) ||
+                    memmem(line, (size_t)(sep - line), " master:", 8)))
+            propagating++;
         int rw = strncmp(opts, "rw", 2) == 0 && (opts[2] == ',' || opts[2] == 0);
         if (rw && strncmp(mnt, "/proc", 5) != 0)
             printf(" %s", mnt);
     }
     printf("\n");
+    printf("mounts: %s; with propagation: %d\n", lines > 10 ? "several" : "few", propagating);
     return 0;
 }
