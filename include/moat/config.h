@@ -39,6 +39,7 @@ struct moat_config {
     uint64_t box_tmpfs_mb; /* size of /box */
     uint64_t tmp_tmpfs_mb; /* size of /tmp and of /dev/shm */
     bool landlock;
+    bool mount_template;
     uint64_t warm_boxes;   /* boxes kept by the pool; 0 = as many as workers */
     uint64_t netns_pool;   /* network namespaces kept ready */
     uint64_t spawner_nice; /* nice value boxes are prepared and torn down at */

@@ -65,6 +65,18 @@ int cli_doctor(int argc, char **argv)
     }
     if (f.landlock_abi > 0)
         (void)printf("  landlock ABI %d\n", f.landlock_abi);
+    /* A tuning of the host, not a feature moat needs: reported with what
+     * each state costs (docs/architecture.md; bench/favordynmods.sh measures
+     * both on this host). */
+    if (f.cg_favordynmods)
+        (void)printf("  %-26s %-4s %s\n", "cgroup favordynmods", "yes",
+                     "a process joins a cgroup without waiting for an RCU grace period; "
+                     "every fork, exit and exec takes a slower lock");
+    else
+        (void)printf("  %-26s %-4s %s\n", "cgroup favordynmods", "no",
+                     "a cold box waits for an RCU grace period (several ms) to join its "
+                     "cgroup; `mount -o remount,favordynmods` on a cgroup hierarchy ends "
+                     "the wait, for a slower lock in every fork, exit and exec");
     (void)printf("%s\n", missing ? "moat cannot run programs safely here"
                                  : "moat can run programs here");
     return missing ? 1 : 0;

@@ -207,6 +207,10 @@ static int execute(const struct moat_config *cfg, const struct run_opts *o,
     char lean[4096 + 16];
     cli_lean_binary(lean, sizeof(lean));
     sc.spawner_exe = lean[0] ? lean : NULL;
+    /* A cold box is the only box of this process: a template would be built
+     * for it alone, before the clone, where box init builds the same tree
+     * while its program process joins its cgroup. */
+    sc.mount_template = sc.mount_template && o->pool;
     if (req->lang->prepare[0] && lang_prepare(req->lang, cfg->cache_dir, &err) < 0)
         (void)fprintf(stderr, "moat run: warning: %s (compiling without it)\n", err.msg);
     struct sbx_ctx *ctx = NULL;

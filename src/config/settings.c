@@ -164,6 +164,10 @@ const struct config_setting config_settings[] = {
      .description = "size of /tmp and of /dev/shm in a box, MB"},
     {KEY(sandbox, landlock), .env = "MOAT_LANDLOCK", .flag = "landlock", BOOL(landlock), .def = 1,
      .scope = BOTH, .description = "use Landlock where the kernel has it"},
+    {KEY(sandbox, mount_template), .env = "MOAT_MOUNT_TEMPLATE", .flag = "mount-template",
+     BOOL(mount_template), .def = 1, .scope = BOTH,
+     .description = "build the read-only part of a box's root once and give each box of the "
+                    "pool a copy of it; rebuilt when a host file it binds changes"},
     {KEY(sandbox, warm_boxes), .env = "MOAT_WARM_BOXES", .flag = "warm-boxes", U64(warm_boxes),
      .min = 0, .max = 1024, .def = 0, .scope = SERVE,
      .description = "boxes the pool keeps alive, busy or prepared for the next jobs; "

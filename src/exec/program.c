@@ -34,6 +34,7 @@ struct sbx_config exec_sandbox_config(const struct moat_config *cfg)
         .box_tmpfs_bytes = cfg->box_tmpfs_mb << 20,
         .tmp_tmpfs_bytes = cfg->tmp_tmpfs_mb << 20,
         .landlock = cfg->landlock,
+        .mount_template = cfg->mount_template,
         .cache_dir = cfg->cache_dir,
         .netns_pool = (uint32_t)cfg->netns_pool,
         .spawner_nice = (uint32_t)cfg->spawner_nice,

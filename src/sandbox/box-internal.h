@@ -27,6 +27,22 @@
  * also bounds POSIX timers). */
 #define SBX_SIGPENDING_MAX 4096
 
+/* What a host path was when the mount template bound it: a file replaced
+ * by rename (ldconfig writes /etc/ld.so.cache so) keeps its old inode under
+ * a bind, so a change means a new template. */
+struct mounts_seen {
+    dev_t dev;
+    ino_t ino; /* 0: absent */
+};
+#define MOUNTS_SEEN_MAX 32
+
+/* The template mount namespace (mounts.c): the read-only part of every
+ * box's root, built once and copied by each box. */
+struct mounts_template {
+    int nsfd; /* its mount namespace (nsfs, O_CLOEXEC); -1 when none */
+    struct mounts_seen seen[MOUNTS_SEEN_MAX];
+};
+
 struct sbx_ctx {
     struct sbx_config cfg;     /* strings point into the copies below */
     char run_dir[256];
@@ -40,6 +56,12 @@ struct sbx_ctx {
     int landlock_abi;          /* 0 when off or unavailable */
     uint32_t next_slot;        /* where the next lease search starts */
     int ncpu;                  /* CPUs the boxes may use, for CPU-limit polling */
+    struct mounts_template tmpl;
+    /* A cgroup hierarchy carries favordynmods: moving a process into a
+     * cgroup does not wait for an RCU grace period, so box init moves its
+     * first program process itself instead of forking a helper to overlap
+     * the wait with the mounts. */
+    bool cg_fast_attach;
     pid_t owner;               /* process that made the context */
 };
 
@@ -129,6 +151,23 @@ struct boxinit_args {
 __attribute__((noreturn)) void boxinit_main(struct boxinit_args *a);
 /* Builds the box's root under ctx->root_dir and pivots into it. */
 int mounts_build(const struct sbx_ctx *ctx, uint32_t uid, struct moat_err *err);
+/* Host side, before a box is cloned (single-threaded caller): makes sure
+ * ctx->tmpl holds a template that matches the host, building it (a forked
+ * helper, ~45 mount calls) when there is none or a host path it binds
+ * changed. 0 without doing anything when cfg.mount_template is off. */
+int mounts_template_prepare(struct sbx_ctx *ctx, struct moat_err *err);
+/* Whether a cgroup or cgroup2 mount of mountinfo carries favordynmods
+ * (probe.c). */
+bool sbx_probe_favordynmods(const char *mountinfo);
+/* Closes the template (its namespace goes with the last box holding it). */
+void mounts_template_release(struct mounts_template *t);
+/* Box init, before it forks the program process: enters a private copy of
+ * the template namespace (its root is the box's root, cwd /), closes the
+ * template's fd and mounts the box's /proc (masked by mounts_finish). */
+int mounts_enter_template(const struct sbx_ctx *ctx, struct moat_err *err);
+/* Box init, in its copy of the template: mounts what is the box's own
+ * (the masks over /proc, /box, /tmp, /dev/shm) and moves to /box. */
+int mounts_finish(const struct sbx_ctx *ctx, uint32_t uid, struct moat_err *err);
 
 /* Where the program process failed before its execve worked, as reported
  * on its exec_err pipe with the errno. */

@@ -22,12 +22,14 @@ static int cmp_int(const void *a, const void *b)
  * cgroup's directories and stdio. Everything else its parent holds (other
  * boxes' sockets and uid leases, the pool's channel) would otherwise live as
  * long as this box, and keep those leases taken. */
-static void close_all_but(int ctl, int netns, const struct cg_group *cg)
+static void close_all_but(int ctl, int netns, int mnt_template, const struct cg_group *cg)
 {
     int keep[40] = {0, 1, 2, ctl};
     size_t n = 4;
     if (netns >= 0)
         keep[n++] = netns;
+    if (mnt_template >= 0)
+        keep[n++] = mnt_template;
     n += cg_group_fds(cg, keep + n, MOAT_ARRAY_SIZE(keep) - n);
     qsort(keep, n, sizeof(keep[0]), cmp_int);
     unsigned from = 0;
@@ -42,7 +44,10 @@ static void close_all_but(int ctl, int netns, const struct cg_group *cg)
 int box_spawn(struct sbx_ctx *ctx, int netns, struct box_host *h, struct moat_err *err)
 {
     *h = (struct box_host){.init_pid = -1, .ctl = -1, .lease = -1};
-    int r = lease_take(ctx, &h->uid, err);
+    int r = mounts_template_prepare(ctx, err);
+    if (r < 0)
+        return r;
+    r = lease_take(ctx, &h->uid, err);
     if (r < 0)
         return r;
     h->lease = r;
@@ -62,9 +67,13 @@ int box_spawn(struct sbx_ctx *ctx, int netns, struct box_host *h, struct moat_er
         r = moat_err_set(err, -errno, "socketpair: %s", strerror(errno));
         goto fail;
     }
-    unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
+    unsigned long flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
     if (netns < 0)
         flags |= CLONE_NEWNET;
+    /* With a template, box init enters a copy of it instead: a copy of the
+     * host's mount table would be made only to be thrown away. */
+    if (ctx->tmpl.nsfd < 0)
+        flags |= CLONE_NEWNS;
     /* A raw clone: the caller is single-threaded (the pool's spawner, or
      * `moat run`), so the child may use libc as after fork(). */
     pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, NULL, NULL, 0);
@@ -75,7 +84,7 @@ int box_spawn(struct sbx_ctx *ctx, int netns, struct box_host *h, struct moat_er
         goto fail;
     }
     if (pid == 0) {
-        close_all_but(sp[1], netns, h->cg);
+        close_all_but(sp[1], netns, ctx->tmpl.nsfd, h->cg);
         struct boxinit_args a = {
             .ctx = ctx, .uid = h->uid, .cg = h->cg, .ctl = sp[1], .netns = netns};
         boxinit_main(&a);

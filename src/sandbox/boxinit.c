@@ -148,6 +148,12 @@ static int build_root(void *arg, struct moat_err *err)
     return mounts_build(a->ctx, a->uid, err);
 }
 
+static int finish_root(void *arg, struct moat_err *err)
+{
+    const struct boxinit_args *a = arg;
+    return mounts_finish(a->ctx, a->uid, err);
+}
+
 void boxinit_main(struct boxinit_args *a)
 {
     struct moat_err e = {0};
@@ -173,6 +179,12 @@ void boxinit_main(struct boxinit_args *a)
     struct program prog;
     unsigned step_no = 1;
     struct prefork_hook build = {.fn = build_root, .arg = a};
+    if (a->ctx->tmpl.nsfd >= 0) {
+        /* Before the fork: the program process must share the box's copy. */
+        if (mounts_enter_template(a->ctx, &e) < 0)
+            die_box(a->ctl, &e);
+        build.fn = finish_root;
+    }
     if (program_prefork(a->ctx, a->uid, a->cg, step_no, &build, &prog, &e) < 0)
         die_box(a->ctl, &e);
     int boxfd = open("/box", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -58,6 +58,7 @@ int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_
     (void)snprintf(ctx->root_dir, sizeof(ctx->root_dir), "%s/root", ctx->run_dir);
     (void)snprintf(ctx->lease_dir, sizeof(ctx->lease_dir), "%s/uid", ctx->run_dir);
     ctx->owner = getpid();
+    ctx->tmpl.nsfd = -1;
     /* Counted once: inside a box /sys is absent and sysconf would read
      * /proc/stat on every step. */
     cpu_set_t cpus;
@@ -78,6 +79,10 @@ int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_
     if (r < 0)
         goto fail;
     ctx->landlock_abi = cfg->landlock ? sbx_landlock_abi() : 0;
+    /* The option switches the one threadgroup lock every move takes, v1
+     * and v2 alike (NEEDSWORK: on v2, CLONE_INTO_CGROUP would need no move
+     * at all). */
+    ctx->cg_fast_attach = sbx_probe_favordynmods("/proc/self/mountinfo");
     lease_sweep(ctx);
     *out = ctx;
     return 0;
@@ -91,6 +96,7 @@ void sbx_ctx_free(struct sbx_ctx *ctx)
     if (!ctx)
         return;
     sbx_seccomp_release(&ctx->filter);
+    mounts_template_release(&ctx->tmpl);
     /* The parent group goes with the last moat using it, so that nothing of
      * moat stays in the cgroup tree; another moat recreates it on demand. */
     if (ctx->cg && getpid() == ctx->owner)

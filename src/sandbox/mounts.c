@@ -20,15 +20,27 @@
  * files, its device nodes, the /dev/null that masks /proc files) sits on a
  * read-only mount: its times, mode and attributes cannot change, so no job
  * can leave a mark there for a later one to read, and atime never moves.
+ *
+ * With a template (the pool): everything but /proc's contents, /box, /tmp
+ * and /dev/shm is built once, by a forked helper, as the only tree of a
+ * mount namespace (the template); box init enters a private copy of it and
+ * mounts the rest. The boxes then share the template's tmpfs inodes too
+ * (the root with /etc's made files, /dev with its links), so /dev is
+ * read-only like the rest. Without (a cold box): box init builds it all
+ * under run_dir/root and pivots into it.
  */
 #include "box-internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 /* Host paths mirrored at the same place: a symlink is copied as a symlink,
  * a directory or file is bound read-only. Missing ones are skipped. */
@@ -258,7 +270,7 @@ static int build_dev(struct builder *b)
         if (symlink(links[i].target, p) < 0)
             return fail(b, "symlink", p);
     }
-    return mount_tmpfs(b, "/dev/shm", b->ctx->cfg.tmp_tmpfs_bytes, "1777", 0);
+    return make_dir(b, "/dev/shm", 0755); /* a mount point: the tmpfs is the box's own */
 }
 
 /* Hides dir/name (a file or a directory of the box's /proc) under a bind
@@ -307,9 +319,9 @@ static int mask_proc_entries(struct builder *b, const char *proc)
     return r;
 }
 
-static int build_proc(struct builder *b)
+static int mount_proc(struct builder *b)
 {
-    char p[600], sys[600];
+    char p[600];
     int r = make_dir(b, "/proc", 0555);
     if (r < 0)
         return r;
@@ -318,7 +330,14 @@ static int build_proc(struct builder *b)
     if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0 &&
         mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") < 0)
         return fail(b, "mount proc", p);
-    r = mask_proc_entries(b, p);
+    return 0;
+}
+
+static int mask_proc(struct builder *b)
+{
+    char p[600], sys[600];
+    at_root(b, "/proc", p, sizeof(p));
+    int r = mask_proc_entries(b, p);
     if (r < 0)
         return r;
     at_root(b, "/proc/sys", sys, sizeof(sys));
@@ -332,7 +351,9 @@ static int build_proc(struct builder *b)
     return r;
 }
 
-static int build_tree(struct builder *b, uint32_t uid)
+/* The part of the root every box of a context shares: the host's runtime,
+ * /etc, the device nodes, the cache, and the mount points of the rest. */
+static int build_shared(struct builder *b)
 {
     int r = 0;
     for (size_t i = 0; r == 0 && i < MOAT_ARRAY_SIZE(host_paths); i++)
@@ -343,43 +364,218 @@ static int build_tree(struct builder *b, uint32_t uid)
         r = write_text(b, made_files[i].path, made_files[i].text, 0644);
     if (r == 0)
         r = build_dev(b);
+    if (r == 0 && b->ctx->cfg.cache_dir && access(b->ctx->cfg.cache_dir, F_OK) == 0)
+        r = bind_ro(b, b->ctx->cfg.cache_dir, "/moat/cache", true);
     if (r == 0)
-        r = build_proc(b);
+        r = make_dir(b, "/proc", 0555);
+    if (r == 0)
+        r = make_dir(b, "/box", 0755);
+    if (r == 0)
+        r = make_dir(b, "/tmp", 0755);
+    if (r < 0)
+        return r;
+    /* /dev read-only too: with a template every box shares that tmpfs, and
+     * a cold box keeps the same rule (/dev/shm is a mount of its own). */
+    char dev[600];
+    at_root(b, "/dev", dev, sizeof(dev));
+    if (mount(NULL, dev, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) <
+        0)
+        return fail(b, "remount read-only", dev);
+    return 0;
+}
+
+/* What is the box's own: the masks over its /proc (mounted already), its
+ * writable tmpfs mounts. */
+static int build_own(struct builder *b, uint32_t uid)
+{
+    int r = mask_proc(b);
     if (r == 0)
         r = mount_tmpfs(b, "/box", b->ctx->cfg.box_tmpfs_bytes, "0755", uid);
     if (r == 0)
         r = mount_tmpfs(b, "/tmp", b->ctx->cfg.tmp_tmpfs_bytes, "1777", 0);
-    if (r == 0 && b->ctx->cfg.cache_dir && access(b->ctx->cfg.cache_dir, F_OK) == 0)
-        r = bind_ro(b, b->ctx->cfg.cache_dir, "/moat/cache", true);
+    if (r == 0)
+        r = mount_tmpfs(b, "/dev/shm", b->ctx->cfg.tmp_tmpfs_bytes, "1777", 0);
     return r;
+}
+
+/* Mounts a fresh tmpfs at b->root, in a mount namespace of the caller's
+ * own that nothing propagates out of. */
+static int start_root(struct builder *b)
+{
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return fail(b, "make private", "/");
+    if (mount("tmpfs", b->root, "tmpfs", MS_NOSUID | MS_NODEV,
+              "size=1m,nr_inodes=1024,mode=0755") < 0)
+        return fail(b, "mount tmpfs", b->root);
+    return 0;
+}
+
+/* Read-only root, then pivot_root(".", "."), which stacks the old root
+ * under the new one; the detach drops every host mount from this
+ * namespace. */
+static int seal_and_pivot(struct builder *b)
+{
+    if (mount(NULL, b->root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+              NULL) < 0)
+        return fail(b, "remount read-only", b->root);
+    if (chdir(b->root) < 0)
+        return fail(b, "chdir", b->root);
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        return fail(b, "pivot_root", b->root);
+    if (umount2(".", MNT_DETACH) < 0)
+        return fail(b, "detach old root", "/");
+    return 0;
 }
 
 int mounts_build(const struct sbx_ctx *ctx, uint32_t uid, struct moat_err *err)
 {
     struct builder b = {.ctx = ctx, .err = err};
     moat_strlcpy(b.root, ctx->root_dir, sizeof(b.root));
+    int r = start_root(&b);
+    if (r == 0)
+        r = build_shared(&b);
+    if (r == 0)
+        r = mount_proc(&b);
+    if (r == 0)
+        r = build_own(&b, uid);
+    if (r == 0)
+        r = seal_and_pivot(&b);
+    if (r == 0 && chdir("/box") < 0)
+        r = fail(&b, "chdir", "/box");
+    return r;
+}
 
-    /* Nothing done here may propagate back to the host's mount table. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return fail(&b, "make private", "/");
-    if (mount("tmpfs", b.root, "tmpfs", MS_NOSUID | MS_NODEV,
-              "size=1m,nr_inodes=1024,mode=0755") < 0)
-        return fail(&b, "mount tmpfs", b.root);
-    int r = build_tree(&b, uid);
+/* ---- the template ---- */
+
+/* In the template's helper: the shared part alone, as the root of a mount
+ * namespace that holds nothing else. */
+static int template_build(const struct sbx_ctx *ctx, struct moat_err *err)
+{
+    struct builder b = {.ctx = ctx, .err = err};
+    moat_strlcpy(b.root, ctx->root_dir, sizeof(b.root));
+    if (unshare(CLONE_NEWNS) < 0)
+        return fail(&b, "unshare", "mount namespace");
+    int r = start_root(&b);
+    if (r == 0)
+        r = build_shared(&b);
     if (r < 0)
         return r;
-    if (mount(NULL, b.root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-              NULL) < 0)
-        return fail(&b, "remount read-only", b.root);
-    /* pivot_root(".", ".") stacks the old root under the new one; the
-     * detach then drops every host mount from this namespace. */
-    if (chdir(b.root) < 0)
-        return fail(&b, "chdir", b.root);
-    if (syscall(SYS_pivot_root, ".", ".") < 0)
-        return fail(&b, "pivot_root", b.root);
-    if (umount2(".", MNT_DETACH) < 0)
-        return fail(&b, "detach old root", "/");
-    if (chdir("/box") < 0)
-        return fail(&b, "chdir", "/box");
-    return 0;
+    return seal_and_pivot(&b);
+}
+
+/* What each path the template binds is now; the cache dir comes last. */
+static void template_look(const struct sbx_ctx *ctx, struct mounts_seen *seen)
+{
+    _Static_assert(MOAT_ARRAY_SIZE(host_paths) + 1 <= MOUNTS_SEEN_MAX, "seen[] too small");
+    memset(seen, 0, sizeof(struct mounts_seen) * MOUNTS_SEEN_MAX);
+    for (size_t i = 0; i <= MOAT_ARRAY_SIZE(host_paths); i++) {
+        const char *path = i < MOAT_ARRAY_SIZE(host_paths) ? host_paths[i] : ctx->cfg.cache_dir;
+        struct stat st;
+        if (path && lstat(path, &st) == 0)
+            seen[i] = (struct mounts_seen){.dev = st.st_dev, .ino = st.st_ino};
+    }
+}
+
+struct template_report {
+    int32_t r;
+    struct moat_err err;
+};
+
+/* The helper: builds the template in a namespace of its own, reports, and
+ * keeps the namespace alive until the host has opened it. */
+static __attribute__((noreturn)) void template_helper(const struct sbx_ctx *ctx, int report_w,
+                                                      int hold_r)
+{
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct template_report rep = {0};
+    rep.r = template_build(ctx, &rep.err);
+    (void)!write(report_w, &rep, sizeof(rep));
+    char c;
+    while (read(hold_r, &c, 1) < 0 && errno == EINTR)
+        ;
+    _exit(0);
+}
+
+int mounts_template_prepare(struct sbx_ctx *ctx, struct moat_err *err)
+{
+    if (!ctx->cfg.mount_template)
+        return 0;
+    struct mounts_seen now[MOUNTS_SEEN_MAX];
+    template_look(ctx, now);
+    if (ctx->tmpl.nsfd >= 0 && memcmp(now, ctx->tmpl.seen, sizeof(now)) == 0)
+        return 0;
+    mounts_template_release(&ctx->tmpl);
+    int report[2], hold[2] = {-1, -1};
+    if (pipe2(report, O_CLOEXEC) < 0)
+        return moat_err_set(err, -errno, "pipe: %s", strerror(errno));
+    if (pipe2(hold, O_CLOEXEC) < 0) {
+        int r = moat_err_set(err, -errno, "pipe: %s", strerror(errno));
+        (void)close(report[0]);
+        (void)close(report[1]);
+        return r;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        (void)close(report[0]);
+        (void)close(hold[1]);
+        template_helper(ctx, report[1], hold[0]);
+    }
+    (void)close(report[1]);
+    (void)close(hold[0]);
+    struct template_report rep = {.r = -EIO};
+    int r;
+    if (pid < 0) {
+        r = moat_err_set(err, -errno, "fork template helper: %s", strerror(errno));
+    } else if (read_full(report[0], &rep, sizeof(rep)) < 0) {
+        r = moat_err_set(err, -EIO, "mount template helper died");
+    } else if (rep.r < 0) {
+        r = moat_err_set(err, rep.r, "mount template: %s", rep.err.msg);
+    } else {
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+        ctx->tmpl.nsfd = open(path, O_RDONLY | O_CLOEXEC);
+        r = ctx->tmpl.nsfd < 0 ? moat_err_set(err, -errno, "open %s: %s", path, strerror(errno))
+                               : 0;
+    }
+    (void)close(report[0]);
+    (void)close(hold[1]); /* the helper exits; the namespace lives on in nsfd */
+    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (r == 0)
+        memcpy(ctx->tmpl.seen, now, sizeof(now));
+    return r;
+}
+
+void mounts_template_release(struct mounts_template *t)
+{
+    if (t->nsfd >= 0)
+        (void)close(t->nsfd);
+    t->nsfd = -1;
+}
+
+int mounts_enter_template(const struct sbx_ctx *ctx, struct moat_err *err)
+{
+    /* setns puts root and cwd at the template's root; unshare then gives
+     * this box a private copy (the template's mounts are private, so what
+     * the box mounts stays in its copy). */
+    int r = setns(ctx->tmpl.nsfd, CLONE_NEWNS) < 0 ? -errno : 0;
+    (void)close(ctx->tmpl.nsfd);
+    if (r == 0 && unshare(CLONE_NEWNS) < 0)
+        r = -errno;
+    if (r < 0)
+        return moat_err_set(err, r, "enter mount template: %s", strerror(-r));
+    /* The box's /proc now, unmasked: box init needs it before the program
+     * process can be forked (its stdin's read-only reopen), and nothing of
+     * the program runs before mounts_finish has masked it. */
+    struct builder b = {.ctx = ctx, .err = err};
+    return mount_proc(&b);
+}
+
+int mounts_finish(const struct sbx_ctx *ctx, uint32_t uid, struct moat_err *err)
+{
+    struct builder b = {.ctx = ctx, .err = err}; /* root "": we are in the box's root */
+    int r = build_own(&b, uid);
+    if (r == 0 && chdir("/box") < 0)
+        r = fail(&b, "chdir", "/box");
+    return r;
 }

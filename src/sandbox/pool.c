@@ -239,7 +239,8 @@ static void exec_spawner(const struct sbx_ctx *ctx, int chan, int shm, uint32_t 
     (void)snprintf(v[4], sizeof(v[4]), "%u", c->uid_count);
     (void)snprintf(v[5], sizeof(v[5]), "%llu", (unsigned long long)c->box_tmpfs_bytes);
     (void)snprintf(v[6], sizeof(v[6]), "%llu", (unsigned long long)c->tmp_tmpfs_bytes);
-    (void)snprintf(v[7], sizeof(v[7]), "%d", c->landlock ? 1 : 0);
+    /* boolean settings as bits: 1 landlock, 2 mount_template */
+    (void)snprintf(v[7], sizeof(v[7]), "%d", (c->landlock ? 1 : 0) | (c->mount_template ? 2 : 0));
     (void)snprintf(v[8], sizeof(v[8]), "%u", c->netns_pool);
     const char *argv[] = {c->spawner_exe, "__spawner", v[0], v[1], v[2], v[3], v[4],
                           c->run_dir, c->cgroup_name, v[5], v[6], v[7],
@@ -267,7 +268,7 @@ int sbx_spawner_main(int argc, char **argv)
     uint64_t n[10];
     static const int idx[] = {1, 2, 3, 4, 5, 8, 9, 10, 12, 13};
     static const uint64_t max[] = {INT32_MAX, INT32_MAX, 1u << 20, UINT32_MAX, UINT32_MAX,
-                                   UINT64_MAX, UINT64_MAX, 1, 1u << 20, 19};
+                                   UINT64_MAX, UINT64_MAX, 3, 1u << 20, 19};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(idx); i++)
         if (arg_u64(argv[idx[i]], max[i], &n[i]) < 0) {
             (void)fprintf(stderr, "moat: __spawner: bad argument %d\n", idx[i]);
@@ -280,7 +281,8 @@ int sbx_spawner_main(int argc, char **argv)
         .cgroup_name = argv[7],
         .box_tmpfs_bytes = n[5],
         .tmp_tmpfs_bytes = n[6],
-        .landlock = n[7] != 0,
+        .landlock = (n[7] & 1) != 0,
+        .mount_template = (n[7] & 2) != 0,
         .cache_dir = argv[11][0] ? argv[11] : NULL,
         .netns_pool = (uint32_t)n[8],
         .spawner_nice = (uint32_t)n[9],

@@ -85,6 +85,30 @@ static void probe_cgroups(struct sbx_features *f)
     f->cgroup_version = f->cg_memory ? 1 : 0;
 }
 
+/* Whether a cgroup or cgroup2 mount lists favordynmods among its super
+ * options (the last field of a mountinfo line, after " - TYPE SOURCE "). */
+bool sbx_probe_favordynmods(const char *mountinfo)
+{
+    FILE *fp = fopen(mountinfo, "re");
+    if (!fp)
+        return false;
+    char line[1024];
+    bool set = false;
+    while (!set && fgets(line, sizeof(line), fp)) {
+        const char *sep = strstr(line, " - ");
+        char type[32], source[256], opts[512];
+        if (!sep || sscanf(sep + 3, "%31s %255s %511s", type, source, opts) != 3)
+            continue;
+        if (strcmp(type, "cgroup") != 0 && strcmp(type, "cgroup2") != 0)
+            continue;
+        for (char *save = NULL, *o = strtok_r(opts, ",", &save); o && !set;
+             o = strtok_r(NULL, ",", &save))
+            set = strcmp(o, "favordynmods") == 0;
+    }
+    (void)fclose(fp);
+    return set;
+}
+
 void sbx_probe(struct sbx_features *f)
 {
     *f = (struct sbx_features){0};
@@ -103,6 +127,7 @@ void sbx_probe(struct sbx_features *f)
     f->kmem_accounting = sscanf(f->kernel, "%u.%u", &maj, &min) == 2 &&
                          (maj > 5 || (maj == 5 && min >= 15));
     probe_cgroups(f);
+    f->cg_favordynmods = sbx_probe_favordynmods("/proc/self/mountinfo");
     char status[4096];
     f->seccomp = read_small_file_at(AT_FDCWD, "/proc/self/status", status, sizeof(status)) > 0 &&
                  strstr(status, "Seccomp:") != NULL;

@@ -205,7 +205,9 @@ static int write_id_maps(pid_t pid, uint32_t uid)
  * Moving a process into a cgroup waits, on cgroup v1, for an RCU grace
  * period when no migration happened recently (5-10 ms on this kind of VM).
  * For a new box that wait overlaps with building its root: a forked
- * attacher moves the program process while box init mounts.
+ * attacher moves the program process while box init mounts. With
+ * favordynmods on a hierarchy there is no wait, and box init moves it
+ * itself (one process fewer per box).
  */
 static int attach_during(struct program *p, const struct prefork_hook *hook,
                          struct moat_err *err)
@@ -274,7 +276,13 @@ int program_prefork(struct sbx_ctx *ctx, uint32_t uid, struct cg_group *box_cg,
     }
     (void)close(stdin_ro);
     p->pid = pid;
-    r = hook ? attach_during(p, hook, err) : cg_attach(p->cg, pid);
+    if (hook && !ctx->cg_fast_attach) {
+        r = attach_during(p, hook, err);
+    } else {
+        r = cg_attach(p->cg, pid);
+        if (r == 0 && hook)
+            r = hook->fn(hook->arg, err);
+    }
     if (r == 0)
         r = write_id_maps(pid, uid);
     if (r == 0)

@@ -950,6 +950,76 @@ static void test_mounts_read_only(void **state)
     }
 }
 
+/* ---- the mount template ---- */
+
+/* The inode of the template's mount namespace, 0 when there is none. */
+static ino_t template_ns(const struct fx *f)
+{
+    struct stat st;
+    if (f->x.ctx->tmpl.nsfd < 0 || fstat(f->x.ctx->tmpl.nsfd, &st) < 0)
+        return 0;
+    return st.st_ino;
+}
+
+/* Boxes made from the template pass the same mount rules as a box that
+ * built its own root, and every box shares one template until a host path
+ * it binds changes: here the cache dir, absent for the first box and made
+ * before the second. */
+static void test_template(void **state)
+{
+    struct fx *f = *state;
+    struct sbx_ctx *ctx = f->x.ctx;
+    char cache[sizeof ctx->cache_dir];
+    (void)snprintf(cache, sizeof cache, "%s-cache", f->x.run_dir);
+    (void)rmdir(cache);
+    moat_strlcpy(ctx->cache_dir, cache, sizeof ctx->cache_dir);
+    ctx->cfg.cache_dir = ctx->cache_dir;
+    ctx->cfg.mount_template = true;
+    assert_int_equal(template_ns(f), 0);
+
+    test_mounts_read_only(state);
+    ino_t first = template_ns(f);
+    assert_true(first != 0);
+    /* held, so that a new namespace cannot take its inode number */
+    int held = dup(ctx->tmpl.nsfd);
+    assert_true(held >= 0);
+    free_box(f, 0);
+
+    struct sbx_result *res = &f->res;
+    const char *probe = "ls /moat/cache 2>&1 || true; touch /dev/x 2>&1 || true";
+    run_sh(new_box(f, 0), probe, NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "ls: cannot access '/moat/cache': No such file or directory\n"
+                    "touch: cannot touch '/dev/x': Read-only file system\n");
+    assert_int_equal(template_ns(f), first); /* nothing changed: the same template */
+    free_box(f, 0);
+
+    assert_int_equal(mkdir(cache, 0755), 0);
+    int fd = open(cache, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    int file = openat(fd, "hello", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    assert_true(file >= 0);
+    (void)close(file);
+    (void)close(fd);
+    run_sh(new_box(f, 0), probe, NULL, res);
+    expect(res, SBX_VERDICT_OK);
+    expect_out(res, "hello\ntouch: cannot touch '/dev/x': Read-only file system\n");
+    ino_t second = template_ns(f);
+    assert_true(second != 0 && second != first); /* rebuilt for the new cache dir */
+    (void)close(held);
+    free_box(f, 0);
+    sbx_result_release(res);
+
+    mounts_template_release(&ctx->tmpl);
+    ctx->cfg.mount_template = false;
+    ctx->cfg.cache_dir = NULL;
+    ctx->cache_dir[0] = '\0';
+    char path[sizeof cache + 8];
+    (void)snprintf(path, sizeof path, "%s/hello", cache);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(cache), 0);
+}
+
 /* ---- fixtures ---- */
 
 static int test_teardown(void **state)
@@ -1025,6 +1095,7 @@ int main(void)
         cmocka_unit_test_teardown(test_rlimit_nproc, test_teardown),
         cmocka_unit_test_teardown(test_creds, test_teardown),
         cmocka_unit_test_teardown(test_mounts_read_only, test_teardown),
+        cmocka_unit_test_teardown(test_template, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

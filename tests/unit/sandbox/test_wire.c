@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "box-internal.h"
 
@@ -769,6 +770,52 @@ static void test_send_recv(void **state)
     (void)close(sp[1]);
 }
 
+/* A message far larger than the socket's buffer: sendmsg takes part of it
+ * (maybe not even the whole header when the buffer is nearly full), the
+ * rest goes by send_full; the reader, another process, gets every byte. */
+static void test_send_recv_large(void **state)
+{
+    (void)state;
+    int sp[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+    int small = 4096;
+    assert_int_equal(setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    const size_t n = (size_t)4 << 20;
+    char *data = malloc(n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (char)(i * 131u + (i >> 12));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        (void)close(sp[1]);
+        /* a first message that leaves the buffer part-full, then the big one */
+        int r = wire_send(sp[0], WIRE_READY, "x", 1);
+        if (r == 0)
+            r = wire_send(sp[0], WIRE_RESULT, data, n);
+        _exit(r == 0 ? 0 : 1);
+    }
+    (void)close(sp[0]);
+    enum wire_type type;
+    char *payload = NULL;
+    size_t len = 0;
+    assert_int_equal(wire_recv(sp[1], &type, &payload, &len), 0);
+    assert_int_equal(type, WIRE_READY);
+    assert_int_equal(len, 1);
+    free(payload);
+    assert_int_equal(wire_recv(sp[1], &type, &payload, &len), 0);
+    assert_int_equal(type, WIRE_RESULT);
+    assert_int_equal(len, n);
+    assert_memory_equal(payload, data, n);
+    free(payload);
+    int st = -1;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(wire_recv(sp[1], &type, &payload, &len), -EPIPE);
+    (void)close(sp[1]);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_collected_hostile),
         cmocka_unit_test(test_collect_check),
         cmocka_unit_test(test_send_recv),
+        cmocka_unit_test(test_send_recv_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
