@@ -60,6 +60,7 @@ struct moat_config {
     uint64_t max_body_kb;
     uint64_t max_code_kb;
     uint64_t max_stdin_kb;
+    uint64_t max_tests; /* test cases of one job */
     uint64_t compile_cache_mb;
     bool no_exec;
     uint64_t http_threads; /* 0 = number of CPUs */

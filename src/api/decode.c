@@ -485,6 +485,111 @@ static int take_judge(struct dec *d, const json_t *obj)
     return 0;
 }
 
+static const char *const test_keys[] = {"stdin", "args", "expectedOutput", "timeoutMs",
+                                        "memoryMb"};
+
+/* A test's bytes (stdin, expectedOutput) within max KiB. */
+static int test_bytes(struct dec *d, const char *field, const json_t *v, uint64_t max_kb,
+                      char **out, size_t *len)
+{
+    const char *s;
+    int r = get_string(d, field, v, true, &s, len);
+    if (r < 0)
+        return r;
+    if (*len > kib(max_kb))
+        return FAIL(d, 400, "out_of_range", field, "%s is longer than %" PRIu64 " KiB", field,
+                    max_kb);
+    *out = moat_memdup0(s, *len);
+    return *out ? 0 : no_memory(d);
+}
+
+/* A test's own limit: at most the server's maximum. */
+static int test_limit(struct dec *d, const char *field, const json_t *v, uint64_t max,
+                      uint64_t *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return BAD(d, field, "%s must be a positive integer", field);
+    if ((uint64_t)json_integer_value(v) > max)
+        return FAIL(d, 400, "limit_exceeded", field, "%s is over the server's maximum %" PRIu64,
+                    field, max);
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int take_test(struct dec *d, size_t i, const json_t *o, struct job_test *t)
+{
+    char f[48];
+    (void)snprintf(f, sizeof(f), "tests[%zu]", i);
+    if (!json_is_object(o))
+        return BAD(d, f, "%s must be an object", f);
+    char fs[64];
+    (void)snprintf(fs, sizeof(fs), "%s.", f);
+    int r = check_keys(d, o, test_keys, MOAT_ARRAY_SIZE(test_keys), f, fs);
+    const json_t *v;
+    (void)snprintf(fs, sizeof(fs), "%s.stdin", f);
+    if (r >= 0 && (v = field(o, "stdin")))
+        r = test_bytes(d, fs, v, d->cfg->max_stdin_kb, &t->stdin_data, &t->stdin_len);
+    else if (r >= 0 && !(t->stdin_data = strdup("")))
+        r = no_memory(d);
+    (void)snprintf(fs, sizeof(fs), "%s.args", f);
+    if (r >= 0 && (v = field(o, "args"))) {
+        r = check_strings(d, fs, v, ARGS_MAX, 0);
+        if (r >= 0) {
+            t->args = calloc(json_array_size(v) + 1, sizeof(*t->args));
+            if (!t->args)
+                r = no_memory(d);
+            for (size_t k = 0; r >= 0 && k < json_array_size(v); k++, t->nargs++)
+                if (!(t->args[k] = strdup(json_string_value(json_array_get(v, k)))))
+                    r = no_memory(d);
+        }
+    }
+    (void)snprintf(fs, sizeof(fs), "%s.expectedOutput", f);
+    if (r >= 0 && (v = field(o, "expectedOutput"))) {
+        t->judged = true;
+        r = test_bytes(d, fs, v, d->job.limits.max_output_kb, &t->expected, &t->expected_len);
+    }
+    (void)snprintf(fs, sizeof(fs), "%s.timeoutMs", f);
+    if (r >= 0 && (v = field(o, "timeoutMs")))
+        r = test_limit(d, fs, v, d->cfg->max_limits.time_ms, &t->time_ms);
+    (void)snprintf(fs, sizeof(fs), "%s.memoryMb", f);
+    if (r >= 0 && (v = field(o, "memoryMb")))
+        r = test_limit(d, fs, v, d->cfg->max_limits.memory_mb, &t->memory_mb);
+    return r;
+}
+
+/* tests: compile once, run each; with them the job's own stdin and
+ * expectedOutput have no place (each test has its own). */
+static int take_tests(struct dec *d, const json_t *obj)
+{
+    const json_t *v = field(obj, "tests"), *stop = field(obj, "stopOnFirstFailure");
+    if (!v) {
+        if (stop)
+            return BAD(d, "stopOnFirstFailure", "stopOnFirstFailure needs tests");
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return BAD(d, "tests", "tests must be a non-empty array");
+    size_t n = json_array_size(v);
+    if (n > d->cfg->max_tests)
+        return FAIL(d, 400, "limit_exceeded", "tests", "at most %" PRIu64 " tests",
+                    d->cfg->max_tests);
+    if (field(obj, "stdin"))
+        return BAD(d, "stdin", "with tests, each test gives its own stdin");
+    if (field(obj, "expectedOutput"))
+        return BAD(d, "expectedOutput", "with tests, each test gives its own expectedOutput");
+    if (stop && !json_is_boolean(stop))
+        return BAD(d, "stopOnFirstFailure", "stopOnFirstFailure must be true or false");
+    d->job.stop_on_failure = stop && json_is_true(stop);
+    d->job.tests = calloc(n, sizeof(*d->job.tests));
+    if (!d->job.tests)
+        return no_memory(d);
+    d->job.ntests = n;
+    int r = 0;
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = take_test(d, i, json_array_get(v, i), &d->job.tests[i]);
+    return r;
+}
+
 static int take_wait(struct dec *d, const json_t *v)
 {
     if (!json_is_boolean(v))
@@ -499,7 +604,7 @@ static const char *const native_keys[] = {
     "language",  "version",      "code",          "files",    "stdin",        "args",
     "priority",  "timeoutMs",    "wallTimeoutMs", "memoryMb", "maxProcesses", "maxOutputKb",
     "maxFileKb", "maxOpenFiles", "stackKb",       "metadata", "tags",         "wait",
-    "expectedOutput", "compare", "absTolerance", "relTolerance",
+    "expectedOutput", "compare", "absTolerance", "relTolerance", "tests", "stopOnFirstFailure",
 };
 static const char *const seed000_keys[] = {"code", "executionEngine", "tags"};
 /* Seed 004's NATS requests: compiler requests run with the defaults;
@@ -548,6 +653,8 @@ static int decode_native(struct dec *d, const json_t *obj)
             r = take_limit(d, i, v);
     if (r >= 0)
         r = check_limits(d);
+    if (r >= 0)
+        r = take_tests(d, obj);
     if (r >= 0)
         r = take_judge(d, obj);
     if (r >= 0 && (v = field(obj, "metadata")))

@@ -88,6 +88,25 @@ static json_t *compile_json(const struct job_step *c)
     return o;
 }
 
+/* Each test's result, in test order, as a step (verdict accepted,
+ * wrong_answer, skipped or the sandbox's). */
+static json_t *tests_json(const struct job *j)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < j->ntests; i++) {
+        json_t *t = job_step_to_json(&j->tests[i].result, false);
+        if (t && json_object_set_new_nocheck(t, "index", json_integer((json_int_t)i)) < 0) {
+            json_decref(t);
+            t = NULL;
+        }
+        if (json_array_append_new(a, t) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 /* The result fields of a final job, after the common ones. */
 static bool put_result(json_t *o, const struct job *j)
 {
@@ -117,7 +136,8 @@ static bool put_result(json_t *o, const struct job *j)
            put(o, "stderrTruncated", json_boolean(s.err_truncated)) &&
            put(o, "stdoutOmitted", u64(s.out_omitted)) &&
            put(o, "stderrOmitted", u64(s.err_omitted)) &&
-           put(o, "compile", j->compiled ? compile_json(&j->compile) : json_null());
+           put(o, "compile", j->compiled ? compile_json(&j->compile) : json_null()) &&
+           (!j->ntests || put(o, "tests", tests_json(j)));
 }
 
 static void clip_stream(size_t *len, uint64_t *omitted, size_t max)

@@ -279,6 +279,8 @@ bool pg_ready(struct store *st);
 #define PG_BLOB_CODE "code.bin"
 #define PG_BLOB_STDIN "stdin.bin"
 #define PG_BLOB_EXPECTED "expected.bin"
+#define PG_BLOB_TESTS "tests.json"
+#define PG_BLOB_RESULTS "results.json"
 #define PG_BLOB_STDOUT "output.log"
 #define PG_BLOB_STDERR "stderr.log"
 #define PG_BLOB_COMPILE_STDOUT "compile-stdout.log"

@@ -39,7 +39,10 @@ static const char get_sql[] =
     PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_STDOUT) ", "
     PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_STDERR) ", "
     "compare, abs_tol, rel_tol, expected_len, "
-    PG_BLOB_OF("$2::boolean AND compare IS NOT NULL AND expected_len > 0", PG_BLOB_EXPECTED)
+    PG_BLOB_OF("$2::boolean AND compare IS NOT NULL AND expected_len > 0", PG_BLOB_EXPECTED) ", "
+    "ntests, stop_on_failure, "
+    PG_BLOB_OF("$2::boolean AND ntests > 0", PG_BLOB_TESTS) ", "
+    PG_BLOB_OF("ntests > 0 AND status IN ('completed', 'failed', 'cancelled')", PG_BLOB_RESULTS)
     " FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid";
 /* clang-format on */
 
@@ -78,6 +81,10 @@ enum {
     COL_REL_TOL,
     COL_EXPECTED_LEN,
     COL_EXPECTED,
+    COL_NTESTS,
+    COL_STOP_ON_FAILURE,
+    COL_TESTS,
+    COL_RESULTS,
 };
 
 static const char blob_sql[] = "SELECT data FROM " PG_SCHEMA ".blobs WHERE key = $1";
@@ -295,7 +302,25 @@ static int row_to_job(const PGresult *res, struct job *j, bool *single, size_t *
         j->compare.rel_tol = pg_double(res, 0, COL_REL_TOL);
         j->expected_len = (size_t)pg_int(res, 0, COL_EXPECTED_LEN); /* read with the code */
     }
+    j->stop_on_failure = pg_bool(res, 0, COL_STOP_ON_FAILURE);
     return 0;
+}
+
+/* The job's tests: what each asks when the code was read, what each gave
+ * once it is final. */
+static int take_tests(const PGresult *res, struct job *j, bool code, struct moat_err *err)
+{
+    size_t n = (size_t)pg_int(res, 0, COL_NTESTS);
+    bool spec = !PQgetisnull(res, 0, COL_TESTS), results = !PQgetisnull(res, 0, COL_RESULTS);
+    int e = n && code && !spec
+                ? -EIO
+                : store_tests_fill(j, n, spec ? PQgetvalue(res, 0, COL_TESTS) : NULL,
+                                   spec ? (size_t)PQgetlength(res, 0, COL_TESTS) : 0,
+                                   results ? PQgetvalue(res, 0, COL_RESULTS) : NULL,
+                                   results ? (size_t)PQgetlength(res, 0, COL_RESULTS) : 0);
+    if (e == -EIO)
+        return moat_err_set(err, -EIO, "job %s has malformed test cases", j->id);
+    return e;
 }
 
 static int take_code(const PGresult *res, struct job *j, bool single, size_t nfiles,
@@ -369,6 +394,8 @@ int pg_get(struct store *st, const char *id, unsigned what, struct job *out, str
         j.stdin_len = j.expected_len = 0; /* stdin_data, expected stay NULL: say so */
     if (e == 0 && (what & STORE_GET_OUTPUT))
         e = take_outputs(res, &j);
+    if (e == 0)
+        e = take_tests(res, &j, (what & STORE_GET_CODE) != 0, err);
     PQclear(res);
     if (e < 0) {
         job_release(&j);

@@ -87,7 +87,11 @@ static const char *const migrations[] = {
     " ('exact', 'trim', 'tokens', 'float')),"
     " ADD COLUMN abs_tol double precision NOT NULL DEFAULT 0,"
     " ADD COLUMN rel_tol double precision NOT NULL DEFAULT 0,"
-    " ADD COLUMN expected_len bigint NOT NULL DEFAULT 0;",
+    " ADD COLUMN expected_len bigint NOT NULL DEFAULT 0,"
+    /* test cases: how many, whether a failure stops them; what each asks
+     * is the blob tests.json, what each gave results.json */
+    " ADD COLUMN ntests bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN stop_on_failure boolean NOT NULL DEFAULT false;",
 };
 /* clang-format on */
 

@@ -32,7 +32,7 @@ static const char *const wnames[WS_MAX_] = {
 
 static const char *const wsql[WS_MAX_] = {
     /* Every insert of a batch in one statement: one array per column
-     * ($1..$28), the batch's token $29. A row whose id exists is skipped
+     * ($1..$31), the batch's token $32. A row whose id exists is skipped
      * (no id back: -EEXIST). The blobs are inserted without looking at
      * which rows were (joining the inserted ids costs as much as the rest
      * of the statement): a blob already under its key stays as it is, so
@@ -44,27 +44,31 @@ static const char *const wsql[WS_MAX_] = {
         " $5::int4[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],"
         " $12::int8[], $13::int8[], $14::int8[], $15::bool[], $16::int8[], $17::text[],"
         " $18::text[], $19::text[], $20::int8[], $21::text[], $22::bytea[], $23::bytea[],"
-        " $24::text[], $25::float8[], $26::float8[], $27::int8[], $28::bytea[])"
+        " $24::text[], $25::float8[], $26::float8[], $27::int8[], $28::bytea[], $29::int8[],"
+        " $30::bool[], $31::bytea[])"
         " AS v (id, language, language_given, version, priority, time_ms, wall_time_ms,"
         " memory_mb, max_processes, max_output_kb, max_file_kb, max_open_files, stack_kb,"
         " nfiles, code_single, stdin_len, args_json, metadata_json, tags_json, created_ms,"
-        " code_hash, code, stdin, compare, abs_tol, rel_tol, expected_len, expected)),"
+        " code_hash, code, stdin, compare, abs_tol, rel_tol, expected_len, expected, ntests,"
+        " stop_on_failure, tests)),"
         " j AS (INSERT INTO " PG_SCHEMA ".jobs (id, status, language, language_given, version,"
         " priority, time_ms, wall_time_ms, memory_mb, max_processes, max_output_kb, max_file_kb,"
         " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json, metadata_json,"
-        " tags_json, created_ms, code_hash, compare, abs_tol, rel_tol, expected_len,"
-        " write_token) SELECT id::uuid, 'queued', language,"
+        " tags_json, created_ms, code_hash, compare, abs_tol, rel_tol, expected_len, ntests,"
+        " stop_on_failure, write_token) SELECT id::uuid, 'queued', language,"
         " language_given, version, priority, time_ms, wall_time_ms, memory_mb, max_processes,"
         " max_output_kb, max_file_kb, max_open_files, stack_kb, nfiles, code_single, stdin_len,"
         " args_json, metadata_json, tags_json, created_ms, code_hash, compare, abs_tol, rel_tol,"
-        " expected_len, $29 FROM v"
+        " expected_len, ntests, stop_on_failure, $32 FROM v"
         " ON CONFLICT (id) DO NOTHING RETURNING id),"
         " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data)"
         " SELECT 'jobs/' || v.id || '/" PG_BLOB_CODE "', v.code FROM v"
         " UNION ALL SELECT 'jobs/' || v.id || '/" PG_BLOB_STDIN "', v.stdin FROM v"
         " WHERE v.stdin IS NOT NULL"
         " UNION ALL SELECT 'jobs/' || v.id || '/" PG_BLOB_EXPECTED "', v.expected FROM v"
-        " WHERE v.expected IS NOT NULL ON CONFLICT (key) DO NOTHING)"
+        " WHERE v.expected IS NOT NULL"
+        " UNION ALL SELECT 'jobs/' || v.id || '/" PG_BLOB_TESTS "', v.tests FROM v"
+        " WHERE v.tests IS NOT NULL ON CONFLICT (key) DO NOTHING)"
         " SELECT id::text FROM j ORDER BY id",
     [WS_LOCK] = "SELECT status, attempts FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid"
                 " FOR UPDATE",
@@ -83,7 +87,8 @@ static const char *const wsql[WS_MAX_] = {
         " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data) SELECT 'jobs/' || $1 || '/' || v.name,"
         " v.data FROM u, (VALUES ('" PG_BLOB_STDOUT "', $28::bytea), ('" PG_BLOB_STDERR "',"
         " $29::bytea), ('" PG_BLOB_COMPILE_STDOUT "', $30::bytea), ('" PG_BLOB_COMPILE_STDERR "',"
-        " $31::bytea)) v (name, data) WHERE v.data IS NOT NULL"
+        " $31::bytea), ('" PG_BLOB_RESULTS "', $32::bytea)) v (name, data)"
+        " WHERE v.data IS NOT NULL"
         " ON CONFLICT (key) DO UPDATE SET data = excluded.data)"
         " SELECT id FROM u",
     [WS_REQUEUE] = "UPDATE " PG_SCHEMA ".jobs SET status = 'queued', write_token = $3"
@@ -300,16 +305,19 @@ static void array_finish(struct pg_array *a, uint32_t oid)
             a->buf[i * 4 + k] = (char)(h[i] >> (24 - 8 * k));
 }
 
-enum { INS_COLUMNS = 28 };
+enum { INS_COLUMNS = 31 };
 
 static const uint32_t ins_oids[INS_COLUMNS] = {
     OID_TEXT, OID_TEXT,   OID_TEXT,   OID_TEXT,   OID_INT4, OID_INT8,  OID_INT8,
     OID_INT8, OID_INT8,   OID_INT8,   OID_INT8,   OID_INT8, OID_INT8,  OID_INT8,
     OID_BOOL, OID_INT8,   OID_TEXT,   OID_TEXT,   OID_TEXT, OID_INT8,  OID_TEXT,
     OID_BYTEA, OID_BYTEA, OID_TEXT,   OID_FLOAT8, OID_FLOAT8, OID_INT8, OID_BYTEA,
+    OID_INT8, OID_BOOL,   OID_BYTEA,
 };
 
-static void insert_row(struct pg_array *a, const struct pg_wreq *r)
+/* The row's columns; false when its tests could not be encoded (out of
+ * memory). */
+static bool insert_row(struct pg_array *a, const struct pg_wreq *r)
 {
     const struct job *j = r->job;
     el_text(&a[0], j->id);
@@ -343,6 +351,19 @@ static void insert_row(struct pg_array *a, const struct pg_wreq *r)
         el_bytes(&a[27], j->expected, j->expected_len);
     else
         el_null(&a[27]);
+    el_i64(&a[28], j->ntests);
+    el_bool(&a[29], j->stop_on_failure);
+    if (!j->ntests) {
+        el_null(&a[30]);
+        return true;
+    }
+    char *tests = NULL;
+    size_t len = 0;
+    if (job_tests_encode(j, false, &tests, &len) < 0)
+        return false;
+    el_bytes(&a[30], tests, len);
+    free(tests);
+    return true;
 }
 
 int pg_send_inserts(PGconn *c, struct pg_wreq *const *r, size_t n, uint64_t token)
@@ -350,10 +371,11 @@ int pg_send_inserts(PGconn *c, struct pg_wreq *const *r, size_t n, uint64_t toke
     struct pg_array a[INS_COLUMNS] = {0};
     for (size_t k = 0; k < INS_COLUMNS; k++)
         put_bytes(&a[k], (char[PG_ARRAY_HEADER]){0}, PG_ARRAY_HEADER);
-    for (size_t i = 0; i < n; i++)
-        insert_row(a, r[i]);
-    struct pg_params p = {0};
     int e = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!insert_row(a, r[i]))
+            e = -ENOMEM;
+    struct pg_params p = {0};
     for (size_t k = 0; k < INS_COLUMNS; k++) {
         array_finish(&a[k], ins_oids[k]);
         if (a[k].oom)
@@ -411,7 +433,17 @@ static bool send_finish(PGconn *c, const struct pg_wreq *r, uint64_t token)
         p_null(&p);
         p_null(&p);
     }
-    return send_prepared(c, WS_FINISH, &p);
+    char *results = NULL;
+    size_t len = 0;
+    if (j->ntests && job_tests_encode(j, true, &results, &len) < 0)
+        return false; /* out of memory: the batch is tried again */
+    if (results)
+        p_bytes(&p, results, len);
+    else
+        p_null(&p);
+    bool sent = send_prepared(c, WS_FINISH, &p);
+    free(results);
+    return sent;
 }
 
 bool pg_send_request(PGconn *c, const struct pg_wreq *r, uint64_t token)

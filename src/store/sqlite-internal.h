@@ -159,6 +159,8 @@ bool sq_ready(struct store *st);
 #define SQ_BLOB_CODE "code.bin"
 #define SQ_BLOB_STDIN "stdin.bin"
 #define SQ_BLOB_EXPECTED "expected.bin"
+#define SQ_BLOB_TESTS "tests.json"
+#define SQ_BLOB_RESULTS "results.json"
 #define SQ_BLOB_STDOUT "output.log"
 #define SQ_BLOB_STDERR "stderr.log"
 #define SQ_BLOB_COMPILE_STDOUT "compile-stdout.log"

@@ -20,7 +20,8 @@ static const char *const rsql[SQR_MAX_] = {
                      " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json,"
                      " metadata_json, tags_json, attempts, created_ms, started_ms, finished_ms,"
                      " code_hash, output_hash, compiled, " SQ_STEP_SELECT("c_") ", " SQ_STEP_SELECT(
-                         "r_") ", compare, abs_tol, rel_tol, expected_len FROM jobs WHERE id = ?1"),
+                         "r_") ", compare, abs_tol, rel_tol, expected_len, ntests, stop_on_failure"
+                               " FROM jobs WHERE id = ?1"),
     [SQR_GET_BLOB] = "SELECT data FROM blobs WHERE key = ?1",
     [SQR_PENDING] = "SELECT id, priority, status, attempts, created_ms, started_ms FROM jobs"
                     " WHERE status IN ('queued', 'running') ORDER BY created_ms, id",
@@ -54,6 +55,8 @@ enum {
     COL_ABS_TOL,
     COL_REL_TOL,
     COL_EXPECTED_LEN,
+    COL_NTESTS,
+    COL_STOP_ON_FAILURE,
 };
 
 /* ---- the pool ---- */
@@ -232,7 +235,8 @@ static int col_step(sqlite3_stmt *st, int first, struct job_step *p)
 }
 
 /* The row of SQR_GET_JOB into j (whose pointers are NULL). */
-static int row_to_job(sqlite3_stmt *st, struct job *j, bool *single, size_t *nfiles)
+static int row_to_job(sqlite3_stmt *st, struct job *j, bool *single, size_t *nfiles,
+                      size_t *ntests)
 {
     col_text(st, COL_ID, j->id, sizeof(j->id));
     if (job_status_parse((const char *)sqlite3_column_text(st, COL_STATUS), &j->status) < 0)
@@ -274,19 +278,21 @@ static int row_to_job(sqlite3_stmt *st, struct job *j, bool *single, size_t *nfi
         j->compare.rel_tol = sqlite3_column_double(st, COL_REL_TOL);
         j->expected_len = (size_t)col_u64(st, COL_EXPECTED_LEN); /* read with the code */
     }
+    *ntests = (size_t)col_u64(st, COL_NTESTS);
+    j->stop_on_failure = sqlite3_column_int(st, COL_STOP_ON_FAILURE) != 0;
     return 0;
 }
 
 /* The row of job id; -ENOENT when there is none. */
 static int read_row(struct sq_reader *r, const char *id, struct job *j, bool *single,
-                    size_t *nfiles, struct moat_err *err)
+                    size_t *nfiles, size_t *ntests, struct moat_err *err)
 {
     sqlite3_stmt *st = r->st[SQR_GET_JOB];
     (void)sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int e;
     if (rc == SQLITE_ROW) {
-        e = row_to_job(st, j, single, nfiles);
+        e = row_to_job(st, j, single, nfiles, ntests);
         if (e == -EIO)
             e = moat_err_set(err, e, "job %s has a malformed row", id);
     } else if (rc == SQLITE_DONE) {
@@ -344,6 +350,27 @@ static int read_code(struct sq_reader *r, struct job *j, bool single, size_t nfi
     return read_expected(r, j, err);
 }
 
+/* A job's tests: what each asks with the code (code), what each gave once
+ * it is final. */
+static int read_tests(struct sq_reader *r, struct job *j, size_t ntests, bool code,
+                      struct moat_err *err)
+{
+    if (ntests == 0)
+        return 0;
+    char *spec = NULL, *res = NULL;
+    size_t ns = 0, nr = 0;
+    int e = code ? read_blob(r, SQ_BLOB_TESTS, j->id, &spec, &ns, err) : 0;
+    if (e == 0 && job_status_final(j->status))
+        e = read_blob_opt(r, SQ_BLOB_RESULTS, j->id, &res, &nr, err);
+    if (e == 0 || e == -ENOENT)
+        e = e == -ENOENT ? -EIO : store_tests_fill(j, ntests, spec, ns, res, nr);
+    free(spec);
+    free(res);
+    if (e == -EIO)
+        return moat_err_set(err, -EIO, "job %s has malformed test cases", j->id);
+    return e;
+}
+
 static int read_outputs(struct sq_reader *r, struct job *j, struct moat_err *err)
 {
     int e = read_blob_opt(r, SQ_BLOB_STDOUT, j->id, &j->run.out, &j->run.out_len, err);
@@ -367,17 +394,19 @@ int sq_get(struct store *st, const char *id, unsigned what, struct job *out, str
         return e;
     struct job j = {0};
     bool single = false;
-    size_t nfiles = 0;
+    size_t nfiles = 0, ntests = 0;
     e = read_begin(r, err);
     if (e < 0)
         goto out;
-    e = read_row(r, id, &j, &single, &nfiles, err);
+    e = read_row(r, id, &j, &single, &nfiles, &ntests, err);
     if (e == 0 && (what & STORE_GET_CODE))
         e = read_code(r, &j, single, nfiles, err);
     else
         j.stdin_len = j.expected_len = 0; /* stdin_data, expected stay NULL: say so */
     if (e == 0 && (what & STORE_GET_OUTPUT))
         e = read_outputs(r, &j, err);
+    if (e == 0)
+        e = read_tests(r, &j, ntests, (what & STORE_GET_CODE) != 0, err);
     read_end(r);
 out:
     reader_give(s, r);

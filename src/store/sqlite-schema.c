@@ -65,12 +65,16 @@ static const char *const migrations[] = {
               /* rowid table: blobs reach megabytes, too big for a WITHOUT ROWID b-tree */
               "CREATE TABLE blobs (key TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL) STRICT;",
     /* 2: judging the run's output: how (NULL: not judged); the expected
-     * output is the blob expected.bin */
+     * output is the blob expected.bin. Test cases. */
     "ALTER TABLE jobs ADD COLUMN compare TEXT CHECK (compare IN"
     " ('exact', 'trim', 'tokens', 'float'));"
     "ALTER TABLE jobs ADD COLUMN abs_tol REAL NOT NULL DEFAULT 0;"
     "ALTER TABLE jobs ADD COLUMN rel_tol REAL NOT NULL DEFAULT 0;"
-    "ALTER TABLE jobs ADD COLUMN expected_len INTEGER NOT NULL DEFAULT 0;",
+    "ALTER TABLE jobs ADD COLUMN expected_len INTEGER NOT NULL DEFAULT 0;"
+    /* test cases: how many, whether a failure stops them; what each asks
+     * is the blob tests.json, what each gave results.json */
+    "ALTER TABLE jobs ADD COLUMN ntests INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN stop_on_failure INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The version table, made before the migrations it counts. */

@@ -65,8 +65,9 @@ static const char *const wsql[SQW_MAX_] = {
         " time_ms, wall_time_ms, memory_mb, max_processes, max_output_kb, max_file_kb,"
         " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json,"
         " metadata_json, tags_json, created_ms, code_hash, compare, abs_tol, rel_tol,"
-        " expected_len) VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-        " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+        " expected_len, ntests, stop_on_failure) VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7,"
+        " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24,"
+        " ?25, ?26, ?27)",
     /* blobs of a job are written once; REPLACE only makes a retried
      * finish idempotent */
     [SQW_PUT_BLOB] = "INSERT OR REPLACE INTO blobs (key, data) VALUES (?1, ?2)",
@@ -191,6 +192,19 @@ static int not_changed(struct sq_store *s, struct sq_wreq *r, const char *id, bo
 
 /* ---- the writes ---- */
 
+/* A job's tests as the blob key (what each asks, or what each gave). */
+static int put_tests(struct sq_store *s, struct sq_wreq *r, const char *key, const struct job *j,
+                     bool results)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int e = job_tests_encode(j, results, &text, &len);
+    if (e == 0)
+        e = put_blob(s, r, key, j->id, text, len);
+    free(text);
+    return e;
+}
+
 static int w_insert(struct sq_store *s, struct sq_wreq *r)
 {
     const struct job *j = r->job;
@@ -217,6 +231,8 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
     (void)sqlite3_bind_double(st, 23, j->judged ? j->compare.abs_tol : 0);
     (void)sqlite3_bind_double(st, 24, j->judged ? j->compare.rel_tol : 0);
     bind_u64(st, 25, j->judged ? j->expected_len : 0);
+    bind_u64(st, 26, j->ntests);
+    (void)sqlite3_bind_int(st, 27, j->stop_on_failure);
     int rc = step_once(st);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc); /* -EEXIST for a duplicate id: changes nothing */
@@ -225,6 +241,8 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
         e = put_blob(s, r, SQ_BLOB_STDIN, j->id, j->stdin_data, j->stdin_len);
     if (e == 0 && j->judged && j->expected_len)
         e = put_blob(s, r, SQ_BLOB_EXPECTED, j->id, j->expected, j->expected_len);
+    if (e == 0 && j->ntests)
+        e = put_tests(s, r, SQ_BLOB_TESTS, j, false);
     return e;
 }
 
@@ -289,6 +307,8 @@ static int w_finish(struct sq_store *s, struct sq_wreq *r)
         e = put_blob(s, r, SQ_BLOB_COMPILE_STDOUT, j->id, j->compile.out, j->compile.out_len);
     if (e == 0 && j->compiled)
         e = put_blob(s, r, SQ_BLOB_COMPILE_STDERR, j->id, j->compile.err, j->compile.err_len);
+    if (e == 0 && j->ntests)
+        e = put_tests(s, r, SQ_BLOB_RESULTS, j, true);
     return e;
 }
 

@@ -100,6 +100,13 @@ int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct 
 int store_postgres_open(const struct moat_config *cfg, struct store **out, struct moat_err *err);
 
 /* Counters since open. Thread-safe. */
+/* A read job's tests (ntests of them, its row says): what each asks from
+ * the spec blob when it was read (else ntests empty tests), what each gave
+ * from the results blob when there is one. 0, -EIO (a blob that does not
+ * decode, or disagrees with the row), -ENOMEM; what it filled is released
+ * with j. */
+int store_tests_fill(struct job *j, size_t ntests, const char *spec, size_t spec_len,
+                     const char *results, size_t results_len);
 void store_stats(struct store *st, struct store_stats *out);
 
 /* The args of a job as compact JSON text ("[]" when none). Caller frees.

@@ -270,6 +270,29 @@ int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *
     return ticket->ops->start_wait(ticket, attempts, settled_ns, err);
 }
 
+/* ---- test cases ---- */
+
+int store_tests_fill(struct job *j, size_t ntests, const char *spec, size_t spec_len,
+                     const char *results, size_t results_len)
+{
+    if (ntests == 0)
+        return 0;
+    int e = 0;
+    if (spec) {
+        e = job_tests_decode(spec, spec_len, j, false);
+        if (e == 0 && j->ntests != ntests)
+            e = -EINVAL;
+    } else {
+        j->tests = calloc(ntests, sizeof(*j->tests));
+        if (!j->tests)
+            return -ENOMEM;
+        j->ntests = ntests;
+    }
+    if (e == 0 && results)
+        e = job_tests_decode(results, results_len, j, true);
+    return e == -EINVAL ? -EIO : e;
+}
+
 /* ---- an insert's data ---- */
 
 int store_insert_data_make(const struct job *job, struct store_insert_data *d,

@@ -265,3 +265,58 @@ static inline void store_fx_judged_round_trip(struct store *st)
     job_release(&b);
     job_release(&c);
 }
+
+/* A job with tests: what each asks comes back with the code; once it is
+ * finished, what each gave comes back in every read, the view's included;
+ * stopOnFirstFailure is kept. */
+static inline void store_fx_tests_round_trip(struct store *st)
+{
+    struct moat_err err = {0};
+    struct job a, got = {0};
+    simple_job(&a, 1);
+    a.ntests = 2;
+    a.tests = calloc(2, sizeof(*a.tests));
+    assert_non_null(a.tests);
+    a.stop_on_failure = true;
+    a.tests[0] = (struct job_test){.stdin_data = dup_bytes("1 2\0", 4), .stdin_len = 4,
+                                   .judged = true, .expected = dup_bytes("3\n", 2),
+                                   .expected_len = 2, .time_ms = 700};
+    a.tests[1] = (struct job_test){.stdin_data = dup_bytes("", 0), .memory_mb = 32};
+    assert_int_equal(store_insert(st, &a, &err), 0);
+
+    assert_int_equal(store_get(st, a.id, STORE_GET_CODE, &got, &err), 0);
+    assert_int_equal(got.ntests, 2);
+    assert_true(got.stop_on_failure);
+    assert_int_equal(got.tests[0].stdin_len, 4);
+    assert_memory_equal(got.tests[0].stdin_data, "1 2\0", 4);
+    assert_true(got.tests[0].judged);
+    assert_memory_equal(got.tests[0].expected, "3\n", 2);
+    assert_int_equal(got.tests[0].time_ms, 700);
+    assert_false(got.tests[1].judged);
+    assert_int_equal(got.tests[1].memory_mb, 32);
+    assert_int_equal(got.tests[0].result.verdict, JOB_VERDICT_NONE);
+    job_release(&got);
+
+    uint32_t n = 0;
+    assert_int_equal(store_start(st, a.id, 5, false, &n, &err), 0);
+    a.attempts = n;
+    a.status = JOB_STATUS_COMPLETED;
+    a.finished_ms = 9;
+    a.run.verdict = JOB_VERDICT_WRONG_ANSWER;
+    a.tests[0].result = (struct job_step){.verdict = JOB_VERDICT_WRONG_ANSWER, .time_ms = 4,
+                                          .out = dup_bytes("4\n", 2), .out_len = 2};
+    a.tests[1].result = (struct job_step){.verdict = JOB_VERDICT_SKIPPED};
+    assert_int_equal(store_finish(st, &a, &err), 0);
+
+    assert_int_equal(store_get(st, a.id, 0, &got, &err), 0); /* the view */
+    assert_int_equal(got.ntests, 2);
+    assert_int_equal(got.run.verdict, JOB_VERDICT_WRONG_ANSWER);
+    assert_int_equal(got.tests[0].result.verdict, JOB_VERDICT_WRONG_ANSWER);
+    assert_int_equal(got.tests[0].result.time_ms, 4);
+    assert_int_equal(got.tests[0].result.out_len, 2);
+    assert_memory_equal(got.tests[0].result.out, "4\n", 2);
+    assert_int_equal(got.tests[1].result.verdict, JOB_VERDICT_SKIPPED);
+    assert_null(got.tests[0].stdin_data); /* not asked for */
+    job_release(&got);
+    job_release(&a);
+}

@@ -259,6 +259,12 @@ static void run_to_completion(struct store *st, struct job *j)
 
 /* ---- the contract ---- */
 
+static void test_tests_round_trip(void **state)
+{
+    struct pgfx *f = *state;
+    store_fx_tests_round_trip(f->st);
+}
+
 static void test_judged_round_trip(void **state)
 {
     struct pgfx *f = *state;
@@ -951,6 +957,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_round_trip_every_field),
         T(test_judged_round_trip),
+        T(test_tests_round_trip),
         T(test_single_file_and_defaults),
         T(test_state_machine_and_fencing),
         T(test_inserts_in_flight_are_read),

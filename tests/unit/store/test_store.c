@@ -75,6 +75,12 @@ static void assert_code_equal(const struct job *a, const struct job *b)
         assert_null(b->stdin_data);
 }
 
+static void test_tests_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    store_fx_tests_round_trip(f->st);
+}
+
 static void test_judged_round_trip(void **state)
 {
     struct fixture *f = *state;
@@ -970,6 +976,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_round_trip_every_field),
         T(test_judged_round_trip),
+        T(test_tests_round_trip),
         T(test_single_file_and_defaults),
         T(test_async_inserts_from_many_threads),
         T(test_duplicate_id_fails_alone),
