@@ -47,6 +47,30 @@ struct exec_outcome {
 void exec_outcome_release(struct exec_outcome *o);
 
 /*
+ * A program compiled once and run in other boxes (a job's tests): the
+ * compile step's artifacts (or a cache hit's), held in memory.
+ */
+struct exec_cache;
+struct exec_built {
+    struct sbx_file *artifacts; /* owned: names and data */
+    size_t nartifacts;
+    bool used_box; /* a step ran in the box exec_build was given */
+};
+void exec_built_release(struct exec_built *b);
+/* Compiles req in box (or takes the compile cache's artifacts, leaving box
+ * fresh: !b->used_box), keeping the artifacts in *b (release it). An
+ * interpreted language builds nothing. out->compile is the compile step;
+ * out->run says compile_error (or the step's failure) when it failed.
+ * Returns as exec_program. */
+int exec_build(struct sbx_box *box, const struct moat_config *cfg, struct exec_cache *cache,
+               const struct exec_request *req, struct exec_outcome *out, struct exec_built *b,
+               struct moat_err *err);
+/* Runs req (its stdin, args, limits; the same files as built) in box with
+ * b's artifacts: the run step only, into *step. Returns as exec_program. */
+int exec_run_built(struct sbx_box *box, const struct exec_built *b, const struct exec_request *req,
+                   struct job_step *step, struct moat_err *err);
+
+/*
  * Runs req in box (which is used up: the caller frees it afterwards).
  * Returns 0 when there is an outcome (whatever the program did) and -errno
  * with err set when the request itself is wrong (e.g. a bad file name:

@@ -198,7 +198,8 @@ struct job {
     bool judged;                /* the run's stdout is compared with expected */
     char *expected;             /* its expected stdout (bytes); NULL when not read */
     size_t expected_len;
-    struct job_compare_opts compare; /* how stdout is judged against expected */
+    struct job_compare_opts compare; /* how stdout (or each test's) is judged: set when
+                                        judged or when there are tests */
     struct job_test *tests;     /* tests[0..ntests): then run is their summary */
     size_t ntests;
     bool stop_on_failure;       /* tests after a failed one are skipped */

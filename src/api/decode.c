@@ -447,20 +447,33 @@ static int take_tolerance(struct dec *d, const char *name, const json_t *v, doub
     return 0;
 }
 
-/* expectedOutput and how the run's stdout is compared with it. */
+/* expectedOutput and how the run's stdout (or each test's) is compared
+ * with it (after take_tests). */
 static int take_judge(struct dec *d, const json_t *obj)
 {
     const json_t *want = field(obj, "expectedOutput"), *mode = field(obj, "compare"),
                  *abs_tol = field(obj, "absTolerance"), *rel_tol = field(obj, "relTolerance");
-    if (!want) {
+    if (!want && !d->job.ntests) {
         const char *orphan = mode ? "compare" : abs_tol ? "absTolerance" : "relTolerance";
         if (mode || abs_tol || rel_tol)
-            return BAD(d, orphan, "%s needs expectedOutput", orphan);
+            return BAD(d, orphan, "%s needs expectedOutput (or tests)", orphan);
         return 0;
     }
+    struct job_compare_opts c = {
+        .mode = JOB_COMPARE_TRIM, .abs_tol = TOLERANCE_DEFAULT, .rel_tol = TOLERANCE_DEFAULT};
+    int r = 0;
+    if (mode && (!json_is_string(mode) || job_compare_parse(json_string_value(mode), &c.mode) < 0))
+        return BAD(d, "compare", "compare must be one of exact, trim, tokens, float");
+    if (abs_tol && (r = take_tolerance(d, "absTolerance", abs_tol, &c.abs_tol)) < 0)
+        return r;
+    if (rel_tol && (r = take_tolerance(d, "relTolerance", rel_tol, &c.rel_tol)) < 0)
+        return r;
+    d->job.compare = c;
+    if (!want)
+        return 0; /* the tests' */
     const char *s;
     size_t len;
-    int r = get_string(d, "expectedOutput", want, true, &s, &len);
+    r = get_string(d, "expectedOutput", want, true, &s, &len);
     if (r < 0)
         return r;
     if (len > kib(d->job.limits.max_output_kb))
@@ -468,20 +481,11 @@ static int take_judge(struct dec *d, const json_t *obj)
                     "expectedOutput is longer than the %" PRIu64
                     " KiB of output the run may print (maxOutputKb)",
                     d->job.limits.max_output_kb);
-    struct job_compare_opts c = {
-        .mode = JOB_COMPARE_TRIM, .abs_tol = TOLERANCE_DEFAULT, .rel_tol = TOLERANCE_DEFAULT};
-    if (mode && (!json_is_string(mode) || job_compare_parse(json_string_value(mode), &c.mode) < 0))
-        return BAD(d, "compare", "compare must be one of exact, trim, tokens, float");
-    if (abs_tol && (r = take_tolerance(d, "absTolerance", abs_tol, &c.abs_tol)) < 0)
-        return r;
-    if (rel_tol && (r = take_tolerance(d, "relTolerance", rel_tol, &c.rel_tol)) < 0)
-        return r;
     d->job.expected = moat_memdup0(s, len);
     if (!d->job.expected)
         return no_memory(d);
     d->job.expected_len = len;
     d->job.judged = true;
-    d->job.compare = c;
     return 0;
 }
 

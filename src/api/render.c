@@ -179,7 +179,7 @@ json_t *api_job_json(const struct job *j)
               put(o, "outputHash", TEXT_OR_NULL(j->output_hash)) &&
               /* how the output is judged (expectedOutput), or null */
               put(o, "compare",
-                  j->judged ? json_string_nocheck(job_compare_name(j->compare.mode))
+                  j->judged || j->ntests ? json_string_nocheck(job_compare_name(j->compare.mode))
                               : json_null());
     if (ok && job_status_final(j->status))
         ok = put_result(o, j);

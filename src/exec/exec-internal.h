@@ -24,6 +24,9 @@
 /* How long an executor blocks in the pool or the queue before it looks at
  * the stop flag again: the bound on exec_stop's latency. */
 #define EXEC_POLL_MS 200
+/* Most tests of one job running at once (each in a box of its own): at
+ * most the executors' count, and this. */
+#define EXEC_TESTS_PARALLEL_MAX 16
 /* A durable write that the store failed is tried again after
  * EXEC_WRITE_RETRY_MS, the delay doubling up to EXEC_WRITE_RETRY_MAX_MS:
  * small enough that a job finishes within a second or so of the disk
@@ -53,6 +56,9 @@ struct exec_slot {
     bool cancel;                /* a cancel asked for id */
     bool running;               /* the program was started (box may be signalled) */
     struct queue_entry *entry;  /* the queue entry held (for the heartbeat) */
+    /* the boxes of a job's tests running now (tests.c): a cancel reaches
+     * each */
+    struct sbx_box *test_boxes[EXEC_TESTS_PARALLEL_MAX];
 };
 
 struct exec_watches; /* events.c */
@@ -157,6 +163,16 @@ void exec_record_final(struct exec *ex, struct exec_run *c);
 void exec_fail_job(struct exec *ex, struct exec_run *c, const char *msg);
 void exec_retry_or_fail(struct exec *ex, struct exec_run *c, const char *msg);
 void exec_record_cancelled(struct exec *ex, struct exec_run *c);
+/* Runs c's tests (tests.c): the program built once in *boxp, then each
+ * test in a box of its own, up to EXEC_TESTS_PARALLEL_MAX at once; each
+ * test's result in c->job.tests, the job's summary in o (run: the first
+ * failed test's verdict, else accepted, or ok when none is judged). A box
+ * the build used is freed (*boxp NULL); one it left fresh stays. r and err
+ * as exec_program's. */
+void exec_run_tests(struct exec *ex, struct exec_run *c, struct sbx_box **boxp,
+                    const struct exec_request *req, struct exec_outcome *o, int *r,
+                    struct moat_err *err);
+
 /* Nothing to run after all: says why, sends the entry back when the store
  * failed us, ends it. */
 void exec_skip_job(struct exec *ex, struct exec_run *c, int r, const char *why);

@@ -99,6 +99,9 @@ int exec_kill_local(struct exec *ex, const char *id)
         s->cancel = true;
         if (s->running && s->box)
             sbx_box_cancel(s->box); /* the slot is cleared before the box is freed */
+        for (size_t k = 0; k < EXEC_TESTS_PARALLEL_MAX; k++)
+            if (s->test_boxes[k])
+                sbx_box_cancel(s->test_boxes[k]); /* dropped from here before freed */
         r = 0;
         break;
     }
@@ -312,10 +315,12 @@ static void fail_before_run(struct exec *ex, struct exec_run *c, const char *msg
         exec_fail_job(ex, c, msg);
 }
 
-/* Runs c's job in box. Returns true when the box was used (a step may have
- * run in it: it must be freed), false when it is still fresh. */
-static bool run_job(struct exec *ex, struct exec_run *c, struct sbx_box *box)
+/* Runs c's job in *boxp. Returns true when the box was used (a step may
+ * have run in it: it must be freed), false when it is still fresh or was
+ * freed already (*boxp NULL then). */
+static bool run_job(struct exec *ex, struct exec_run *c, struct sbx_box **boxp)
 {
+    struct sbx_box *box = *boxp;
     const struct moat_config *cfg = ex->deps.cfg;
     if (load_and_start(ex, c) != 0)
         return false;
@@ -355,7 +360,11 @@ static bool run_job(struct exec *ex, struct exec_run *c, struct sbx_box *box)
     struct moat_err err = {0};
     int r = 0;
     bool used = false;
-    if (slot_begin_run(c->slot, box)) {
+    if (c->job.ntests) {
+        /* the build's box is freed there once the build used it: its tests
+         * take the pool's boxes, and this one must not hold a place */
+        exec_run_tests(ex, c, boxp, &req, &o, &r, &err);
+    } else if (slot_begin_run(c->slot, box)) {
         used = true;
         r = exec_program_cached(box, cfg, ex->deps.cache, &req, &o, &err);
     } else {
@@ -410,7 +419,7 @@ static void *executor(void *arg)
         gauge_add(ex->m.busy, 1);
         gauge_add(ex->m.engine_active, 1);
         slot_set(slot, c.id, &c.entry);
-        bool used = run_job(ex, &c, box);
+        bool used = run_job(ex, &c, &box);
         slot_clear(slot);
         job_release(&c.job);
         gauge_add(ex->m.busy, -1);

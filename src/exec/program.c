@@ -230,6 +230,7 @@ struct compile_in {
     const struct step_env *env;
     const struct sbx_file *files;
     size_t nfiles;
+    struct exec_built *keep; /* the artifacts are kept here (compiled once, run in other boxes) */
 };
 
 /* The cache key of this compile, or -ENODATA when it must not be cached:
@@ -257,6 +258,68 @@ static void compile_store(struct exec_cache *cache, const char *key, const struc
     int r = exec_cache_put(cache, key, res->collected, res->ncollected);
     if (r < 0)
         log_debug("msg=\"compile cache store failed\" err=%d", r);
+}
+
+/* ---- a program compiled once ---- */
+
+void exec_built_release(struct exec_built *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->nartifacts; i++) {
+        free((char *)b->artifacts[i].name);
+        free((void *)b->artifacts[i].data);
+    }
+    free(b->artifacts);
+    *b = (struct exec_built){0};
+}
+
+/* One artifact into b (which has room for it). */
+static int keep_one(struct exec_built *b, const char *name, const void *data, size_t len, bool x)
+{
+    char *nm = strdup(name), *d = moat_memdup0(data, len);
+    if (!nm || !d) {
+        free(nm);
+        free(d);
+        return -ENOMEM;
+    }
+    b->artifacts[b->nartifacts++] = (struct sbx_file){.name = nm, .data = d, .len = len,
+                                                      .executable = x};
+    return 0;
+}
+
+static int keep_room(struct exec_built *b, size_t n)
+{
+    b->artifacts = calloc(n ? n : 1, sizeof(*b->artifacts));
+    return b->artifacts ? 0 : -ENOMEM;
+}
+
+/* The compile step's artifacts. A compile whose artifacts could not all be
+ * handed back (too many, too large, not regular files) cannot run in other
+ * boxes: an internal error that says so. */
+static int keep_collected(struct exec_built *b, const struct sbx_result *res,
+                          struct moat_err *err)
+{
+    if (res->collect_overflow || res->collect_skipped)
+        return moat_err_set(err, -EFBIG,
+                            "the compiled program is too large to run in boxes of its own");
+    int r = keep_room(b, res->ncollected);
+    for (size_t i = 0; r == 0 && i < res->ncollected; i++) {
+        const struct sbx_collected *f = &res->collected[i];
+        r = keep_one(b, f->name, f->data, f->len, f->executable);
+    }
+    return r;
+}
+
+/* A cache hit's artifacts (the hit is released by its owner). */
+static int keep_hit(struct exec_built *b, const struct exec_cache_hit *hit)
+{
+    int r = keep_room(b, hit->nfiles);
+    for (size_t i = 0; r == 0 && i < hit->nfiles; i++) {
+        const struct sbx_file *f = &hit->files[i];
+        r = keep_one(b, f->name, f->data, f->len, f->executable);
+    }
+    return r;
 }
 
 /* Whether a cached artifact would collide with a source: the same name, or
@@ -296,17 +359,24 @@ static int compile(const struct compile_in *c, struct exec_outcome *out, struct 
             free(storage);
             out->compile = (struct job_step){.verdict = JOB_VERDICT_OK, .cached = true};
             *how = COMPILED_CACHED;
-            return 0;
+            if (!c->keep)
+                return 0;
+            return keep_hit(c->keep, hit);
         }
         exec_cache_hit_release(hit);
         exec_cache_drop(c->cache, key);
     }
     struct sbx_result res;
-    r = run_step(c->box, argv, c->env, &cl, c->files, c->nfiles, NULL, 0, false,
-                 cacheable ? exec_cache_entry_max(c->cache) : 0, &res, &out->compile, err);
+    uint64_t collect = cacheable ? exec_cache_entry_max(c->cache) : 0;
+    if (c->keep && !collect)
+        collect = EXEC_CACHE_ENTRY_MAX;
+    r = run_step(c->box, argv, c->env, &cl, c->files, c->nfiles, NULL, 0, c->keep != NULL, collect,
+                 &res, &out->compile, err);
     free(storage); /* holds argv too */
     if (cacheable && r == 0)
         compile_store(c->cache, key, &res, &out->compile);
+    if (c->keep && r == 0 && out->compile.verdict == JOB_VERDICT_OK)
+        r = keep_collected(c->keep, &res, err);
     sbx_result_release(&res);
     if (out->compile.verdict != JOB_VERDICT_OK) {
         /* No run: its verdict says why, the compile step has the details. */
@@ -412,6 +482,88 @@ int exec_program_cached(struct sbx_box *box, const struct moat_config *cfg,
         return run(box, req, &vars, &env, NULL, 0, out, err);
     r = run_cached(box, req, &vars, &env, files, &hit, out, err);
     exec_cache_hit_release(&hit);
+    return r;
+}
+
+int exec_build(struct sbx_box *box, const struct moat_config *cfg, struct exec_cache *cache,
+               const struct exec_request *req, struct exec_outcome *out, struct exec_built *b,
+               struct moat_err *err)
+{
+    *out = (struct exec_outcome){0};
+    *b = (struct exec_built){0};
+    const struct lang *lang = req->lang;
+    if (req->nfiles > 256)
+        return moat_err_field(err, -E2BIG, "files", "at most 256 files");
+    if (!lang_compiled(lang))
+        return 0; /* nothing to build: box is still fresh */
+    struct sbx_file files[256];
+    const char *names[256];
+    char entry[256], class_name[256];
+    int r =
+        prepare_files(req, files, names, entry, sizeof(entry), class_name, sizeof(class_name), err);
+    if (r < 0)
+        return r;
+    struct step_env env;
+    make_env(lang, &env);
+    struct lang_vars vars = {.main = names[0],
+                             .files = names,
+                             .nfiles = req->nfiles,
+                             .class_name = class_name,
+                             .cache = LANG_BOX_CACHE_DIR};
+    struct compile_in c = {.box = box,
+                           .cfg = cfg,
+                           .cache = cache,
+                           .lang = lang,
+                           .vars = &vars,
+                           .env = &env,
+                           .files = files,
+                           .nfiles = req->nfiles,
+                           .keep = b};
+    struct exec_cache_hit hit = {0};
+    enum compiled how = COMPILED_FAILED;
+    r = compile(&c, out, &hit, &how, err);
+    exec_cache_hit_release(&hit);
+    b->used_box = how != COMPILED_CACHED;
+    if (r < 0)
+        exec_built_release(b);
+    return r;
+}
+
+int exec_run_built(struct sbx_box *box, const struct exec_built *b, const struct exec_request *req,
+                   struct job_step *step, struct moat_err *err)
+{
+    *step = (struct job_step){0};
+    struct sbx_file files[256];
+    const char *names[256];
+    char entry[256], class_name[256];
+    if (req->nfiles > 256)
+        return moat_err_field(err, -E2BIG, "files", "at most 256 files");
+    int r =
+        prepare_files(req, files, names, entry, sizeof(entry), class_name, sizeof(class_name), err);
+    if (r < 0)
+        return r;
+    struct step_env env;
+    make_env(req->lang, &env);
+    struct lang_vars vars = {.main = names[0],
+                             .files = names,
+                             .nfiles = req->nfiles,
+                             .class_name = class_name,
+                             .cache = LANG_BOX_CACHE_DIR};
+    size_t n;
+    if (!size_add(req->nfiles, b->nartifacts, &n))
+        return -E2BIG;
+    struct sbx_file *all = calloc(n ? n : 1, sizeof(*all));
+    if (!all)
+        return -ENOMEM;
+    memcpy(all, files, req->nfiles * sizeof(*all));
+    if (b->nartifacts)
+        memcpy(all + req->nfiles, b->artifacts, b->nartifacts * sizeof(*all));
+    struct exec_outcome out = {0};
+    r = run(box, req, &vars, &env, all, n, &out, err);
+    free(all);
+    *step = out.run;
+    out.run = (struct job_step){0};
+    exec_outcome_release(&out);
     return r;
 }
 

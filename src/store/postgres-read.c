@@ -303,6 +303,8 @@ static int row_to_job(const PGresult *res, struct job *j, bool *single, size_t *
         j->expected_len = (size_t)pg_int(res, 0, COL_EXPECTED_LEN); /* read with the code */
     }
     j->stop_on_failure = pg_bool(res, 0, COL_STOP_ON_FAILURE);
+    if (pg_int(res, 0, COL_NTESTS))
+        j->judged = false; /* the comparison is the tests' (no expected output of its own) */
     return 0;
 }
 

@@ -343,9 +343,10 @@ static bool insert_row(struct pg_array *a, const struct pg_wreq *r)
         el_bytes(&a[22], j->stdin_data, j->stdin_len);
     else
         el_null(&a[22]);
-    el_text(&a[23], j->judged ? job_compare_name(j->compare.mode) : NULL);
-    el_f64(&a[24], j->judged ? j->compare.abs_tol : 0);
-    el_f64(&a[25], j->judged ? j->compare.rel_tol : 0);
+    bool compared = j->judged || j->ntests; /* a comparison for the run, or the tests */
+    el_text(&a[23], compared ? job_compare_name(j->compare.mode) : NULL);
+    el_f64(&a[24], compared ? j->compare.abs_tol : 0);
+    el_f64(&a[25], compared ? j->compare.rel_tol : 0);
     el_i64(&a[26], j->judged ? j->expected_len : 0);
     if (j->judged && j->expected_len)
         el_bytes(&a[27], j->expected, j->expected_len);

@@ -279,6 +279,8 @@ static int row_to_job(sqlite3_stmt *st, struct job *j, bool *single, size_t *nfi
         j->expected_len = (size_t)col_u64(st, COL_EXPECTED_LEN); /* read with the code */
     }
     *ntests = (size_t)col_u64(st, COL_NTESTS);
+    if (*ntests)
+        j->judged = false; /* the comparison is the tests' (no expected output of its own) */
     j->stop_on_failure = sqlite3_column_int(st, COL_STOP_ON_FAILURE) != 0;
     return 0;
 }

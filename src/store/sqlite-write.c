@@ -227,9 +227,10 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
     bind_text(st, 19, j->tags_json);
     (void)sqlite3_bind_int64(st, 20, j->created_ms);
     bind_text(st, 21, r->hash);
-    bind_text(st, 22, j->judged ? job_compare_name(j->compare.mode) : NULL);
-    (void)sqlite3_bind_double(st, 23, j->judged ? j->compare.abs_tol : 0);
-    (void)sqlite3_bind_double(st, 24, j->judged ? j->compare.rel_tol : 0);
+    bool compared = j->judged || j->ntests; /* a comparison for the run, or the tests */
+    bind_text(st, 22, compared ? job_compare_name(j->compare.mode) : NULL);
+    (void)sqlite3_bind_double(st, 23, compared ? j->compare.abs_tol : 0);
+    (void)sqlite3_bind_double(st, 24, compared ? j->compare.rel_tol : 0);
     bind_u64(st, 25, j->judged ? j->expected_len : 0);
     bind_u64(st, 26, j->ntests);
     (void)sqlite3_bind_int(st, 27, j->stop_on_failure);
