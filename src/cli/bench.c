@@ -382,7 +382,8 @@ struct cpu_sums {
 static void cpu_add(struct cpu_sums *sum, const struct cpu_sample *a, const struct cpu_sample *b)
 {
     sum->busy += b->busy - a->busy;
-    sum->kthread += b->kthread - a->kthread;
+    /* a worker that exits takes its ticks along: the sum may drop */
+    sum->kthread += b->kthread > a->kthread ? b->kthread - a->kthread : 0;
     sum->group += b->group - a->group;
     sum->t += b->t - a->t;
 }

@@ -45,7 +45,9 @@ struct cg_files {
     const char *oom_file;
     const char *oom_key;
     const char *pids_current;
+    const char *memory_current;
 };
+
 extern const struct cg_files cg_v1_files;
 extern const struct cg_files cg_v2_files;
 
@@ -64,6 +66,13 @@ struct cg_backend {
     void (*sample)(struct cg_group *g);
     int (*kill_all)(struct cg_group *g);
     int (*count_procs)(struct cg_group *g);
+    /* start of a step: the peak from now on (v1 global, v2 per fd) */
+    int (*peak_reset)(struct cg_group *g);
+    /* an empty group: give back what it can (page cache, reclaimable
+     * kernel objects) so that only what is pinned stays charged */
+    int (*reclaim)(struct cg_group *g);
+    /* undo prepare_parent once the children are gone; may be NULL */
+    int (*clear_parent)(struct cg_group *g);
 };
 extern const struct cg_backend cg_v1_backend;
 extern const struct cg_backend cg_v2_backend;
@@ -92,6 +101,7 @@ struct cg_group {
     int fd[CG_HIER_MAX];  /* -1 where cg_open found no directory */
     int cpu_fd;           /* cpuacct.usage / cpu.stat, opened on first poll */
     int mem_fd;           /* v2 memory.current when memory.peak is missing */
+    int peak_fd;          /* v2 memory.peak, reset through this fd per step */
     enum cg_peak peak;
     uint64_t mem_sampled; /* highest memory.current seen while polling */
 };
