@@ -416,6 +416,8 @@ static int measure_cpu(struct sbx_pool *pool, const struct bench_opts *o,
         cpu_add(&box, &c, &d);
         done += n;
     }
+    struct sbx_pool_stats ps;
+    sbx_pool_stats(pool, &ps);
     double tick_us = 1e6 / (double)(hz > 0 ? hz : 100), n = (double)o->runs;
     double bare_us = (double)bare.busy * tick_us / n, box_us = (double)box.busy * tick_us / n;
     /* what the bench's own processes and kernel threads used: robust
@@ -429,6 +431,8 @@ static int measure_cpu(struct sbx_pool *pool, const struct bench_opts *o,
         {"box_own_cpu_us", "box own+kthread CPU us", box_own},
         {"box_kthread_cpu_us", "box kthread CPU us", (double)box.kthread * tick_us / n},
         {"target_own_us", "target 2 x bare + 1000 us", 2 * bare_own + 1000},
+        {"slots_reused", "box slots reused", (double)ps.slots_reused},
+        {"netns_reused", "network namespaces reused", (double)ps.netns_reused},
         {"bare_wall_ms", "bare batches wall ms", (double)bare.t / 1e6},
         {"box_wall_ms", "box batches wall ms", (double)box.t / 1e6},
     };
