@@ -100,8 +100,10 @@ static void release_host(struct spawner *s, struct box_host *h)
 }
 
 /* Waits a little for box init pid to exit after its user freed the box
- * (it exits as soon as it reads the end of its socket), so that its slot
- * and namespace are ready for the box made next. */
+ * (it exits as soon as it reads the end of its socket, after its mounts
+ * and namespaces are torn down), so that its slot and namespace are ready
+ * for the box made next; one that takes longer is reaped on its SIGCHLD
+ * and its slot serves a later box. */
 static void reap_freed(struct spawner *s, pid_t pid)
 {
     size_t i = 0;
@@ -109,7 +111,7 @@ static void reap_freed(struct spawner *s, pid_t pid)
         i++;
     if (i == s->nhosts)
         return;
-    for (unsigned round = 0; round < 100; round++) {
+    for (unsigned round = 0; round < 500; round++) {
         pid_t r = waitpid(pid, NULL, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR)) {
             s->hosts[i].init_pid = -1;
@@ -117,7 +119,7 @@ static void reap_freed(struct spawner *s, pid_t pid)
             s->hosts[i] = s->hosts[--s->nhosts];
             return;
         }
-        struct timespec ts = {0, 200000}; /* 20 ms at most in all */
+        struct timespec ts = {0, 200000}; /* 100 ms at most in all */
         (void)nanosleep(&ts, NULL);
     }
 }
