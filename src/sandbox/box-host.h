@@ -18,6 +18,7 @@ struct box_host {
     uint32_t uid;
     struct cg_group *cg;
     int netns;    /* the box's network namespace, kept for reuse; -1 */
+    bool freed;   /* pool: its user freed it, its init is exiting */
 };
 
 /* Clones box init (which prepares the box and then says READY on ctl) in

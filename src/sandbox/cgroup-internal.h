@@ -27,6 +27,7 @@
 #define CG_DEPTH_MAX 8 /* nesting below a group that kill and destroy follow */
 #define CG_NAME_MAX 255
 #define CG_KILL_ROUNDS 200 /* with cg_backoff: about 2 s before -EBUSY */
+#define CG_RECLAIM_ROUNDS 9 /* cg_recycle's reclaims: about 50 ms before -EBUSY */
 
 enum cg_ctl { CG_CTL_MEMORY, CG_CTL_PIDS, CG_CTL_CPUACCT, CG__CTL_MAX };
 extern const char *const cg_ctl_names[CG__CTL_MAX];

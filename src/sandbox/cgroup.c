@@ -837,17 +837,25 @@ int cg_recycle(struct cg_group *g, uint64_t residual_bytes)
     /* the next box's program waits here before its step sets them */
     if (r >= 0)
         r = cg_set_limits(g, 0, 0);
+    /* What the last box left charged (page cache of files it read,
+     * dentries of names it looked up) would count against the next box's
+     * limit and peak: give it back, or give up the group. Kernel objects
+     * of a box just torn down are freed after an RCU grace period, so a
+     * few hundred KB can stay charged for some ms: reclaim again a little
+     * later before giving up (CG_RECLAIM_ROUNDS: about 50 ms in all). */
     uint64_t cur = 0;
     if (r >= 0)
         r = cg_memory_current(g, &cur);
-    if (r >= 0 && cur > residual_bytes) {
-        /* what the last box left charged (page cache of files it read,
-         * dentries of names it looked up) would count against the next
-         * box's limit and peak: give it back, or give up the group */
+    unsigned rounds = g->c.fake ? 1 : CG_RECLAIM_ROUNDS;
+    for (unsigned round = 0; r >= 0 && cur > residual_bytes; round++) {
+        if (round == rounds) {
+            r = -EBUSY;
+            break;
+        }
+        if (round > 0)
+            cg_backoff(round + 5); /* 1 ms, then 10 ms */
         (void)g->c.be->reclaim(g);
         r = cg_memory_current(g, &cur);
-        if (r >= 0 && cur > residual_bytes)
-            r = -EBUSY;
     }
     if (r >= 0)
         r = g->c.be->peak_reset(g);

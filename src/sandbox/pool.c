@@ -66,6 +66,8 @@ struct spawner {
     struct buf netns_base; /* a new namespace's view; empty: no reuse */
     struct box_slot *slots; /* slots of boxes that are gone, ready */
     size_t nslots;
+    uint32_t dying;        /* freed boxes whose init is not reaped yet */
+    uint64_t dying_until;  /* make no box before then while one is dying */
     struct pool_shared *sh;
 };
 
@@ -99,28 +101,22 @@ static void release_host(struct spawner *s, struct box_host *h)
     box_host_destroy(h);
 }
 
-/* Waits a little for box init pid to exit after its user freed the box
- * (it exits as soon as it reads the end of its socket, after its mounts
- * and namespaces are torn down), so that its slot and namespace are ready
- * for the box made next; one that takes longer is reaped on its SIGCHLD
- * and its slot serves a later box. */
-static void reap_freed(struct spawner *s, pid_t pid)
+/* How long the spawner holds back the next box for a freed one whose init
+ * is still exiting (its mounts and namespaces torn down), so that the next
+ * box gets its slot and namespace rather than new ones. */
+#define DYING_WAIT_NS (1000ull * 1000 * 1000)
+
+/* A box its user freed: its init exits as soon as it reads the end of its
+ * socket. Until it is reaped (or DYING_WAIT_NS passes) no box is made. */
+static void mark_freed(struct spawner *s, pid_t pid)
 {
-    size_t i = 0;
-    while (i < s->nhosts && s->hosts[i].init_pid != pid)
-        i++;
-    if (i == s->nhosts)
+    for (size_t i = 0; i < s->nhosts; i++) {
+        if (s->hosts[i].init_pid != pid || s->hosts[i].freed)
+            continue;
+        s->hosts[i].freed = true;
+        s->dying++;
+        s->dying_until = moat_now_ns() + DYING_WAIT_NS;
         return;
-    for (unsigned round = 0; round < 500; round++) {
-        pid_t r = waitpid(pid, NULL, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR)) {
-            s->hosts[i].init_pid = -1;
-            release_host(s, &s->hosts[i]);
-            s->hosts[i] = s->hosts[--s->nhosts];
-            return;
-        }
-        struct timespec ts = {0, 200000}; /* 100 ms at most in all */
-        (void)nanosleep(&ts, NULL);
     }
 }
 
@@ -147,6 +143,8 @@ static void reap_boxes(struct spawner *s)
             if (s->hosts[i].init_pid != pid)
                 continue;
             s->hosts[i].init_pid = -1; /* reaped: destroy only its leftovers */
+            if (s->hosts[i].freed && s->dying > 0)
+                s->dying--;
             release_host(s, &s->hosts[i]);
             s->hosts[i] = s->hosts[--s->nhosts];
             break;
@@ -264,7 +262,9 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
     for (;;) {
         uint64_t failed_before = atomic_load(&s->sh->failed);
         bool gone = false;
-        while (s->outstanding < s->warm && backoff_ms == 0 && !gone) {
+        uint64_t now = moat_now_ns();
+        bool hold = s->dying > 0 && now < s->dying_until;
+        while (s->outstanding < s->warm && backoff_ms == 0 && !gone && !hold) {
             gone = make_one(s) < 0;
             if (atomic_load(&s->sh->failed) != failed_before)
                 backoff_ms = 100; /* do not spin on a broken host */
@@ -273,6 +273,8 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
             break;
         /* Idle: top up the netns pool, one per wake-up. */
         int timeout = backoff_ms ? (int)backoff_ms : -1;
+        if (hold && s->outstanding < s->warm)
+            timeout = (int)((s->dying_until - now) / 1000000 + 1);
         if (s->nnetns < s->ctx->cfg.netns_pool && s->netns_home >= 0) {
             int fd = netns_make(s->netns_home);
             if (fd >= 0)
@@ -295,7 +297,7 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
             if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
                 break; /* the user of the pool is gone */
             if (got == (ssize_t)sizeof(freed) && freed > 0)
-                reap_freed(s, (pid_t)freed);
+                mark_freed(s, (pid_t)freed);
             if (got > 0 && s->outstanding > 0)
                 s->outstanding--;
             atomic_store(&s->sh->warm, s->outstanding);
