@@ -307,11 +307,9 @@ static int v1_peak_reset(struct cg_group *g)
     int fd = cg_group_fd(g, CG_CTL_MEMORY);
     if (fd < 0)
         return -ENOENT;
-    /* any write sets the maximum to the current usage */
-    int r = cg_io_write(&g->c, fd, cg_v1_files.memory_peak, "0");
-    if (r >= 0 && g->c.swap)
-        r = cg_io_write(&g->c, fd, "memory.memsw.max_usage_in_bytes", "0");
-    return r;
+    /* any write sets the maximum to the current usage (the memsw one is
+     * never read: a step has no swap) */
+    return cg_io_write(&g->c, fd, cg_v1_files.memory_peak, "0");
 }
 
 static int v1_reclaim(struct cg_group *g)

@@ -824,9 +824,13 @@ int cg_step_begin(struct cg_group *g, struct cg_stats *base)
 
 int cg_recycle(struct cg_group *g, uint64_t residual_bytes)
 {
-    int r = cg_kill_all(g);
-    if (r >= 0)
-        r = cg_count_procs(g) == 0 ? 0 : -EBUSY;
+    /* empty as a rule (the box's pid namespace is gone): kill only when not */
+    int r = cg_count_procs(g);
+    if (r > 0) {
+        r = cg_kill_all(g);
+        if (r >= 0)
+            r = cg_count_procs(g) == 0 ? 0 : -EBUSY;
+    }
     /* the groups of later steps, left when box init died in a step */
     for (unsigned h = 0; r >= 0 && h < g->c.nhier; h++) {
         struct rm_state rm = {&g->c, 0};
