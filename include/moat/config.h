@@ -43,6 +43,9 @@ struct moat_config {
     uint64_t warm_boxes;   /* boxes kept by the pool; 0 = as many as workers */
     uint64_t netns_pool;   /* network namespaces kept ready */
     uint64_t spawner_nice; /* nice value boxes are prepared and torn down at */
+    bool reuse_cgroups;          /* a box slot's cgroups serve its next box */
+    bool reuse_netns;            /* a box's network namespace serves a later box */
+    uint64_t cgroup_residual_kb; /* most memory a reused cgroup may still hold */
 
     /* languages */
     char languages_file[256];

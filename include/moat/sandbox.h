@@ -52,6 +52,13 @@ struct sbx_config {
      * the program go to 0 for a step (RLIMIT_NICE lets them); the program
      * then has RLIMIT_NICE 0. */
     uint32_t spawner_nice;
+    /* Pool only: a freed box's slot (uid lease and cgroups) serves the
+     * spawner's next box when its cgroups are empty and hold at most
+     * cgroup_residual_bytes after reclaim; its network namespace, once it
+     * reads as new, goes back to the namespace pool. */
+    bool reuse_cgroups;
+    bool reuse_netns;
+    uint64_t cgroup_residual_bytes;
     /* A lean executable whose main hands `__spawner ARGS` to
      * sbx_spawner_main: the pool's spawner re-executes it, so that boxes
      * are forked from a small address space (a server that loads a dozen
@@ -200,6 +207,8 @@ struct sbx_pool_stats {
     uint32_t busy;      /* taken and not freed yet */
     uint64_t made;      /* boxes made since start */
     uint64_t failed;    /* box creations that failed */
+    uint64_t slots_reused; /* freed boxes whose uid and cgroups were kept */
+    uint64_t netns_reused; /* freed boxes whose network namespace was kept */
 };
 void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st);
 /* Stops the spawner; every box it made is destroyed. NULL ok. */

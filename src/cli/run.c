@@ -15,6 +15,7 @@
 struct run_opts {
     const char *lang;
     const char *stdin_path;
+    const char *before; /* with pool: a program run first, in the same pool */
     bool json;
     bool pool;
     bool help;
@@ -29,6 +30,10 @@ static int run_own(void *arg, const char *name, const char *value)
     }
     if (strcmp(name, "stdin") == 0) {
         o->stdin_path = value;
+        return 1;
+    }
+    if (strcmp(name, "before") == 0) {
+        o->before = value;
         return 1;
     }
     if (strcmp(name, "json") == 0) {
@@ -63,7 +68,12 @@ static void run_help(void)
         "  --stdin FILE   the program's standard input (- for moat's own)\n"
         "  --json         print the result as JSON\n"
         "  --pool         take the box from a warm pool, as `moat serve` does (its\n"
-        "                 spawner, network namespaces); the default is one cold box\n\n");
+        "                 spawner, network namespaces); the default is one cold box\n"
+        "  --before FILE  with --pool: run FILE (its language from its name) first,\n"
+        "                 in the box the pool gives first, then the program in the\n"
+        "                 next box of the same pool of one, which reuses the first\n"
+        "                 box's slot and network namespace where moat may; tells on\n"
+        "                 stderr what the first run ended with and what was reused\n\n");
     config_print_help(stdout, CONFIG_SCOPE_RUN);
 }
 
@@ -195,12 +205,43 @@ static int get_box(struct sbx_ctx *ctx, bool pool, struct sbx_pool **pl, struct 
 {
     if (!pool)
         return sbx_box_new(ctx, box, err);
-    int r = sbx_pool_start(ctx, 1, pl, err);
+    int r = *pl ? 0 : sbx_pool_start(ctx, 1, pl, err);
     return r < 0 ? r : sbx_pool_take(*pl, 60000, box, err);
 }
 
+/* --before: the first program, in the pool's first box; then says on
+ * stderr how it ended and whether the next box (taken by the caller)
+ * reuses its slot and network namespace. An internal error fails. */
+static int run_before(struct sbx_ctx *ctx, const struct moat_config *cfg,
+                      const struct exec_request *before, struct sbx_pool **pool,
+                      struct sbx_box **next, struct moat_err *err)
+{
+    struct sbx_box *box = NULL;
+    struct exec_outcome out = {0};
+    int r = get_box(ctx, true, pool, &box, err);
+    if (r == 0)
+        r = exec_program(box, cfg, before, &out, err);
+    sbx_box_free(box);
+    bool failed = r < 0 || out.run.verdict == JOB_VERDICT_INTERNAL_ERROR;
+    if (!failed) {
+        struct sbx_pool_stats st;
+        r = get_box(ctx, true, pool, next, err);
+        sbx_pool_stats(*pool, &st);
+        (void)fprintf(stderr,
+                      "moat run: before: verdict %s exit %d; slot reused: %s; network "
+                      "namespace reused: %s\n",
+                      job_verdict_name(out.run.verdict), out.run.exit_code,
+                      st.slots_reused ? "yes" : "no", st.netns_reused ? "yes" : "no");
+    } else if (r == 0) {
+        r = moat_err_set(err, -EIO, "the --before program failed: %s", out.run.message);
+    }
+    exec_outcome_release(&out);
+    return r;
+}
+
 static int execute(const struct moat_config *cfg, const struct run_opts *o,
-                   const struct exec_request *req, struct exec_outcome *out)
+                   const struct exec_request *req, const struct exec_request *before,
+                   struct exec_outcome *out)
 {
     struct moat_err err = {0};
     struct sbx_config sc = exec_sandbox_config(cfg);
@@ -217,7 +258,9 @@ static int execute(const struct moat_config *cfg, const struct run_opts *o,
     struct sbx_pool *pool = NULL;
     struct sbx_box *box = NULL;
     int r = sbx_ctx_new(&sc, &ctx, &err);
-    if (r == 0)
+    if (r == 0 && before)
+        r = run_before(ctx, cfg, before, &pool, &box, &err);
+    else if (r == 0)
         r = get_box(ctx, o->pool, &pool, &box, &err);
     if (r == 0) {
         r = exec_program(box, cfg, req, out, &err);
@@ -281,14 +324,32 @@ int cli_run(int argc, char **argv)
         return 125;
     }
     r = read_inputs(&cfg, &o, lang, paths, p.npositional, in);
+    struct inputs *bin = NULL;
+    const struct lang *blang = NULL;
+    if (r == 0 && o.before) {
+        blang = o.pool ? lang_for_file(reg, o.before) : NULL;
+        bin = calloc(1, sizeof(*bin));
+        struct run_opts bo = {0};
+        if (!blang)
+            (void)fprintf(stderr, "moat run: --before needs --pool and a file whose language "
+                                  "its name tells\n");
+        r = !blang ? CLI_EXIT_USAGE
+            : !bin ? 125
+                   : read_inputs(&cfg, &bo, blang, &o.before, 1, bin);
+    }
     struct exec_outcome out = {0};
     if (r == 0) {
         struct exec_request req = {.lang = lang, .files = in->files, .nfiles = p.npositional,
                                    .stdin_data = in->stdin_data, .stdin_len = in->stdin_len,
                                    .args = (const char *const *)p.rest, .nargs = p.nrest,
                                    .limits = cfg.limits};
-        r = execute(&cfg, &o, &req, &out);
+        struct exec_request breq = {.lang = blang, .files = bin ? bin->files : NULL,
+                                    .nfiles = 1, .limits = cfg.limits};
+        r = execute(&cfg, &o, &req, bin ? &breq : NULL, &out);
     }
+    if (bin)
+        inputs_release(bin);
+    free(bin);
     if (r == 0) {
         if (o.json)
             (void)print_json(&out);

@@ -179,6 +179,15 @@ const struct config_setting config_settings[] = {
      U64(spawner_nice), .min = 0, .max = 19, .def = 10, .scope = SERVE,
      .description = "nice value at which boxes are prepared and torn down, so that running "
                     "jobs come first; a job's steps run at 0"},
+    {KEY(sandbox, reuse_cgroups), .env = "MOAT_REUSE_CGROUPS", .flag = "reuse-cgroups",
+     BOOL(reuse_cgroups), .def = 1, .scope = BOTH,
+     .description = "a freed box's cgroups, emptied and reclaimed, serve the pool's next box"},
+    {KEY(sandbox, reuse_netns), .env = "MOAT_REUSE_NETNS", .flag = "reuse-netns",
+     BOOL(reuse_netns), .def = 1, .scope = BOTH,
+     .description = "a freed box's network namespace serves a later box when it reads as new"},
+    {KEY(sandbox, cgroup_residual_kb), .env = "MOAT_CGROUP_RESIDUAL", .flag = "cgroup-residual",
+     U64(cgroup_residual_kb), .min = 0, .max = 65536, .def = 512, .scope = BOTH,
+     .description = "most memory a freed box's cgroup may hold after reclaim to be reused, KB"},
 
     /* ---- [languages] ---- */
     {KEY(languages, languages_file), .env = "MOAT_LANGUAGES", .flag = "languages",

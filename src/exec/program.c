@@ -38,6 +38,9 @@ struct sbx_config exec_sandbox_config(const struct moat_config *cfg)
         .cache_dir = cfg->cache_dir,
         .netns_pool = (uint32_t)cfg->netns_pool,
         .spawner_nice = (uint32_t)cfg->spawner_nice,
+        .reuse_cgroups = cfg->reuse_cgroups,
+        .reuse_netns = cfg->reuse_netns,
+        .cgroup_residual_bytes = cfg->cgroup_residual_kb << 10,
     };
 }
 

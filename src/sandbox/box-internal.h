@@ -189,6 +189,7 @@ struct program {
     int stdin_fd;   /* memfd holding stdin (read-write side) */
     int exec_err_r; /* errno of a failed execve, CLOEXEC pipe */
     struct cg_group *cg; /* the step's group */
+    bool cg_owned;       /* a step group of its own (later steps), not the box's */
 };
 /* Work box init does while the new program process is being moved into its
  * cgroup (the first step's: building the root). */

@@ -41,13 +41,10 @@ static void close_all_but(int ctl, int netns, int mnt_template, const struct cg_
     (void)syscall(SYS_close_range, from, ~0U, 0);
 }
 
-int box_spawn(struct sbx_ctx *ctx, int netns, struct box_host *h, struct moat_err *err)
+/* A new slot: a uid lease and the box's group in every hierarchy. */
+static int slot_make(struct sbx_ctx *ctx, struct box_host *h, struct moat_err *err)
 {
-    *h = (struct box_host){.init_pid = -1, .ctl = -1, .lease = -1};
-    int r = mounts_template_prepare(ctx, err);
-    if (r < 0)
-        return r;
-    r = lease_take(ctx, &h->uid, err);
+    int r = lease_take(ctx, &h->uid, err);
     if (r < 0)
         return r;
     h->lease = r;
@@ -60,6 +57,24 @@ int box_spawn(struct sbx_ctx *ctx, int netns, struct box_host *h, struct moat_er
         if (r == 0)
             r = cg_create(ctx->cg, name, &h->cg, err);
     }
+    return r;
+}
+
+int box_spawn(struct sbx_ctx *ctx, int netns, bool keep_netns, struct box_slot *slot,
+              struct box_host *h, struct moat_err *err)
+{
+    *h = (struct box_host){.init_pid = -1, .ctl = -1, .lease = -1, .netns = -1};
+    int r = 0;
+    if (slot) {
+        h->lease = slot->lease;
+        h->uid = slot->uid;
+        h->cg = slot->cg;
+        *slot = (struct box_slot){.lease = -1};
+    } else {
+        r = slot_make(ctx, h, err);
+    }
+    if (r == 0)
+        r = mounts_template_prepare(ctx, err);
     if (r < 0)
         goto fail;
     int sp[2];
@@ -92,6 +107,14 @@ int box_spawn(struct sbx_ctx *ctx, int netns, struct box_host *h, struct moat_er
     (void)close(sp[1]);
     h->ctl = sp[0];
     h->init_pid = pid;
+    if (keep_netns) {
+        /* ours to check and hand on once the box is gone; a box made with
+         * a new namespace is reached through its init */
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+        h->netns = netns >= 0 ? fcntl(netns, F_DUPFD_CLOEXEC, 3)
+                              : open(path, O_RDONLY | O_CLOEXEC);
+    }
     return 0;
 fail:
     box_host_destroy(h);
@@ -113,7 +136,9 @@ void box_host_destroy(struct box_host *h)
         (void)cg_destroy(h->cg);
     if (h->lease >= 0)
         (void)close(h->lease);
-    *h = (struct box_host){.init_pid = -1, .ctl = -1, .lease = -1};
+    if (h->netns >= 0)
+        (void)close(h->netns);
+    *h = (struct box_host){.init_pid = -1, .ctl = -1, .lease = -1, .netns = -1};
 }
 
 /* ---- the box as its user sees it ---- */
@@ -145,7 +170,7 @@ int sbx_box_new(struct sbx_ctx *ctx, struct sbx_box **out, struct moat_err *err)
     if (!box)
         return -ENOMEM;
     box->pidfd = -1;
-    int r = box_spawn(ctx, -1, &box->host, err);
+    int r = box_spawn(ctx, -1, false, NULL, &box->host, err);
     if (r < 0) {
         free(box);
         return r;
@@ -253,7 +278,7 @@ void sbx_box_free(struct sbx_box *box)
         if (box->pidfd >= 0)
             (void)close(box->pidfd);
         if (box->pool)
-            box_pool_released(box->pool);
+            box_pool_released(box->pool, box->init_pid);
     }
     free(box);
 }

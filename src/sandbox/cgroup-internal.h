@@ -27,6 +27,7 @@
 #define CG_DEPTH_MAX 8 /* nesting below a group that kill and destroy follow */
 #define CG_NAME_MAX 255
 #define CG_KILL_ROUNDS 200 /* with cg_backoff: about 2 s before -EBUSY */
+#define CG_RECLAIM_ROUNDS 9 /* cg_recycle's reclaims: about 50 ms before -EBUSY */
 
 enum cg_ctl { CG_CTL_MEMORY, CG_CTL_PIDS, CG_CTL_CPUACCT, CG__CTL_MAX };
 extern const char *const cg_ctl_names[CG__CTL_MAX];
@@ -45,7 +46,9 @@ struct cg_files {
     const char *oom_file;
     const char *oom_key;
     const char *pids_current;
+    const char *memory_current;
 };
+
 extern const struct cg_files cg_v1_files;
 extern const struct cg_files cg_v2_files;
 
@@ -64,6 +67,13 @@ struct cg_backend {
     void (*sample)(struct cg_group *g);
     int (*kill_all)(struct cg_group *g);
     int (*count_procs)(struct cg_group *g);
+    /* start of a step: the peak from now on (v1 global, v2 per fd) */
+    int (*peak_reset)(struct cg_group *g);
+    /* an empty group: give back what it can (page cache, reclaimable
+     * kernel objects) so that only what is pinned stays charged */
+    int (*reclaim)(struct cg_group *g);
+    /* undo prepare_parent once the children are gone; may be NULL */
+    int (*clear_parent)(struct cg_group *g);
 };
 extern const struct cg_backend cg_v1_backend;
 extern const struct cg_backend cg_v2_backend;
@@ -92,6 +102,7 @@ struct cg_group {
     int fd[CG_HIER_MAX];  /* -1 where cg_open found no directory */
     int cpu_fd;           /* cpuacct.usage / cpu.stat, opened on first poll */
     int mem_fd;           /* v2 memory.current when memory.peak is missing */
+    int peak_fd;          /* v2 memory.peak, reset through this fd per step */
     enum cg_peak peak;
     uint64_t mem_sampled; /* highest memory.current seen while polling */
 };

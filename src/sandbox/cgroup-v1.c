@@ -24,6 +24,7 @@ const struct cg_files cg_v1_files = {
     .oom_file = "memory.oom_control",
     .oom_key = "oom_kill",
     .pids_current = "pids.current",
+    .memory_current = "memory.usage_in_bytes",
 };
 
 /* ======================================================================
@@ -301,6 +302,25 @@ static int v1_count_procs(struct cg_group *g)
     return most > INT_MAX ? INT_MAX : (int)most;
 }
 
+static int v1_peak_reset(struct cg_group *g)
+{
+    int fd = cg_group_fd(g, CG_CTL_MEMORY);
+    if (fd < 0)
+        return -ENOENT;
+    /* any write sets the maximum to the current usage (the memsw one is
+     * never read: a step has no swap) */
+    return cg_io_write(&g->c, fd, cg_v1_files.memory_peak, "0");
+}
+
+static int v1_reclaim(struct cg_group *g)
+{
+    int fd = cg_group_fd(g, CG_CTL_MEMORY);
+    if (fd < 0)
+        return -ENOENT;
+    /* reclaims everything it can from a group without processes */
+    return cg_io_write(&g->c, fd, "memory.force_empty", "0");
+}
+
 const struct cg_backend cg_v1_backend = {
     .version = 1,
     .files = &cg_v1_files,
@@ -311,4 +331,7 @@ const struct cg_backend cg_v1_backend = {
     .sample = NULL,
     .kill_all = cg_v1_kill_loop,
     .count_procs = v1_count_procs,
+    .peak_reset = v1_peak_reset,
+    .reclaim = v1_reclaim,
+    .clear_parent = NULL,
 };

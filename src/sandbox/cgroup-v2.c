@@ -22,6 +22,7 @@ const struct cg_files cg_v2_files = {
     .oom_file = "memory.events",
     .oom_key = "oom_kill",
     .pids_current = "pids.current",
+    .memory_current = "memory.current",
 };
 
 /* ======================================================================
@@ -198,7 +199,18 @@ static int v2_read_memory(struct cg_group *g, struct cg_stats *st)
     int fd = g->fd[0];
     if (fd < 0)
         return -ENOENT;
-    int r = cg_io_read_u64(c, fd, cg_v2_files.memory_peak, NULL, &st->memory_peak);
+    int r;
+    if (g->peak_fd >= 0) {
+        /* the fd a reset went through: its reads give the peak since */
+        char buf[32];
+        ssize_t n = pread(g->peak_fd, buf, sizeof buf - 1, 0);
+        if (n < 0)
+            return -errno;
+        buf[n] = '\0';
+        r = n == 0 && c->fake ? (st->memory_peak = 0, 0) : cg_parse_u64(buf, &st->memory_peak);
+    } else {
+        r = cg_io_read_u64(c, fd, cg_v2_files.memory_peak, NULL, &st->memory_peak);
+    }
     if (r == -ENOENT) {
         uint64_t cur = 0;
         r = cg_io_read_u64(c, fd, "memory.current", NULL, &cur);
@@ -266,6 +278,69 @@ static int v2_count_procs(struct cg_group *g)
     return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+/* 6.12+: a write to memory.peak resets the peak seen through that fd. */
+static int v2_peak_reset(struct cg_group *g)
+{
+    if (g->fd[0] < 0)
+        return -ENOENT;
+    if (g->peak_fd >= 0)
+        (void)close(g->peak_fd);
+    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (g->c.fake ? O_CREAT : 0);
+    g->peak_fd = openat(g->fd[0], cg_v2_files.memory_peak, flags, 0644);
+    if (g->peak_fd < 0) /* read-only (before 6.12) or absent (before 5.19) */
+        return errno == ENOENT || errno == EACCES || errno == EPERM ? -EOPNOTSUPP : -errno;
+    ssize_t n;
+    do
+        n = pwrite(g->peak_fd, "reset\n", 6, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        int e = errno;
+        (void)close(g->peak_fd);
+        g->peak_fd = -1;
+        return e == EINVAL || e == EACCES ? -EOPNOTSUPP : -e;
+    }
+    if (g->c.fake && ftruncate(g->peak_fd, 0) < 0) /* a fake peak starts at 0 */
+        return -errno;
+    return 0;
+}
+
+static int v2_reclaim(struct cg_group *g)
+{
+    uint64_t cur = 0;
+    int r = cg_io_read_u64(&g->c, g->fd[0], cg_v2_files.memory_current, NULL, &cur);
+    if (r < 0 || cur == 0)
+        return r;
+    /* 5.19+; EAGAIN when it could not reclaim all, which the caller's
+     * reading of memory.current then tells */
+    r = cg_io_write_u64(&g->c, g->fd[0], "memory.reclaim", cur);
+    return r == -EAGAIN || r == -ENOENT ? 0 : r;
+}
+
+/* A group that held step groups had controllers enabled for them; a process
+ * may not join it directly again until they are off (no internal process). */
+static int v2_clear_parent(struct cg_group *g)
+{
+    if (g->fd[0] < 0)
+        return -ENOENT;
+    char cur[512];
+    ssize_t n = cg_io_read(&g->c, g->fd[0], "cgroup.subtree_control", cur, sizeof cur);
+    if (n < 0)
+        return n == -ENOENT && g->c.fake ? 0 : (int)n;
+    bool any = false;
+    for (const char *p = cur; *p; p++)
+        any = any || (*p != ' ' && *p != '\n');
+    if (!any)
+        return 0;
+    char off[sizeof g->c.subtree];
+    (void)moat_strlcpy(off, g->c.subtree, sizeof off);
+    for (char *p = off; *p; p++)
+        if (*p == '+')
+            *p = '-';
+    int r = cg_io_write(&g->c, g->fd[0], "cgroup.subtree_control", off);
+    /* fake files keep what is written: an empty list is what the kernel shows */
+    return r >= 0 && g->c.fake ? cg_io_write(&g->c, g->fd[0], "cgroup.subtree_control", "") : r;
+}
+
 const struct cg_backend cg_v2_backend = {
     .version = 2,
     .files = &cg_v2_files,
@@ -276,4 +351,7 @@ const struct cg_backend cg_v2_backend = {
     .sample = v2_sample,
     .kill_all = v2_kill_all,
     .count_procs = v2_count_procs,
+    .peak_reset = v2_peak_reset,
+    .reclaim = v2_reclaim,
+    .clear_parent = v2_clear_parent,
 };

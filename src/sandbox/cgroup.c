@@ -532,6 +532,8 @@ size_t cg_group_fds(const struct cg_group *g, int *fds, size_t max)
         fds[n++] = g->cpu_fd;
     if (g->mem_fd >= 0 && n < max)
         fds[n++] = g->mem_fd;
+    if (g->peak_fd >= 0 && n < max)
+        fds[n++] = g->peak_fd;
     return n;
 }
 
@@ -574,6 +576,8 @@ void cg_close(struct cg_group *g)
         (void)close(g->cpu_fd);
     if (g->mem_fd >= 0)
         (void)close(g->mem_fd);
+    if (g->peak_fd >= 0)
+        (void)close(g->peak_fd);
     free(g);
 }
 
@@ -592,7 +596,7 @@ static int group_make(const struct cg_common *c, const int *parents, const char 
     (void)moat_strlcpy(g->name, name, sizeof g->name);
     for (unsigned h = 0; h < CG_HIER_MAX; h++)
         g->fd[h] = g->pfd[h] = -1;
-    g->cpu_fd = g->mem_fd = -1;
+    g->cpu_fd = g->mem_fd = g->peak_fd = -1;
 
     bool made[CG_HIER_MAX] = {false};
     bool any = false;
@@ -787,6 +791,80 @@ int cg_read_stats(struct cg_group *g, struct cg_stats *st)
 }
 
 int cg_count_procs(struct cg_group *g) { return g->c.be->count_procs(g); }
+
+int cg_memory_current(struct cg_group *g, uint64_t *bytes)
+{
+    int fd = cg_group_fd(g, CG_CTL_MEMORY);
+    if (fd < 0)
+        return -ENOENT;
+    return cg_io_read_u64(&g->c, fd, g->c.be->files->memory_current, NULL, bytes);
+}
+
+int cg_clone_fd(const struct cg_group *g)
+{
+    return g->c.be->version == 2 ? g->fd[0] : -1;
+}
+
+int cg_step_begin(struct cg_group *g, struct cg_stats *base)
+{
+    /* v2 before 6.12 cannot reset: a group fresh for the step needs no
+     * reset, and cg_recycle refuses to reuse a group on such a kernel */
+    int r = g->c.be->peak_reset(g);
+    if (r < 0 && r != -EOPNOTSUPP)
+        return r;
+    struct cg_stats b = {0};
+    r = cg_read_cpu_us(g, &b.cpu_us);
+    if (r >= 0)
+        r = g->c.be->read_memory(g, &b);
+    if (r < 0)
+        return r;
+    *base = b;
+    return 0;
+}
+
+int cg_recycle(struct cg_group *g, uint64_t residual_bytes)
+{
+    /* empty as a rule (the box's pid namespace is gone): kill only when not */
+    int r = cg_count_procs(g);
+    if (r > 0) {
+        r = cg_kill_all(g);
+        if (r >= 0)
+            r = cg_count_procs(g) == 0 ? 0 : -EBUSY;
+    }
+    /* the groups of later steps, left when box init died in a step */
+    for (unsigned h = 0; r >= 0 && h < g->c.nhier; h++) {
+        struct rm_state rm = {&g->c, 0};
+        r = g->fd[h] < 0 ? -ENOENT : cg_dir_each(g->fd[h], true, rm_dir_cb, &rm);
+    }
+    if (r >= 0 && g->c.be->clear_parent)
+        r = g->c.be->clear_parent(g);
+    /* the next box's program waits here before its step sets them */
+    if (r >= 0)
+        r = cg_set_limits(g, 0, 0);
+    /* What the last box left charged (page cache of files it read,
+     * dentries of names it looked up) would count against the next box's
+     * limit and peak: give it back, or give up the group. Kernel objects
+     * of a box just torn down are freed after an RCU grace period, so a
+     * few hundred KB can stay charged for some ms: reclaim again a little
+     * later before giving up (CG_RECLAIM_ROUNDS: about 50 ms in all). */
+    uint64_t cur = 0;
+    if (r >= 0)
+        r = cg_memory_current(g, &cur);
+    unsigned rounds = g->c.fake ? 1 : CG_RECLAIM_ROUNDS;
+    for (unsigned round = 0; r >= 0 && cur > residual_bytes; round++) {
+        if (round == rounds) {
+            r = -EBUSY;
+            break;
+        }
+        if (round > 0)
+            cg_backoff(round + 5); /* 1 ms, then 10 ms */
+        (void)g->c.be->reclaim(g);
+        r = cg_memory_current(g, &cur);
+    }
+    if (r >= 0)
+        r = g->c.be->peak_reset(g);
+    return r < 0 ? r : 0;
+}
 
 int cg_kill_all(struct cg_group *g) { return g->c.be->kill_all(g); }
 

@@ -34,6 +34,8 @@ struct pool_shared { /* in a MAP_SHARED page: both processes update it */
     _Atomic uint32_t busy;
     _Atomic uint64_t made;
     _Atomic uint64_t failed;
+    _Atomic uint64_t slots_reused;
+    _Atomic uint64_t netns_reused;
 };
 
 struct sbx_pool {
@@ -58,21 +60,64 @@ struct spawner {
     struct box_host *hosts;
     size_t nhosts, cap;
     int netns_home;
-    int *netns;
+    int *netns;       /* ready namespaces, the last one given first */
     size_t nnetns;
+    size_t netns_cap; /* netns_pool new ones, plus room for reused ones */
+    struct buf netns_base; /* a new namespace's view; empty: no reuse */
+    struct box_slot *slots; /* slots of boxes that are gone, ready */
+    size_t nslots;
+    uint32_t dying;        /* freed boxes whose init is not reaped yet */
+    uint64_t dying_until;  /* make no box before then while one is dying */
     struct pool_shared *sh;
 };
 
-/* A fresh network namespace: enter one, keep its fd, come back home. */
-static int netns_make(struct spawner *s)
+/* What is left of a reaped box: its network namespace goes back to the
+ * pool when it reads as new, its slot (uid lease, cgroups) serves the next
+ * box when cg_recycle finds it clean; the rest is destroyed. Both checks
+ * run here, in the spawner at its low priority, after the box's user has
+ * its result. */
+static void release_host(struct spawner *s, struct box_host *h)
 {
-    if (unshare(CLONE_NEWNET) < 0)
-        return -errno;
-    int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    int e = fd < 0 ? -errno : 0;
-    if (setns(s->netns_home, CLONE_NEWNET) < 0)
-        _exit(1); /* stranded in a box's namespace: never make boxes from here */
-    return fd < 0 ? e : fd;
+    const struct sbx_config *cfg = &s->ctx->cfg;
+    if (h->netns >= 0 && s->nnetns < s->netns_cap && s->netns_base.len > 0 &&
+        netns_check(s->netns_home, h->netns, &s->netns_base) == 0) {
+        s->netns[s->nnetns++] = h->netns;
+        h->netns = -1;
+        atomic_fetch_add(&s->sh->netns_reused, 1);
+    }
+    if (cfg->reuse_cgroups && h->cg && h->lease >= 0 && s->nslots < s->warm) {
+        int r = cg_recycle(h->cg, cfg->cgroup_residual_bytes);
+        if (r == 0) {
+            s->slots[s->nslots++] = (struct box_slot){.lease = h->lease, .uid = h->uid,
+                                                      .cg = h->cg};
+            h->cg = NULL;
+            h->lease = -1;
+            atomic_fetch_add(&s->sh->slots_reused, 1);
+        } else {
+            log_debug("msg=\"box cgroup not reused\" uid=%u error=\"%s\"", h->uid,
+                      strerror(-r));
+        }
+    }
+    box_host_destroy(h);
+}
+
+/* How long the spawner holds back the next box for a freed one whose init
+ * is still exiting (its mounts and namespaces torn down), so that the next
+ * box gets its slot and namespace rather than new ones. */
+#define DYING_WAIT_NS (1000ull * 1000 * 1000)
+
+/* A box its user freed: its init exits as soon as it reads the end of its
+ * socket. Until it is reaped (or DYING_WAIT_NS passes) no box is made. */
+static void mark_freed(struct spawner *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->nhosts; i++) {
+        if (s->hosts[i].init_pid != pid || s->hosts[i].freed)
+            continue;
+        s->hosts[i].freed = true;
+        s->dying++;
+        s->dying_until = moat_now_ns() + DYING_WAIT_NS;
+        return;
+    }
 }
 
 static int host_add(struct spawner *s, const struct box_host *h)
@@ -98,7 +143,9 @@ static void reap_boxes(struct spawner *s)
             if (s->hosts[i].init_pid != pid)
                 continue;
             s->hosts[i].init_pid = -1; /* reaped: destroy only its leftovers */
-            box_host_destroy(&s->hosts[i]);
+            if (s->hosts[i].freed && s->dying > 0)
+                s->dying--;
+            release_host(s, &s->hosts[i]);
             s->hosts[i] = s->hosts[--s->nhosts];
             break;
         }
@@ -136,8 +183,11 @@ static int make_one(struct spawner *s)
     int netns = -1;
     if (s->nnetns > 0)
         netns = s->netns[--s->nnetns];
+    struct box_slot slot = {.lease = -1};
+    if (s->nslots > 0)
+        slot = s->slots[--s->nslots];
     struct box_host h;
-    int r = box_spawn(s->ctx, netns, &h, &err);
+    int r = box_spawn(s->ctx, netns, s->netns_base.len > 0, slot.cg ? &slot : NULL, &h, &err);
     if (netns >= 0)
         (void)close(netns);
     if (r < 0) {
@@ -159,6 +209,36 @@ static int make_one(struct spawner *s)
     return 0;
 }
 
+/* With reuse_netns: the view of a new namespace, which a reused one must
+ * match; the namespace read joins the pool. Without a baseline (reuse off,
+ * or it could not be read) no namespace is reused. */
+static void netns_baseline(struct spawner *s)
+{
+    buf_init(&s->netns_base, (size_t)1 << 20);
+    if (!s->ctx->cfg.reuse_netns || s->netns_home < 0)
+        return;
+    int fd = netns_make(s->netns_home);
+    if (fd < 0)
+        return;
+    if (netns_view(s->netns_home, fd, &s->netns_base) < 0) {
+        buf_release(&s->netns_base);
+        buf_init(&s->netns_base, (size_t)1 << 20);
+    }
+    if (s->nnetns < s->netns_cap)
+        s->netns[s->nnetns++] = fd;
+    else
+        (void)close(fd);
+}
+
+/* The arrays of a spawner: namespaces and slots. */
+static int spawner_alloc(struct spawner *s)
+{
+    s->netns_cap = (size_t)s->ctx->cfg.netns_pool + (s->ctx->cfg.reuse_netns ? s->warm : 0);
+    s->netns = calloc(s->netns_cap + 1, sizeof(int));
+    s->slots = calloc((size_t)s->warm + 1, sizeof(*s->slots));
+    return s->netns && s->slots ? 0 : -ENOMEM;
+}
+
 static __attribute__((noreturn)) void spawner_main(struct spawner *s)
 {
     (void)prctl(PR_SET_NAME, "moat-spawner");
@@ -177,11 +257,14 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
     (void)sigprocmask(SIG_BLOCK, &set, NULL);
     int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     s->netns_home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    netns_baseline(s);
     uint32_t backoff_ms = 0;
     for (;;) {
         uint64_t failed_before = atomic_load(&s->sh->failed);
         bool gone = false;
-        while (s->outstanding < s->warm && backoff_ms == 0 && !gone) {
+        uint64_t now = moat_now_ns();
+        bool hold = s->dying > 0 && now < s->dying_until;
+        while (s->outstanding < s->warm && backoff_ms == 0 && !gone && !hold) {
             gone = make_one(s) < 0;
             if (atomic_load(&s->sh->failed) != failed_before)
                 backoff_ms = 100; /* do not spin on a broken host */
@@ -190,8 +273,10 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
             break;
         /* Idle: top up the netns pool, one per wake-up. */
         int timeout = backoff_ms ? (int)backoff_ms : -1;
+        if (hold && s->outstanding < s->warm)
+            timeout = (int)((s->dying_until - now) / 1000000 + 1);
         if (s->nnetns < s->ctx->cfg.netns_pool && s->netns_home >= 0) {
-            int fd = netns_make(s);
+            int fd = netns_make(s->netns_home);
             if (fd >= 0)
                 s->netns[s->nnetns++] = fd;
             timeout = 0;
@@ -207,17 +292,23 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
             reap_boxes(s);
         }
         if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            char credits[64];
-            ssize_t got = recv(s->chan, credits, sizeof(credits), MSG_DONTWAIT);
+            int32_t freed = 0; /* one message per box freed: its init's pid */
+            ssize_t got = recv(s->chan, &freed, sizeof(freed), MSG_DONTWAIT);
             if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
                 break; /* the user of the pool is gone */
-            for (ssize_t i = 0; i < got && s->outstanding > 0; i++)
+            if (got == (ssize_t)sizeof(freed) && freed > 0)
+                mark_freed(s, (pid_t)freed);
+            if (got > 0 && s->outstanding > 0)
                 s->outstanding--;
             atomic_store(&s->sh->warm, s->outstanding);
         }
     }
     for (size_t i = 0; i < s->nhosts; i++)
         box_host_destroy(&s->hosts[i]);
+    for (size_t i = 0; i < s->nslots; i++) {
+        (void)cg_destroy(s->slots[i].cg);
+        (void)close(s->slots[i].lease);
+    }
     _exit(0);
 }
 
@@ -230,8 +321,11 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
 static void exec_spawner(const struct sbx_ctx *ctx, int chan, int shm, uint32_t warm)
 {
     const struct sbx_config *c = &ctx->cfg;
-    char v[10][32];
+    char v[13][32];
     (void)snprintf(v[9], sizeof(v[9]), "%u", c->spawner_nice);
+    (void)snprintf(v[10], sizeof(v[10]), "%d", c->reuse_cgroups ? 1 : 0);
+    (void)snprintf(v[11], sizeof(v[11]), "%d", c->reuse_netns ? 1 : 0);
+    (void)snprintf(v[12], sizeof(v[12]), "%llu", (unsigned long long)c->cgroup_residual_bytes);
     (void)snprintf(v[0], sizeof(v[0]), "%d", chan);
     (void)snprintf(v[1], sizeof(v[1]), "%d", shm);
     (void)snprintf(v[2], sizeof(v[2]), "%u", warm);
@@ -244,7 +338,8 @@ static void exec_spawner(const struct sbx_ctx *ctx, int chan, int shm, uint32_t 
     (void)snprintf(v[8], sizeof(v[8]), "%u", c->netns_pool);
     const char *argv[] = {c->spawner_exe, "__spawner", v[0], v[1], v[2], v[3], v[4],
                           c->run_dir, c->cgroup_name, v[5], v[6], v[7],
-                          c->cache_dir ? c->cache_dir : "", v[8], v[9], NULL};
+                          c->cache_dir ? c->cache_dir : "", v[8], v[9], v[10], v[11], v[12],
+                          NULL};
     /* the two descriptors it needs survive the exec; nothing else does */
     if (fcntl(chan, F_SETFD, 0) < 0 || fcntl(shm, F_SETFD, 0) < 0)
         return;
@@ -261,14 +356,14 @@ static int arg_u64(const char *s, uint64_t max, uint64_t *out)
 
 int sbx_spawner_main(int argc, char **argv)
 {
-    if (argc != 14) {
+    if (argc != 17) {
         (void)fprintf(stderr, "moat: __spawner is run by moat serve, not by hand\n");
         return 2;
     }
-    uint64_t n[10];
-    static const int idx[] = {1, 2, 3, 4, 5, 8, 9, 10, 12, 13};
+    uint64_t n[13];
+    static const int idx[] = {1, 2, 3, 4, 5, 8, 9, 10, 12, 13, 14, 15, 16};
     static const uint64_t max[] = {INT32_MAX, INT32_MAX, 1u << 20, UINT32_MAX, UINT32_MAX,
-                                   UINT64_MAX, UINT64_MAX, 3, 1u << 20, 19};
+                                   UINT64_MAX, UINT64_MAX, 3, 1u << 20, 19, 1, 1, UINT64_MAX};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(idx); i++)
         if (arg_u64(argv[idx[i]], max[i], &n[i]) < 0) {
             (void)fprintf(stderr, "moat: __spawner: bad argument %d\n", idx[i]);
@@ -286,6 +381,9 @@ int sbx_spawner_main(int argc, char **argv)
         .cache_dir = argv[11][0] ? argv[11] : NULL,
         .netns_pool = (uint32_t)n[8],
         .spawner_nice = (uint32_t)n[9],
+        .reuse_cgroups = n[10] != 0,
+        .reuse_netns = n[11] != 0,
+        .cgroup_residual_bytes = n[12],
     };
     int chan = (int)n[0], shm = (int)n[1];
     (void)fcntl(chan, F_SETFD, FD_CLOEXEC);
@@ -303,8 +401,7 @@ int sbx_spawner_main(int argc, char **argv)
     ctx->owner = 0;
     struct spawner s = {.ctx = ctx, .chan = chan, .warm = (uint32_t)n[2], .netns_home = -1,
                         .sh = sh};
-    s.netns = calloc(cfg.netns_pool + 1, sizeof(int));
-    if (!s.netns)
+    if (spawner_alloc(&s) < 0)
         _exit(1);
     spawner_main(&s);
 }
@@ -349,8 +446,7 @@ int sbx_pool_start(struct sbx_ctx *ctx, uint32_t warm, struct sbx_pool **out,
             exec_spawner(ctx, sp[1], shm, warm ? warm : 1); /* returns on failure */
         struct spawner s = {.ctx = ctx, .chan = sp[1], .warm = warm ? warm : 1,
                             .netns_home = -1, .sh = pool->sh};
-        s.netns = calloc(ctx->cfg.netns_pool + 1, sizeof(int));
-        if (!s.netns)
+        if (spawner_alloc(&s) < 0)
             _exit(1);
         spawner_main(&s);
     }
@@ -429,11 +525,14 @@ int sbx_pool_take(struct sbx_pool *pool, int timeout_ms, struct sbx_box **out,
     return 0;
 }
 
-void box_pool_released(struct sbx_pool *pool)
+void box_pool_released(struct sbx_pool *pool, pid_t init_pid)
 {
     atomic_fetch_sub(&pool->sh->busy, 1);
-    /* the credit for the next box (a SEQPACKET send is atomic: no lock) */
-    (void)send(pool->chan, "f", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    /* the credit for the next box, naming the box freed so that the
+     * spawner can take its slot back first (a SEQPACKET send is atomic:
+     * no lock) */
+    int32_t pid = (int32_t)init_pid;
+    (void)send(pool->chan, &pid, sizeof(pid), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st)
@@ -444,6 +543,8 @@ void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st)
     st->warm = alive > st->busy ? alive - st->busy : 0;
     st->made = atomic_load(&pool->sh->made);
     st->failed = atomic_load(&pool->sh->failed);
+    st->slots_reused = atomic_load(&pool->sh->slots_reused);
+    st->netns_reused = atomic_load(&pool->sh->netns_reused);
 }
 
 void sbx_pool_stop(struct sbx_pool *pool)

@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -226,6 +227,55 @@ static int attach_during(struct program *p, const struct prefork_hook *hook,
     return r;
 }
 
+/*
+ * The group a step's program runs in. The first step runs in the box's own
+ * group: nothing ran in it before (a box group is new, or recycled: empty,
+ * reclaimed, limits lifted), and the step's figures are read against the
+ * counters at its start (cg_step_begin), so a group of its own would only
+ * cost a mkdir and an rmdir in every hierarchy. A later step gets a child
+ * group: what earlier steps left in /box (a compiler's output) stays
+ * charged to the box's group, not to this step's limit and peak; the box's
+ * group loses the first step's limits so that they do not cap it.
+ */
+static int step_group(struct cg_group *box_cg, unsigned step_no, struct program *p,
+                      struct moat_err *err)
+{
+    if (step_no == 1) {
+        p->cg = box_cg;
+        p->cg_owned = false;
+        return 0;
+    }
+    int r = cg_set_limits(box_cg, 0, 0);
+    if (r < 0)
+        return moat_err_set(err, r, "lift the box's limits: %s", strerror(-r));
+    char name[16];
+    (void)snprintf(name, sizeof(name), "s%u", step_no);
+    r = cg_create_child(box_cg, name, &p->cg, err);
+    p->cg_owned = r == 0;
+    return r;
+}
+
+/* The program process, born in its user namespace; on cgroup v2 also born
+ * in its group (clone3 CLONE_INTO_CGROUP: no migration). *attached says
+ * which. The child returns 0, as from fork. */
+static pid_t clone_program(const struct program *p, bool *attached)
+{
+    int cgfd = cg_clone_fd(p->cg);
+    *attached = false;
+    if (cgfd >= 0) {
+        struct clone_args a = {.flags = (__u64)CLONE_NEWUSER | (__u64)CLONE_INTO_CGROUP,
+                               .exit_signal = (__u64)SIGCHLD,
+                               .cgroup = (__u64)(unsigned)cgfd};
+        pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+        if (pid >= 0) {
+            *attached = true;
+            return pid;
+        }
+        /* before 5.7 (ENOSYS, E2BIG) or refused: move it in afterwards */
+    }
+    return (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, NULL, NULL, 0);
+}
+
 int program_prefork(struct sbx_ctx *ctx, uint32_t uid, struct cg_group *box_cg,
                     unsigned step_no, const struct prefork_hook *hook, struct program *p,
                     struct moat_err *err)
@@ -235,9 +285,7 @@ int program_prefork(struct sbx_ctx *ctx, uint32_t uid, struct cg_group *box_cg,
     int r = 0;
     *p = (struct program){.pid = -1, .go_w = -1, .out_r = -1, .err_r = -1, .stdin_fd = -1,
                           .exec_err_r = -1};
-    char name[16];
-    (void)snprintf(name, sizeof(name), "s%u", step_no);
-    r = cg_create_child(box_cg, name, &p->cg, err);
+    r = step_group(box_cg, step_no, p, err);
     if (r < 0)
         return r;
     if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
@@ -258,7 +306,8 @@ int program_prefork(struct sbx_ctx *ctx, uint32_t uid, struct cg_group *box_cg,
         r = moat_err_set(err, -errno, "stdin memfd: %s", strerror(errno));
         goto fail;
     }
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, NULL, NULL, 0);
+    bool attached = false;
+    pid_t pid = clone_program(p, &attached);
     if (pid < 0) {
         r = moat_err_set(err, -errno, "clone program: %s", strerror(errno));
         (void)close(stdin_ro);
@@ -276,7 +325,9 @@ int program_prefork(struct sbx_ctx *ctx, uint32_t uid, struct cg_group *box_cg,
     }
     (void)close(stdin_ro);
     p->pid = pid;
-    if (hook && !ctx->cg_fast_attach) {
+    if (attached) {
+        r = hook ? hook->fn(hook->arg, err) : 0; /* born in its group (v2) */
+    } else if (hook && !ctx->cg_fast_attach) {
         r = attach_during(p, hook, err);
     } else {
         r = cg_attach(p->cg, pid);
@@ -325,10 +376,10 @@ void program_discard(struct program *p)
             (void)close(*fds[i]);
         *fds[i] = -1;
     }
-    if (p->cg) {
+    if (p->cg && p->cg_owned)
         (void)cg_destroy(p->cg);
-        p->cg = NULL;
-    }
+    p->cg = NULL;
+    p->cg_owned = false;
 }
 
 int program_go(struct program *p, const struct wire_step *s)

@@ -67,6 +67,22 @@ struct cg_stats {
 int cg_read_stats(struct cg_group *g, struct cg_stats *st);
 /* Cheap read of the CPU time only, for polling during a step. */
 int cg_read_cpu_us(struct cg_group *g, uint64_t *cpu_us);
+/* Start of a step run in g itself: the memory peak restarts from the
+ * current usage (v1 max_usage_in_bytes, v2 a write to memory.peak through
+ * the fd later reads use) and *base gets the counters that only grow (CPU,
+ * OOM kills), which the step's figures are read against. */
+int cg_step_begin(struct cg_group *g, struct cg_stats *base);
+/* Readies the group of a box that is gone for the next box of its slot:
+ * kills what is left, removes the step groups below it, lifts its limits,
+ * reclaims and checks that at most residual_bytes stay charged to it.
+ * -EBUSY (still charged, or a process that would not die), -EOPNOTSUPP
+ * (v2 without a resettable memory.peak): destroy it instead. */
+int cg_recycle(struct cg_group *g, uint64_t residual_bytes);
+/* Memory charged to g now (v1 usage_in_bytes, v2 memory.current). */
+int cg_memory_current(struct cg_group *g, uint64_t *bytes);
+/* v2: the group's directory fd for clone3(CLONE_INTO_CGROUP); -1 on v1,
+ * where a process can only be moved in (cg_attach). Borrowed. */
+int cg_clone_fd(const struct cg_group *g);
 /* Number of processes in the group (0 when empty). */
 int cg_count_procs(struct cg_group *g);
 /* Kills every process of the group: v2 cgroup.kill when present, else

@@ -284,7 +284,15 @@ int supervise_step(struct program *p, const struct wire_step *step, int ctl, int
         return -errno;
     (void)fcntl(p->out_r, F_SETFL, O_NONBLOCK);
     (void)fcntl(p->err_r, F_SETFL, O_NONBLOCK);
-    (void)cg_read_cpu_us(p->cg, &s.cpu0);
+    /* The group may have run earlier steps or boxes: the step's figures
+     * are what grows from here, its peak restarts now. */
+    struct cg_stats base = {0};
+    r = cg_step_begin(p->cg, &base);
+    if (r < 0) {
+        (void)close(s.ep);
+        return r;
+    }
+    s.cpu0 = base.cpu_us;
     s.ncpu = ncpu > 0 ? ncpu : 1;
     s.t0 = moat_now_ns();
     s.wall_end_ns = s.t0 + lim->wall_ms * 1000000;
@@ -299,6 +307,7 @@ int supervise_step(struct program *p, const struct wire_step *step, int ctl, int
 
     struct cg_stats st = {0};
     (void)cg_read_stats(p->cg, &st);
+    st.oom_kills = st.oom_kills > base.oom_kills ? st.oom_kills - base.oom_kills : 0;
     s.cpu_used = st.cpu_us > s.cpu0 ? st.cpu_us - s.cpu0 : s.cpu_used;
     int32_t rep[2] = {0, 0};
     (void)fcntl(p->exec_err_r, F_SETFL, O_NONBLOCK);

@@ -6,6 +6,7 @@ cgroups under its cgroup name.
 The scripts run as `python3 tests/e2e/<script>.py`, so this directory is on
 sys.path and `import e2e_util` finds this file.
 """
+import fcntl
 import os
 import signal
 import time
@@ -131,6 +132,33 @@ def procs_in_tree(group):
         except OSError:
             pass
     return n
+
+
+def procs_listed(group):
+    """The pids (as text) listed in group and below."""
+    out = []
+    for d, _, _ in os.walk(group):
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                out += f.read().split()
+        except OSError:
+            pass
+    return out
+
+
+def lease_free(run_dir, uid):
+    """Whether no live moat holds the uid lease (an flock on run_dir/uid/UID)."""
+    try:
+        fd = os.open(os.path.join(run_dir, "uid", str(uid)), os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def remove_tree(group):

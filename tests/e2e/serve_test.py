@@ -40,8 +40,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_util import (Failure, check, descendants, live, proc_status,  # noqa: E402
-                      procs_in_tree, wait_for, write)
+from e2e_util import (Failure, check, descendants, lease_free, live,  # noqa: E402
+                      proc_status, procs_in_tree, procs_listed, wait_for, write)
 from serve_util import (ALLOW, EXPECTED_STATUS, MUST_ANSWER, RFC3339_RE,  # noqa: E402
                         TIME_RE, UUID_RE, Server, box_pythons, expect_error, garbage_payloads,
                         json_stream, kill_box_init_of_running_program, malformed_requests,
@@ -646,6 +646,9 @@ def delete_running_job_kills_it(srv):
           "a running job: started, no result fields yet", running)
     pid = wait_for("its program runs in a box", lambda: box_pythons(srv), 10)[0][0]
     uid = proc_status(pid)[3][0]
+    # the box's processes: its uid may serve the next box of the pool (the
+    # slot is reused), so the box is gone when these are
+    of_box = [p[0] for p in srv.uid_procs() if proc_status(p[0]) and uid in proc_status(p[0])[3]]
     t0 = time.monotonic()
     r = srv.request("DELETE", f"/v1/jobs/{jid}")
     check(r.status == 200, "DELETE a running job: 200", r)
@@ -654,10 +657,10 @@ def delete_running_job_kills_it(srv):
     j = wait_for("cancelled", lambda: (lambda x: x if x["status"] == "cancelled" else None)(
         srv.job(jid)), 2.0)
     wait_for("the program is killed", lambda: not box_pythons(srv), 2.0)
-    wait_for("its box is gone: no process of its uid, no cgroup",
-             lambda: not [p for p in srv.uid_procs() if proc_status(p[0]) and
-                          uid in proc_status(p[0])[3]]
-             and not [g for g in srv.box_groups() if g.endswith(f"/box-{uid}")], 2.0)
+    wait_for("its box is gone: none of its processes left, in its cgroup or anywhere",
+             lambda: not [p for p in of_box if live(p)]
+             and not [g for g in srv.box_groups() if g.endswith(f"/box-{uid}")
+                      and set(map(str, of_box)) & set(procs_listed(g))], 2.0)
     took = time.monotonic() - t0
     check(took < 2.5, "cancelled and killed within ~2 s", took)
     check(j["verdict"] in (None, "cancelled") or j.get("timeMs", 0) < 10000,
@@ -1213,15 +1216,20 @@ def kill9_then_restart_finishes_every_job_once(_):
             family = set(descendants(srv.proc.pid))
             return [p for p in procs if p[0] not in family and live(p[0])]
 
+        # an empty group whose uid lease the new server holds is a slot it
+        # keeps for its next box, not a leftover
+        def stale_groups():
+            return [g for g in srv.box_groups() if procs_in_tree(g) == 0
+                    and lease_free(srv.run_dir, int(g.rsplit("-", 1)[1]))]
+
         def swept():
-            stale = [g for g in srv.box_groups() if procs_in_tree(g) == 0]
-            return not stale and not strays()
+            return not stale_groups() and not strays()
 
         try:
             wait_for("the killed server's leftovers swept", swept, 5.0)
         except Failure:
             raise Failure("leftovers of the killed server: groups "
-                          f"{[g for g in srv.box_groups() if procs_in_tree(g) == 0]} "
+                          f"{stale_groups()} "
                           f"(at the kill: {leftover}), processes "
                           f"{strays()}")
         srv.stop()

@@ -90,7 +90,11 @@ VERDICTS = {"ok", "runtime_error", "time_limit", "memory_limit", "output_limit",
             "compile_error", "internal_error"}
 CASE_KEYS = {"id", "threat", "file", "lang", "tags", "flags", "stdin", "stdin_repeat", "args",
              "template", "file_as", "helpers", "requires", "timeout", "expect", "why",
-             "extra_runs", "host", "_index"}
+             "extra_runs", "host", "before", "_index"}
+# "before": a program run first in the same pool of one box (moat run --pool
+# --before), so that the case's program runs in the slot it left; pooled
+# path only. stderr_contains: what moat must say about that run and reuse.
+BEFORE_KEYS = {"file", "stderr_contains"}
 HOST_KEYS = {"slab_growth_max_mb", "disk_flushes_max", "cached_files"}
 # Growth of the host's unreclaimable slab while a case runs, beyond which
 # the case fails, unless it says otherwise: the cases running beside it
@@ -195,6 +199,12 @@ def check_manifest(cases):
         for path in host.get("cached_files", []):
             if not os.path.isabs(path):
                 problems.append("%s: cached file %s is not absolute" % (where, path))
+        before = c.get("before")
+        if before is not None:
+            if set(before) - BEFORE_KEYS or "file" not in before:
+                problems.append("%s: before needs file, may have stderr_contains" % where)
+            elif not os.path.isfile(os.path.join(CASES_DIR, before["file"])):
+                problems.append("%s: before's program %s is missing" % (where, before["file"]))
         for j, r in enumerate(c.get("extra_runs", [])):
             check_run("%s.extra_runs[%d]" % (where, j), r, problems, RUN_KEYS)
             if r.get("mode") not in ("concurrent", "after"):
@@ -407,6 +417,9 @@ class Context:
             cmd += ["--languages", self.languages]
         if self.pool:
             cmd.append("--pool")
+        if n == 0 and self.case.get("before"):
+            files_before = self.prepare_program({"file": self.case["before"]["file"]}, "before")
+            cmd += ["--before", files_before[0]]
         if run.get("lang"):
             cmd += ["--lang", run["lang"]]
         stdin = self.prepare_stdin(run, n)
@@ -579,6 +592,9 @@ def run_case(case, args):
         if missing:
             print("SKIP %s: `moat languages` does not list %s" % (case["id"], ", ".join(missing)))
             return SKIP
+    if case.get("before") and not args.pool:
+        print("SKIP %s: runs in a pool's reused box slot only (--pool)" % case["id"])
+        return SKIP
     try:
         ctx = Context(case, args.moat, args)
     except CaseError as ex:
@@ -647,6 +663,9 @@ def run_case(case, args):
             label = "run %s" % r.get("name", n)
             res = check_run_result(ctx, r, label, out, err, rc, timed_out, problems)
             results.append((label, cmds[n], res, rc, err))
+            for want in (case.get("before") or {}).get("stderr_contains", []) if n == 0 else []:
+                if want.encode() not in err:
+                    problems.append("%s: moat's stderr lacks %r" % (label, want))
 
         # (b) nothing of the boxes runs any more
         left = box_processes(lo, hi)

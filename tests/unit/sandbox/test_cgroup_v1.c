@@ -391,6 +391,47 @@ static void test_stats(void **state)
     cg_close(g);
 }
 
+/* v1: a step in the box group restarts the global peak (any write to
+ * max_usage_in_bytes), its OOM kills count from the base; recycling
+ * removes step groups, lifts limits, force_empty when memory stays
+ * charged, and refuses a group that keeps more than the residue. */
+static void test_step_begin_and_recycle(void **state)
+{
+    struct fx *f = *state;
+    char mem[P], cpu[P], pids[P], buf[256];
+    open_root(f, 1);
+    struct cg_group *g = NULL, *s2 = NULL;
+    assert_int_equal(cg_create(f->root, "box", &g, NULL), 0);
+    sub(mem, f, "memory/moat/box");
+    sub(cpu, f, "cpuacct/moat/box");
+    sub(pids, f, "pids/moat/box");
+    sbx_test_put(mem, "memory.max_usage_in_bytes", "209715200\n");
+    sbx_test_put(mem, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+    sbx_test_put(cpu, "cpuacct.usage", "1000000000\n");
+
+    struct cg_stats base = {0};
+    assert_int_equal(cg_step_begin(g, &base), 0);
+    assert_string_equal(sbx_test_get(mem, "memory.max_usage_in_bytes", buf, sizeof buf), "0");
+    assert_int_equal(base.cpu_us, 1000000);
+    assert_int_equal(base.oom_kills, 1);
+
+    assert_int_equal(cg_create_child(g, "s2", &s2, NULL), 0);
+    cg_close(s2);
+    assert_int_equal(cg_set_limits(g, 1 << 20, 4), 0);
+    sbx_test_put(mem, "memory.usage_in_bytes", "4194304\n");
+    assert_int_equal(cg_recycle(g, 1 << 20), -EBUSY);
+    assert_string_equal(sbx_test_get(mem, "memory.force_empty", buf, sizeof buf), "0");
+    sbx_test_put(mem, "memory.usage_in_bytes", "8192\n");
+    sbx_test_put(mem, "memory.max_usage_in_bytes", "4194304\n");
+    assert_int_equal(cg_recycle(g, 1 << 20), 0);
+    assert_false(sbx_test_exists(mem, "s2"));
+    assert_false(sbx_test_exists(cpu, "s2"));
+    assert_string_equal(sbx_test_get(mem, "memory.limit_in_bytes", buf, sizeof buf), "-1");
+    assert_string_equal(sbx_test_get(pids, "pids.max", buf, sizeof buf), "max");
+    assert_string_equal(sbx_test_get(mem, "memory.max_usage_in_bytes", buf, sizeof buf), "0");
+    cg_close(g);
+}
+
 static void test_mapping_table(void **state)
 {
     struct fx *f = *state;
@@ -538,6 +579,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_without_swap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_begin_and_recycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mapping_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fake_never_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_union, setup, teardown),

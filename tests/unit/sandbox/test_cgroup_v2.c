@@ -219,6 +219,53 @@ static void test_stats(void **state)
     cg_close(g);
 }
 
+/* A box group reused: a step in it reads its peak through the fd its
+ * reset went through (6.12+), its CPU and OOM kills against the counters
+ * at its start; recycling removes the step groups, turns the controllers
+ * for them off (a process may join the group again), lifts the limits,
+ * and gives up a group still holding memory after reclaim. */
+static void test_step_begin_and_recycle(void **state)
+{
+    struct fx *f = *state;
+    char box[P], buf[256];
+    open_root(f);
+    struct cg_group *g = NULL, *s2 = NULL;
+    assert_int_equal(cg_create(f->root, "box1", &g, NULL), 0);
+    sub(box, f, "moat/box1");
+    sbx_test_put(box, "memory.peak", "300000000\n");
+    sbx_test_put(box, "cpu.stat", "usage_usec 5000\n");
+    sbx_test_put(box, "memory.events", "oom 2\noom_kill 2\n");
+
+    struct cg_stats base = {0}, st = {0};
+    assert_int_equal(cg_step_begin(g, &base), 0);
+    assert_int_equal(base.cpu_us, 5000);
+    assert_int_equal(base.oom_kills, 2);
+    /* the fake kernel: the reset fd reads 0 until the peak moves */
+    assert_int_equal(cg_read_stats(g, &st), 0);
+    assert_int_equal(st.memory_peak, 0);
+    sbx_test_put(box, "memory.peak", "4096\n");
+    assert_int_equal(cg_read_stats(g, &st), 0);
+    assert_int_equal(st.memory_peak, 4096);
+
+    assert_int_equal(cg_set_limits(g, 1 << 20, 4), 0);
+    assert_int_equal(cg_create_child(g, "s2", &s2, NULL), 0);
+    cg_close(s2);
+    assert_string_equal(sbx_test_get(box, "cgroup.subtree_control", buf, sizeof buf),
+                        "+memory +pids +cpu");
+
+    sbx_test_put(box, "memory.current", "2048\n");
+    assert_int_equal(cg_recycle(g, 1024), -EBUSY);
+    assert_string_equal(sbx_test_get(box, "memory.reclaim", buf, sizeof buf), "2048");
+    sbx_test_put(box, "memory.current", "1024\n");
+    assert_int_equal(cg_recycle(g, 1024), 0);
+    assert_false(sbx_test_exists(box, "s2"));
+    assert_string_equal(sbx_test_get(box, "cgroup.subtree_control", buf, sizeof buf), "");
+    assert_string_equal(sbx_test_get(box, "memory.max", buf, sizeof buf), "max");
+    assert_string_equal(sbx_test_get(box, "pids.max", buf, sizeof buf), "max");
+    assert_string_equal(sbx_test_get(box, "memory.peak", buf, sizeof buf), "");
+    cg_close(g);
+}
+
 static void test_kill_count_destroy(void **state)
 {
     struct fx *f = *state;
@@ -423,6 +470,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits_and_subtree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_swap_file_without_accounting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_begin_and_recycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_count_destroy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_and_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_for_each, setup, teardown),

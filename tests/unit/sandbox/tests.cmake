@@ -27,3 +27,7 @@ set_tests_properties(unit_sandbox_collect PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT
     LABELS "unit;sandbox;privileged")
 moat_unit_test(sandbox seccomp_table DEPS sandbox util LIBS pthread)
 moat_unit_test(sandbox probe DEPS sandbox util)
+moat_unit_test(sandbox netns DEPS sandbox util)
+# network namespaces made and dirtied: needs root, exits 77 (skipped) without it
+set_tests_properties(unit_sandbox_netns PROPERTIES SKIP_RETURN_CODE 77
+    LABELS "unit;sandbox;privileged")
