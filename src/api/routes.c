@@ -338,6 +338,16 @@ static const struct api_route routes[] = {
      API_SHAPE_SEED002},
 };
 
+size_t api_route_count(void)
+{
+    return MOAT_ARRAY_SIZE(routes);
+}
+
+size_t api_route_index(const struct api_route *r)
+{
+    return (size_t)(r - routes);
+}
+
 /* Matches url against pattern; the {id} segment is copied into id (empty
  * or over-long segments do not match). */
 static bool match(const char *pattern, const char *url, char *id, size_t idsz)
