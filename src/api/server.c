@@ -132,8 +132,7 @@ static void observe(struct api_server *srv, struct api_req *rq)
     size_t row = rq->route ? api_route_index(rq->route) : api_route_count();
     int slot = status_slot(rq->status);
     struct obs_histogram *_Atomic *cell =
-        srv->http_hist && slot >= 0 ? &srv->http_hist[row * API_STATUS_SLOTS + (size_t)slot]
-                                    : NULL;
+        srv->http_hist && slot >= 0 ? &srv->http_hist[row * API_STATUS_SLOTS + (size_t)slot] : NULL;
     struct obs_histogram *h = cell ? atomic_load_explicit(cell, memory_order_acquire) : NULL;
     if (!h) {
         char labels[160];

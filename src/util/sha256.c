@@ -25,8 +25,8 @@ void moat_sha256_hex(const void *data, size_t len, char out[MOAT_SHA256_HEX_LEN 
     (void)pthread_once(&sha256_once, sha256_fetch);
     /* EVP_Digest fails only on allocation failure or a broken provider;
      * an empty or wrong hash would be silently trusted later, so abort. */
-    int ok = EVP_Digest(len ? data : "", len, md, &mdlen, sha256_md ? sha256_md : EVP_sha256(),
-                        NULL);
+    int ok =
+        EVP_Digest(len ? data : "", len, md, &mdlen, sha256_md ? sha256_md : EVP_sha256(), NULL);
     MOAT_ASSERT(ok == 1 && mdlen == 32);
     for (unsigned int i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];

@@ -108,8 +108,8 @@ static void test_accepted_text(void **state)
     /* seed 000 answers with the record; no text for a shape that has none */
     assert_int_equal(api_accepted_text(API_SHAPE_SEED000, ID, out, sizeof(out)), 0);
     /* never anything that would need escaping, nor a cut answer */
-    assert_int_equal(api_accepted_text(API_SHAPE_NATIVE, "0193e3c2-7b1a-7c3e-9f00-2a5b8d1c4e6\"", out,
-                                       sizeof(out)),
+    assert_int_equal(api_accepted_text(API_SHAPE_NATIVE, "0193e3c2-7b1a-7c3e-9f00-2a5b8d1c4e6\"",
+                                       out, sizeof(out)),
                      0);
     assert_int_equal(api_accepted_text(API_SHAPE_NATIVE, ID, out, 40), 0);
 }
