@@ -15,6 +15,9 @@
 # (moat serve's checks), wrk, curl, jq, python3. Knobs (environment):
 #   ROUNDS=5  DURATION=10  CONC=64  WRK_THREADS=2  DATA_BASE=/var/tmp
 #   BUILD=build  START_TIMEOUT=60
+#   FLAGS_A="" FLAGS_B=""  more `moat serve` flags for A's or B's servers (the
+#                          same directory twice with different flags compares
+#                          settings, e.g. FLAGS_B="--connection-memory 32")
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,12 +57,14 @@ stop() {
 trap 'stop; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
-# run LABEL DIR: one server, GET /healthz then POST /v1/jobs; a JSON line.
+# run LABEL DIR [FLAGS...]: one server, GET /healthz then POST /v1/jobs; a
+# JSON line.
 run() {
     local label=$1 dir=$2 port="" i
+    shift 2
     SDIR=$(mktemp -d "$DATA_BASE/bench-ingest-data.XXXXXX")
     (cd "$WORK" && exec "$dir/moat" serve --listen 127.0.0.1:0 --data-dir "$SDIR" --no-exec \
-        --max-queue 10000000) >"$WORK/server.log" 2>&1 &
+        --max-queue 10000000 "$@") >"$WORK/server.log" 2>&1 &
     SPID=$!
     for ((i = 0; i < START_TIMEOUT * 10; i++)); do
         port=$(grep -so 'event=listening.* port=[0-9]*' "$WORK/server.log" | sed 's/.* port=//' || true)
@@ -90,13 +95,19 @@ run() {
           ratio: ($post.rps / $get.rps)}'
 }
 
-echo "A = $A"
-echo "B = $B"
+echo "A = $A ${FLAGS_A:-}"
+echo "B = $B ${FLAGS_B:-}"
 echo "wrk -t$WRK_THREADS -c$CONC -d${DURATION}s, $ROUNDS rounds (A then B, then B then A, ...), load at the start $(loadavg)"
 for ((r = 0; r < ROUNDS; r++)); do
     if ((r % 2 == 0)); then order="A B"; else order="B A"; fi
     for x in $order; do
-        line=$(run "$x" "$([ "$x" = A ] && echo "$A" || echo "$B")")
+        if [ "$x" = A ]; then
+            # shellcheck disable=SC2086 # flags are words
+            line=$(run A "$A" ${FLAGS_A:-})
+        else
+            # shellcheck disable=SC2086
+            line=$(run B "$B" ${FLAGS_B:-})
+        fi
         echo "$line" >>"$WORK/runs.jsonl"
         echo "$line" | jq -r '"\(.build) healthz \(.get_rps|floor)/s p50 \(.get_p50) p99 \(.get_p99) ms \(.get_cpu_us*10|round/10) us/req | POST \(.post_rps|floor)/s p50 \(.post_p50) p99 \(.post_p99) ms \(.post_cpu_us*10|round/10) us/req non-2xx \(.non2xx) | ratio \(.ratio*1000|round/1000) | load \(.load)"'
     done
