@@ -34,14 +34,14 @@ START_TIMEOUT=${START_TIMEOUT:-60}
 HELPER="$ROOT/bench/api_bench.py"
 BODY='{"language":"python","code":"print(1)\n"}'
 
-[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: $0 A_DIR [B_DIR]"
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then die "usage: $0 A_DIR [B_DIR]"; fi
 A=$(cd "$1" && pwd)
 B=$(cd "${2:-$BUILD}" && pwd)
 [ "$(id -u)" -eq 0 ] || die "needs root (moat serve)"
 need_tools wrk curl jq python3
 need_positive ROUNDS DURATION CONC WRK_THREADS START_TIMEOUT
 for d in "$A" "$B"; do
-    [ -x "$d/moat" ] && [ -x "$d/moat-server" ] || die "$d has no moat and moat-server"
+    if [ ! -x "$d/moat" ] || [ ! -x "$d/moat-server" ]; then die "$d has no moat and moat-server"; fi
 done
 
 WORK=$(mktemp -d /tmp/bench-ingest.XXXXXX)
