@@ -51,10 +51,12 @@ struct lang {
     /* extra minimum for the run step (e.g. the JVM needs 40 threads); 0 = none */
     uint64_t min_processes;
     uint64_t min_memory_mb;
-    /* set by lang_registry_probe: lang_version answers from here, without
-     * forking, from any thread */
+    /* set by lang_registry_probe: lang_version and lang_available answer
+     * from here, without forking or touching the file system, from any
+     * thread (a submission asks both) */
     bool version_probed;
     char version[64];  /* "" when the probe found none */
+    bool available;    /* lang_available's answer at the probe */
 };
 
 /* Loads the registry from an ini file (at most 1 MiB). On success *out is
@@ -139,7 +141,9 @@ int lang_version(const struct lang *l, const char *cache_dir, char *out, size_t 
 void lang_registry_probe(struct lang_registry *reg, const char *cache_dir);
 
 /* Whether this host can run the language: the first word of run (and of
- * compile, if any), when an absolute path, is an executable file. */
+ * compile, if any), when an absolute path, is an executable file. After
+ * lang_registry_probe, the probe's answer (a server checks its interpreters
+ * once at start, as it probes their versions). */
 bool lang_available(const struct lang *l);
 
 /* Runs the language's prepare command once, so that

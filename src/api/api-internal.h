@@ -122,5 +122,14 @@ json_t *api_job_json_seed004(const struct job *j);
  * other. New reference. */
 json_t *api_job_json_shaped(enum api_shape shape, const struct job *j);
 
+/* The answer 202 to an accepted submission of shape, for the shapes whose
+ * answer is only the id and "queued": {"jobId":id,"status":"queued"}
+ * ({"task_id":...} for seed 002), as api_job_json would dump that object,
+ * into out. Its length, or 0 for a shape that answers with the job's
+ * record (seed 000) or an id that is not a UUID. Made without jansson: an
+ * id needs no escaping, and this is the answer of every async submission.
+ * Pure; thread-safe. */
+size_t api_accepted_text(enum api_shape shape, const char *id, char *out, size_t outsz);
+
 /* RFC 3339 UTC with milliseconds ("2026-11-21T22:00:00.000Z") of Unix ms. */
 void api_format_time(int64_t ms, char out[32]);

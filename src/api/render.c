@@ -293,3 +293,24 @@ json_t *api_job_json_shaped(enum api_shape shape, const struct job *j)
     }
     return api_job_json(j);
 }
+
+size_t api_accepted_text(enum api_shape shape, const char *id, char *out, size_t outsz)
+{
+    const char *key = "jobId";
+    switch (shape) {
+    case API_SHAPE_SEED000:
+        return 0;
+    case API_SHAPE_SEED002:
+        key = "task_id";
+        break;
+    case API_SHAPE_NATIVE:
+    case API_SHAPE_SEED004:
+    case API_SHAPE_SEED004_PROBLEM:
+        break;
+    }
+    /* hex digits and dashes only: printed as they are, as jansson would */
+    if (!moat_uuid_valid(id))
+        return 0;
+    int n = snprintf(out, outsz, "{\"%s\":\"%s\",\"status\":\"queued\"}", key, id);
+    return n > 0 && (size_t)n < outsz ? (size_t)n : 0;
+}

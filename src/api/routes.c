@@ -103,19 +103,12 @@ static void reply_accepted(struct api_req *rq)
 {
     const struct job *j = &rq->sub.job;
     (void)snprintf(rq->location, sizeof(rq->location), "/v1/jobs/%s", j->id);
-    switch (rq->route->shape) {
-    case API_SHAPE_SEED000:
+    char text[128];
+    size_t n = api_accepted_text(rq->route->shape, j->id, text, sizeof(text));
+    if (n)
+        api_reply_bytes(rq, 202, "application/json", text, n);
+    else /* seed 000 answers with the job's record */
         api_reply_json(rq, 202, api_job_json_seed000(j));
-        return;
-    case API_SHAPE_SEED002:
-        api_reply_json(rq, 202, json_pack("{s:s, s:s}", "task_id", j->id, "status", "queued"));
-        return;
-    case API_SHAPE_NATIVE:
-    case API_SHAPE_SEED004:
-    case API_SHAPE_SEED004_PROBLEM:
-        break;
-    }
-    api_reply_json(rq, 202, json_pack("{s:s, s:s}", "jobId", j->id, "status", "queued"));
 }
 
 static void reply_refused(struct api_server *srv, struct api_req *rq)
@@ -337,6 +330,16 @@ static const struct api_route routes[] = {
     {"GET", "/api/v1/execute/{id}", "/api/v1/execute/{id}", job_get, reply_waited, false,
      API_SHAPE_SEED002},
 };
+
+size_t api_route_count(void)
+{
+    return MOAT_ARRAY_SIZE(routes);
+}
+
+size_t api_route_index(const struct api_route *r)
+{
+    return (size_t)(r - routes);
+}
 
 /* Matches url against pattern; the {id} segment is copied into id (empty
  * or over-long segments do not match). */

@@ -105,7 +105,16 @@ struct api_server {
     /* requests suspended at least once and not completed yet: the server
      * stops only once each has had its answer */
     _Atomic unsigned held;
+
+    /* The request-duration series of each route (and "unknown") and
+     * common status, found once: a request then observes with two atomic
+     * adds instead of formatting its labels and looking them up under the
+     * registry's lock. (api_route_count() + 1) * API_STATUS_SLOTS cells. */
+    struct obs_histogram *_Atomic *http_hist;
 };
+
+/* The statuses whose request-duration series are kept by server.c. */
+#define API_STATUS_SLOTS 13
 
 /* ---- server.c ---- */
 /* Suspends rq (on an MHD thread, inside the handler). */
@@ -169,3 +178,6 @@ json_t *api_job_render(struct api_server *srv, enum api_shape shape, const struc
 void api_route(struct api_server *srv, struct api_req *rq, const char *method, const char *url);
 /* GET /v1/languages, built once at start. */
 int api_languages_build(struct api_server *srv);
+/* The routes of the table, and the place of one in it (0..count-1). */
+size_t api_route_count(void);
+size_t api_route_index(const struct api_route *r);

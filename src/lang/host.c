@@ -340,6 +340,8 @@ static bool first_word_runs(const char *tmpl)
 
 bool lang_available(const struct lang *l)
 {
+    if (l->version_probed)
+        return l->available;
     return first_word_runs(l->run) && (!*l->compile || first_word_runs(l->compile));
 }
 

@@ -655,7 +655,8 @@ void lang_registry_probe(struct lang_registry *reg, const char *cache_dir)
         struct lang *l = &reg->langs[i];
         l->version_probed = false;
         l->version[0] = '\0';
-        if (lang_available(l))
+        l->available = lang_available(l);
+        if (l->available)
             (void)lang_version(l, cache_dir, l->version, sizeof(l->version));
         l->version_probed = true;
     }

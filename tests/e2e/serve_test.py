@@ -894,6 +894,32 @@ def metrics_exposition(srv):
         check(metric_sum(samples, name + "_count") > 0, f"{name} observed")
 
 
+
+@case("shared")
+def metrics_route_status_exact(srv):
+    """Each request counted once, under its own route and status: the
+    server keeps each (route, status) series' handle after the first
+    request, so the second and later ones must land in the same series."""
+    h = "moat_http_request_duration_seconds_count"
+    nil = "00000000-0000-7000-8000-000000000000"
+    plan = [  # (method, path, route label, status, times)
+        ("GET", f"/v1/jobs/{nil}/compile/stderr", "/v1/jobs/{id}/compile/stderr", 404, 3),
+        ("GET", f"/v1/jobs/{nil}/compile/output", "/v1/jobs/{id}/compile/output", 404, 2),
+        ("GET", "/no/such/route", "unknown", 404, 2),
+        ("POST", "/openapi.yaml", "unknown", 405, 1),  # no route takes the method
+        ("GET", "/openapi.yaml", "/openapi.yaml", 200, 2),
+    ]
+    before, _ = srv.metrics()
+    for method, path, _, status, times in plan:
+        for _ in range(times):
+            r = srv.request(method, path, body=b"" if method == "POST" else None)
+            check(r.status == status, f"{method} {path} answered {status}", r)
+    after, _ = srv.metrics()
+    for method, path, label, status, times in plan:
+        d = metric_sum(after, h, route=label, status=status) - \
+            metric_sum(before, h, route=label, status=status)
+        check(d == times, f"{method} {path}: counted {times} times under {label} {status}", d)
+
 # ======================================================================
 # one worker: priority order, DELETE of a queued job, the longest wait
 # ======================================================================

@@ -83,6 +83,37 @@ static void test_format_time(void **state)
     assert_string_equal(t, "1970-01-01T00:00:00.000Z");
 }
 
+/* The answer of an accepted submission, printed without jansson: the same
+ * bytes as the object jansson dumps, for every shape that answers with it. */
+static void test_accepted_text(void **state)
+{
+    (void)state;
+    char out[128];
+    static const struct {
+        enum api_shape shape;
+        const char *key;
+    } cases[] = {{API_SHAPE_NATIVE, "jobId"},
+                 {API_SHAPE_SEED002, "task_id"},
+                 {API_SHAPE_SEED004, "jobId"},
+                 {API_SHAPE_SEED004_PROBLEM, "jobId"}};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(cases); i++) {
+        json_t *o = json_pack("{s:s, s:s}", cases[i].key, ID, "status", "queued");
+        char *want = dump(o);
+        size_t n = api_accepted_text(cases[i].shape, ID, out, sizeof(out));
+        assert_int_equal(n, strlen(want));
+        assert_string_equal(out, want);
+        free(want);
+        json_decref(o);
+    }
+    /* seed 000 answers with the record; no text for a shape that has none */
+    assert_int_equal(api_accepted_text(API_SHAPE_SEED000, ID, out, sizeof(out)), 0);
+    /* never anything that would need escaping, nor a cut answer */
+    assert_int_equal(api_accepted_text(API_SHAPE_NATIVE, "0193e3c2-7b1a-7c3e-9f00-2a5b8d1c4e6\"",
+                                       out, sizeof(out)),
+                     0);
+    assert_int_equal(api_accepted_text(API_SHAPE_NATIVE, ID, out, 40), 0);
+}
+
 static void test_queued(void **state)
 {
     (void)state;
@@ -517,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_seed004),
         cmocka_unit_test(test_format_time),
         cmocka_unit_test(test_queued),
+        cmocka_unit_test(test_accepted_text),
         cmocka_unit_test(test_running_with_tags_and_metadata),
         cmocka_unit_test(test_completed_ok),
         cmocka_unit_test(test_time_limit),

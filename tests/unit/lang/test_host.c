@@ -222,6 +222,37 @@ static void test_available(void **state)
     lang_registry_free(reg);
 }
 
+/* After the probe, availability is the probe's answer: a submission asks
+ * it without a stat and an access of the interpreter each time. */
+static void test_available_from_probe(void **state)
+{
+    struct fixture *f = *state;
+    char prog[128], keys[512];
+    join(prog, sizeof(prog), f->dir, "interp");
+    write_file(prog, "#!/bin/sh\nexit 0\n", 0755);
+    const char *cache = f->dir;
+    int n = snprintf(
+        keys, sizeof(keys),
+        "[here]\nsource = h\nrun = %s {main}\n[gone]\nsource = g\nrun = %s/missing {main}\n", prog,
+        f->dir);
+    assert_true(n > 0 && (size_t)n < sizeof(keys));
+    struct lang_registry *reg = NULL;
+    assert_int_equal(lang_registry_parse(keys, strlen(keys), &reg, NULL), 0);
+    struct lang *here = (struct lang *)lang_find(reg, "here");
+    const struct lang *gone = lang_find(reg, "gone");
+    lang_registry_probe(reg, cache);
+    assert_true(here->available);
+    assert_true(lang_available(here));
+    assert_false(lang_available(gone));
+    /* removed after the probe: still the probe's answer, no file system look-up */
+    assert_int_equal(unlink(prog), 0);
+    assert_true(lang_available(here));
+    /* not probed: looked up now */
+    here->version_probed = false;
+    assert_false(lang_available(here));
+    lang_registry_free(reg);
+}
+
 static void test_prepare_once(void **state)
 {
     struct fixture *f = *state;
@@ -399,6 +430,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_version_unwritable_cache, setup, teardown),
         cmocka_unit_test(test_version_echo_and_failures),
         cmocka_unit_test(test_available),
+        cmocka_unit_test_setup_teardown(test_available_from_probe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_must_write_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_concurrent, setup, teardown),

@@ -856,6 +856,42 @@ static void test_close_drains_pending_writes(void **state)
     assert_int_equal(store_open(&f->cfg, &f->st, &err), 0);
 }
 
+/* An idle writer still folds the WAL into the database and truncates it
+ * after enough commits (it no longer does so between the batches of a
+ * steady load, only once no request has come for a while). */
+static void test_idle_writer_truncates_wal(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 140 }; /* one commit each: past the writer's checkpoint count */
+    static struct job jobs[N];
+    struct moat_err err = {0};
+    struct store_stats st0;
+    store_stats(f->st, &st0);
+    for (size_t i = 0; i < N; i++) {
+        simple_job(&jobs[i], (int64_t)i);
+        assert_int_equal(store_insert(f->st, &jobs[i], &err), 0);
+    }
+    struct store_stats st1;
+    store_stats(f->st, &st1);
+    assert_true(st1.commits - st0.commits >= N);
+    /* idle now: the truncation comes (no bound on when: this waits for it) */
+    char wal[512];
+    (void)snprintf(wal, sizeof(wal), "%s/moat.db-wal", f->cfg.data_dir);
+    struct stat sb;
+    for (int i = 0; i < 6000; i++) {
+        store_stats(f->st, &st1);
+        if (st1.checkpoints > st0.checkpoints)
+            break;
+        (void)usleep(10000);
+    }
+    assert_int_equal(st1.checkpoints, st0.checkpoints + 1);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM jobs"), N);
+    for (size_t i = 0; i < N; i++)
+        job_release(&jobs[i]);
+}
+
 /* ---- readers during writes ---- */
 
 struct reader_arg {
@@ -992,6 +1028,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         T(test_symlinks),
         T(test_close_drains_pending_writes),
+        T(test_idle_writer_truncates_wal),
         T(test_concurrent_readers_while_writing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
