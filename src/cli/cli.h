@@ -1,5 +1,7 @@
 #pragma once
 /* Subcommands of the moat binary; each returns the process exit code. */
+#include <jansson.h>
+
 #include "moat/config.h"
 #include "moat/lang.h"
 #include "moat/util.h"
@@ -55,6 +57,17 @@ int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out
 
 /* Reads a whole file (or stdin for "-") of at most max bytes; caller frees. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len);
+
+/* ---- moat submit --tests DIR (tests-dir.c) ---- */
+/* DIR's test cases: each N.in (at most max_in bytes) as a test's stdin,
+ * with N.out (at most max_out) as its expectedOutput when there is one, in
+ * the order of N; *tests a JSON array, *names their N (caller frees each
+ * and the array). 0, or -errno after saying why on stderr. */
+int cli_tests_read(const char *dir, size_t max_tests, size_t max_in, size_t max_out,
+                   json_t **tests, char ***names, size_t *n);
+/* Prints the table of a final job's tests; returns the exit code: 0 all
+ * passed, 1 compile error, 4 a test failed, 125 moat failed. */
+int cli_tests_print(json_t *job, char *const *names, size_t n);
 
 /* The lean `moat` beside the running binary (moat-asan beside a -asan
  * one), which a pool's spawner re-executes; "" when there is none (the

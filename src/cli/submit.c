@@ -16,6 +16,10 @@
 struct submit_opts {
     const char *lang;
     const char *stdin_path;
+    const char *tests_dir;
+    json_t *tests;  /* read from tests_dir */
+    char **names;   /* each test's N */
+    size_t ntests;
     const char *server;
     bool wait;
     bool json;
@@ -26,6 +30,14 @@ struct submit_opts {
 static int submit_own(void *arg, const char *name, const char *value)
 {
     struct submit_opts *o = arg;
+    if (strcmp(name, "tests") == 0) {
+        if (!value) {
+            (void)fprintf(stderr, "moat submit: --tests takes a directory\n");
+            return -2;
+        }
+        o->tests_dir = value;
+        return 1;
+    }
     if (strcmp(name, "lang") == 0 || strcmp(name, "stdin") == 0 ||
         strcmp(name, "server") == 0) {
         const char **slot = name[0] == 'l' ? &o->lang : name[1] == 't' ? &o->stdin_path
@@ -54,12 +66,17 @@ static int submit_own(void *arg, const char *name, const char *value)
 static void usage(FILE *out)
 {
     (void)fprintf(out,
-                  "usage: moat submit FILE [--lang NAME] [--stdin FILE] [--server URL]\n"
-                  "                   [--priority 0..10] [--wait | --no-wait] [--json]\n\n"
+                  "usage: moat submit FILE [--lang NAME] [--stdin FILE | --tests DIR]\n"
+                  "                   [--server URL] [--priority 0..10] [--wait | --no-wait]\n"
+                  "                   [--json]\n\n"
                   "Submits FILE to a moat server (--server, else $MOAT_SERVER, else %s),\n"
                   "waits for the job (unless --no-wait), prints its output, and exits with\n"
                   "the program's exit code (124 time limit, 1 compile error, 125 when moat\n"
-                  "failed). --json prints the whole job instead. --no-wait prints the id.\n",
+                  "failed). --json prints the whole job instead. --no-wait prints the id.\n"
+                  "--tests DIR: each N.in of DIR is a test's stdin, N.out (when there is\n"
+                  "one) its expected output; the program is compiled once, every test runs\n"
+                  "in a box of its own, and a table of their verdicts is printed (exit 0:\n"
+                  "all passed, 4: a test failed).\n",
                   DEFAULT_SERVER);
 }
 
@@ -123,6 +140,8 @@ static char *make_body(const struct submit_opts *o, const char *lang, const char
     }
     if (in)
         json_object_set_new(root, "stdin", json_stringn(in, inlen));
+    if (o->tests)
+        json_object_set(root, "tests", o->tests);
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;
@@ -221,10 +240,13 @@ static int submit(const struct submit_opts *o, const char *lang, const char *pat
         if (text)
             (void)puts(text);
         free(text);
+        rc = exit_code_of(job);
+    } else if (o->tests) {
+        rc = cli_tests_print(job, o->names, o->ntests);
     } else {
         print_job(job);
+        rc = exit_code_of(job);
     }
-    rc = exit_code_of(job);
 out:
     json_decref(job);
     buf_release(&reply.body);
@@ -264,11 +286,20 @@ int cli_submit(int argc, char **argv)
     }
     char *code = NULL, *in = NULL;
     size_t len = 0, inlen = 0;
+    if (o.tests_dir && o.stdin_path) {
+        (void)fprintf(stderr, "moat submit: --stdin or --tests, not both\n");
+        lang_registry_free(langs);
+        return CLI_EXIT_USAGE;
+    }
     r = cli_read_file(pos[0], cfg.max_code_kb << 10, &code, &len);
     if (r == 0 && o.stdin_path)
         r = cli_read_file(o.stdin_path, cfg.max_stdin_kb << 10, &in, &inlen);
-    if (r < 0) {
+    if (r < 0)
         (void)fprintf(stderr, "moat submit: %s\n", strerror(-r));
+    if (r == 0 && o.tests_dir)
+        r = cli_tests_read(o.tests_dir, cfg.max_tests, cfg.max_stdin_kb << 10,
+                           cfg.max_limits.max_output_kb << 10, &o.tests, &o.names, &o.ntests);
+    if (r < 0) {
         r = CLI_EXIT_USAGE;
     } else {
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -277,6 +308,10 @@ int cli_submit(int argc, char **argv)
     }
     free(code);
     free(in);
+    json_decref(o.tests);
+    for (size_t i = 0; i < o.ntests; i++)
+        free(o.names[i]);
+    free(o.names);
     lang_registry_free(langs);
     return r;
 }

@@ -334,16 +334,11 @@ int jw_step_from(json_t *o, struct job_step *s)
     return r;
 }
 
-static int decode_into(json_t *o, struct job *j)
+/* What was asked: language, limits, program, input, judging, tests. */
+static int decode_request(json_t *o, struct job *j)
 {
-    json_int_t v = 0, status = 0, prio = 0, attempts = 0, created = 0, started = 0, finished = 0;
-    if (!json_is_object(o) || jw_int_in(json_object_get(o, "v"), WIRE_VERSION, WIRE_VERSION, &v) < 0)
-        return -EINVAL;
-    int r = fixed(json_object_get(o, "id"), j->id, sizeof(j->id));
-    if (r == 0)
-        r = jw_int_in(json_object_get(o, "status"), 0, JOB_STATUS_MAX_ - 1, &status);
-    if (r == 0)
-        r = fixed(json_object_get(o, "language"), j->language, sizeof(j->language));
+    json_int_t prio = 0;
+    int r = fixed(json_object_get(o, "language"), j->language, sizeof(j->language));
     if (r == 0)
         r = fixed(json_object_get(o, "languageGiven"), j->language_given,
                   sizeof(j->language_given));
@@ -351,6 +346,7 @@ static int decode_into(json_t *o, struct job *j)
         r = fixed(json_object_get(o, "version"), j->version, sizeof(j->version));
     if (r == 0)
         r = jw_int_in(json_object_get(o, "priority"), JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &prio);
+    j->priority = (int)prio;
     if (r == 0)
         r = limits_from(json_object_get(o, "limits"), &j->limits);
     if (r == 0)
@@ -365,12 +361,19 @@ static int decode_into(json_t *o, struct job *j)
         r = job_tests_from_json(json_object_get(o, "tests"), j, false);
     if (r == 0 && !json_is_boolean(json_object_get(o, "stopOnFailure")))
         r = -EINVAL;
-    if (r == 0)
-        j->stop_on_failure = json_is_true(json_object_get(o, "stopOnFailure"));
+    j->stop_on_failure = json_is_true(json_object_get(o, "stopOnFailure"));
     if (r == 0)
         r = jw_untext(json_object_get(o, "metadata"), &j->metadata_json);
     if (r == 0)
         r = jw_untext(json_object_get(o, "tags"), &j->tags_json);
+    return r;
+}
+
+/* Where it is: status, attempts, times, hashes. */
+static int decode_state(json_t *o, struct job *j)
+{
+    json_int_t status = 0, attempts = 0, created = 0, started = 0, finished = 0;
+    int r = jw_int_in(json_object_get(o, "status"), 0, JOB_STATUS_MAX_ - 1, &status);
     if (r == 0)
         r = jw_int_in(json_object_get(o, "attempts"), 0, UINT32_MAX, &attempts);
     if (r == 0)
@@ -383,14 +386,26 @@ static int decode_into(json_t *o, struct job *j)
         r = fixed(json_object_get(o, "codeHash"), j->code_hash, sizeof(j->code_hash));
     if (r == 0)
         r = fixed(json_object_get(o, "outputHash"), j->output_hash, sizeof(j->output_hash));
-    if (r < 0)
-        return r;
     j->status = (enum job_status)status;
-    j->priority = (int)prio;
     j->attempts = (uint32_t)attempts;
     j->created_ms = created;
     j->started_ms = started;
     j->finished_ms = finished;
+    return r;
+}
+
+static int decode_into(json_t *o, struct job *j)
+{
+    json_int_t v = 0;
+    if (!json_is_object(o) || jw_int_in(json_object_get(o, "v"), WIRE_VERSION, WIRE_VERSION, &v) < 0)
+        return -EINVAL;
+    int r = fixed(json_object_get(o, "id"), j->id, sizeof(j->id));
+    if (r == 0)
+        r = decode_request(o, j);
+    if (r == 0)
+        r = decode_state(o, j);
+    if (r < 0)
+        return r;
     json_t *compiled = json_object_get(o, "compiled");
     if (!compiled)
         return 0; /* the request and its state only */

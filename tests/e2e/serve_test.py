@@ -712,6 +712,164 @@ def submit_cli(srv):
               (p.returncode, p.stdout, p.stderr))
 
 
+APLUSB_CPP = ("#include <iostream>\nint main(int argc, char **argv) {\n"
+              "  long a, b; std::cin >> a >> b;\n"
+              "  std::cout << a + b * (argc > 1 ? 10 : 1) << std::endl;\n}\n")
+
+
+@case("shared")
+def tests_compiled_once_each_in_its_own_box(srv):
+    """tests: one compile, then each test in a box of its own with its own
+    stdin, args and limits, a verdict each (accepted, wrong_answer, ok when
+    not judged, the sandbox's), the job's verdict its first failure's."""
+    tests = [{"stdin": "1 2", "expectedOutput": "3"},
+             {"stdin": "5 5", "expectedOutput": "10\n"},
+             {"stdin": "2 2", "expectedOutput": "5"},
+             {"stdin": "4 4"},
+             {"stdin": "1 2", "args": ["x10"], "expectedOutput": "21"}]
+    r = srv.post("/v1/jobs", {"language": "cpp", "code": APLUSB_CPP, "tests": tests, "wait": True},
+                 timeout=120)
+    check(r.status == 200, "a job with tests answered", r)
+    j = r.json()
+    got = [(t["index"], t["verdict"], t["stdout"]) for t in j["tests"]]
+    check(got == [(0, "accepted", "3\n"), (1, "accepted", "10\n"), (2, "wrong_answer", "4\n"),
+                  (3, "ok", "8\n"), (4, "accepted", "21\n")], "each test's verdict", got)
+    check(j["status"] == "completed" and j["verdict"] == "wrong_answer" and j["compare"] == "trim",
+          "the job's verdict is its first failure's", j)
+    check(j["compile"] and j["compile"]["verdict"] == "ok", "one compile step", j["compile"])
+    check(all(t["timeMs"] >= 0 and t["memoryKb"] > 0 for t in j["tests"]),
+          "each test has its own time and memory", j["tests"])
+    check(srv.job(j["jobId"])["tests"] == j["tests"], "GET shows the same tests", j["jobId"])
+
+    # every test in a fresh box: a mark left in /tmp or /box is never seen
+    prog = ("import os\nseen = [p for p in ('/tmp/mark', '/box/mark') if os.path.exists(p)]\n"
+            "print('seen' if seen else 'fresh')\n"
+            "open('/tmp/mark', 'w').close(); open('/box/mark', 'w').close()\n")
+    r = srv.post("/v1/jobs", py(prog, tests=[{"expectedOutput": "fresh"}] * 6, wait=True),
+                 timeout=120)
+    j = r.json()
+    check([t["verdict"] for t in j["tests"]] == ["accepted"] * 6 and j["verdict"] == "accepted",
+          "no test sees what another left", j.get("tests"))
+
+    # a test's own limits; a crash keeps its own verdict
+    prog = ("import sys\nw = sys.stdin.read().strip()\n"
+            "if w == 'spin':\n    while True: pass\n"
+            "if w == 'crash':\n    sys.exit(7)\nprint(w)\n")
+    r = srv.post("/v1/jobs", py(prog, tests=[
+        {"stdin": "a", "expectedOutput": "a"},
+        {"stdin": "spin", "timeoutMs": 300},
+        {"stdin": "crash"},
+        {"stdin": "b", "expectedOutput": "b"}], wait=True), timeout=120)
+    j = r.json()
+    v = [t["verdict"] for t in j["tests"]]
+    check(v == ["accepted", "time_limit", "runtime_error", "accepted"], "per-test verdicts", v)
+    check(j["tests"][1]["timeMs"] < 2000 and j["tests"][2]["exitCode"] == 7,
+          "the test's own time limit; the crash's exit code", j["tests"])
+    check(j["verdict"] == "time_limit", "the job: its first failure", j["verdict"])
+
+    # float comparison of every test
+    r = srv.post("/v1/jobs", py("print(float(input()) / 3)", compare="float", absTolerance=0.001,
+                                tests=[{"stdin": "1", "expectedOutput": "0.333"},
+                                       {"stdin": "2", "expectedOutput": "0.7"}], wait=True),
+                 timeout=120)
+    j = r.json()
+    check([t["verdict"] for t in j["tests"]] == ["accepted", "wrong_answer"]
+          and j["compare"] == "float", "compare applies to every test", j.get("tests"))
+
+
+@case("shared")
+def tests_stop_on_first_failure_and_errors(srv):
+    # the failing test is quick, the others slow: once it fails, the tests
+    # not started are skipped (those already running finish)
+    prog = "import sys, time\nw = sys.stdin.read()\nif w != 'bad': time.sleep(0.4)\nprint(w)\n"
+    tests = [{"stdin": "bad", "expectedOutput": "good"}] + [
+        {"stdin": f"t{i}", "expectedOutput": f"t{i}"} for i in range(1, 6)]
+    r = srv.post("/v1/jobs", py(prog, tests=tests, stopOnFirstFailure=True, wait=True),
+                 timeout=120)
+    j = r.json()
+    v = [t["verdict"] for t in j["tests"]]
+    check(v[0] == "wrong_answer" and j["verdict"] == "wrong_answer", "the failure", v)
+    check(v[-1] == "skipped" and "skipped" in v[1:] and
+          all(x == "skipped" for x in v[v.index("skipped"):]),
+          "the tests not started are skipped", v)
+    check(all(x in ("accepted", "skipped") for x in v[1:]), "the others ran well or not at all", v)
+    sk = next(t for t in j["tests"] if t["verdict"] == "skipped")
+    check(sk["error"] and "Skipped" in sk["error"], "a skipped test says why", sk)
+    # a compile error: no test runs
+    r = srv.post("/v1/jobs", {"language": "cpp", "code": "int main() { nope; }",
+                              "tests": [{"stdin": "1"}, {"stdin": "2"}], "wait": True},
+                 timeout=120)
+    j = r.json()
+    check(j["verdict"] == "compile_error" and all(t["verdict"] is None for t in j["tests"]),
+          "a compile error: no test runs", j)
+    # refusals, each naming its field
+    for body, status, field in [
+        (py("print(1)", tests=[]), 400, "tests"),
+        (py("print(1)", tests="x"), 400, "tests"),
+        (py("print(1)", tests=[{"stdin": "1"}], stdin="x"), 400, "stdin"),
+        (py("print(1)", tests=[{"stdin": "1"}], expectedOutput="1"), 400, "expectedOutput"),
+        (py("print(1)", tests=[{"stdin": 1}]), 400, "tests[0].stdin"),
+        (py("print(1)", tests=[{"stdin": "1"}, {"input": "2"}]), 400, "tests[1]"),
+        (py("print(1)", tests=[{"timeoutMs": 10 ** 9}]), 400, "tests[0].timeoutMs"),
+        (py("print(1)", tests=[{"memoryMb": 0}]), 400, "tests[0].memoryMb"),
+        (py("print(1)", tests=[{"args": [1]}]), 400, "tests[0].args"),
+        (py("print(1)", tests=[{}] * 65), 400, "tests"),
+        (py("print(1)", stopOnFirstFailure=True), 400, "stopOnFirstFailure"),
+    ]:
+        r = srv.post("/v1/jobs", body)
+        check(r.status == status, f"{field}: refused {status}", r)
+        check(r.json()["error"]["field"] == field, f"naming {field}", r.json())
+
+
+@case("shared")
+def tests_cancelled_while_running(srv):
+    jid = srv.submit(py("import time\ntime.sleep(30)\n", tests=[{}] * 4, timeoutMs=10000,
+                        wallTimeoutMs=40000))
+    wait_for("its tests run", lambda: srv.job(jid)["status"] == "running", 30)
+    wait_for("a test's program runs in a box", lambda: box_pythons(srv), 10)
+    t0 = time.monotonic()
+    r = srv.request("DELETE", f"/v1/jobs/{jid}")
+    check(r.status == 200, "DELETE: 200", r)
+    j = wait_for("cancelled", lambda: (lambda x: x if x["status"] == "cancelled" else None)(
+        srv.job(jid)), 5.0)
+    wait_for("every test's program is killed", lambda: not box_pythons(srv), 5.0)
+    check(time.monotonic() - t0 < 10, "long before the tests would end", time.monotonic() - t0)
+    check(j["status"] == "cancelled", "the job is cancelled", j)
+
+
+@case("shared")
+def submit_cli_tests_dir(srv):
+    url = f"http://{srv.hostport}"
+    with tempfile.TemporaryDirectory() as tmp:
+        prog = write(tmp, "sum.cpp", APLUSB_CPP)
+        d = os.path.join(tmp, "tests")
+        os.mkdir(d)
+        for name, inp, out in [("1", "1 2", "3\n"), ("2", "2 2", "5\n"), ("10", "5 5", "10\n"),
+                               ("3", "0 0", None)]:
+            write(d, f"{name}.in", inp)
+            if out is not None:
+                write(d, f"{name}.out", out)
+        p = subprocess.run([G.moat, "submit", prog, "--tests", d, "--server", url],
+                           capture_output=True, timeout=120)
+        rows = [line.split() for line in p.stdout.decode().splitlines()]
+        check(p.returncode == 4, "a test failed: exit 4", (p.returncode, p.stdout, p.stderr))
+        check([r[:2] for r in rows[1:5]] == [["1", "accepted"], ["2", "wrong_answer"],
+                                             ["3", "ok"], ["10", "accepted"]],
+              "a row per test, in the order of N", rows)
+        check(rows[5][:4] == ["3", "of", "4", "passed:"] and rows[5][-1] == "wrong_answer",
+              "and the summary", rows)
+        os.remove(os.path.join(d, "2.out"))
+        p = subprocess.run([G.moat, "submit", prog, "--tests", d, "--server", url],
+                           capture_output=True, timeout=120)
+        check(p.returncode == 0, "all passed: exit 0", (p.returncode, p.stdout, p.stderr))
+        empty = os.path.join(tmp, "empty")
+        os.mkdir(empty)
+        p = subprocess.run([G.moat, "submit", prog, "--tests", empty, "--server", url],
+                           capture_output=True, timeout=120)
+        check(p.returncode == 2 and b"no N.in files" in p.stderr, "an empty directory: usage",
+              (p.returncode, p.stderr))
+
+
 @case("shared")
 def two_hundred_concurrent_submissions(srv):
     n = 200
