@@ -443,47 +443,69 @@ static int run_cached(struct sbx_box *box, const struct exec_request *req, struc
     return r;
 }
 
+/* What every step of a program needs: its files named, the language's
+ * environment, the template's variables. Large: lives on its caller's
+ * stack for one call. */
+struct setup {
+    struct sbx_file files[256];
+    const char *names[256];
+    char entry[256], class_name[256];
+    struct step_env env;
+    struct lang_vars vars;
+};
+
+static int setup(const struct exec_request *req, struct setup *su, struct moat_err *err)
+{
+    if (req->nfiles > MOAT_ARRAY_SIZE(su->files))
+        return moat_err_field(err, -E2BIG, "files", "at most 256 files");
+    int r = prepare_files(req, su->files, su->names, su->entry, sizeof(su->entry),
+                          su->class_name, sizeof(su->class_name), err);
+    if (r < 0)
+        return r;
+    make_env(req->lang, &su->env);
+    su->vars = (struct lang_vars){.main = su->names[0],
+                                  .files = su->names,
+                                  .nfiles = req->nfiles,
+                                  .class_name = su->class_name,
+                                  .cache = LANG_BOX_CACHE_DIR};
+    return 0;
+}
+
+static struct compile_in compile_in_of(struct sbx_box *box, const struct moat_config *cfg,
+                                       struct exec_cache *cache, const struct exec_request *req,
+                                       struct setup *su, struct exec_built *keep)
+{
+    return (struct compile_in){.box = box,
+                               .cfg = cfg,
+                               .cache = cache,
+                               .lang = req->lang,
+                               .vars = &su->vars,
+                               .env = &su->env,
+                               .files = su->files,
+                               .nfiles = req->nfiles,
+                               .keep = keep};
+}
+
 int exec_program_cached(struct sbx_box *box, const struct moat_config *cfg,
                         struct exec_cache *cache, const struct exec_request *req,
                         struct exec_outcome *out, struct moat_err *err)
 {
     *out = (struct exec_outcome){0};
-    const struct lang *lang = req->lang;
-    if (req->nfiles > 256)
-        return moat_err_field(err, -E2BIG, "files", "at most 256 files");
-    struct sbx_file files[256];
-    const char *names[256];
-    char entry[256], class_name[256];
-    int r =
-        prepare_files(req, files, names, entry, sizeof(entry), class_name, sizeof(class_name), err);
+    struct setup su;
+    int r = setup(req, &su, err);
     if (r < 0)
         return r;
-    struct step_env env;
-    make_env(lang, &env);
-    struct lang_vars vars = {.main = names[0],
-                             .files = names,
-                             .nfiles = req->nfiles,
-                             .class_name = class_name,
-                             .cache = LANG_BOX_CACHE_DIR};
-    if (!lang_compiled(lang))
-        return run(box, req, &vars, &env, files, req->nfiles, out, err);
-
-    struct compile_in c = {.box = box,
-                           .cfg = cfg,
-                           .cache = cache,
-                           .lang = lang,
-                           .vars = &vars,
-                           .env = &env,
-                           .files = files,
-                           .nfiles = req->nfiles};
+    if (!lang_compiled(req->lang))
+        return run(box, req, &su.vars, &su.env, su.files, req->nfiles, out, err);
+    struct compile_in c = compile_in_of(box, cfg, cache, req, &su, NULL);
     struct exec_cache_hit hit = {0};
     enum compiled how = COMPILED_FAILED;
     r = compile(&c, out, &hit, &how, err);
     if (r < 0 || how == COMPILED_FAILED)
         return r;
     if (how == COMPILED_IN_BOX)
-        return run(box, req, &vars, &env, NULL, 0, out, err);
-    r = run_cached(box, req, &vars, &env, files, &hit, out, err);
+        return run(box, req, &su.vars, &su.env, NULL, 0, out, err);
+    r = run_cached(box, req, &su.vars, &su.env, su.files, &hit, out, err);
     exec_cache_hit_release(&hit);
     return r;
 }
@@ -494,34 +516,11 @@ int exec_build(struct sbx_box *box, const struct moat_config *cfg, struct exec_c
 {
     *out = (struct exec_outcome){0};
     *b = (struct exec_built){0};
-    const struct lang *lang = req->lang;
-    if (req->nfiles > 256)
-        return moat_err_field(err, -E2BIG, "files", "at most 256 files");
-    if (!lang_compiled(lang))
-        return 0; /* nothing to build: box is still fresh */
-    struct sbx_file files[256];
-    const char *names[256];
-    char entry[256], class_name[256];
-    int r =
-        prepare_files(req, files, names, entry, sizeof(entry), class_name, sizeof(class_name), err);
-    if (r < 0)
-        return r;
-    struct step_env env;
-    make_env(lang, &env);
-    struct lang_vars vars = {.main = names[0],
-                             .files = names,
-                             .nfiles = req->nfiles,
-                             .class_name = class_name,
-                             .cache = LANG_BOX_CACHE_DIR};
-    struct compile_in c = {.box = box,
-                           .cfg = cfg,
-                           .cache = cache,
-                           .lang = lang,
-                           .vars = &vars,
-                           .env = &env,
-                           .files = files,
-                           .nfiles = req->nfiles,
-                           .keep = b};
+    struct setup su;
+    int r = setup(req, &su, err);
+    if (r < 0 || !lang_compiled(req->lang))
+        return r; /* nothing to build: box is still fresh */
+    struct compile_in c = compile_in_of(box, cfg, cache, req, &su, b);
     struct exec_cache_hit hit = {0};
     enum compiled how = COMPILED_FAILED;
     r = compile(&c, out, &hit, &how, err);
@@ -536,33 +535,21 @@ int exec_run_built(struct sbx_box *box, const struct exec_built *b, const struct
                    struct job_step *step, struct moat_err *err)
 {
     *step = (struct job_step){0};
-    struct sbx_file files[256];
-    const char *names[256];
-    char entry[256], class_name[256];
-    if (req->nfiles > 256)
-        return moat_err_field(err, -E2BIG, "files", "at most 256 files");
-    int r =
-        prepare_files(req, files, names, entry, sizeof(entry), class_name, sizeof(class_name), err);
+    struct setup su;
+    int r = setup(req, &su, err);
     if (r < 0)
         return r;
-    struct step_env env;
-    make_env(req->lang, &env);
-    struct lang_vars vars = {.main = names[0],
-                             .files = names,
-                             .nfiles = req->nfiles,
-                             .class_name = class_name,
-                             .cache = LANG_BOX_CACHE_DIR};
     size_t n;
     if (!size_add(req->nfiles, b->nartifacts, &n))
         return -E2BIG;
     struct sbx_file *all = calloc(n ? n : 1, sizeof(*all));
     if (!all)
         return -ENOMEM;
-    memcpy(all, files, req->nfiles * sizeof(*all));
+    memcpy(all, su.files, req->nfiles * sizeof(*all));
     if (b->nartifacts)
         memcpy(all + req->nfiles, b->artifacts, b->nartifacts * sizeof(*all));
     struct exec_outcome out = {0};
-    r = run(box, req, &vars, &env, all, n, &out, err);
+    r = run(box, req, &su.vars, &su.env, all, n, &out, err);
     free(all);
     *step = out.run;
     out.run = (struct job_step){0};
