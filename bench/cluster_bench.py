@@ -434,11 +434,14 @@ def markdown(res, head):
             p = x.get("parts_p50", {})
             L.append(f"| {label} | {fmt(p.get('to_started'))} | {fmt(p.get('running'))} | "
                      f"{fmt(p.get('to_answer'))} |")
-        L += ["", "Sent → started holds the insert's commit, and in the cluster the publish, "
-              "the take and the worker's read, where the embedded executor starts the job "
-              "while its insert commits; finished → answered holds the result's commit, and in "
-              "the cluster the event and the API node's read of the final job, where the "
-              "embedded waiter is handed the job in memory.", ""]
+        L += ["", "Sent → started: in the embedded mode the executor starts the job while its "
+              "insert commits; in the cluster the API node publishes it while the insert "
+              "commits, with a copy of the job in the message, and the worker runs it from "
+              "that copy (its start waits in PostgreSQL for the row), so this is the "
+              "publish, JetStream's delivery and the take. Started → finished is the run, "
+              "the same box in both. Finished → answered holds the result's commit, and in "
+              "the cluster the final event, which carries the final job, so the API node "
+              "answers without reading it back.", ""]
     if "scaling" in res:
         L += ["### Dispatch scaling (jobs sleeping 200 ms, 4 boxes per worker)", "",
               "| workers | boxes | jobs | jobs/s | ideal (boxes ÷ 0.2 s) | × ideal | 99% of the "

@@ -8,10 +8,13 @@ cache has never seen it):
   tests       one job with N tests: compiled once, each test in a box of
               its own, in parallel on free boxes
   concurrent  N separate sync submissions of the same program sent at once
-              (what a Judge0 client does: each one misses the cache, so
-              each compiles)
+              (those that start together each compile; the others find
+              the compile cache filled)
   sequential  N separate sync submissions one after another (the first
               compiles, the others hit the compile cache)
+  uncached    N separate sync submissions one after another, each source
+              new to the compile cache (what a server without moat's cache,
+              Judge0's, does for every one: compile and run)
 
 For each: the wall time from the first request to the last answer, and the
 host CPU spent in that window, median over ROUNDS rounds. Prints JSON;
@@ -115,10 +118,10 @@ def one_round(port, n):
         if verdicts != {"accepted"} or j["compile"]["cached"]:
             raise SystemExit(f"tests: {verdicts}, cached {j['compile']['cached']}")
 
-    def separate(concurrent):
+    def separate(concurrent, fresh=False):
         code = PROGRAM.format(nonce=uuid.uuid4())
-        bodies = [{"language": "cpp", "code": code, "stdin": i, "expectedOutput": o,
-                   "wait": True} for i, o in cases]
+        bodies = [{"language": "cpp", "code": PROGRAM.format(nonce=uuid.uuid4()) if fresh else code,
+                   "stdin": i, "expectedOutput": o, "wait": True} for i, o in cases]
         if not concurrent:
             for b in bodies:
                 if post(port, b)["verdict"] != "ok":
@@ -141,7 +144,8 @@ def one_round(port, n):
             raise SystemExit(f"concurrent: {errors[:3]}")
 
     for name, fn in (("tests", tests), ("concurrent", lambda: separate(True)),
-                     ("sequential", lambda: separate(False))):
+                     ("sequential", lambda: separate(False)),
+                     ("uncached", lambda: separate(False, True))):
         out[name] = measure(fn)
     return out
 
@@ -174,8 +178,10 @@ def main():
     if a.markdown:
         t = med["tests"]
         rows = [("one job, %d tests (compiled once)" % a.tests, "tests"),
-                ("%d submissions at once (each compiles)" % a.tests, "concurrent"),
-                ("%d submissions one after another (compile cache)" % a.tests, "sequential")]
+                ("%d submissions at once (the first of each executor compiles)" % a.tests,
+                 "concurrent"),
+                ("%d submissions one after another (compile cache)" % a.tests, "sequential"),
+                ("%d submissions one after another, each compiled" % a.tests, "uncached")]
         lines = ["## Judging: compile once, run many tests", "", a.head, "",
                  f"A C++ problem, {a.tests} tests, `moat serve --workers {a.workers} "
                  f"--warm-boxes {a.boxes}`, every round from a cold compile (a fresh comment "
