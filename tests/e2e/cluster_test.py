@@ -389,8 +389,9 @@ def stalled_worker_late_result_refused(_):
                     a.proc.send_signal(signal.SIGCONT)
                 wait_for("worker a's late result refused",
                          lambda: metric_sum(a.metrics()[0], "moat_stale_results_total") == 1, 30)
-                check("event=job_result_stale id=" + jid in a.tail(400),
-                      "worker a logs its result as stale")
+                # counted, then logged: the line may reach the log a moment later
+                wait_for("worker a logs its result as stale",
+                         lambda: "event=job_result_stale id=" + jid in a.tail(400), 10)
                 again = api.job(jid)
                 check(again["finishedAt"] == j["finishedAt"] and again["attempts"] == 2,
                       "the recorded result is worker b's, unchanged", (j, again))
