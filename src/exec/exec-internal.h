@@ -45,21 +45,28 @@ struct exec_metrics {
     struct obs_gauge *busy, *workers, *engine_active;
 };
 
-/* One executor thread and what it holds; id, box, cancel, running and
- * entry are guarded by the service's slot lock. */
+/* One executor thread and what it holds; id, cancel, boxes and entry are
+ * guarded by the service's slot lock. */
 struct exec_slot {
     struct exec *ex;
     pthread_t thread;
     bool started;               /* the thread runs */
     char id[MOAT_UUID_LEN + 1]; /* "" when idle */
-    struct sbx_box *box;        /* set only while the program may run */
     bool cancel;                /* a cancel asked for id */
-    bool running;               /* the program was started (box may be signalled) */
     struct queue_entry *entry;  /* the queue entry held (for the heartbeat) */
-    /* the boxes of a job's tests running now (tests.c): a cancel reaches
-     * each */
-    struct sbx_box *test_boxes[EXEC_TESTS_PARALLEL_MAX];
+    /* the boxes a step of the job may run in now (one, or a job's tests'):
+     * a cancel signals each; each leaves before it is freed */
+    struct sbx_box *boxes[EXEC_TESTS_PARALLEL_MAX];
 };
+
+/* Puts box in c's slot for a cancel to reach (executor.c): false, and box
+ * not put, when the job is cancelled already (then nothing may start in
+ * it). *where names its place for exec_slot_drop. */
+bool exec_slot_add(struct exec_slot *s, struct sbx_box *box, size_t *where);
+/* The step in the box at where is over: no cancel reaches it any more. */
+void exec_slot_drop(struct exec_slot *s, size_t where);
+/* Whether the job of s was cancelled. */
+bool exec_slot_cancelled(struct exec_slot *s);
 
 struct exec_watches; /* events.c */
 

@@ -42,48 +42,45 @@ static void gauge_add(struct obs_gauge *g, int64_t d)
 
 /* ---- the slot table ---- */
 
+/* Holds id and entry (both "" and NULL: idle); no box, no cancel. */
 static void slot_set(struct exec_slot *s, const char *id, struct queue_entry *entry)
 {
     pthread_mutex_lock(&s->ex->slot_lock);
-    moat_strlcpy(s->id, id, sizeof(s->id));
-    s->box = NULL;
+    moat_strlcpy(s->id, id ? id : "", sizeof(s->id));
+    memset(s->boxes, 0, sizeof(s->boxes));
     s->cancel = false;
-    s->running = false;
     s->entry = entry;
     pthread_mutex_unlock(&s->ex->slot_lock);
 }
 
-/* Marks the program started unless a cancel came first: false then. */
-static bool slot_begin_run(struct exec_slot *s, struct sbx_box *box)
+bool exec_slot_add(struct exec_slot *s, struct sbx_box *box, size_t *where)
 {
     pthread_mutex_lock(&s->ex->slot_lock);
     bool go = !s->cancel;
-    if (go) {
-        s->box = box;
-        s->running = true;
+    for (size_t k = 0; go && k < EXEC_TESTS_PARALLEL_MAX; k++) {
+        if (!s->boxes[k]) {
+            s->boxes[k] = box;
+            *where = k;
+            break;
+        }
     }
     pthread_mutex_unlock(&s->ex->slot_lock);
     return go;
 }
 
-/* The program is over: no cancel may reach its box any more. */
-static void slot_end_run(struct exec_slot *s)
+void exec_slot_drop(struct exec_slot *s, size_t where)
 {
     pthread_mutex_lock(&s->ex->slot_lock);
-    s->box = NULL;
-    s->running = false;
+    s->boxes[where] = NULL;
     pthread_mutex_unlock(&s->ex->slot_lock);
 }
 
-static void slot_clear(struct exec_slot *s)
+bool exec_slot_cancelled(struct exec_slot *s)
 {
     pthread_mutex_lock(&s->ex->slot_lock);
-    s->id[0] = '\0';
-    s->box = NULL;
-    s->cancel = false;
-    s->running = false;
-    s->entry = NULL;
+    bool v = s->cancel;
     pthread_mutex_unlock(&s->ex->slot_lock);
+    return v;
 }
 
 int exec_kill_local(struct exec *ex, const char *id)
@@ -97,11 +94,9 @@ int exec_kill_local(struct exec *ex, const char *id)
         if (strcmp(s->id, id) != 0)
             continue;
         s->cancel = true;
-        if (s->running && s->box)
-            sbx_box_cancel(s->box); /* the slot is cleared before the box is freed */
         for (size_t k = 0; k < EXEC_TESTS_PARALLEL_MAX; k++)
-            if (s->test_boxes[k])
-                sbx_box_cancel(s->test_boxes[k]); /* dropped from here before freed */
+            if (s->boxes[k])
+                sbx_box_cancel(s->boxes[k]); /* dropped from here before it is freed */
         r = 0;
         break;
     }
@@ -195,7 +190,9 @@ static int load_and_start(struct exec *ex, struct exec_run *c)
     c->start_ms = now_ms;
     if (r == 0) {
         c->write_start_ns = moat_now_ns();
-        if (maybe_ahead_of_insert(ex, c) && !c->takeover)
+        /* a job read from the store has its row; one run from its copy
+         * may be ahead of its insert */
+        if (copy)
             r = store_start_begin_awaiting(ex->deps.store, c->id, now_ms,
                                            ex->deps.cfg->store_wait_ms, &c->ticket);
         else
@@ -256,16 +253,6 @@ static void observe_steps(struct exec *ex, const struct exec_outcome *o)
     }
 }
 
-/* A run that ended well whose output is not the one expected is a wrong
- * answer; any other verdict stands (a crash is not judged on its output). */
-static void judge(struct job *j)
-{
-    if (j->judged && j->run.verdict == JOB_VERDICT_OK &&
-        !job_output_matches(j->run.out, j->run.out_len, j->expected, j->expected_len,
-                            &j->compare))
-        j->run.verdict = JOB_VERDICT_WRONG_ANSWER;
-}
-
 /* Moves the outcome into the job and records it by its verdict. */
 static void settle(struct exec *ex, struct exec_run *c, int r, struct exec_outcome *o,
                    const struct moat_err *err)
@@ -278,7 +265,8 @@ static void settle(struct exec *ex, struct exec_run *c, int r, struct exec_outco
     j->compile = o->compile;
     j->run = o->run;
     *o = (struct exec_outcome){0}; /* the steps' buffers are the job's now */
-    judge(j);
+    if (j->judged)
+        job_step_judge(&j->run, j->expected, j->expected_len, &j->compare, JOB_VERDICT_OK);
 
     if (j->run.verdict == JOB_VERDICT_CANCELLED) {
         exec_record_cancelled(ex, c);
@@ -360,17 +348,18 @@ static bool run_job(struct exec *ex, struct exec_run *c, struct sbx_box **boxp)
     struct moat_err err = {0};
     int r = 0;
     bool used = false;
+    size_t where = 0;
     if (c->job.ntests) {
         /* the build's box is freed there once the build used it: its tests
          * take the pool's boxes, and this one must not hold a place */
         exec_run_tests(ex, c, boxp, &req, &o, &r, &err);
-    } else if (slot_begin_run(c->slot, box)) {
+    } else if (exec_slot_add(c->slot, box, &where)) {
         used = true;
         r = exec_program_cached(box, cfg, ex->deps.cache, &req, &o, &err);
+        exec_slot_drop(c->slot, where); /* before the caller frees the box */
     } else {
         o.run.verdict = JOB_VERDICT_CANCELLED; /* cancelled before it started */
     }
-    slot_end_run(c->slot); /* before the caller frees the box */
     free(files);
     if (finish_start(ex, c) == 0)
         settle(ex, c, r, &o, &err);
@@ -420,7 +409,7 @@ static void *executor(void *arg)
         gauge_add(ex->m.engine_active, 1);
         slot_set(slot, c.id, &c.entry);
         bool used = run_job(ex, &c, &box);
-        slot_clear(slot);
+        slot_set(slot, NULL, NULL);
         job_release(&c.job);
         gauge_add(ex->m.busy, -1);
         gauge_add(ex->m.engine_active, -1);

@@ -423,21 +423,22 @@ static int run(struct sbx_box *box, const struct exec_request *req, struct lang_
     return r;
 }
 
-/* The run step after a hit: it writes the sources and the artifacts. */
-static int run_cached(struct sbx_box *box, const struct exec_request *req, struct lang_vars *vars,
-                      const struct step_env *env, const struct sbx_file *files,
-                      const struct exec_cache_hit *hit, struct exec_outcome *out,
-                      struct moat_err *err)
+/* The run step in a box no compile step ran in: it writes the sources and
+ * the artifacts (a cache hit's, or a build's). */
+static int run_with(struct sbx_box *box, const struct exec_request *req, struct lang_vars *vars,
+                    const struct step_env *env, const struct sbx_file *files,
+                    const struct sbx_file *artifacts, size_t nartifacts, struct exec_outcome *out,
+                    struct moat_err *err)
 {
     size_t n;
-    if (!size_add(req->nfiles, hit->nfiles, &n))
+    if (!size_add(req->nfiles, nartifacts, &n))
         return -E2BIG;
-    struct sbx_file *all = calloc(n, sizeof(*all));
+    struct sbx_file *all = calloc(n ? n : 1, sizeof(*all));
     if (!all)
         return -ENOMEM;
     memcpy(all, files, req->nfiles * sizeof(*all));
-    if (hit->nfiles)
-        memcpy(all + req->nfiles, hit->files, hit->nfiles * sizeof(*all));
+    if (nartifacts)
+        memcpy(all + req->nfiles, artifacts, nartifacts * sizeof(*all));
     int r = run(box, req, vars, env, all, n, out, err);
     free(all);
     return r;
@@ -505,7 +506,7 @@ int exec_program_cached(struct sbx_box *box, const struct moat_config *cfg,
         return r;
     if (how == COMPILED_IN_BOX)
         return run(box, req, &su.vars, &su.env, NULL, 0, out, err);
-    r = run_cached(box, req, &su.vars, &su.env, su.files, &hit, out, err);
+    r = run_with(box, req, &su.vars, &su.env, su.files, hit.files, hit.nfiles, out, err);
     exec_cache_hit_release(&hit);
     return r;
 }
@@ -539,18 +540,8 @@ int exec_run_built(struct sbx_box *box, const struct exec_built *b, const struct
     int r = setup(req, &su, err);
     if (r < 0)
         return r;
-    size_t n;
-    if (!size_add(req->nfiles, b->nartifacts, &n))
-        return -E2BIG;
-    struct sbx_file *all = calloc(n ? n : 1, sizeof(*all));
-    if (!all)
-        return -ENOMEM;
-    memcpy(all, su.files, req->nfiles * sizeof(*all));
-    if (b->nartifacts)
-        memcpy(all + req->nfiles, b->artifacts, b->nartifacts * sizeof(*all));
     struct exec_outcome out = {0};
-    r = run(box, req, &su.vars, &su.env, all, n, &out, err);
-    free(all);
+    r = run_with(box, req, &su.vars, &su.env, su.files, b->artifacts, b->nartifacts, &out, err);
     *step = out.run;
     out.run = (struct job_step){0};
     exec_outcome_release(&out);

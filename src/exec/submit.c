@@ -18,7 +18,7 @@
  *     (or reads it, waiting for the insert) while its start, which needs
  *     the committed row, is tried until the row is there (executor.c). A
  *     failed insert is refused to the client; its message, if it was
- *     published, finds no job and is dropped by its taker. A failed push
+ *     published, is taken back, or its taker finds no job and drops it. A failed push
  *     of a committed job is answered as accepted: the job is durable, and
  *     the reconciler publishes it again (recover.c). Publishing only after
  *     the commit cost the broker's round trip on every sync job.
@@ -35,10 +35,9 @@ struct submission {
     exec_notice_fn fn;
     void *cls;
     uint64_t t0_ns;
-    _Atomic int parties; /* the commit and the push, whichever ends last settles */
+    _Atomic int parties; /* the insert and the push, whichever ends last settles */
     int insert_result;
-    int push_result;
-    bool pushed;
+    bool pushed; /* the queue holds it (to be taken back if the insert fails) */
 };
 
 /* The submission's one notice, then it is gone. */
@@ -46,7 +45,7 @@ static void settle(struct submission *s, int result)
 {
     struct exec *ex = s->ex;
     if (result < 0 && s->pushed)
-        (void)queue_remove(ex->deps.queue, s->id); /* or its executor drops it */
+        (void)queue_remove(ex->deps.queue, s->id); /* or its taker finds no job and drops it */
     if (s->watch) {
         exec_watch_submitted(ex, s->id, s->watch, result);
     } else {
@@ -57,55 +56,43 @@ static void settle(struct submission *s, int result)
     free(s);
 }
 
-/* ---- an in-process queue ---- */
-
-static void local_party_done(struct submission *s)
+/* The insert and the push each end once, in either order and on either's
+ * thread; the last settles, and the insert decides. */
+static void party_done(struct submission *s)
 {
     if (atomic_fetch_sub(&s->parties, 1) == 1)
         settle(s, s->insert_result);
 }
 
-static void on_inserted_local(void *cls, int result)
+static void on_inserted(void *cls, int result)
 {
     struct submission *s = cls;
     exec_observe(s->ex->m.insert, exec_seconds_since(s->t0_ns));
     s->insert_result = result;
-    local_party_done(s);
+    party_done(s);
 }
 
-/* ---- a queue of other nodes ---- */
-
-/* Both ended: the commit decides. A message published for an insert that
- * failed is dropped by its taker, which finds no job. */
-static void remote_party_done(struct submission *s)
+/* What the push came to: held (its message may have to be taken back if
+ * the insert fails), or failed. A committed job whose push failed stays
+ * accepted: it is durable, and the reconciler (a queue of other nodes) or
+ * the next start (the in-process queue) queues it again. */
+static void pushed(struct submission *s, int result)
 {
-    if (atomic_fetch_sub(&s->parties, 1) != 1)
-        return;
-    struct exec *ex = s->ex;
-    if (s->push_result < 0) {
-        queue_unreserve(ex->deps.queue);
-        if (s->insert_result == 0) /* durable: the reconciler publishes it again */
-            log_warn("event=publish_failed id=%s error=\"%s\" msg=\"left to the reconciler\"",
-                     s->id, strerror(-s->push_result));
+    s->pushed = result == 0;
+    if (result < 0) {
+        queue_unreserve(s->ex->deps.queue);
+        log_warn("event=queue_push_failed id=%s error=\"%s\" msg=\"queued again by the "
+                 "reconciler or at the next start, if its insert commits\"",
+                 s->id, strerror(-result));
     }
-    s->pushed = false; /* nothing to take back: a message cannot be unpublished */
-    settle(s, s->insert_result);
 }
 
 static void on_published(void *cls, int result)
 {
     struct submission *s = cls;
     exec_observe(s->ex->m.publish, exec_seconds_since(s->t0_ns));
-    s->push_result = result;
-    remote_party_done(s);
-}
-
-static void on_committed(void *cls, int result)
-{
-    struct submission *s = cls;
-    exec_observe(s->ex->m.insert, exec_seconds_since(s->t0_ns));
-    s->insert_result = result;
-    remote_party_done(s);
+    pushed(s, result);
+    party_done(s);
 }
 
 /* The copy of the job its message carries, or NULL (too big: its taker
@@ -167,7 +154,7 @@ int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner, 
     atomic_init(&s->parties, 2);
     size_t copy_len = 0;
     char *copy = local ? NULL : message_copy(ex, job, &copy_len);
-    r = store_insert_async(ex->deps.store, job, local ? on_inserted_local : on_committed, s);
+    r = store_insert_async(ex->deps.store, job, on_inserted, s);
     if (r < 0) {
         free(copy);
         queue_unreserve(q);
@@ -185,16 +172,8 @@ int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner, 
         return 0;
     }
     /* Now, not before: the executor's start must queue behind the insert. */
-    r = queue_push(q, s->id, s->priority, true);
-    if (r < 0) {
-        queue_unreserve(q);
-        log_error("event=queue_push_failed id=%s error=\"%s\" msg=\"queued again at the next "
-                  "start\"",
-                  s->id, strerror(-r));
-    } else {
-        s->pushed = true;
-    }
-    local_party_done(s);
+    pushed(s, queue_push(q, s->id, s->priority, true));
+    party_done(s);
     return 0;
 }
 

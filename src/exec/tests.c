@@ -22,10 +22,10 @@
  * order, else accepted (ok when no test is judged); the most CPU and wall
  * time and memory of one test.
  *
- * Cancel: each box in use is in the slot's test_boxes, under the slot
- * lock, from before its test starts until before it is freed, so a cancel
- * reaches every running test; a test not started yet sees the cancel and
- * is not started.
+ * Cancel: each box in use is in the slot's boxes (exec_slot_add), as a
+ * single run's is, from before its test starts until before it is freed,
+ * so a cancel reaches every running test; a test not started yet sees the
+ * cancel and is not started.
  */
 #include "exec-internal.h"
 
@@ -43,42 +43,6 @@ struct tests_run {
     int error;       /* a runner's failure that is moat's (the first) */
     char msg[200];   /* its message */
 };
-
-/* ---- the slot's boxes (under the slot lock) ---- */
-
-/* Registers box for a cancel: false when the job is cancelled already
- * (the box is not registered then). */
-static bool slot_add(struct exec_run *c, struct sbx_box *box, size_t *where)
-{
-    struct exec_slot *s = c->slot;
-    pthread_mutex_lock(&s->ex->slot_lock);
-    bool go = !s->cancel;
-    for (size_t k = 0; go && k < EXEC_TESTS_PARALLEL_MAX; k++) {
-        if (!s->test_boxes[k]) {
-            s->test_boxes[k] = box;
-            *where = k;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->ex->slot_lock);
-    return go;
-}
-
-static void slot_drop(struct exec_run *c, size_t where)
-{
-    struct exec_slot *s = c->slot;
-    pthread_mutex_lock(&s->ex->slot_lock);
-    s->test_boxes[where] = NULL;
-    pthread_mutex_unlock(&s->ex->slot_lock);
-}
-
-static bool cancelled(struct exec_run *c)
-{
-    pthread_mutex_lock(&c->slot->ex->slot_lock);
-    bool v = c->slot->cancel;
-    pthread_mutex_unlock(&c->slot->ex->slot_lock);
-    return v;
-}
 
 /* ---- one test ---- */
 
@@ -106,15 +70,6 @@ static struct exec_request test_request(const struct exec_request *base, const s
     return r;
 }
 
-static void judge_test(struct job_test *t, const struct job_compare_opts *how)
-{
-    struct job_step *s = &t->result;
-    if (s->verdict != JOB_VERDICT_OK || !t->judged)
-        return;
-    bool match = job_output_matches(s->out, s->out_len, t->expected, t->expected_len, how);
-    s->verdict = match ? JOB_VERDICT_ACCEPTED : JOB_VERDICT_WRONG_ANSWER;
-}
-
 /* A box for the next test: the fresh one first, then the pool's. NULL
  * when the service stops, the job is cancelled or the pool fails (*err). */
 static struct sbx_box *take_box(struct tests_run *tr, struct moat_err *err)
@@ -123,7 +78,7 @@ static struct sbx_box *take_box(struct tests_run *tr, struct moat_err *err)
     struct sbx_box *box = tr->fresh;
     tr->fresh = NULL;
     pthread_mutex_unlock(&tr->mu);
-    while (!box && !exec_stopping(tr->ex) && !cancelled(tr->c)) {
+    while (!box && !exec_stopping(tr->ex) && !exec_slot_cancelled(tr->c->slot)) {
         int r = sbx_pool_take(tr->ex->deps.pool, EXEC_POLL_MS, &box, err);
         if (r < 0 && r != -ETIMEDOUT)
             return NULL;
@@ -156,20 +111,22 @@ static void *runner(void *arg)
         struct moat_err err = {0};
         struct sbx_box *box = take_box(tr, &err);
         if (!box) {
-            if (!cancelled(tr->c))
+            if (!exec_slot_cancelled(tr->c->slot))
                 runner_failed(tr, exec_stopping(tr->ex) ? -ESHUTDOWN : -EIO,
                               err.msg[0] ? err.msg : "no box for a test");
             return NULL;
         }
         struct job_test *t = &j->tests[i];
         size_t where = 0;
-        if (slot_add(tr->c, box, &where)) {
+        if (exec_slot_add(tr->c->slot, box, &where)) {
             struct exec_request req = test_request(tr->req, t);
             int r = exec_run_built(box, tr->built, &req, &t->result, &err);
-            slot_drop(tr->c, where);
+            exec_slot_drop(tr->c->slot, where);
             if (r < 0 && t->result.verdict != JOB_VERDICT_INTERNAL_ERROR)
                 runner_failed(tr, r, err.msg);
-            judge_test(t, &j->compare);
+            if (t->judged)
+                job_step_judge(&t->result, t->expected, t->expected_len, &j->compare,
+                               JOB_VERDICT_ACCEPTED);
             if (!passed(t->result.verdict) && j->stop_on_failure) {
                 pthread_mutex_lock(&tr->mu);
                 tr->stop = true;
@@ -228,13 +185,13 @@ void exec_run_tests(struct exec *ex, struct exec_run *c, struct sbx_box **boxp,
     *o = (struct exec_outcome){0};
     *r = 0;
     size_t where = 0;
-    if (!slot_add(c, box, &where)) {
+    if (!exec_slot_add(c->slot, box, &where)) {
         o->run.verdict = JOB_VERDICT_CANCELLED; /* before it started */
         return;
     }
     struct exec_built built = {0};
     *r = exec_build(box, ex->deps.cfg, ex->deps.cache, req, o, &built, err);
-    slot_drop(c, where);
+    exec_slot_drop(c->slot, where);
     if (*r < 0 || (o->compiled && o->compile.verdict != JOB_VERDICT_OK)) {
         if (built.used_box) {
             sbx_box_free(box);
@@ -264,7 +221,7 @@ void exec_run_tests(struct exec *ex, struct exec_run *c, struct sbx_box **boxp,
     (void)pthread_mutex_destroy(&tr.mu);
     exec_built_release(&built);
     summarize(j, o);
-    if (cancelled(c)) {
+    if (exec_slot_cancelled(c->slot)) {
         o->run.verdict = JOB_VERDICT_CANCELLED;
     } else if (tr.error) {
         o->run.verdict = JOB_VERDICT_INTERNAL_ERROR;
