@@ -121,6 +121,11 @@ struct job_compare_opts {
  * linear time, no allocation. */
 bool job_output_matches(const char *got, size_t got_len, const char *want, size_t want_len,
                         const struct job_compare_opts *o);
+/* Judges step s (a run) against want: only a step that ended ok is judged
+ * (a crash keeps its verdict); its verdict becomes on_match (ok for a job's
+ * run, accepted for a test) or wrong_answer. */
+void job_step_judge(struct job_step *s, const char *want, size_t want_len,
+                    const struct job_compare_opts *o, enum job_verdict on_match);
 
 /* ---- the job: what was asked, where it is, what came of it ---- */
 

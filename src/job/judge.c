@@ -157,6 +157,16 @@ static bool tokens_equal(const char *a, size_t na, const char *b, size_t nb,
     }
 }
 
+void job_step_judge(struct job_step *s, const char *want, size_t want_len,
+                    const struct job_compare_opts *o, enum job_verdict on_match)
+{
+    if (s->verdict != JOB_VERDICT_OK)
+        return;
+    s->verdict = job_output_matches(s->out, s->out_len, want, want_len, o)
+                     ? on_match
+                     : JOB_VERDICT_WRONG_ANSWER;
+}
+
 bool job_output_matches(const char *got, size_t got_len, const char *want, size_t want_len,
                         const struct job_compare_opts *o)
 {

@@ -214,6 +214,20 @@ static char *text_dup(const char *s)
     return s ? moat_memdup0(s, strlen(s)) : NULL;
 }
 
+/* A copy of the n strings of src into *dst (NULL-terminated), counted in
+ * *ndst as they are made, so that a failure leaves what was made for the
+ * owner's release. -ENOMEM. */
+static int strv_copy(char ***dst, size_t *ndst, char *const *src, size_t n)
+{
+    *dst = calloc(n + 1, sizeof(**dst));
+    if (!*dst)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++, (*ndst)++)
+        if (!((*dst)[i] = text_dup(src[i])))
+            return -ENOMEM;
+    return 0;
+}
+
 /* What test src asks, into dst (zeroed); the result is not copied. */
 static int test_copy(struct job_test *dst, const struct job_test *src)
 {
@@ -227,15 +241,7 @@ static int test_copy(struct job_test *dst, const struct job_test *src)
         return -ENOMEM;
     if (src->expected && !(dst->expected = moat_memdup0(src->expected, src->expected_len)))
         return -ENOMEM;
-    if (src->args) {
-        dst->args = calloc(src->nargs + 1, sizeof(*dst->args));
-        if (!dst->args)
-            return -ENOMEM;
-        for (size_t i = 0; i < src->nargs; i++, dst->nargs++)
-            if (!(dst->args[i] = text_dup(src->args[i])))
-                return -ENOMEM;
-    }
-    return 0;
+    return src->args ? strv_copy(&dst->args, &dst->nargs, src->args, src->nargs) : 0;
 }
 
 int job_copy_request(struct job *dst, const struct job *src)
@@ -253,8 +259,7 @@ int job_copy_request(struct job *dst, const struct job *src)
     dst->run = (struct job_step){0};
     dst->nfiles = dst->nargs = 0;
     dst->files = calloc(src->nfiles ? src->nfiles : 1, sizeof(*dst->files));
-    dst->args = calloc(src->nargs + 1, sizeof(*dst->args));
-    if (!dst->files || !dst->args)
+    if (!dst->files || strv_copy(&dst->args, &dst->nargs, src->args, src->nargs) < 0)
         goto fail;
     for (size_t i = 0; i < src->nfiles; i++, dst->nfiles++) {
         struct job_file *f = &dst->files[i];
@@ -266,9 +271,6 @@ int job_copy_request(struct job *dst, const struct job *src)
             goto fail;
         }
     }
-    for (size_t i = 0; i < src->nargs; i++, dst->nargs++)
-        if (!(dst->args[i] = text_dup(src->args[i])))
-            goto fail;
     dst->stdin_data = moat_memdup0(src->stdin_data, src->stdin_len);
     dst->metadata_json = text_dup(src->metadata_json);
     dst->tags_json = text_dup(src->tags_json);

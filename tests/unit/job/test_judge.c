@@ -89,6 +89,23 @@ static void test_float(void **state)
     assert_false(match(JOB_COMPARE_FLOAT, big, other));
 }
 
+/* Only a run that ended ok is judged; a match gives the caller's verdict. */
+static void test_step_judge(void **state)
+{
+    (void)state;
+    struct job_compare_opts o = {.mode = JOB_COMPARE_TRIM};
+    char out[] = "3\n";
+    struct job_step s = {.verdict = JOB_VERDICT_OK, .out = out, .out_len = 2};
+    job_step_judge(&s, "3", 1, &o, JOB_VERDICT_ACCEPTED);
+    assert_int_equal(s.verdict, JOB_VERDICT_ACCEPTED);
+    s.verdict = JOB_VERDICT_OK;
+    job_step_judge(&s, "4", 1, &o, JOB_VERDICT_OK);
+    assert_int_equal(s.verdict, JOB_VERDICT_WRONG_ANSWER);
+    s.verdict = JOB_VERDICT_RUNTIME_ERROR;
+    job_step_judge(&s, "4", 1, &o, JOB_VERDICT_OK);
+    assert_int_equal(s.verdict, JOB_VERDICT_RUNTIME_ERROR);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -111,7 +128,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact),  cmocka_unit_test(test_trim_is_judge0s),
         cmocka_unit_test(test_tokens), cmocka_unit_test(test_float),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_step_judge), cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
