@@ -246,23 +246,31 @@ static int take_files(struct dec *d, const json_t *v)
     return 0;
 }
 
-static int take_stdin(struct dec *d, const json_t *v)
+/* A string of bytes (NULs kept) of at most max_kb KiB, copied into *out:
+ * an input (stdin) over the server's maximum is 413, an expected output
+ * longer than the run may print 400 (of, what bounds it, in the message). */
+static int take_bytes(struct dec *d, const char *field, const json_t *v, uint64_t max_kb,
+                      const char *of, char **out, size_t *len)
 {
     const char *s;
-    size_t len;
-    int r = get_string(d, "stdin", v, true, &s, &len);
+    int r = get_string(d, field, v, true, &s, len);
     if (r < 0)
         return r;
-    if (len > kib(d->cfg->max_stdin_kb))
-        return FAIL(d, 413, "payload_too_large", "stdin", "stdin is larger than %" PRIu64 " KiB",
-                    d->cfg->max_stdin_kb);
-    if (len == 0)
-        return 0;
-    d->job.stdin_data = moat_memdup0(s, len);
-    if (!d->job.stdin_data)
-        return no_memory(d);
-    d->job.stdin_len = len;
-    return 0;
+    if (*len > kib(max_kb)) {
+        if (!of)
+            return FAIL(d, 413, "payload_too_large", field, "%s is larger than %" PRIu64 " KiB",
+                        field, max_kb);
+        return FAIL(d, 400, "out_of_range", field, "%s is longer than the %" PRIu64 " KiB %s",
+                    field, max_kb, of);
+    }
+    *out = moat_memdup0(s, *len);
+    return *out ? 0 : no_memory(d);
+}
+
+static int take_stdin(struct dec *d, const json_t *v)
+{
+    return take_bytes(d, "stdin", v, d->cfg->max_stdin_kb, NULL, &d->job.stdin_data,
+                      &d->job.stdin_len);
 }
 
 /* An array of strings without NULs, at most max of them. */
@@ -432,6 +440,9 @@ static const json_t *field(const json_t *obj, const char *key)
     return v && !json_is_null(v) ? v : NULL;
 }
 
+/* What bounds an expected output. */
+#define RUN_OUTPUT "of output the run may print (maxOutputKb)"
+
 /* The float comparison's default tolerances: 1e-6, absolute or relative,
  * as most judges' checkers for real numbers. */
 #define TOLERANCE_DEFAULT 1e-6
@@ -471,42 +482,16 @@ static int take_judge(struct dec *d, const json_t *obj)
     d->job.compare = c;
     if (!want)
         return 0; /* the tests' */
-    const char *s;
-    size_t len;
-    r = get_string(d, "expectedOutput", want, true, &s, &len);
-    if (r < 0)
-        return r;
-    if (len > kib(d->job.limits.max_output_kb))
-        return FAIL(d, 400, "out_of_range", "expectedOutput",
-                    "expectedOutput is longer than the %" PRIu64
-                    " KiB of output the run may print (maxOutputKb)",
-                    d->job.limits.max_output_kb);
-    d->job.expected = moat_memdup0(s, len);
-    if (!d->job.expected)
-        return no_memory(d);
-    d->job.expected_len = len;
-    d->job.judged = true;
-    return 0;
+    r = take_bytes(d, "expectedOutput", want, d->job.limits.max_output_kb, RUN_OUTPUT,
+                   &d->job.expected, &d->job.expected_len);
+    d->job.judged = r == 0;
+    return r;
 }
 
 static const char *const test_keys[] = {"stdin", "args", "expectedOutput", "timeoutMs",
                                         "memoryMb"};
 
 /* A test's bytes (stdin, expectedOutput) within max KiB. */
-static int test_bytes(struct dec *d, const char *field, const json_t *v, uint64_t max_kb,
-                      char **out, size_t *len)
-{
-    const char *s;
-    int r = get_string(d, field, v, true, &s, len);
-    if (r < 0)
-        return r;
-    if (*len > kib(max_kb))
-        return FAIL(d, 400, "out_of_range", field, "%s is longer than %" PRIu64 " KiB", field,
-                    max_kb);
-    *out = moat_memdup0(s, *len);
-    return *out ? 0 : no_memory(d);
-}
-
 /* A test's own limit: at most the server's maximum. */
 static int test_limit(struct dec *d, const char *field, const json_t *v, uint64_t max,
                       uint64_t *out)
@@ -532,7 +517,7 @@ static int take_test(struct dec *d, size_t i, const json_t *o, struct job_test *
     const json_t *v;
     (void)snprintf(fs, sizeof(fs), "%s.stdin", f);
     if (r >= 0 && (v = field(o, "stdin")))
-        r = test_bytes(d, fs, v, d->cfg->max_stdin_kb, &t->stdin_data, &t->stdin_len);
+        r = take_bytes(d, fs, v, d->cfg->max_stdin_kb, NULL, &t->stdin_data, &t->stdin_len);
     else if (r >= 0 && !(t->stdin_data = strdup("")))
         r = no_memory(d);
     (void)snprintf(fs, sizeof(fs), "%s.args", f);
@@ -550,7 +535,8 @@ static int take_test(struct dec *d, size_t i, const json_t *o, struct job_test *
     (void)snprintf(fs, sizeof(fs), "%s.expectedOutput", f);
     if (r >= 0 && (v = field(o, "expectedOutput"))) {
         t->judged = true;
-        r = test_bytes(d, fs, v, d->job.limits.max_output_kb, &t->expected, &t->expected_len);
+        r = take_bytes(d, fs, v, d->job.limits.max_output_kb, RUN_OUTPUT, &t->expected,
+                       &t->expected_len);
     }
     (void)snprintf(fs, sizeof(fs), "%s.timeoutMs", f);
     if (r >= 0 && (v = field(o, "timeoutMs")))
