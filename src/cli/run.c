@@ -211,7 +211,9 @@ static int get_box(struct sbx_ctx *ctx, bool pool, struct sbx_pool **pl, struct 
 
 /* --before: the first program, in the pool's first box; then says on
  * stderr how it ended and whether the next box (taken by the caller)
- * reuses its slot and network namespace. An internal error fails. */
+ * reuses its slot (the same uid, which only a kept slot gives with a uid
+ * range of two, and the pool counted it) and its network namespace (which
+ * the pool decided when it kept the slot). An internal error fails. */
 static int run_before(struct sbx_ctx *ctx, const struct moat_config *cfg,
                       const struct exec_request *before, struct sbx_pool **pool,
                       struct sbx_box **next, struct moat_err *err)
@@ -219,6 +221,7 @@ static int run_before(struct sbx_ctx *ctx, const struct moat_config *cfg,
     struct sbx_box *box = NULL;
     struct exec_outcome out = {0};
     int r = get_box(ctx, true, pool, &box, err);
+    uint32_t uid = r == 0 ? sbx_box_uid(box) : 0;
     if (r == 0)
         r = exec_program(box, cfg, before, &out, err);
     sbx_box_free(box);
@@ -227,11 +230,12 @@ static int run_before(struct sbx_ctx *ctx, const struct moat_config *cfg,
         struct sbx_pool_stats st;
         r = get_box(ctx, true, pool, next, err);
         sbx_pool_stats(*pool, &st);
+        bool same = r == 0 && sbx_box_uid(*next) == uid && st.slots_reused;
         (void)fprintf(stderr,
                       "moat run: before: verdict %s exit %d; slot reused: %s; network "
                       "namespace reused: %s\n",
-                      job_verdict_name(out.run.verdict), out.run.exit_code,
-                      st.slots_reused ? "yes" : "no", st.netns_reused ? "yes" : "no");
+                      job_verdict_name(out.run.verdict), out.run.exit_code, same ? "yes" : "no",
+                      same && st.netns_reused ? "yes" : "no");
     } else if (r == 0) {
         r = moat_err_set(err, -EIO, "the --before program failed: %s", out.run.message);
     }
