@@ -312,7 +312,7 @@ int jsq_take(void *state, int timeout_ms, struct queue_entry *e)
     struct jsq_queue *q = state;
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : jsq_now_ms() + (uint64_t)timeout_ms;
     struct jsq_taker *t = NULL;
-    unsigned stale = 0;
+    unsigned stale = 0, elsewhere = 0;
     /* made before anything is taken: a taken entry never fails to be held */
     struct jsq_held *h = calloc(1, sizeof(*h));
     if (!h)
@@ -365,7 +365,12 @@ int jsq_take(void *state, int timeout_ms, struct queue_entry *e)
             continue;
         /* empty for this context; another may hold a late delivery of the
          * level: the next look takes that context (taker_get) */
-        bool late_elsewhere = (r == FETCH_EMPTY || r == FETCH_STALE) && jsq_buffered(q, level);
+        /* (a bounded number of times: what a subscription holds may also
+         * be the server's late status reply to a fetch that gave up, which
+         * the next fetch discards and a slow broker leaves again each time) */
+        bool late_elsewhere = (r == FETCH_EMPTY || r == FETCH_STALE) &&
+                              elsewhere < JS_FETCH_STALE_MAX && jsq_buffered(q, level);
+        elsewhere += late_elsewhere;
         if ((r == FETCH_EMPTY || r == FETCH_STALE) && lv->gen == g && !late_elsewhere)
             lv->empty_gen = g;
         if (t && (r == FETCH_EMPTY || r == FETCH_STALE)) {

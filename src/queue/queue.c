@@ -110,23 +110,36 @@ int queue_take(struct queue *q, int timeout_ms, struct queue_entry *e)
     return q->ops->take(q->state, timeout_ms < 0 ? -1 : timeout_ms, e);
 }
 
+/* An ended entry's data went with its message. */
+static void ended(struct queue_entry *e)
+{
+    e->data = NULL;
+    e->len = 0;
+}
+
 void queue_ack(struct queue *q, struct queue_entry *e)
 {
-    if (e && e->handle)
+    if (e && e->handle) {
         q->ops->ack(q->state, e);
+        ended(e);
+    }
 }
 
 int queue_retry(struct queue *q, struct queue_entry *e, uint64_t delay_ms)
 {
     if (!e || !e->handle)
         return -EINVAL;
-    return q->ops->retry(q->state, e, delay_ms);
+    int r = q->ops->retry(q->state, e, delay_ms);
+    ended(e);
+    return r;
 }
 
 void queue_release(struct queue *q, struct queue_entry *e, bool redeliver)
 {
-    if (e && e->handle)
+    if (e && e->handle) {
         q->ops->release(q->state, e, redeliver);
+        ended(e);
+    }
 }
 
 int queue_touch(struct queue *q, const struct queue_entry *e)

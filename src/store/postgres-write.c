@@ -587,7 +587,9 @@ static void *writer_main(void *arg)
     for (;;) {
         uint64_t due = s->later ? later_due(s) : 0;
         if (!s->head && !s->nunknown && due) {
+            s->writer_waiting = true; /* a new request wakes it: it must not wait for due */
             timed_wait(s, due);
+            s->writer_waiting = false;
             continue;
         }
         if (!s->head && !s->nunknown) {
