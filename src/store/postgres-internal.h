@@ -199,6 +199,8 @@ struct pg_wreq {
     bool takeover;
     struct store_insert_data ins;       /* insert */
     char hash[MOAT_SHA256_HEX_LEN + 1]; /* code_hash (insert), output_hash (finish) */
+    char *results;                      /* finish: what the tests gave (JSON), or NULL */
+    size_t results_len;
     uint64_t seq;                       /* queue order */
     uint64_t deadline_ns;               /* fails with -ENOTCONN past it, the database away */
     uint64_t row_until_ns;              /* start: tried again while its row is not there */

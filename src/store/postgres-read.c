@@ -292,20 +292,13 @@ static int row_to_job(const PGresult *res, struct job *j, bool *single, size_t *
     if (col_step(res, COL_COMPILE_STEP, &j->compile) < 0 ||
         col_step(res, COL_RUN_STEP, &j->run) < 0)
         return -EIO;
-    if (!PQgetisnull(res, 0, COL_COMPARE)) {
-        char compare[16];
-        pg_text(res, 0, COL_COMPARE, compare, sizeof(compare));
-        if (job_compare_parse(compare, &j->compare.mode) < 0)
-            return -EIO;
-        j->judged = true;
-        j->compare.abs_tol = pg_double(res, 0, COL_ABS_TOL);
-        j->compare.rel_tol = pg_double(res, 0, COL_REL_TOL);
-        j->expected_len = (size_t)pg_int(res, 0, COL_EXPECTED_LEN); /* read with the code */
-    }
+    char compare[16];
+    pg_text(res, 0, COL_COMPARE, compare, sizeof(compare));
     j->stop_on_failure = pg_bool(res, 0, COL_STOP_ON_FAILURE);
-    if (pg_int(res, 0, COL_NTESTS))
-        j->judged = false; /* the comparison is the tests' (no expected output of its own) */
-    return 0;
+    return store_judging_fill(j, PQgetisnull(res, 0, COL_COMPARE) ? NULL : compare,
+                              pg_double(res, 0, COL_ABS_TOL), pg_double(res, 0, COL_REL_TOL),
+                              (size_t)pg_int(res, 0, COL_EXPECTED_LEN),
+                              (size_t)pg_int(res, 0, COL_NTESTS));
 }
 
 /* The job's tests: what each asks when the code was read, what each gave

@@ -106,14 +106,11 @@ int pg_start_begin(struct store *st, const char *id, int64_t now_ms, bool takeov
         return -ENOMEM;
     t->base.ops = st->ops;
     t->s = (struct pg_store *)st;
+    unsigned wait = row_wait_ms > UINT_MAX ? UINT_MAX : (unsigned)row_wait_ms;
     t->r = (struct pg_wreq){.kind = PG_W_START,
                             .now_ms = now_ms,
                             .takeover = takeover,
-                            .row_until_ns =
-                                row_wait_ms ? pg_deadline(row_wait_ms > UINT_MAX
-                                                              ? UINT_MAX
-                                                              : (unsigned)row_wait_ms)
-                                            : 0,
+                            .row_until_ns = row_wait_ms ? pg_deadline(wait) : 0,
                             .done = store_sync_done,
                             .cls = &t->w};
     moat_strlcpy(t->r.id, id, sizeof(t->r.id));
@@ -154,7 +151,10 @@ int pg_finish(struct store *st, const struct job *job, struct moat_err *err)
         moat_strlcpy(r.hash, job->output_hash, sizeof(r.hash));
     else
         moat_sha256_hex(job->run.out, job->run.out_len, r.hash);
-    int e = sync_write(s, &r);
+    int e = store_results_make(job, &r.results, &r.results_len);
+    if (e == 0)
+        e = sync_write(s, &r);
+    free(r.results);
     return e < 0 ? report(s, &r, e, "finish", err) : 0;
 }
 

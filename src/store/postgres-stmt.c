@@ -315,9 +315,7 @@ static const uint32_t ins_oids[INS_COLUMNS] = {
     OID_INT8, OID_BOOL,   OID_BYTEA,
 };
 
-/* The row's columns; false when its tests could not be encoded (out of
- * memory). */
-static bool insert_row(struct pg_array *a, const struct pg_wreq *r)
+static void insert_row(struct pg_array *a, const struct pg_wreq *r)
 {
     const struct job *j = r->job;
     el_text(&a[0], j->id);
@@ -343,28 +341,20 @@ static bool insert_row(struct pg_array *a, const struct pg_wreq *r)
         el_bytes(&a[22], j->stdin_data, j->stdin_len);
     else
         el_null(&a[22]);
-    bool compared = j->judged || j->ntests; /* a comparison for the run, or the tests */
-    el_text(&a[23], compared ? job_compare_name(j->compare.mode) : NULL);
-    el_f64(&a[24], compared ? j->compare.abs_tol : 0);
-    el_f64(&a[25], compared ? j->compare.rel_tol : 0);
-    el_i64(&a[26], j->judged ? j->expected_len : 0);
-    if (j->judged && j->expected_len)
-        el_bytes(&a[27], j->expected, j->expected_len);
+    el_text(&a[23], r->ins.compare);
+    el_f64(&a[24], r->ins.abs_tol);
+    el_f64(&a[25], r->ins.rel_tol);
+    el_i64(&a[26], r->ins.expected_len);
+    if (r->ins.expected_len)
+        el_bytes(&a[27], j->expected, r->ins.expected_len);
     else
         el_null(&a[27]);
     el_i64(&a[28], j->ntests);
     el_bool(&a[29], j->stop_on_failure);
-    if (!j->ntests) {
+    if (r->ins.tests_json)
+        el_bytes(&a[30], r->ins.tests_json, r->ins.tests_len);
+    else
         el_null(&a[30]);
-        return true;
-    }
-    char *tests = NULL;
-    size_t len = 0;
-    if (job_tests_encode(j, false, &tests, &len) < 0)
-        return false;
-    el_bytes(&a[30], tests, len);
-    free(tests);
-    return true;
 }
 
 int pg_send_inserts(PGconn *c, struct pg_wreq *const *r, size_t n, uint64_t token)
@@ -372,11 +362,10 @@ int pg_send_inserts(PGconn *c, struct pg_wreq *const *r, size_t n, uint64_t toke
     struct pg_array a[INS_COLUMNS] = {0};
     for (size_t k = 0; k < INS_COLUMNS; k++)
         put_bytes(&a[k], (char[PG_ARRAY_HEADER]){0}, PG_ARRAY_HEADER);
-    int e = 0;
     for (size_t i = 0; i < n; i++)
-        if (!insert_row(a, r[i]))
-            e = -ENOMEM;
+        insert_row(a, r[i]);
     struct pg_params p = {0};
+    int e = 0;
     for (size_t k = 0; k < INS_COLUMNS; k++) {
         array_finish(&a[k], ins_oids[k]);
         if (a[k].oom)
@@ -434,17 +423,11 @@ static bool send_finish(PGconn *c, const struct pg_wreq *r, uint64_t token)
         p_null(&p);
         p_null(&p);
     }
-    char *results = NULL;
-    size_t len = 0;
-    if (j->ntests && job_tests_encode(j, true, &results, &len) < 0)
-        return false; /* out of memory: the batch is tried again */
-    if (results)
-        p_bytes(&p, results, len);
+    if (r->results)
+        p_bytes(&p, r->results, r->results_len);
     else
         p_null(&p);
-    bool sent = send_prepared(c, WS_FINISH, &p);
-    free(results);
-    return sent;
+    return send_prepared(c, WS_FINISH, &p);
 }
 
 bool pg_send_request(PGconn *c, const struct pg_wreq *r, uint64_t token)

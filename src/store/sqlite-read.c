@@ -269,18 +269,12 @@ static int row_to_job(sqlite3_stmt *st, struct job *j, bool *single, size_t *nfi
     j->compiled = sqlite3_column_int(st, COL_COMPILED) != 0;
     if (col_step(st, COL_COMPILE_STEP, &j->compile) < 0 || col_step(st, COL_RUN_STEP, &j->run) < 0)
         return -EIO;
-    const char *compare = (const char *)sqlite3_column_text(st, COL_COMPARE);
-    if (compare) {
-        if (job_compare_parse(compare, &j->compare.mode) < 0)
-            return -EIO;
-        j->judged = true;
-        j->compare.abs_tol = sqlite3_column_double(st, COL_ABS_TOL);
-        j->compare.rel_tol = sqlite3_column_double(st, COL_REL_TOL);
-        j->expected_len = (size_t)col_u64(st, COL_EXPECTED_LEN); /* read with the code */
-    }
     *ntests = (size_t)col_u64(st, COL_NTESTS);
-    if (*ntests)
-        j->judged = false; /* the comparison is the tests' (no expected output of its own) */
+    if (store_judging_fill(j, (const char *)sqlite3_column_text(st, COL_COMPARE),
+                           sqlite3_column_double(st, COL_ABS_TOL),
+                           sqlite3_column_double(st, COL_REL_TOL),
+                           (size_t)col_u64(st, COL_EXPECTED_LEN), *ntests) < 0)
+        return -EIO;
     j->stop_on_failure = sqlite3_column_int(st, COL_STOP_ON_FAILURE) != 0;
     return 0;
 }

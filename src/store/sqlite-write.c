@@ -58,6 +58,8 @@ struct sq_wreq {
     bool takeover;                      /* start: also a running job (its taker was lost) */
     struct store_insert_data ins;       /* insert */
     char hash[MOAT_SHA256_HEX_LEN + 1]; /* code_hash (insert), output_hash (finish) */
+    char *results;                      /* finish: what the tests gave (JSON), or NULL */
+    size_t results_len;
     /* results */
     int result;
     uint32_t attempts;
@@ -203,19 +205,6 @@ static int not_changed(struct sq_store *s, struct sq_wreq *r, const char *id, bo
 
 /* ---- the writes ---- */
 
-/* A job's tests as the blob key (what each asks, or what each gave). */
-static int put_tests(struct sq_store *s, struct sq_wreq *r, const char *key, const struct job *j,
-                     bool results)
-{
-    char *text = NULL;
-    size_t len = 0;
-    int e = job_tests_encode(j, results, &text, &len);
-    if (e == 0)
-        e = put_blob(s, r, key, j->id, text, len);
-    free(text);
-    return e;
-}
-
 static int w_insert(struct sq_store *s, struct sq_wreq *r)
 {
     const struct job *j = r->job;
@@ -238,11 +227,10 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
     bind_text(st, 19, j->tags_json);
     (void)sqlite3_bind_int64(st, 20, j->created_ms);
     bind_text(st, 21, r->hash);
-    bool compared = j->judged || j->ntests; /* a comparison for the run, or the tests */
-    bind_text(st, 22, compared ? job_compare_name(j->compare.mode) : NULL);
-    (void)sqlite3_bind_double(st, 23, compared ? j->compare.abs_tol : 0);
-    (void)sqlite3_bind_double(st, 24, compared ? j->compare.rel_tol : 0);
-    bind_u64(st, 25, j->judged ? j->expected_len : 0);
+    bind_text(st, 22, r->ins.compare);
+    (void)sqlite3_bind_double(st, 23, r->ins.abs_tol);
+    (void)sqlite3_bind_double(st, 24, r->ins.rel_tol);
+    bind_u64(st, 25, r->ins.expected_len);
     bind_u64(st, 26, j->ntests);
     (void)sqlite3_bind_int(st, 27, j->stop_on_failure);
     int rc = step_once(st);
@@ -251,10 +239,10 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
     int e = put_blob(s, r, SQ_BLOB_CODE, j->id, r->ins.code, r->ins.code_len);
     if (e == 0 && j->stdin_len)
         e = put_blob(s, r, SQ_BLOB_STDIN, j->id, j->stdin_data, j->stdin_len);
-    if (e == 0 && j->judged && j->expected_len)
-        e = put_blob(s, r, SQ_BLOB_EXPECTED, j->id, j->expected, j->expected_len);
-    if (e == 0 && j->ntests)
-        e = put_tests(s, r, SQ_BLOB_TESTS, j, false);
+    if (e == 0 && r->ins.expected_len)
+        e = put_blob(s, r, SQ_BLOB_EXPECTED, j->id, j->expected, r->ins.expected_len);
+    if (e == 0 && r->ins.tests_json)
+        e = put_blob(s, r, SQ_BLOB_TESTS, j->id, r->ins.tests_json, r->ins.tests_len);
     return e;
 }
 
@@ -319,8 +307,8 @@ static int w_finish(struct sq_store *s, struct sq_wreq *r)
         e = put_blob(s, r, SQ_BLOB_COMPILE_STDOUT, j->id, j->compile.out, j->compile.out_len);
     if (e == 0 && j->compiled)
         e = put_blob(s, r, SQ_BLOB_COMPILE_STDERR, j->id, j->compile.err, j->compile.err_len);
-    if (e == 0 && j->ntests)
-        e = put_tests(s, r, SQ_BLOB_RESULTS, j, true);
+    if (e == 0 && r->results)
+        e = put_blob(s, r, SQ_BLOB_RESULTS, j->id, r->results, r->results_len);
     return e;
 }
 
@@ -780,7 +768,10 @@ int sq_finish(struct store *st, const struct job *job, struct moat_err *err)
         moat_strlcpy(r.hash, job->output_hash, sizeof(r.hash));
     else
         moat_sha256_hex(job->run.out, job->run.out_len, r.hash);
-    int e = sync_write((struct sq_store *)st, &r);
+    int e = store_results_make(job, &r.results, &r.results_len);
+    if (e == 0)
+        e = sync_write((struct sq_store *)st, &r);
+    free(r.results);
     return e < 0 ? report(&r, e, "finish", err) : 0;
 }
 

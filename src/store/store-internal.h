@@ -66,17 +66,34 @@ struct store_ticket {
 /* What an insert writes besides the job's columns, made on the caller's
  * thread so that a driver's writer only writes: the code blob (the job's
  * own single unnamed file, borrowed, or a blob of its files in owned),
- * the args as JSON (NULL = "[]"), and the code hash (the API's, or made
- * here). */
+ * the args as JSON (NULL = "[]"), the code hash (the API's, or made
+ * here), how its output is judged (compare NULL: not at all; set for a
+ * judged run or for tests; expected_len its run's own expected output,
+ * stored as a blob) and what its tests ask (JSON, NULL without tests). */
 struct store_insert_data {
     const char *code;
     size_t code_len;
     char *owned;
     char *args_json;
+    const char *compare;
+    double abs_tol, rel_tol;
+    size_t expected_len;
+    char *tests_json;
+    size_t tests_len;
 };
 int store_insert_data_make(const struct job *job, struct store_insert_data *d,
                            char hash[MOAT_SHA256_HEX_LEN + 1]);
 void store_insert_data_release(struct store_insert_data *d);
+/* What a finish writes besides the job's columns, made on the caller's
+ * thread: what each test gave as JSON (*out NULL without tests; the
+ * caller frees it). -ENOMEM. */
+int store_results_make(const struct job *job, char **out, size_t *len);
+/* The judging columns read back into j: compare NULL (not judged) leaves
+ * it alone; else the mode and tolerances, and for a job without tests a
+ * judged run whose expected output (expected_len bytes) is read with its
+ * code. -EIO for a mode moat does not know. */
+int store_judging_fill(struct job *j, const char *compare, double abs_tol, double rel_tol,
+                       size_t expected_len, size_t ntests);
 
 /* A caller waiting for one write of a driver's writer thread: the
  * request's done is store_sync_done with the waiter as its cls. result is
@@ -99,7 +116,6 @@ int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct 
 /* The PostgreSQL driver: cfg->store is its URL. */
 int store_postgres_open(const struct moat_config *cfg, struct store **out, struct moat_err *err);
 
-/* Counters since open. Thread-safe. */
 /* A read job's tests (ntests of them, its row says): what each asks from
  * the spec blob when it was read (else ntests empty tests), what each gave
  * from the results blob when there is one. 0, -EIO (a blob that does not
@@ -107,6 +123,7 @@ int store_postgres_open(const struct moat_config *cfg, struct store **out, struc
  * with j. */
 int store_tests_fill(struct job *j, size_t ntests, const char *spec, size_t spec_len,
                      const char *results, size_t results_len);
+/* Counters since open. Thread-safe. */
 void store_stats(struct store *st, struct store_stats *out);
 
 /* The args of a job as compact JSON text ("[]" when none). Caller frees.

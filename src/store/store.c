@@ -270,7 +270,29 @@ int store_start_wait(struct store_ticket *ticket, uint32_t *attempts, uint64_t *
     return ticket->ops->start_wait(ticket, attempts, settled_ns, err);
 }
 
-/* ---- test cases ---- */
+/* ---- judging and test cases ---- */
+
+int store_results_make(const struct job *job, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    return job->ntests ? job_tests_encode(job, true, out, len) : 0;
+}
+
+int store_judging_fill(struct job *j, const char *compare, double abs_tol, double rel_tol,
+                       size_t expected_len, size_t ntests)
+{
+    if (!compare)
+        return 0;
+    if (job_compare_parse(compare, &j->compare.mode) < 0)
+        return -EIO;
+    j->compare.abs_tol = abs_tol;
+    j->compare.rel_tol = rel_tol;
+    /* with tests, the comparison is theirs: no expected output of its own */
+    j->judged = ntests == 0;
+    j->expected_len = j->judged ? expected_len : 0;
+    return 0;
+}
 
 int store_tests_fill(struct job *j, size_t ntests, const char *spec, size_t spec_len,
                      const char *results, size_t results_len)
@@ -309,6 +331,14 @@ int store_insert_data_make(const struct job *job, struct store_insert_data *d,
     }
     if (e == 0 && job->nargs)
         e = store_args_to_json(job, &d->args_json);
+    if (job->judged || job->ntests) { /* a comparison for the run, or the tests */
+        d->compare = job_compare_name(job->compare.mode);
+        d->abs_tol = job->compare.abs_tol;
+        d->rel_tol = job->compare.rel_tol;
+    }
+    d->expected_len = job->judged ? job->expected_len : 0;
+    if (e == 0 && job->ntests)
+        e = job_tests_encode(job, false, &d->tests_json, &d->tests_len);
     if (e < 0) {
         store_insert_data_release(d);
         return e;
@@ -325,6 +355,7 @@ void store_insert_data_release(struct store_insert_data *d)
 {
     free(d->owned);
     free(d->args_json);
+    free(d->tests_json);
     *d = (struct store_insert_data){0};
 }
 
