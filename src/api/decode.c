@@ -493,15 +493,33 @@ static const char *const test_keys[] = {"stdin", "args", "expectedOutput", "time
 
 /* A test's bytes (stdin, expectedOutput) within max KiB. */
 /* A test's own limit: at most the server's maximum. */
-static int test_limit(struct dec *d, const char *field, const json_t *v, uint64_t max,
-                      uint64_t *out)
+/* A test's own limit, a positive integer (its range: test_limits). */
+static int test_limit(struct dec *d, const char *field, const json_t *v, uint64_t *out)
 {
     if (!json_is_integer(v) || json_integer_value(v) < 1)
         return BAD(d, field, "%s must be a positive integer", field);
-    if ((uint64_t)json_integer_value(v) > max)
-        return FAIL(d, 400, "limit_exceeded", field, "%s is over the server's maximum %" PRIu64,
-                    field, max);
     *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* The limits test t runs with (the job's, with its own CPU time, whose wall
+ * time then derives from it, and memory) checked as the job's are, the
+ * field named inside the test (f: "tests[i]"). */
+static int test_limits(struct dec *d, const char *f, const struct job_test *t)
+{
+    struct moat_limits l = d->job.limits;
+    if (t->time_ms) {
+        l.time_ms = t->time_ms;
+        l.wall_time_ms = 0;
+    }
+    if (t->memory_mb)
+        l.memory_mb = t->memory_mb;
+    struct moat_err err = {0};
+    if (config_check_limits(d->cfg, &l, &err) < 0) {
+        char fs[48 + sizeof(err.field) + 1];
+        (void)snprintf(fs, sizeof(fs), "%s.%s", f, err.field);
+        return FAIL(d, 400, "out_of_range", fs, "%s: %s", f, err.msg);
+    }
     return 0;
 }
 
@@ -540,11 +558,11 @@ static int take_test(struct dec *d, size_t i, const json_t *o, struct job_test *
     }
     (void)snprintf(fs, sizeof(fs), "%s.timeoutMs", f);
     if (r >= 0 && (v = field(o, "timeoutMs")))
-        r = test_limit(d, fs, v, d->cfg->max_limits.time_ms, &t->time_ms);
+        r = test_limit(d, fs, v, &t->time_ms);
     (void)snprintf(fs, sizeof(fs), "%s.memoryMb", f);
     if (r >= 0 && (v = field(o, "memoryMb")))
-        r = test_limit(d, fs, v, d->cfg->max_limits.memory_mb, &t->memory_mb);
-    return r;
+        r = test_limit(d, fs, v, &t->memory_mb);
+    return r < 0 ? r : test_limits(d, f, t);
 }
 
 /* tests: compile once, run each; with them the job's own stdin and

@@ -777,24 +777,26 @@ def tests_compiled_once_each_in_its_own_box(srv):
           and j["compare"] == "float", "compare applies to every test", j.get("tests"))
 
 
-@case("shared")
-def tests_stop_on_first_failure_and_errors(srv):
-    # the failing test is quick, the others slow: once it fails, the tests
-    # not started are skipped (those already running finish)
-    prog = "import sys, time\nw = sys.stdin.read()\nif w != 'bad': time.sleep(0.4)\nprint(w)\n"
+@case("one")
+def tests_stop_on_first_failure(srv):
+    """One executor: tests run one at a time, so once the first fails every
+    other is skipped (with more executors, those already started finish)."""
+    prog = "import sys\nw = sys.stdin.read()\nprint(w)\n"
     tests = [{"stdin": "bad", "expectedOutput": "good"}] + [
         {"stdin": f"t{i}", "expectedOutput": f"t{i}"} for i in range(1, 6)]
-    r = srv.post("/v1/jobs", py(prog, tests=tests, stopOnFirstFailure=True, wait=True),
-                 timeout=120)
-    j = r.json()
+    j = srv.wait_final(srv.submit(py(prog, tests=tests, stopOnFirstFailure=True)), timeout=60)
     v = [t["verdict"] for t in j["tests"]]
-    check(v[0] == "wrong_answer" and j["verdict"] == "wrong_answer", "the failure", v)
-    check(v[-1] == "skipped" and "skipped" in v[1:] and
-          all(x == "skipped" for x in v[v.index("skipped"):]),
-          "the tests not started are skipped", v)
-    check(all(x in ("accepted", "skipped") for x in v[1:]), "the others ran well or not at all", v)
-    sk = next(t for t in j["tests"] if t["verdict"] == "skipped")
-    check(sk["error"] and "Skipped" in sk["error"], "a skipped test says why", sk)
+    check(v == ["wrong_answer"] + ["skipped"] * 5 and j["verdict"] == "wrong_answer",
+          "the failure, then every other test skipped", v)
+    check(all(t["error"] and "Skipped" in t["error"] for t in j["tests"][1:]),
+          "a skipped test says why", j["tests"])
+    j = srv.wait_final(srv.submit(py(prog, tests=tests)), timeout=60)
+    v = [t["verdict"] for t in j["tests"]]
+    check(v == ["wrong_answer"] + ["accepted"] * 5, "without it, every test runs", v)
+
+
+@case("shared")
+def tests_refused_and_compile_error(srv):
     # a compile error: no test runs
     r = srv.post("/v1/jobs", {"language": "cpp", "code": "int main() { nope; }",
                               "tests": [{"stdin": "1"}, {"stdin": "2"}], "wait": True},
@@ -812,6 +814,7 @@ def tests_stop_on_first_failure_and_errors(srv):
         (py("print(1)", tests=[{"stdin": "1"}, {"input": "2"}]), 400, "tests[1]"),
         (py("print(1)", tests=[{"timeoutMs": 10 ** 9}]), 400, "tests[0].timeoutMs"),
         (py("print(1)", tests=[{"memoryMb": 0}]), 400, "tests[0].memoryMb"),
+        (py("print(1)", tests=[{}, {"memoryMb": 10 ** 6}]), 400, "tests[1].memoryMb"),
         (py("print(1)", tests=[{"args": [1]}]), 400, "tests[0].args"),
         (py("print(1)", tests=[{}] * 65), 400, "tests"),
         (py("print(1)", stopOnFirstFailure=True), 400, "stopOnFirstFailure"),
