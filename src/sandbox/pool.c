@@ -101,23 +101,36 @@ static void release_host(struct spawner *s, struct box_host *h)
     box_host_destroy(h);
 }
 
-/* How long the spawner holds back the next box for a freed one whose init
- * is still exiting (its mounts and namespaces torn down), so that the next
- * box gets its slot and namespace rather than new ones. */
+/* How long at most the spawner holds back the next box for a freed one
+ * whose init is still exiting (its mounts and namespaces torn down), so
+ * that the next box gets its slot and namespace rather than new ones. The
+ * hold ends as soon as a slot is ready (usually a few ms: the first reap),
+ * and is counted from the first of the freed boxes: under steady load boxes
+ * are freed all the time, and the hold must not push itself back. */
 #define DYING_WAIT_NS (1000ull * 1000 * 1000)
 
 /* A box its user freed: its init exits as soon as it reads the end of its
- * socket. Until it is reaped (or DYING_WAIT_NS passes) no box is made. */
+ * socket. Until it is reaped (or DYING_WAIT_NS passes) no box is made
+ * (pool_hold). */
 static void mark_freed(struct spawner *s, pid_t pid)
 {
     for (size_t i = 0; i < s->nhosts; i++) {
         if (s->hosts[i].init_pid != pid || s->hosts[i].freed)
             continue;
         s->hosts[i].freed = true;
-        s->dying++;
-        s->dying_until = moat_now_ns() + DYING_WAIT_NS;
+        if (s->dying++ == 0)
+            s->dying_until = moat_now_ns() + DYING_WAIT_NS;
         return;
     }
+}
+
+/* Whether the next box waits for a dying one's slot: only when something
+ * is reused at all and no kept slot is ready already. */
+static bool pool_hold(const struct spawner *s, uint64_t now)
+{
+    const struct sbx_config *cfg = &s->ctx->cfg;
+    return (cfg->reuse_cgroups || s->netns_base.len > 0) && s->nslots == 0 && s->dying > 0 &&
+           now < s->dying_until;
 }
 
 static int host_add(struct spawner *s, const struct box_host *h)
@@ -263,7 +276,7 @@ static __attribute__((noreturn)) void spawner_main(struct spawner *s)
         uint64_t failed_before = atomic_load(&s->sh->failed);
         bool gone = false;
         uint64_t now = moat_now_ns();
-        bool hold = s->dying > 0 && now < s->dying_until;
+        bool hold = pool_hold(s, now);
         while (s->outstanding < s->warm && backoff_ms == 0 && !gone && !hold) {
             gone = make_one(s) < 0;
             if (atomic_load(&s->sh->failed) != failed_before)
