@@ -68,7 +68,11 @@ int cli_doctor(int argc, char **argv)
     /* A tuning of the host, not a feature moat needs: reported with what
      * each state costs (docs/architecture.md; bench/favordynmods.sh measures
      * both on this host). */
-    if (f.cg_favordynmods)
+    if (f.clone_into_cgroup)
+        (void)printf("  %-26s %-4s %s\n", "cgroup favordynmods", f.cg_favordynmods ? "yes" : "no",
+                     "moat's programs are born in their cgroup (CLONE_INTO_CGROUP): no "
+                     "move, no wait, whichever");
+    else if (f.cg_favordynmods)
         (void)printf("  %-26s %-4s %s\n", "cgroup favordynmods", "yes",
                      "a process joins a cgroup without waiting for an RCU grace period; "
                      "every fork, exit and exec takes a slower lock");

@@ -175,7 +175,9 @@ void boxinit_main(struct boxinit_args *a)
         die_box(a->ctl, &e);
     }
     /* The first program process is forked before the root is built, so
-     * that moving it into its cgroup overlaps with the mounts. */
+     * that on v1 (or v2 without CLONE_INTO_CGROUP) moving it into its
+     * cgroup overlaps with the mounts; a template root leaves less to
+     * overlap. */
     struct program prog;
     unsigned step_no = 1;
     struct prefork_hook build = {.fn = build_root, .arg = a};

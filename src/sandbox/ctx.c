@@ -80,8 +80,8 @@ int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_
         goto fail;
     ctx->landlock_abi = cfg->landlock ? sbx_landlock_abi() : 0;
     /* The option switches the one threadgroup lock every move takes, v1
-     * and v2 alike (NEEDSWORK: on v2, CLONE_INTO_CGROUP would need no move
-     * at all). */
+     * and v2 alike (on v2 the program is born in its group with
+     * CLONE_INTO_CGROUP and moves nothing; box init's other moves do). */
     ctx->cg_fast_attach = sbx_probe_favordynmods("/proc/self/mountinfo");
     lease_sweep(ctx);
     *out = ctx;

@@ -1,5 +1,6 @@
 /* What the kernel offers, for `moat doctor`. Read-only probing. */
 #include "box-internal.h"
+#include "cgroup-internal.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -85,27 +86,20 @@ static void probe_cgroups(struct sbx_features *f)
     f->cgroup_version = f->cg_memory ? 1 : 0;
 }
 
-/* Whether a cgroup or cgroup2 mount lists favordynmods among its super
- * options (the last field of a mountinfo line, after " - TYPE SOURCE "). */
+/* Stops (1) at a cgroup or cgroup2 mount with favordynmods among its
+ * super options, saying so in *(bool *)arg. */
+static int has_favordynmods(const struct cg_mount *m, void *arg)
+{
+    bool *set = arg;
+    *set = (strcmp(m->fstype, "cgroup") == 0 || strcmp(m->fstype, "cgroup2") == 0) &&
+           cg_words_has(m->super, "favordynmods", ',');
+    return *set;
+}
+
 bool sbx_probe_favordynmods(const char *mountinfo)
 {
-    FILE *fp = fopen(mountinfo, "re");
-    if (!fp)
-        return false;
-    char line[1024];
     bool set = false;
-    while (!set && fgets(line, sizeof(line), fp)) {
-        const char *sep = strstr(line, " - ");
-        char type[32], source[256], opts[512];
-        if (!sep || sscanf(sep + 3, "%31s %255s %511s", type, source, opts) != 3)
-            continue;
-        if (strcmp(type, "cgroup") != 0 && strcmp(type, "cgroup2") != 0)
-            continue;
-        for (char *save = NULL, *o = strtok_r(opts, ",", &save); o && !set;
-             o = strtok_r(NULL, ",", &save))
-            set = strcmp(o, "favordynmods") == 0;
-    }
-    (void)fclose(fp);
+    (void)cg_mountinfo_each(mountinfo, has_favordynmods, &set);
     return set;
 }
 

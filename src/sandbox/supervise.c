@@ -173,8 +173,10 @@ static void run_loop(struct sup *s, int ctl, int sigfd)
      * its end, so nothing can append after the step (R22). */
     boxinit_kill_all();
     /* Every process of the step was in this pid namespace (none can leave
-     * it: no setns, no capabilities), so the step's cgroup is empty now;
-     * cg_destroy of the step group checks that again off the critical path. */
+     * it: no setns, no capabilities), so the step's cgroup is empty now
+     * (the box's group for its first step, a step group after); the group
+     * is checked again off the critical path, when it is recycled or
+     * removed. */
     if (out_open)
         (void)drain(s, s->p->out_r, &res->out, &res->out_truncated);
     if (err_open)
