@@ -301,20 +301,23 @@ static void cpu_group_leave(const struct cpu_group *g)
     (void)write_file_at(AT_FDCWD, path, pid);
     (void)snprintf(path, sizeof(path), "%s/bench", g->dir);
     (void)rmdir(path);
+    (void)rmdir(g->dir); /* the pool's, when it did not remove it itself */
 }
 
-static uint64_t cpu_group_us(const struct cpu_group *g)
+/* The group's CPU time in us; -EIO when it cannot be read (the figure
+ * would silently hold only the kernel threads). */
+static int cpu_group_us(const struct cpu_group *g, uint64_t *us)
 {
     char path[400], text[1024];
     (void)snprintf(path, sizeof(path), "%s/%s", g->dir, g->v2 ? "cpu.stat" : "cpuacct.usage");
     if (read_small_file_at(AT_FDCWD, path, text, sizeof(text)) <= 0)
-        return 0;
+        return -EIO;
     unsigned long long v = 0;
-    if (g->v2) {
-        const char *p = strstr(text, "usage_usec ");
-        return p && sscanf(p + 11, "%llu", &v) == 1 ? v : 0;
-    }
-    return sscanf(text, "%llu", &v) == 1 ? v / 1000 : 0;
+    const char *p = g->v2 ? strstr(text, "usage_usec ") : text;
+    if (!p || sscanf(p + (g->v2 ? 11 : 0), "%llu", &v) != 1)
+        return -EIO;
+    *us = g->v2 ? v : v / 1000;
+    return 0;
 }
 
 /* Waits until the pool has `warm` boxes ready and none busy (the spawner's
@@ -371,7 +374,8 @@ static int cpu_sample(const struct cpu_group *g, struct cpu_sample *s)
 {
     s->t = moat_now_ns();
     s->kthread = kthread_ticks();
-    s->group = cpu_group_us(g);
+    if (cpu_group_us(g, &s->group) < 0)
+        return -EIO;
     return host_busy_ticks(&s->busy);
 }
 
@@ -471,6 +475,7 @@ int cli_bench(int argc, char **argv)
         if (cpu_group_join(&cg, cgname) < 0) {
             (void)fprintf(stderr, "moat bench: cannot make cgroup %s: %s\n", cgname,
                           strerror(errno));
+            cpu_group_leave(&cg); /* what it made of it */
             return 125;
         }
     }
@@ -478,6 +483,8 @@ int cli_bench(int argc, char **argv)
     struct sbx_pool *pool = NULL;
     if (sbx_ctx_new(&sc, &ctx, &err) < 0 || sbx_pool_start(ctx, (uint32_t)o.warm, &pool, &err) < 0) {
         (void)fprintf(stderr, "moat bench: %s\n", err.msg);
+        if (o.cpu)
+            cpu_group_leave(&cg);
         sbx_ctx_free(ctx);
         return 125;
     }
