@@ -31,20 +31,6 @@
 #include "moat/util.h"
 
 #define SQ_BATCH_MAX 512
-/*
- * The writer folds the WAL into the database and truncates it once it has
- * made this many commits and then had no request for SQ_CHECKPOINT_IDLE_MS.
- * Not between two batches of a steady load: a truncated WAL grows again
- * from nothing, and while it grows every commit's fdatasync also writes
- * the file's new size (the inode), and its blocks are allocated anew.
- * Under load SQLite's own PASSIVE autocheckpoint (1000 pages) keeps the
- * WAL bounded, and once a checkpoint has copied it whole the next commit
- * writes the WAL from its start again, over blocks it already has: the
- * same fsync per commit, without the metadata. Durability is the same
- * either way (synchronous=FULL: each commit's frames are fsynced).
- */
-#define SQ_CHECKPOINT_EVERY 128
-#define SQ_CHECKPOINT_IDLE_MS 100
 
 enum sq_wkind { SQ_W_INSERT, SQ_W_START, SQ_W_FINISH, SQ_W_REQUEUE, SQ_W_CANCEL };
 

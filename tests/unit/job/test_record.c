@@ -8,6 +8,8 @@
 #include "moat/job.h"
 #include "moat/util.h"
 
+#include "job_fx.h"
+
 static void test_status_names(void **state)
 {
     (void)state;
@@ -31,15 +33,6 @@ static void test_status_names(void **state)
     assert_true(job_status_final(JOB_STATUS_COMPLETED));
     assert_true(job_status_final(JOB_STATUS_FAILED));
     assert_true(job_status_final(JOB_STATUS_CANCELLED));
-}
-
-static char *dup_bytes(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    assert_non_null(p);
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
 }
 
 static void test_single_file_blob_is_the_source(void **state)

@@ -10,14 +10,7 @@
 #include "moat/job.h"
 #include "moat/util.h"
 
-static char *bytes(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    assert_non_null(p);
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
+#include "job_fx.h"
 
 /* A job with every member set to something other than its zero. */
 static void full_job(struct job *j)
@@ -40,9 +33,9 @@ static void full_job(struct job *j)
     j->files = calloc(2, sizeof(*j->files));
     assert_non_null(j->files);
     j->files[0] =
-        (struct job_file){.name = strdup("main.cpp"), .data = bytes("int\0main", 8), .len = 8};
-    j->files[1] = (struct job_file){.name = strdup("a.h"), .data = bytes("\xff\xfe", 2), .len = 2};
-    j->stdin_data = bytes("in\0put", 6);
+        (struct job_file){.name = strdup("main.cpp"), .data = dup_bytes("int\0main", 8), .len = 8};
+    j->files[1] = (struct job_file){.name = strdup("a.h"), .data = dup_bytes("\xff\xfe", 2), .len = 2};
+    j->stdin_data = dup_bytes("in\0put", 6);
     j->stdin_len = 6;
     j->nargs = 2;
     j->args = calloc(2, sizeof(char *));
@@ -50,7 +43,7 @@ static void full_job(struct job *j)
     j->args[0] = strdup("-x");
     j->args[1] = strdup("");
     j->judged = true;
-    j->expected = bytes("4\0 2\n", 5);
+    j->expected = dup_bytes("4\0 2\n", 5);
     j->expected_len = 5;
     j->compare = (struct job_compare_opts){.mode = JOB_COMPARE_FLOAT, .abs_tol = 0.25, .rel_tol = 1e-9};
     j->metadata_json = strdup("{\"k\":1}");
@@ -58,7 +51,7 @@ static void full_job(struct job *j)
     j->compile = (struct job_step){.verdict = JOB_VERDICT_OK,
                                    .wall_time_ms = 900,
                                    .cached = true,
-                                   .err = bytes("warn\n", 5),
+                                   .err = dup_bytes("warn\n", 5),
                                    .err_len = 5};
     j->run = (struct job_step){.verdict = JOB_VERDICT_INTERNAL_ERROR,
                                .exit_code = -3,
@@ -66,81 +59,12 @@ static void full_job(struct job *j)
                                .time_ms = 11,
                                .wall_time_ms = 12,
                                .memory_kb = 13,
-                               .out = bytes("o\0\xc3", 3),
+                               .out = dup_bytes("o\0\xc3", 3),
                                .out_len = 3,
-                               .err = bytes("e", 1),
+                               .err = dup_bytes("e", 1),
                                .err_len = 1,
                                .out_truncated = true};
     moat_strlcpy(j->run.message, "box \xe2 lost", sizeof(j->run.message));
-}
-
-static void assert_step_equal(const struct job_step *a, const struct job_step *b)
-{
-    assert_int_equal(a->verdict, b->verdict);
-    assert_int_equal(a->exit_code, b->exit_code);
-    assert_int_equal(a->signal, b->signal);
-    assert_int_equal(a->time_ms, b->time_ms);
-    assert_int_equal(a->wall_time_ms, b->wall_time_ms);
-    assert_int_equal(a->memory_kb, b->memory_kb);
-    assert_int_equal(a->out_len, b->out_len);
-    assert_int_equal(a->err_len, b->err_len);
-    if (a->out_len)
-        assert_memory_equal(a->out, b->out, a->out_len);
-    if (a->err_len)
-        assert_memory_equal(a->err, b->err, a->err_len);
-    assert_int_equal(a->out_truncated, b->out_truncated);
-    assert_int_equal(a->err_truncated, b->err_truncated);
-    assert_int_equal(a->cached, b->cached);
-    assert_string_equal(a->message, b->message);
-}
-
-static void assert_text_equal(const char *a, const char *b)
-{
-    if (!a || !b)
-        assert_ptr_equal(a, b);
-    else
-        assert_string_equal(a, b);
-}
-
-static void assert_request_equal(const struct job *a, const struct job *b)
-{
-    assert_string_equal(a->id, b->id);
-    assert_int_equal(a->status, b->status);
-    assert_string_equal(a->language, b->language);
-    assert_string_equal(a->language_given, b->language_given);
-    assert_string_equal(a->version, b->version);
-    assert_int_equal(a->priority, b->priority);
-    assert_memory_equal(&a->limits, &b->limits, sizeof(a->limits));
-    assert_int_equal(a->nfiles, b->nfiles);
-    for (size_t i = 0; i < a->nfiles; i++) {
-        assert_text_equal(a->files[i].name, b->files[i].name);
-        assert_int_equal(a->files[i].len, b->files[i].len);
-        assert_memory_equal(a->files[i].data, b->files[i].data, a->files[i].len);
-    }
-    assert_int_equal(a->stdin_len, b->stdin_len);
-    assert_memory_equal(a->stdin_data, b->stdin_data, a->stdin_len);
-    assert_int_equal(a->nargs, b->nargs);
-    for (size_t i = 0; i < a->nargs; i++)
-        assert_string_equal(a->args[i], b->args[i]);
-    assert_int_equal(a->expected_len, b->expected_len);
-    if (a->expected) {
-        assert_non_null(b->expected);
-        assert_memory_equal(a->expected, b->expected, a->expected_len);
-    } else {
-        assert_null(b->expected);
-    }
-    assert_int_equal(a->judged, b->judged);
-    assert_int_equal(a->compare.mode, b->compare.mode);
-    assert_true(a->compare.abs_tol == b->compare.abs_tol);
-    assert_true(a->compare.rel_tol == b->compare.rel_tol);
-    assert_text_equal(a->metadata_json, b->metadata_json);
-    assert_text_equal(a->tags_json, b->tags_json);
-    assert_int_equal(a->attempts, b->attempts);
-    assert_int_equal(a->created_ms, b->created_ms);
-    assert_int_equal(a->started_ms, b->started_ms);
-    assert_int_equal(a->finished_ms, b->finished_ms);
-    assert_string_equal(a->code_hash, b->code_hash);
-    assert_string_equal(a->output_hash, b->output_hash);
 }
 
 static void test_round_trip_with_result(void **state)
@@ -153,7 +77,7 @@ static void test_round_trip_with_result(void **state)
     assert_int_equal(job_wire_encode(&j, true, 1 << 20, &text, &len), 0);
     assert_int_equal(strlen(text), len);
     assert_int_equal(job_wire_decode(text, len, &back), 0);
-    assert_request_equal(&j, &back);
+    assert_request_equal(&j, &back, true);
     assert_true(back.compiled);
     assert_step_equal(&j.compile, &back.compile);
     assert_step_equal(&j.run, &back.run);
@@ -185,7 +109,7 @@ static void test_round_trip_request_only(void **state)
     assert_int_equal(job_wire_encode(&j, false, 1 << 20, &text, &len), 0);
     assert_null(strstr(text, "\"run\""));
     assert_int_equal(job_wire_decode(text, len, &back), 0);
-    assert_request_equal(&j, &back);
+    assert_request_equal(&j, &back, true);
     assert_null(back.files[0].name);
     assert_null(back.metadata_json);
     assert_false(back.compiled);
@@ -274,19 +198,19 @@ static void add_tests(struct job *j)
     assert_non_null(j->tests);
     j->stop_on_failure = true;
     struct job_test *t = j->tests;
-    t[0] = (struct job_test){.stdin_data = bytes("1\0 2", 4), .stdin_len = 4, .judged = true,
-                             .expected = bytes("3\n", 2), .expected_len = 2, .time_ms = 500};
-    t[1] = (struct job_test){.stdin_data = bytes("", 0), .judged = true, .expected = bytes("", 0),
+    t[0] = (struct job_test){.stdin_data = dup_bytes("1\0 2", 4), .stdin_len = 4, .judged = true,
+                             .expected = dup_bytes("3\n", 2), .expected_len = 2, .time_ms = 500};
+    t[1] = (struct job_test){.stdin_data = dup_bytes("", 0), .judged = true, .expected = dup_bytes("", 0),
                              .memory_mb = 64};
     t[1].args = calloc(2, sizeof(char *));
     assert_non_null(t[1].args);
     t[1].args[0] = strdup("--x");
     t[1].nargs = 1;
-    t[2] = (struct job_test){.stdin_data = bytes("z", 1), .stdin_len = 1};
+    t[2] = (struct job_test){.stdin_data = dup_bytes("z", 1), .stdin_len = 1};
     t[0].result = (struct job_step){.verdict = JOB_VERDICT_ACCEPTED, .time_ms = 5,
-                                    .out = bytes("3\n", 2), .out_len = 2};
+                                    .out = dup_bytes("3\n", 2), .out_len = 2};
     t[1].result = (struct job_step){.verdict = JOB_VERDICT_WRONG_ANSWER, .exit_code = 0,
-                                    .out = bytes("\xff", 1), .out_len = 1};
+                                    .out = dup_bytes("\xff", 1), .out_len = 1};
     t[2].result = (struct job_step){.verdict = JOB_VERDICT_SKIPPED};
 }
 

@@ -18,6 +18,7 @@
 #include "moat/job.h"
 #include "moat/store.h"
 #include "moat/util.h"
+#include "job_fx.h"
 
 static inline void rm_dir(const char *dir)
 {
@@ -63,16 +64,6 @@ static inline void store_fx_close(struct store_fx *f)
     rm_dir(f->cfg.data_dir);
     rm_dir(f->dir);
     free(f);
-}
-
-static inline char *dup_bytes(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    assert_non_null(p);
-    if (n)
-        memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
 }
 
 /* A single-file queued job with a fresh id, owning its members. */
@@ -192,28 +183,6 @@ static inline void full_job(struct job *j, uint64_t max_file_kb)
     free(blob);
 }
 
-/* Every column of a step, outputs included. */
-static inline void assert_step_equal(const struct job_step *a, const struct job_step *b)
-{
-    assert_int_equal(a->verdict, b->verdict);
-    assert_int_equal(a->exit_code, b->exit_code);
-    assert_int_equal(a->signal, b->signal);
-    assert_int_equal(a->time_ms, b->time_ms);
-    assert_int_equal(a->wall_time_ms, b->wall_time_ms);
-    assert_int_equal(a->memory_kb, b->memory_kb);
-    assert_int_equal(a->out_truncated, b->out_truncated);
-    assert_int_equal(a->err_truncated, b->err_truncated);
-    assert_int_equal(a->cached, b->cached);
-    assert_string_equal(a->message, b->message);
-    assert_int_equal(a->out_len, b->out_len);
-    assert_int_equal(a->err_len, b->err_len);
-    if (a->out_len)
-        assert_memory_equal(a->out, b->out, a->out_len);
-    if (a->err_len)
-        assert_memory_equal(a->err, b->err, a->err_len);
-}
-
-#endif
 
 /* A judged job: its expected output (bytes, a NUL inside) and comparison
  * come back as they went in, with the code (STORE_GET_CODE: what a worker
@@ -320,3 +289,5 @@ static inline void store_fx_tests_round_trip(struct store *st)
     job_release(&got);
     job_release(&a);
 }
+
+#endif
