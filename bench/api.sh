@@ -34,10 +34,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$ROOT/bench/lib.sh"
-BUILD=${BUILD:-$ROOT/build}
-[[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
-MOAT=${MOAT:-$BUILD/moat}
-OUT=${OUT:-$ROOT/BENCHMARKS.md}
+bench_init
 DATA_BASE=${DATA_BASE:-/var/tmp}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -70,8 +67,6 @@ HELPER="$ROOT/bench/api_bench.py"
 
 say() { echo "bench: $(date -u +%H:%M:%S) $*" >&2; }
 
-[ "$(id -u)" -eq 0 ] || die "needs root (moat makes cgroups and namespaces)"
-[ -x "$MOAT" ] || die "$MOAT not found: run 'make build' first"
 [ -x "$(dirname "$MOAT")/moat-server" ] || die "$(dirname "$MOAT")/moat-server not found"
 need_tools wrk hey curl jq awk gcc $PY /usr/bin/bash
 need_positive DURATION LAT_RUNS LAT_WARMUP SAT_JOBS SAT_CONC FLOOR_RUNS PACED_S MEM_JOBS MEM_TIMEOUT \

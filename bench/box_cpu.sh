@@ -19,13 +19,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$ROOT/bench/lib.sh"
-MOAT=${MOAT:-$ROOT/build/moat}
+bench_init
 RUNS=${RUNS:-1000}
 PASSES=${PASSES:-2}
 BASE=${BASE:-}
 
-[ "$(id -u)" -eq 0 ] || die "needs root (moat makes cgroups and namespaces)"
-[ -x "$MOAT" ] || die "$MOAT not found: run 'make build' first"
 need_tools jq /usr/bin/true
 need_positive RUNS PASSES
 

@@ -14,10 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$ROOT/bench/lib.sh"
-BUILD=${BUILD:-$ROOT/build}
-[[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
-MOAT=${MOAT:-$BUILD/moat}
-OUT=${OUT:-$ROOT/BENCHMARKS.md}
+bench_init
 DATA_BASE=${DATA_BASE:-/var/tmp}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     DURATION=${DURATION:-3} SYNC_N=${SYNC_N:-20} WORKERS=${WORKERS:-1 2}
@@ -33,8 +30,6 @@ BEGIN='<!-- cluster:begin -->'
 END='<!-- cluster:end -->'
 AFTER='<!-- api:end -->'
 
-[ "$(id -u)" -eq 0 ] || die "needs root (moat makes cgroups and namespaces)"
-[ -x "$MOAT" ] || die "$MOAT not found: run 'make build' first"
 need_tools wrk nats-server psql python3
 need_positive DURATION SYNC_N BOXES JOBS_PER_BOX STAGE_JOBS
 case $(findmnt -n -o FSTYPE -T "$DATA_BASE") in

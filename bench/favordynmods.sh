@@ -55,16 +55,17 @@ if libc.mount(None, sys.argv[1].encode(), None, MS_REMOUNT, sys.argv[2].encode()
 PY
 }
 
-set_state() { # on|off
+# set_state on|off: 0, or 1 after saying why (no exit: restore uses it)
+set_state() {
     local data=$ORIG_FS
     if [ "$1" = on ]; then data="${data:+$data,}favordynmods"; fi
-    remount "$data"
+    remount "$data" || return 1
     local now
     now=",$(findmnt -rn -o FS-OPTIONS "$MNT"),"
     case "$1,$now" in
     on,*,favordynmods,*) ;;
-    off,*,favordynmods,*) die "favordynmods still set on $MNT" ;;
-    on,*) die "this kernel did not take favordynmods on $MNT" ;;
+    off,*,favordynmods,*) echo "bench: favordynmods still set on $MNT" >&2 && return 1 ;;
+    on,*) echo "bench: this kernel did not take favordynmods on $MNT" >&2 && return 1 ;;
     esac
 }
 
@@ -88,7 +89,7 @@ IDS=(cold_bash cold_py forks)
 echo "bench: $MNT ($ORIG_OPTS; favordynmods $ORIG_FDM), load $(loadavg)" >&2
 for p in $(seq "$PASSES"); do
     for state in off on; do
-        set_state "$state"
+        set_state "$state" || die "cannot set favordynmods $state on $MNT"
         sleep 0.5 # the lock's mode settles (a grace period)
         for id in "${IDS[@]}"; do
             hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" \

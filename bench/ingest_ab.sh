@@ -101,13 +101,16 @@ echo "wrk -t$WRK_THREADS -c$CONC -d${DURATION}s, $ROUNDS rounds (A then B, then 
 for ((r = 0; r < ROUNDS; r++)); do
     if ((r % 2 == 0)); then order="A B"; else order="B A"; fi
     for x in $order; do
+        # run in this shell, not a $(...) subshell: the EXIT trap must see
+        # its server's pid and data dir when it fails
         if [ "$x" = A ]; then
             # shellcheck disable=SC2086 # flags are words
-            line=$(run A "$A" ${FLAGS_A:-})
+            run A "$A" ${FLAGS_A:-} >"$WORK/line"
         else
             # shellcheck disable=SC2086
-            line=$(run B "$B" ${FLAGS_B:-})
+            run B "$B" ${FLAGS_B:-} >"$WORK/line"
         fi
+        line=$(<"$WORK/line")
         echo "$line" >>"$WORK/runs.jsonl"
         echo "$line" | jq -r '"\(.build) healthz \(.get_rps|floor)/s p50 \(.get_p50) p99 \(.get_p99) ms \(.get_cpu_us*10|round/10) us/req | POST \(.post_rps|floor)/s p50 \(.post_p50) p99 \(.post_p99) ms \(.post_cpu_us*10|round/10) us/req non-2xx \(.non2xx) | ratio \(.ratio*1000|round/1000) | load \(.load)"'
     done

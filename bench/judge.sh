@@ -11,10 +11,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$ROOT/bench/lib.sh"
-BUILD=${BUILD:-$ROOT/build}
-[[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
-MOAT=${MOAT:-$BUILD/moat}
-OUT=${OUT:-$ROOT/BENCHMARKS.md}
+bench_init
 TESTS=${TESTS:-20}
 ROUNDS=${ROUNDS:-3}
 WORKERS=${WORKERS:-2}
@@ -23,8 +20,6 @@ BEGIN='<!-- judge:begin -->'
 END='<!-- judge:end -->'
 AFTER='<!-- cluster:end -->'
 
-[ "$(id -u)" -eq 0 ] || die "needs root (moat makes cgroups and namespaces)"
-[ -x "$MOAT" ] || die "$MOAT not found: run 'make build' first"
 need_tools python3 g++
 need_positive TESTS ROUNDS WORKERS BOXES
 

@@ -83,7 +83,10 @@ def start_server(moat, workdir, workers, boxes):
     if port is None:
         raise SystemExit("moat serve: not listening within 180 s")
     c = Client(port)
-    while time.monotonic() < end and c.request("GET", "/readyz")[0] != 200:
+    while c.request("GET", "/readyz")[0] != 200:
+        if time.monotonic() > end:
+            p.terminate()
+            raise SystemExit("moat serve: not ready within 180 s")
         time.sleep(0.1)
     return p, port
 

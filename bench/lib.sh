@@ -1,9 +1,21 @@
 # shellcheck shell=bash
-# bench/lib.sh: shell functions shared by bench/sandbox.sh and bench/api.sh,
-# which source it. It only defines functions; sourcing it runs nothing.
+# bench/lib.sh: shell functions shared by the scripts of bench/, which
+# source it. It only defines functions; sourcing it runs nothing.
 
 # die MESSAGE...: the calling script's name, the message, exit 1.
 die() { echo "bench/${0##*/}: $*" >&2; exit 1; }
+
+# bench_init: BUILD (made absolute), MOAT and OUT from the environment, by
+# default under ROOT (the caller's); dies unless run as root with MOAT
+# built.
+bench_init() {
+    BUILD=${BUILD:-$ROOT/build}
+    [[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
+    MOAT=${MOAT:-$BUILD/moat}
+    OUT=${OUT:-$ROOT/BENCHMARKS.md}
+    [ "$(id -u)" -eq 0 ] || die "needs root (moat makes cgroups and namespaces)"
+    [ -x "$MOAT" ] || die "$MOAT not found: run 'make build' first"
+}
 
 # loadavg: the 1, 5 and 15 minute load averages.
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }

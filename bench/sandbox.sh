@@ -26,8 +26,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$ROOT/bench/lib.sh"
-MOAT=${MOAT:-$ROOT/build/moat}
-OUT=${OUT:-$ROOT/BENCHMARKS.md}
+bench_init
 PASSES=${PASSES:-2}
 ROUNDS=${ROUNDS:-4}
 RUNS=${RUNS:-25}
@@ -42,8 +41,6 @@ END='<!-- sandbox:end -->'
 
 say() { echo "bench: $*" >&2; }
 
-[ "$(id -u)" -eq 0 ] || die "needs root (moat makes cgroups and namespaces)"
-[ -x "$MOAT" ] || die "$MOAT not found: run 'make build' first"
 need_tools hyperfine jq awk ps /usr/bin/bash /usr/bin/python3 /usr/bin/true /usr/bin/sleep
 need_positive PASSES ROUNDS RUNS WARMUP BENCH_RUNS BENCH_RUNS_SLOW MEM_BOXES MAX_WAIT
 

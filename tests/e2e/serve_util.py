@@ -106,11 +106,16 @@ def metric_sum(samples, name, **want):
 PR_SET_PDEATHSIG = 1
 
 
+# looked up here, not in the child: a dlopen after fork in a process with
+# threads can deadlock on the loader's lock
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
 def die_with_test():
     """In a server's child before exec: SIGTERM when the test that started it
     dies, so that a test killed or crashed leaves no server, box or cgroup
     behind (the server cleans up on SIGTERM)."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class Server:
