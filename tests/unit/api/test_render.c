@@ -542,6 +542,44 @@ static void test_seed004(void **state)
     job_release(&j);
 }
 
+/* A judged job with tests: how it is judged, and each test's result after
+ * the job's own fields, in test order, each with its index. */
+static void test_tests(void **state)
+{
+    (void)state;
+    struct job j;
+    make_job(&j, JOB_STATUS_COMPLETED);
+    j.compare = (struct job_compare_opts){.mode = JOB_COMPARE_TOKENS};
+    j.run = (struct job_step){.verdict = JOB_VERDICT_WRONG_ANSWER};
+    j.ntests = 2;
+    j.tests = calloc(2, sizeof(*j.tests));
+    assert_non_null(j.tests);
+    j.tests[0].result = (struct job_step){.verdict = JOB_VERDICT_WRONG_ANSWER, .time_ms = 3};
+    set_bytes(&j.tests[0].result.out, &j.tests[0].result.out_len, "4\n", 2);
+    j.tests[1].result = (struct job_step){.verdict = JOB_VERDICT_SKIPPED};
+    json_t *o = api_job_json(&j);
+    assert_string_equal(json_string_value(json_object_get(o, "compare")), "tokens");
+    assert_string_equal(json_string_value(json_object_get(o, "verdict")), "wrong_answer");
+    json_t *t = json_object_get(o, "tests");
+    assert_int_equal(json_array_size(t), 2);
+    char *t0 = dump(json_array_get(t, 0)), *t1 = dump(json_array_get(t, 1));
+    assert_string_equal(t0, "{\"verdict\":\"wrong_answer\",\"exitCode\":0,\"signal\":null,"
+                            "\"timeMs\":3,\"wallTimeMs\":0,\"memoryKb\":0,\"stdout\":\"4\\n\","
+                            "\"stderr\":\"\",\"stdoutTruncated\":false,\"stderrTruncated\":false,"
+                            "\"error\":\"Wrong Answer (the output is not the one expected)\","
+                            "\"index\":0}");
+    assert_non_null(strstr(t1, "\"verdict\":\"skipped\""));
+    assert_non_null(strstr(t1, "\"index\":1}"));
+    /* the last key of the job: its tests */
+    char *text = dump(o);
+    assert_non_null(strstr(text, "\"compile\":null,\"tests\":["));
+    free(text);
+    free(t0);
+    free(t1);
+    json_decref(o);
+    job_release(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_failed),
         cmocka_unit_test(test_invalid_utf8_output),
         cmocka_unit_test(test_seed000),
+        cmocka_unit_test(test_tests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
