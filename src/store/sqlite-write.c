@@ -514,6 +514,14 @@ static void probe(struct sq_store *s)
 /* The writer's wait for work (mu held): until a request comes, and while
  * the store is unwritable, no longer than its next probe. true when it is
  * time to probe. */
+/* A CLOCK_MONOTONIC time in ns as the deadline of a timed wait (the
+ * writer's condition runs on that clock). */
+static struct timespec deadline_at(uint64_t ns)
+{
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u),
+                             .tv_nsec = (long)(ns % 1000000000u)};
+}
+
 static bool writer_wait(struct sq_store *s)
 {
     s->writer_waiting = true;
@@ -523,8 +531,7 @@ static bool writer_wait(struct sq_store *s)
     } else if (now_ns() >= s->next_probe_ns) {
         due = true;
     } else {
-        struct timespec until = {.tv_sec = (time_t)(s->next_probe_ns / 1000000000u),
-                                 .tv_nsec = (long)(s->next_probe_ns % 1000000000u)};
+        struct timespec until = deadline_at(s->next_probe_ns);
         due = pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT;
     }
     s->writer_waiting = false;
@@ -535,9 +542,7 @@ static bool writer_wait(struct sq_store *s)
  * none came, so the writer is idle, not between two batches. */
 static bool writer_quiet(struct sq_store *s)
 {
-    uint64_t until_ns = now_ns() + SQ_CHECKPOINT_IDLE_MS * 1000000ull;
-    struct timespec until = {.tv_sec = (time_t)(until_ns / 1000000000u),
-                             .tv_nsec = (long)(until_ns % 1000000000u)};
+    struct timespec until = deadline_at(now_ns() + SQ_CHECKPOINT_IDLE_MS * 1000000ull);
     s->writer_waiting = true;
     while (!s->head && !s->stopping)
         if (pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT)
