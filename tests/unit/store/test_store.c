@@ -35,30 +35,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* What was asked only (the status and times move as the job runs). */
-static void assert_asked_equal(const struct job *a, const struct job *b)
-{
-    assert_string_equal(a->id, b->id);
-    assert_string_equal(a->language, b->language);
-    assert_string_equal(a->language_given, b->language_given);
-    assert_string_equal(a->version, b->version);
-    assert_int_equal(a->priority, b->priority);
-    assert_memory_equal(&a->limits, &b->limits, sizeof(a->limits));
-    assert_int_equal(a->nargs, b->nargs);
-    for (size_t i = 0; i < a->nargs; i++)
-        assert_string_equal(a->args[i], b->args[i]);
-    if (a->metadata_json)
-        assert_string_equal(a->metadata_json, b->metadata_json);
-    else
-        assert_null(b->metadata_json);
-    if (a->tags_json)
-        assert_string_equal(a->tags_json, b->tags_json);
-    else
-        assert_null(b->tags_json);
-    assert_int_equal(a->created_ms, b->created_ms);
-    assert_string_equal(a->code_hash, b->code_hash);
-}
-
 static void assert_code_equal(const struct job *a, const struct job *b)
 {
     assert_int_equal(a->nfiles, b->nfiles);
