@@ -209,6 +209,9 @@ struct sbx_pool_stats {
     uint64_t failed;    /* box creations that failed */
     uint64_t slots_reused; /* freed boxes whose uid and cgroups were kept */
     uint64_t netns_reused; /* freed boxes whose network namespace was kept */
+    uint32_t slots_kept;   /* slots of freed boxes kept for the next ones (at
+                              most the pool's size): their cgroups outlive the
+                              box, so an idle pool may hold more than warm */
 };
 void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st);
 /* Stops the spawner; every box it made is destroyed. NULL ok. */

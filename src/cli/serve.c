@@ -114,6 +114,13 @@ static int64_t gauge_boxes_busy(void *cls)
     return st.busy;
 }
 
+static int64_t gauge_slots_kept(void *cls)
+{
+    struct sbx_pool_stats st = {0};
+    sbx_pool_stats(cls, &st);
+    return st.slots_kept;
+}
+
 static void register_gauges(struct serve *s)
 {
     (void)obs_gauge_callback(s->metrics, "moat_queue_depth", "Jobs waiting in the queue", NULL,
@@ -124,6 +131,9 @@ static void register_gauges(struct serve *s)
                              gauge_boxes_warm, s->pool);
     (void)obs_gauge_callback(s->metrics, "moat_boxes_busy", "Sandboxes running a job", NULL,
                              gauge_boxes_busy, s->pool);
+    (void)obs_gauge_callback(s->metrics, "moat_box_slots_kept",
+                             "Slots (uid, cgroups) of freed boxes kept for the next ones", NULL,
+                             gauge_slots_kept, s->pool);
 }
 
 static int start_sandbox(struct serve *s)

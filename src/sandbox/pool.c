@@ -36,6 +36,7 @@ struct pool_shared { /* in a MAP_SHARED page: both processes update it */
     _Atomic uint64_t failed;
     _Atomic uint64_t slots_reused;
     _Atomic uint64_t netns_reused;
+    _Atomic uint32_t slots_kept;
 };
 
 struct sbx_pool {
@@ -93,6 +94,7 @@ static void release_host(struct spawner *s, struct box_host *h)
             h->cg = NULL;
             h->lease = -1;
             atomic_fetch_add(&s->sh->slots_reused, 1);
+            atomic_store(&s->sh->slots_kept, (uint32_t)s->nslots);
         } else {
             log_debug("msg=\"box cgroup not reused\" uid=%u error=\"%s\"", h->uid,
                       strerror(-r));
@@ -197,8 +199,10 @@ static int make_one(struct spawner *s)
     if (s->nnetns > 0)
         netns = s->netns[--s->nnetns];
     struct box_slot slot = {.lease = -1};
-    if (s->nslots > 0)
+    if (s->nslots > 0) {
         slot = s->slots[--s->nslots];
+        atomic_store(&s->sh->slots_kept, (uint32_t)s->nslots);
+    }
     struct box_host h;
     int r = box_spawn(s->ctx, netns, s->netns_base.len > 0, slot.cg ? &slot : NULL, &h, &err);
     if (netns >= 0)
@@ -558,6 +562,7 @@ void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st)
     st->failed = atomic_load(&pool->sh->failed);
     st->slots_reused = atomic_load(&pool->sh->slots_reused);
     st->netns_reused = atomic_load(&pool->sh->netns_reused);
+    st->slots_kept = atomic_load(&pool->sh->slots_kept);
 }
 
 void sbx_pool_stop(struct sbx_pool *pool)
