@@ -57,6 +57,14 @@ static inline int moat_take_fd_(int *pfd)
 
 #define MOAT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* What this binary is: version (CMake's project()), the commit it was
+ * built from ("…-dirty" with local changes, "unknown" outside git), its
+ * variant ("release" or "asan+ubsan"). Static; never NULL. */
+struct moat_build {
+    const char *version, *commit, *variant;
+};
+const struct moat_build *moat_build_info(void);
+
 /* Security invariants: stays on in release builds (redis serverAssert). */
 #define MOAT_ASSERT(cond)                                                                          \
     do {                                                                                           \

@@ -58,6 +58,13 @@ int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out
 /* Reads a whole file (or stdin for "-") of at most max bytes; caller frees. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len);
 
+/* ---- what a server says of itself (about.c) ---- */
+/* GET /v1/version's body: {version, commit, variant, runsBoxes, kernel:
+ * {release, cgroupVersion, userNamespaces, seccomp, landlockAbi,
+ * timeNamespaces, pidfd, cloneIntoCgroup, kernelMemoryAccounting}}.
+ * Caller frees; NULL on ENOMEM. */
+char *cli_about_json(bool runs_boxes);
+
 /* ---- moat submit --tests DIR (tests-dir.c) ---- */
 /* DIR's test cases: each N.in (at most max_in bytes) as a test's stdin,
  * with N.out (at most max_out) as its expectedOutput when there is one, in

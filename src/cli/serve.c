@@ -36,6 +36,7 @@ struct serve {
     struct exec *exec;
     struct api_server *api;
     struct api_nats *nats; /* the NATS API of an API node with a NATS queue */
+    char *about;           /* GET /v1/version */
 };
 
 struct serve_opts {
@@ -173,6 +174,13 @@ static int start_services(struct serve *s)
     if (!s->metrics)
         return 1;
     register_gauges(s);
+    const struct moat_build *b = moat_build_info();
+    char labels[256];
+    (void)snprintf(labels, sizeof(labels), "version=\"%s\",commit=\"%s\",variant=\"%s\"",
+                   b->version, b->commit, b->variant);
+    obs_gauge_set(obs_gauge(s->metrics, "moat_build_info",
+                            "The version, commit and variant of this moat (always 1)", labels),
+                  1);
     if (s->pool && exec_cache_open(&s->cfg, &s->cache, &err) < 0)
         log_warn("event=compile_cache_off msg=\"%s\"", err.msg);
     struct exec_deps d = {
@@ -198,6 +206,7 @@ static int start_services(struct serve *s)
         .exec = s->exec,
         .metrics = s->metrics,
         .service_only = s->worker,
+        .about_json = s->about,
     };
     if (api_server_start(&ad, &s->api, &err) < 0) {
         (void)fprintf(stderr, "moat %s: %s\n", s->cmd, err.msg);
@@ -225,6 +234,7 @@ static void stop_all(struct serve *s)
     sbx_pool_stop(s->pool);
     sbx_ctx_free(s->ctx);
     lang_registry_free(s->langs);
+    free(s->about);
 }
 
 /* Every client connection, warm box and store file holds descriptors: the
@@ -274,8 +284,11 @@ static int run_node(int argc, char **argv, bool worker)
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(levels); i++)
         if (strcmp(s.cfg.log_level, levels[i]) == 0)
             moat_log_level = (enum log_level)i;
+    const struct moat_build *b = moat_build_info();
+    log_info("event=starting version=%s commit=%s variant=%s", b->version, b->commit, b->variant);
     if ((r = cli_load_languages(&s.cfg, &s.langs)) != 0)
         return r;
+    s.about = cli_about_json(!s.cfg.no_exec);
     uint64_t nofile = raise_nofile(&s.cfg);
     /* Every thread inherits this mask: the signals are taken by sigwait. */
     sigset_t stop_set;

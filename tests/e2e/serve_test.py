@@ -1008,6 +1008,31 @@ def languages_listed_with_versions(srv):
 
 
 @case("shared")
+def version_everywhere_the_same(srv):
+    """GET /v1/version, moat_build_info, the first log line and `moat
+    --version` name the same build."""
+    r = srv.get("/v1/version")
+    check(r.status == 200, "GET /v1/version 200", r)
+    v = r.json()
+    out = subprocess.run([srv.moat, "--version"], capture_output=True, text=True, timeout=10)
+    check(out.returncode == 0 and out.stdout == f"moat {v['version']} (commit {v['commit']}, "
+          f"{v['variant']})\n", "moat --version says the same", (out.stdout, v))
+    check(re.fullmatch(r"\d+\.\d+\.\d+", v["version"]) and v["commit"]
+          and v["variant"] in ("release", "asan+ubsan") and v["runsBoxes"] is True,
+          "version, commit, variant", v)
+    k = v["kernel"]
+    check(k["release"] == os.uname().release and k["cgroupVersion"] in (1, 2)
+          and k["userNamespaces"] is True and k["seccomp"] is True, "the kernel in use", k)
+    m, _ = srv.metrics()
+    check(metric_sum(m, "moat_build_info", version=v["version"], commit=v["commit"],
+                     variant=v["variant"]) == 1, "moat_build_info names it", v)
+    with srv.log_lock:
+        starts = [line for line in srv.log if "event=starting" in line]
+    check(starts and f"version={v['version']} commit={v['commit']}" in starts[-1],
+          "the log's first line names it", starts[-1:])
+
+
+@case("shared")
 def openapi_describes_every_route(srv):
     r = srv.get("/openapi.yaml")
     check(r.status == 200, "GET /openapi.yaml 200", r)
