@@ -161,6 +161,13 @@ void config_print_markdown(FILE *out);
  * default and description. */
 void config_print_ini_example(FILE *out);
 
+/* Prints the manual page file ("moat.ini.5", "moat-run.1", "moat-serve.1",
+ * "moat-worker.1"; config_man_page(i) names the i-th, NULL past the last)
+ * in roff: the settings from the table, a short description. 0, or
+ * -ENOENT for another name. */
+int config_print_man(FILE *out, const char *file);
+const char *config_man_page(size_t i);
+
 /* Effective wall limit: wall_time_ms, or 2 * time_ms + 1000 when 0
  * (saturating). */
 uint64_t config_wall_ms(const struct moat_limits *l);

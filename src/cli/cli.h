@@ -52,7 +52,8 @@ int cli_parse_args(int argc, char **argv, struct moat_config *cfg, struct cli_pa
 int cli_load_config(struct moat_config *cfg, int argc, char **argv);
 
 /* The language registry: the configured file, else languages.ini beside the
- * binary, else /etc/moat/languages.ini. Prints why on failure. */
+ * binary, else /etc/moat/languages.ini, else <binary's dir>/../share/moat/
+ * languages.ini (an installed package). Prints why on failure. */
 int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out);
 
 /* Reads a whole file (or stdin for "-") of at most max bytes; caller frees. */

@@ -192,7 +192,7 @@ const struct config_setting config_settings[] = {
     /* ---- [languages] ---- */
     {KEY(languages, languages_file), .env = "MOAT_LANGUAGES", .flag = "languages",
      TEXT(languages_file), .def_text = "", .rule = CONFIG_TEXT_ANY, .scope = BOTH,
-     .description = "languages.ini; \"\" = next to the moat binary, else /etc/moat"},
+     .description = "languages.ini; \"\" = beside moat, /etc/moat, ../share/moat"},
     {KEY(languages, cache_dir), .env = "MOAT_CACHE_DIR", .flag = "cache-dir", TEXT(cache_dir),
      .def_text = "/var/cache/moat", .rule = CONFIG_TEXT_NONEMPTY, .scope = BOTH,
      .description = "precompiled headers, version probe results"},
