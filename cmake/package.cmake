@@ -16,6 +16,10 @@ install(FILES ${MOAT_DOCS} DESTINATION share/doc/moat)
 # Absolute: the system's, whatever the prefix.
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/moat.ini DESTINATION /etc/moat)
 install(DIRECTORY DESTINATION /var/lib/moat)
+# Not enabled by the package: `systemctl enable --now moat`.
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/moat.service
+              ${PROJECT_SOURCE_DIR}/deploy/systemd/moat-worker.service
+        DESTINATION /lib/systemd/system)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME moat)

@@ -170,7 +170,11 @@ char *moat_base64_encode(const void *data, size_t len, size_t *outlen);
 
 /* ---- logging: logfmt lines on stderr ---- */
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
-extern enum log_level moat_log_level;
+/* Atomic: a reload (SIGHUP) changes it while other threads log. */
+extern _Atomic enum log_level moat_log_level;
+/* Sets moat_log_level by name ("error", "warn", "info", "debug"): 0, or
+ * -EINVAL for another name. */
+int moat_log_level_set(const char *name);
 __attribute__((format(printf, 2, 3))) void moat_log(enum log_level lvl, const char *fmt, ...);
 #define log_error(...) moat_log(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) moat_log(LOG_WARN, __VA_ARGS__)

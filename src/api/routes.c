@@ -125,6 +125,11 @@ static void reply_refused(struct api_server *srv, struct api_req *rq)
         api_reply_fail(rq, 500, "internal", NULL, "out of memory");
         return;
     }
+    if (e == -ESHUTDOWN) {
+        api_reply_fail(rq, 503, "stopping", NULL,
+                       "the server is stopping; nothing was accepted (send it to another node)");
+        return;
+    }
     api_reply_fail(rq, 503, e == -ENOTCONN ? "queue_unavailable" : "store_unavailable", NULL,
                    "the job could not be %s (%s); nothing was accepted",
                    e == -ENOTCONN ? "queued" : "stored", strerror(-e));

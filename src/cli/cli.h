@@ -66,6 +66,13 @@ int cli_read_file(const char *path, size_t max, char **data, size_t *len);
  * Caller frees; NULL on ENOMEM. */
 char *cli_about_json(bool runs_boxes);
 
+/* ---- the service manager (sd-notify.c) ---- */
+/* Sends the state lines (printf-style, e.g. "READY=1\nSTATUS=...") to
+ * $NOTIFY_SOCKET; nothing without it. Never fails loudly. */
+__attribute__((format(printf, 1, 2))) void cli_sd_notify(const char *fmt, ...);
+/* CLOCK_MONOTONIC in microseconds, as RELOADING=1's MONOTONIC_USEC wants. */
+uint64_t cli_monotonic_usec(void);
+
 /* ---- moat submit --tests DIR (tests-dir.c) ---- */
 /* DIR's test cases: each N.in (at most max_in bytes) as a test's stdin,
  * with N.out (at most max_out) as its expectedOutput when there is one, in

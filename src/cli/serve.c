@@ -223,6 +223,9 @@ static int start_services(struct serve *s)
 static void stop_all(struct serve *s)
 {
     api_nats_stop(s->nats);
+    /* the HTTP API still answers reads and waits while running jobs finish
+     * (submissions: 503), for up to stop_grace_ms */
+    (void)exec_drain(s->exec, s->cfg.stop_grace_ms);
     api_server_stop(s->api);
     if (s->queue)
         queue_shutdown(s->queue);
@@ -259,6 +262,48 @@ static uint64_t raise_nofile(const struct moat_config *cfg)
     return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
 }
 
+/* SIGHUP: the configuration read again as at start (file, environment,
+ * flags). What can change live is applied (log_level); any other setting
+ * that changed is named as waiting for a restart; a configuration that
+ * does not load or validate changes nothing. */
+static void reload(struct serve *s, int argc, char **argv)
+{
+    cli_sd_notify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)cli_monotonic_usec());
+    struct moat_config c;
+    struct serve_opts o = {0};
+    struct cli_parse p = {.cmd = s->cmd, .scope = CONFIG_SCOPE_SERVE, .own = serve_own, .arg = &o};
+    struct moat_err err = {0};
+    int r = cli_load_config(&c, argc, argv);
+    if (r == 0)
+        r = cli_parse_args(argc, argv, &c, &p);
+    if (r == 0 && config_validate(&c, &err) < 0) {
+        log_warn("event=reload_failed field=%s error=\"%s\"", err.field, err.msg);
+        r = CLI_EXIT_USAGE;
+    }
+    if (r != 0) {
+        log_warn("event=reload_failed msg=\"the running settings are kept\"");
+        cli_sd_notify("READY=1\nSTATUS=reload failed: the running settings are kept");
+        return;
+    }
+    const char *keys[128];
+    size_t n = config_changed(&s->cfg, &c, keys, MOAT_ARRAY_SIZE(keys));
+    char applied[64] = "", restart[512] = "";
+    for (size_t i = 0; i < n && i < MOAT_ARRAY_SIZE(keys); i++) {
+        bool live = strcmp(keys[i], "log.level") == 0;
+        char *list = live ? applied : restart;
+        size_t cap = live ? sizeof(applied) : sizeof(restart), len = strlen(list);
+        (void)snprintf(list + len, cap - len, "%s%s", len ? "," : "", keys[i]);
+    }
+    /* said at the level in force until now */
+    log_info("event=reloaded applied=\"%s\" restart_needed=\"%s\"", applied, restart);
+    if (applied[0]) {
+        (void)moat_log_level_set(c.log_level);
+        memcpy(s->cfg.log_level, c.log_level, sizeof(s->cfg.log_level));
+    }
+    cli_sd_notify("READY=1\nSTATUS=reloaded%s%s", restart[0] ? "; a restart applies " : "",
+                  restart);
+}
+
 static int run_node(int argc, char **argv, bool worker)
 {
     struct serve s = {.worker = worker, .cmd = worker ? "worker" : "serve"};
@@ -280,10 +325,7 @@ static int run_node(int argc, char **argv, bool worker)
     }
     if (worker && (r = check_worker(&s.cfg)) != 0)
         return r;
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
-    for (size_t i = 0; i < MOAT_ARRAY_SIZE(levels); i++)
-        if (strcmp(s.cfg.log_level, levels[i]) == 0)
-            moat_log_level = (enum log_level)i;
+    (void)moat_log_level_set(s.cfg.log_level); /* validated: one of the names */
     const struct moat_build *b = moat_build_info();
     log_info("event=starting version=%s commit=%s variant=%s", b->version, b->commit, b->variant);
     if ((r = cli_load_languages(&s.cfg, &s.langs)) != 0)
@@ -326,8 +368,12 @@ static int run_node(int argc, char **argv, bool worker)
                  (unsigned long long)s.cfg.max_connections_per_ip,
                  (unsigned long long)s.cfg.max_queue, (unsigned long long)nofile, s.cfg.no_exec,
                  s.cfg.data_dir);
+        cli_sd_notify("READY=1\nMAINPID=%d\nSTATUS=serving on port %u", (int)getpid(),
+                      api_server_port(s.api));
         int sig = 0;
-        (void)sigwait(&stop_set, &sig);
+        while (sigwait(&stop_set, &sig) == 0 && sig == SIGHUP)
+            reload(&s, argc, argv);
+        cli_sd_notify("STOPPING=1\nSTATUS=stopping");
         log_info("event=stopping signal=%d", sig);
     }
     stop_all(&s);

@@ -60,7 +60,8 @@ def contents(deb, root):
                  "etc/moat/moat.ini", "usr/share/man/man1/moat.1", "usr/share/man/man1/moat-run.1",
                  "usr/share/man/man1/moat-serve.1", "usr/share/man/man1/moat-worker.1",
                  "usr/share/man/man5/moat.ini.5", "usr/share/doc/moat/LICENSE",
-                 "usr/share/doc/moat/CHANGELOG.md"):
+                 "usr/share/doc/moat/CHANGELOG.md", "lib/systemd/system/moat.service",
+                 "lib/systemd/system/moat-worker.service"):
         check(os.path.exists(os.path.join(root, path)), f"/{path} installed")
     check(os.path.isdir(os.path.join(root, "var/lib/moat")), "/var/lib/moat made")
     names = run(["dpkg-deb", "-c", deb]).stdout
