@@ -36,6 +36,7 @@ struct moat_config {
     uint64_t uid_count;
     char run_dir[256];     /* uid leases, the box root mount point */
     char cgroup_name[64];  /* parent cgroup of the boxes, in every hierarchy */
+    char cgroup_parent[192]; /* where it is made: "", "self" or "/a/b" */
     uint64_t box_tmpfs_mb; /* size of /box */
     uint64_t tmp_tmpfs_mb; /* size of /tmp and of /dev/shm */
     bool landlock;

@@ -36,6 +36,9 @@ struct sbx_config {
     uint32_t uid_count;
     const char *run_dir;       /* leases and the mount point of box roots */
     const char *cgroup_name;   /* parent cgroup of every box ("moat") */
+    const char *cgroup_under;  /* where it is made: "" or NULL the root of each
+                                  hierarchy, "self" moat's own (delegated)
+                                  group, "/a/b" that group */
     uint64_t box_tmpfs_bytes;  /* /box */
     uint64_t tmp_tmpfs_bytes;  /* /tmp and /dev/shm */
     bool landlock;             /* apply Landlock where the kernel has it */

@@ -356,7 +356,7 @@ static void exec_spawner(const struct sbx_ctx *ctx, int chan, int shm, uint32_t 
     const char *argv[] = {c->spawner_exe, "__spawner", v[0], v[1], v[2], v[3], v[4],
                           c->run_dir, c->cgroup_name, v[5], v[6], v[7],
                           c->cache_dir ? c->cache_dir : "", v[8], v[9], v[10], v[11], v[12],
-                          NULL};
+                          c->cgroup_under ? c->cgroup_under : "", NULL};
     /* the two descriptors it needs survive the exec; nothing else does */
     if (fcntl(chan, F_SETFD, 0) < 0 || fcntl(shm, F_SETFD, 0) < 0)
         return;
@@ -373,7 +373,7 @@ static int arg_u64(const char *s, uint64_t max, uint64_t *out)
 
 int sbx_spawner_main(int argc, char **argv)
 {
-    if (argc != 17) {
+    if (argc != 18) {
         (void)fprintf(stderr, "moat: __spawner is run by moat serve, not by hand\n");
         return 2;
     }
@@ -391,6 +391,7 @@ int sbx_spawner_main(int argc, char **argv)
         .uid_count = (uint32_t)n[4],
         .run_dir = argv[6],
         .cgroup_name = argv[7],
+        .cgroup_under = argv[17],
         .box_tmpfs_bytes = n[5],
         .tmp_tmpfs_bytes = n[6],
         .landlock = (n[7] & 1) != 0,

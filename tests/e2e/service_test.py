@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_util import Failure, check, wait_for  # noqa: E402
+from e2e_util import CG_FS, Failure, cgroup_parents, check, wait_for  # noqa: E402
 from serve_util import Server, expect_error, owned, py  # noqa: E402
 from groups import Groups, run  # noqa: E402
 
@@ -31,6 +31,7 @@ G = Groups()
 G.group("notify", None)
 G.group("stop", None)
 G.group("units", None)
+G.group("delegated", None)
 
 
 class Notify:
@@ -189,6 +190,77 @@ def past_the_grace_jobs_are_left_for_recovery(_):
         check(j["status"] == "completed" and j["output"] == "second try\n" and j["attempts"] == 2,
               "the next start's recovery runs it to its end", j)
         srv.stop()
+
+
+def own_groups(name):
+    """The groups a service manager would delegate to moat: one in each
+    hierarchy moat uses (v1: memory, pids, cpuacct; v2: the unified one)."""
+    if os.path.exists(os.path.join(CG_FS, "cgroup.controllers")):
+        return 2, [os.path.join(CG_FS, name)]
+    return 1, [os.path.join(CG_FS, h, name) for h in ("memory", "pids", "cpuacct")]
+
+
+class Delegated(Server):
+    """A server started inside groups of its own, as systemd starts a unit
+    with Delegate=yes."""
+
+    def __init__(self, moat, groups, args):
+        super().__init__(moat, args, label="delegated")
+        self.groups = groups
+
+    def command(self):
+        joins = " ".join(f"echo $$ > {g}/cgroup.procs &&" for g in self.groups)
+        return ["sh", "-c", f'{joins} exec "$@"', "sh"] + super().command()
+
+
+@G.case("delegated")
+def boxes_made_inside_a_delegated_group(_):
+    """--cgroup-parent self: the boxes' parent group is made inside the
+    group moat was started in, never at a hierarchy's root; on v2 moat's
+    own processes move to a leaf first (no process may sit in a group that
+    enables controllers for its children)."""
+    own = f"moat-e2e-own-{os.getpid()}"
+    version, groups = own_groups(own)
+    for g in groups:
+        os.makedirs(g, exist_ok=True)
+    srv = Delegated(G.moat, groups, ["--cgroup-parent", "self", "--workers", "1"])
+
+    def remove_groups():
+        for g in groups:
+            for leaf in ("supervisor", ""):
+                try:
+                    os.rmdir(os.path.join(g, leaf) if leaf else g)
+                except OSError:
+                    pass
+    with owned(srv, lines=60, also=remove_groups):
+        srv.start()
+        wait_for("ready", lambda: srv.get("/readyz").status == 200, 60, 0.2)
+        jid = srv.submit(py("import time\ntime.sleep(1.5)\nprint('inside')"))
+        wait_for("it runs", lambda: srv.job(jid)["status"] == "running", 20)
+        inner = cgroup_parents(f"{own}/{srv.cg}")
+        check(len(inner) == len(groups), "the parent group made in each delegated group", inner)
+        boxes = [b for p in inner for b in os.listdir(p) if b.startswith("box-")]
+        check(boxes, "the running box's groups are in there", inner)
+        check(not cgroup_parents(srv.cg), "nothing made at a hierarchy's root",
+              cgroup_parents(srv.cg))
+        if version == 2:
+            with open(os.path.join(groups[0], "supervisor", "cgroup.procs")) as f:
+                check(str(srv.proc.pid) in f.read().split(), "moat moved to its leaf")
+            with open(os.path.join(groups[0], "cgroup.procs")) as f:
+                check(not f.read().split(), "no process left in the delegated group itself")
+            with open(os.path.join(groups[0], "cgroup.subtree_control")) as f:
+                ctl = f.read().split()
+            check("memory" in ctl and "pids" in ctl, "controllers enabled for the boxes", ctl)
+        else:
+            for g in groups:
+                with open(os.path.join(g, "cgroup.procs")) as f:
+                    check(str(srv.proc.pid) in f.read().split(), "moat stays where it started",
+                          g)
+        j = srv.wait_final([jid])[jid]
+        check(j["status"] == "completed" and j["output"] == "inside\n", "the job ran", j)
+        srv.stop()
+        check(not cgroup_parents(f"{own}/{srv.cg}"), "the parent group removed at exit",
+              cgroup_parents(f"{own}/{srv.cg}"))
 
 
 @G.case("units")
