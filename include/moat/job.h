@@ -24,6 +24,7 @@ enum job_verdict {
     JOB_VERDICT_WRONG_ANSWER, /* ran to its end, its output not the one expected */
     JOB_VERDICT_ACCEPTED,     /* a test that ran to its end with the expected output */
     JOB_VERDICT_SKIPPED,      /* a test not run: an earlier one failed (stopOnFirstFailure) */
+    JOB_VERDICT_POLICY_VIOLATION, /* refused by the language's source policy before it ran */
     JOB_VERDICT_MAX_,
 };
 

@@ -189,6 +189,9 @@ static int take_file(struct dec *d, size_t i, const json_t *f)
                    "files[%zu].name must be a relative path of [A-Za-z0-9._$-] "
                    "components, at most 255 bytes",
                    i);
+    if (str_has_prefix(s, LANG_RESERVED_PREFIX))
+        return BAD(d, "files", "files[%zu].name: names starting with %s are moat's own", i,
+                   LANG_RESERVED_PREFIX);
     for (size_t j = 0; j < i; j++)
         if (strcmp(d->job.files[j].name, s) == 0)
             return BAD(d, "files", "files[%zu].name repeats %s", i, s);
