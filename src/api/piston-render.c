@@ -121,19 +121,14 @@ static void stage_status(const struct job_step *s, struct stage_status *st)
         moat_strlcpy(st->message, why ? why : "Internal Error", sizeof(st->message));
 }
 
-/* stdout, then stderr: moat keeps the streams apart (docs/piston.md). */
+/* stdout and stderr in the order the program wrote them (as far as the
+ * sandbox saw it: docs/piston.md). */
 static json_t *output_json(const struct job_step *s)
 {
-    size_t n;
-    if (!size_add(s->out_len, s->err_len, &n))
+    char *both = NULL;
+    size_t n = 0;
+    if (job_step_interleave(s, &both, &n) < 0)
         return NULL;
-    char *both = malloc(n ? n : 1);
-    if (!both)
-        return NULL;
-    if (s->out_len)
-        memcpy(both, s->out, s->out_len);
-    if (s->err_len)
-        memcpy(both + s->out_len, s->err, s->err_len);
     json_t *v = job_json_bytes(both, n);
     free(both);
     return v;

@@ -228,17 +228,42 @@ def statuses(srv):
     check(got["run"] == c, "run is the compile stage", got)
 
 
+# Writes to stdout and stderr by turns, each written, flushed and then
+# waited for until the pipe is empty (FIONREAD 0: the supervisor has read
+# it), so the order moat records is the order of the writes, whatever the
+# scheduling.
+ALTERNATE = """import fcntl, struct, sys, termios
+def drained(fd):
+    while struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\\0\\0\\0\\0"))[0]:
+        pass
+for i in range(N):
+    sys.stdout.write(f"o{i} "); sys.stdout.flush(); drained(1)
+    sys.stderr.write(f"e{i} "); sys.stderr.flush(); drained(2)
+"""
+
+
 @case("piston")
 def output_order(srv):
-    """output is stdout followed by stderr: moat captures the two streams
-    apart (docs/piston.md), so a program that alternates writes sees them
-    grouped by stream."""
-    prog = ("import sys\n"
-            "for i in range(3):\n"
-            "    sys.stdout.write(f'o{i}\\n'); sys.stdout.flush()\n"
-            "    sys.stderr.write(f'e{i}\\n'); sys.stderr.flush()\n")
-    got = execute(srv, py(prog))
-    expect_stage(stage(got), "o0\no1\no2\n", "e0\ne1\ne2\n", 0, None, None, None)
+    """output interleaves stdout and stderr in the order they were
+    written, for a program that alternates them; stdout and stderr stay
+    apart. Read back from the store (GET /v1/jobs/{id}) the job keeps it."""
+    for n in (1, 3, 50):
+        got = execute(srv, py(ALTERNATE.replace("range(N)", f"range({n})")))
+        s = stage(got)
+        check(s["stdout"] == "".join(f"o{i} " for i in range(n)) and
+              s["stderr"] == "".join(f"e{i} " for i in range(n)), "the streams", s)
+        want = "".join(f"o{i} e{i} " for i in range(n))
+        check(s["output"] == want, f"{n} alternations: output in the order written",
+              (s["output"], want))
+    # compiled: the same for the run of a C program
+    prog = ("#include <stdio.h>\n#include <sys/ioctl.h>\n"
+            "static void drained(int fd) { int n; do ioctl(fd, FIONREAD, &n); while (n); }\n"
+            "int main(void) { for (int i = 0; i < 5; i++) {"
+            " printf(\"o%d \", i); fflush(stdout); drained(1);"
+            " fprintf(stderr, \"e%d \", i); drained(2); } }\n")
+    got = execute(srv, {"language": "c", "version": "*", "files": [{"content": prog}]})
+    want = "".join(f"o{i} e{i} " for i in range(5))
+    check(stage(got)["output"] == want, "C: output in the order written", got)
 
 
 @case("piston")
