@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -255,6 +256,14 @@ def output_order(srv):
         want = "".join(f"o{i} e{i} " for i in range(n))
         check(s["output"] == want, f"{n} alternations: output in the order written",
               (s["output"], want))
+        if n == 3:
+            # stored with the job, so a job read back from the store keeps it:
+            # (stream, bytes) entries, stderr's with the top bit
+            jid = srv.stored("SELECT id FROM jobs ORDER BY created_ms DESC LIMIT 1")[0][0]
+            blob = srv.stored("SELECT data FROM blobs WHERE key = ?",
+                              (f"jobs/{jid}/run-order.bin",))
+            check(blob and bytes(blob[0][0]) == struct.pack("<6I", *[3, 0x80000003] * 3),
+                  "the order is stored with the job", blob)
     # compiled: the same for the run of a C program
     prog = ("#include <stdio.h>\n#include <sys/ioctl.h>\n"
             "static void drained(int fd) { int n; do ioctl(fd, FIONREAD, &n); while (n); }\n"
