@@ -383,8 +383,8 @@ static int take_limit(struct pdec *d, const json_t *obj, const char *type, enum 
         return 0;
     }
     if (x > (double)max)
-        return FAIL(d, 400, "out_of_range", name, "%s cannot exceed the configured limit of %" PRIu64,
-                    name, max);
+        return FAIL(d, 400, "out_of_range", name,
+                    "%s cannot exceed the configured limit of %" PRIu64, name, max);
     if (x < 0)
         return FAIL(d, 400, "out_of_range", name, "%s must be non-negative", name);
     *out = (uint64_t)ceil(x);
@@ -488,8 +488,9 @@ static int decode(struct pdec *d, const char *content_type, const char *body, si
     if (!root)
         return FAIL(d, 400, "invalid_json", NULL, "invalid JSON at line %d column %d: %s",
                     jerr.line, jerr.column, jerr.text);
-    int r = json_is_object(root) ? check_shape(d, root)
-                                 : FAIL(d, 400, "invalid_json", NULL, "the body must be a JSON object");
+    int r = json_is_object(root)
+                ? check_shape(d, root)
+                : FAIL(d, 400, "invalid_json", NULL, "the body must be a JSON object");
     if (r >= 0)
         r = take_limits(d, root);
     if (r >= 0)

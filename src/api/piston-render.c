@@ -58,8 +58,8 @@ json_t *api_piston_error_json(const struct api_error *e)
 
 /* What Piston's status, signal, code and message are for a step. */
 struct stage_status {
-    const char *status;  /* NULL: exited 0 */
-    const char *signal;  /* NULL: none */
+    const char *status; /* NULL: exited 0 */
+    const char *signal; /* NULL: none */
     bool has_code;
     int code;
     char message[sizeof(((struct job_step *)0)->message) + 64];
@@ -144,8 +144,8 @@ json_t *api_piston_stage_json(const struct job_step *s)
         put(o, "stderr", job_json_bytes(s->err, s->err_len)) && put(o, "output", output_json(s)) &&
         put(o, "code", st.has_code ? json_integer(st.code) : json_null()) &&
         put(o, "signal", st.signal ? json_string(st.signal) : json_null()) &&
-        put(o, "message", st.message[0] ? job_json_bytes(st.message, strlen(st.message))
-                                        : json_null()) &&
+        put(o, "message",
+            st.message[0] ? job_json_bytes(st.message, strlen(st.message)) : json_null()) &&
         put(o, "status", st.status ? json_string(st.status) : json_null()) &&
         put(o, "cpu_time", u64(s->time_ms)) && put(o, "wall_time", u64(s->wall_time_ms)) &&
         put(o, "memory", u64(memory)))

@@ -17,7 +17,7 @@
 #include "piston-internal.h"
 
 #define RANGE_MAX_BYTES 256
-#define PRIMS_MAX 64  /* primitive comparisons in one alternative */
+#define PRIMS_MAX 64 /* primitive comparisons in one alternative */
 #define PART_MAX 2147483647ULL
 
 enum prim_op { PRIM_GE, PRIM_GT, PRIM_LE, PRIM_LT, PRIM_EQ, PRIM_NONE };

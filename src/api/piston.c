@@ -32,8 +32,8 @@ void api_piston_execute(struct api_server *srv, struct api_req *rq)
     const char *ctype =
         MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     struct api_error e = {0};
-    if (api_piston_decode(cfg, srv->deps.langs, ctype, rq->body.data, rq->body.len, &rq->sub,
-                          &e) < 0) {
+    if (api_piston_decode(cfg, srv->deps.langs, ctype, rq->body.data, rq->body.len, &rq->sub, &e) <
+        0) {
         api_reply_json(rq, e.status, api_piston_error_json(&e));
         return;
     }

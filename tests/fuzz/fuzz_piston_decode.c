@@ -42,7 +42,10 @@ static const char langs_ini[] = "[python]\naliases = py, python3\nextensions = .
                                 "[ghost]\nsource = main.g\nrun = /nonexistent/ghost {main}\n";
 
 static const char *const content_types[] = {
-    NULL, "application/json", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+    NULL,
+    "application/json",
+    "text/plain;charset=UTF-8",
+    "application/x-www-form-urlencoded",
 };
 
 static void check_job(const struct moat_config *cfg, const struct lang_registry *langs,

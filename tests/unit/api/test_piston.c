@@ -79,8 +79,8 @@ static void ok(struct fx *f, const char *body, struct api_submit *s)
 
 /* A body refused with exactly this status and Piston message, the output
  * untouched. */
-static void refused_ct(struct fx *f, const char *ct, const char *body, size_t len,
-                       unsigned status, const char *message)
+static void refused_ct(struct fx *f, const char *ct, const char *body, size_t len, unsigned status,
+                       const char *message)
 {
     struct api_submit s, before;
     memset(&s, 0x5a, sizeof(s));
@@ -106,7 +106,8 @@ static void refused(struct fx *f, const char *body, unsigned status, const char 
     refused_ct(f, "application/json", body, strlen(body), status, message);
 }
 
-#define PY(rest) "{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"content\":\"print(1)\"}]" rest "}"
+#define PY(rest)                                                                                   \
+    "{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"content\":\"print(1)\"}]" rest "}"
 
 static void test_minimal(void **state)
 {
@@ -219,8 +220,8 @@ static void test_piston_messages(void **state)
             "files is required as an array");
     refused(f, "{\"language\":\"python\",\"version\":\"*\",\"files\":[{}]}", 400,
             "files[0].content is required as a string");
-    refused(f, "{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"content\":\"x\"},5]}",
-            400, "files[1].content is required as a string");
+    refused(f, "{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"content\":\"x\"},5]}", 400,
+            "files[1].content is required as a string");
     refused(f, "{\"language\":\"cobol\",\"version\":\"*\",\"files\":[]}", 400,
             "cobol-* runtime is unknown");
     refused(f, "{\"language\":\"python\",\"version\":\"2\",\"files\":[]}", 400,
@@ -242,8 +243,9 @@ static void test_limits(void **state)
     struct fx *f = *state;
     struct api_submit s;
     /* -1: the server's maximum; 0 and null: the default (Piston skips falsy values) */
-    ok(f, PY(",\"run_timeout\":-1,\"run_cpu_time\":-1,\"run_memory_limit\":-1,"
-             "\"compile_timeout\":-1,\"compile_cpu_time\":-1,\"compile_memory_limit\":-1"),
+    ok(f,
+       PY(",\"run_timeout\":-1,\"run_cpu_time\":-1,\"run_memory_limit\":-1,"
+          "\"compile_timeout\":-1,\"compile_cpu_time\":-1,\"compile_memory_limit\":-1"),
        &s);
     assert_int_equal(s.job.limits.time_ms, f->cfg.max_limits.time_ms);
     assert_int_equal(s.job.limits.wall_time_ms, f->cfg.max_limits.wall_time_ms);
@@ -258,8 +260,9 @@ static void test_limits(void **state)
     assert_int_equal(s.job.limits.time_ms, 500);
     job_release(&s.job);
     /* piston-client's defaults */
-    ok(f, PY(",\"compile_timeout\":10000,\"run_timeout\":3000,\"compile_memory_limit\":-1,"
-             "\"run_memory_limit\":-1"),
+    ok(f,
+       PY(",\"compile_timeout\":10000,\"run_timeout\":3000,\"compile_memory_limit\":-1,"
+          "\"run_memory_limit\":-1"),
        &s);
     job_release(&s.job);
 
@@ -315,9 +318,9 @@ static void test_files_and_inputs(void **state)
     f->cfg.max_code_kb = 1;
     f->cfg.max_stdin_kb = 1;
     char big[2200];
-    int n = snprintf(big, sizeof(big),
-                     "{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"content\":\"%01025d\"}]}",
-                     0);
+    int n = snprintf(
+        big, sizeof(big),
+        "{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"content\":\"%01025d\"}]}", 0);
     assert_true(n > 0 && (size_t)n < sizeof(big));
     refused(f, big, 413, "files are larger than 1 KiB together");
     n = snprintf(big, sizeof(big), PY(",\"stdin\":\"%01024d\""), 0);
@@ -349,9 +352,10 @@ static void test_runtime_lookup(void **state)
     static const struct {
         const char *lang, *version, *want;
     } cases[] = {
-        {"c++", "12.2.0", "cpp"}, {"cpp", "12", "cpp"},       {"CXX", "^12.1", "cpp"},
-        {"node", "20.x", "javascript"}, {"js", ">=18 <21", "javascript"},
-        {"python3", "~3.11.0", "python"}, {"noversion", "*", "noversion"},
+        {"c++", "12.2.0", "cpp"},         {"cpp", "12", "cpp"},
+        {"CXX", "^12.1", "cpp"},          {"node", "20.x", "javascript"},
+        {"js", ">=18 <21", "javascript"}, {"python3", "~3.11.0", "python"},
+        {"noversion", "*", "noversion"},
     };
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(cases); i++) {
         char body[256];
@@ -376,10 +380,11 @@ static void test_runtime_lookup(void **state)
        &s);
     assert_null(s.job.files[0].name);
     job_release(&s.job);
-    refused(f,
-            "{\"language\":\"java\",\"version\":\"17\",\"files\":[{\"content\":\"public class Hi {}\"},"
-            "{\"name\":\"Hi.java\",\"content\":\"x\"}]}",
-            400, "file name Hi.java is given twice");
+    refused(
+        f,
+        "{\"language\":\"java\",\"version\":\"17\",\"files\":[{\"content\":\"public class Hi {}\"},"
+        "{\"name\":\"Hi.java\",\"content\":\"x\"}]}",
+        400, "file name Hi.java is given twice");
 }
 
 static void test_semver(void **state)
@@ -389,35 +394,64 @@ static void test_semver(void **state)
         const char *version, *range;
         bool match;
     } cases[] = {
-        {"3.11.2", "*", true},           {"3.11.2", "x", true},
-        {"3.11.2", "", true},            {"3.11.2", "3.11.2", true},
-        {"3.11.2", "=3.11.2", true},     {"3.11.2", "v3.11.2", true},
-        {"3.11.2", "3.11.3", false},     {"3.11.2", "3.11", true},
-        {"3.11.2", "3", true},           {"3.11.2", "3.x", true},
-        {"3.11.2", "3.11.x", true},      {"3.11.2", "3.11.*", true},
-        {"3.11.2", "3.10", false},       {"3.11.2", "4", false},
-        {"3.11.2", ">3.11.1", true},     {"3.11.2", ">3.11.2", false},
-        {"3.11.2", ">3.10", true},       {"3.11.2", ">3.11", false},
-        {"3.11.2", ">=3.11.2", true},    {"3.11.2", ">= 3.11.3", false},
-        {"3.11.2", "<3.11.3", true},     {"3.11.2", "<3.11", false},
-        {"3.11.2", "<=3.11", true},      {"3.11.2", "<=3.10", false},
-        {"3.11.2", "^3.0.0", true},      {"3.11.2", "^3.12", false},
-        {"3.11.2", "^4", false},         {"0.2.5", "^0.2.3", true},
-        {"0.3.0", "^0.2.3", false},      {"0.0.3", "^0.0.3", true},
-        {"0.0.4", "^0.0.3", false},      {"3.11.2", "~3.11.0", true},
-        {"3.12.0", "~3.11.0", false},    {"3.11.2", "~3", true},
-        {"3.11.2", "~>3.11", true},      {"3.11.2", "3.0.0 - 3.11.2", true},
-        {"3.11.3", "3.0.0 - 3.11.2", false}, {"3.11.9", "3.0 - 3.11", true},
-        {"3.12.0", "3.0 - 3.11", false}, {"3.11.2", ">=3 <4", true},
-        {"3.11.2", ">=3 <3.11", false},  {"3.11.2", "2.x || 3.11", true},
-        {"3.11.2", "2.x || 4.x", false}, {"3.11.2", "1 || junk", false},
-        {"3.11.2", ">*", false},         {"3.11.2", "<x", false},
-        {"3.11.2", "3.11.2-beta", true}, {"1.63.0-nightly", "1.63", true},
-        {"12", "12.0.0", true},          {"5.4", "5.4.0", true},
-        {"3.11.2", "junk", false},       {"3.11.2", "3..1", false},
-        {"3.11.2", "3.", false},         {"3.11.2", "99999999999", false},
-        {"3.11.2", ">", false},          {"3.11.2", "1 - ", false},
-        {"", "*", false},                {"junk", "*", false},
+        {"3.11.2", "*", true},
+        {"3.11.2", "x", true},
+        {"3.11.2", "", true},
+        {"3.11.2", "3.11.2", true},
+        {"3.11.2", "=3.11.2", true},
+        {"3.11.2", "v3.11.2", true},
+        {"3.11.2", "3.11.3", false},
+        {"3.11.2", "3.11", true},
+        {"3.11.2", "3", true},
+        {"3.11.2", "3.x", true},
+        {"3.11.2", "3.11.x", true},
+        {"3.11.2", "3.11.*", true},
+        {"3.11.2", "3.10", false},
+        {"3.11.2", "4", false},
+        {"3.11.2", ">3.11.1", true},
+        {"3.11.2", ">3.11.2", false},
+        {"3.11.2", ">3.10", true},
+        {"3.11.2", ">3.11", false},
+        {"3.11.2", ">=3.11.2", true},
+        {"3.11.2", ">= 3.11.3", false},
+        {"3.11.2", "<3.11.3", true},
+        {"3.11.2", "<3.11", false},
+        {"3.11.2", "<=3.11", true},
+        {"3.11.2", "<=3.10", false},
+        {"3.11.2", "^3.0.0", true},
+        {"3.11.2", "^3.12", false},
+        {"3.11.2", "^4", false},
+        {"0.2.5", "^0.2.3", true},
+        {"0.3.0", "^0.2.3", false},
+        {"0.0.3", "^0.0.3", true},
+        {"0.0.4", "^0.0.3", false},
+        {"3.11.2", "~3.11.0", true},
+        {"3.12.0", "~3.11.0", false},
+        {"3.11.2", "~3", true},
+        {"3.11.2", "~>3.11", true},
+        {"3.11.2", "3.0.0 - 3.11.2", true},
+        {"3.11.3", "3.0.0 - 3.11.2", false},
+        {"3.11.9", "3.0 - 3.11", true},
+        {"3.12.0", "3.0 - 3.11", false},
+        {"3.11.2", ">=3 <4", true},
+        {"3.11.2", ">=3 <3.11", false},
+        {"3.11.2", "2.x || 3.11", true},
+        {"3.11.2", "2.x || 4.x", false},
+        {"3.11.2", "1 || junk", false},
+        {"3.11.2", ">*", false},
+        {"3.11.2", "<x", false},
+        {"3.11.2", "3.11.2-beta", true},
+        {"1.63.0-nightly", "1.63", true},
+        {"12", "12.0.0", true},
+        {"5.4", "5.4.0", true},
+        {"3.11.2", "junk", false},
+        {"3.11.2", "3..1", false},
+        {"3.11.2", "3.", false},
+        {"3.11.2", "99999999999", false},
+        {"3.11.2", ">", false},
+        {"3.11.2", "1 - ", false},
+        {"", "*", false},
+        {"junk", "*", false},
     };
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(cases); i++) {
         bool got = api_piston_version_matches(cases[i].version, cases[i].range);
