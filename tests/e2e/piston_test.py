@@ -14,6 +14,7 @@ usage: piston_test.py --moat BUILD/moat-asan [--group G] [--case C] [--list]
 import base64
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -26,6 +27,10 @@ from groups import Groups, run  # noqa: E402
 
 G = Groups()
 G.group("piston", [])
+# a node that runs nothing, with a queue of one job and a short wait: the
+# answers of a run that does not finish in time and of a full queue
+G.group("piston_noexec", ["--no-exec", "--max-queue", "1", "--max-wait", "300"])
+G.group("piston_nowait", ["--max-wait", "0"])
 case = G.case
 
 PISTON_CLIENT = "piston-client@1.0.2"
@@ -337,6 +342,34 @@ def packages(srv):
         r = srv.request(method, "/api/v2/packages", body={"language": "python", "version": "3"})
         check(r.status == 404 and r.json() == {"message": msg}, f"{method} /api/v2/packages: 404",
               r)
+
+
+@case("piston_noexec")
+def not_finished_in_time(srv):
+    """A run not over within server.max_wait_ms: 500 with a message naming
+    the job (Piston has no answer for it); the job stays queued, so the
+    next one finds the queue full: 429 with Retry-After."""
+    r = srv.post("/api/v2/execute", py("print(1)"))
+    check(r.status == 500, "not finished within the wait: 500", r)
+    m = re.fullmatch(r"job ([0-9a-f-]{36}) did not finish within the server's maximum wait of "
+                     r"300 ms; GET /v1/jobs/\1 has it when it does", r.json().get("message", ""))
+    check(m and set(r.json()) == {"message"}, "the message names the job", r.json())
+    check(srv.get(f"/v1/jobs/{m.group(1)}").json()["status"] == "queued", "the job is queued",
+          None)
+    r = srv.post("/api/v2/execute", py("print(2)"))
+    check(r.status == 429 and r.header("retry-after") == "1" and
+          r.json() == {"message": "the queue holds its maximum of 1 jobs; try again later"},
+          "a full queue: 429", r)
+
+
+@case("piston_nowait")
+def no_waiting(srv):
+    """A server that does not wait for jobs cannot answer Piston's execute."""
+    r = srv.post("/api/v2/execute", py("print(1)"))
+    check(r.status == 503 and r.json() == {
+        "message": "this server does not wait for jobs (server.max_wait_ms is 0), and "
+                   "/api/v2/execute answers with the finished run"}, "503 with a message", r)
+    check(srv.stored_jobs() == 0, "nothing stored", srv.stored_jobs())
 
 
 # ---- piston-client ----
