@@ -69,7 +69,7 @@ static int find_runtime(struct pdec *d, const json_t *language, const json_t *ve
     size_t nlen = json_string_length(language), rlen = json_string_length(version);
     const struct lang *l = NULL;
     if (nlen < sizeof(d->job.language_given) && !memchr(name, '\0', nlen))
-        l = lang_find(d->langs, name);
+        l = api_piston_find(d->langs, name);
     if (l && !lang_available(l))
         l = NULL;
     char have[sizeof(d->job.version)] = "";
@@ -195,7 +195,7 @@ static int file_name(struct pdec *d, size_t i, const json_t *f, bool is_main, ch
     char dflt[32];
     const char *name = dflt;
     (void)snprintf(dflt, sizeof(dflt), "file%zu.code", i);
-    if (v && !json_is_null(v)) {
+    if (truthy(v)) { /* Piston: file.name || `file${i}.code` */
         if (!json_is_string(v))
             return BAD(d, "files", "files[%zu].name must be a string", i);
         name = json_string_value(v);

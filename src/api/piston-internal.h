@@ -32,6 +32,12 @@ bool api_piston_version_matches(const char *version, const char *range);
  * keep their name). Static storage or name itself. */
 const char *api_piston_language_name(const char *name);
 
+/* The language of name as Piston's clients write it: moat's name or alias
+ * (lang_find), else one of Piston's own aliases that moat's languages.ini
+ * does not carry ("gcc", "py3", "node-js", "node-javascript", "ruby3").
+ * NULL when unknown. Borrows reg; the result is reg's. */
+const struct lang *api_piston_find(const struct lang_registry *reg, const char *name);
+
 /*
  * Decodes a POST /api/v2/execute body into *out (released by the caller
  * with job_release(&out->job) on success; untouched on failure). Rules and

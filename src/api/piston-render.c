@@ -8,6 +8,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <strings.h>
 
 #include "moat/util.h"
 #include "piston-internal.h"
@@ -19,6 +20,26 @@ static const struct {
     {"cpp", "c++", NULL},
     {"javascript", "javascript", "node"},
 };
+
+/* Piston's aliases (its packages' metadata) that are not moat's. */
+static const struct {
+    const char *alias, *moat;
+} piston_aliases[] = {
+    {"gcc", "c"},
+    {"py3", "python"},
+    {"node-javascript", "javascript"},
+    {"node-js", "javascript"},
+    {"ruby3", "ruby"},
+};
+
+const struct lang *api_piston_find(const struct lang_registry *reg, const char *name)
+{
+    const struct lang *l = lang_find(reg, name);
+    for (size_t i = 0; !l && i < MOAT_ARRAY_SIZE(piston_aliases); i++)
+        if (strcasecmp(piston_aliases[i].alias, name) == 0)
+            l = lang_find(reg, piston_aliases[i].moat);
+    return l;
+}
 
 const char *api_piston_language_name(const char *name)
 {
@@ -186,6 +207,9 @@ static json_t *runtime_json(const struct lang *l, const char *cache_dir)
     for (size_t k = 0; aliases && k < l->naliases; k++)
         if (strcmp(l->aliases[k], lang) != 0)
             json_array_append_new(aliases, json_string(l->aliases[k]));
+    for (size_t k = 0; aliases && k < MOAT_ARRAY_SIZE(piston_aliases); k++)
+        if (strcmp(piston_aliases[k].moat, l->name) == 0)
+            json_array_append_new(aliases, json_string(piston_aliases[k].alias));
     json_t *o = json_object();
     if (!o || !aliases || !put(o, "language", json_string(lang)) ||
         !put(o, "version", json_string(version))) {

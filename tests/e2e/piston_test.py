@@ -36,8 +36,11 @@ case = G.case
 PISTON_CLIENT = "piston-client@1.0.2"
 STAGE_KEYS = ["stdout", "stderr", "output", "code", "signal", "message", "status", "cpu_time",
               "wall_time", "memory"]
-# Piston's names of moat's languages where they differ
+# Piston's names of moat's languages where they differ, and Piston's aliases
+# that moat's languages.ini does not carry
 PISTON_NAMES = {"cpp": "c++"}
+PISTON_ALIASES = {"c": ["gcc"], "python": ["py3"], "javascript": ["node-javascript", "node-js"],
+                  "ruby": ["ruby3"]}
 
 
 def execute(srv, body, status=200, **kw):
@@ -91,7 +94,7 @@ def runtimes(srv):
     for l in languages(srv):
         name = PISTON_NAMES.get(l["name"], l["name"])
         aliases = ([l["name"]] if name != l["name"] else []) + \
-            [a for a in l["aliases"] if a != name]
+            [a for a in l["aliases"] if a != name] + PISTON_ALIASES.get(l["name"], [])
         rt = {"language": name, "version": l["version"] or "*", "aliases": aliases}
         if l["name"] == "javascript":
             rt["runtime"] = "node"
@@ -138,6 +141,11 @@ def execute_every_field(srv):
     # no stdin, no args: none (an empty stdin stays empty)
     got = execute(srv, py("import sys\nprint(sys.argv[1:], repr(sys.stdin.read()))"))
     expect_stage(stage(got), "[] ''\n", "", 0, None, None, None)
+    # an empty name is no name (Piston's default)
+    got = execute(srv, {"language": "python", "version": "*",
+                        "files": [{"content": "import os\nprint(sorted(os.listdir('.')))"},
+                                  {"name": "", "content": "x"}]})
+    expect_stage(stage(got), "['file1.code', 'main.py']\n", "", 0, None, None, None)
     # a main file without its language's extension is named by moat
     got = execute(srv, {"language": "python", "version": "*",
                         "files": [{"name": "script",
@@ -162,8 +170,9 @@ def versions(srv):
     piston_error(srv, py("print(1)", language="cobol"), 400, "cobol-* runtime is unknown")
     # aliases and Piston's names
     for name, want in [("c++", "c++"), ("cpp", "c++"), ("node", "javascript"),
-                       ("python3", "python")]:
-        code = {"c++": "int main(){}", "javascript": "1"}.get(want, "1")
+                       ("python3", "python"), ("gcc", "c"), ("py3", "python"),
+                       ("node-js", "javascript")]:
+        code = {"c++": "int main(){}", "c": "int main(){}", "javascript": "1"}.get(want, "1")
         got = execute(srv, {"language": name, "version": "*", "files": [{"content": code}]})
         check(got["language"] == want, f"{name} runs as {want}", got)
 

@@ -177,6 +177,14 @@ static void test_main_file_names(void **state)
     assert_null(s.job.files[0].name);
     assert_string_equal(s.job.files[1].name, "file1.code");
     job_release(&s.job);
+    /* an empty or null name is no name, as Piston reads it */
+    ok(f,
+       "{\"language\":\"python\",\"version\":\"*\",\"files\":[{\"name\":null,"
+       "\"content\":\"print(1)\"},{\"name\":\"\",\"content\":\"x\"}]}",
+       &s);
+    assert_null(s.job.files[0].name);
+    assert_string_equal(s.job.files[1].name, "file1.code");
+    job_release(&s.job);
     /* stdin already ending with a newline, and an empty one, stay as they are */
     ok(f, PY(",\"stdin\":\"x\\n\""), &s);
     assert_int_equal(s.job.stdin_len, 2);
@@ -633,9 +641,11 @@ static void test_runtimes(void **state)
     char *t = json_dumps(a, JOB_JSON_DUMP_FLAGS);
     json_decref(a);
     assert_string_equal(
-        t, "[{\"language\":\"python\",\"version\":\"3.11.2\",\"aliases\":[\"py\",\"python3\"]},"
+        t, "[{\"language\":\"python\",\"version\":\"3.11.2\",\"aliases\":[\"py\",\"python3\","
+           "\"py3\"]},"
            "{\"language\":\"c++\",\"version\":\"12.2.0\",\"aliases\":[\"cpp\",\"cxx\"]},"
-           "{\"language\":\"javascript\",\"version\":\"20.20.2\",\"aliases\":[\"js\",\"node\"],"
+           "{\"language\":\"javascript\",\"version\":\"20.20.2\",\"aliases\":[\"js\",\"node\","
+           "\"node-javascript\",\"node-js\"],"
            "\"runtime\":\"node\"},"
            "{\"language\":\"java\",\"version\":\"17.0.15\",\"aliases\":[]},"
            "{\"language\":\"noversion\",\"version\":\"*\",\"aliases\":[]}]");
