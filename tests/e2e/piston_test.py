@@ -26,7 +26,7 @@ from e2e_util import Failure, check  # noqa: E402
 from groups import Groups, run  # noqa: E402
 
 G = Groups()
-G.group("piston", [])
+G.group("piston", [], cluster=True)
 # a node that runs nothing, with a queue of one job and a short wait: the
 # answers of a run that does not finish in time and of a full queue
 G.group("piston_noexec", ["--no-exec", "--max-queue", "1", "--max-wait", "300"])
