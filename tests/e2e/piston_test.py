@@ -353,6 +353,17 @@ def packages(srv):
               r)
 
 
+@case("piston")
+def openapi_describes_routes(srv):
+    """The served OpenAPI document has the Piston routes."""
+    r = srv.get("/openapi.yaml")
+    check(r.status == 200, "GET /openapi.yaml", r)
+    text = r.body.decode()
+    for path in ("/api/v2/execute", "/api/v2/runtimes", "/api/v2/packages"):
+        check(re.search(r"^  " + re.escape(path) + r":\s*$", text, re.M), f"{path} described",
+              None)
+
+
 @case("piston_noexec")
 def not_finished_in_time(srv):
     """A run not over within server.max_wait_ms: 500 with a message naming
