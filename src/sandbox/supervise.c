@@ -28,6 +28,7 @@ struct sup {
     enum kill_reason reason;
     bool host_gone;
     const char *argv0;
+    bool order_full; /* SBX_ORDER_MAX entries noted: no more */
 };
 
 void boxinit_kill_all(void)
@@ -53,10 +54,13 @@ static void stop(struct sup *s, enum kill_reason why)
 /* Notes n bytes kept of one stream in the result's order: the last entry
  * grows while the same stream goes on, so a program that writes one
  * stream costs one entry; past SBX_ORDER_MAX entries nothing more is
- * noted. Only boundaries are kept: no copy of the bytes. */
-static void note_order(struct sbx_result *res, bool is_err, size_t n)
+ * noted, not even in the last entry (the rest of both streams comes after
+ * what the order covers). Only boundaries are kept: no copy of the bytes. */
+static void note_order(struct sup *s, bool is_err, size_t n)
 {
-    struct buf *o = &res->order;
+    if (s->order_full)
+        return;
+    struct buf *o = &s->res->order;
     uint32_t tag = is_err ? SBX_ORDER_STDERR : 0;
     if (o->len >= 4) {
         uint32_t last;
@@ -69,10 +73,10 @@ static void note_order(struct sbx_result *res, bool is_err, size_t n)
             return;
         }
     }
-    if (n >= SBX_ORDER_STDERR)
-        return; /* never: a read is at most one chunk */
     uint32_t e = htole32(tag | (uint32_t)n);
-    (void)buf_append(o, &e, 4); /* full: the rest is not ordered */
+    /* n is at most one read's chunk; full: the rest is not ordered */
+    if (n >= SBX_ORDER_STDERR || buf_append(o, &e, 4) < 0)
+        s->order_full = true;
 }
 
 /* Appends what the pipe holds, up to the stream's cap; past it, the step
@@ -93,7 +97,7 @@ static bool drain(struct sup *s, int fd, struct buf *b, bool *truncated)
         size_t room = s->lim->output_bytes > b->len ? (size_t)(s->lim->output_bytes - b->len) : 0;
         size_t take = (size_t)n < room ? (size_t)n : room;
         if (take && buf_append(b, chunk, take) == 0)
-            note_order(s->res, is_err, take);
+            note_order(s, is_err, take);
         if ((size_t)n > take) {
             *truncated = true;
             stop(s, KILL_OUTPUT);
