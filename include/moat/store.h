@@ -190,7 +190,8 @@ struct store_callback_outcome {
     uint32_t attempt; /* what store_callback_claim gave */
     enum job_callback_status status;
     int64_t delivered_ms, next_ms;
-    const char *error; /* borrowed; cut to JOB_CALLBACK_ERROR_MAX bytes */
+    const char *error; /* borrowed; cut to JOB_CALLBACK_ERROR_MAX bytes; NULL keeps the
+                          last one (a delivery after failures keeps what went wrong) */
 };
 /* Records it and releases the lease. -ESTALE when the attempt is not the
  * latest (or the delivery no longer pending). */

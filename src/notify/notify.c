@@ -200,6 +200,7 @@ static void deliver(struct notify *n, CURL *h, const char *id, uint64_t *rnd)
     case NOTIFY_DELIVERED:
         o.status = JOB_CALLBACK_DELIVERED;
         o.delivered_ms = now;
+        o.error = NULL; /* the last failure, if any, stays to be seen */
         break;
     case NOTIFY_FAIL:
         o.status = JOB_CALLBACK_FAILED;

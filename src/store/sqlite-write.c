@@ -106,7 +106,7 @@ static const char *const wsql[SQW_MAX_] = {
                      " AND cb_lease_ms <= ?2 AND status IN ('completed', 'failed', 'cancelled')"
                      " RETURNING cb_attempts",
     /* an attempt's outcome, fenced by its number */
-    [SQW_CB_RECORD] = "UPDATE jobs SET cb_status = ?3, cb_error = ?4, cb_delivered_ms = ?5,"
+    [SQW_CB_RECORD] = "UPDATE jobs SET cb_status = ?3, cb_error = coalesce(?4, cb_error), cb_delivered_ms = ?5,"
                       " cb_next_ms = ?6, cb_lease_ms = 0 WHERE id = ?1 AND"
                       " cb_status = 'pending' AND cb_attempts = ?2",
 };
@@ -377,7 +377,7 @@ static int w_cb_record(struct sq_store *s, struct sq_wreq *r)
     bind_text(st, 1, r->id);
     bind_u64(st, 2, o->attempt);
     bind_text(st, 3, job_callback_status_name(o->status));
-    bind_text(st, 4, o->error ? o->error : "");
+    bind_text(st, 4, o->error); /* NULL keeps the last one */
     (void)sqlite3_bind_int64(st, 5, o->delivered_ms);
     (void)sqlite3_bind_int64(st, 6, o->next_ms);
     int rc = step_once(st);

@@ -465,7 +465,7 @@ int store_callback_record(struct store *st, const char *id, const struct store_c
             msg[i] = '\0';
     }
     struct store_callback_outcome c = *o;
-    c.error = msg;
+    c.error = o->error ? msg : NULL;
     return st->ops->callback_record(st, nid, &c, err);
 }
 
