@@ -108,7 +108,7 @@ static const char *const wsql[WS_MAX_] = {
 
 /* ---- parameters ---- */
 
-#define PG_MAX_PARAMS 32
+#define PG_MAX_PARAMS 40
 
 struct pg_params {
     int n;
