@@ -64,7 +64,11 @@ uint64_t notify_backoff_ms(uint64_t base_ms, uint64_t max_ms, uint32_t n, double
         d = max_ms;
     if (!(jitter >= 0.5 && jitter <= 1.0)) /* also NaN */
         jitter = 1.0;
-    return (uint64_t)llround((double)d * jitter);
+    /* what jitter takes off is at most half of d: in range as a double,
+     * where d * jitter itself could round past UINT64_MAX */
+    double off = (double)d * (1.0 - jitter);
+    uint64_t cut = off >= (double)(d / 2) ? d / 2 : (uint64_t)llround(off);
+    return d - cut;
 }
 
 int notify_retry_after_ms(const char *value, int64_t now_s, uint64_t *ms)
