@@ -91,7 +91,7 @@ struct notify_url {
     bool https;
     char host[256]; /* without brackets; a literal address or a DNS name */
     unsigned port;
-    bool literal;   /* host is an IP address */
+    bool literal;            /* host is an IP address */
     struct notify_addr addr; /* when literal */
 };
 /*

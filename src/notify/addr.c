@@ -204,8 +204,7 @@ bool notify_allow_has(const struct notify_allow *al, const struct notify_addr *a
     return false;
 }
 
-enum notify_addr_class notify_addr_check(const struct notify_allow *al,
-                                         const struct notify_addr *a)
+enum notify_addr_class notify_addr_check(const struct notify_allow *al, const struct notify_addr *a)
 {
     if (notify_allow_has(al, a))
         return NOTIFY_ADDR_OK;

@@ -69,8 +69,8 @@ static int resolve_checked(const struct notify_url *nu, const struct notify_allo
             e = -EACCES;
             break;
         }
-        n = snprintf(entry + used, sizeof(entry) - used, a.v6 ? "%s[%s]" : "%s%s",
-                     count ? "," : "", text);
+        n = snprintf(entry + used, sizeof(entry) - used, a.v6 ? "%s[%s]" : "%s%s", count ? "," : "",
+                     text);
         if (n < 0 || (size_t)n >= sizeof(entry) - used)
             break;
         used += (size_t)n;
@@ -98,8 +98,7 @@ struct io {
 static curl_socket_t open_checked(void *cls, curlsocktype purpose, struct curl_sockaddr *sa)
 {
     struct io *io = cls;
-    if (purpose != CURLSOCKTYPE_IPCXN ||
-        (sa->family != AF_INET && sa->family != AF_INET6))
+    if (purpose != CURLSOCKTYPE_IPCXN || (sa->family != AF_INET && sa->family != AF_INET6))
         return CURL_SOCKET_BAD;
     struct notify_addr a;
     addr_from_sockaddr(&sa->addr, &a);
@@ -109,8 +108,7 @@ static curl_socket_t open_checked(void *cls, curlsocktype purpose, struct curl_s
         addr_text(&a, text, sizeof(text));
         io->refused = true;
         (void)snprintf(io->refused_why, sizeof(io->refused_why),
-                       "connection to a %s address (%s) refused", notify_addr_class_name(c),
-                       text);
+                       "connection to a %s address (%s) refused", notify_addr_class_name(c), text);
         return CURL_SOCKET_BAD;
     }
     return socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
@@ -158,8 +156,7 @@ static int set_options(CURL *h, const struct notify_attempt *a, struct io *io,
               curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)a->timeout_ms) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, a->method) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_POSTFIELDS, a->body) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->len) ==
-                  CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->len) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_USERAGENT, "moat-webhook/1") == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_checked) == CURLE_OK &&
@@ -204,8 +201,8 @@ fail:
     return NULL;
 }
 
-static void outcome_of(CURL *h, CURLcode rc, const struct io *io, const char *errbuf,
-                       int64_t now_s, struct notify_result *r)
+static void outcome_of(CURL *h, CURLcode rc, const struct io *io, const char *errbuf, int64_t now_s,
+                       struct notify_result *r)
 {
     long status = 0;
     (void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

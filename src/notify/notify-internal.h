@@ -10,22 +10,22 @@
 /* What one attempt sends. Everything is borrowed for the call. */
 struct notify_attempt {
     const char *url;
-    const char *method;    /* "POST", "PUT" */
-    const char *ctype;     /* Content-Type */
+    const char *method; /* "POST", "PUT" */
+    const char *ctype;  /* Content-Type */
     const char *body;
     size_t len;
     const char *signature; /* Moat-Signature's value, "" = none */
     const char *delivery;  /* Moat-Delivery's value: the job id */
     const struct notify_allow *al;
     uint64_t timeout_ms;
-    size_t max_response;   /* bytes of the answer read */
+    size_t max_response; /* bytes of the answer read */
 };
 
 /* How it ended. */
 struct notify_result {
     enum notify_verdict verdict;
-    long status;              /* the receiver's, 0 without an answer */
-    bool has_retry_after;     /* its Retry-After, as a wait */
+    long status;          /* the receiver's, 0 without an answer */
+    bool has_retry_after; /* its Retry-After, as a wait */
     uint64_t retry_after_ms;
     char error[JOB_CALLBACK_ERROR_MAX + 1]; /* "" when delivered */
 };

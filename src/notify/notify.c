@@ -32,8 +32,8 @@ struct notify {
     struct renderer render[JOB_CALLBACK_SHAPE_MAX_];
 
     pthread_mutex_t mu;
-    pthread_cond_t more;  /* the queue has ids, or stopping */
-    pthread_cond_t room;  /* the poller: room, or stopping */
+    pthread_cond_t more; /* the queue has ids, or stopping */
+    pthread_cond_t room; /* the poller: room, or stopping */
     bool stopping;
     char (*queue)[MOAT_UUID_LEN + 1]; /* ring of cap ids */
     size_t cap, head, len;
@@ -128,8 +128,8 @@ static void plan_retry(const struct notify *n, uint32_t attempt, const struct no
         return;
     }
     double jitter = 0.5 + (double)(next_random(rnd) >> 11) / (double)(1ull << 53) / 2;
-    uint64_t wait = notify_backoff_ms(cfg->webhook_backoff_ms, cfg->webhook_max_backoff_ms,
-                                      attempt, jitter);
+    uint64_t wait =
+        notify_backoff_ms(cfg->webhook_backoff_ms, cfg->webhook_max_backoff_ms, attempt, jitter);
     if (res->has_retry_after) /* the receiver knows best when it is back, up to our cap */
         wait = res->retry_after_ms < cfg->webhook_max_backoff_ms ? res->retry_after_ms
                                                                  : cfg->webhook_max_backoff_ms;
@@ -193,7 +193,9 @@ static void deliver(struct notify *n, CURL *h, const char *id, uint64_t *rnd)
         e = attempt(n, h, &j, &res);
     if (e < 0)
         (void)snprintf(res.error, sizeof(res.error), "moat could not make the attempt: %.180s",
-                       e == -ENOMEM ? "out of memory" : err.msg[0] ? err.msg : strerror(-e));
+                       e == -ENOMEM ? "out of memory"
+                       : err.msg[0] ? err.msg
+                                    : strerror(-e));
     int64_t now = (int64_t)moat_realtime_ms();
     struct store_callback_outcome o = {.attempt = at, .error = res.error};
     switch (res.verdict) {

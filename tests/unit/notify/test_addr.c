@@ -23,8 +23,8 @@ static enum notify_addr_class cls(const char *text)
     do {                                                                                           \
         enum notify_addr_class got_ = cls(text);                                                   \
         if (got_ != (want))                                                                        \
-            fail_msg("%s: class %d (%s), want %d", text, (int)got_,                                \
-                     notify_addr_class_name(got_), (int)(want));                                   \
+            fail_msg("%s: class %d (%s), want %d", text, (int)got_, notify_addr_class_name(got_),  \
+                     (int)(want));                                                                 \
     } while (0)
 
 static void test_ipv4_ranges(void **state)
@@ -120,8 +120,8 @@ static void test_parse(void **state)
     assert_false(a.v6);
     assert_int_equal(notify_addr_parse("::1", &a), 0);
     assert_true(a.v6);
-    const char *bad[] = {"", "1.2.3", "1.2.3.4.5", "[::1]", "localhost", "01.2.3.4", "1.2.3.256",
-                         "::1%lo", " 1.2.3.4", NULL};
+    const char *bad[] = {"",         "1.2.3",     "1.2.3.4.5", "[::1]",    "localhost",
+                         "01.2.3.4", "1.2.3.256", "::1%lo",    " 1.2.3.4", NULL};
     for (size_t i = 0; bad[i]; i++)
         if (notify_addr_parse(bad[i], &a) != -EINVAL)
             fail_msg("parsed %s", bad[i]);
@@ -163,8 +163,8 @@ static void test_allow_list(void **state)
     assert_int_equal(notify_allow_parse("10.0.0.0/7", &al, &err), 0);
     assert_true(allowed(&al, "11.255.0.1"));
 
-    const char *bad[] = {"10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/x", "host/8",
-                         "1.2.3.4/-1", "1.2.3.4,nope", NULL};
+    const char *bad[] = {"10.0.0.0/33", "::/129",     "10.0.0.0/",    "10.0.0.0/x",
+                         "host/8",      "1.2.3.4/-1", "1.2.3.4,nope", NULL};
     for (size_t i = 0; bad[i]; i++) {
         struct moat_err e = {0};
         al.n = 77;
@@ -256,9 +256,9 @@ static void test_urls(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ipv4_ranges),    cmocka_unit_test(test_ipv6_ranges),
+        cmocka_unit_test(test_ipv4_ranges),        cmocka_unit_test(test_ipv6_ranges),
         cmocka_unit_test(test_ipv6_carrying_ipv4), cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_allow_list),     cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_allow_list),         cmocka_unit_test(test_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

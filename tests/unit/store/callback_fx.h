@@ -80,8 +80,10 @@ static inline void store_fx_callback_cycle(struct store *st)
     assert_int_equal(at, 1);
     assert_int_equal(callback_due(st, 1499, ids, 4), 0);
     assert_int_equal(store_callback_claim(st, a.id, 1499, 500, &at, &err), -EALREADY);
-    struct store_callback_outcome o = {.attempt = 1, .status = JOB_CALLBACK_PENDING,
-                                       .next_ms = 3000, .error = "the receiver answered 500"};
+    struct store_callback_outcome o = {.attempt = 1,
+                                       .status = JOB_CALLBACK_PENDING,
+                                       .next_ms = 3000,
+                                       .error = "the receiver answered 500"};
     assert_int_equal(store_callback_record(st, a.id, &o, &err), 0);
     callback_get(st, a.id, &cb);
     assert_int_equal(cb.status, JOB_CALLBACK_PENDING);
@@ -101,8 +103,8 @@ static inline void store_fx_callback_cycle(struct store *st)
     o = (struct store_callback_outcome){.attempt = 2, .status = JOB_CALLBACK_FAILED, .error = "x"};
     assert_int_equal(store_callback_record(st, a.id, &o, &err), -ESTALE);
     /* a delivered record keeps the last error (error NULL) */
-    o = (struct store_callback_outcome){.attempt = 3, .status = JOB_CALLBACK_DELIVERED,
-                                        .delivered_ms = 3150};
+    o = (struct store_callback_outcome){
+        .attempt = 3, .status = JOB_CALLBACK_DELIVERED, .delivered_ms = 3150};
     assert_int_equal(store_callback_record(st, a.id, &o, &err), 0);
     callback_get(st, a.id, &cb);
     assert_int_equal(cb.status, JOB_CALLBACK_DELIVERED);
@@ -126,8 +128,8 @@ static inline void store_fx_callback_cycle(struct store *st)
     memset(long_err, 'e', sizeof(long_err));
     memcpy(long_err + 253, "\xc3\xa9\xc3\xa9", 4); /* é across the 255-byte cut */
     long_err[sizeof(long_err) - 1] = '\0';
-    o = (struct store_callback_outcome){.attempt = 1, .status = JOB_CALLBACK_FAILED,
-                                        .error = long_err};
+    o = (struct store_callback_outcome){
+        .attempt = 1, .status = JOB_CALLBACK_FAILED, .error = long_err};
     assert_int_equal(store_callback_record(st, b.id, &o, &err), 0);
     callback_get(st, b.id, &cb);
     assert_int_equal(cb.status, JOB_CALLBACK_FAILED);
