@@ -207,9 +207,9 @@ struct job_callback {
     char url[JOB_CALLBACK_URL_MAX + 1]; /* "" = none */
     enum job_callback_shape shape;
     enum job_callback_status status;
-    uint32_t attempts;                  /* delivery attempts started */
-    int64_t delivered_ms;               /* Unix ms; 0 = not delivered */
-    int64_t next_ms;                    /* a pending delivery is due then (0 = when final) */
+    uint32_t attempts;    /* delivery attempts started */
+    int64_t delivered_ms; /* Unix ms; 0 = not delivered */
+    int64_t next_ms;      /* a pending delivery is due then (0 = when final) */
     char last_error[JOB_CALLBACK_ERROR_MAX + 1]; /* "" = none */
 };
 /* "native", "judge0" / "pending", "delivered", "failed"; NULL out of range

@@ -23,7 +23,6 @@
  * is rendered by a function registered for it (notify_set_renderer), so
  * that the API's renderers serve without notify calling up into api.
  */
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -146,9 +145,10 @@ typedef int (*notify_render_fn)(void *cls, const struct job *j, char **body, siz
 int notify_new(const struct moat_config *cfg, struct store *st, struct notify **out,
                struct moat_err *err);
 /*
- * Sets the renderer, method ("POST", "PUT") and Content-Type of shape s.
- * Before notify_start only. A delivery of a shape without one fails with
- * "no renderer". Borrows method and ctype (static strings).
+ * Sets the renderer and the method ("POST", "PUT") of shape s; the body is
+ * sent as application/json. Before notify_start only. A delivery of a
+ * shape without one fails with "no renderer for the <shape> shape".
+ * Borrows method (a static string) and cls until notify_free.
  */
 void notify_set_renderer(struct notify *n, enum job_callback_shape s, const char *method,
                          notify_render_fn fn, void *cls);

@@ -176,8 +176,8 @@ int store_list_pending(struct store *st, struct store_pending **out, size_t *n,
 
 /* Up to max ids of jobs whose delivery is due at now_ms: final, pending,
  * next_ms <= now_ms, not leased; the longest due first. */
-int store_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1],
-                       size_t max, size_t *n, struct moat_err *err);
+int store_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1], size_t max,
+                       size_t *n, struct moat_err *err);
 /* Claims the next attempt of job id's delivery: *attempt gets its number.
  * -EALREADY when it is not due (not final yet, not pending, leased, or
  * next_ms later), -ENOENT. Durable before it returns. */

@@ -224,6 +224,8 @@ static void *worker_main(void *arg)
 {
     struct notify *n = arg;
     CURL *h = curl_easy_init();
+    if (!h)
+        log_warn("event=webhook_thread_idle msg=\"libcurl: no easy handle (out of memory)\"");
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd) || rnd == 0)
         rnd = moat_now_ns() | 1;
@@ -242,7 +244,7 @@ static void *worker_main(void *arg)
         pthread_cond_signal(&n->room);
         pthread_mutex_unlock(&n->mu);
         if (h)
-            deliver(n, h, id, &rnd);
+            deliver(n, h, id, &rnd); /* without a handle: left to another thread or node */
     }
     curl_easy_cleanup(h);
     return NULL;

@@ -522,7 +522,8 @@ static const char cb_claim_sql[] =
     " AND cb_lease_ms <= $2 AND status IN ('completed', 'failed', 'cancelled')"
     " RETURNING cb_attempts";
 static const char cb_record_sql[] =
-    "UPDATE " PG_SCHEMA ".jobs SET cb_status = $3, cb_error = coalesce($4, cb_error), cb_delivered_ms = $5,"
+    "UPDATE " PG_SCHEMA
+    ".jobs SET cb_status = $3, cb_error = coalesce($4, cb_error), cb_delivered_ms = $5,"
     " cb_next_ms = $6, cb_lease_ms = 0 WHERE id = $1::text::uuid AND cb_status = 'pending'"
     " AND cb_attempts = $2 RETURNING id";
 

@@ -153,8 +153,8 @@ int sq_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN 
                     size_t *n, struct moat_err *err);
 int sq_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,
                       uint32_t *attempt, struct moat_err *err);
-int sq_callback_record(struct store *st, const char *id,
-                       const struct store_callback_outcome *o, struct moat_err *err);
+int sq_callback_record(struct store *st, const char *id, const struct store_callback_outcome *o,
+                       struct moat_err *err);
 
 /* sqlite-read.c */
 void sq_readers_close(struct sq_store *s);

@@ -53,8 +53,8 @@ struct sq_wreq {
     struct store_insert_data ins;       /* insert */
     char hash[MOAT_SHA256_HEX_LEN + 1]; /* code_hash (insert), output_hash (finish) */
     char *results;                      /* finish: what the tests gave (JSON), or NULL */
-    uint64_t lease_ms;                          /* callback claim */
-    const struct store_callback_outcome *cb;    /* callback record: borrowed */
+    uint64_t lease_ms;                  /* callback claim */
+    const struct store_callback_outcome *cb; /* callback record: borrowed */
     size_t results_len;
     /* results */
     int result;
@@ -106,9 +106,10 @@ static const char *const wsql[SQW_MAX_] = {
                      " AND cb_lease_ms <= ?2 AND status IN ('completed', 'failed', 'cancelled')"
                      " RETURNING cb_attempts",
     /* an attempt's outcome, fenced by its number */
-    [SQW_CB_RECORD] = "UPDATE jobs SET cb_status = ?3, cb_error = coalesce(?4, cb_error), cb_delivered_ms = ?5,"
-                      " cb_next_ms = ?6, cb_lease_ms = 0 WHERE id = ?1 AND"
-                      " cb_status = 'pending' AND cb_attempts = ?2",
+    [SQW_CB_RECORD] =
+        "UPDATE jobs SET cb_status = ?3, cb_error = coalesce(?4, cb_error), cb_delivered_ms = ?5,"
+        " cb_next_ms = ?6, cb_lease_ms = 0 WHERE id = ?1 AND"
+        " cb_status = 'pending' AND cb_attempts = ?2",
 };
 
 /* ---- statements (writer thread only) ---- */
@@ -862,8 +863,8 @@ int sq_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t
     return e < 0 ? report(&r, e, "claim the delivery of", err) : 0;
 }
 
-int sq_callback_record(struct store *st, const char *id,
-                       const struct store_callback_outcome *o, struct moat_err *err)
+int sq_callback_record(struct store *st, const char *id, const struct store_callback_outcome *o,
+                       struct moat_err *err)
 {
     struct sq_wreq r = {.kind = SQ_W_CB_RECORD, .cb = o};
     moat_strlcpy(r.id, id, sizeof(r.id));

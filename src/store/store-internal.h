@@ -51,8 +51,8 @@ struct store_ops {
                         size_t max, size_t *n, struct moat_err *err);
     int (*callback_claim)(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,
                           uint32_t *attempt, struct moat_err *err);
-    int (*callback_record)(struct store *st, const char *id,
-                           const struct store_callback_outcome *o, struct moat_err *err);
+    int (*callback_record)(struct store *st, const char *id, const struct store_callback_outcome *o,
+                           struct moat_err *err);
     void (*stats)(struct store *st, struct store_stats *out);
 };
 

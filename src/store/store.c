@@ -422,8 +422,8 @@ int store_list_pending(struct store *st, struct store_pending **out, size_t *n,
     return st->ops->list_pending(st, out, n, err);
 }
 
-int store_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1],
-                       size_t max, size_t *n, struct moat_err *err)
+int store_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1], size_t max,
+                       size_t *n, struct moat_err *err)
 {
     *n = 0;
     if (max == 0)
@@ -477,8 +477,8 @@ int store_callback_fill(struct job *j, const struct store_callback_row *row)
     struct job_callback *c = &j->callback;
     if (moat_strlcpy(c->url, row->url, sizeof(c->url)) >= sizeof(c->url) ||
         job_callback_shape_parse(row->shape, &c->shape) < 0 ||
-        job_callback_status_parse(row->status, &c->status) < 0 ||
-        c->status == JOB_CALLBACK_NONE || row->attempts > UINT32_MAX)
+        job_callback_status_parse(row->status, &c->status) < 0 || c->status == JOB_CALLBACK_NONE ||
+        row->attempts > UINT32_MAX)
         return -EIO;
     c->attempts = (uint32_t)row->attempts;
     c->delivered_ms = row->delivered_ms;

@@ -924,8 +924,10 @@ static void test_callback_url(void **state)
 {
     struct fx *f = *state;
     struct api_submit s;
-    ok_native(f, "{\"language\":\"python\",\"code\":\"1\","
-                 "\"callbackUrl\":\"https://example.com/hook?a=1\"}", &s);
+    ok_native(f,
+              "{\"language\":\"python\",\"code\":\"1\","
+              "\"callbackUrl\":\"https://example.com/hook?a=1\"}",
+              &s);
     assert_string_equal(s.job.callback.url, "https://example.com/hook?a=1");
     assert_int_equal(s.job.callback.shape, JOB_CALLBACK_NATIVE);
     assert_int_equal(s.job.callback.status, JOB_CALLBACK_PENDING);
@@ -936,9 +938,18 @@ static void test_callback_url(void **state)
     assert_int_equal(s.job.callback.status, JOB_CALLBACK_NONE);
     job_release(&s.job);
     const char *bad[] = {
-        "\"http://127.0.0.1/\"", "\"http://[::1]/\"", "\"http://169.254.169.254/\"",
-        "\"http://10.0.0.1/\"", "\"ftp://example.com/\"", "\"example.com\"", "\"\"", "1",
-        "true", "[]", "{}", "\"http://example.com/\\u0000x\"",
+        "\"http://127.0.0.1/\"",
+        "\"http://[::1]/\"",
+        "\"http://169.254.169.254/\"",
+        "\"http://10.0.0.1/\"",
+        "\"ftp://example.com/\"",
+        "\"example.com\"",
+        "\"\"",
+        "1",
+        "true",
+        "[]",
+        "{}",
+        "\"http://example.com/\\u0000x\"",
     };
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(bad); i++) {
         char body[256];
@@ -948,8 +959,10 @@ static void test_callback_url(void **state)
     }
     /* allowed by the setting */
     moat_strlcpy(f->cfg.webhook_allow, "127.0.0.0/8", sizeof(f->cfg.webhook_allow));
-    ok_native(f, "{\"language\":\"python\",\"code\":\"1\","
-                 "\"callbackUrl\":\"http://127.0.0.1:8080/x\"}", &s);
+    ok_native(f,
+              "{\"language\":\"python\",\"code\":\"1\","
+              "\"callbackUrl\":\"http://127.0.0.1:8080/x\"}",
+              &s);
     assert_string_equal(s.job.callback.url, "http://127.0.0.1:8080/x");
     job_release(&s.job);
     refused(f, API_SHAPE_SEED000, "application/json", NULL,

@@ -594,8 +594,7 @@ static void test_callback(void **state)
     moat_strlcpy(j.callback.url, "https://example.com/h", sizeof(j.callback.url));
     j.callback.status = JOB_CALLBACK_PENDING;
     j.callback.attempts = 2;
-    moat_strlcpy(j.callback.last_error, "the receiver answered 500",
-                 sizeof(j.callback.last_error));
+    moat_strlcpy(j.callback.last_error, "the receiver answered 500", sizeof(j.callback.last_error));
     o = api_job_json(&j);
     char *text = json_dumps(json_object_get(o, "callback"), JSON_COMPACT);
     assert_string_equal(text, "{\"url\":\"https://example.com/h\",\"status\":\"pending\","
@@ -606,7 +605,8 @@ static void test_callback(void **state)
     const char *prev = NULL;
     const char *key;
     json_t *v;
-    json_object_foreach(o, key, v) {
+    json_object_foreach(o, key, v)
+    {
         if (strcmp(key, "callback") == 0)
             assert_string_equal(prev, "compare");
         prev = key;
