@@ -42,9 +42,9 @@ FAST = ["--webhook-secret", SECRET, "--webhook-backoff", "200", "--webhook-attem
 ALLOW = ["--webhook-allow", "127.0.0.1/32"]
 
 G = Groups()
-G.group("deliver", FAST + ALLOW)
-G.group("strict", FAST)
-G.group("restart", None)
+G.group("deliver", FAST + ALLOW, cluster=True)
+G.group("strict", FAST, cluster=True)
+G.group("restart", None, cluster=True)
 case = G.case
 
 
