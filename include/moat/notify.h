@@ -32,6 +32,7 @@
 
 struct store;
 struct moat_err;
+struct obs_registry;
 
 /* ---- what a callback may reach (addr.c); pure, thread-safe ---- */
 
@@ -139,11 +140,12 @@ typedef int (*notify_render_fn)(void *cls, const struct job *j, char **body, siz
 
 /*
  * Makes the service of this node (no thread yet). Reads webhooks.* of cfg
- * (borrowed until notify_free). -EINVAL with err naming the setting
- * (webhooks.allow), -ENOMEM.
+ * (borrowed until notify_free, like st and metrics). metrics (NULL: none)
+ * gets moat_webhook_attempts_total{outcome="delivered|retry|failed"}.
+ * -EINVAL with err naming the setting (webhooks.allow), -ENOMEM.
  */
-int notify_new(const struct moat_config *cfg, struct store *st, struct notify **out,
-               struct moat_err *err);
+int notify_new(const struct moat_config *cfg, struct store *st, struct obs_registry *metrics,
+               struct notify **out, struct moat_err *err);
 /*
  * Sets the renderer and the method ("POST", "PUT") of shape s; the body is
  * sent as application/json. Before notify_start only. A delivery of a

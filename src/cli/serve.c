@@ -157,7 +157,7 @@ static int start_sandbox(struct serve *s)
 static int start_notify(struct serve *s)
 {
     struct moat_err err = {0};
-    if (notify_new(&s->cfg, s->store, &s->notify, &err) < 0) {
+    if (notify_new(&s->cfg, s->store, s->metrics, &s->notify, &err) < 0) {
         (void)fprintf(stderr, "moat %s: %s: %s\n", s->cmd, err.field[0] ? err.field : "webhooks",
                       err.msg);
         return 1;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "notify-internal.h"
+#include "moat/obs.h"
 #include "moat/store.h"
 #include "moat/util.h"
 
@@ -38,6 +39,9 @@ struct notify {
     char (*queue)[MOAT_UUID_LEN + 1]; /* ring of cap ids */
     size_t cap, head, len;
 
+    /* attempts by outcome, indexed by enum notify_verdict */
+    struct obs_counter *attempts[3];
+
     pthread_t poller;
     bool poller_started;
     pthread_t *workers;
@@ -51,8 +55,8 @@ static uint64_t lease_ms(const struct moat_config *cfg)
     return cfg->webhook_timeout_ms * 2 + 30000;
 }
 
-int notify_new(const struct moat_config *cfg, struct store *st, struct notify **out,
-               struct moat_err *err)
+int notify_new(const struct moat_config *cfg, struct store *st, struct obs_registry *metrics,
+               struct notify **out, struct moat_err *err)
 {
     struct notify_allow al;
     int r = notify_allow_parse(cfg->webhook_allow, &al, err);
@@ -70,6 +74,14 @@ int notify_new(const struct moat_config *cfg, struct store *st, struct notify **
         free(n);
         return moat_err_set(err, -ENOMEM, "out of memory");
     }
+    static const char *const outcome[] = {
+        [NOTIFY_DELIVERED] = "outcome=\"delivered\"",
+        [NOTIFY_RETRY] = "outcome=\"retry\"",
+        [NOTIFY_FAIL] = "outcome=\"failed\"",
+    };
+    for (size_t i = 0; metrics && i < MOAT_ARRAY_SIZE(outcome); i++)
+        n->attempts[i] = obs_counter(metrics, "moat_webhook_attempts_total",
+                                     "webhook delivery attempts by how they ended", outcome[i]);
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->more, NULL);
     pthread_cond_init(&n->room, NULL);
@@ -211,6 +223,7 @@ static void deliver(struct notify *n, CURL *h, const char *id, uint64_t *rnd)
         plan_retry(n, at, &res, rnd, now, &o);
         break;
     }
+    obs_counter_add(n->attempts[res.verdict], 1);
     e = store_callback_record(n->store, id, &o, &err);
     if (e < 0)
         log_warn("event=webhook_record_failed job=%s attempt=%u msg=\"%s\"", id, at, err.msg);

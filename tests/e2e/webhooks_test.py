@@ -32,7 +32,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_util import Failure, check, wait_for  # noqa: E402
 from groups import Groups, run  # noqa: E402
-from serve_util import Server, expect_error, owned, py  # noqa: E402
+from serve_util import Server, expect_error, metric_sum, owned, py  # noqa: E402
 
 SECRET = "e2e-webhook-secret"
 TIMEOUT_MS = 1000
@@ -148,6 +148,12 @@ def callback_of(srv, jid, status, timeout=60):
     return box["job"]["callback"]
 
 
+def attempts_by_outcome(srv):
+    samples, _ = srv.metrics()
+    return {o: metric_sum(samples, "moat_webhook_attempts_total", outcome=o)
+            for o in ("delivered", "retry", "failed")}
+
+
 def submit_hooked(srv, url, code="print(6 * 7)"):
     return srv.submit(py(code, callbackUrl=url))
 
@@ -185,8 +191,12 @@ def delivered_signed_with_the_jobs_json(srv):
 def retried_after_500s_then_delivered(srv):
     rc = receiver()
     p = rc.path([(500, {}), (500, {}), (200, {})])
+    before = attempts_by_outcome(srv)
     jid = submit_hooked(srv, rc.url(p))
     cb = callback_of(srv, jid, "delivered")
+    after = attempts_by_outcome(srv)
+    check({k: after[k] - before[k] for k in after} == {"delivered": 1, "retry": 2, "failed": 0},
+          "moat_webhook_attempts_total counts them", (before, after))
     check(cb["attempts"] == 3, "three attempts", cb)
     check(cb["lastError"] == "the receiver answered 500", "the last failure kept", cb)
     reqs = rc.requests(p)
