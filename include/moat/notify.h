@@ -157,8 +157,9 @@ void notify_set_renderer(struct notify *n, enum job_callback_shape s, const char
 /* Starts the poller and the delivery threads (none with webhooks.workers
  * 0). -errno with err set. */
 int notify_start(struct notify *n, struct moat_err *err);
-/* Stops polling, lets attempts in flight end (each within
- * webhooks.timeout_ms), joins, frees. Accepts NULL. */
+/* Stops polling, ends the attempts in flight at once (each is recorded
+ * pending and due at once, "moat stopped during the attempt", for the next
+ * start or another node), joins, frees. Accepts NULL. */
 void notify_free(struct notify *n);
 /* The allow-list in force (for the API's check of a submitted URL). */
 const struct notify_allow *notify_allowed(const struct notify *n);

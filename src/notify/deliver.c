@@ -88,6 +88,7 @@ static int resolve_checked(const struct notify_url *nu, const struct notify_allo
 
 struct io {
     const struct notify_allow *al;
+    const atomic_bool *stop;
     size_t got, max;
     bool overflow, refused;
     char refused_why[160];
@@ -129,6 +130,19 @@ static size_t on_body(char *data, size_t size, size_t n, void *cls)
     return len;
 }
 
+/* libcurl asks this often during a transfer: a node that stops does not
+ * wait for a slow receiver. */
+static int on_progress(void *cls, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    const struct io *io = cls;
+    return io->stop && atomic_load(io->stop) ? 1 : 0;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *cls)
 {
     struct io *io = cls;
@@ -165,6 +179,9 @@ static int set_options(CURL *h, const struct notify_attempt *a, struct io *io,
               curl_easy_setopt(h, CURLOPT_WRITEDATA, io) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_HEADERDATA, io) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_XFERINFODATA, io) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
     if (ok && resolve)
         ok = curl_easy_setopt(h, CURLOPT_RESOLVE, resolve) == CURLE_OK;
@@ -256,7 +273,7 @@ int notify_deliver_once(CURL *h, const struct notify_attempt *a, struct notify_r
         curl_slist_free_all(resolve);
         return -ENOMEM;
     }
-    struct io io = {.al = a->al, .max = a->max_response};
+    struct io io = {.al = a->al, .stop = a->stop, .max = a->max_response};
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_reset(h);
     int e = set_options(h, a, &io, headers, resolve, errbuf);

@@ -4,6 +4,7 @@
  * threads (notify.c) and the unit tests.
  */
 #include <curl/curl.h>
+#include <stdatomic.h>
 
 #include "moat/notify.h"
 
@@ -18,7 +19,8 @@ struct notify_attempt {
     const char *delivery;  /* Moat-Delivery's value: the job id */
     const struct notify_allow *al;
     uint64_t timeout_ms;
-    size_t max_response; /* bytes of the answer read */
+    size_t max_response;     /* bytes of the answer read */
+    const atomic_bool *stop; /* when it turns true, the attempt ends at once */
 };
 
 /* How it ended. */

@@ -11,6 +11,7 @@
  * interval is the only added latency.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
@@ -36,6 +37,7 @@ struct notify {
     pthread_cond_t more; /* the queue has ids, or stopping */
     pthread_cond_t room; /* the poller: room, or stopping */
     bool stopping;
+    atomic_bool stop;                 /* stopping, read without the lock by attempts in flight */
     char (*queue)[MOAT_UUID_LEN + 1]; /* ring of cap ids */
     size_t cap, head, len;
 
@@ -180,6 +182,7 @@ static int attempt(struct notify *n, CURL *h, const struct job *j, struct notify
             .al = &n->allow,
             .timeout_ms = n->cfg->webhook_timeout_ms,
             .max_response = (size_t)n->cfg->webhook_max_response_kb << 10,
+            .stop = &n->stop,
         };
         e = notify_deliver_once(h, &a, res);
     }
@@ -222,6 +225,13 @@ static void deliver(struct notify *n, CURL *h, const char *id, uint64_t *rnd)
     case NOTIFY_RETRY:
         plan_retry(n, at, &res, rnd, now, &o);
         break;
+    }
+    if (res.verdict == NOTIFY_RETRY && atomic_load(&n->stop)) {
+        /* cut short by the node's stop, not the receiver's fault: due again
+         * at once, on the next start or another node */
+        o.status = JOB_CALLBACK_PENDING;
+        o.next_ms = now;
+        o.error = "moat stopped during the attempt";
     }
     obs_counter_add(n->attempts[res.verdict], 1);
     e = store_callback_record(n->store, id, &o, &err);
@@ -343,6 +353,7 @@ void notify_free(struct notify *n)
 {
     if (!n)
         return;
+    atomic_store(&n->stop, true);
     pthread_mutex_lock(&n->mu);
     n->stopping = true;
     pthread_cond_broadcast(&n->more);

@@ -14,7 +14,9 @@ Groups:
   strict    no allow-list: 127.0.0.1 refused at submission, the name
             localhost refused at delivery (it resolves to loopback)
   restart   a delivery pending (the receiver answered 500) when the server
-            is killed -9: the restarted server delivers it
+            is killed -9: the restarted server delivers it; a SIGTERM while
+            a receiver holds an attempt ends it at once, and the restarted
+            server delivers
 
 usage: webhooks_test.py --moat PATH [--group NAME | --case NAME | --list]
 """
@@ -338,6 +340,34 @@ def killed_with_a_delivery_pending_then_delivered_after_restart(_):
         check(json.loads(reqs[1]["body"])["jobId"] == jid, "the same job", reqs[1]["body"][:200])
         srv.stop()
 
+
+
+@case("restart")
+def stopped_mid_attempt_then_delivered_after_restart(_):
+    """SIGTERM while a receiver holds an attempt: the server does not wait
+    for it (the attempt ends at once), the delivery stays pending, due at
+    once, and the restarted server delivers it."""
+    rc = receiver()
+    p = rc.path(["hang", (200, {})])
+    flags = ALLOW + ["--webhook-secret", SECRET, "--webhook-poll", "50",
+                     "--webhook-timeout", "60000"]
+    srv = Server(G.moat, flags, label="webhooks-stop")
+    with owned(srv):
+        srv.start()
+        jid = submit_hooked(srv, rc.url(p))
+        wait_for("the receiver holds the first attempt", lambda: len(rc.requests(p)) == 1, 60)
+        t0 = time.monotonic()
+        srv.stop()
+        check(time.monotonic() - t0 < 30, "the stop did not wait out the 60 s attempt",
+              time.monotonic() - t0)
+        rows = srv.stored("SELECT cb_status, cb_attempts, cb_error FROM jobs WHERE id = ?", (jid,))
+        check(rows == [("pending", 1, "moat stopped during the attempt")],
+              "pending after the cut attempt", rows)
+        srv.start()
+        cb = callback_of(srv, jid, "delivered")
+        check(cb["attempts"] == 2 and cb["lastError"] == "moat stopped during the attempt",
+              "delivered by the second attempt", cb)
+        srv.stop()
 
 if __name__ == "__main__":
     run(G)
