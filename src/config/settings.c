@@ -310,8 +310,8 @@ const struct config_setting config_settings[] = {
     {KEY(webhooks, max_response_kb), .env = "MOAT_WEBHOOK_MAX_RESPONSE",
      .flag = "webhook-max-response", U64(webhook_max_response_kb), .min = 0, .max = 1024,
      .def = 16, .scope = SERVE,
-     .description = "answer of a receiver read (then dropped); a longer one ends the attempt "
-                    "as an error, KB"},
+     .description = "body of a receiver's answer read at most (and dropped); the connection "
+                    "is closed past it, its status still counts, KB"},
 
     /* ---- [cluster] ---- */
     {KEY(cluster, store_connections), .env = "MOAT_STORE_CONNECTIONS", .flag = "store-connections",
