@@ -8,7 +8,8 @@ except the "strict" group's, which allows nothing.
 
 Groups:
   deliver   signed delivery, the body the job's JSON; retries after 500s
-            then success (attempt count exact); a 404 fails at once;
+            then success (attempt count exact); a 404 fails at once; a long
+            answer cut, its status counting;
             Retry-After honoured; a receiver that never answers (timeout,
             attempts exhausted); SSRF refusals at submission
   strict    no allow-list: 127.0.0.1 refused at submission, the name
@@ -79,13 +80,19 @@ class Receiver:
                 if step == "hang":
                     time.sleep(TIMEOUT_MS / 1000 * 3)
                     return
-                status, headers = step
+                status, headers = step[0], step[1]
+                body = b"x" * step[2] if len(step) > 2 else b"ok"
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                except OSError:  # moat stopped reading: what it does past max_response_kb
+                    with recv.lock:
+                        seen[-1]["cut"] = True
 
             do_POST = do_PUT = handle_one
 
@@ -232,6 +239,17 @@ def retry_after_is_honoured(srv):
     # the backoff alone would be 0.1-0.4 s
     check(at[1] - at[0] >= 1.9, "the second waited Retry-After: 2", at[1] - at[0])
     check(at[2] - at[1] >= 0.9, "the third waited Retry-After: 1", at[2] - at[1])
+
+
+@case("deliver")
+def a_long_answer_is_cut_and_its_status_counts(srv):
+    rc = receiver()
+    p = rc.path([(200, {}, 8 << 20)])  # 8 MiB: past max_response_kb (16 KiB)
+    jid = submit_hooked(srv, rc.url(p))
+    cb = callback_of(srv, jid, "delivered")
+    check(cb["attempts"] == 1 and cb["lastError"] is None, "delivered at once", cb)
+    wait_for("moat closed the connection before the answer's end",
+             lambda: rc.requests(p)[0].get("cut"), 10)
 
 
 @case("deliver")
