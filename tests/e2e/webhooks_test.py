@@ -13,7 +13,8 @@ Groups:
             Retry-After honoured; a receiver that never answers (timeout,
             attempts exhausted); SSRF refusals at submission
   strict    no allow-list: 127.0.0.1 refused at submission, the name
-            localhost refused at delivery (it resolves to loopback)
+            localhost refused at delivery (it resolves to loopback); a bad
+            webhooks.allow stops the start
   restart   a delivery pending (the receiver answered 500) when the server
             is killed -9: the restarted server delivers it; a SIGTERM while
             a receiver holds an attempt ends it at once, and the restarted
@@ -326,6 +327,21 @@ def a_name_resolving_to_loopback_is_refused_at_delivery(srv):
     check(cb["attempts"] == 1, "one attempt", cb)
     check("localhost resolves to a loopback address" in cb["lastError"], "says why", cb)
     check(rc.requests(p) == [], "nothing reached the receiver", rc.requests(p))
+
+
+@case("strict")
+def a_bad_allow_list_stops_the_start(_):
+    for bad, why in (("10.0.0.0/40", "the prefix must be 0..32"),
+                     ("localhost", "not an address")):
+        srv = Server(G.moat, ["--webhook-allow", bad, "--no-exec"], label="webhooks-bad-allow")
+        with owned(srv):
+            try:
+                srv.start()
+            except Failure as e:
+                check("webhooks.allow" in str(e) and why in str(e), f"{bad}: says why", str(e))
+            else:
+                raise Failure(f"started with --webhook-allow {bad}")
+            check(srv.proc.returncode == 1, "exit status 1", srv.proc.returncode)
 
 
 # ---- restart ----
