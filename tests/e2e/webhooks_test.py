@@ -19,6 +19,8 @@ Groups:
             is killed -9: the restarted server delivers it; a SIGTERM while
             a receiver holds an attempt ends it at once, and the restarted
             server delivers
+  two_nodes (--cluster only) an API node and a worker on one PostgreSQL:
+            each delivery made once, by one of them
 
 usage: webhooks_test.py --moat PATH [--group NAME | --case NAME | --list]
 """
@@ -49,6 +51,8 @@ G = Groups()
 G.group("deliver", FAST + ALLOW, cluster=True)
 G.group("strict", FAST, cluster=True)
 G.group("restart", None, cluster=True)
+if "--cluster" in sys.argv:  # two nodes need the cluster's shared store
+    G.group("two_nodes", None, cluster=True)
 case = G.case
 
 
@@ -402,6 +406,34 @@ def stopped_mid_attempt_then_delivered_after_restart(_):
         check(cb["attempts"] == 2 and cb["lastError"] == "moat stopped during the attempt",
               "delivered by the second attempt", cb)
         srv.stop()
+
+
+def two_nodes_each_delivery_made_once(_):
+    """Two nodes (an API node and a worker) both poll the shared store every
+    20 ms: each job's delivery is made by one of them, once."""
+    rc = receiver()
+    flags = ALLOW + ["--webhook-secret", SECRET, "--webhook-poll", "20"]
+    api = Server(G.moat, flags, label="webhooks-api")
+    worker = Server(G.moat, flags, label="webhooks-worker", role="worker")
+    with owned(api, worker):
+        api.start()
+        worker.start()
+        paths = [rc.path([(200, {})]) for _ in range(12)]
+        ids = [submit_hooked(api, rc.url(p), code=f"print({i})") for i, p in enumerate(paths)]
+        for jid in ids:
+            cb = callback_of(api, jid, "delivered")
+            check(cb["attempts"] == 1, "one attempt", cb)
+        time.sleep(0.5)  # many polls of both nodes: a second delivery would have come
+        counts = [len(rc.requests(p)) for p in paths]
+        check(counts == [1] * len(paths), "each delivered exactly once", counts)
+        by = [l for s in (api, worker) for l in s.log if "event=webhook " in l]
+        check(len(by) == len(paths), "one attempt logged per job across the nodes", by)
+        worker.stop()
+        api.stop()
+
+
+if "--cluster" in sys.argv:
+    case("two_nodes")(two_nodes_each_delivery_made_once)
 
 if __name__ == "__main__":
     run(G)
