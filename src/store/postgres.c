@@ -452,6 +452,9 @@ static const struct store_ops pg_ops = {
     .cancel = pg_cancel,
     .list_pending = pg_list_pending,
     .ready = pg_ready,
+    .callback_due = pg_callback_due,
+    .callback_claim = pg_callback_claim,
+    .callback_record = pg_callback_record,
     .stats = pg_stats,
 };
 

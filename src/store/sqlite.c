@@ -157,6 +157,9 @@ static const struct store_ops sq_ops = {
     .cancel = sq_cancel,
     .list_pending = sq_list_pending,
     .ready = sq_ready,
+    .callback_due = sq_callback_due,
+    .callback_claim = sq_callback_claim,
+    .callback_record = sq_callback_record,
     .stats = sq_stats,
 };
 
