@@ -453,6 +453,12 @@ static const struct store_ops pg_ops = {
     .list_pending = pg_list_pending,
     .ready = pg_ready,
     .stats = pg_stats,
+    .key_add = pg_key_add,
+    .key_list = pg_key_list,
+    .key_revoke = pg_key_revoke,
+    .idem_claim = pg_idem_claim,
+    .idem_settle = pg_idem_settle,
+    .idem_drop = pg_idem_drop,
 };
 
 int pg_open(const struct moat_config *cfg, const struct pg_timeouts *t, struct store **out,

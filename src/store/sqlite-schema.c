@@ -78,6 +78,21 @@ static const char *const migrations[] = {
      * is the blob tests.json, what each gave results.json */
     "ALTER TABLE jobs ADD COLUMN ntests INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE jobs ADD COLUMN stop_on_failure INTEGER NOT NULL DEFAULT 0;",
+    /* 3: API keys (only their SHA-256) with their limits (0: the server's),
+     * and the answers of Idempotency-Key submissions, per key owner */
+    "CREATE TABLE api_keys (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,"
+    " hash TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL,"
+    " revoked_ms INTEGER NOT NULL DEFAULT 0,"
+    " jobs_per_minute INTEGER NOT NULL, concurrent_jobs INTEGER NOT NULL,"
+    " max_time_ms INTEGER NOT NULL, max_wall_time_ms INTEGER NOT NULL,"
+    " max_memory_mb INTEGER NOT NULL, max_processes INTEGER NOT NULL,"
+    " max_output_kb INTEGER NOT NULL, languages TEXT NOT NULL) STRICT;"
+    "CREATE TABLE idempotency (owner TEXT NOT NULL, key TEXT NOT NULL,"
+    " body_hash TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0, ctype TEXT NOT NULL DEFAULT '',"
+    " location TEXT NOT NULL DEFAULT '', body BLOB,"
+    " PRIMARY KEY (owner, key)) STRICT;"
+    "CREATE INDEX idempotency_age ON idempotency (created_ms);",
 };
 
 /* The version table, made before the migrations it counts. */
