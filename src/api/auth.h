@@ -1,0 +1,91 @@
+#pragma once
+/*
+ * Who is calling (auth.c): API keys, their quotas and maxima, CORS; and
+ * Idempotency-Key submissions (idempotency.c). Route-table independent:
+ * server.c runs the key check on every request before routing (only
+ * /healthz, /readyz and /metrics are open), and every submit route asks
+ * api_auth_admit before it submits.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "moat/util.h"
+
+struct api_server;
+struct api_req;
+struct job;
+struct moat_err;
+struct MHD_Response;
+
+/* What one request learnt about its caller; lives in struct api_req. */
+struct api_req_auth {
+    bool keyed;                      /* a valid key was given */
+    char key_id[MOAT_UUID_LEN + 1];  /* its id */
+    bool challenge;                  /* 401: send WWW-Authenticate */
+    bool bad_key;                    /* ... with error="invalid_token" */
+    bool reserved;                   /* holds a concurrent-job slot of key_id */
+    bool rate_headers;               /* RateLimit-* are sent */
+    uint64_t rate_limit, rate_remaining, rate_reset_s;
+    char origin[256];                /* an allowed Origin to echo; "" = none */
+    bool cors;                       /* CORS is configured: Vary: Origin */
+    /* Idempotency-Key */
+    bool idem_claimed;               /* this request owns the record */
+    bool idem_replayed;              /* the answer is the first request's */
+    char idem_key[256];
+    char ctype[64];                  /* a replayed answer's content type */
+};
+
+struct api_auth;
+
+/*
+ * Loads the keys (through exec) and starts the reload thread; refuses
+ * (-EPERM with err naming server.listen) a public listen address without
+ * any active key unless auth.allow_anonymous. A worker node (service_only)
+ * serves only open routes: no keys are loaded. -errno with err set.
+ */
+int api_auth_start(struct api_server *srv, struct moat_err *err);
+/* Stops the reload thread and frees. Accepts srv->auth NULL. */
+void api_auth_stop(struct api_server *srv);
+
+/*
+ * The head of a request is in (on its MHD thread, before routing):
+ * answers a CORS preflight, or a 401 when the request needs a key and has
+ * none or a bad one; otherwise notes the caller in rq->auth. True when
+ * the request goes on to routing.
+ */
+bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *method,
+                   const char *url);
+
+/*
+ * May rq's caller submit job j (decoded, limits filled)? Checks the key's
+ * maxima (403 over_key_limit naming the native field: timeoutMs,
+ * wallTimeoutMs, memoryMb, maxProcesses, maxOutputKb), its languages (403
+ * language_not_allowed, field "language"), its concurrent jobs (429
+ * too_many_jobs) and its jobs per minute (429 rate_limited with
+ * Retry-After and RateLimit-*). False after answering; true with a
+ * concurrent-job slot reserved until the request completes (a job accepted
+ * by then is counted until it is final). Anonymous callers are not
+ * limited. Every submit route calls it between decoding and exec_submit.
+ */
+bool api_auth_admit(struct api_server *srv, struct api_req *rq, const struct job *j);
+
+/* The request is answered: a job accepted for it (job_id, or NULL) takes
+ * its reserved slot; the slot is given back otherwise. */
+void api_auth_done(struct api_server *srv, struct api_req *rq, const char *job_id);
+
+/* Adds the caller's headers to a response: WWW-Authenticate, RateLimit-*,
+ * CORS, Idempotent-Replayed. */
+void api_auth_headers(const struct api_req *rq, struct MHD_Response *r);
+
+/* ---- idempotency.c ---- */
+/*
+ * The request is whole, before its handler: with an Idempotency-Key on a
+ * POST that takes a body, claims the key for the caller. False when rq has
+ * its answer (the first request's, replayed; 422 for another body; 409
+ * while the first is in flight; 400 for a malformed key; 503).
+ */
+bool api_idem_begin(struct api_server *srv, struct api_req *rq, const char *method,
+                    const char *url);
+/* rq's answer is made: keeps it (a 2xx) under the claimed key, or drops
+ * the claim so that a retry may go through. */
+void api_idem_end(struct api_server *srv, struct api_req *rq);
