@@ -374,10 +374,29 @@ static bool language_allowed(const char *list, const char *lang)
     return false;
 }
 
-static bool check_maxima(struct api_req *rq, const struct store_key *k, const struct job *j)
+/* A limit the request left at the server's default is lowered to the
+ * key's maximum (the request did not ask for more: it asked for nothing);
+ * one it set above the maximum is refused. The two cannot be told apart
+ * when a request names the default itself: it is lowered too. */
+static void lower_default(uint64_t *v, uint64_t def, uint64_t max)
 {
-    const struct moat_limits *l = &j->limits;
+    if (max && *v == def && *v > max)
+        *v = max;
+}
+
+static bool check_maxima(struct api_server *srv, struct api_req *rq, const struct store_key *k,
+                         struct job *j)
+{
+    struct moat_limits *l = &j->limits;
+    const struct moat_limits *def = &srv->deps.cfg->limits;
+    lower_default(&l->time_ms, def->time_ms, k->max.time_ms);
+    lower_default(&l->memory_mb, def->memory_mb, k->max.memory_mb);
+    lower_default(&l->max_processes, def->max_processes, k->max.max_processes);
+    lower_default(&l->max_output_kb, def->max_output_kb, k->max.max_output_kb);
     uint64_t wall = l->wall_time_ms ? l->wall_time_ms : 2 * l->time_ms + 1000;
+    if (l->wall_time_ms == def->wall_time_ms && k->max.wall_time_ms &&
+        wall > k->max.wall_time_ms)
+        l->wall_time_ms = wall = k->max.wall_time_ms;
     if (over(rq, l->time_ms, k->max.time_ms, "timeoutMs") ||
         over(rq, wall, k->max.wall_time_ms, "wallTimeoutMs") ||
         over(rq, l->memory_mb, k->max.memory_mb, "memoryMb") ||
@@ -461,7 +480,7 @@ static void prune(struct api_server *srv, const char *key_id)
     pthread_mutex_unlock(&a->mu);
 }
 
-bool api_auth_admit(struct api_server *srv, struct api_req *rq, const struct job *j)
+bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j)
 {
     struct api_auth *a = srv->auth;
     if (!a || !rq->auth.keyed)
@@ -475,7 +494,7 @@ bool api_auth_admit(struct api_server *srv, struct api_req *rq, const struct job
             api_reply_fail(rq, 401, "invalid_key", NULL, "the API key is not valid any more");
             return false;
         }
-        if (!check_maxima(rq, &e->k, j)) {
+        if (!check_maxima(srv, rq, &e->k, j)) {
             pthread_mutex_unlock(&a->mu);
             return false;
         }

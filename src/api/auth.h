@@ -57,7 +57,8 @@ bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *metho
                    const char *url);
 
 /*
- * May rq's caller submit job j (decoded, limits filled)? Checks the key's
+ * May rq's caller submit job j (decoded, limits filled)? Lowers a limit
+ * left at the server's default to the key's maximum, then checks the key's
  * maxima (403 over_key_limit naming the native field: timeoutMs,
  * wallTimeoutMs, memoryMb, maxProcesses, maxOutputKb), its languages (403
  * language_not_allowed, field "language"), its concurrent jobs (429
@@ -67,7 +68,7 @@ bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *metho
  * by then is counted until it is final). Anonymous callers are not
  * limited. Every submit route calls it between decoding and exec_submit.
  */
-bool api_auth_admit(struct api_server *srv, struct api_req *rq, const struct job *j);
+bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j);
 
 /* The request is answered: a job accepted for it (job_id, or NULL) takes
  * its reserved slot; the slot is given back otherwise. */

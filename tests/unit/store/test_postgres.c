@@ -665,7 +665,7 @@ static void test_reopen_keeps_everything(void **state)
     assert_int_equal(store_get(f->st, b.id, STORE_GET_CODE, &got, &err), 0);
     assert_request_equal(&b, &got, true);
     job_release(&got);
-    assert_int_equal(int_sql(f->url, "SELECT max(version) FROM moat.schema_version"), 2);
+    assert_int_equal(int_sql(f->url, "SELECT max(version) FROM moat.schema_version"), 3);
     /* the writer left no row behind in write_log */
     store_close(f->st);
     f->st = NULL;

@@ -709,12 +709,12 @@ static void test_reopen_keeps_everything(void **state)
     store_close(f->st);
     f->st = NULL;
 
-    /* the directory is private, the schema at its latest version (2), the WAL in use */
+    /* the directory is private, the schema at its latest version (3), the WAL in use */
     struct stat sb;
     assert_int_equal(stat(f->cfg.data_dir, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 2);
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT max(version) FROM schema_version"), 2);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT max(version) FROM schema_version"), 3);
 
     for (int round = 0; round < 2; round++) {
         struct moat_err err = {0};
@@ -737,7 +737,7 @@ static void test_reopen_keeps_everything(void **state)
         f->st = NULL;
     }
     /* each migration ran once */
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 3);
     struct moat_err err = {0};
     assert_int_equal(store_open(&f->cfg, &f->st, &err), 0);
     job_release(&a);
