@@ -69,6 +69,8 @@ static int by_id(const void *a, const void *b)
 
 static struct key_entry *find_id(struct api_auth *a, const char *id)
 {
+    if (a->nkeys == 0)
+        return NULL;
     struct key_entry probe;
     moat_strlcpy(probe.k.id, id, sizeof(probe.k.id));
     return bsearch(&probe, a->keys, a->nkeys, sizeof(*a->keys), by_id);
@@ -98,7 +100,8 @@ static int reload(struct api_server *srv, struct moat_err *err)
         m++;
     }
     free(list);
-    qsort(v, m, sizeof(*v), by_id);
+    if (m)
+        qsort(v, m, sizeof(*v), by_id);
     pthread_mutex_lock(&a->mu);
     for (size_t i = 0; i < m; i++) {
         struct key_entry *old = find_id(a, v[i].k.id);

@@ -169,7 +169,7 @@ static int keys_add(const struct moat_config *cfg, struct store *st, struct keys
 static json_t *key_json(const struct store_key *k)
 {
     /* json_pack's "I" takes json_int_t; the limits fit (at most 1e9) */
-    return json_pack("{s:s, s:s, s:I, s:I*, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:s}",
+    return json_pack("{s:s, s:s, s:I, s:I, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}}",
                      "id", k->id, "name", k->name, "createdMs", (json_int_t)k->created_ms,
                      "revokedMs", (json_int_t)k->revoked_ms, "revoked", k->revoked_ms != 0,
                      "limits", "jobsPerMinute", (json_int_t)k->jobs_per_minute, "concurrentJobs",
@@ -192,10 +192,16 @@ static int keys_list(struct store *st, bool json)
     if (json) {
         json_t *arr = json_array(); /* new reference */
         for (size_t i = 0; arr && i < n; i++)
-            (void)json_array_append_new(arr, key_json(&v[i]));
+            if (json_array_append_new(arr, key_json(&v[i])) < 0)
+                json_decref(TAKE_PTR(arr));
         char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
         json_decref(arr);
-        (void)printf("%s\n", text ? text : "[]");
+        if (!text) {
+            free(v);
+            (void)fprintf(stderr, "moat keys: out of memory\n");
+            return 1;
+        }
+        (void)printf("%s\n", text);
         free(text);
     } else {
         (void)printf("%-36s  %-20s  %-8s  %s\n", "ID", "NAME", "STATUS", "LIMITS");
