@@ -29,6 +29,7 @@
 #include "moat_test.h"
 #include "postgres-internal.h"
 #include "store_fx.h"
+#include "keys_cases.h"
 
 /* ---- the server and a database per case ---- */
 
@@ -907,6 +908,23 @@ static void test_start_awaiting_its_insert(void **state)
 
 #include "test_postgres_faults.h"
 
+/* API keys and Idempotency-Key records: keys_cases.h, the same on both
+ * drivers */
+static void test_keys_round_trip(void **state)
+{
+    keys_case_round_trip(((struct pgfx *)*state)->st);
+}
+
+static void test_idempotency_records(void **state)
+{
+    keys_case_idempotency(((struct pgfx *)*state)->st);
+}
+
+static void test_idempotency_claim_race(void **state)
+{
+    keys_case_claim_race(((struct pgfx *)*state)->st);
+}
+
 int main(void)
 {
     if (!base_url())
@@ -914,6 +932,9 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define B(fn) cmocka_unit_test_setup_teardown(fn, setup_bare, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_keys_round_trip),
+        T(test_idempotency_records),
+        T(test_idempotency_claim_race),
         T(test_round_trip_every_field),
         T(test_judged_round_trip),
         T(test_tests_round_trip),

@@ -20,6 +20,7 @@
 #include "moat_test.h"
 #include "sqlite-internal.h"
 #include "store_fx.h"
+#include "keys_cases.h"
 
 #define fixture store_fx
 
@@ -986,10 +987,30 @@ static void test_start_begin_then_wait(void **state)
     job_release(&b);
 }
 
+/* API keys and Idempotency-Key records: keys_cases.h, the same on both
+ * drivers */
+static void test_keys_round_trip(void **state)
+{
+    keys_case_round_trip(((struct store_fx *)*state)->st);
+}
+
+static void test_idempotency_records(void **state)
+{
+    keys_case_idempotency(((struct store_fx *)*state)->st);
+}
+
+static void test_idempotency_claim_race(void **state)
+{
+    keys_case_claim_race(((struct store_fx *)*state)->st);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_keys_round_trip),
+        T(test_idempotency_records),
+        T(test_idempotency_claim_race),
         T(test_round_trip_every_field),
         T(test_judged_round_trip),
         T(test_tests_round_trip),
