@@ -13,8 +13,6 @@
  */
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <strings.h>
 
 #include "server-internal.h"
@@ -144,29 +142,6 @@ static void *reload_main(void *arg)
     return NULL;
 }
 
-/* Whether "host:port" names a loopback address (127/8, ::1). */
-static bool listen_loopback(const char *listen)
-{
-    char host[128];
-    moat_strlcpy(host, listen, sizeof(host));
-    char *colon = strrchr(host, ':');
-    if (colon)
-        *colon = '\0';
-    char *h = host;
-    size_t n = strlen(h);
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-        h[n - 1] = '\0';
-        h++;
-    }
-    struct in_addr v4;
-    struct in6_addr v6;
-    if (inet_pton(AF_INET, h, &v4) == 1)
-        return (ntohl(v4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, h, &v6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&v6);
-    return false; /* "" and names: every address */
-}
-
 int api_auth_start(struct api_server *srv, struct moat_err *err)
 {
     if (srv->deps.service_only)
@@ -182,7 +157,7 @@ int api_auth_start(struct api_server *srv, struct moat_err *err)
     pthread_condattr_destroy(&ca);
     srv->auth = a;
     const struct moat_config *cfg = srv->deps.cfg;
-    a->loopback = listen_loopback(cfg->listen);
+    a->loopback = api_listen_loopback(cfg->listen);
     int r = reload(srv, err);
     if (r < 0)
         return r;
@@ -247,27 +222,6 @@ static const char *given_key(struct api_req *rq, bool *malformed)
     return h ? h : header(rq, "X-Auth-User");
 }
 
-/* The origin if auth.cors_origins allows it ("*" allows any). */
-static bool origin_allowed(const char *list, const char *origin)
-{
-    size_t olen = strlen(origin);
-    for (const char *p = list; *p;) {
-        while (*p == ',' || *p == ' ')
-            p++;
-        const char *end = p;
-        while (*end && *end != ',')
-            end++;
-        const char *last = end;
-        while (last > p && last[-1] == ' ')
-            last--;
-        size_t n = (size_t)(last - p);
-        if ((n == 1 && *p == '*') || (n == olen && n && strncmp(p, origin, n) == 0))
-            return true;
-        p = end;
-    }
-    return false;
-}
-
 static bool cors(struct api_server *srv, struct api_req *rq, const char *method)
 {
     const char *list = srv->deps.cfg->cors_origins;
@@ -276,7 +230,7 @@ static bool cors(struct api_server *srv, struct api_req *rq, const char *method)
     rq->auth.cors = true;
     const char *origin = header(rq, "Origin");
     bool allowed = origin && strlen(origin) < sizeof(rq->auth.origin) &&
-                   origin_allowed(list, origin);
+                   api_origin_allowed(list, origin);
     if (allowed)
         moat_strlcpy(rq->auth.origin, origin, sizeof(rq->auth.origin));
     if (strcmp(method, "OPTIONS") != 0 || !origin ||
@@ -292,27 +246,20 @@ static bool cors(struct api_server *srv, struct api_req *rq, const char *method)
     return false;
 }
 
-/* The open routes: a load balancer's probes and the metrics scraper. */
-static bool open_path(const char *url)
-{
-    return strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
-           strcmp(url, "/metrics") == 0;
-}
-
 bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *method,
                    const char *url)
 {
     struct api_auth *a = srv->auth;
     if (!cors(srv, rq, method))
         return false;
-    if (!a || open_path(url))
+    if (!a || api_open_path(url))
         return true;
     bool malformed = false;
     const char *key = given_key(rq, &malformed);
+    bool found = false;
     if (key && *key) {
         unsigned char d[SHA256_DIGEST_LENGTH];
         SHA256((const unsigned char *)key, strlen(key), d);
-        bool found = false;
         pthread_mutex_lock(&a->mu);
         /* every entry is compared, in constant time: how long it takes
          * says nothing about which hash came close */
@@ -324,18 +271,17 @@ bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *metho
             }
         }
         pthread_mutex_unlock(&a->mu);
-        if (found) {
-            rq->auth.keyed = true;
-            return true;
-        }
-        malformed = true;
     }
-    const struct moat_config *cfg = srv->deps.cfg;
     pthread_mutex_lock(&a->mu);
-    bool anonymous = cfg->allow_anonymous || (a->loopback && !cfg->require_keys && a->nlive == 0);
+    bool anonymous = api_anonymous_ok(srv->deps.cfg, a->loopback, a->nlive);
     pthread_mutex_unlock(&a->mu);
-    if (!malformed && anonymous)
+    enum api_caller who = api_auth_decide(key != NULL, found, malformed || (key && !*key),
+                                          anonymous);
+    if (who == API_CALLER_KEYED)
+        rq->auth.keyed = true;
+    if (who == API_CALLER_KEYED || who == API_CALLER_ANONYMOUS)
         return true;
+    malformed = who == API_CALLER_INVALID;
     rq->auth.challenge = true;
     rq->auth.bad_key = malformed;
     if (malformed)
@@ -358,23 +304,6 @@ static bool over(struct api_req *rq, uint64_t asked, uint64_t max, const char *f
                    "%s is %llu; this API key allows at most %llu", field,
                    (unsigned long long)asked, (unsigned long long)max);
     return true;
-}
-
-static bool language_allowed(const char *list, const char *lang)
-{
-    if (!list[0])
-        return true;
-    size_t n = strlen(lang);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && strncmp(p, lang, n) == 0)
-            return true;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return false;
 }
 
 /* A limit the request left at the server's default is lowered to the
@@ -406,7 +335,7 @@ static bool check_maxima(struct api_server *srv, struct api_req *rq, const struc
         over(rq, l->max_processes, k->max.max_processes, "maxProcesses") ||
         over(rq, l->max_output_kb, k->max.max_output_kb, "maxOutputKb"))
         return false;
-    if (!language_allowed(k->languages, j->language)) {
+    if (!api_language_allowed(k->languages, j->language)) {
         api_reply_fail(rq, 403, "language_not_allowed", "language",
                        "this API key may not run %s (allowed: %s)", j->language, k->languages);
         return false;
@@ -414,38 +343,21 @@ static bool check_maxima(struct api_server *srv, struct api_req *rq, const struc
     return true;
 }
 
-static int64_t now_us(void)
-{
-    return (int64_t)(moat_now_ns() / 1000);
-}
-
-static uint64_t ceil_s(int64_t us)
-{
-    return us <= 0 ? 0 : (uint64_t)((us + 999999) / 1000000);
-}
-
 /* GCRA: a burst of n, then one every 60/n s. Under a->mu. */
 static bool take_rate(struct api_req *rq, struct key_entry *e)
 {
-    uint64_t n = e->k.jobs_per_minute;
-    if (n == 0)
+    if (e->k.jobs_per_minute == 0)
         return true;
-    int64_t t = (int64_t)(60000000 / n), tau = 60000000 - t, now = now_us();
-    int64_t tat = e->st.tat_us > now ? e->st.tat_us : now;
+    struct api_rate rate;
+    bool ok = api_rate_take(&e->st.tat_us, e->k.jobs_per_minute,
+                            (int64_t)(moat_now_ns() / 1000), &rate);
     rq->auth.rate_headers = true;
-    rq->auth.rate_limit = n;
-    if (tat - now > tau) {
-        rq->auth.rate_remaining = 0;
-        rq->auth.rate_reset_s = ceil_s(tat - now);
-        uint64_t wait = ceil_s(tat - now - tau);
-        rq->retry_after = wait ? (unsigned)wait : 1;
-        return false;
-    }
-    e->st.tat_us = tat + t;
-    int64_t ahead = e->st.tat_us - now;
-    rq->auth.rate_remaining = ahead > tau ? 0 : (uint64_t)((tau - ahead) / t) + 1;
-    rq->auth.rate_reset_s = ceil_s(ahead);
-    return true;
+    rq->auth.rate_limit = rate.limit;
+    rq->auth.rate_remaining = rate.remaining;
+    rq->auth.rate_reset_s = rate.reset_s;
+    if (!ok)
+        rq->retry_after = (unsigned)rate.retry_after_s;
+    return ok;
 }
 
 /* Drops the jobs of e that are final now (read without the lock). */

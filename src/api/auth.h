@@ -7,6 +7,7 @@
  * api_auth_admit before it submits.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "moat/util.h"
@@ -77,6 +78,46 @@ void api_auth_done(struct api_server *srv, struct api_req *rq, const char *job_i
 /* Adds the caller's headers to a response: WWW-Authenticate, RateLimit-*,
  * CORS, Idempotent-Replayed. */
 void api_auth_headers(const struct api_req *rq, struct MHD_Response *r);
+
+/* ---- auth-rules.c: the pure decisions (unit-tested, fuzzed) ---- */
+struct moat_config;
+
+/* Who a caller is, from what it gave. */
+enum api_caller {
+    API_CALLER_KEYED,     /* a valid, active key */
+    API_CALLER_ANONYMOUS, /* no key, and none is needed */
+    API_CALLER_MISSING,   /* no key, and one is needed: 401 missing_key */
+    API_CALLER_INVALID,   /* an unknown or revoked key, or an Authorization
+                             header that is not "Bearer <key>": 401
+                             invalid_key (even where none is needed) */
+};
+/* given: a key was given; found: it is a live key; malformed: the header
+ * that carries it is not usable. */
+enum api_caller api_auth_decide(bool given, bool found, bool malformed, bool anonymous_ok);
+/* Whether callers without a key are served: auth.allow_anonymous, or a
+ * loopback address without auth.require_keys while no live key exists. */
+bool api_anonymous_ok(const struct moat_config *cfg, bool loopback, size_t live_keys);
+/* Whether "host:port" ("[v6]:port") is a loopback address (127/8, ::1);
+ * false for "" (every address). */
+bool api_listen_loopback(const char *listen);
+/* /healthz, /readyz and /metrics: served without a key. */
+bool api_open_path(const char *url);
+/* Whether origin is in the comma-separated list ("*" allows any). */
+bool api_origin_allowed(const char *list, const char *origin);
+/* Whether lang is in the comma-separated list ("" allows every one). */
+bool api_language_allowed(const char *list, const char *lang);
+
+/* The jobs-per-minute bucket of one key (GCRA): a burst of per_minute,
+ * then one every 60/per_minute s. */
+struct api_rate {
+    uint64_t limit, remaining;
+    uint64_t reset_s;       /* until the bucket is full again */
+    uint64_t retry_after_s; /* refused: until the next one is taken */
+};
+/* Takes one from the bucket whose state is *tat_us (0 for a new one) at
+ * now_us (monotonic): true and *tat_us advanced, or false (over the quota)
+ * with *tat_us unchanged. per_minute >= 1. *out is filled either way. */
+bool api_rate_take(int64_t *tat_us, uint64_t per_minute, int64_t now_us, struct api_rate *out);
 
 /* ---- idempotency.c ---- */
 /*
