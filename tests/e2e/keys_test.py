@@ -138,6 +138,20 @@ def keys_add_list_revoke_and_401(_):
         r = srv.get(f"/v1/jobs/{jid}", headers=bearer(key2))
         check(r.status == 200, "reads with another key", r)
 
+        # moat submit sends $MOAT_API_KEY
+        src = os.path.join(srv.data_dir, "hello.py")
+        with open(src, "w") as f:
+            f.write("print('hi')\n")
+        argv = [G.moat, "submit", src, "--no-wait", "--server", f"http://{srv.hostport}"]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "MOAT_API_KEY": key})
+        check(p.returncode == 0 and UUID_RE.match(p.stdout.strip()),
+              "moat submit with $MOAT_API_KEY: the id", (p.returncode, p.stdout, p.stderr))
+        env = {k: v for k, v in os.environ.items() if k != "MOAT_API_KEY"}
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+        check(p.returncode != 0 and "missing_key" in p.stdout + p.stderr,
+              "moat submit without a key: refused", (p.returncode, p.stdout, p.stderr))
+
         rc, out, _ = keys(srv, "revoke", kid)
         check(out.strip() == f"revoked {kid}", "revoke says so", out)
         rc, _, err = keys(srv, "revoke", kid, ok=False)
