@@ -433,7 +433,7 @@ bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j)
             e->st.reserved++;
         unsigned long long per_minute = e->k.jobs_per_minute;
         pthread_mutex_unlock(&a->mu);
-        rq->auth.reserved = ok;
+        rq->auth.reserved += ok;
         if (!ok)
             api_reply_fail(rq, 429, "rate_limited", NULL,
                            "this API key may submit %llu jobs per minute; retry in %u s",
@@ -448,11 +448,13 @@ void api_auth_done(struct api_server *srv, struct api_req *rq, const char *job_i
     struct api_auth *a = srv->auth;
     if (!a || !rq->auth.reserved)
         return;
-    rq->auth.reserved = false;
+    /* a job takes one slot; the end of the request gives back the rest */
+    uint32_t give = job_id ? 1 : rq->auth.reserved;
+    rq->auth.reserved -= give;
     pthread_mutex_lock(&a->mu);
     struct key_entry *e = find_id(a, rq->auth.key_id);
     if (e) {
-        e->st.reserved -= e->st.reserved > 0;
+        e->st.reserved -= give <= e->st.reserved ? give : e->st.reserved;
         if (job_id && e->k.concurrent_jobs) {
             if (e->st.nactive == e->st.cap) {
                 size_t ncap = e->st.cap ? e->st.cap * 2 : 8;

@@ -24,7 +24,7 @@ struct api_req_auth {
     char key_id[MOAT_UUID_LEN + 1];  /* its id */
     bool challenge;                  /* 401: send WWW-Authenticate */
     bool bad_key;                    /* ... with error="invalid_token" */
-    bool reserved;                   /* holds a concurrent-job slot of key_id */
+    uint32_t reserved;               /* concurrent-job slots of key_id it holds */
     bool rate_headers;               /* RateLimit-* are sent */
     uint64_t rate_limit, rate_remaining, rate_reset_s;
     char origin[256];                /* an allowed Origin to echo; "" = none */
@@ -67,12 +67,17 @@ bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *metho
  * Retry-After and RateLimit-*). False after answering; true with a
  * concurrent-job slot reserved until the request completes (a job accepted
  * by then is counted until it is final). Anonymous callers are not
- * limited. Every submit route calls it between decoding and exec_submit.
+ * limited. Every submit route calls it between decoding and exec_submit,
+ * once per job (a batch: once per member).
  */
 bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j);
 
-/* The request is answered: a job accepted for it (job_id, or NULL) takes
- * its reserved slot; the slot is given back otherwise. */
+/* A job accepted for rq (job_id) takes one of its reserved slots, counted
+ * until the job is final; job_id NULL gives back every slot rq still holds
+ * (server.c calls it when the request is answered, with rq->sub.job.id
+ * when rq->have_sub and the answer is a 2xx, and when it completes). A
+ * route that submits several jobs (a batch) or keeps its job elsewhere
+ * than rq->sub calls it with each accepted job's id before answering. */
 void api_auth_done(struct api_server *srv, struct api_req *rq, const char *job_id);
 
 /* Adds the caller's headers to a response: WWW-Authenticate, RateLimit-*,
