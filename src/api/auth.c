@@ -257,22 +257,19 @@ bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *metho
     bool malformed = false;
     const char *key = given_key(rq, &malformed);
     bool found = false;
-    if (key && *key) {
-        unsigned char d[SHA256_DIGEST_LENGTH];
+    unsigned char d[SHA256_DIGEST_LENGTH] = {0};
+    if (key && *key)
         SHA256((const unsigned char *)key, strlen(key), d);
-        pthread_mutex_lock(&a->mu);
-        /* every entry is compared, in constant time: how long it takes
-         * says nothing about which hash came close */
-        for (size_t i = 0; i < a->nkeys; i++) {
-            bool same = CRYPTO_memcmp(d, a->keys[i].digest, sizeof(d)) == 0;
-            if (same && a->keys[i].k.revoked_ms == 0 && !found) {
-                found = true;
-                moat_strlcpy(rq->auth.key_id, a->keys[i].k.id, sizeof(rq->auth.key_id));
-            }
-        }
-        pthread_mutex_unlock(&a->mu);
-    }
     pthread_mutex_lock(&a->mu);
+    /* every entry is compared, in constant time: how long it takes says
+     * nothing about which hash came close */
+    for (size_t i = 0; key && *key && i < a->nkeys; i++) {
+        bool same = CRYPTO_memcmp(d, a->keys[i].digest, sizeof(d)) == 0;
+        if (same && a->keys[i].k.revoked_ms == 0 && !found) {
+            found = true;
+            moat_strlcpy(rq->auth.key_id, a->keys[i].k.id, sizeof(rq->auth.key_id));
+        }
+    }
     bool anonymous = api_anonymous_ok(srv->deps.cfg, a->loopback, a->nlive);
     pthread_mutex_unlock(&a->mu);
     enum api_caller who = api_auth_decide(key != NULL, found, malformed || (key && !*key),

@@ -118,7 +118,7 @@ struct api_server {
 };
 
 /* The statuses whose request-duration series are kept by server.c. */
-#define API_STATUS_SLOTS 13
+#define API_STATUS_SLOTS 14
 
 /* ---- server.c ---- */
 /* Suspends rq (on an MHD thread, inside the handler). */

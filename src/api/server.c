@@ -117,7 +117,7 @@ void api_req_resume(struct api_req *rq, enum api_resume_reason reason)
 static int status_slot(unsigned status)
 {
     static const unsigned slots[API_STATUS_SLOTS] = {200, 202, 400, 404, 405, 409, 413,
-                                                     415, 429, 431, 500, 501, 503};
+                                                     415, 429, 431, 500, 501, 503, 401};
     for (int i = 0; i < API_STATUS_SLOTS; i++)
         if (slots[i] == status)
             return i;

@@ -122,6 +122,10 @@ def keys_add_list_revoke_and_401(_):
         expect_401(srv.get("/v1/languages", headers=bearer("moat_nope")), "invalid_key", True)
         expect_401(srv.get("/v1/languages", headers={"Authorization": "Basic eDp5"}),
                    "invalid_key", True)
+        expect_401(srv.get("/v1/languages", headers={"Authorization": "Bearer "}),
+                   "invalid_key", True)
+        expect_401(srv.get("/v1/languages", headers={"Authorization": f"Bearer {key}x"}),
+                   "invalid_key", True)
         for path in ("/healthz", "/readyz", "/metrics"):
             r = srv.get(path)
             check(r.status == 200, f"{path} needs no key", r)
