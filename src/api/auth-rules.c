@@ -46,6 +46,24 @@ enum api_caller api_auth_decide(bool given, bool found, bool malformed, bool ano
     return anonymous_ok ? API_CALLER_ANONYMOUS : API_CALLER_MISSING;
 }
 
+const char *api_bearer_token(const char *authorization)
+{
+    /* RFC 9110: the scheme is case-insensitive, then one or more spaces */
+    static const char scheme[] = "bearer";
+    for (size_t i = 0; i < sizeof(scheme) - 1; i++)
+        if ((authorization[i] | 0x20) != scheme[i])
+            return NULL;
+    const char *t = authorization + sizeof(scheme) - 1;
+    if (*t != ' ')
+        return NULL;
+    while (*t == ' ')
+        t++;
+    size_t n = strlen(t);
+    if (n == 0 || strchr(t, ' '))
+        return NULL;
+    return t;
+}
+
 bool api_open_path(const char *url)
 {
     return strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||

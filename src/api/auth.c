@@ -203,20 +203,15 @@ static const char *header(struct api_req *rq, const char *name)
 
 /* The key a request gives: Authorization: Bearer, or Judge0's X-Auth-Token
  * and X-Auth-User. NULL when none; *malformed for an Authorization header
- * of another scheme. */
+ * that is not "Bearer <token>". */
 static const char *given_key(struct api_req *rq, bool *malformed)
 {
     *malformed = false;
     const char *h = header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h) {
-        if (strncasecmp(h, "Bearer ", 7) != 0) {
-            *malformed = true;
-            return NULL;
-        }
-        h += 7;
-        while (*h == ' ')
-            h++;
-        return h;
+        const char *token = api_bearer_token(h);
+        *malformed = token == NULL;
+        return token;
     }
     h = header(rq, "X-Auth-Token");
     return h ? h : header(rq, "X-Auth-User");

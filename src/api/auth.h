@@ -105,6 +105,10 @@ bool api_anonymous_ok(const struct moat_config *cfg, bool loopback, size_t live_
 /* Whether "host:port" ("[v6]:port") is a loopback address (127/8, ::1);
  * false for "" (every address). */
 bool api_listen_loopback(const char *listen);
+/* The token of an Authorization header "Bearer <token>" (the scheme in
+ * any case, then spaces; the token without spaces, not empty), pointing
+ * into authorization; NULL for anything else. */
+const char *api_bearer_token(const char *authorization);
 /* /healthz, /readyz and /metrics: served without a key. */
 bool api_open_path(const char *url);
 /* Whether origin is in the comma-separated list ("*" allows any). */

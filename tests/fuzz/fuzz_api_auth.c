@@ -3,7 +3,8 @@
  * (auth.cors_origins against Origin, a key's languages against a job's),
  * the listen address it classifies, and the jobs-per-minute bucket. Input:
  * "LIST\nITEM\n..." (cut at the first NUL). Checked:
- *  - no crash on any list, item or address;
+ *  - no crash on any list, item, address or Authorization header (the
+ *    first line); a Bearer token found is non-empty, spaceless, inside;
  *  - an item that is a clean entry of its own list (no comma, no space at
  *    its ends, not empty) is allowed by it, as an origin and a language;
  *    "*" allows any origin and no language;
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/auth.h"
 
@@ -44,6 +46,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)api_listen_loopback(list);
     (void)api_listen_loopback(item);
     (void)api_open_path(item);
+    const char *token = api_bearer_token(list);
+    if (token) {
+        CHECK(token > list && token <= list + strlen(list) && *token && !strchr(token, ' '));
+        CHECK(strncasecmp(list, "bearer ", 7) == 0);
+    }
     if (clean_entry(item)) {
         CHECK(api_origin_allowed(item, item));
         CHECK(api_language_allowed(item, item));

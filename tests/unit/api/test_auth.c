@@ -67,6 +67,23 @@ static void test_loopback(void **state)
     assert_false(api_listen_loopback(""));
 }
 
+static void test_bearer(void **state)
+{
+    (void)state;
+    assert_string_equal(api_bearer_token("Bearer moat_abc"), "moat_abc");
+    assert_string_equal(api_bearer_token("bearer moat_abc"), "moat_abc");
+    assert_string_equal(api_bearer_token("BEARER   moat_abc"), "moat_abc");
+    assert_null(api_bearer_token("Bearer"));
+    assert_null(api_bearer_token("Bearer "));
+    assert_null(api_bearer_token("Bearer  "));
+    assert_null(api_bearer_token("Bearermoat_abc"));
+    assert_null(api_bearer_token("Basic eDp5"));
+    assert_null(api_bearer_token("Bearer a b"));
+    assert_null(api_bearer_token("Bear"));
+    assert_null(api_bearer_token(""));
+    assert_null(api_bearer_token("Bearer\tmoat_abc"));
+}
+
 static void test_open_paths(void **state)
 {
     (void)state;
@@ -157,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_decision_table),
         cmocka_unit_test(test_anonymous),
         cmocka_unit_test(test_loopback),
+        cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_open_paths),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_rate_burst_then_steady),
