@@ -37,8 +37,14 @@ bool api_anonymous_ok(const struct moat_config *cfg, bool loopback, size_t live_
     return cfg->allow_anonymous || (loopback && !cfg->require_keys && live_keys == 0);
 }
 
-enum api_caller api_auth_decide(bool given, bool found, bool malformed, bool anonymous_ok)
+enum api_caller api_auth_decide(bool given, bool found, bool malformed, bool anonymous_ok,
+                                bool any_keys)
 {
+    /* no key exists: credentials cannot be checked and are ignored, as
+     * Judge0 ignores X-Auth-Token without AUTHN_TOKEN (clients configured
+     * for another server keep working) */
+    if (!any_keys && anonymous_ok)
+        return API_CALLER_ANONYMOUS;
     if (malformed || (given && !found))
         return API_CALLER_INVALID;
     if (given)

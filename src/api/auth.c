@@ -266,9 +266,10 @@ bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *metho
         }
     }
     bool anonymous = api_anonymous_ok(srv->deps.cfg, a->loopback, a->nlive);
+    bool any_keys = a->nlive > 0;
     pthread_mutex_unlock(&a->mu);
     enum api_caller who = api_auth_decide(key != NULL, found, malformed || (key && !*key),
-                                          anonymous);
+                                          anonymous, any_keys);
     if (who == API_CALLER_KEYED)
         rq->auth.keyed = true;
     if (who == API_CALLER_KEYED || who == API_CALLER_ANONYMOUS)

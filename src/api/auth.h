@@ -97,8 +97,11 @@ enum api_caller {
                              invalid_key (even where none is needed) */
 };
 /* given: a key was given; found: it is a live key; malformed: the header
- * that carries it is not usable. */
-enum api_caller api_auth_decide(bool given, bool found, bool malformed, bool anonymous_ok);
+ * that carries it is not usable; any_keys: a live key exists. Where
+ * anonymous callers are served and no key exists, whatever is given is
+ * ignored; otherwise a given key is always checked. */
+enum api_caller api_auth_decide(bool given, bool found, bool malformed, bool anonymous_ok,
+                                bool any_keys);
 /* Whether callers without a key are served: auth.allow_anonymous, or a
  * loopback address without auth.require_keys while no live key exists. */
 bool api_anonymous_ok(const struct moat_config *cfg, bool loopback, size_t live_keys);

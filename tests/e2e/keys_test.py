@@ -327,9 +327,16 @@ def public_address_needs_keys(_):
         srv.start()
         r = srv.get("/v1/languages")
         check(r.status == 200, "--allow-anonymous: served without a key", r)
-        expect_401(srv.get("/v1/languages", headers=bearer("moat_bad")), "invalid_key", True)
-        srv.stop()
+        # no key exists: what a client sends is ignored (as Judge0 without AUTHN_TOKEN)
+        r = srv.get("/v1/languages", headers={"X-Auth-Token": "judge0-token"})
+        check(r.status == 200, "no key exists: a token is ignored", r)
         _, key = add_key(srv)
+        wait_for("the key loaded", lambda: srv.get(
+            "/v1/languages", headers=bearer("moat_bad")).status == 401, 10)
+        expect_401(srv.get("/v1/languages", headers=bearer("moat_bad")), "invalid_key", True)
+        r = srv.get("/v1/languages")
+        check(r.status == 200, "--allow-anonymous: still served without a key", r)
+        srv.stop()
         srv.args = NOEXEC
         srv.start()
         expect_401(srv.get("/v1/languages"), "missing_key", False)

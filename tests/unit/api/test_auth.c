@@ -14,24 +14,31 @@
 static void test_decision_table(void **state)
 {
     (void)state;
-    /* given, found, malformed, anonymous_ok -> caller */
+    /* given, found, malformed, anonymous_ok, any_keys -> caller */
     static const struct {
-        bool given, found, malformed, anon;
+        bool given, found, malformed, anon, any;
         enum api_caller want;
     } rows[] = {
-        {true, true, false, false, API_CALLER_KEYED},
-        {true, true, false, true, API_CALLER_KEYED},
-        {true, false, false, false, API_CALLER_INVALID},
-        {true, false, false, true, API_CALLER_INVALID}, /* a bad key is never anonymous */
-        {false, false, true, true, API_CALLER_INVALID}, /* Authorization: Basic ... */
-        {false, false, true, false, API_CALLER_INVALID},
-        {true, true, true, true, API_CALLER_INVALID},
-        {false, false, false, true, API_CALLER_ANONYMOUS},
-        {false, false, false, false, API_CALLER_MISSING},
+        {true, true, false, false, true, API_CALLER_KEYED},
+        {true, true, false, true, true, API_CALLER_KEYED},
+        {true, false, false, false, true, API_CALLER_INVALID},
+        {true, false, false, true, true, API_CALLER_INVALID}, /* checked where anonymous */
+        {false, false, true, true, true, API_CALLER_INVALID}, /* Authorization: Basic ... */
+        {false, false, true, false, true, API_CALLER_INVALID},
+        {true, true, true, true, true, API_CALLER_INVALID},
+        {false, false, false, true, true, API_CALLER_ANONYMOUS},
+        {false, false, false, false, true, API_CALLER_MISSING},
+        /* no key exists: ignored where anonymous callers are served */
+        {true, false, false, true, false, API_CALLER_ANONYMOUS},
+        {false, false, true, true, false, API_CALLER_ANONYMOUS},
+        {false, false, false, true, false, API_CALLER_ANONYMOUS},
+        {true, false, false, false, false, API_CALLER_INVALID},
+        {false, false, true, false, false, API_CALLER_INVALID},
+        {false, false, false, false, false, API_CALLER_MISSING},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         assert_int_equal(api_auth_decide(rows[i].given, rows[i].found, rows[i].malformed,
-                                         rows[i].anon),
+                                         rows[i].anon, rows[i].any),
                          rows[i].want);
 }
 
