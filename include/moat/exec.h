@@ -261,4 +261,5 @@ int exec_idem_claim(struct exec *ex, const char *owner, const char *key, const c
 int exec_idem_settle(struct exec *ex, const char *owner, const char *key, unsigned status,
                      const char *ctype, const char *location, const char *body, size_t len,
                      struct moat_err *err);
-int exec_idem_drop(struct exec *ex, const char *owner, const char *key, struct moat_err *err);
+int exec_idem_drop(struct exec *ex, const char *owner, const char *key, int64_t created_ms,
+                   struct moat_err *err);

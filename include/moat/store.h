@@ -228,5 +228,8 @@ int store_idem_settle(struct store *st, const char *owner, const char *key, unsi
                       const char *ctype, const char *location, const char *body, size_t len,
                       struct moat_err *err);
 /* Drops the record of (owner, key) (its request was refused: a retry may
- * go through). */
-int store_idem_drop(struct store *st, const char *owner, const char *key, struct moat_err *err);
+ * go through). created_ms 0: whatever it holds; else only while it is in
+ * flight (status 0) and was made at created_ms (an abandoned claim, taken
+ * over: a record claimed again since is left alone). */
+int store_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                    struct moat_err *err);

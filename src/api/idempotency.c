@@ -12,6 +12,11 @@
 
 #include "moat/store.h"
 
+/* A claim is in flight at most the longest wait (server.max_wait_ms) and
+ * this much for the rest (the store's commit, the answer); older, it was
+ * abandoned. */
+#define IDEM_STALE_MS 60000
+
 /* 1..255 visible ASCII characters (the draft's sf-string, in practice a
  * UUID or a client's token). */
 static bool key_ok(const char *k)
@@ -71,9 +76,18 @@ bool api_idem_begin(struct api_server *srv, struct api_req *rq, const char *meth
     const char *owner = rq->auth.keyed ? rq->auth.key_id : "";
     int64_t now = (int64_t)moat_realtime_ms();
     int64_t keep = (int64_t)srv->deps.cfg->idempotency_hours * 3600 * 1000;
+    /* a claim in flight longer than any answer takes was abandoned (its
+     * node died, or could not record the answer): taken over */
+    int64_t stale = (int64_t)srv->deps.cfg->max_wait_ms + IDEM_STALE_MS;
     struct store_idem rec = {0};
     struct moat_err err = {0};
     int r = exec_idem_claim(srv->deps.exec, owner, key, hash, now, now - keep, &rec, &err);
+    if (r == 0 && rec.status == 0 && now - rec.created_ms > stale) {
+        free(TAKE_PTR(rec.body));
+        r = exec_idem_drop(srv->deps.exec, owner, key, rec.created_ms, &err);
+        if (r == 0)
+            r = exec_idem_claim(srv->deps.exec, owner, key, hash, now, now - keep, &rec, &err);
+    }
     if (r == 1) {
         rq->auth.idem_claimed = true;
         moat_strlcpy(rq->auth.idem_key, key, sizeof(rq->auth.idem_key));
@@ -111,7 +125,13 @@ void api_idem_end(struct api_server *srv, struct api_req *rq)
                              rq->ctype ? rq->ctype : "", rq->location, rq->resp, rq->resp_len,
                              &err);
     else
-        r = exec_idem_drop(srv->deps.exec, owner, rq->auth.idem_key, &err);
+        r = exec_idem_drop(srv->deps.exec, owner, rq->auth.idem_key, 0, &err);
+    if (r < 0 && rq->has_response && rq->status >= 200 && rq->status < 300) {
+        /* not kept: better a retry that makes a second job than a key
+         * stuck in flight until the claim is taken over */
+        struct moat_err ignored = {0};
+        r = exec_idem_drop(srv->deps.exec, owner, rq->auth.idem_key, 0, &ignored);
+    }
     if (r < 0)
         log_warn("event=idempotency_record_failed msg=\"%s\"", err.msg);
 }

@@ -27,7 +27,8 @@ int exec_idem_settle(struct exec *ex, const char *owner, const char *key, unsign
     return store_idem_settle(ex->deps.store, owner, key, status, ctype, location, body, len, err);
 }
 
-int exec_idem_drop(struct exec *ex, const char *owner, const char *key, struct moat_err *err)
+int exec_idem_drop(struct exec *ex, const char *owner, const char *key, int64_t created_ms,
+                   struct moat_err *err)
 {
-    return store_idem_drop(ex->deps.store, owner, key, err);
+    return store_idem_drop(ex->deps.store, owner, key, created_ms, err);
 }

@@ -291,7 +291,8 @@ int pg_idem_claim(struct store *st, const char *owner, const char *key, const ch
 int pg_idem_settle(struct store *st, const char *owner, const char *key, unsigned status,
                    const char *ctype, const char *location, const char *body, size_t len,
                    struct moat_err *err);
-int pg_idem_drop(struct store *st, const char *owner, const char *key, struct moat_err *err);
+int pg_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                 struct moat_err *err);
 
 /* The blobs of one job, under "jobs/{id}/{name}" as in the SQLite driver
  * (code.bin and output.log are JOB_CODE_KEY_FMT and JOB_OUTPUT_KEY_FMT). */

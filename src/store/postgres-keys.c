@@ -192,14 +192,19 @@ int pg_idem_settle(struct store *st, const char *owner, const char *key, unsigne
     return e < 0 ? fail(e, "settle the idempotency record", msg, err) : 0;
 }
 
-int pg_idem_drop(struct store *st, const char *owner, const char *key, struct moat_err *err)
+int pg_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                 struct moat_err *err)
 {
     struct pg_store *s = (struct pg_store *)st;
-    const char *values[] = {owner, key};
+    char created[24];
+    (void)snprintf(created, sizeof(created), "%" PRId64, created_ms);
+    const char *values[] = {owner, key, created};
     PGresult *res = NULL;
     char msg[200];
-    int e = pg_aux_query(s, "DELETE FROM " T "idempotency WHERE owner = $1 AND key = $2", 2,
-                         values, NULL, 0, &res, msg, sizeof(msg));
+    int e = pg_aux_query(s,
+                         "DELETE FROM " T "idempotency WHERE owner = $1 AND key = $2"
+                         " AND ($3::bigint = 0 OR (created_ms = $3::bigint AND status = 0))",
+                         3, values, NULL, 0, &res, msg, sizeof(msg));
     PQclear(res);
     return e < 0 ? fail(e, "drop the idempotency record", msg, err) : 0;
 }

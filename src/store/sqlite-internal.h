@@ -208,4 +208,5 @@ int sq_idem_claim(struct store *st, const char *owner, const char *key, const ch
 int sq_idem_settle(struct store *st, const char *owner, const char *key, unsigned status,
                    const char *ctype, const char *location, const char *body, size_t len,
                    struct moat_err *err);
-int sq_idem_drop(struct store *st, const char *owner, const char *key, struct moat_err *err);
+int sq_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                 struct moat_err *err);

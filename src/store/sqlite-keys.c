@@ -293,15 +293,18 @@ int sq_idem_settle(struct store *st, const char *owner, const char *key, unsigne
     return e;
 }
 
-int sq_idem_drop(struct store *st, const char *owner, const char *key, struct moat_err *err)
+int sq_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                 struct moat_err *err)
 {
     struct sq_store *s = (struct sq_store *)st;
     int e = aux_take(s, err);
     if (e < 0)
         return e;
     const char *t[] = {owner, key};
-    e = run(s, "DELETE FROM idempotency WHERE owner = ?1 AND key = ?2 AND ?3 = 0", t, 2, 0, NULL,
-            err);
+    e = run(s,
+            "DELETE FROM idempotency WHERE owner = ?1 AND key = ?2"
+            " AND (?3 = 0 OR (created_ms = ?3 AND status = 0))",
+            t, 2, created_ms, NULL, err);
     aux_give(s);
     return e;
 }

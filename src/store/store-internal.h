@@ -59,7 +59,8 @@ struct store_ops {
     int (*idem_settle)(struct store *st, const char *owner, const char *key, unsigned status,
                        const char *ctype, const char *location, const char *body, size_t len,
                        struct moat_err *err);
-    int (*idem_drop)(struct store *st, const char *owner, const char *key, struct moat_err *err);
+    int (*idem_drop)(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                     struct moat_err *err);
 };
 
 struct store_inflight;

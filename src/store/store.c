@@ -458,9 +458,10 @@ int store_idem_settle(struct store *st, const char *owner, const char *key, unsi
     return st->ops->idem_settle(st, owner, key, status, ctype, location, body, len, err);
 }
 
-int store_idem_drop(struct store *st, const char *owner, const char *key, struct moat_err *err)
+int store_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                    struct moat_err *err)
 {
-    return st->ops->idem_drop(st, owner, key, err);
+    return st->ops->idem_drop(st, owner, key, created_ms, err);
 }
 
 bool store_ready(struct store *st)

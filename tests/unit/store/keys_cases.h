@@ -107,8 +107,19 @@ static inline void keys_case_idempotency(struct store *st)
     /* per owner */
     assert_int_equal(store_idem_claim(st, "owner-b", "k1", h2, 1003, 0, &rec, NULL), 1);
     /* dropped: claimable again */
-    assert_int_equal(store_idem_drop(st, "owner-b", "k1", NULL), 0);
+    assert_int_equal(store_idem_drop(st, "owner-b", "k1", 0, NULL), 0);
     assert_int_equal(store_idem_claim(st, "owner-b", "k1", h2, 1004, 0, &rec, NULL), 1);
+    /* an abandoned claim is dropped only as it was: in flight, made then */
+    assert_int_equal(store_idem_drop(st, "owner-b", "k1", 1003, NULL), 0);
+    assert_int_equal(store_idem_claim(st, "owner-b", "k1", h2, 1005, 0, &rec, NULL), 0);
+    assert_int_equal(rec.created_ms, 1004);
+    assert_int_equal(store_idem_drop(st, "owner-b", "k1", 1004, NULL), 0);
+    assert_int_equal(store_idem_claim(st, "owner-b", "k1", h2, 1006, 0, &rec, NULL), 1);
+    assert_int_equal(store_idem_settle(st, "owner-b", "k1", 202, "", "", "x", 1, NULL), 0);
+    assert_int_equal(store_idem_drop(st, "owner-b", "k1", 1006, NULL), 0); /* answered: kept */
+    assert_int_equal(store_idem_claim(st, "owner-b", "k1", h2, 1007, 0, &rec, NULL), 0);
+    assert_int_equal(rec.status, 202);
+    free(rec.body);
     /* expired: records made before expire_before_ms go */
     assert_int_equal(store_idem_claim(st, "", "k1", h2, 90000, 1001, &rec, NULL), 1);
     assert_int_equal(store_idem_claim(st, "", "k1", h1, 90001, 1001, &rec, NULL), 0);
