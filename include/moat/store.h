@@ -182,7 +182,7 @@ struct store_key {
     char name[64];
     char hash[MOAT_SHA256_HEX_LEN + 1];
     int64_t created_ms;
-    int64_t revoked_ms; /* 0 = active */
+    int64_t revoked_ms;       /* 0 = active */
     uint64_t jobs_per_minute; /* 0 = no quota */
     uint64_t concurrent_jobs; /* 0 = no quota */
     struct moat_limits max;   /* each 0 = the server's maximum */
@@ -219,9 +219,9 @@ struct store_idem {
  * it), 0 when one exists (*out gets it; the caller frees out->body).
  * Atomic: of concurrent claims of one (owner, key), one alone gets 1.
  */
-int store_idem_claim(struct store *st, const char *owner, const char *key,
-                     const char *body_hash, int64_t now_ms, int64_t expire_before_ms,
-                     struct store_idem *out, struct moat_err *err);
+int store_idem_claim(struct store *st, const char *owner, const char *key, const char *body_hash,
+                     int64_t now_ms, int64_t expire_before_ms, struct store_idem *out,
+                     struct moat_err *err);
 /* Records the answer of the claimed (owner, key): status, content type,
  * Location (may be ""), body. */
 int store_idem_settle(struct store *st, const char *owner, const char *key, unsigned status,

@@ -21,8 +21,8 @@
 
 /* The runtime state of one key, kept across reloads (by id). */
 struct key_state {
-    int64_t tat_us;  /* GCRA: the theoretical arrival time, monotonic us */
-    uint64_t reserved; /* slots of requests admitted, not answered yet */
+    int64_t tat_us;                    /* GCRA: the theoretical arrival time, monotonic us */
+    uint64_t reserved;                 /* slots of requests admitted, not answered yet */
     char (*active)[MOAT_UUID_LEN + 1]; /* jobs accepted, maybe not final */
     size_t nactive, cap;
 };
@@ -224,12 +224,11 @@ static bool cors(struct api_server *srv, struct api_req *rq, const char *method)
         return true;
     rq->auth.cors = true;
     const char *origin = header(rq, "Origin");
-    bool allowed = origin && strlen(origin) < sizeof(rq->auth.origin) &&
-                   api_origin_allowed(list, origin);
+    bool allowed =
+        origin && strlen(origin) < sizeof(rq->auth.origin) && api_origin_allowed(list, origin);
     if (allowed)
         moat_strlcpy(rq->auth.origin, origin, sizeof(rq->auth.origin));
-    if (strcmp(method, "OPTIONS") != 0 || !origin ||
-        !header(rq, "Access-Control-Request-Method"))
+    if (strcmp(method, "OPTIONS") != 0 || !origin || !header(rq, "Access-Control-Request-Method"))
         return true;
     /* a preflight: browsers send no credentials with it */
     if (!allowed) {
@@ -241,8 +240,7 @@ static bool cors(struct api_server *srv, struct api_req *rq, const char *method)
     return false;
 }
 
-bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *method,
-                   const char *url)
+bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *method, const char *url)
 {
     struct api_auth *a = srv->auth;
     if (!cors(srv, rq, method))
@@ -268,8 +266,8 @@ bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *metho
     bool anonymous = api_anonymous_ok(srv->deps.cfg, a->loopback, a->nlive);
     bool any_keys = a->nlive > 0;
     pthread_mutex_unlock(&a->mu);
-    enum api_caller who = api_auth_decide(key != NULL, found, malformed || (key && !*key),
-                                          anonymous, any_keys);
+    enum api_caller who =
+        api_auth_decide(key != NULL, found, malformed || (key && !*key), anonymous, any_keys);
     if (who == API_CALLER_KEYED)
         rq->auth.keyed = true;
     if (who == API_CALLER_KEYED || who == API_CALLER_ANONYMOUS)
@@ -293,9 +291,8 @@ static bool over(struct api_req *rq, uint64_t asked, uint64_t max, const char *f
 {
     if (max == 0 || asked <= max)
         return false;
-    api_reply_fail(rq, 403, "over_key_limit", field,
-                   "%s is %llu; this API key allows at most %llu", field,
-                   (unsigned long long)asked, (unsigned long long)max);
+    api_reply_fail(rq, 403, "over_key_limit", field, "%s is %llu; this API key allows at most %llu",
+                   field, (unsigned long long)asked, (unsigned long long)max);
     return true;
 }
 
@@ -319,8 +316,7 @@ static bool check_maxima(struct api_server *srv, struct api_req *rq, const struc
     lower_default(&l->max_processes, def->max_processes, k->max.max_processes);
     lower_default(&l->max_output_kb, def->max_output_kb, k->max.max_output_kb);
     uint64_t wall = l->wall_time_ms ? l->wall_time_ms : 2 * l->time_ms + 1000;
-    if (l->wall_time_ms == def->wall_time_ms && k->max.wall_time_ms &&
-        wall > k->max.wall_time_ms)
+    if (l->wall_time_ms == def->wall_time_ms && k->max.wall_time_ms && wall > k->max.wall_time_ms)
         l->wall_time_ms = wall = k->max.wall_time_ms;
     if (over(rq, l->time_ms, k->max.time_ms, "timeoutMs") ||
         over(rq, wall, k->max.wall_time_ms, "wallTimeoutMs") ||
@@ -342,8 +338,8 @@ static bool take_rate(struct api_req *rq, struct key_entry *e)
     if (e->k.jobs_per_minute == 0)
         return true;
     struct api_rate rate;
-    bool ok = api_rate_take(&e->st.tat_us, e->k.jobs_per_minute,
-                            (int64_t)(moat_now_ns() / 1000), &rate);
+    bool ok =
+        api_rate_take(&e->st.tat_us, e->k.jobs_per_minute, (int64_t)(moat_now_ns() / 1000), &rate);
     rq->auth.rate_headers = true;
     rq->auth.rate_limit = rate.limit;
     rq->auth.rate_remaining = rate.remaining;
@@ -468,9 +464,9 @@ void api_auth_headers(const struct api_req *rq, struct MHD_Response *r)
 {
     const struct api_req_auth *au = &rq->auth;
     if (au->challenge)
-        (void)MHD_add_response_header(
-            r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-            au->bad_key ? "Bearer realm=\"moat\", error=\"invalid_token\"" : "Bearer realm=\"moat\"");
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                      au->bad_key ? "Bearer realm=\"moat\", error=\"invalid_token\""
+                                                  : "Bearer realm=\"moat\"");
     if (au->rate_headers) {
         char v[24];
         (void)snprintf(v, sizeof(v), "%llu", (unsigned long long)au->rate_limit);

@@ -20,20 +20,20 @@ struct MHD_Response;
 
 /* What one request learnt about its caller; lives in struct api_req. */
 struct api_req_auth {
-    bool keyed;                      /* a valid key was given */
-    char key_id[MOAT_UUID_LEN + 1];  /* its id */
-    bool challenge;                  /* 401: send WWW-Authenticate */
-    bool bad_key;                    /* ... with error="invalid_token" */
-    uint32_t reserved;               /* concurrent-job slots of key_id it holds */
-    bool rate_headers;               /* RateLimit-* are sent */
+    bool keyed;                     /* a valid key was given */
+    char key_id[MOAT_UUID_LEN + 1]; /* its id */
+    bool challenge;                 /* 401: send WWW-Authenticate */
+    bool bad_key;                   /* ... with error="invalid_token" */
+    uint32_t reserved;              /* concurrent-job slots of key_id it holds */
+    bool rate_headers;              /* RateLimit-* are sent */
     uint64_t rate_limit, rate_remaining, rate_reset_s;
-    char origin[256];                /* an allowed Origin to echo; "" = none */
-    bool cors;                       /* CORS is configured: Vary: Origin */
+    char origin[256]; /* an allowed Origin to echo; "" = none */
+    bool cors;        /* CORS is configured: Vary: Origin */
     /* Idempotency-Key */
-    bool idem_claimed;               /* this request owns the record */
-    bool idem_replayed;              /* the answer is the first request's */
+    bool idem_claimed;  /* this request owns the record */
+    bool idem_replayed; /* the answer is the first request's */
     char idem_key[256];
-    char ctype[64];                  /* a replayed answer's content type */
+    char ctype[64]; /* a replayed answer's content type */
 };
 
 struct api_auth;
@@ -54,8 +54,7 @@ void api_auth_stop(struct api_server *srv);
  * none or a bad one; otherwise notes the caller in rq->auth. True when
  * the request goes on to routing.
  */
-bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *method,
-                   const char *url);
+bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *method, const char *url);
 
 /*
  * May rq's caller submit job j (decoded, limits filled)? Lowers a limit

@@ -58,8 +58,7 @@ static void replay(struct api_req *rq, struct store_idem *rec)
     rq->auth.idem_replayed = true;
 }
 
-bool api_idem_begin(struct api_server *srv, struct api_req *rq, const char *method,
-                    const char *url)
+bool api_idem_begin(struct api_server *srv, struct api_req *rq, const char *method, const char *url)
 {
     if (!rq->route || !rq->route->body || strcmp(method, "POST") != 0)
         return true;

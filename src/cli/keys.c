@@ -23,9 +23,9 @@ struct limit_opt {
 };
 #define KOFF(f) offsetof(struct store_key, f)
 static const struct limit_opt limit_opts[] = {
-    {"jobs-per-minute", KOFF(jobs_per_minute)},   {"concurrent-jobs", KOFF(concurrent_jobs)},
-    {"max-time-ms", KOFF(max.time_ms)},           {"max-wall-time-ms", KOFF(max.wall_time_ms)},
-    {"max-memory-mb", KOFF(max.memory_mb)},       {"max-processes", KOFF(max.max_processes)},
+    {"jobs-per-minute", KOFF(jobs_per_minute)}, {"concurrent-jobs", KOFF(concurrent_jobs)},
+    {"max-time-ms", KOFF(max.time_ms)},         {"max-wall-time-ms", KOFF(max.wall_time_ms)},
+    {"max-memory-mb", KOFF(max.memory_mb)},     {"max-processes", KOFF(max.max_processes)},
     {"max-output-kb", KOFF(max.max_output_kb)},
 };
 
@@ -62,16 +62,15 @@ static int keys_own(void *arg, const char *name, const char *value)
 
 static void usage(FILE *out)
 {
-    (void)fprintf(out,
-                  "usage: moat keys add [--name NAME] [limits] | list [--json] | revoke ID\n\n"
-                  "Manages the API keys of the server whose store --store / --data-dir name.\n"
-                  "`add` prints the new key's id and the key itself, once: only its SHA-256\n"
-                  "is kept.\n\n"
-                  "limits of `add` (0 or absent: none beyond the server's):\n"
-                  "  --jobs-per-minute N  --concurrent-jobs N\n"
-                  "  --max-time-ms N  --max-wall-time-ms N  --max-memory-mb N\n"
-                  "  --max-processes N  --max-output-kb N\n"
-                  "  --languages a,b      the languages' names (GET /v1/languages)\n");
+    (void)fprintf(out, "usage: moat keys add [--name NAME] [limits] | list [--json] | revoke ID\n\n"
+                       "Manages the API keys of the server whose store --store / --data-dir name.\n"
+                       "`add` prints the new key's id and the key itself, once: only its SHA-256\n"
+                       "is kept.\n\n"
+                       "limits of `add` (0 or absent: none beyond the server's):\n"
+                       "  --jobs-per-minute N  --concurrent-jobs N\n"
+                       "  --max-time-ms N  --max-wall-time-ms N  --max-memory-mb N\n"
+                       "  --max-processes N  --max-output-kb N\n"
+                       "  --languages a,b      the languages' names (GET /v1/languages)\n");
 }
 
 /* 32 bytes from getrandom as moat_<base64url without padding>. */
@@ -129,8 +128,8 @@ static int check_key(const struct moat_config *cfg, const struct store_key *k)
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         const struct lang *l = lang_find(langs, t);
         if (!l || strcmp(l->name, t) != 0) {
-            (void)fprintf(stderr, "moat keys: --languages: '%s' is not a language's name%s%s\n",
-                          t, l ? "; say " : "", l ? l->name : "");
+            (void)fprintf(stderr, "moat keys: --languages: '%s' is not a language's name%s%s\n", t,
+                          l ? "; say " : "", l ? l->name : "");
             r = CLI_EXIT_USAGE;
             break;
         }
@@ -169,15 +168,14 @@ static int keys_add(const struct moat_config *cfg, struct store *st, struct keys
 static json_t *key_json(const struct store_key *k)
 {
     /* json_pack's "I" takes json_int_t; the limits fit (at most 1e9) */
-    return json_pack("{s:s, s:s, s:I, s:I, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}}",
-                     "id", k->id, "name", k->name, "createdMs", (json_int_t)k->created_ms,
-                     "revokedMs", (json_int_t)k->revoked_ms, "revoked", k->revoked_ms != 0,
-                     "limits", "jobsPerMinute", (json_int_t)k->jobs_per_minute, "concurrentJobs",
+    return json_pack("{s:s, s:s, s:I, s:I, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}}", "id",
+                     k->id, "name", k->name, "createdMs", (json_int_t)k->created_ms, "revokedMs",
+                     (json_int_t)k->revoked_ms, "revoked", k->revoked_ms != 0, "limits",
+                     "jobsPerMinute", (json_int_t)k->jobs_per_minute, "concurrentJobs",
                      (json_int_t)k->concurrent_jobs, "maxTimeMs", (json_int_t)k->max.time_ms,
                      "maxWallTimeMs", (json_int_t)k->max.wall_time_ms, "maxMemoryMb",
-                     (json_int_t)k->max.memory_mb, "maxProcesses",
-                     (json_int_t)k->max.max_processes, "maxOutputKb",
-                     (json_int_t)k->max.max_output_kb, "languages", k->languages);
+                     (json_int_t)k->max.memory_mb, "maxProcesses", (json_int_t)k->max.max_processes,
+                     "maxOutputKb", (json_int_t)k->max.max_output_kb, "languages", k->languages);
 }
 
 static int keys_list(struct store *st, bool json)
@@ -207,11 +205,10 @@ static int keys_list(struct store *st, bool json)
         (void)printf("%-36s  %-20s  %-8s  %s\n", "ID", "NAME", "STATUS", "LIMITS");
         for (size_t i = 0; i < n; i++) {
             const struct store_key *k = &v[i];
-            (void)printf("%-36s  %-20s  %-8s  jobs/min=%llu concurrent=%llu languages=%s\n",
-                         k->id, k->name, k->revoked_ms ? "revoked" : "active",
-                         (unsigned long long)k->jobs_per_minute,
-                         (unsigned long long)k->concurrent_jobs,
-                         k->languages[0] ? k->languages : "*");
+            (void)printf(
+                "%-36s  %-20s  %-8s  jobs/min=%llu concurrent=%llu languages=%s\n", k->id, k->name,
+                k->revoked_ms ? "revoked" : "active", (unsigned long long)k->jobs_per_minute,
+                (unsigned long long)k->concurrent_jobs, k->languages[0] ? k->languages : "*");
         }
     }
     free(v);
@@ -238,8 +235,12 @@ int cli_keys(int argc, char **argv)
         return r;
     struct keys_opts o = {0};
     const char *pos[2];
-    struct cli_parse p = {.cmd = "keys", .scope = CONFIG_SCOPE_SERVE, .own = keys_own, .arg = &o,
-                          .positional = pos, .maxpositional = 2};
+    struct cli_parse p = {.cmd = "keys",
+                          .scope = CONFIG_SCOPE_SERVE,
+                          .own = keys_own,
+                          .arg = &o,
+                          .positional = pos,
+                          .maxpositional = 2};
     if ((r = cli_parse_args(argc, argv, &cfg, &p)) != 0)
         return r;
     if (o.help) {

@@ -23,6 +23,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < MOAT_ARRAY_SIZE(commands); i++)
             if (strcmp(argv[1], commands[i].name) == 0)
                 return commands[i].fn(argc - 1, argv + 1);
-    (void)fprintf(stderr, "usage: moat-server serve|worker|submit|keys [options] (run by `moat`)\n");
+    (void)fprintf(stderr,
+                  "usage: moat-server serve|worker|submit|keys [options] (run by `moat`)\n");
     return CLI_EXIT_USAGE;
 }

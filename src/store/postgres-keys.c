@@ -23,12 +23,12 @@ int pg_key_add(struct store *st, const struct store_key *k, struct moat_err *err
 {
     struct pg_store *s = (struct pg_store *)st;
     char nums[8][24];
-    const uint64_t v[] = {(uint64_t)k->created_ms, k->jobs_per_minute,   k->concurrent_jobs,
-                          k->max.time_ms,          k->max.wall_time_ms,  k->max.memory_mb,
+    const uint64_t v[] = {(uint64_t)k->created_ms, k->jobs_per_minute,  k->concurrent_jobs,
+                          k->max.time_ms,          k->max.wall_time_ms, k->max.memory_mb,
                           k->max.max_processes,    k->max.max_output_kb};
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(v); i++)
         (void)snprintf(nums[i], sizeof(nums[i]), "%" PRIu64, v[i]);
-    const char *values[] = {k->id,   k->name,  k->hash,  nums[0], nums[1],     nums[2],
+    const char *values[] = {k->id,   k->name, k->hash, nums[0], nums[1], nums[2],
                             nums[3], nums[4], nums[5], nums[6], nums[7], k->languages};
     PGresult *res = NULL;
     char msg[200];

@@ -11,7 +11,7 @@
 #include "sqlite-internal.h"
 
 #define KEY_COLUMNS                                                                                \
-    "id, name, hash, created_ms, revoked_ms, jobs_per_minute, concurrent_jobs, max_time_ms,"      \
+    "id, name, hash, created_ms, revoked_ms, jobs_per_minute, concurrent_jobs, max_time_ms,"       \
     " max_wall_time_ms, max_memory_mb, max_processes, max_output_kb, languages"
 
 /* Takes the aux connection (opened on first use); amu held on success. */
@@ -63,16 +63,17 @@ int sq_key_add(struct store *st, const struct store_key *k, struct moat_err *err
     if (e < 0)
         return e;
     sqlite3_stmt *q = NULL;
-    e = prepare(s, "INSERT INTO api_keys (" KEY_COLUMNS ") VALUES "
-                   "(?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    e = prepare(s,
+                "INSERT INTO api_keys (" KEY_COLUMNS ") VALUES "
+                "(?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 &q, err);
     if (e == 0) {
         (void)sqlite3_bind_text(q, 1, k->id, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(q, 2, k->name, -1, SQLITE_STATIC);
         (void)sqlite3_bind_text(q, 3, k->hash, -1, SQLITE_STATIC);
         (void)sqlite3_bind_int64(q, 4, k->created_ms);
-        const uint64_t v[] = {k->jobs_per_minute, k->concurrent_jobs,  k->max.time_ms,
-                              k->max.wall_time_ms, k->max.memory_mb,  k->max.max_processes,
+        const uint64_t v[] = {k->jobs_per_minute,  k->concurrent_jobs, k->max.time_ms,
+                              k->max.wall_time_ms, k->max.memory_mb,   k->max.max_processes,
                               k->max.max_output_kb};
         for (int i = 0; i < (int)MOAT_ARRAY_SIZE(v); i++)
             (void)sqlite3_bind_int64(q, 5 + i, (sqlite3_int64)v[i]);
@@ -184,8 +185,8 @@ int sq_key_revoke(struct store *st, const char *id, int64_t now_ms, struct moat_
     return e;
 }
 
-static int idem_read(struct sq_store *s, const char *owner, const char *key,
-                     struct store_idem *out, struct moat_err *err)
+static int idem_read(struct sq_store *s, const char *owner, const char *key, struct store_idem *out,
+                     struct moat_err *err)
 {
     sqlite3_stmt *q = NULL;
     int e = prepare(s,

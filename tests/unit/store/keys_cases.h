@@ -10,10 +10,14 @@
 
 static inline void make_key(struct store_key *k, const char *name, int64_t created_ms)
 {
-    *k = (struct store_key){.created_ms = created_ms, .jobs_per_minute = 60,
+    *k = (struct store_key){.created_ms = created_ms,
+                            .jobs_per_minute = 60,
                             .concurrent_jobs = 4,
-                            .max = {.time_ms = 1000, .wall_time_ms = 3000, .memory_mb = 64,
-                                    .max_processes = 8, .max_output_kb = 32}};
+                            .max = {.time_ms = 1000,
+                                    .wall_time_ms = 3000,
+                                    .memory_mb = 64,
+                                    .max_processes = 8,
+                                    .max_output_kb = 32}};
     moat_uuid7(k->id);
     moat_strlcpy(k->name, name, sizeof(k->name));
     moat_sha256_hex(name, strlen(name), k->hash);
@@ -94,8 +98,8 @@ static inline void keys_case_idempotency(struct store *st)
     assert_null(rec.body);
     /* answered: the answer, bytes as they were (a NUL inside) */
     static const char body[] = "{\"jobId\":\"x\"}\0tail";
-    assert_int_equal(store_idem_settle(st, "", "k1", 202, "application/json", "/v1/jobs/x",
-                                       body, sizeof(body), NULL),
+    assert_int_equal(store_idem_settle(st, "", "k1", 202, "application/json", "/v1/jobs/x", body,
+                                       sizeof(body), NULL),
                      0);
     assert_int_equal(store_idem_claim(st, "", "k1", h1, 1002, 0, &rec, NULL), 0);
     assert_int_equal(rec.status, 202);
