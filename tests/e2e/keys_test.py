@@ -386,6 +386,20 @@ def cors_preflight_and_headers(_):
         check(r.status == 200 and r.header("access-control-allow-origin") is None and
               r.header("vary") == "Origin", "another origin: no Allow-Origin", r.headers)
         srv.stop()
+        # keys required: a preflight needs none; a 401 is readable by the page
+        _, key = add_key(srv)
+        srv.start()
+        r = srv.request("OPTIONS", "/v1/jobs", headers=pre)
+        check(r.status == 204 and r.header("access-control-allow-origin") == "https://b.example",
+              "preflight without a key", r)
+        r = srv.get("/v1/languages", headers={"Origin": "https://a.example"})
+        expect_401(r, "missing_key", False)
+        check(r.header("access-control-allow-origin") == "https://a.example",
+              "a 401 carries Allow-Origin", r.headers)
+        r = srv.get("/v1/languages", headers={"Origin": "https://a.example", **bearer(key)})
+        check(r.status == 200 and r.header("access-control-allow-origin") == "https://a.example",
+              "with the key", r)
+        srv.stop()
         plain.start()
         r = plain.request("OPTIONS", "/v1/jobs", headers=pre)
         expect_error(r, 405, "method_not_allowed")
