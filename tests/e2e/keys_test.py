@@ -84,6 +84,16 @@ def concurrently(n, fn):
     return out
 
 
+def wait_final(srv, jid, headers, timeout=120):
+    """The job once final, read with headers (Server.wait_final sends none)."""
+    def final():
+        r = srv.get(f"/v1/jobs/{jid}", headers=headers)
+        check(r.status == 200, f"GET /v1/jobs/{jid}", r)
+        j = r.json()
+        return j if j["status"] in ("completed", "failed", "cancelled") else None
+    return wait_for(f"job {jid} final", final, timeout, interval=0.1)
+
+
 def expect_401(r, code, invalid):
     expect_error(r, 401, code)
     want = 'Bearer realm="moat"' + (', error="invalid_token"' if invalid else "")
@@ -255,6 +265,35 @@ def concurrent_jobs_counted_until_final(_):
         r = srv.post("/v1/jobs", py("print('next')"), headers=h)
         check(r.status == 202, "a place again once one is final", r)
         expect_error(srv.post("/v1/jobs", py("1"), headers=h), 429, "too_many_jobs")
+        srv.stop()
+
+
+@case("limits")
+def concurrent_jobs_free_when_they_complete(_):
+    srv = Server(G.moat, ["--workers", "1", "--keys-reload", "100"], label="keys-run")
+    with owned(srv):
+        _, key = add_key(srv, "--concurrent-jobs", "1")
+        srv.start()
+        h = bearer(key)
+        r = srv.post("/v1/jobs", py("import time; time.sleep(50)", timeoutMs=10000,
+                                    wallTimeoutMs=60000), headers=h)
+        check(r.status == 202, "the first", r)
+        first = r.json()["jobId"]
+        wait_for("the first running", lambda: srv.get(
+            f"/v1/jobs/{first}", headers=h).json()["status"] == "running", 60, interval=0.1)
+        expect_error(srv.post("/v1/jobs", py("print('b')"), headers=h), 429, "too_many_jobs")
+        r = srv.request("DELETE", f"/v1/jobs/{first}", headers=h)
+        check(r.status == 200, "the running one cancelled", r)
+        # a job that completes frees its place: c (answered final) then d
+        r = srv.post("/v1/jobs?wait=true", py("print('c')"), headers=h)
+        check(r.status == 200 and r.json()["output"] == "c\n", "a place once it was cancelled", r)
+        r = srv.post("/v1/jobs", py("print('d')"), headers=h)
+        check(r.status == 202, "a place once c completed", r)
+        got = wait_final(srv, r.json()["jobId"], h)
+        check(got["status"] == "completed" and got["output"] == "d\n", "d ran", got)
+        r = srv.post("/v1/jobs", py("print('e')"), headers=h)
+        check(r.status == 202, "a place once d completed", r)
+        wait_final(srv, r.json()["jobId"], h)
         srv.stop()
 
 
