@@ -36,6 +36,9 @@ struct sbx_config {
     uint32_t uid_count;
     const char *run_dir;       /* leases and the mount point of box roots */
     const char *cgroup_name;   /* parent cgroup of every box ("moat") */
+    const char *cgroup_under;  /* where it is made: "" or NULL the root of each
+                                  hierarchy, "self" moat's own (delegated)
+                                  group, "/a/b" that group */
     uint64_t box_tmpfs_bytes;  /* /box */
     uint64_t tmp_tmpfs_bytes;  /* /tmp and /dev/shm */
     bool landlock;             /* apply Landlock where the kernel has it */
@@ -209,6 +212,9 @@ struct sbx_pool_stats {
     uint64_t failed;    /* box creations that failed */
     uint64_t slots_reused; /* freed boxes whose uid and cgroups were kept */
     uint64_t netns_reused; /* freed boxes whose network namespace was kept */
+    uint32_t slots_kept;   /* slots of freed boxes kept for the next ones (at
+                              most the pool's size): their cgroups outlive the
+                              box, so an idle pool may hold more than warm */
 };
 void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st);
 /* Stops the spawner; every box it made is destroyed. NULL ok. */

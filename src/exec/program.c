@@ -31,6 +31,7 @@ struct sbx_config exec_sandbox_config(const struct moat_config *cfg)
         .uid_count = (uint32_t)cfg->uid_count,
         .run_dir = cfg->run_dir,
         .cgroup_name = cfg->cgroup_name,
+        .cgroup_under = cfg->cgroup_parent,
         .box_tmpfs_bytes = cfg->box_tmpfs_mb << 20,
         .tmp_tmpfs_bytes = cfg->tmp_tmpfs_mb << 20,
         .landlock = cfg->landlock,
