@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "api-internal.h"
+#include "piston-internal.h"
 #include "moat/sandbox.h"
 #include "moat/util.h"
 
@@ -823,6 +824,8 @@ int api_decode_submit(const struct moat_config *cfg, const struct lang_registry 
     case API_SHAPE_SEED002:
         r = decode_raw(&d, query_language, body, len);
         break;
+    case API_SHAPE_PISTON:
+        return api_piston_decode(cfg, langs, content_type, body, len, out, e);
     default:
         r = FAIL(&d, 500, "internal", NULL, "unknown request shape");
         break;

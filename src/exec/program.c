@@ -117,6 +117,9 @@ static void to_job_step(struct sbx_result *r, struct job_step *s)
     s->memory_kb = r->memory_kb;
     s->out = buf_steal(&r->out, &s->out_len);
     s->err = buf_steal(&r->err, &s->err_len);
+    /* the same entries in job's words */
+    _Static_assert(JOB_ORDER_STDERR == SBX_ORDER_STDERR, "one format of the streams' order");
+    s->order = buf_steal(&r->order, &s->order_len);
     s->out_truncated = r->out_truncated;
     s->err_truncated = r->err_truncated;
     moat_strlcpy(s->message, r->message, sizeof(s->message));

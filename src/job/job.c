@@ -13,6 +13,7 @@ void job_step_release(struct job_step *s)
         return;
     free(s->out);
     free(s->err);
+    free(s->order);
     *s = (struct job_step){0};
 }
 
