@@ -50,6 +50,7 @@ struct moat_config {
 
     /* languages */
     char languages_file[256];
+    char policy_file[256]; /* source policies (lang_registry_load_policy); "" none */
     char cache_dir[256]; /* precompiled headers, version probe cache */
 
     /* service (moat serve) */

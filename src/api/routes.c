@@ -347,6 +347,17 @@ static const struct api_route routes[] = {
      API_SHAPE_SEED002},
     {"GET", "/api/v1/execute/{id}", "/api/v1/execute/{id}", job_get, reply_waited, false,
      API_SHAPE_SEED002},
+    /* Piston v2 (piston.c) */
+    {"POST", "/api/v2/execute", "/api/v2/execute", api_piston_execute, api_piston_execute_resume,
+     true, API_SHAPE_PISTON},
+    {"GET", "/api/v2/runtimes", "/api/v2/runtimes", api_piston_runtimes, NULL, false,
+     API_SHAPE_PISTON},
+    {"GET", "/api/v2/packages", "/api/v2/packages", api_piston_packages, NULL, false,
+     API_SHAPE_PISTON},
+    {"POST", "/api/v2/packages", "/api/v2/packages", api_piston_packages, NULL, true,
+     API_SHAPE_PISTON},
+    {"DELETE", "/api/v2/packages", "/api/v2/packages", api_piston_packages, NULL, true,
+     API_SHAPE_PISTON},
 };
 
 size_t api_route_count(void)

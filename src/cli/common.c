@@ -117,6 +117,12 @@ int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out
             (void)fprintf(stderr, "moat: languages: %s\n", err.msg);
             return CLI_EXIT_USAGE;
         }
+        if (cfg->policy_file[0] && lang_registry_load_policy(*out, cfg->policy_file, &err) < 0) {
+            (void)fprintf(stderr, "moat: %s\n", err.msg);
+            lang_registry_free(*out);
+            *out = NULL;
+            return CLI_EXIT_USAGE;
+        }
         return 0;
     }
     (void)fprintf(stderr, "moat: no languages.ini found (set --languages)\n");
