@@ -287,11 +287,11 @@ bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *metho
 
 /* ---- admission of a submission ---- */
 
-static bool over(struct api_req *rq, uint64_t asked, uint64_t max, const char *field)
+static bool over(struct api_error *e, uint64_t asked, uint64_t max, const char *field)
 {
     if (max == 0 || asked <= max)
         return false;
-    api_reply_fail(rq, 403, "over_key_limit", field, "%s is %llu; this API key allows at most %llu",
+    api_error_set(e, 403, "over_key_limit", field, "%s is %llu; this API key allows at most %llu",
                    field, (unsigned long long)asked, (unsigned long long)max);
     return true;
 }
@@ -306,8 +306,8 @@ static void lower_default(uint64_t *v, uint64_t def, uint64_t max)
         *v = max;
 }
 
-static bool check_maxima(struct api_server *srv, struct api_req *rq, const struct store_key *k,
-                         struct job *j)
+static bool check_maxima(struct api_server *srv, const struct store_key *k, struct job *j,
+                         struct api_error *e)
 {
     struct moat_limits *l = &j->limits;
     const struct moat_limits *def = &srv->deps.cfg->limits;
@@ -318,14 +318,14 @@ static bool check_maxima(struct api_server *srv, struct api_req *rq, const struc
     uint64_t wall = l->wall_time_ms ? l->wall_time_ms : 2 * l->time_ms + 1000;
     if (l->wall_time_ms == def->wall_time_ms && k->max.wall_time_ms && wall > k->max.wall_time_ms)
         l->wall_time_ms = wall = k->max.wall_time_ms;
-    if (over(rq, l->time_ms, k->max.time_ms, "timeoutMs") ||
-        over(rq, wall, k->max.wall_time_ms, "wallTimeoutMs") ||
-        over(rq, l->memory_mb, k->max.memory_mb, "memoryMb") ||
-        over(rq, l->max_processes, k->max.max_processes, "maxProcesses") ||
-        over(rq, l->max_output_kb, k->max.max_output_kb, "maxOutputKb"))
+    if (over(e, l->time_ms, k->max.time_ms, "timeoutMs") ||
+        over(e, wall, k->max.wall_time_ms, "wallTimeoutMs") ||
+        over(e, l->memory_mb, k->max.memory_mb, "memoryMb") ||
+        over(e, l->max_processes, k->max.max_processes, "maxProcesses") ||
+        over(e, l->max_output_kb, k->max.max_output_kb, "maxOutputKb"))
         return false;
     if (!api_language_allowed(k->languages, j->language)) {
-        api_reply_fail(rq, 403, "language_not_allowed", "language",
+        api_error_set(e, 403, "language_not_allowed", "language",
                        "this API key may not run %s (allowed: %s)", j->language, k->languages);
         return false;
     }
@@ -384,7 +384,8 @@ static void prune(struct api_server *srv, const char *key_id)
     pthread_mutex_unlock(&a->mu);
 }
 
-bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j)
+bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j,
+                    struct api_error *err)
 {
     struct api_auth *a = srv->auth;
     if (!a || !rq->auth.keyed)
@@ -395,10 +396,10 @@ bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j)
         if (!e) { /* deleted since the head: as a revoked key */
             pthread_mutex_unlock(&a->mu);
             rq->auth.challenge = rq->auth.bad_key = true;
-            api_reply_fail(rq, 401, "invalid_key", NULL, "the API key is not valid any more");
+            api_error_set(err, 401, "invalid_key", NULL, "the API key is not valid any more");
             return false;
         }
-        if (!check_maxima(srv, rq, &e->k, j)) {
+        if (!check_maxima(srv, &e->k, j, err)) {
             pthread_mutex_unlock(&a->mu);
             return false;
         }
@@ -412,7 +413,7 @@ bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j)
         if (full) {
             pthread_mutex_unlock(&a->mu);
             rq->retry_after = 1;
-            api_reply_fail(rq, 429, "too_many_jobs", NULL,
+            api_error_set(err, 429, "too_many_jobs", NULL,
                            "this API key may have %llu jobs unfinished at once",
                            (unsigned long long)limit);
             return false;
@@ -424,7 +425,7 @@ bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j)
         pthread_mutex_unlock(&a->mu);
         rq->auth.reserved += ok;
         if (!ok)
-            api_reply_fail(rq, 429, "rate_limited", NULL,
+            api_error_set(err, 429, "rate_limited", NULL,
                            "this API key may submit %llu jobs per minute; retry in %u s",
                            per_minute, rq->retry_after);
         return ok;

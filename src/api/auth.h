@@ -63,13 +63,16 @@ bool api_auth_head(struct api_server *srv, struct api_req *rq, const char *metho
  * wallTimeoutMs, memoryMb, maxProcesses, maxOutputKb), its languages (403
  * language_not_allowed, field "language"), its concurrent jobs (429
  * too_many_jobs) and its jobs per minute (429 rate_limited with
- * Retry-After and RateLimit-*). False after answering; true with a
+ * Retry-After and RateLimit-* set on rq). False with *err filled (the
+ * route answers it in its own shape: api_reply_error for moat's); true with a
  * concurrent-job slot reserved until the request completes (a job accepted
  * by then is counted until it is final). Anonymous callers are not
  * limited. Every submit route calls it between decoding and exec_submit,
  * once per job (a batch: once per member).
  */
-bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j);
+struct api_error;
+bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j,
+                    struct api_error *err);
 
 /* A job accepted for rq (job_id) takes one of its reserved slots, counted
  * until the job is final; job_id NULL gives back every slot rq still holds
