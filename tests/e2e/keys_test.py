@@ -297,6 +297,39 @@ def concurrent_jobs_free_when_they_complete(_):
         srv.stop()
 
 
+@case("limits")
+def piston_execute_behind_keys(_):
+    """Piston's route: the key check before routing (moat's 401), the key's
+    maxima and quotas in Piston's shape ({"message"}), Idempotency-Key."""
+    srv = Server(G.moat, ["--workers", "1", "--keys-reload", "100"], label="keys-piston")
+    with owned(srv):
+        _, key = add_key(srv, "--jobs-per-minute", "2", "--languages", "python")
+        srv.start()
+        run = {"language": "python", "version": "*",
+               "files": [{"content": "print('p')"}]}
+        expect_401(srv.post("/api/v2/execute", run), "missing_key", False)
+        h = bearer(key)
+        r = srv.post("/api/v2/execute", {**run, "language": "bash",
+                                         "files": [{"content": "echo"}]}, headers=h)
+        check(r.status == 403 and r.json() == {
+            "message": "this API key may not run bash (allowed: python)"},
+            "403 in Piston's shape", r)
+        r = srv.post("/api/v2/execute", run, headers={**h, "Idempotency-Key": "p-1"})
+        check(r.status == 200 and r.json()["run"]["stdout"] == "p\n", "runs with the key", r)
+        again = srv.post("/api/v2/execute", run, headers={**h, "Idempotency-Key": "p-1"})
+        check(again.status == 200 and again.body == r.body and
+              again.header("idempotent-replayed") == "true", "replayed, not run again", again)
+        r = srv.post("/api/v2/execute", run, headers=h)
+        check(r.status == 200, "the second of 2 per minute", r)
+        r = srv.post("/api/v2/execute", run, headers=h)
+        check(r.status == 429 and r.json() == {
+            "message": f"this API key may submit 2 jobs per minute; retry in "
+                       f"{r.header('retry-after')} s"} and
+              r.header("ratelimit-limit") == "2" and r.header("ratelimit-remaining") == "0",
+              "429 in Piston's shape, with the headers", r)
+        srv.stop()
+
+
 # ---- idempotency ----
 
 @case("idem")
