@@ -292,7 +292,7 @@ static bool over(struct api_error *e, uint64_t asked, uint64_t max, const char *
     if (max == 0 || asked <= max)
         return false;
     api_error_set(e, 403, "over_key_limit", field, "%s is %llu; this API key allows at most %llu",
-                   field, (unsigned long long)asked, (unsigned long long)max);
+                  field, (unsigned long long)asked, (unsigned long long)max);
     return true;
 }
 
@@ -326,7 +326,7 @@ static bool check_maxima(struct api_server *srv, const struct store_key *k, stru
         return false;
     if (!api_language_allowed(k->languages, j->language)) {
         api_error_set(e, 403, "language_not_allowed", "language",
-                       "this API key may not run %s (allowed: %s)", j->language, k->languages);
+                      "this API key may not run %s (allowed: %s)", j->language, k->languages);
         return false;
     }
     return true;
@@ -414,8 +414,8 @@ bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j,
             pthread_mutex_unlock(&a->mu);
             rq->retry_after = 1;
             api_error_set(err, 429, "too_many_jobs", NULL,
-                           "this API key may have %llu jobs unfinished at once",
-                           (unsigned long long)limit);
+                          "this API key may have %llu jobs unfinished at once",
+                          (unsigned long long)limit);
             return false;
         }
         bool ok = take_rate(rq, e);
@@ -426,8 +426,8 @@ bool api_auth_admit(struct api_server *srv, struct api_req *rq, struct job *j,
         rq->auth.reserved += ok;
         if (!ok)
             api_error_set(err, 429, "rate_limited", NULL,
-                           "this API key may submit %llu jobs per minute; retry in %u s",
-                           per_minute, rq->retry_after);
+                          "this API key may submit %llu jobs per minute; retry in %u s", per_minute,
+                          rq->retry_after);
         return ok;
     }
     return true;
