@@ -133,6 +133,7 @@ static void stage_status(const struct job_step *s, struct stage_status *st)
     case JOB_VERDICT_INTERNAL_ERROR:
     case JOB_VERDICT_CANCELLED:
     case JOB_VERDICT_SKIPPED:
+    case JOB_VERDICT_POLICY_VIOLATION: /* the message names the file, line and rule */
     case JOB_VERDICT_NONE:
     case JOB_VERDICT_MAX_:
         break;
