@@ -129,7 +129,6 @@ static void stage_status(const struct job_step *s, struct stage_status *st)
                      sizeof(st->message));
         return;
     }
-    case JOB_VERDICT_POLICY_VIOLATION: /* never ran: XX with the policy's sentence */
     case JOB_VERDICT_INTERNAL_ERROR:
     case JOB_VERDICT_CANCELLED:
     case JOB_VERDICT_SKIPPED:
