@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 
 #include "api-internal.h"
+#include "auth.h"
 #include "moat/api.h"
 #include "moat/exec.h"
 #include "moat/util.h"
@@ -90,6 +91,8 @@ struct api_req {
     bool held;                 /* counted in srv->held */
     _Atomic int resume_reason; /* enum api_resume_reason */
     json_t *waited;            /* the final job, rendered by the notice */
+
+    struct api_req_auth auth; /* the caller (auth.h) */
 };
 
 struct api_guard;
@@ -98,6 +101,7 @@ struct api_server {
     struct api_deps deps;
     struct MHD_Daemon *mhd;
     struct api_guard *guard; /* guard.c */
+    struct api_auth *auth;   /* auth.c */
     unsigned port;
     char *languages_json; /* GET /v1/languages, built once */
     size_t languages_len;
@@ -114,7 +118,7 @@ struct api_server {
 };
 
 /* The statuses whose request-duration series are kept by server.c. */
-#define API_STATUS_SLOTS 13
+#define API_STATUS_SLOTS 14
 
 /* ---- server.c ---- */
 /* Suspends rq (on an MHD thread, inside the handler). */
