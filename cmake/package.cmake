@@ -1,6 +1,11 @@
 # Installation (FHS under CMAKE_INSTALL_PREFIX, /usr for the package) and
 # the Debian package of `make deb` (CPack). The sanitized variants, the
 # tests and the benchmarks are not installed.
+#
+# Installing (and cpack) takes the binaries as built: it never builds the
+# tree first, so that the package test does not relink binaries other tests
+# are running (`make deb` and `make install` build them first).
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
 install(TARGETS moat moat-server RUNTIME DESTINATION bin)
 install(FILES ${PROJECT_SOURCE_DIR}/languages.ini DESTINATION share/moat)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/moat.1 ${PROJECT_SOURCE_DIR}/docs/man/moat-run.1
