@@ -488,9 +488,10 @@ json_t *j0_language_json(const struct lang_registry *langs, unsigned id)
         return NULL;
     char name[128];
     j0_language_name(l, name, sizeof(name));
-    return json_pack("{s:i, s:s, s:b, s:s, s:s*, s:s}", "id", (int)id, "name", name,
+    /* compile_cmd null (not absent) for an interpreted language */
+    return json_pack("{s:i, s:s, s:b, s:s, s:o, s:s}", "id", (int)id, "name", name,
                      "is_archived", 0, "source_file", l->source, "compile_cmd",
-                     lang_compiled(l) ? l->compile : NULL, "run_cmd", l->run);
+                     lang_compiled(l) ? json_string(l->compile) : json_null(), "run_cmd", l->run);
 }
 
 json_t *j0_config_info_json(const struct moat_config *cfg)
