@@ -187,11 +187,11 @@ static bool number(struct jdec *d, const char *key, double lo, double hi, bool i
     }
     double x = json_number_value(v);
     if (x < lo) {
-        add(d, key, "must be greater than or equal to %g", lo);
+        add(d, key, "must be greater than or equal to %.15g", lo);
         return false;
     }
     if (x > hi) {
-        add(d, key, "must be less than or equal to %g", hi);
+        add(d, key, "must be less than or equal to %.15g", hi);
         return false;
     }
     *out = x;
