@@ -133,6 +133,15 @@ def lists_and_service_routes(srv):
 
 
 @case("judge0")
+def openapi_describes_the_routes(srv):
+    text = srv.get("/openapi.yaml").body.decode()
+    for path in ("/submissions", "/submissions/{token}", "/submissions/batch", "/languages",
+                 "/languages/all", "/languages/{id}", "/statuses", "/about", "/config_info",
+                 "/system_info", "/workers"):
+        check(f"\n  {path}:\n" in text, f"openapi.yaml describes {path}", None)
+
+
+@case("judge0")
 def create_and_read(srv):
     token = created(srv, {"source_code": "print(input())", "language_id": PY,
                           "stdin": "hello"})
