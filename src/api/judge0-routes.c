@@ -333,12 +333,11 @@ void j0_batch_submit(struct api_server *srv, struct api_req *rq)
     json_t *members = json_object_get(root, "submissions");
     size_t n = json_array_size(members);
     if (!json_is_array(members) || n == 0 || n > J0_BATCH_MAX) {
-        json_decref(root);
-        api_reply_json(rq, 422,
-                       json_pack("{s:[s]}", "submissions",
-                                 json_is_array(members) && n > J0_BATCH_MAX
-                                     ? "size of the batch must be at most 20"
-                                     : "must be a non-empty array of submissions"));
+        const char *why = json_is_array(members) && n > J0_BATCH_MAX
+                              ? "size of the batch must be at most 20"
+                              : "must be a non-empty array of submissions";
+        json_decref(root); /* members was borrowed from it */
+        api_reply_json(rq, 422, json_pack("{s:[s]}", "submissions", why));
         return;
     }
     struct j0_batch *b = calloc(1, sizeof(*b));
