@@ -24,7 +24,8 @@ struct moat_err;
 struct lang_registry;
 
 #define LANG_MAX_ALIASES 8
-#define LANG_MAX_JUDGE0_IDS 8     /* Judge0 CE language ids of one language */
+/* Judge0 CE language ids of one language, and the largest id */
+#define LANG_MAX_JUDGE0_IDS 8
 #define LANG_JUDGE0_ID_MAX 999
 #define LANG_MAX_ENV 16
 #define LANG_MAX_ARGV 64

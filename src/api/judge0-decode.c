@@ -142,8 +142,8 @@ static void take_language(struct jdec *d)
         return;
     }
     moat_strlcpy(d->job.language, l->name, sizeof(d->job.language));
-    (void)snprintf(d->job.language_given, sizeof(d->job.language_given),
-                   "%" JSON_INTEGER_FORMAT, id);
+    (void)snprintf(d->job.language_given, sizeof(d->job.language_given), "%" JSON_INTEGER_FORMAT,
+                   id);
     moat_strlcpy(d->job.version, l->version, sizeof(d->job.version));
 }
 
@@ -175,8 +175,7 @@ static void take_stdin_expected(struct jdec *d)
 
 /* A number of the field in [lo, hi]; false (with the field's error) when
  * absent (nothing added then), not a number or out of range. */
-static bool number(struct jdec *d, const char *key, double lo, double hi, bool integer,
-                   double *out)
+static bool number(struct jdec *d, const char *key, double lo, double hi, bool integer, double *out)
 {
     const json_t *v = get(d, key);
     if (!v)
@@ -374,12 +373,9 @@ static void check_whole(struct jdec *d)
 {
     static const struct {
         const char *native, *judge0;
-    } names[] = {{"timeoutMs", "cpu_time_limit"},
-                 {"wallTimeoutMs", "wall_time_limit"},
-                 {"memoryMb", "memory_limit"},
-                 {"maxProcesses", "max_processes_and_or_threads"},
-                 {"maxFileKb", "max_file_size"},
-                 {"stackKb", "stack_limit"}};
+    } names[] = {{"timeoutMs", "cpu_time_limit"}, {"wallTimeoutMs", "wall_time_limit"},
+                 {"memoryMb", "memory_limit"},    {"maxProcesses", "max_processes_and_or_threads"},
+                 {"maxFileKb", "max_file_size"},  {"stackKb", "stack_limit"}};
     struct moat_err err = {0};
     if (config_check_limits(d->cfg, &d->job.limits, &err) == 0)
         return;

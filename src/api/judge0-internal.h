@@ -48,8 +48,8 @@ unsigned j0_status_of(const struct job *j, char *msg, size_t msgsz);
 
 /* The query of a /submissions route. */
 struct j0_query {
-    bool base64; /* ?base64_encoded=true */
-    bool wait;   /* ?wait=true */
+    bool base64;     /* ?base64_encoded=true */
+    bool wait;       /* ?wait=true */
     uint64_t fields; /* bit set of j0_field; 0 = the default fields */
 };
 
@@ -105,10 +105,10 @@ int j0_parse_fields(const char *s, uint64_t *out, char *msg, size_t msgsz);
 
 /* A decoded Judge0 submission. */
 struct j0_submit {
-    struct job job; /* language (language_given holds the id asked, "71"),
-                       files, stdin, args, expected output (Judge0's
-                       right-trim comparison), limits; metadata_json holds
-                       what moat does not model (see judge0.md) */
+    struct job job;     /* language (language_given holds the id asked, "71"),
+                           files, stdin, args, expected output (Judge0's
+                           right-trim comparison), limits; metadata_json holds
+                           what moat does not model (see judge0.md) */
     char *callback_url; /* NULL when none; owned. Delivery is the webhook
                            part's: it is carried, not yet called. */
 };
@@ -137,7 +137,7 @@ int j0_base64_decode(const char *in, size_t len, char **out, size_t *outlen);
 
 /* Judge0's message for output that is not UTF-8 without base64. */
 #define J0_UTF8_ERROR                                                                              \
-    "some attributes for this submission cannot be converted to UTF-8, use "                     \
+    "some attributes for this submission cannot be converted to UTF-8, use "                       \
     "base64_encoded=true query parameter"
 
 /*

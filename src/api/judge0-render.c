@@ -173,8 +173,8 @@ const char *j0_field_name(enum j0_field f)
 
 #define BIT(f) (UINT64_C(1) << (f))
 static const uint64_t default_fields = BIT(J0F_TOKEN) | BIT(J0F_TIME) | BIT(J0F_MEMORY) |
-                                       BIT(J0F_STDOUT) | BIT(J0F_STDERR) |
-                                       BIT(J0F_COMPILE_OUTPUT) | BIT(J0F_MESSAGE) | BIT(J0F_STATUS);
+                                       BIT(J0F_STDOUT) | BIT(J0F_STDERR) | BIT(J0F_COMPILE_OUTPUT) |
+                                       BIT(J0F_MESSAGE) | BIT(J0F_STATUS);
 
 int j0_parse_fields(const char *s, uint64_t *out, char *msg, size_t msgsz)
 {
@@ -378,8 +378,8 @@ static void put_result(struct render *r, const struct job *j)
     put_compile(r, j);
     put_text(r, J0F_MESSAGE, msg, strlen(msg));
     put(r, J0F_STATUS_ID, json_integer(id));
-    put(r, J0F_STATUS, json_pack("{s:i, s:s}", "id", (int)id, "description",
-                                 j0_status_description(id)));
+    put(r, J0F_STATUS,
+        json_pack("{s:i, s:s}", "id", (int)id, "description", j0_status_description(id)));
     put(r, J0F_TIME, ran ? seconds(j->run.time_ms) : json_null());
     put(r, J0F_WALL_TIME, ran ? seconds(j->run.wall_time_ms) : json_null());
     put(r, J0F_MEMORY, ran ? json_integer((json_int_t)j->run.memory_kb) : json_null());
@@ -409,8 +409,7 @@ json_t *j0_submission_json(const struct job *j, const struct j0_query *q,
             j0_language_name(l, name, sizeof(name));
         else
             moat_strlcpy(name, j->language, sizeof(name));
-        put(&r, J0F_LANGUAGE,
-            json_pack("{s:i, s:s}", "id", (int)language_id(j, l), "name", name));
+        put(&r, J0F_LANGUAGE, json_pack("{s:i, s:s}", "id", (int)language_id(j, l), "name", name));
     }
     if (r.nomem || r.utf8_error) {
         *utf8_error = r.utf8_error && !r.nomem;
@@ -470,9 +469,9 @@ json_t *j0_languages_json(const struct lang_registry *langs, bool all)
             continue;
         char name[128];
         j0_language_name(l, name, sizeof(name));
-        json_t *o = all ? json_pack("{s:i, s:s, s:b}", "id", (int)id, "name", name,
-                                    "is_archived", 0)
-                        : json_pack("{s:i, s:s}", "id", (int)id, "name", name);
+        json_t *o =
+            all ? json_pack("{s:i, s:s, s:b}", "id", (int)id, "name", name, "is_archived", 0)
+                : json_pack("{s:i, s:s}", "id", (int)id, "name", name);
         if (json_array_append_new(a, o) < 0) {
             json_decref(a);
             return NULL;
@@ -489,8 +488,8 @@ json_t *j0_language_json(const struct lang_registry *langs, unsigned id)
     char name[128];
     j0_language_name(l, name, sizeof(name));
     /* compile_cmd null (not absent) for an interpreted language */
-    return json_pack("{s:i, s:s, s:b, s:s, s:o, s:s}", "id", (int)id, "name", name,
-                     "is_archived", 0, "source_file", l->source, "compile_cmd",
+    return json_pack("{s:i, s:s, s:b, s:s, s:o, s:s}", "id", (int)id, "name", name, "is_archived",
+                     0, "source_file", l->source, "compile_cmd",
                      lang_compiled(l) ? json_string(l->compile) : json_null(), "run_cmd", l->run);
 }
 

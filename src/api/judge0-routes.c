@@ -234,9 +234,9 @@ void j0_delete(struct api_server *srv, struct api_req *rq)
 /* ---- batches ---- */
 
 struct j0_batch {
-    json_t *answers;          /* one per member: {"token"} or its errors */
-    struct j0_submit *subs;   /* the valid members, submitted in turn */
-    size_t *index;            /* subs[i] is member index[i] */
+    json_t *answers;        /* one per member: {"token"} or its errors */
+    struct j0_submit *subs; /* the valid members, submitted in turn */
+    size_t *index;          /* subs[i] is member index[i] */
     size_t nsubs, next;
     size_t accepted;
 };
@@ -473,6 +473,6 @@ void j0_workers(struct api_server *srv, struct api_req *rq)
     api_reply_json(rq, 200,
                    /* size: the queue's depth is the executors' to know, not this node's */
                    json_pack("[{s:s, s:n, s:I, s:I, s:I, s:I, s:I}]", "queue", "default", "size",
-                             "available", all, "idle", all - busy, "working",
-                             busy, "paused", (json_int_t)0, "failed", (json_int_t)0));
+                             "available", all, "idle", all - busy, "working", busy, "paused",
+                             (json_int_t)0, "failed", (json_int_t)0));
 }

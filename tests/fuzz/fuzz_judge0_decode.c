@@ -34,7 +34,8 @@ static void check_errors(const json_t *errors)
     CHECK(json_is_object(errors) && json_object_size(errors) > 0);
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)errors, k, v) {
+    json_object_foreach((json_t *)errors, k, v)
+    {
         CHECK(json_is_array(v) && json_array_size(v) > 0);
         for (size_t i = 0; i < json_array_size(v); i++)
             CHECK(json_is_string(json_array_get(v, i)));

@@ -126,11 +126,11 @@ static void test_decode_fields(void **state)
     assert_string_equal(s.callback_url, "https://example.com/cb");
     json_t *m = json_loads(s.job.metadata_json, 0, NULL);
     assert_non_null(m);
-    assert_true(json_number_value(json_object_get(json_object_get(m, "judge0"),
-                                                  "cpu_extra_time")) == 0.5);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "judge0"),
-                                                          "callback_url")),
-                        "https://example.com/cb");
+    assert_true(
+        json_number_value(json_object_get(json_object_get(m, "judge0"), "cpu_extra_time")) == 0.5);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(m, "judge0"), "callback_url")),
+        "https://example.com/cb");
     json_decref(m);
     j0_submit_release(&s);
 
@@ -237,10 +237,9 @@ static void test_decode_refusals(void **state)
             "{\"additional_files\":[\"must be a string\"]}");
     refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"command_line_arguments\":\"'a\"}",
             false, "{\"command_line_arguments\":[\"has an unterminated quote\"]}");
-    refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"command_line_arguments\":[]}",
-            false, "{\"command_line_arguments\":[\"must be a string\"]}");
-    refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"callback_url\":\"file:///etc\"}",
-            false,
+    refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"command_line_arguments\":[]}", false,
+            "{\"command_line_arguments\":[\"must be a string\"]}");
+    refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"callback_url\":\"file:///etc\"}", false,
             "{\"callback_url\":[\"must be an http or https URL of at most 2048 characters\"]}");
     /* a NUL cannot cut an argument or a URL short */
     refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"callback_url\":\"http://a\\u0000b\"}",
@@ -256,8 +255,8 @@ static void test_decode_sizes(void **state)
     char big[1200];
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s}", "source_code", big, "language_id", 71,
-                          "stdin", big, "expected_output", big);
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s}", "source_code", big, "language_id", 71, "stdin",
+                          big, "expected_output", big);
     struct j0_submit s = {0};
     json_t *errors = NULL;
     assert_int_equal(j0_decode_submission(&f->cfg, f->langs, o, false, &s, &errors), -EINVAL);
@@ -345,16 +344,12 @@ static void test_status_table(void **state)
         {JOB_STATUS_COMPLETED, JOB_VERDICT_WRONG_ANSWER, 0, 0, 4, ""},
         {JOB_STATUS_COMPLETED, JOB_VERDICT_TIME_LIMIT, 0, SIGKILL, 5, "Time limit exceeded"},
         {JOB_STATUS_COMPLETED, JOB_VERDICT_COMPILE_ERROR, 1, 0, 6, ""},
-        {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 0, SIGSEGV, 7,
-         "Caught fatal signal 11"},
-        {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 0, SIGXFSZ, 8,
-         "Caught fatal signal 25"},
+        {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 0, SIGSEGV, 7, "Caught fatal signal 11"},
+        {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 0, SIGXFSZ, 8, "Caught fatal signal 25"},
         {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 0, SIGFPE, 9, "Caught fatal signal 8"},
-        {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 0, SIGABRT, 10,
-         "Caught fatal signal 6"},
+        {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 0, SIGABRT, 10, "Caught fatal signal 6"},
         {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 3, 0, 11, "Exited with error status 3"},
-        {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 0, SIGUSR1, 12,
-         "Caught fatal signal 10"},
+        {JOB_STATUS_COMPLETED, JOB_VERDICT_RUNTIME_ERROR, 0, SIGUSR1, 12, "Caught fatal signal 10"},
         {JOB_STATUS_COMPLETED, JOB_VERDICT_MEMORY_LIMIT, 0, SIGKILL, 12, "Memory Limit Exceeded"},
         {JOB_STATUS_COMPLETED, JOB_VERDICT_MEMORY_LIMIT, 0, SIGSEGV, 7, "Memory Limit Exceeded"},
         {JOB_STATUS_COMPLETED, JOB_VERDICT_MEMORY_LIMIT, 1, 0, 12, "Memory Limit Exceeded"},
@@ -385,9 +380,8 @@ static void test_status_table(void **state)
     assert_null(j0_status_description(15));
     json_t *a = j0_statuses_json();
     assert_int_equal(json_array_size(a), 14);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(a, 6), "description")),
-        "Runtime Error (SIGSEGV)");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 6), "description")),
+                        "Runtime Error (SIGSEGV)");
     json_decref(a);
 }
 
@@ -466,10 +460,11 @@ static void test_render(void **state)
                            "\"stderr\":null,\"stdout\":\"hi\\n\",\"time\":\"0.012\","
                            "\"token\":\"" ID "\"}");
     free(t);
-    t = render(&j, f->langs, "stdout,time,wall_time,cpu_time_limit,wall_time_limit,"
-                             "cpu_extra_time,callback_url,command_line_arguments,language,"
-                             "language_id,created_at,finished_at,exit_code,exit_signal,"
-                             "source_code",
+    t = render(&j, f->langs,
+               "stdout,time,wall_time,cpu_time_limit,wall_time_limit,"
+               "cpu_extra_time,callback_url,command_line_arguments,language,"
+               "language_id,created_at,finished_at,exit_code,exit_signal,"
+               "source_code",
                true, &utf8);
     assert_string_equal(t, "{\"callback_url\":\"http://x\",\"command_line_arguments\":\"a b\","
                            "\"cpu_extra_time\":\"0.500\",\"cpu_time_limit\":\"2.500\","
@@ -505,15 +500,13 @@ static void test_render(void **state)
     j.run.verdict = JOB_VERDICT_COMPILE_ERROR;
     set_text(&j.compile.out, &j.compile.out_len, "out;");
     set_text(&j.compile.err, &j.compile.err_len, "err");
-    t = render(&j, f->langs, "compile_output,stdout,time,memory,exit_code,status_id", false,
-               &utf8);
+    t = render(&j, f->langs, "compile_output,stdout,time,memory,exit_code,status_id", false, &utf8);
     assert_string_equal(t, "{\"compile_output\":\"out;err\",\"exit_code\":null,"
                            "\"memory\":null,\"status_id\":6,\"stdout\":null,\"time\":null}");
     free(t);
     j.compile.verdict = JOB_VERDICT_TIME_LIMIT;
     t = render(&j, f->langs, "compile_output", false, &utf8);
-    assert_string_equal(t,
-                        "{\"compile_output\":\"out;errCompilation time limit exceeded.\"}");
+    assert_string_equal(t, "{\"compile_output\":\"out;errCompilation time limit exceeded.\"}");
     free(t);
 
     /* a signal: exit_signal, no exit_code; queued: nothing final */
