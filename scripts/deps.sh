@@ -8,7 +8,7 @@ set -euo pipefail
 build=(gcc g++ make cmake pkg-config clang clang-tidy libclang-rt-14-dev
        libmicrohttpd-dev libjansson-dev libseccomp-dev libcap-dev libsqlite3-dev
        libpq-dev libnats-dev libcurl4-openssl-dev libssl-dev libinih-dev
-       libwslay-dev libcmocka-dev)
+       libwslay-dev libcmocka-dev libzip-dev)
 # Tests and benchmarks: HTTP tools, peers measured against, servers the
 # cluster tests start on loopback.
 tests=(curl jq python3 procps iproute2 util-linux bubblewrap crun hyperfine wrk

@@ -257,16 +257,110 @@ static void take_unsupported(struct jdec *d)
     double runs = 0;
     if (number(d, "number_of_runs", 1, J0_RUNS_MAX, true, &runs) && runs > 1)
         add(d, "number_of_runs", "is not supported above 1: moat runs a submission once");
-    static const char *const strings[] = {"compiler_options", "additional_files"};
-    for (size_t i = 0; i < MOAT_ARRAY_SIZE(strings); i++) {
-        const json_t *v = get(d, strings[i]);
-        if (!v)
-            continue;
-        if (!json_is_string(v))
-            add(d, strings[i], "must be a string");
-        else if (json_string_length(v) > 0)
-            add(d, strings[i], "is not supported by this server");
+    const json_t *v = get(d, "compiler_options");
+    if (v && !json_is_string(v))
+        add(d, "compiler_options", "must be a string");
+    else if (v && json_string_length(v) > 0)
+        add(d, "compiler_options", "is not supported by this server");
+}
+
+/* Whether two names clash in one directory: the same, or one a directory
+ * of the other ("a" and "a/b"). */
+static bool clash(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    size_t n = na < nb ? na : nb;
+    return strncmp(a, b, n) == 0 && (na == nb || (na < nb ? b[n] : a[n]) == '/');
+}
+
+/* The files of the zip join the program, named; the program gets its
+ * language's entry name (main.py), which no entry may take. */
+static void add_files(struct jdec *d, const struct lang *l, struct job_file *extra, size_t n)
+{
+    char entry[256];
+    struct moat_err err = {0};
+    const struct job_file *src = &d->job.files[0];
+    if (lang_entry_name(l, src->data, src->len, entry, sizeof(entry), &err) < 0) {
+        add(d, "source_code", "%s", err.msg);
+        return;
     }
+    for (size_t i = 0; i < n; i++) {
+        bool bad = clash(extra[i].name, entry);
+        for (size_t k = 0; k < i && !bad; k++)
+            bad = clash(extra[i].name, extra[k].name);
+        if (bad) {
+            add(d, "additional_files", "has an entry that clashes with another file: '%.80s'",
+                extra[i].name);
+            return;
+        }
+    }
+    struct job_file *all = reallocarray(d->job.files, n + 1, sizeof(*all));
+    if (!all || !(all[0].name = strdup(entry))) {
+        if (all)
+            d->job.files = all;
+        d->nomem = true;
+        return;
+    }
+    d->job.files = all;
+    for (size_t i = 0; i < n; i++) {
+        all[1 + i] = extra[i];
+        extra[i] = (struct job_file){0};
+        d->job.nfiles++;
+    }
+}
+
+/* additional_files: a base64 zip, whatever base64_encoded says (Judge0's
+ * rule), for an interpreted language (a compiled one would be given every
+ * file to compile). */
+static void take_additional(struct jdec *d)
+{
+    const json_t *v = get(d, "additional_files");
+    if (!v)
+        return;
+    if (!json_is_string(v)) {
+        add(d, "additional_files", "must be a string");
+        return;
+    }
+    if (json_string_length(v) == 0)
+        return;
+    const struct lang *l = lang_find(d->langs, d->job.language);
+    if (!l || d->job.nfiles != 1)
+        return; /* the language or the program is refused already */
+    if (lang_compiled(l)) {
+        add(d, "additional_files", "is supported for interpreted languages only");
+        return;
+    }
+    if (d->cfg->additional_files_max_kb == 0 || d->cfg->additional_files_max_entries == 0) {
+        add(d, "additional_files", "is not enabled on this server");
+        return;
+    }
+    char *zip = NULL;
+    size_t len = 0;
+    int r = j0_base64_decode(json_string_value(v), json_string_length(v), &zip, &len);
+    if (r < 0) {
+        if (r == -ENOMEM)
+            d->nomem = true;
+        else
+            add(d, "additional_files", "is not valid base64");
+        return;
+    }
+    struct job_file *files = NULL;
+    size_t n = 0;
+    char msg[200];
+    r = j0_unzip(zip, len, d->cfg->additional_files_max_kb, d->cfg->additional_files_max_entries, &files, &n,
+                 msg, sizeof(msg));
+    free(zip);
+    if (r == -ENOMEM)
+        d->nomem = true;
+    else if (r < 0)
+        add(d, "additional_files", "%s", msg);
+    else if (n > 0)
+        add_files(d, l, files, n);
+    for (size_t i = 0; i < n; i++) {
+        free(files[i].name);
+        free(files[i].data);
+    }
+    free(files);
 }
 
 /* One word of a shell-like command line: quotes ('' and "") and backslash
@@ -436,6 +530,8 @@ int j0_decode_submission(const struct moat_config *cfg, const struct lang_regist
         take_unsupported(&d);
         take_args(&d);
         take_callback(&d);
+        if (json_object_size(d.errors) == 0)
+            take_additional(&d);
         if (json_object_size(d.errors) == 0)
             check_whole(&d);
     }

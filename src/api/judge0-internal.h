@@ -127,6 +127,18 @@ void j0_submit_release(struct j0_submit *s);
 int j0_decode_submission(const struct moat_config *cfg, const struct lang_registry *langs,
                          const json_t *obj, bool base64, struct j0_submit *out, json_t **errors);
 
+/*
+ * Unpacks a zip (Judge0's additional_files, len bytes, borrowed) into
+ * *out (n files, each named and owning its bytes; caller frees), bounded to
+ * max_kb unpacked (declared sizes summed first, then each entry read to its
+ * declared size and no further) and max_files entries; directories are
+ * skipped. -EINVAL with msg ("has a symbolic link: 'x'") for anything that
+ * is not a plain zip of plain files with names sbx_file_name_ok accepts;
+ * -ENOMEM. Pure; thread-safe.
+ */
+int j0_unzip(const char *zip, size_t len, uint64_t max_kb, uint64_t max_files,
+             struct job_file **out, size_t *nout, char *msg, size_t msgsz);
+
 /* Base64 as Ruby's Base64.encode64 writes it: a '\n' after every 60
  * characters and at the end ("" for no bytes). Caller frees; NULL on
  * ENOMEM. */

@@ -333,7 +333,7 @@ static void put_request(struct render *r, const struct job *j, const struct lang
     const struct moat_limits *lim = &j->limits;
     json_t *root = NULL;
     json_t *x = extra(j, &root);
-    if (j->nfiles == 1 && !j->files[0].name)
+    if (j->nfiles >= 1) /* the program; the rest came in additional_files */
         put_text(r, J0F_SOURCE_CODE, j->files[0].data, j->files[0].len);
     else
         put(r, J0F_SOURCE_CODE, json_null());

@@ -1,3 +1,3 @@
 moat_unit_test(api decode DEPS api job lang sandbox config util LIBS ${LIB_JANSSON})
 moat_unit_test(api render DEPS api job config util LIBS ${LIB_JANSSON})
-moat_unit_test(api judge0 DEPS api job lang config util LIBS ${LIB_JANSSON})
+moat_unit_test(api judge0 DEPS api job lang sandbox config util LIBS ${LIB_JANSSON} ${LIB_ZIP})
