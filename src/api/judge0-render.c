@@ -511,7 +511,7 @@ json_t *j0_config_info_json(const struct moat_config *cfg)
         "max_cpu_extra_time", "5.0", "wall_time_limit", t[2], "max_wall_time_limit", t[3]);
     json_t *more = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:I, s:I, s:i, s:i, s:b, s:i, "
-        "s:b, s:i, s:i, s:b, s:b, s:b}",
+        "s:b, s:i, s:i, s:b, s:b, s:b, s:b}",
         "memory_limit", (json_int_t)(d->memory_mb * 1024), "max_memory_limit",
         (json_int_t)(m->memory_mb * 1024), "stack_limit", (json_int_t)d->stack_kb,
         "max_stack_limit", (json_int_t)m->stack_kb, "max_processes_and_or_threads",
@@ -522,9 +522,9 @@ json_t *j0_config_info_json(const struct moat_config *cfg)
         "allow_enable_per_process_and_thread_memory_limit", 0, "max_file_size",
         (json_int_t)d->max_file_kb, "max_max_file_size", (json_int_t)m->max_file_kb,
         "number_of_runs", 1, "max_number_of_runs", 1, "redirect_stderr_to_stdout", 0,
-        "max_extract_size", 0, "enable_batched_submissions", 1, "max_submission_batch_size", 20,
+        "max_extract_size", (int)cfg->additional_files_max_kb, "enable_batched_submissions", 1, "max_submission_batch_size", 20,
         "submission_cache_duration", 0, "use_docs_as_homepage", 0, "allow_enable_network", 0,
-        "enable_network", 0);
+        "enable_network", 0, "enable_additional_files", cfg->additional_files_max_kb > 0);
     if (!o || !more || json_object_update(o, more) < 0) {
         json_decref(o);
         json_decref(more);

@@ -10,10 +10,12 @@ Groups:
 usage: judge0_test.py --moat PATH [--group NAME | --case NAME | --list]
 """
 import base64
+import io
 import json
 import os
 import sys
 import uuid
+import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_util import check, wait_for  # noqa: E402
@@ -304,8 +306,6 @@ def refusals(srv):
     refused(srv, dict(ok, number_of_runs=2), {"number_of_runs": "is not supported above 1"})
     refused(srv, dict(ok, number_of_runs=21), {"number_of_runs": "less than or equal to 20"})
     refused(srv, dict(ok, compiler_options="-O3"), {"compiler_options": "is not supported"})
-    refused(srv, dict(ok, additional_files=base64.b64encode(b"PK\x05\x06" + b"\0" * 18).decode()),
-            {"additional_files": "is not supported"})
     refused(srv, dict(ok, command_line_arguments="a 'b"),
             {"command_line_arguments": "unterminated quote"})
     refused(srv, dict(ok, command_line_arguments="x" * 513),
@@ -319,6 +319,46 @@ def refusals(srv):
     check(r.status == 400 and "error" in r.json(), "invalid JSON: 400 {error}", r)
     r = srv.post("/submissions", "a=b", headers={"Content-Type": "text/plain"})
     check(r.status == 400 and "error" in r.json(), "not JSON: 400 {error}", r)
+
+
+def zipped(entries, method=zipfile.ZIP_DEFLATED):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", method) as z:
+        for name, data, *attr in entries:
+            zi = zipfile.ZipInfo(name)
+            zi.compress_type = method
+            if attr:
+                zi.external_attr = attr[0]
+            z.writestr(zi, data)
+    return base64.b64encode(b.getvalue()).decode()
+
+
+@case("judge0")
+def additional_files(srv):
+    src = "print(open('data.txt').read() + open('sub/more.txt').read())"
+    o = waited(srv, {"source_code": src, "language_id": PY,
+                     "additional_files": zipped([("data.txt", "hello "), ("sub/", ""),
+                                                 ("sub/more.txt", "world")])},
+               "fields=stdout,status_id,source_code")
+    check(o == {"stdout": "hello world\n", "status_id": 3, "source_code": src},
+          "the zip's files beside the program", o)
+    ok = {"source_code": "print(1)", "language_id": PY}
+    for entries, msg in (
+            ([("../escape.txt", "x")], "name is not allowed: '../escape.txt'"),
+            ([("/etc/passwd", "x")], "name is not allowed: '/etc/passwd'"),
+            ([("a/../../b", "x")], "name is not allowed"),
+            ([("link", "/etc/shadow", 0o120777 << 16)], "has a symbolic link: 'link'"),
+            ([("main.py", "print(2)")], "clashes with another file: 'main.py'")):
+        refused(srv, dict(ok, additional_files=zipped(entries)), {"additional_files": msg})
+    # a zip bomb: 64 MiB of zeros in a few KB, past the 10 MB default
+    bomb = zipped([("zeros", b"\0" * (64 << 20))])
+    check(len(bomb) < 200000, "the bomb is small", len(bomb))
+    refused(srv, dict(ok, additional_files=bomb), {"additional_files": "unpacks to more than"})
+    many = zipped([(f"f{i}", "x") for i in range(65)])
+    refused(srv, dict(ok, additional_files=many), {"additional_files": "more than 64 entries"})
+    refused(srv, dict(ok, additional_files="bm90IGEgemlw"), {"additional_files": "not a zip"})
+    refused(srv, dict(ok, language_id=C, additional_files=zipped([("a.h", "x")])),
+            {"additional_files": "interpreted languages only"})
 
 
 @case("judge0")

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "api/judge0-internal.h"
+#include "moat/sandbox.h"
 #include "moat/util.h"
 
 #include "fuzz.h"
@@ -51,7 +52,10 @@ static void check_job(const struct moat_config *cfg, const struct lang_registry 
     const struct job *j = &s->job;
     const struct lang *l = lang_find(langs, j->language);
     CHECK(l && l->njudge0_ids > 0 && lang_available(l));
-    CHECK(j->nfiles == 1 && !j->files[0].name && j->files[0].len > 0);
+    CHECK(j->nfiles >= 1 && j->files[0].len > 0);
+    CHECK(j->nfiles == 1 || j->files[0].name); /* with additional_files, named */
+    for (size_t i = 1; i < j->nfiles; i++)
+        CHECK(j->files[i].name && sbx_file_name_ok(j->files[i].name));
     CHECK(j->files[0].len <= cfg->max_code_kb * 1024);
     CHECK(j->stdin_len <= cfg->max_stdin_kb * 1024);
     CHECK(!j->judged || j->expected_len <= cfg->max_stdin_kb * 1024);
@@ -126,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(!s.job.files && !s.callback_url);
     } else if (r == 0) {
         check_job(&cfg, langs, &s);
-        CHECK(again.job.files[0].len == s.job.files[0].len &&
+        CHECK(again.job.nfiles == s.job.nfiles && again.job.files[0].len == s.job.files[0].len &&
               memcmp(again.job.files[0].data, s.job.files[0].data, s.job.files[0].len) == 0);
         render_all(&s.job, langs);
     } else {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "judge0-internal.h"
+#include "judge0_zips.h"
 #include "moat/util.h"
 
 #define ID "0193e3c2-7b1a-7c3e-9f00-2a5b8d1c4e6f"
@@ -231,10 +232,6 @@ static void test_decode_refusals(void **state)
             "{\"number_of_runs\":[\"must be less than or equal to 20\"]}");
     refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"compiler_options\":\"-O3\"}", false,
             "{\"compiler_options\":[\"is not supported by this server\"]}");
-    refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"additional_files\":\"UEsFBg==\"}",
-            false, "{\"additional_files\":[\"is not supported by this server\"]}");
-    refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"additional_files\":7}", false,
-            "{\"additional_files\":[\"must be a string\"]}");
     refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"command_line_arguments\":\"'a\"}",
             false, "{\"command_line_arguments\":[\"has an unterminated quote\"]}");
     refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"command_line_arguments\":[]}", false,
@@ -274,6 +271,78 @@ static void test_decode_sizes(void **state)
                   "command_line_arguments", args);
     assert_int_equal(j0_decode_submission(&f->cfg, f->langs, o, false, &s, &errors), -EINVAL);
     assert_non_null(json_object_get(errors, "command_line_arguments"));
+    json_decref(errors);
+    json_decref(o);
+}
+
+/* ---- additional_files ---- */
+
+/* A Python submission with additional_files zip: refused on that field
+ * with msg, or (msg NULL) accepted into *s. */
+static void with_zip(struct fx *f, int lang_id, const char *zip, const char *msg,
+                     struct j0_submit *s)
+{
+    json_t *o = json_pack("{s:s, s:s, s:i}", "source_code", "print(1)", "additional_files", zip,
+                          "language_id", lang_id);
+    assert_non_null(o);
+    json_t *errors = NULL;
+    int r = j0_decode_submission(&f->cfg, f->langs, o, false, s, &errors);
+    json_decref(o);
+    if (!msg) {
+        assert_int_equal(r, 0);
+        return;
+    }
+    assert_int_equal(r, -EINVAL);
+    const char *got =
+        json_string_value(json_array_get(json_object_get(errors, "additional_files"), 0));
+    if (!got || strcmp(got, msg) != 0)
+        print_error("got '%s', want '%s'\n", got ? got : "(none)", msg);
+    assert_string_equal(got, msg);
+    assert_int_equal(json_object_size(errors), 1);
+    json_decref(errors);
+}
+
+static void test_additional_files(void **state)
+{
+    struct fx *f = *state;
+    struct j0_submit s = {0};
+    with_zip(f, 71, ZIP_OK, NULL, &s);
+    assert_int_equal(s.job.nfiles, 3);
+    assert_string_equal(s.job.files[0].name, "main.py"); /* the program, named */
+    assert_string_equal(s.job.files[0].data, "print(1)");
+    assert_string_equal(s.job.files[1].name, "data.txt");
+    assert_string_equal(s.job.files[1].data, "hello");
+    assert_string_equal(s.job.files[2].name, "dir/x.txt");
+    assert_int_equal(s.job.files[2].len, 1);
+    j0_submit_release(&s);
+    with_zip(f, 71, "", NULL, &s); /* empty: none */
+    assert_int_equal(s.job.nfiles, 1);
+    assert_null(s.job.files[0].name);
+    j0_submit_release(&s);
+
+    with_zip(f, 71, ZIP_ESCAPE, "has an entry whose name is not allowed: '../evil.txt'", &s);
+    with_zip(f, 71, ZIP_ABSOLUTE, "has an entry whose name is not allowed: '/etc/evil'", &s);
+    with_zip(f, 71, ZIP_LINK, "has a symbolic link: 'link'", &s);
+    with_zip(f, 71, ZIP_MAIN, "has an entry that clashes with another file: 'main.py'", &s);
+    with_zip(f, 71, ZIP_CLASH, "has an entry that clashes with another file: 'a/b'", &s);
+    with_zip(f, 71, ZIP_LIE, "has an entry whose size is not the one its header declares",
+             &s);
+    with_zip(f, 71, "UEsFBg", "is not valid base64", &s);
+    with_zip(f, 71, "aGVsbG8=", "is not a zip archive", &s);
+    with_zip(f, 50, ZIP_OK, "is supported for interpreted languages only", &s);
+    f->cfg.additional_files_max_kb = 1024; /* the bomb unpacks to 2 MiB */
+    with_zip(f, 71, ZIP_BOMB, "unpacks to more than 1024 KB", &s);
+    f->cfg.additional_files_max_entries = 2;
+    with_zip(f, 71, ZIP_MANY, "has more than 2 entries", &s);
+    f->cfg.additional_files_max_kb = 0;
+    with_zip(f, 71, ZIP_OK, "is not enabled on this server", &s);
+    json_t *o = json_pack("{s:s, s:i, s:i}", "source_code", "x", "language_id", 71,
+                          "additional_files", 7);
+    json_t *errors = NULL;
+    assert_int_equal(j0_decode_submission(&f->cfg, f->langs, o, false, &s, &errors), -EINVAL);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(errors, "additional_files"), 0)),
+        "must be a string");
     json_decref(errors);
     json_decref(o);
 }
@@ -565,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decode_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_sizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_additional_files, setup, teardown),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_fields),
