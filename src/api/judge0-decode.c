@@ -347,8 +347,8 @@ static void take_additional(struct jdec *d)
     struct job_file *files = NULL;
     size_t n = 0;
     char msg[200];
-    r = j0_unzip(zip, len, d->cfg->additional_files_max_kb, d->cfg->additional_files_max_entries, &files, &n,
-                 msg, sizeof(msg));
+    r = j0_unzip(zip, len, d->cfg->additional_files_max_kb, d->cfg->additional_files_max_entries,
+                 &files, &n, msg, sizeof(msg));
     free(zip);
     if (r == -ENOMEM)
         d->nomem = true;

@@ -325,8 +325,7 @@ static void test_additional_files(void **state)
     with_zip(f, 71, ZIP_LINK, "has a symbolic link: 'link'", &s);
     with_zip(f, 71, ZIP_MAIN, "has an entry that clashes with another file: 'main.py'", &s);
     with_zip(f, 71, ZIP_CLASH, "has an entry that clashes with another file: 'a/b'", &s);
-    with_zip(f, 71, ZIP_LIE, "has an entry whose size is not the one its header declares",
-             &s);
+    with_zip(f, 71, ZIP_LIE, "has an entry whose size is not the one its header declares", &s);
     with_zip(f, 71, "UEsFBg", "is not valid base64", &s);
     with_zip(f, 71, "aGVsbG8=", "is not a zip archive", &s);
     with_zip(f, 50, ZIP_OK, "is supported for interpreted languages only", &s);
@@ -336,8 +335,8 @@ static void test_additional_files(void **state)
     with_zip(f, 71, ZIP_MANY, "has more than 2 entries", &s);
     f->cfg.additional_files_max_kb = 0;
     with_zip(f, 71, ZIP_OK, "is not enabled on this server", &s);
-    json_t *o = json_pack("{s:s, s:i, s:i}", "source_code", "x", "language_id", 71,
-                          "additional_files", 7);
+    json_t *o =
+        json_pack("{s:s, s:i, s:i}", "source_code", "x", "language_id", 71, "additional_files", 7);
     json_t *errors = NULL;
     assert_int_equal(j0_decode_submission(&f->cfg, f->langs, o, false, &s, &errors), -EINVAL);
     assert_string_equal(
