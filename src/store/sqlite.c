@@ -156,6 +156,7 @@ static const struct store_ops sq_ops = {
     .requeue = sq_requeue,
     .cancel = sq_cancel,
     .list_pending = sq_list_pending,
+    .list = sq_list,
     .ready = sq_ready,
     .stats = sq_stats,
 };
