@@ -189,6 +189,7 @@ void j0_delete(struct api_server *srv, struct api_req *rq);
 void j0_batch_submit(struct api_server *srv, struct api_req *rq);
 void j0_batch_resume(struct api_server *srv, struct api_req *rq);
 void j0_batch_get(struct api_server *srv, struct api_req *rq);
+void j0_list(struct api_server *srv, struct api_req *rq);
 void j0_languages(struct api_server *srv, struct api_req *rq);
 void j0_languages_all(struct api_server *srv, struct api_req *rq);
 void j0_language(struct api_server *srv, struct api_req *rq);

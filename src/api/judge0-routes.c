@@ -12,7 +12,8 @@
 #include "judge0-internal.h"
 #include "server-internal.h"
 
-#define J0_BATCH_MAX 20 /* Judge0's MAX_SUBMISSION_BATCH_SIZE */
+#define J0_BATCH_MAX 20     /* Judge0's MAX_SUBMISSION_BATCH_SIZE */
+#define J0_PER_PAGE_MAX 100 /* a page of GET /submissions (the store's most) */
 
 /* {"error": message} with status. */
 __attribute__((format(printf, 3, 4))) static void reply_error(struct api_req *rq, unsigned status,
@@ -401,6 +402,63 @@ void j0_batch_get(struct api_server *srv, struct api_req *rq)
             s++;
     }
     api_reply_json(rq, 200, list ? json_pack("{s:o}", "submissions", list) : NULL);
+}
+
+/* GET /submissions?page=&per_page=: newest first, Judge0's meta. */
+void j0_list(struct api_server *srv, struct api_req *rq)
+{
+    struct j0_query q;
+    if (!read_query(rq, &q))
+        return;
+    const char *p = api_query(rq, "page"), *pp = api_query(rq, "per_page");
+    uint64_t page = 1, per = 20;
+    if ((p && parse_u64(p, 1, UINT32_MAX, &page) < 0) ||
+        (pp && parse_u64(pp, 1, J0_PER_PAGE_MAX, &per) < 0)) {
+        reply_error(rq, 400, "page must be a number from 1 and per_page from 1 to %d",
+                    J0_PER_PAGE_MAX);
+        return;
+    }
+    char(*ids)[MOAT_UUID_LEN + 1] = calloc(per, sizeof(*ids));
+    json_t *list = json_array(); /* new reference, given to the answer */
+    size_t n = 0;
+    uint64_t total = 0;
+    struct moat_err err = {0};
+    int r = ids && list
+                ? exec_list(srv->deps.exec, (page - 1) * per, (size_t)per, ids, &n, &total, &err)
+                : -ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        struct job j = {0};
+        if (exec_get(srv->deps.exec, ids[i], EXEC_GET_CODE | EXEC_GET_OUTPUT, &j, &err) < 0)
+            continue; /* gone since the page was read */
+        struct job view = api_job_clipped(&j, (size_t)(srv->deps.cfg->max_inline_output_kb << 10));
+        bool utf8 = false;
+        json_t *o = j0_submission_json(&view, &q, srv->deps.langs, &utf8);
+        job_release(&j);
+        if (utf8)
+            r = -EILSEQ;
+        else if (!o || json_array_append_new(list, o) < 0)
+            r = -ENOMEM;
+    }
+    free(ids);
+    if (r < 0) {
+        json_decref(list);
+        if (r == -EILSEQ)
+            reply_error(rq, 400, "%s", J0_UTF8_ERROR);
+        else
+            reply_error(rq, r == -ENOMEM ? 500 : 503, "the submissions cannot be read: %s",
+                        r == -ENOMEM ? "out of memory" : err.msg);
+        return;
+    }
+    uint64_t pages = (total + per - 1) / per;
+    json_t *meta =
+        json_pack("{s:I, s:o, s:o, s:I, s:I}", "current_page", (json_int_t)page, "next_page",
+                  page < pages ? json_integer((json_int_t)page + 1) : json_null(), "prev_page",
+                  page > 1 ? json_integer((json_int_t)page - 1) : json_null(), "total_pages",
+                  (json_int_t)pages, "total_count", (json_int_t)total);
+    if (!meta)
+        json_decref(list);
+    api_reply_json(rq, 200,
+                   meta ? json_pack("{s:o, s:o}", "submissions", list, "meta", meta) : NULL);
 }
 
 /* ---- languages, statuses, the service ---- */

@@ -333,6 +333,7 @@ static const struct api_route routes[] = {
     /* Judge0 CE (judge0-routes.c); {t} and {n} are checked by the handlers,
      * which answer in Judge0's shape */
     {"POST", "/submissions", "/submissions", j0_submit, j0_submit_resume, true, NATIVE},
+    {"GET", "/submissions", "/submissions", j0_list, NULL, false, NATIVE},
     {"POST", "/submissions/batch", "/submissions/batch", j0_batch_submit, j0_batch_resume, true,
      NATIVE},
     {"GET", "/submissions/batch", "/submissions/batch", j0_batch_get, NULL, false, NATIVE},

@@ -394,6 +394,33 @@ def batches(srv):
 
 
 @case("judge0")
+def paged_list(srv):
+    first = waited(srv, {"source_code": "print('one')", "language_id": PY}, "fields=token")
+    last = waited(srv, {"source_code": "print('two')", "language_id": PY}, "fields=token")
+    r = srv.get("/submissions?page=1&per_page=2&fields=token,stdout")
+    check(r.status == 200, "GET /submissions: 200", r)
+    o = r.json()
+    subs, meta = o["submissions"], o["meta"]
+    check(subs == [{"token": last["token"], "stdout": "two\n"},
+                   {"token": first["token"], "stdout": "one\n"}], "newest first", subs)
+    total = meta["total_count"]
+    check(total >= 2 and meta["current_page"] == 1 and meta["prev_page"] is None
+          and meta["total_pages"] == (total + 1) // 2
+          and meta["next_page"] == (2 if total > 2 else None), "meta of page 1", meta)
+    o = srv.get(f"/submissions?page={meta['total_pages']}&per_page=2").json()
+    check(o["meta"]["next_page"] is None and o["meta"]["prev_page"] ==
+          (meta["total_pages"] - 1 or None) and 1 <= len(o["submissions"]) <= 2
+          and set(o["submissions"][0]) == DEFAULT_FIELDS, "the last page", o["meta"])
+    o = srv.get(f"/submissions?page={meta['total_pages'] + 1}&per_page=2").json()
+    check(o["submissions"] == [] and o["meta"]["total_count"] == total, "past the end", o)
+    d = srv.get("/submissions").json()
+    check(len(d["submissions"]) == min(20, total), "per_page defaults to 20", d["meta"])
+    for bad in ("per_page=101", "per_page=0", "page=0", "page=x"):
+        r = srv.get(f"/submissions?{bad}")
+        check(r.status == 400 and set(r.json()) == {"error"}, f"{bad}: 400", r)
+
+
+@case("judge0")
 def delete(srv):
     token = created(srv, {"source_code": "import time\ntime.sleep(30)", "language_id": PY,
                           "wall_time_limit": 20})
