@@ -240,6 +240,7 @@ struct j0_batch {
     size_t *index;          /* subs[i] is member index[i] */
     size_t nsubs, next;
     size_t accepted;
+    bool queue_full; /* a member was refused for it */
 };
 
 static void batch_free(void *state)
@@ -260,6 +261,11 @@ static void batch_next(struct api_server *srv, struct api_req *rq)
 {
     struct j0_batch *b = rq->route_state;
     if (b->next == b->nsubs) {
+        if (!b->accepted && b->queue_full) { /* as Judge0: the batch did not fit */
+            rq->retry_after = 1;
+            reply_error(rq, 503, "queue is full");
+            return;
+        }
         api_reply_json(rq, b->accepted ? 201 : 422, json_incref(b->answers));
         return;
     }
@@ -282,6 +288,7 @@ void j0_batch_resume(struct api_server *srv, struct api_req *rq)
         answer = json_pack("{s:s}", "token", b->subs[b->next].job.id);
         b->accepted++;
     } else {
+        b->queue_full |= rq->submit_error == -EAGAIN;
         answer = json_pack("{s:s}", "error",
                            rq->submit_error == -EAGAIN ? "queue is full"
                                                        : "the submission could not be accepted");

@@ -5,7 +5,8 @@ batches with invalid members, wait=true, base64 both ways, the status ids
 moat produces, and the curl walkthrough of Judge0's documentation.
 
 Groups:
-  judge0   one server: every route and field, the status ids
+  judge0          one server: every route and field, the status ids
+  judge0_queued   --no-exec --max-queue 2: In Queue, then 503 queue is full
 
 usage: judge0_test.py --moat PATH [--group NAME | --case NAME | --list]
 """
@@ -24,6 +25,7 @@ from groups import Groups, run  # noqa: E402
 
 G = Groups()
 G.group("judge0", ["--max-wait", "60000"])
+G.group("judge0_queued", ["--no-exec", "--max-queue", "2"])
 case = G.case
 
 DEFAULT_FIELDS = {"token", "time", "memory", "stdout", "stderr", "compile_output", "message",
@@ -457,6 +459,28 @@ def curl_walkthrough(srv):
     o = json.loads(out)
     check(o == {"stdout": "aGVsbG8sIHdvcmxkCg==\n", "stderr": None, "status_id": 3,
                 "language_id": 50}, "curl GET base64 with fields", o)
+
+
+@case("judge0_queued")
+def queue_full(srv):
+    body = {"source_code": "print(1)", "language_id": PY}
+    tokens = [created(srv, body) for _ in range(2)]
+    o = srv.get(f"/submissions/{tokens[0]}?fields=*").json()
+    check(o["status"] == {"id": 1, "description": "In Queue"} and o["stdout"] is None
+          and o["time"] is None and o["finished_at"] is None and o["exit_code"] is None,
+          "a queued submission: 1 In Queue, nothing run", o)
+    r = srv.post("/submissions", body)
+    check(r.status == 503 and r.json() == {"error": "queue is full"}
+          and r.header("retry-after") == "1", "503 queue is full", r)
+    r = srv.post("/submissions/batch", {"submissions": [body]})
+    check(r.status == 503 and r.json() == {"error": "queue is full"},
+          "a batch that does not fit: 503", r)
+    r = srv.request("DELETE", f"/submissions/{tokens[1]}?fields=status,source_code")
+    check(r.status == 200 and r.json() == {
+        "status": {"id": 13, "description": "Internal Error"},
+        "source_code": base64.b64encode(b"print(1)").decode() + "\n"},
+        "DELETE of a queued one: cancelled, base64", r)
+    created(srv, body)  # room again
 
 
 if __name__ == "__main__":
