@@ -33,6 +33,7 @@ struct jdec {
     struct job job;
     char *callback_url;
     json_t *extra; /* what metadata_json keeps: {"judge0": extra} */
+    size_t runs;   /* number_of_runs */
     bool have_time, have_wall;
 };
 
@@ -255,13 +256,48 @@ static void take_unsupported(struct jdec *d)
     refuse_true(d, "redirect_stderr_to_stdout", "is not supported: moat keeps stderr apart");
     refuse_true(d, "enable_network", "is not allowed: programs run without a network");
     double runs = 0;
-    if (number(d, "number_of_runs", 1, J0_RUNS_MAX, true, &runs) && runs > 1)
-        add(d, "number_of_runs", "is not supported above 1: moat runs a submission once");
+    double most = (double)(d->cfg->max_tests < J0_RUNS_MAX ? d->cfg->max_tests : J0_RUNS_MAX);
+    if (number(d, "number_of_runs", 1, most, true, &runs))
+        d->runs = (size_t)runs;
     const json_t *v = get(d, "compiler_options");
     if (v && !json_is_string(v))
         add(d, "compiler_options", "must be a string");
     else if (v && json_string_length(v) > 0)
         add(d, "compiler_options", "is not supported by this server");
+}
+
+/* number_of_runs above 1: as many identical tests (moat's compile once,
+ * run each in a fresh box), stopping at the first that fails, as Judge0
+ * stops; stdin and the expected output move into each. */
+static void make_runs(struct jdec *d)
+{
+    struct job *j = &d->job;
+    j->tests = calloc(d->runs, sizeof(*j->tests));
+    if (!j->tests) {
+        d->nomem = true;
+        return;
+    }
+    j->ntests = d->runs;
+    for (size_t i = 0; i < d->runs; i++) {
+        struct job_test *t = &j->tests[i];
+        t->stdin_data = moat_memdup0(j->stdin_data ? j->stdin_data : "", j->stdin_len);
+        t->stdin_len = j->stdin_len;
+        t->judged = j->judged;
+        if (j->judged)
+            t->expected = moat_memdup0(j->expected, j->expected_len);
+        t->expected_len = j->expected_len;
+        if (!t->stdin_data || (j->judged && !t->expected)) {
+            d->nomem = true;
+            return;
+        }
+    }
+    free(j->stdin_data);
+    free(j->expected);
+    j->stdin_data = j->expected = NULL;
+    j->stdin_len = j->expected_len = 0;
+    j->judged = false;
+    j->compare = (struct job_compare_opts){.mode = JOB_COMPARE_TRIM};
+    j->stop_on_failure = true;
 }
 
 /* Whether two names clash in one directory: the same, or one a directory
@@ -532,6 +568,8 @@ int j0_decode_submission(const struct moat_config *cfg, const struct lang_regist
         take_callback(&d);
         if (json_object_size(d.errors) == 0)
             take_additional(&d);
+        if (json_object_size(d.errors) == 0 && d.runs > 1)
+            make_runs(&d);
         if (json_object_size(d.errors) == 0)
             check_whole(&d);
     }

@@ -338,9 +338,16 @@ static void put_request(struct render *r, const struct job *j, const struct lang
     else
         put(r, J0F_SOURCE_CODE, json_null());
     put(r, J0F_LANGUAGE_ID, json_integer(language_id(j, l)));
-    put_text(r, J0F_STDIN, j->stdin_data, j->stdin_len);
-    put_text(r, J0F_EXPECTED_OUTPUT, j->judged ? j->expected : NULL, j->expected_len);
-    put(r, J0F_NUMBER_OF_RUNS, json_integer(1));
+    /* with number_of_runs, each run (a test) has them */
+    const struct job_test *t0 = j->ntests ? &j->tests[0] : NULL;
+    if (t0) {
+        put_text(r, J0F_STDIN, t0->stdin_data, t0->stdin_len);
+        put_text(r, J0F_EXPECTED_OUTPUT, t0->judged ? t0->expected : NULL, t0->expected_len);
+    } else {
+        put_text(r, J0F_STDIN, j->stdin_data, j->stdin_len);
+        put_text(r, J0F_EXPECTED_OUTPUT, j->judged ? j->expected : NULL, j->expected_len);
+    }
+    put(r, J0F_NUMBER_OF_RUNS, json_integer(j->ntests ? (json_int_t)j->ntests : 1));
     put(r, J0F_CPU_TIME_LIMIT, seconds(lim->time_ms));
     json_t *et = json_object_get(x, "cpu_extra_time");
     char s[32];
@@ -364,8 +371,44 @@ static void put_request(struct render *r, const struct job *j, const struct lang
     json_decref(root);
 }
 
-static void put_result(struct render *r, const struct job *j)
+/* Several runs (number_of_runs): Judge0 reports the average time and
+ * memory of those that ran, and the outputs of the last. */
+static struct job_step runs_view(const struct job *j)
 {
+    struct job_step v = j->run;
+    uint64_t t = 0, w = 0, m = 0, n = 0;
+    const struct job_step *last = NULL;
+    for (size_t i = 0; i < j->ntests; i++) {
+        const struct job_step *s = &j->tests[i].result;
+        if (s->verdict == JOB_VERDICT_NONE || s->verdict == JOB_VERDICT_SKIPPED)
+            continue;
+        t += s->time_ms;
+        w += s->wall_time_ms;
+        m += s->memory_kb;
+        n++;
+        last = s;
+    }
+    if (n) {
+        v.time_ms = t / n;
+        v.wall_time_ms = w / n;
+        v.memory_kb = m / n;
+    }
+    v.out = last ? last->out : NULL;
+    v.out_len = last ? last->out_len : 0;
+    v.err = last ? last->err : NULL;
+    v.err_len = last ? last->err_len : 0;
+    return v;
+}
+
+static void put_result(struct render *r, const struct job *jj)
+{
+    struct job runs;
+    const struct job *j = jj;
+    if (jj->ntests) {
+        runs = *jj; /* a view: shares every buffer */
+        runs.run = runs_view(jj);
+        j = &runs;
+    }
     bool final = job_status_final(j->status);
     bool ran = final && j->run.verdict != JOB_VERDICT_NONE &&
                j->run.verdict != JOB_VERDICT_COMPILE_ERROR &&
@@ -521,11 +564,11 @@ json_t *j0_config_info_json(const struct moat_config *cfg)
         "enable_per_process_and_thread_memory_limit", 0,
         "allow_enable_per_process_and_thread_memory_limit", 0, "max_file_size",
         (json_int_t)d->max_file_kb, "max_max_file_size", (json_int_t)m->max_file_kb,
-        "number_of_runs", 1, "max_number_of_runs", 1, "redirect_stderr_to_stdout", 0,
-        "max_extract_size", (int)cfg->additional_files_max_kb, "enable_batched_submissions", 1,
-        "max_submission_batch_size", 20, "submission_cache_duration", 0, "use_docs_as_homepage", 0,
-        "allow_enable_network", 0, "enable_network", 0, "enable_additional_files",
-        cfg->additional_files_max_kb > 0);
+        "number_of_runs", 1, "max_number_of_runs", (int)(cfg->max_tests < 20 ? cfg->max_tests : 20),
+        "redirect_stderr_to_stdout", 0, "max_extract_size", (int)cfg->additional_files_max_kb,
+        "enable_batched_submissions", 1, "max_submission_batch_size", 20,
+        "submission_cache_duration", 0, "use_docs_as_homepage", 0, "allow_enable_network", 0,
+        "enable_network", 0, "enable_additional_files", cfg->additional_files_max_kb > 0);
     if (!o || !more || json_object_update(o, more) < 0) {
         json_decref(o);
         json_decref(more);

@@ -125,7 +125,7 @@ def lists_and_service_routes(srv):
     check(about["version"] == "1.13.1", "/about version", about)
     ci = srv.get("/config_info").json()
     check(ci["enable_wait_result"] is True and ci["allow_enable_network"] is False
-          and ci["max_number_of_runs"] == 1 and ci["max_submission_batch_size"] == 20,
+          and ci["max_number_of_runs"] == 20 and ci["max_submission_batch_size"] == 20,
           "/config_info", ci)
     check(isinstance(ci["cpu_time_limit"], str) and isinstance(ci["memory_limit"], int),
           "config_info types", ci)
@@ -277,6 +277,24 @@ def request_fields(srv):
 
 
 @case("judge0")
+def number_of_runs(srv):
+    o = waited(srv, {"source_code": "print(input()[::-1])", "language_id": PY, "stdin": "abc",
+                     "expected_output": "cba", "number_of_runs": 3},
+               "fields=status,stdout,time,memory,number_of_runs,stdin,expected_output")
+    check(o["status"]["id"] == 3 and o["stdout"] == "cba\n" and o["number_of_runs"] == 3
+          and o["stdin"] == "abc" and o["expected_output"] == "cba"
+          and isinstance(o["time"], str) and o["memory"] > 0, "3 runs, Accepted", o)
+    o = waited(srv, {"source_code": "import sys\nsys.exit(4)", "language_id": PY,
+                     "number_of_runs": 5}, "fields=status,exit_code,message,number_of_runs")
+    check(o == {"status": {"id": 11, "description": "Runtime Error (NZEC)"}, "exit_code": 4,
+                "message": "Exited with error status 4", "number_of_runs": 5},
+          "5 runs, the first failing: NZEC", o)
+    o = waited(srv, {"source_code": "print(1)", "language_id": PY, "expected_output": "2",
+                     "number_of_runs": 2}, "fields=status_id,stdout")
+    check(o == {"status_id": 4, "stdout": "1\n"}, "2 runs, Wrong Answer", o)
+
+
+@case("judge0")
 def refusals(srv):
     ok = {"source_code": "print(1)", "language_id": PY}
     refused(srv, {"language_id": PY}, {"source_code": "can't be blank"})
@@ -305,7 +323,6 @@ def refusals(srv):
     refused(srv, dict(ok, redirect_stderr_to_stdout=True),
             {"redirect_stderr_to_stdout": "is not supported"})
     refused(srv, dict(ok, enable_network=True), {"enable_network": "is not allowed"})
-    refused(srv, dict(ok, number_of_runs=2), {"number_of_runs": "is not supported above 1"})
     refused(srv, dict(ok, number_of_runs=21), {"number_of_runs": "less than or equal to 20"})
     refused(srv, dict(ok, compiler_options="-O3"), {"compiler_options": "is not supported"})
     refused(srv, dict(ok, command_line_arguments="a 'b"),

@@ -146,6 +146,31 @@ static void test_decode_fields(void **state)
     assert_null(s.callback_url);
     j0_submit_release(&s);
 
+    /* number_of_runs: as many identical tests, stopping at the first failure */
+    ok(f,
+       "{\"source_code\":\"x\",\"language_id\":71,\"number_of_runs\":3,\"stdin\":\"in\","
+       "\"expected_output\":\"out\"}",
+       false, &s);
+    assert_int_equal(s.job.ntests, 3);
+    assert_true(s.job.stop_on_failure);
+    assert_false(s.job.judged);
+    assert_null(s.job.stdin_data);
+    assert_int_equal(s.job.compare.mode, JOB_COMPARE_TRIM);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(s.job.tests[i].stdin_data, "in");
+        assert_true(s.job.tests[i].judged);
+        assert_string_equal(s.job.tests[i].expected, "out");
+    }
+    j0_submit_release(&s);
+    ok(f, "{\"source_code\":\"x\",\"language_id\":71,\"number_of_runs\":2}", false, &s);
+    assert_int_equal(s.job.ntests, 2);
+    assert_string_equal(s.job.tests[1].stdin_data, "");
+    assert_false(s.job.tests[1].judged);
+    j0_submit_release(&s);
+    ok(f, "{\"source_code\":\"x\",\"language_id\":71,\"number_of_runs\":1}", false, &s);
+    assert_int_equal(s.job.ntests, 0);
+    j0_submit_release(&s);
+
     /* base64, with and without Ruby's newlines */
     ok(f,
        "{\"source_code\":\"cHJpbnQo\\nMSk=\\n\",\"language_id\":71,\"stdin\":\"aGk=\","
@@ -226,8 +251,6 @@ static void test_decode_refusals(void **state)
             "\"redirect_stderr_to_stdout\":[\"is not supported: moat keeps stderr apart\"]}");
     refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"enable_network\":1}", false,
             "{\"enable_network\":[\"must be true or false\"]}");
-    refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"number_of_runs\":3}", false,
-            "{\"number_of_runs\":[\"is not supported above 1: moat runs a submission once\"]}");
     refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"number_of_runs\":21}", false,
             "{\"number_of_runs\":[\"must be less than or equal to 20\"]}");
     refused(f, "{\"source_code\":\"x\",\"language_id\":71,\"compiler_options\":\"-O3\"}", false,
@@ -594,6 +617,39 @@ static void test_render(void **state)
     job_release(&j);
 }
 
+/* number_of_runs: the average time and memory of the runs that ran, the
+ * outputs of the last, the status of the first that failed. */
+static void test_render_runs(void **state)
+{
+    struct fx *f = *state;
+    struct job j;
+    finished(&j, JOB_VERDICT_RUNTIME_ERROR, 3, 0);
+    moat_strlcpy(j.language, "python", sizeof(j.language));
+    j.tests = calloc(3, sizeof(*j.tests));
+    assert_non_null(j.tests);
+    j.ntests = 3;
+    set_text(&j.tests[0].stdin_data, &j.tests[0].stdin_len, "in");
+    for (size_t i = 0; i < 2; i++) {
+        j.tests[i].result =
+            (struct job_step){.verdict = i ? JOB_VERDICT_RUNTIME_ERROR : JOB_VERDICT_OK,
+                              .exit_code = (int)i * 3,
+                              .time_ms = 10 + i * 10,
+                              .wall_time_ms = 30,
+                              .memory_kb = 1000 + i * 1000};
+        set_text(&j.tests[i].result.out, &j.tests[i].result.out_len, i ? "second" : "first");
+    }
+    j.tests[2].result.verdict = JOB_VERDICT_SKIPPED;
+    bool utf8 = false;
+    char *t = render(&j, f->langs,
+                     "number_of_runs,time,wall_time,memory,stdout,stdin,status_id,exit_code", false,
+                     &utf8);
+    assert_string_equal(t, "{\"exit_code\":3,\"memory\":1500,\"number_of_runs\":3,"
+                           "\"status_id\":11,\"stdin\":\"in\",\"stdout\":\"second\","
+                           "\"time\":\"0.015\",\"wall_time\":\"0.030\"}");
+    free(t);
+    job_release(&j);
+}
+
 static void test_languages(void **state)
 {
     struct fx *f = *state;
@@ -638,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_fields),
         cmocka_unit_test_setup_teardown(test_render, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_render_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_languages, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
