@@ -126,7 +126,7 @@ int j0_unzip(const char *zip, size_t len, uint64_t max_kb, uint64_t max_files,
     if (r == 0 && nfiles && !files)
         r = -ENOMEM;
     size_t k = 0;
-    for (zip_int64_t i = 0; r == 0 && i < n; i++) {
+    for (zip_int64_t i = 0; r == 0 && i < n && k < nfiles; i++) {
         zip_stat_t st;
         zip_stat_init(&st);
         if (zip_stat_index(z, (zip_uint64_t)i, 0, &st) < 0) {
