@@ -249,9 +249,16 @@ def status_ids(srv):
           and o["time"] is None, "6 Compilation Error with compile_output", o)
     o = waited(srv, {"source_code": "x = bytearray(400 << 20)\nprint(len(x))",
                      "language_id": PY, "memory_limit": 65536},
-               "fields=status,message,memory_limit")
-    check(o["message"] == "Memory Limit Exceeded" and o["status"]["id"] in (7, 9, 10, 11, 12)
-          and o["memory_limit"] == 65536, "memory: the kill's id, Memory Limit Exceeded", o)
+               "fields=status,message,memory_limit,exit_signal")
+    check(o == {"status": {"id": 12, "description": "Runtime Error (Other)"},
+                "message": "Memory Limit Exceeded", "memory_limit": 65536, "exit_signal": 9},
+          "memory: the kill's id (SIGKILL: 12), Memory Limit Exceeded", o)
+    # 13: moat cannot run it (a Java class name a box cannot take as a file name)
+    o = waited(srv, {"source_code": "public class Ma$in { public static void main(String[] a) {} }",
+                     "language_id": 62}, "fields=status,message,stdout,time")
+    check(o == {"status": {"id": 13, "description": "Internal Error"},
+                "message": "class name has characters other than [A-Za-z0-9_]",
+                "stdout": None, "time": None}, "13 Internal Error with moat's reason", o)
 
 
 @case("judge0")
