@@ -415,8 +415,8 @@ void api_route(struct api_server *srv, struct api_req *rq, const char *method, c
     }
     if (allow[0]) {
         /* a static string for the header: the sets that exist */
-        static const char *const sets[] = {"GET", "POST", "GET, DELETE", "DELETE, GET",
-                                           "POST, GET"};
+        static const char *const sets[] = {"GET",         "POST",      "GET, DELETE",
+                                           "DELETE, GET", "POST, GET", "POST, GET, DELETE"};
         for (size_t i = 0; i < MOAT_ARRAY_SIZE(sets); i++)
             if (strcmp(sets[i], allow) == 0)
                 rq->allow = sets[i];
