@@ -1,20 +1,31 @@
 # Thin wrapper over CMake. `make run` and `make test` are the two set-up
-# commands of the README: both install what is missing first.
+# commands of the README: both install what is missing first; `make run`
+# only what building and running need, `make test` the tests' tools too.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= $(shell nproc)
+CMAKE_CONFIGURE = cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps configure build run test check-format tidy fuzz bench clean
+.PHONY: all deps deps-run configure configure-run build run test tidy fuzz bench deb \
+	install clean
 
 all: build
 
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh test
+
+deps-run:
+	@scripts/deps.sh run
+
+# A build tree made by `make run` has no tests (their tools may be missing);
+# `make test` turns them on in the same tree.
+configure-run: deps-run
+	@test -f $(BUILD)/CMakeCache.txt || $(CMAKE_CONFIGURE) -DBUILD_TESTING=OFF >/dev/null
 
 configure: deps
-	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@$(CMAKE_CONFIGURE) -DBUILD_TESTING=ON >/dev/null
 
-build: configure
+build: configure-run
 	@cmake --build $(BUILD) --target moat moat-server -j $(JOBS)
 
 run: build
@@ -36,6 +47,17 @@ bench: build
 	@bench/sandbox.sh
 	@bench/api.sh
 	@bench/cluster.sh
+
+# The Debian package (CPack): $(BUILD)/moat_<version>_amd64.deb.
+deb: configure
+	@cmake --build $(BUILD) --target moat moat-server -j $(JOBS)
+	@cd $(BUILD) && cpack -G DEB
+
+# Installs under PREFIX (/usr/local): the binaries, languages.ini, the
+# manual pages; /etc/moat/moat.ini and /var/lib/moat.
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

@@ -22,6 +22,8 @@ struct api_deps {
     struct obs_registry *metrics; /* NULL = no /metrics content */
     bool service_only;            /* a worker node: /healthz, /readyz and
                                      /metrics only */
+    const char *about_json;       /* GET /v1/version's body (the caller's
+                                     build and kernel facts); NULL: 404 */
 };
 
 /*

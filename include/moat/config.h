@@ -36,6 +36,7 @@ struct moat_config {
     uint64_t uid_count;
     char run_dir[256];     /* uid leases, the box root mount point */
     char cgroup_name[64];  /* parent cgroup of the boxes, in every hierarchy */
+    char cgroup_parent[192]; /* where it is made: "", "self" or "/a/b" */
     uint64_t box_tmpfs_mb; /* size of /box */
     uint64_t tmp_tmpfs_mb; /* size of /tmp and of /dev/shm */
     bool landlock;
@@ -49,6 +50,7 @@ struct moat_config {
 
     /* languages */
     char languages_file[256];
+    char policy_file[256]; /* source policies (lang_registry_load_policy); "" none */
     char cache_dir[256]; /* precompiled headers, version probe cache */
 
     /* service (moat serve) */
@@ -57,6 +59,7 @@ struct moat_config {
     uint64_t workers; /* 0 = number of CPUs */
     uint64_t max_queue;
     uint64_t max_wait_ms;
+    uint64_t stop_grace_ms; /* then running jobs are stopped, left for recovery */
     uint64_t retry_attempts;
     uint64_t retry_base_ms;
     uint64_t retry_factor;
@@ -163,6 +166,19 @@ void config_print_markdown(FILE *out);
 /* Prints moat.ini.example: every section and key, commented out, with its
  * default and description. */
 void config_print_ini_example(FILE *out);
+
+/* The keys ("section.name") whose values differ between a and b, in the
+ * table's order: up to max of them in keys (static strings); returns how
+ * many differ (may exceed max). */
+size_t config_changed(const struct moat_config *a, const struct moat_config *b,
+                      const char **keys, size_t max);
+
+/* Prints the manual page file ("moat.ini.5", "moat-run.1", "moat-serve.1",
+ * "moat-worker.1"; config_man_page(i) names the i-th, NULL past the last)
+ * in roff: the settings from the table, a short description. 0, or
+ * -ENOENT for another name. */
+int config_print_man(FILE *out, const char *file);
+const char *config_man_page(size_t i);
 
 /* Effective wall limit: wall_time_ms, or 2 * time_ms + 1000 when 0
  * (saturating). */

@@ -147,6 +147,17 @@ struct exec;
  */
 int exec_start(const struct exec_deps *deps, struct exec **out, struct moat_err *err);
 /*
+ * The first half of a graceful stop: from now on a submission is refused
+ * (-ESHUTDOWN) and readiness fails ("the service is stopping"); no job is
+ * taken from the queue (queue_shutdown); the jobs running go on finishing
+ * for up to grace_ms. Those still running then are stopped and left as the
+ * store has them (running), for the next start's recovery or, in a
+ * cluster, another node: never recorded as cancelled. Returns how many
+ * were stopped. Call exec_stop next.
+ */
+size_t exec_drain(struct exec *ex, uint64_t grace_ms);
+
+/*
  * Stops taking jobs, lets the running ones finish (queue_shutdown must have
  * been called), ends every watch (EXEC_STOPPING), joins the threads, frees.
  * A result the store still refuses then (a full disk) is left: the job

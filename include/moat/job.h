@@ -24,6 +24,7 @@ enum job_verdict {
     JOB_VERDICT_WRONG_ANSWER, /* ran to its end, its output not the one expected */
     JOB_VERDICT_ACCEPTED,     /* a test that ran to its end with the expected output */
     JOB_VERDICT_SKIPPED,      /* a test not run: an earlier one failed (stopOnFirstFailure) */
+    JOB_VERDICT_POLICY_VIOLATION, /* refused by the language's source policy before it ran */
     JOB_VERDICT_MAX_,
 };
 
@@ -40,6 +41,12 @@ struct job_step {
     char *err;         /* stderr bytes */
     size_t err_len;
     bool out_truncated, err_truncated;
+    /* The order in which the program wrote out and err: order_len / 4
+     * little-endian uint32 entries, JOB_ORDER_STDERR set for err, the low
+     * 31 bits a byte count of that stream (the sandbox's SBX_ORDER_*
+     * format); NULL when not recorded. See job_step_interleave. */
+    char *order;
+    size_t order_len;
     /* Bytes of out and err a rendering leaves out (the API inlines at most
      * server.max_inline_output_kb of each stream; the rest is at its own
      * route): set on a view of the step, never stored. */
@@ -53,6 +60,14 @@ struct job_step {
 void job_step_release(struct job_step *s);
 
 /* Everything below is pure and thread-safe: const tables, no state. */
+
+#define JOB_ORDER_STDERR 0x80000000u
+/* stdout and stderr of s interleaved as the program wrote them (order.c):
+ * the bytes each entry of s->order counts, as far as each stream has them,
+ * then what the order does not cover, stdout's rest before stderr's (all
+ * of stdout, then all of stderr, without an order). Always
+ * out_len + err_len bytes. Caller frees *out. -ENOMEM, -EOVERFLOW. */
+int job_step_interleave(const struct job_step *s, char **out, size_t *len);
 
 /* "ok", "runtime_error", ...; NULL for JOB_VERDICT_NONE and out-of-range
  * values. Static storage. */

@@ -32,6 +32,13 @@ struct lang_registry;
 #define LANG_MAX_LANGS 64          /* sections in one languages.ini */
 #define LANG_MAX_ARGV_BYTES 65536  /* total size of one expanded argv */
 #define LANG_BOX_CACHE_DIR "/moat/cache"
+/* moat's own files in a box: a job's files may not start so */
+#define LANG_RESERVED_PREFIX ".moat-"
+#define LANG_CHECKER_FILE LANG_RESERVED_PREFIX "check"
+#define LANG_RULES_FILE LANG_RESERVED_PREFIX "rules"
+/* A policy check exits with this when the source breaks a rule, and prints
+ * "FILE:LINE<TAB>RULE<TAB>message" first. */
+#define LANG_CHECK_VIOLATION 3
 
 struct lang {
     char name[32];
@@ -59,6 +66,16 @@ struct lang {
     /* extra minimum for the run step (e.g. the JVM needs 40 threads); 0 = none */
     uint64_t min_processes;
     uint64_t min_memory_mb;
+    /* The source policy check (lang_registry_load_policy): check is the
+     * argv template of the step run before all others, in the same box,
+     * with the sources on stdin (lang_policy_stdin) and, in the box's
+     * directory, the checker's code as LANG_CHECKER_FILE and the rules as
+     * LANG_RULES_FILE; checker names that code (lang_checker_source).
+     * policy holds the rules ("key=value" lines) once a policy file gives
+     * some for this language; "" = no check. */
+    char check[256];
+    char checker[16];
+    char policy[2048];
     /* set by lang_registry_probe: lang_version and lang_available answer
      * from here, without forking or touching the file system, from any
      * thread (a submission asks both) */
@@ -80,6 +97,26 @@ int lang_registry_parse(const char *text, size_t len, struct lang_registry **out
                         struct moat_err *err);
 /* NULL ok. */
 void lang_registry_free(struct lang_registry *reg);
+
+/*
+ * Reads the source policy file at path (an ini file, at most 64 KiB): one
+ * section per language (its name), each key a rule its checker knows
+ * (forbid_imports, forbid_calls, forbid_attributes for Python;
+ * forbid_includes for C and C++) with a comma-separated list of names.
+ * Each language named gets its rules in lang->policy. Before the registry
+ * is shared (not thread-safe). -EINVAL with err naming the line for an
+ * unknown language, a language without a check command, a bad rule name or
+ * value; -errno for the file.
+ */
+int lang_registry_load_policy(struct lang_registry *reg, const char *path, struct moat_err *err);
+/* The checker code of name ("python", "c"), built into moat; NULL when
+ * unknown. */
+const char *lang_checker_source(const char *name, size_t *len);
+/* The sources as a policy check reads them on stdin: for each, its name,
+ * a newline, its length in decimal, a newline, its bytes. Caller frees
+ * *out. -ENOMEM, -E2BIG. */
+int lang_policy_stdin(const char *const *names, const char *const *data, const size_t *lens,
+                      size_t n, char **out, size_t *outlen);
 
 /* Lookups return pointers borrowed from reg, valid until it is freed. */
 size_t lang_count(const struct lang_registry *reg);

@@ -36,6 +36,9 @@ struct sbx_config {
     uint32_t uid_count;
     const char *run_dir;       /* leases and the mount point of box roots */
     const char *cgroup_name;   /* parent cgroup of every box ("moat") */
+    const char *cgroup_under;  /* where it is made: "" or NULL the root of each
+                                  hierarchy, "self" moat's own (delegated)
+                                  group, "/a/b" that group */
     uint64_t box_tmpfs_bytes;  /* /box */
     uint64_t tmp_tmpfs_bytes;  /* /tmp and /dev/shm */
     bool landlock;             /* apply Landlock where the kernel has it */
@@ -129,6 +132,16 @@ struct sbx_step {
 
 #define SBX_COLLECT_MAX_FILES 64
 
+/* The order in which a step wrote its two streams, as the supervisor read
+ * them: little-endian uint32 entries, SBX_ORDER_STDERR set for stderr, the
+ * low 31 bits the bytes kept of that stream; consecutive reads of one
+ * stream share an entry. At most SBX_ORDER_MAX entries: what comes after
+ * is in the streams but not in the order. Reads of two pipes see the order
+ * of the writes only as far as the supervisor keeps up with the program:
+ * writes that land in both pipes before it wakes are read stdout first. */
+#define SBX_ORDER_STDERR 0x80000000u
+#define SBX_ORDER_MAX 8192
+
 /* A file handed back by a step with collect (name relative to /box). */
 struct sbx_collected {
     char *name;
@@ -147,6 +160,7 @@ struct sbx_result {
     bool cpu_exceeded, wall_exceeded, oom_killed, output_exceeded;
     struct buf out, err; /* stdout, stderr (at most output_bytes each) */
     bool out_truncated, err_truncated;
+    struct buf order;  /* the streams' order (SBX_ORDER_STDERR above) */
     char message[256]; /* internal error detail, "" otherwise */
     struct sbx_collected *collected; /* with step.collect: owned, released
                                         by sbx_result_release */
@@ -209,6 +223,9 @@ struct sbx_pool_stats {
     uint64_t failed;    /* box creations that failed */
     uint64_t slots_reused; /* freed boxes whose uid and cgroups were kept */
     uint64_t netns_reused; /* freed boxes whose network namespace was kept */
+    uint32_t slots_kept;   /* slots of freed boxes kept for the next ones (at
+                              most the pool's size): their cgroups outlive the
+                              box, so an idle pool may hold more than warm */
 };
 void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st);
 /* Stops the spawner; every box it made is destroyed. NULL ok. */

@@ -57,6 +57,14 @@ static inline int moat_take_fd_(int *pfd)
 
 #define MOAT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* What this binary is: version (CMake's project()), the commit it was
+ * built from ("…-dirty" with local changes, "unknown" outside git), its
+ * variant ("release" or "asan+ubsan"). Static; never NULL. */
+struct moat_build {
+    const char *version, *commit, *variant;
+};
+const struct moat_build *moat_build_info(void);
+
 /* Security invariants: stays on in release builds (redis serverAssert). */
 #define MOAT_ASSERT(cond)                                                                          \
     do {                                                                                           \
@@ -162,7 +170,11 @@ char *moat_base64_encode(const void *data, size_t len, size_t *outlen);
 
 /* ---- logging: logfmt lines on stderr ---- */
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
-extern enum log_level moat_log_level;
+/* Atomic: a reload (SIGHUP) changes it while other threads log. */
+extern _Atomic enum log_level moat_log_level;
+/* Sets moat_log_level by name ("error", "warn", "info", "debug"): 0, or
+ * -EINVAL for another name. */
+int moat_log_level_set(const char *name);
 __attribute__((format(printf, 2, 3))) void moat_log(enum log_level lvl, const char *fmt, ...);
 #define log_error(...) moat_log(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) moat_log(LOG_WARN, __VA_ARGS__)

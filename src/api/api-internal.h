@@ -34,6 +34,7 @@ enum api_shape {
                                   (base64), the defaults' limits */
     API_SHAPE_SEED004_PROBLEM, /* NATS problems.execute.request: the same, and
                                   timeoutMs, wallTimeoutMs, memoryMb */
+    API_SHAPE_PISTON,          /* POST /api/v2/execute: Piston v2 (piston-internal.h) */
 };
 
 /* A decoded submission. */

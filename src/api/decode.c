@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "api-internal.h"
+#include "piston-internal.h"
 #include "moat/sandbox.h"
 #include "moat/util.h"
 
@@ -189,6 +190,9 @@ static int take_file(struct dec *d, size_t i, const json_t *f)
                    "files[%zu].name must be a relative path of [A-Za-z0-9._$-] "
                    "components, at most 255 bytes",
                    i);
+    if (str_has_prefix(s, LANG_RESERVED_PREFIX))
+        return BAD(d, "files", "files[%zu].name: names starting with %s are moat's own", i,
+                   LANG_RESERVED_PREFIX);
     for (size_t j = 0; j < i; j++)
         if (strcmp(d->job.files[j].name, s) == 0)
             return BAD(d, "files", "files[%zu].name repeats %s", i, s);
@@ -820,6 +824,8 @@ int api_decode_submit(const struct moat_config *cfg, const struct lang_registry 
     case API_SHAPE_SEED002:
         r = decode_raw(&d, query_language, body, len);
         break;
+    case API_SHAPE_PISTON:
+        return api_piston_decode(cfg, langs, content_type, body, len, out, e);
     default:
         r = FAIL(&d, 500, "internal", NULL, "unknown request shape");
         break;

@@ -92,6 +92,14 @@ static unsigned by_verdict(const struct job_step *s, char *msg, size_t msgsz)
     case JOB_VERDICT_CANCELLED:
         (void)snprintf(msg, msgsz, "Cancelled");
         return J0_INTERNAL_ERROR;
+    case JOB_VERDICT_POLICY_VIOLATION: {
+        /* Judge0 has no such status: refused before it ran, as moat's
+         * sentence says (the file, line and rule) */
+        char buf[sizeof(s->message) + 64];
+        const char *why = job_error_sentence(s, buf, sizeof(buf));
+        (void)snprintf(msg, msgsz, "%s", why ? why : "Policy Violation");
+        return J0_INTERNAL_ERROR;
+    }
     case JOB_VERDICT_INTERNAL_ERROR:
     case JOB_VERDICT_NONE:
     case JOB_VERDICT_SKIPPED:
@@ -412,6 +420,7 @@ static void put_result(struct render *r, const struct job *jj)
     bool final = job_status_final(j->status);
     bool ran = final && j->run.verdict != JOB_VERDICT_NONE &&
                j->run.verdict != JOB_VERDICT_COMPILE_ERROR &&
+               j->run.verdict != JOB_VERDICT_POLICY_VIOLATION &&
                j->run.verdict != JOB_VERDICT_INTERNAL_ERROR &&
                j->run.verdict != JOB_VERDICT_CANCELLED;
     char msg[320];

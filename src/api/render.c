@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api-internal.h"
+#include "piston-internal.h"
 #include "moat/util.h"
 
 void api_format_time(int64_t ms, char out[32])
@@ -287,6 +288,8 @@ json_t *api_job_json_shaped(enum api_shape shape, const struct job *j)
     case API_SHAPE_SEED004:
     case API_SHAPE_SEED004_PROBLEM:
         return api_job_json_seed004(j);
+    case API_SHAPE_PISTON:
+        return api_piston_job_json(j);
     case API_SHAPE_NATIVE:
     case API_SHAPE_SEED002:
         break;
@@ -299,6 +302,7 @@ size_t api_accepted_text(enum api_shape shape, const char *id, char *out, size_t
     const char *key = "jobId";
     switch (shape) {
     case API_SHAPE_SEED000:
+    case API_SHAPE_PISTON: /* answers with the finished job */
         return 0;
     case API_SHAPE_SEED002:
         key = "task_id";

@@ -126,6 +126,11 @@ static void reply_refused(struct api_server *srv, struct api_req *rq)
         api_reply_fail(rq, 500, "internal", NULL, "out of memory");
         return;
     }
+    if (e == -ESHUTDOWN) {
+        api_reply_fail(rq, 503, "stopping", NULL,
+                       "the server is stopping; nothing was accepted (send it to another node)");
+        return;
+    }
     api_reply_fail(rq, 503, e == -ENOTCONN ? "queue_unavailable" : "store_unavailable", NULL,
                    "the job could not be %s (%s); nothing was accepted",
                    e == -ENOTCONN ? "queued" : "stored", strerror(-e));
@@ -268,6 +273,16 @@ static void metrics(struct api_server *srv, struct api_req *rq)
     buf_release(&out);
 }
 
+static void version(struct api_server *srv, struct api_req *rq)
+{
+    const char *about = srv->deps.about_json;
+    if (!about) {
+        api_reply_fail(rq, 404, "not_found", NULL, "no version information");
+        return;
+    }
+    api_reply_bytes(rq, 200, "application/json", about, strlen(about));
+}
+
 static void openapi(struct api_server *srv, struct api_req *rq)
 {
     (void)srv;
@@ -322,6 +337,7 @@ static const struct api_route routes[] = {
     {"GET", "/readyz", "/readyz", readyz, NULL, false, NATIVE, API_STREAM_NONE, true},
     {"GET", "/metrics", "/metrics", metrics, NULL, false, NATIVE, API_STREAM_NONE, true},
     {"GET", "/openapi.yaml", "/openapi.yaml", openapi, NULL, false, NATIVE},
+    {"GET", "/v1/version", "/v1/version", version, NULL, false, NATIVE},
     {"POST", "/job", "/job", submit_handle, submit_resume, true, API_SHAPE_SEED000},
     {"GET", "/job/{id}", "/job/{id}", job_get, reply_waited, false, API_SHAPE_SEED000},
     {"GET", "/job/{id}/output", "/job/{id}/output", job_output, NULL, false, API_SHAPE_SEED000,
@@ -330,6 +346,17 @@ static const struct api_route routes[] = {
      API_SHAPE_SEED002},
     {"GET", "/api/v1/execute/{id}", "/api/v1/execute/{id}", job_get, reply_waited, false,
      API_SHAPE_SEED002},
+    /* Piston v2 (piston.c) */
+    {"POST", "/api/v2/execute", "/api/v2/execute", api_piston_execute, api_piston_execute_resume,
+     true, API_SHAPE_PISTON},
+    {"GET", "/api/v2/runtimes", "/api/v2/runtimes", api_piston_runtimes, NULL, false,
+     API_SHAPE_PISTON},
+    {"GET", "/api/v2/packages", "/api/v2/packages", api_piston_packages, NULL, false,
+     API_SHAPE_PISTON},
+    {"POST", "/api/v2/packages", "/api/v2/packages", api_piston_packages, NULL, true,
+     API_SHAPE_PISTON},
+    {"DELETE", "/api/v2/packages", "/api/v2/packages", api_piston_packages, NULL, true,
+     API_SHAPE_PISTON},
     /* Judge0 CE (judge0-routes.c); {t} and {n} are checked by the handlers,
      * which answer in Judge0's shape */
     {"POST", "/submissions", "/submissions", j0_submit, j0_submit_resume, true, NATIVE},

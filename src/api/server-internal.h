@@ -149,6 +149,15 @@ void api_on_notice(void *cls, const struct exec_notice *n);
  * at once when it is final already or cannot be watched). */
 void api_wait_for_job(struct api_server *srv, struct api_req *rq);
 
+/* ---- piston.c: the Piston v2 routes (docs/piston.md) ---- */
+/* POST /api/v2/execute: decodes, submits and waits; answered on resume. */
+void api_piston_execute(struct api_server *srv, struct api_req *rq);
+void api_piston_execute_resume(struct api_server *srv, struct api_req *rq);
+/* GET /api/v2/runtimes. */
+void api_piston_runtimes(struct api_server *srv, struct api_req *rq);
+/* GET (an empty list), POST and DELETE (404) /api/v2/packages. */
+void api_piston_packages(struct api_server *srv, struct api_req *rq);
+
 /* ---- guard.c: deadlines of requests, the connection reserve ---- */
 int api_guard_start(struct api_server *srv);
 /* Stops the guard's thread (before the daemon stops); frees it after. */

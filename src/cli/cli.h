@@ -52,11 +52,26 @@ int cli_parse_args(int argc, char **argv, struct moat_config *cfg, struct cli_pa
 int cli_load_config(struct moat_config *cfg, int argc, char **argv);
 
 /* The language registry: the configured file, else languages.ini beside the
- * binary, else /etc/moat/languages.ini. Prints why on failure. */
+ * binary, else /etc/moat/languages.ini, else <binary's dir>/../share/moat/
+ * languages.ini (an installed package). Prints why on failure. */
 int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out);
 
 /* Reads a whole file (or stdin for "-") of at most max bytes; caller frees. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len);
+
+/* ---- what a server says of itself (about.c) ---- */
+/* GET /v1/version's body: {version, commit, variant, runsBoxes, kernel:
+ * {release, cgroupVersion, userNamespaces, seccomp, landlockAbi,
+ * timeNamespaces, pidfd, cloneIntoCgroup, kernelMemoryAccounting}}.
+ * Caller frees; NULL on ENOMEM. */
+char *cli_about_json(bool runs_boxes);
+
+/* ---- the service manager (sd-notify.c) ---- */
+/* Sends the state lines (printf-style, e.g. "READY=1\nSTATUS=...") to
+ * $NOTIFY_SOCKET; nothing without it. Never fails loudly. */
+__attribute__((format(printf, 1, 2))) void cli_sd_notify(const char *fmt, ...);
+/* CLOCK_MONOTONIC in microseconds, as RELOADING=1's MONOTONIC_USEC wants. */
+uint64_t cli_monotonic_usec(void);
 
 /* ---- moat submit --tests DIR (tests-dir.c) ---- */
 /* DIR's test cases: each N.in (at most max_in bytes) as a test's stdin,

@@ -89,6 +89,8 @@ int cli_parse_args(int argc, char **argv, struct moat_config *cfg, struct cli_pa
 
 int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out)
 {
+    /* A build tree's beside the binary; an installed moat's the
+     * administrator's in /etc, else the package's under the prefix. */
     char candidates[3][512];
     size_t n = 0;
     if (cfg->languages_file[0]) {
@@ -96,12 +98,16 @@ int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out
     } else {
         char exe[400];
         ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        const char *dir = NULL;
         if (len > 0) {
             exe[len] = '\0';
-            (void)snprintf(candidates[n++], sizeof(candidates[0]), "%s/languages.ini",
-                           dirname(exe));
+            dir = dirname(exe);
+            (void)snprintf(candidates[n++], sizeof(candidates[0]), "%s/languages.ini", dir);
         }
         moat_strlcpy(candidates[n++], "/etc/moat/languages.ini", sizeof(candidates[0]));
+        if (dir)
+            (void)snprintf(candidates[n++], sizeof(candidates[0]),
+                           "%s/../share/moat/languages.ini", dir);
     }
     for (size_t i = 0; i < n; i++) {
         if (!cfg->languages_file[0] && access(candidates[i], R_OK) < 0)
@@ -109,6 +115,12 @@ int cli_load_languages(const struct moat_config *cfg, struct lang_registry **out
         struct moat_err err = {0};
         if (lang_registry_load(candidates[i], out, &err) < 0) {
             (void)fprintf(stderr, "moat: languages: %s\n", err.msg);
+            return CLI_EXIT_USAGE;
+        }
+        if (cfg->policy_file[0] && lang_registry_load_policy(*out, cfg->policy_file, &err) < 0) {
+            (void)fprintf(stderr, "moat: %s\n", err.msg);
+            lang_registry_free(*out);
+            *out = NULL;
             return CLI_EXIT_USAGE;
         }
         return 0;

@@ -23,7 +23,8 @@ static void usage(FILE *out)
     (void)fprintf(out, "usage: moat <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < MOAT_ARRAY_SIZE(commands); i++)
         (void)fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
-    (void)fprintf(out, "\n`moat <command> --help` describes a command's options.\n");
+    (void)fprintf(out, "\n`moat <command> --help` describes a command's options;"
+                       " `moat --version` says which moat this is.\n");
 }
 
 int main(int argc, char **argv)
@@ -36,6 +37,11 @@ int main(int argc, char **argv)
      * binary (sbx_config.spawner_exe) */
     if (strcmp(argv[1], "__spawner") == 0)
         return sbx_spawner_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        const struct moat_build *b = moat_build_info();
+        (void)printf("moat %s (commit %s, %s)\n", b->version, b->commit, b->variant);
+        return 0;
+    }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);

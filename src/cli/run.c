@@ -103,6 +103,7 @@ static int exit_code_of(const struct exec_outcome *o)
 {
     switch (o->run.verdict) {
     case JOB_VERDICT_COMPILE_ERROR:
+    case JOB_VERDICT_POLICY_VIOLATION:
         return 1;
     case JOB_VERDICT_INTERNAL_ERROR:
     case JOB_VERDICT_CANCELLED:

@@ -36,6 +36,7 @@ struct serve {
     struct exec *exec;
     struct api_server *api;
     struct api_nats *nats; /* the NATS API of an API node with a NATS queue */
+    char *about;           /* GET /v1/version */
 };
 
 struct serve_opts {
@@ -114,6 +115,13 @@ static int64_t gauge_boxes_busy(void *cls)
     return st.busy;
 }
 
+static int64_t gauge_slots_kept(void *cls)
+{
+    struct sbx_pool_stats st = {0};
+    sbx_pool_stats(cls, &st);
+    return st.slots_kept;
+}
+
 static void register_gauges(struct serve *s)
 {
     (void)obs_gauge_callback(s->metrics, "moat_queue_depth", "Jobs waiting in the queue", NULL,
@@ -124,6 +132,9 @@ static void register_gauges(struct serve *s)
                              gauge_boxes_warm, s->pool);
     (void)obs_gauge_callback(s->metrics, "moat_boxes_busy", "Sandboxes running a job", NULL,
                              gauge_boxes_busy, s->pool);
+    (void)obs_gauge_callback(s->metrics, "moat_box_slots_kept",
+                             "Slots (uid, cgroups) of freed boxes kept for the next ones", NULL,
+                             gauge_slots_kept, s->pool);
 }
 
 static int start_sandbox(struct serve *s)
@@ -163,6 +174,13 @@ static int start_services(struct serve *s)
     if (!s->metrics)
         return 1;
     register_gauges(s);
+    const struct moat_build *b = moat_build_info();
+    char labels[256];
+    (void)snprintf(labels, sizeof(labels), "version=\"%s\",commit=\"%s\",variant=\"%s\"",
+                   b->version, b->commit, b->variant);
+    obs_gauge_set(obs_gauge(s->metrics, "moat_build_info",
+                            "The version, commit and variant of this moat (always 1)", labels),
+                  1);
     if (s->pool && exec_cache_open(&s->cfg, &s->cache, &err) < 0)
         log_warn("event=compile_cache_off msg=\"%s\"", err.msg);
     struct exec_deps d = {
@@ -188,6 +206,7 @@ static int start_services(struct serve *s)
         .exec = s->exec,
         .metrics = s->metrics,
         .service_only = s->worker,
+        .about_json = s->about,
     };
     if (api_server_start(&ad, &s->api, &err) < 0) {
         (void)fprintf(stderr, "moat %s: %s\n", s->cmd, err.msg);
@@ -204,6 +223,9 @@ static int start_services(struct serve *s)
 static void stop_all(struct serve *s)
 {
     api_nats_stop(s->nats);
+    /* the HTTP API still answers reads and waits while running jobs finish
+     * (submissions: 503), for up to stop_grace_ms */
+    (void)exec_drain(s->exec, s->cfg.stop_grace_ms);
     api_server_stop(s->api);
     if (s->queue)
         queue_shutdown(s->queue);
@@ -215,6 +237,7 @@ static void stop_all(struct serve *s)
     sbx_pool_stop(s->pool);
     sbx_ctx_free(s->ctx);
     lang_registry_free(s->langs);
+    free(s->about);
 }
 
 /* Every client connection, warm box and store file holds descriptors: the
@@ -239,6 +262,48 @@ static uint64_t raise_nofile(const struct moat_config *cfg)
     return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
 }
 
+/* SIGHUP: the configuration read again as at start (file, environment,
+ * flags). What can change live is applied (log_level); any other setting
+ * that changed is named as waiting for a restart; a configuration that
+ * does not load or validate changes nothing. */
+static void reload(struct serve *s, int argc, char **argv)
+{
+    cli_sd_notify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)cli_monotonic_usec());
+    struct moat_config c;
+    struct serve_opts o = {0};
+    struct cli_parse p = {.cmd = s->cmd, .scope = CONFIG_SCOPE_SERVE, .own = serve_own, .arg = &o};
+    struct moat_err err = {0};
+    int r = cli_load_config(&c, argc, argv);
+    if (r == 0)
+        r = cli_parse_args(argc, argv, &c, &p);
+    if (r == 0 && config_validate(&c, &err) < 0) {
+        log_warn("event=reload_failed field=%s error=\"%s\"", err.field, err.msg);
+        r = CLI_EXIT_USAGE;
+    }
+    if (r != 0) {
+        log_warn("event=reload_failed msg=\"the running settings are kept\"");
+        cli_sd_notify("READY=1\nSTATUS=reload failed: the running settings are kept");
+        return;
+    }
+    const char *keys[128];
+    size_t n = config_changed(&s->cfg, &c, keys, MOAT_ARRAY_SIZE(keys));
+    char applied[64] = "", restart[512] = "";
+    for (size_t i = 0; i < n && i < MOAT_ARRAY_SIZE(keys); i++) {
+        bool live = strcmp(keys[i], "log.level") == 0;
+        char *list = live ? applied : restart;
+        size_t cap = live ? sizeof(applied) : sizeof(restart), len = strlen(list);
+        (void)snprintf(list + len, cap - len, "%s%s", len ? "," : "", keys[i]);
+    }
+    /* said at the level in force until now */
+    log_info("event=reloaded applied=\"%s\" restart_needed=\"%s\"", applied, restart);
+    if (applied[0]) {
+        (void)moat_log_level_set(c.log_level);
+        memcpy(s->cfg.log_level, c.log_level, sizeof(s->cfg.log_level));
+    }
+    cli_sd_notify("READY=1\nSTATUS=reloaded%s%s", restart[0] ? "; a restart applies " : "",
+                  restart);
+}
+
 static int run_node(int argc, char **argv, bool worker)
 {
     struct serve s = {.worker = worker, .cmd = worker ? "worker" : "serve"};
@@ -260,12 +325,12 @@ static int run_node(int argc, char **argv, bool worker)
     }
     if (worker && (r = check_worker(&s.cfg)) != 0)
         return r;
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
-    for (size_t i = 0; i < MOAT_ARRAY_SIZE(levels); i++)
-        if (strcmp(s.cfg.log_level, levels[i]) == 0)
-            moat_log_level = (enum log_level)i;
+    (void)moat_log_level_set(s.cfg.log_level); /* validated: one of the names */
+    const struct moat_build *b = moat_build_info();
+    log_info("event=starting version=%s commit=%s variant=%s", b->version, b->commit, b->variant);
     if ((r = cli_load_languages(&s.cfg, &s.langs)) != 0)
         return r;
+    s.about = cli_about_json(!s.cfg.no_exec);
     uint64_t nofile = raise_nofile(&s.cfg);
     /* Every thread inherits this mask: the signals are taken by sigwait. */
     sigset_t stop_set;
@@ -303,8 +368,12 @@ static int run_node(int argc, char **argv, bool worker)
                  (unsigned long long)s.cfg.max_connections_per_ip,
                  (unsigned long long)s.cfg.max_queue, (unsigned long long)nofile, s.cfg.no_exec,
                  s.cfg.data_dir);
+        cli_sd_notify("READY=1\nMAINPID=%d\nSTATUS=serving on port %u", (int)getpid(),
+                      api_server_port(s.api));
         int sig = 0;
-        (void)sigwait(&stop_set, &sig);
+        while (sigwait(&stop_set, &sig) == 0 && sig == SIGHUP)
+            reload(&s, argc, argv);
+        cli_sd_notify("STOPPING=1\nSTATUS=stopping");
         log_info("event=stopping signal=%d", sig);
     }
     stop_all(&s);

@@ -27,6 +27,7 @@ enum config_text_rule {
     CONFIG_TEXT_NAME,      /* [A-Za-z0-9_-]+: becomes a directory name */
     CONFIG_TEXT_HOST_PORT, /* HOST:PORT, PORT 0..65535 */
     CONFIG_TEXT_CHOICE,    /* one of choices[] */
+    CONFIG_TEXT_CGROUP,    /* "", "self" or CONFIG_TEXT_ABS_PATH */
 };
 
 struct config_setting {

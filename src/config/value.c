@@ -103,6 +103,12 @@ static const char *text_problem(const struct config_setting *s, const char *v)
         return NULL;
     case CONFIG_TEXT_NONEMPTY:
         return *v ? NULL : "must not be empty";
+    case CONFIG_TEXT_CGROUP:
+        if (!*v || strcmp(v, "self") == 0)
+            return NULL;
+        if (v[0] != '/')
+            return "is not \"\", self or an absolute path";
+        return has_dotdot(v) ? "must not contain '..'" : NULL;
     case CONFIG_TEXT_ABS_PATH:
         if (v[0] != '/')
             return "is not an absolute path";
@@ -247,6 +253,9 @@ void config_format_range(const struct config_setting *s, char *out, size_t outsz
         return;
     case CONFIG_TEXT_ABS_PATH:
         (void)snprintf(out, outsz, "absolute path");
+        return;
+    case CONFIG_TEXT_CGROUP:
+        (void)snprintf(out, outsz, "\"\", self or absolute path");
         return;
     case CONFIG_TEXT_HOST_PORT:
         (void)snprintf(out, outsz, "HOST:PORT");

@@ -24,6 +24,8 @@
 /* How long an executor blocks in the pool or the queue before it looks at
  * the stop flag again: the bound on exec_stop's latency. */
 #define EXEC_POLL_MS 200
+/* How often exec_drain looks whether the running jobs are done. */
+#define EXEC_DRAIN_POLL_MS 20
 /* Most tests of one job running at once (each in a box of its own): at
  * most the executors' count, and this. */
 #define EXEC_TESTS_PARALLEL_MAX 16
@@ -53,6 +55,8 @@ struct exec_slot {
     bool started;               /* the thread runs */
     char id[MOAT_UUID_LEN + 1]; /* "" when idle */
     bool cancel;                /* a cancel asked for id */
+    bool preempt;               /* the cancel is the service stopping: the
+                                   job is left for recovery, not cancelled */
     struct queue_entry *entry;  /* the queue entry held (for the heartbeat) */
     /* the boxes a step of the job may run in now (one, or a job's tests'):
      * a cancel signals each; each leaves before it is freed */
@@ -67,6 +71,8 @@ bool exec_slot_add(struct exec_slot *s, struct sbx_box *box, size_t *where);
 void exec_slot_drop(struct exec_slot *s, size_t where);
 /* Whether the job of s was cancelled. */
 bool exec_slot_cancelled(struct exec_slot *s);
+/* Whether it was cancelled because the service stops (exec_drain). */
+bool exec_slot_preempted(struct exec_slot *s);
 
 struct exec_watches; /* events.c */
 
@@ -75,6 +81,7 @@ struct exec {
     struct exec_metrics m;
     char node[64];
     atomic_bool stopping;
+    atomic_bool draining; /* exec_drain: no submission, no new job taken */
     atomic_uint_fast64_t busy;
 
     /* the executors */
@@ -138,6 +145,9 @@ int exec_executors_start(struct exec *ex);
 void exec_executors_join(struct exec *ex);
 /* Kills job id if an executor here holds it: 0, or -ENOENT. */
 int exec_kill_local(struct exec *ex, const char *id);
+/* Cancels every running job as the service's stop (exec_drain): each slot
+ * marked preempted. Returns how many. */
+size_t exec_preempt_all(struct exec *ex);
 
 /* ---- outcome.c ---- */
 

@@ -190,6 +190,7 @@ int exec_start(const struct exec_deps *deps, struct exec **out, struct moat_err 
         moat_strlcpy(ex->node, "moat", sizeof(ex->node));
     ex->node[sizeof(ex->node) - 1] = '\0';
     atomic_init(&ex->stopping, false);
+    atomic_init(&ex->draining, false);
     atomic_init(&ex->busy, 0);
     pthread_mutex_init(&ex->slot_lock, NULL);
     /* exec_wait_stop's deadlines are monotonic: a clock step must not
@@ -219,6 +220,23 @@ int exec_start(const struct exec_deps *deps, struct exec **out, struct moat_err 
         obs_gauge_set(ex->m.workers, (int64_t)n);
     *out = ex;
     return 0;
+}
+
+size_t exec_drain(struct exec *ex, uint64_t grace_ms)
+{
+    if (!ex)
+        return 0;
+    atomic_store(&ex->draining, true);
+    queue_shutdown(ex->deps.queue);
+    uint64_t until = moat_now_ns() + grace_ms * 1000000ull;
+    while (atomic_load(&ex->busy) > 0 && moat_now_ns() < until)
+        (void)exec_wait_stop(ex, EXEC_DRAIN_POLL_MS);
+    size_t n = atomic_load(&ex->busy) > 0 ? exec_preempt_all(ex) : 0;
+    if (n)
+        log_warn("event=jobs_stopped count=%zu msg=\"still running after the stop's grace of "
+                 "%llu ms: left for recovery\"",
+                 n, (unsigned long long)grace_ms);
+    return n;
 }
 
 void exec_stop(struct exec *ex)
@@ -267,7 +285,9 @@ int exec_get_output(struct exec *ex, const char *id, char **data, size_t *len, s
 bool exec_ready(struct exec *ex, const char **why)
 {
     const char *w = NULL;
-    if (!store_ready(ex->deps.store)) {
+    if (atomic_load(&ex->draining)) {
+        w = "the service is stopping";
+    } else if (!store_ready(ex->deps.store)) {
         w = "the store does not answer or cannot take writes";
     } else if (!queue_ready(ex->deps.queue)) {
         w = "the queue's broker is not connected";

@@ -49,6 +49,7 @@ static void slot_set(struct exec_slot *s, const char *id, struct queue_entry *en
     moat_strlcpy(s->id, id ? id : "", sizeof(s->id));
     memset(s->boxes, 0, sizeof(s->boxes));
     s->cancel = false;
+    s->preempt = false;
     s->entry = entry;
     pthread_mutex_unlock(&s->ex->slot_lock);
 }
@@ -81,6 +82,33 @@ bool exec_slot_cancelled(struct exec_slot *s)
     bool v = s->cancel;
     pthread_mutex_unlock(&s->ex->slot_lock);
     return v;
+}
+
+bool exec_slot_preempted(struct exec_slot *s)
+{
+    pthread_mutex_lock(&s->ex->slot_lock);
+    bool v = s->preempt;
+    pthread_mutex_unlock(&s->ex->slot_lock);
+    return v;
+}
+
+size_t exec_preempt_all(struct exec *ex)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&ex->slot_lock);
+    for (size_t i = 0; i < ex->nslots; i++) {
+        struct exec_slot *s = &ex->slots[i];
+        if (!s->id[0])
+            continue;
+        s->cancel = true;
+        s->preempt = true;
+        for (size_t k = 0; k < EXEC_TESTS_PARALLEL_MAX; k++)
+            if (s->boxes[k])
+                sbx_box_cancel(s->boxes[k]);
+        n++;
+    }
+    pthread_mutex_unlock(&ex->slot_lock);
+    return n;
 }
 
 int exec_kill_local(struct exec *ex, const char *id)
@@ -268,7 +296,11 @@ static void settle(struct exec *ex, struct exec_run *c, int r, struct exec_outco
     if (j->judged)
         job_step_judge(&j->run, j->expected, j->expected_len, &j->compare, JOB_VERDICT_OK);
 
-    if (j->run.verdict == JOB_VERDICT_CANCELLED) {
+    if (j->run.verdict == JOB_VERDICT_CANCELLED && exec_slot_preempted(c->slot)) {
+        /* stopped by the service's stop, not by a client: as it is in the
+         * store (running), for the next start's recovery or another node */
+        exec_skip_job(ex, c, -ESHUTDOWN, "the service stopped");
+    } else if (j->run.verdict == JOB_VERDICT_CANCELLED) {
         exec_record_cancelled(ex, c);
     } else if (j->run.verdict == JOB_VERDICT_INTERNAL_ERROR || r == -ENOMEM) {
         /* the box or the sandbox failed (or memory ran out): another try

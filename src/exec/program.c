@@ -31,6 +31,7 @@ struct sbx_config exec_sandbox_config(const struct moat_config *cfg)
         .uid_count = (uint32_t)cfg->uid_count,
         .run_dir = cfg->run_dir,
         .cgroup_name = cfg->cgroup_name,
+        .cgroup_under = cfg->cgroup_parent,
         .box_tmpfs_bytes = cfg->box_tmpfs_mb << 20,
         .tmp_tmpfs_bytes = cfg->tmp_tmpfs_mb << 20,
         .landlock = cfg->landlock,
@@ -116,6 +117,9 @@ static void to_job_step(struct sbx_result *r, struct job_step *s)
     s->memory_kb = r->memory_kb;
     s->out = buf_steal(&r->out, &s->out_len);
     s->err = buf_steal(&r->err, &s->err_len);
+    /* the same entries in job's words */
+    _Static_assert(JOB_ORDER_STDERR == SBX_ORDER_STDERR, "one format of the streams' order");
+    s->order = buf_steal(&r->order, &s->order_len);
     s->out_truncated = r->out_truncated;
     s->err_truncated = r->err_truncated;
     moat_strlcpy(s->message, r->message, sizeof(s->message));
@@ -199,7 +203,8 @@ static int prepare_files(const struct exec_request *req, struct sbx_file *files,
             if (r < 0)
                 return r;
             name = entry;
-        } else if (!name || !sbx_file_name_ok(name)) {
+        } else if (!name || !sbx_file_name_ok(name) || str_has_prefix(name, LANG_RESERVED_PREFIX)) {
+            /* the policy check's own files */
             return moat_err_field(err, -EINVAL, "files", "file %zu has an invalid name", i);
         }
         for (size_t j = 0; j < i; j++)
@@ -472,6 +477,82 @@ static int setup(const struct exec_request *req, struct setup *su, struct moat_e
     return 0;
 }
 
+/* The violation a check step reported: "FILE:LINE<TAB>RULE<TAB>message". */
+static void violation_message(const struct job_step *check, char *out, size_t outsz)
+{
+    char first[sizeof(((struct job_step *)0)->message)];
+    size_t n = check->out_len < sizeof(first) - 1 ? check->out_len : sizeof(first) - 1;
+    memcpy(first, check->out ? check->out : "", n);
+    first[n] = '\0';
+    first[strcspn(first, "\n")] = '\0';
+    char *rule = strchr(first, '\t');
+    char *msg = rule ? strchr(rule + 1, '\t') : NULL;
+    if (!msg) {
+        (void)snprintf(out, outsz, "the source breaks this server's policy");
+        return;
+    }
+    *rule++ = '\0';
+    *msg++ = '\0';
+    /* cut to fit: the line and the rule first */
+    (void)snprintf(out, outsz, "%.60s: %.130s (policy rule %.40s)", first, msg, rule);
+}
+
+/* The source policy check, before any other step, in the same box: the
+ * checker and the rules as files, the sources on stdin. 0 with out->run a
+ * policy_violation when the check refuses the program, or when it could
+ * not finish (a policy fails closed); 0 with out untouched when it passes. */
+static int policy_check(struct sbx_box *box, const struct moat_config *cfg,
+                        const struct exec_request *req, const struct setup *su,
+                        struct exec_outcome *out, struct moat_err *err)
+{
+    const struct lang *l = req->lang;
+    if (!l->policy[0] || !l->check[0])
+        return 0;
+    size_t code_len = 0;
+    const char *code = lang_checker_source(l->checker, &code_len);
+    if (!code)
+        return moat_err_set(err, -EINVAL, "no policy checker %s", l->checker);
+    const struct sbx_file files[] = {
+        {.name = LANG_CHECKER_FILE, .data = code, .len = code_len},
+        {.name = LANG_RULES_FILE, .data = l->policy, .len = strlen(l->policy)},
+    };
+    const char *data[MOAT_ARRAY_SIZE(su->files)];
+    size_t lens[MOAT_ARRAY_SIZE(su->files)];
+    for (size_t i = 0; i < req->nfiles; i++) {
+        data[i] = req->files[i].data;
+        lens[i] = req->files[i].len;
+    }
+    char *in = NULL, **argv = NULL, *storage = NULL;
+    size_t in_len = 0;
+    int r = lang_policy_stdin(su->names, data, lens, req->nfiles, &in, &in_len);
+    if (r == 0)
+        r = lang_expand(l->check, &su->vars, &argv, &storage, err);
+    if (r < 0) {
+        free(in);
+        return err->msg[0] ? r : moat_err_set(err, r, "policy check: %s", strerror(-r));
+    }
+    struct moat_limits lim = compile_limits(cfg, l);
+    struct sbx_result res;
+    struct job_step check = {0};
+    r = run_step(box, argv, &su->env, &lim, files, MOAT_ARRAY_SIZE(files), in, in_len, false, 0,
+                 &res, &check, err);
+    sbx_result_release(&res);
+    free(in);
+    free(storage); /* argv lives in it */
+    if (r == 0 && !(check.verdict == JOB_VERDICT_OK && check.exit_code == 0)) {
+        out->run = (struct job_step){.verdict = JOB_VERDICT_POLICY_VIOLATION};
+        if (check.verdict == JOB_VERDICT_RUNTIME_ERROR && check.exit_code == LANG_CHECK_VIOLATION)
+            violation_message(&check, out->run.message, sizeof(out->run.message));
+        else
+            (void)snprintf(out->run.message, sizeof(out->run.message),
+                           "the policy check did not finish (%s): refused",
+                           job_verdict_name(check.verdict) ? job_verdict_name(check.verdict)
+                                                           : "no verdict");
+    }
+    job_step_release(&check);
+    return r;
+}
+
 static struct compile_in compile_in_of(struct sbx_box *box, const struct moat_config *cfg,
                                        struct exec_cache *cache, const struct exec_request *req,
                                        struct setup *su, struct exec_built *keep)
@@ -494,7 +575,9 @@ int exec_program_cached(struct sbx_box *box, const struct moat_config *cfg,
     *out = (struct exec_outcome){0};
     struct setup su;
     int r = setup(req, &su, err);
-    if (r < 0)
+    if (r == 0)
+        r = policy_check(box, cfg, req, &su, out, err);
+    if (r < 0 || out->run.verdict == JOB_VERDICT_POLICY_VIOLATION)
         return r;
     if (!lang_compiled(req->lang))
         return run(box, req, &su.vars, &su.env, su.files, req->nfiles, out, err);
@@ -519,14 +602,23 @@ int exec_build(struct sbx_box *box, const struct moat_config *cfg, struct exec_c
     *b = (struct exec_built){0};
     struct setup su;
     int r = setup(req, &su, err);
-    if (r < 0 || !lang_compiled(req->lang))
-        return r; /* nothing to build: box is still fresh */
+    if (r < 0)
+        return r;
+    if (req->lang->policy[0] && req->lang->check[0]) {
+        /* the box is used now, whatever follows */
+        b->used_box = true;
+        r = policy_check(box, cfg, req, &su, out, err);
+        if (r < 0 || out->run.verdict == JOB_VERDICT_POLICY_VIOLATION)
+            return r;
+    }
+    if (!lang_compiled(req->lang))
+        return 0; /* nothing to build: the box is still fresh unless checked */
     struct compile_in c = compile_in_of(box, cfg, cache, req, &su, b);
     struct exec_cache_hit hit = {0};
     enum compiled how = COMPILED_FAILED;
     r = compile(&c, out, &hit, &how, err);
     exec_cache_hit_release(&hit);
-    b->used_box = how != COMPILED_CACHED;
+    b->used_box = b->used_box || how != COMPILED_CACHED;
     if (r < 0)
         exec_built_release(b);
     return r;

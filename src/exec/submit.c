@@ -123,7 +123,7 @@ int exec_submit(struct exec *ex, struct job *job, bool wait, const void *owner, 
 {
     struct queue *q = ex->deps.queue;
     bool local = queue_in_process(q);
-    if (exec_stopping(ex))
+    if (exec_stopping(ex) || atomic_load(&ex->draining))
         return -ESHUTDOWN;
     if (!local && !queue_ready(q))
         return -ENOTCONN;

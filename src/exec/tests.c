@@ -192,13 +192,14 @@ void exec_run_tests(struct exec *ex, struct exec_run *c, struct sbx_box **boxp,
     struct exec_built built = {0};
     *r = exec_build(box, ex->deps.cfg, ex->deps.cache, req, o, &built, err);
     exec_slot_drop(c->slot, where);
-    if (*r < 0 || (o->compiled && o->compile.verdict != JOB_VERDICT_OK)) {
+    if (*r < 0 || (o->compiled && o->compile.verdict != JOB_VERDICT_OK) ||
+        o->run.verdict == JOB_VERDICT_POLICY_VIOLATION) {
         if (built.used_box) {
             sbx_box_free(box);
             *boxp = NULL;
         }
         exec_built_release(&built);
-        return; /* o->run says why (compile_error, internal_error) */
+        return; /* o->run says why (compile_error, policy_violation, internal_error) */
     }
     /* from here the executor's box is the tests' (or gone) */
     *boxp = NULL;

@@ -13,6 +13,7 @@ void job_step_release(struct job_step *s)
         return;
     free(s->out);
     free(s->err);
+    free(s->order);
     *s = (struct job_step){0};
 }
 
@@ -31,6 +32,7 @@ static const char *const verdict_names[JOB_VERDICT_MAX_] = {
     [JOB_VERDICT_WRONG_ANSWER] = "wrong_answer",
     [JOB_VERDICT_ACCEPTED] = "accepted",
     [JOB_VERDICT_SKIPPED] = "skipped",
+    [JOB_VERDICT_POLICY_VIOLATION] = "policy_violation",
 };
 
 const char *job_verdict_name(enum job_verdict v)
@@ -163,13 +165,15 @@ static const char *runtime_error_sentence(const struct job_step *s, char *buf, s
     return buf;
 }
 
-static const char *internal_error_sentence(const struct job_step *s, char *buf, size_t bufsz)
+/* head, then " (message)" when the step has one. */
+static const char *sentence_with_message(const char *head, const struct job_step *s, char *buf,
+                                         size_t bufsz)
 {
     /* message is filled by other modules: never trust it to be terminated. */
     int n = (int)strnlen(s->message, sizeof(s->message));
     if (!buf || bufsz == 0 || n == 0)
-        return "Internal Error";
-    (void)snprintf(buf, bufsz, "Internal Error (%.*s)", n, s->message);
+        return head;
+    (void)snprintf(buf, bufsz, "%s (%.*s)", head, n, s->message);
     return buf;
 }
 
@@ -190,7 +194,7 @@ const char *job_error_sentence(const struct job_step *s, char *buf, size_t bufsz
     case JOB_VERDICT_COMPILE_ERROR:
         return "Compilation Error";
     case JOB_VERDICT_INTERNAL_ERROR:
-        return internal_error_sentence(s, buf, bufsz);
+        return sentence_with_message("Internal Error", s, buf, bufsz);
     case JOB_VERDICT_CANCELLED:
         return "Cancelled";
     case JOB_VERDICT_WRONG_ANSWER:
@@ -199,6 +203,8 @@ const char *job_error_sentence(const struct job_step *s, char *buf, size_t bufsz
         return NULL;
     case JOB_VERDICT_SKIPPED:
         return "Skipped (an earlier test failed)";
+    case JOB_VERDICT_POLICY_VIOLATION:
+        return sentence_with_message("Policy Violation", s, buf, bufsz);
     case JOB_VERDICT_MAX_:
         break;
     }

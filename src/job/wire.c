@@ -100,6 +100,7 @@ json_t *jw_step_json(const struct job_step *s)
               jw_put(o, "out", jw_b64(s->out, s->out_len)) && jw_put(o, "err", jw_b64(s->err, s->err_len)) &&
               jw_put(o, "outCut", json_boolean(s->out_truncated)) &&
               jw_put(o, "errCut", json_boolean(s->err_truncated)) &&
+              (!s->order_len || jw_put(o, "order", jw_b64(s->order, s->order_len))) &&
               jw_put(o, "cached", json_boolean(s->cached)) &&
               jw_put(o, "message", jw_b64(s->message, strnlen(s->message, sizeof(s->message))));
     if (!ok) {
@@ -117,7 +118,8 @@ static size_t data_bytes(const struct job *j, bool with_result)
     for (size_t i = 0; i < j->nfiles; i++)
         n += j->files[i].len;
     if (with_result)
-        n += j->compile.out_len + j->compile.err_len + j->run.out_len + j->run.err_len;
+        n += j->compile.out_len + j->compile.err_len + j->run.out_len + j->run.err_len +
+             j->compile.order_len + j->run.order_len;
     for (size_t i = 0; i < j->ntests; i++) {
         const struct job_test *t = &j->tests[i];
         n += t->stdin_len + t->expected_len;
@@ -324,6 +326,10 @@ int jw_step_from(json_t *o, struct job_step *s)
     int r = jw_unb64(json_object_get(o, "out"), &s->out, &s->out_len);
     if (r == 0)
         r = jw_unb64(json_object_get(o, "err"), &s->err, &s->err_len);
+    if (r == 0 && json_object_get(o, "order")) /* absent: not recorded */
+        r = jw_unb64(json_object_get(o, "order"), &s->order, &s->order_len);
+    if (r == 0 && s->order_len % 4)
+        r = -EINVAL;
     if (r == 0)
         r = jw_unb64(json_object_get(o, "message"), &msg, &mlen);
     if (r == 0 && mlen >= sizeof(s->message))

@@ -21,6 +21,13 @@ enum lang_ph {
 /* What a compile or run step may use. */
 #define LANG_PH_STEP (LANG_PH_MAIN | LANG_PH_FILES | LANG_PH_CLASS | LANG_PH_MEMORY | LANG_PH_CACHE)
 
+/* Whether name is one of the built-in checkers (policy.c). */
+bool lang_checker_known(const char *name);
+
+/* lang_at for the loaders that complete a registry before it is shared
+ * (policy.c). */
+struct lang *lang_at_mut(struct lang_registry *reg, size_t i);
+
 /* Whether c is one of the ASCII whitespace characters that separate words. */
 static inline int lang_is_space(char c)
 {

@@ -77,6 +77,8 @@ static const struct key_def keys[] = {
     LIMIT("compile_stack_kb", stack_kb, 4194304),
     {"min_processes", K_U64, FIELD(min_processes), 4096},
     {"min_memory_mb", K_U64, FIELD(min_memory_mb), 65536},
+    {"check", K_TEMPLATE, FIELD(check), 0},
+    {"checker", K_TEXT, FIELD(checker), 0},
 };
 enum { KEY_COUNT = MOAT_ARRAY_SIZE(keys) };
 /* clang-format on */
@@ -459,6 +461,15 @@ static bool check_commands(struct parse *p, struct lang *l)
         return false;
     if (*l->version_cmd && !check_template(p, "version", l->version_cmd, 0, true, &used))
         return false;
+    if (*l->check || *l->checker) {
+        if (!*l->check || !*l->checker)
+            return fail(p, p->cur_line, "[%s] needs both check and checker", l->name), false;
+        if (!check_template(p, "check", l->check, 0, false, &used))
+            return false;
+        if (!lang_checker_known(l->checker))
+            return fail(p, line_of(p, "checker"), "checker: no checker named %s", l->checker),
+                   false;
+    }
     if (*l->prepare || *l->prepare_output) {
         if (!*l->prepare || !*l->prepare_output)
             return fail(p, p->cur_line, "[%s] needs both prepare and prepare_output", l->name),
@@ -656,6 +667,11 @@ void lang_registry_free(struct lang_registry *reg)
 }
 
 size_t lang_count(const struct lang_registry *reg) { return reg->n; }
+
+struct lang *lang_at_mut(struct lang_registry *reg, size_t i)
+{
+    return i < reg->n ? &reg->langs[i] : NULL;
+}
 
 const struct lang *lang_at(const struct lang_registry *reg, size_t i)
 {

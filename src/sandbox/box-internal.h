@@ -47,6 +47,7 @@ struct sbx_ctx {
     struct sbx_config cfg;     /* strings point into the copies below */
     char run_dir[256];
     char cgroup_name[64];
+    char cgroup_under[256]; /* as resolved by the first open (cg_root_under) */
     char cache_dir[256];
     char spawner_exe[4096];
     char root_dir[300];        /* run_dir/root: mount point of box roots */

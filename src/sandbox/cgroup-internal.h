@@ -90,8 +90,26 @@ struct cg_common {
 
 struct cg_root {
     struct cg_common c;
-    int parent_fd[CG_HIER_MAX]; /* <mount>/<name> */
+    int parent_fd[CG_HIER_MAX]; /* <mount>/<under>/<name> */
+    char under[256];            /* cg_root_under */
 };
+
+/* ---- where the parent group is made (cgroup-under.c) ---- */
+/* The path of moat's own group in self_file (/proc/self/cgroup): in the
+ * v1 hierarchy with controller, or v2's ("0::") when controller is NULL.
+ * -ENOENT when it has none. */
+int cg_own_path(const char *self_file, const char *controller, char *out, size_t size);
+/* "", "self", or an absolute path without "." or ".." components. */
+bool cg_under_valid(const char *under);
+/* The path (from the hierarchy's root, starting with '/') o->under names
+ * in the hierarchy of controller (NULL: v2). */
+int cg_under_path(const struct cg_root_opts *o, const char *controller, char *out, size_t size);
+/* Opens path under the mount's fd without leaving it. fd or -errno. */
+int cg_under_open(int mfd, const char *path);
+/* v2: moves every process of dirfd's group into its child "supervisor",
+ * so that dirfd may enable controllers for children. -EBUSY if processes
+ * keep coming. */
+int cg_v2_leave_for_leaf(const struct cg_common *c, int dirfd);
 
 enum cg_peak { CG_PEAK_UNKNOWN, CG_PEAK_FILE, CG_PEAK_SAMPLED };
 

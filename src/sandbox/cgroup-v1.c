@@ -98,15 +98,30 @@ static int v1_root_open(const struct cg_root_opts *o, struct cg_root *root, stru
         return moat_err_set(err, r, "reading %s: %s", o->mountinfo, strerror(-r));
     root->c.nhier = l->nhier;
     memcpy(root->c.ctl_hier, l->ctl_hier, sizeof root->c.ctl_hier);
+    (void)moat_strlcpy(root->under, o->under ? o->under : "", sizeof root->under);
     for (unsigned h = 0; h < l->nhier; h++) {
         _cleanup_close_ int mfd = open(l->path[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (mfd < 0)
             return moat_err_set(err, -errno, "opening cgroup mount %s: %s", l->path[h],
                                 strerror(errno));
-        r = cg_mkdir_open(mfd, o->name, false, &root->parent_fd[h]);
+        /* a controller of this hierarchy names its line of /proc/self/cgroup */
+        const char *ctl = NULL;
+        for (unsigned k = 0; k < CG__CTL_MAX && !ctl; k++)
+            if (l->ctl_hier[k] == h)
+                ctl = cg_ctl_names[k];
+        char under[PATH_MAX];
+        r = cg_under_path(o, ctl, under, sizeof under);
         if (r < 0)
-            return moat_err_set(err, r, "creating cgroup %s/%s: %s", l->path[h], o->name,
-                                strerror(-r));
+            return moat_err_set(err, r, "the group to make %s in (%s): %s", o->name,
+                                o->under ? o->under : "", strerror(-r));
+        _cleanup_close_ int base = cg_under_open(mfd, under);
+        if (base < 0)
+            return moat_err_set(err, base, "opening cgroup %s%s: %s", l->path[h], under,
+                                strerror(-base));
+        r = cg_mkdir_open(base, o->name, false, &root->parent_fd[h]);
+        if (r < 0)
+            return moat_err_set(err, r, "creating cgroup %s%s/%s: %s", l->path[h], under,
+                                o->name, strerror(-r));
         if (h == l->ctl_hier[CG_CTL_MEMORY])
             root->c.swap = cg_io_exists(root->parent_fd[h], cg_v1_files.swap_limit) ||
                            cg_io_exists(mfd, cg_v1_files.swap_limit);

@@ -110,21 +110,40 @@ static int v2_root_open(const struct cg_root_opts *o, struct cg_root *root, stru
     _cleanup_close_ int mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (mfd < 0)
         return moat_err_set(err, -errno, "opening cgroup mount %s: %s", mnt, strerror(errno));
-    bool cpu = false;
-    r = cg_v2_controllers(c, mfd, &cpu);
+    char under[PATH_MAX];
+    r = cg_under_path(o, NULL, under, sizeof under);
     if (r < 0)
-        return moat_err_set(err, r, "cgroup2 at %s lacks memory or pids controllers", mnt);
+        return moat_err_set(err, r, "the group to make %s in (%s): %s", o->name,
+                            o->under ? o->under : "", strerror(-r));
+    if (moat_strlcpy(root->under, under, sizeof root->under) >= sizeof root->under)
+        return moat_err_set(err, -ENAMETOOLONG, "cgroup %s is too deep", under);
+    _cleanup_close_ int base = cg_under_open(mfd, under);
+    if (base < 0)
+        return moat_err_set(err, base, "opening cgroup %s%s: %s", mnt, under, strerror(-base));
+    bool cpu = false;
+    r = cg_v2_controllers(c, base, &cpu);
+    if (r < 0)
+        return moat_err_set(err, r, "cgroup2 at %s%s lacks memory or pids controllers", mnt,
+                            under);
     /* cpu.stat usage_usec exists without the cpu controller: optional */
     (void)moat_strlcpy(c->subtree, cpu ? "+memory +pids +cpu" : "+memory +pids", sizeof c->subtree);
     c->nhier = 1;
     memset(c->ctl_hier, 0, sizeof c->ctl_hier);
 
-    r = enable_missing(c, mfd, c->subtree);
+    /* moat's own group, delegated: its processes move to a leaf so that
+     * it may enable controllers for the boxes' parent */
+    bool own = o->under && strcmp(o->under, "self") == 0 && strcmp(under, "/") != 0;
+    if (own && (r = cg_v2_leave_for_leaf(c, base)) < 0)
+        return moat_err_set(err, r, "moving moat's processes out of %s%s: %s", mnt, under,
+                            strerror(-r));
+    r = enable_missing(c, base, c->subtree);
     if (r < 0)
-        return moat_err_set(err, r, "enabling controllers in %s: %s", mnt, strerror(-r));
-    r = cg_mkdir_open(mfd, o->name, false, &root->parent_fd[0]);
+        return moat_err_set(err, r, "enabling controllers in %s%s: %s", mnt, under,
+                            strerror(-r));
+    r = cg_mkdir_open(base, o->name, false, &root->parent_fd[0]);
     if (r < 0)
-        return moat_err_set(err, r, "creating cgroup %s/%s: %s", mnt, o->name, strerror(-r));
+        return moat_err_set(err, r, "creating cgroup %s%s/%s: %s", mnt, under, o->name,
+                            strerror(-r));
     r = cg_io_write(c, root->parent_fd[0], "cgroup.subtree_control", c->subtree);
     if (r < 0)
         return moat_err_set(err, r, "enabling controllers in %s/%s: %s", mnt, o->name,

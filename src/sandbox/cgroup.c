@@ -556,6 +556,8 @@ int cg_root_remove(struct cg_root *root, const char *name)
 
 int cg_root_version(const struct cg_root *root) { return root->c.be->version; }
 
+const char *cg_root_under(const struct cg_root *root) { return root->under; }
+
 bool cg_root_has_swap_accounting(const struct cg_root *root) { return root->c.swap; }
 
 /* ======================================================================

@@ -25,14 +25,20 @@ static int mkdir_p(const char *path, mode_t mode)
 
 int sbx_ctx_open_cgroups(struct sbx_ctx *ctx, struct moat_err *err)
 {
-    struct cg_root_opts o = {
-        .fs = "/sys/fs/cgroup", .mountinfo = "/proc/self/mountinfo", .name = ctx->cgroup_name};
+    struct cg_root_opts o = {.fs = "/sys/fs/cgroup",
+                             .mountinfo = "/proc/self/mountinfo",
+                             .name = ctx->cgroup_name,
+                             .under = ctx->cgroup_under,
+                             .self_cgroup = "/proc/self/cgroup"};
     struct cg_root *root = NULL;
     int r = cg_root_open(&o, &root, err);
     if (r < 0)
         return r;
     cg_root_free(ctx->cg);
     ctx->cg = root;
+    /* v2's "self" resolved once: moat's processes have left that group
+     * for a leaf, where "self" would now point (the spawner, a re-open) */
+    (void)moat_strlcpy(ctx->cgroup_under, cg_root_under(root), sizeof(ctx->cgroup_under));
     return 0;
 }
 
@@ -48,6 +54,12 @@ int sbx_ctx_new(const struct sbx_config *cfg, struct sbx_ctx **out, struct moat_
     ctx->cfg = *cfg;
     moat_strlcpy(ctx->run_dir, cfg->run_dir, sizeof(ctx->run_dir));
     moat_strlcpy(ctx->cgroup_name, cfg->cgroup_name, sizeof(ctx->cgroup_name));
+    if (moat_strlcpy(ctx->cgroup_under, cfg->cgroup_under ? cfg->cgroup_under : "",
+                     sizeof(ctx->cgroup_under)) >= sizeof(ctx->cgroup_under)) {
+        free(ctx);
+        return moat_err_set(err, -ENAMETOOLONG, "the cgroup to make the boxes in is too long");
+    }
+    ctx->cfg.cgroup_under = ctx->cgroup_under;
     moat_strlcpy(ctx->cache_dir, cfg->cache_dir ? cfg->cache_dir : "", sizeof(ctx->cache_dir));
     ctx->cfg.run_dir = ctx->run_dir;
     ctx->cfg.cgroup_name = ctx->cgroup_name;

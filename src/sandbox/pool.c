@@ -36,6 +36,7 @@ struct pool_shared { /* in a MAP_SHARED page: both processes update it */
     _Atomic uint64_t failed;
     _Atomic uint64_t slots_reused;
     _Atomic uint64_t netns_reused;
+    _Atomic uint32_t slots_kept;
 };
 
 struct sbx_pool {
@@ -93,6 +94,7 @@ static void release_host(struct spawner *s, struct box_host *h)
             h->cg = NULL;
             h->lease = -1;
             atomic_fetch_add(&s->sh->slots_reused, 1);
+            atomic_store(&s->sh->slots_kept, (uint32_t)s->nslots);
         } else {
             log_debug("msg=\"box cgroup not reused\" uid=%u error=\"%s\"", h->uid,
                       strerror(-r));
@@ -197,8 +199,10 @@ static int make_one(struct spawner *s)
     if (s->nnetns > 0)
         netns = s->netns[--s->nnetns];
     struct box_slot slot = {.lease = -1};
-    if (s->nslots > 0)
+    if (s->nslots > 0) {
         slot = s->slots[--s->nslots];
+        atomic_store(&s->sh->slots_kept, (uint32_t)s->nslots);
+    }
     struct box_host h;
     int r = box_spawn(s->ctx, netns, s->netns_base.len > 0, slot.cg ? &slot : NULL, &h, &err);
     if (netns >= 0)
@@ -352,7 +356,7 @@ static void exec_spawner(const struct sbx_ctx *ctx, int chan, int shm, uint32_t 
     const char *argv[] = {c->spawner_exe, "__spawner", v[0], v[1], v[2], v[3], v[4],
                           c->run_dir, c->cgroup_name, v[5], v[6], v[7],
                           c->cache_dir ? c->cache_dir : "", v[8], v[9], v[10], v[11], v[12],
-                          NULL};
+                          c->cgroup_under ? c->cgroup_under : "", NULL};
     /* the two descriptors it needs survive the exec; nothing else does */
     if (fcntl(chan, F_SETFD, 0) < 0 || fcntl(shm, F_SETFD, 0) < 0)
         return;
@@ -369,7 +373,7 @@ static int arg_u64(const char *s, uint64_t max, uint64_t *out)
 
 int sbx_spawner_main(int argc, char **argv)
 {
-    if (argc != 17) {
+    if (argc != 18) {
         (void)fprintf(stderr, "moat: __spawner is run by moat serve, not by hand\n");
         return 2;
     }
@@ -387,6 +391,7 @@ int sbx_spawner_main(int argc, char **argv)
         .uid_count = (uint32_t)n[4],
         .run_dir = argv[6],
         .cgroup_name = argv[7],
+        .cgroup_under = argv[17],
         .box_tmpfs_bytes = n[5],
         .tmp_tmpfs_bytes = n[6],
         .landlock = (n[7] & 1) != 0,
@@ -558,6 +563,7 @@ void sbx_pool_stats(struct sbx_pool *pool, struct sbx_pool_stats *st)
     st->failed = atomic_load(&pool->sh->failed);
     st->slots_reused = atomic_load(&pool->sh->slots_reused);
     st->netns_reused = atomic_load(&pool->sh->netns_reused);
+    st->slots_kept = atomic_load(&pool->sh->slots_kept);
 }
 
 void sbx_pool_stop(struct sbx_pool *pool)

@@ -8,12 +8,14 @@ void sbx_result_init(struct sbx_result *r)
      * the box side enforces the per-step limit itself. */
     buf_init(&r->out, WIRE_MAX_PAYLOAD);
     buf_init(&r->err, WIRE_MAX_PAYLOAD);
+    buf_init(&r->order, (size_t)SBX_ORDER_MAX * 4);
 }
 
 void sbx_result_release(struct sbx_result *r)
 {
     buf_release(&r->out);
     buf_release(&r->err);
+    buf_release(&r->order);
     for (size_t i = 0; i < r->ncollected; i++) {
         free(r->collected[i].name);
         free(r->collected[i].data);

@@ -26,6 +26,10 @@ struct cg_root_opts {
     const char *fs;        /* "/sys/fs/cgroup" (or a fake tree in tests) */
     const char *mountinfo; /* "/proc/self/mountinfo" (or a fake file) */
     const char *name;      /* parent group of every box, e.g. "moat" */
+    const char *under;     /* where name is made: "" (NULL) the hierarchy's
+                              root, "self" the group moat runs in (v2: its
+                              processes moved to a leaf first), "/a/b" */
+    const char *self_cgroup; /* "/proc/self/cgroup" (or a fake file) */
     int force_version;     /* 0: detect; 1 or 2: tests */
     bool fake;             /* tests: interface files are created when written */
 };
@@ -39,6 +43,11 @@ void cg_root_free(struct cg_root *root);
  * empty (-EBUSY while another moat's boxes are in it). Use the root no more. */
 int cg_root_remove(struct cg_root *root, const char *name);
 int cg_root_version(const struct cg_root *root);
+/* v2: the group the parent was made in ("/" the root, else "/a/b"), the
+ * same for every process that opens it after this one (a "self" moved to
+ * a leaf would not be); v1: opts->under as given (each hierarchy's own
+ * group differs, and nothing moved). */
+const char *cg_root_under(const struct cg_root *root);
 /* Whether swap is accounted (v1 memsw files, v2 memory.swap.max). */
 bool cg_root_has_swap_accounting(const struct cg_root *root);
 

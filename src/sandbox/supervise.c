@@ -5,6 +5,7 @@
  */
 #include "box-internal.h"
 
+#include <endian.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -27,6 +28,7 @@ struct sup {
     enum kill_reason reason;
     bool host_gone;
     const char *argv0;
+    bool order_full; /* SBX_ORDER_MAX entries noted: no more */
 };
 
 void boxinit_kill_all(void)
@@ -49,10 +51,39 @@ static void stop(struct sup *s, enum kill_reason why)
     (void)kill(-1, SIGKILL);
 }
 
+/* Notes n bytes kept of one stream in the result's order: the last entry
+ * grows while the same stream goes on, so a program that writes one
+ * stream costs one entry; past SBX_ORDER_MAX entries nothing more is
+ * noted, not even in the last entry (the rest of both streams comes after
+ * what the order covers). Only boundaries are kept: no copy of the bytes. */
+static void note_order(struct sup *s, bool is_err, size_t n)
+{
+    if (s->order_full)
+        return;
+    struct buf *o = &s->res->order;
+    uint32_t tag = is_err ? SBX_ORDER_STDERR : 0;
+    if (o->len >= 4) {
+        uint32_t last;
+        memcpy(&last, o->data + o->len - 4, 4);
+        last = le32toh(last);
+        if ((last & SBX_ORDER_STDERR) == tag &&
+            (uint64_t)(last & ~SBX_ORDER_STDERR) + n < SBX_ORDER_STDERR) {
+            last = htole32(last + (uint32_t)n);
+            memcpy(o->data + o->len - 4, &last, 4);
+            return;
+        }
+    }
+    uint32_t e = htole32(tag | (uint32_t)n);
+    /* n is at most one read's chunk; full: the rest is not ordered */
+    if (n >= SBX_ORDER_STDERR || buf_append(o, &e, 4) < 0)
+        s->order_full = true;
+}
+
 /* Appends what the pipe holds, up to the stream's cap; past it, the step
  * ends with output_limit. Returns false at EOF. */
 static bool drain(struct sup *s, int fd, struct buf *b, bool *truncated)
 {
+    bool is_err = b == &s->res->err;
     char chunk[65536];
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -65,8 +96,8 @@ static bool drain(struct sup *s, int fd, struct buf *b, bool *truncated)
             return false;
         size_t room = s->lim->output_bytes > b->len ? (size_t)(s->lim->output_bytes - b->len) : 0;
         size_t take = (size_t)n < room ? (size_t)n : room;
-        if (take)
-            (void)buf_append(b, chunk, take);
+        if (take && buf_append(b, chunk, take) == 0)
+            note_order(s, is_err, take);
         if ((size_t)n > take) {
             *truncated = true;
             stop(s, KILL_OUTPUT);

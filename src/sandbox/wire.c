@@ -5,6 +5,7 @@
  */
 #include "box-internal.h"
 
+#include <endian.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -296,6 +297,8 @@ int wire_put_result(struct buf *b, const struct sbx_result *res)
         if (r == 0)
             r = wire_put_bytes(b, c->data ? c->data : "", c->len);
     }
+    if (r == 0)
+        r = wire_put_bytes(b, res->order.data ? res->order.data : "", res->order.len);
     return r;
 }
 
@@ -351,6 +354,31 @@ static int get_collected(struct wire_reader *r, struct sbx_result *res)
     return 0;
 }
 
+/* The streams' order: whole entries, at most SBX_ORDER_MAX, counting no
+ * more bytes of a stream than the result holds (box init runs next to the
+ * hostile program: the host checks what it is told). */
+static int get_order(struct wire_reader *r, struct sbx_result *res)
+{
+    size_t n;
+    const char *p = wire_get_bytes(r, &n);
+    if (r->bad || !p || n % 4 || n > (size_t)SBX_ORDER_MAX * 4) {
+        r->bad = true;
+        return -EPROTO;
+    }
+    uint64_t sum[2] = {0, 0};
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t e;
+        memcpy(&e, p + i, 4);
+        e = le32toh(e);
+        sum[(e & SBX_ORDER_STDERR) ? 1 : 0] += e & ~SBX_ORDER_STDERR;
+    }
+    if (sum[0] > res->out.len || sum[1] > res->err.len) {
+        r->bad = true;
+        return -EPROTO;
+    }
+    return n && buf_append(&res->order, p, n) < 0 ? -ENOMEM : 0;
+}
+
 int wire_get_result(struct wire_reader *r, struct sbx_result *res)
 {
     uint64_t verdict = wire_get_u64(r);
@@ -379,5 +407,6 @@ int wire_get_result(struct wire_reader *r, struct sbx_result *res)
     if (r->bad || !msg)
         return -EPROTO;
     moat_strlcpy(res->message, msg, sizeof(res->message));
-    return get_collected(r, res);
+    int e = get_collected(r, res);
+    return e < 0 ? e : get_order(r, res);
 }

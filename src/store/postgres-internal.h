@@ -289,6 +289,8 @@ bool pg_ready(struct store *st);
 #define PG_BLOB_STDERR "stderr.log"
 #define PG_BLOB_COMPILE_STDOUT "compile-stdout.log"
 #define PG_BLOB_COMPILE_STDERR "compile-stderr.log"
+#define PG_BLOB_RUN_ORDER "run-order.bin"
+#define PG_BLOB_COMPILE_ORDER "compile-order.bin"
 #define PG_KEY_MAX 80
 
 /* The step columns, in this order, prefixed c_ (compile) and r_ (run). */

@@ -42,7 +42,9 @@ static const char get_sql[] =
     PG_BLOB_OF("$2::boolean AND compare IS NOT NULL AND expected_len > 0", PG_BLOB_EXPECTED) ", "
     "ntests, stop_on_failure, "
     PG_BLOB_OF("$2::boolean AND ntests > 0", PG_BLOB_TESTS) ", "
-    PG_BLOB_OF("ntests > 0 AND status IN ('completed', 'failed', 'cancelled')", PG_BLOB_RESULTS)
+    PG_BLOB_OF("ntests > 0 AND status IN ('completed', 'failed', 'cancelled')", PG_BLOB_RESULTS) ", "
+    PG_BLOB_OF("$3::boolean", PG_BLOB_RUN_ORDER) ", "
+    PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_ORDER)
     " FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid";
 /* clang-format on */
 
@@ -85,6 +87,8 @@ enum {
     COL_STOP_ON_FAILURE,
     COL_TESTS,
     COL_RESULTS,
+    COL_RUN_ORDER,
+    COL_COMPILE_ORDER,
 };
 
 static const char blob_sql[] = "SELECT data FROM " PG_SCHEMA ".blobs WHERE key = $1";
@@ -366,6 +370,10 @@ static int take_outputs(const PGresult *res, struct job *j)
         e = col_blob(res, COL_COMPILE_STDOUT, &j->compile.out, &j->compile.out_len);
     if (e == 0)
         e = col_blob(res, COL_COMPILE_STDERR, &j->compile.err, &j->compile.err_len);
+    if (e == 0)
+        e = col_blob(res, COL_RUN_ORDER, &j->run.order, &j->run.order_len);
+    if (e == 0)
+        e = col_blob(res, COL_COMPILE_ORDER, &j->compile.order, &j->compile.order_len);
     return e;
 }
 

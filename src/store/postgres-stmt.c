@@ -87,7 +87,8 @@ static const char *const wsql[WS_MAX_] = {
         " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data) SELECT 'jobs/' || $1 || '/' || v.name,"
         " v.data FROM u, (VALUES ('" PG_BLOB_STDOUT "', $28::bytea), ('" PG_BLOB_STDERR "',"
         " $29::bytea), ('" PG_BLOB_COMPILE_STDOUT "', $30::bytea), ('" PG_BLOB_COMPILE_STDERR "',"
-        " $31::bytea), ('" PG_BLOB_RESULTS "', $32::bytea)) v (name, data)"
+        " $31::bytea), ('" PG_BLOB_RESULTS "', $32::bytea), ('" PG_BLOB_RUN_ORDER "', $33::bytea),"
+        " ('" PG_BLOB_COMPILE_ORDER "', $34::bytea)) v (name, data)"
         " WHERE v.data IS NOT NULL"
         " ON CONFLICT (key) DO UPDATE SET data = excluded.data)"
         " SELECT id FROM u",
@@ -107,7 +108,7 @@ static const char *const wsql[WS_MAX_] = {
 
 /* ---- parameters ---- */
 
-#define PG_MAX_PARAMS 32
+#define PG_MAX_PARAMS 40
 
 struct pg_params {
     int n;
@@ -425,6 +426,15 @@ static bool send_finish(PGconn *c, const struct pg_wreq *r, uint64_t token)
     }
     if (r->results)
         p_bytes(&p, r->results, r->results_len);
+    else
+        p_null(&p);
+    /* the streams' order, only when recorded (SQLite writes it so too) */
+    if (j->run.order_len)
+        p_bytes(&p, j->run.order, j->run.order_len);
+    else
+        p_null(&p);
+    if (j->compiled && j->compile.order_len)
+        p_bytes(&p, j->compile.order, j->compile.order_len);
     else
         p_null(&p);
     return send_prepared(c, WS_FINISH, &p);

@@ -184,6 +184,9 @@ bool sq_ready(struct store *st);
 #define SQ_BLOB_STDERR "stderr.log"
 #define SQ_BLOB_COMPILE_STDOUT "compile-stdout.log"
 #define SQ_BLOB_COMPILE_STDERR "compile-stderr.log"
+/* the order of a step's two streams (job_step.order), when recorded */
+#define SQ_BLOB_RUN_ORDER "run-order.bin"
+#define SQ_BLOB_COMPILE_ORDER "compile-order.bin"
 #define SQ_KEY_MAX 80
 
 static inline void sq_blob_key(char out[SQ_KEY_MAX], const char *id, const char *name)

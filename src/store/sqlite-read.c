@@ -380,6 +380,11 @@ static int read_outputs(struct sq_reader *r, struct job *j, struct moat_err *err
     if (e == 0)
         e = read_blob_opt(r, SQ_BLOB_COMPILE_STDERR, j->id, &j->compile.err, &j->compile.err_len,
                           err);
+    if (e == 0)
+        e = read_blob_opt(r, SQ_BLOB_RUN_ORDER, j->id, &j->run.order, &j->run.order_len, err);
+    if (e == 0)
+        e = read_blob_opt(r, SQ_BLOB_COMPILE_ORDER, j->id, &j->compile.order,
+                          &j->compile.order_len, err);
     return e;
 }
 

@@ -293,6 +293,10 @@ static int w_finish(struct sq_store *s, struct sq_wreq *r)
         e = put_blob(s, r, SQ_BLOB_COMPILE_STDOUT, j->id, j->compile.out, j->compile.out_len);
     if (e == 0 && j->compiled)
         e = put_blob(s, r, SQ_BLOB_COMPILE_STDERR, j->id, j->compile.err, j->compile.err_len);
+    if (e == 0 && j->run.order_len)
+        e = put_blob(s, r, SQ_BLOB_RUN_ORDER, j->id, j->run.order, j->run.order_len);
+    if (e == 0 && j->compiled && j->compile.order_len)
+        e = put_blob(s, r, SQ_BLOB_COMPILE_ORDER, j->id, j->compile.order, j->compile.order_len);
     if (e == 0 && r->results)
         e = put_blob(s, r, SQ_BLOB_RESULTS, j->id, r->results, r->results_len);
     return e;

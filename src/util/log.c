@@ -3,11 +3,23 @@
 
 #include <time.h>
 
-enum log_level moat_log_level = LOG_INFO;
+_Atomic enum log_level moat_log_level = LOG_INFO;
+
+static const char *const names[] = {"error", "warn", "info", "debug"};
+
+int moat_log_level_set(const char *name)
+{
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(names); i++) {
+        if (strcmp(name, names[i]) == 0) {
+            moat_log_level = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
 
 void moat_log(enum log_level lvl, const char *fmt, ...)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
     if (lvl > moat_log_level)
         return;
     char line[2048];

@@ -58,6 +58,8 @@ G.group("nouids", None, cluster=True)
 G.group("garbage", ["--connection-timeout", "2"], cluster=True)
 G.group("crash", None, cluster=True)
 G.group("restart", None, cluster=True)
+G.group("policy", ["--policy-file", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                 "programs", "policy.ini")])
 case = G.case
 
 
@@ -632,7 +634,10 @@ def cancel_races_are_consistent(srv):
                - metric_sum(before, "moat_jobs_total", status=st))
         check(got == want, f"moat_jobs_total{{status=\"{st}\"}} counts every job that "
               f"reached {st} (cancelled while queued too)", (got, want))
-    check(metric_sum(after, "moat_queue_depth") == 0, "no cancelled job left in the queue")
+    # the cluster's depth is the stream's count as last read (every second)
+    # corrected by this node's own pushes and ends: wait for the next read
+    wait_for("no cancelled job left in the queue",
+             lambda: metric_sum(srv.metrics()[0], "moat_queue_depth") == 0, 5)
 
 
 @case("shared")
@@ -1002,6 +1007,31 @@ def languages_listed_with_versions(srv):
           "compiled flags", by)
     check("py" in by["python"]["aliases"] and "c++" in by["cpp"]["aliases"], "aliases", by)
     check(by["python"]["version"].startswith("3."), "python 3", by["python"])
+
+
+@case("shared")
+def version_everywhere_the_same(srv):
+    """GET /v1/version, moat_build_info, the first log line and `moat
+    --version` name the same build."""
+    r = srv.get("/v1/version")
+    check(r.status == 200, "GET /v1/version 200", r)
+    v = r.json()
+    out = subprocess.run([srv.moat, "--version"], capture_output=True, text=True, timeout=10)
+    check(out.returncode == 0 and out.stdout == f"moat {v['version']} (commit {v['commit']}, "
+          f"{v['variant']})\n", "moat --version says the same", (out.stdout, v))
+    check(re.fullmatch(r"\d+\.\d+\.\d+", v["version"]) and v["commit"]
+          and v["variant"] in ("release", "asan+ubsan") and v["runsBoxes"] is True,
+          "version, commit, variant", v)
+    k = v["kernel"]
+    check(k["release"] == os.uname().release and k["cgroupVersion"] in (1, 2)
+          and k["userNamespaces"] is True and k["seccomp"] is True, "the kernel in use", k)
+    m, _ = srv.metrics()
+    check(metric_sum(m, "moat_build_info", version=v["version"], commit=v["commit"],
+                     variant=v["variant"]) == 1, "moat_build_info names it", v)
+    with srv.log_lock:
+        starts = [line for line in srv.log if "event=starting" in line]
+    check(starts and f"version={v['version']} commit={v['commit']}" in starts[-1],
+          "the log's first line names it", starts[-1:])
 
 
 @case("shared")
@@ -1605,6 +1635,74 @@ def bad_start_exits_nonzero(_):
             check(p.returncode == 2 and needle in err.lower(),
                   f"moat worker {' '.join(args)}: exits 2 naming {needle}",
                   (p.returncode, err[-600:]))
+
+
+def refused(srv, body, where, rule, what):
+    """The job ends policy_violation naming the file, line and rule, and
+    nothing of it ran (no output, no compile step)."""
+    j = srv.post("/v1/jobs", dict(body, wait=True)).json()
+    check(j["status"] == "completed" and j["verdict"] == "policy_violation"
+          and j["error"] == f"Policy Violation ({where}: {what} (policy rule {rule}))"
+          and j["output"] == "" and j["stderr"] == "" and j["compile"] is None
+          and j["timeMs"] == 0, f"refused: {where} {what}", j)
+    return j
+
+
+@case("policy")
+def policy_refuses_before_anything_runs(srv):
+    """--policy-file: each language's check runs first, in the job's box,
+    with the language's own parser (Python's ast, the C preprocessor)."""
+    refused(srv, py("print(1)\nimport os\nos.system('id')"), "main.py:2", "forbid_imports",
+            "import of os: os is forbidden")
+    refused(srv, py("from os.path import join"), "main.py:1", "forbid_imports",
+            "import from os.path: os is forbidden")
+    refused(srv, py("def f():\n    return eval('1')\nprint(f())"), "main.py:2", "forbid_calls",
+            "call of eval")
+    refused(srv, py("print(().__class__.__base__.__subclasses__())"), "main.py:1",
+            "forbid_attributes", "use of the attribute __subclasses__")
+    refused(srv, py("x = __import__('o' + 's')"), "main.py:1", "forbid_calls",
+            "call of __import__")
+    # every file of a job is checked, not only the entry
+    refused(srv, {"language": "python", "files": [
+        {"name": "main.py", "content": "import helper\nprint(helper.run())"},
+        {"name": "helper.py", "content": "\n\nimport subprocess\ndef run(): return 1"}]},
+        "helper.py:3", "forbid_imports", "import of subprocess: subprocess is forbidden")
+    # C: the preprocessor says which header an #include opens
+    refused(srv, {"language": "c", "code": "#include <stdio.h>\n#include <sys/socket.h>\n"
+                  "int main(void) { return socket(0, 0, 0) < 0; }\n"},
+            "main.c:2", "forbid_includes", "#include of sys/socket.h")
+    refused(srv, {"language": "c", "files": [
+        {"name": "main.c", "content": '#include "net.h"\nint main(void) { return 0; }\n'},
+        {"name": "net.h", "content": "// net\n\n#include <sys/socket.h>\n"}]},
+        "net.h:3", "forbid_includes", "#include of sys/socket.h")
+    refused(srv, {"language": "cpp", "code": "#include <sys/ptrace.h>\nint main() {}\n"},
+            "main.cpp:1", "forbid_includes", "#include of sys/ptrace.h")
+    # judged: refused once, no test runs
+    j = refused(srv, py("import ctypes\nprint(input())", tests=[{"stdin": "1\n"},
+                                                                  {"stdin": "2\n"}]),
+                "main.py:1", "forbid_imports", "import of ctypes: ctypes is forbidden")
+    check(len(j["tests"]) == 2 and all(t["verdict"] is None for t in j["tests"]), "no test ran",
+          j["tests"])
+    # what the policy allows runs as always; a syntax error is the run's to report
+    ok = srv.post("/v1/jobs", py("import sys, json\nprint(json.dumps([1]))", wait=True)).json()
+    check(ok["verdict"] == "ok" and ok["output"] == "[1]\n", "an allowed program runs", ok)
+    c = srv.post("/v1/jobs", {"language": "c", "code": "#include <stdio.h>\n"
+                              "int main(void) { puts(\"c\"); return 0; }\n", "wait": True}).json()
+    check(c["verdict"] == "ok" and c["output"] == "c\n", "an allowed C program compiles and runs", c)
+    bad = srv.post("/v1/jobs", py("def f(:\n", wait=True)).json()
+    check(bad["verdict"] == "runtime_error" and "SyntaxError" in bad["stderr"],
+          "a syntax error: the run reports it", bad)
+    sh = srv.post("/v1/jobs", {"language": "bash", "code": "echo os", "wait": True}).json()
+    check(sh["verdict"] == "ok" and sh["output"] == "os\n", "a language without a policy runs", sh)
+    # too deep for the parser: refused, not waved through
+    refused(srv, py("x = " + "-" * 200000 + "1"), "main.py:1", "complexity",
+            "too deeply nested to check")
+    # the checker's own file names are not the user's
+    r = srv.post("/v1/jobs", {"language": "python", "files": [
+        {"name": "main.py", "content": "print(1)"}, {"name": ".moat-check", "content": "x"}],
+        "wait": True})
+    expect_error(r, 400, "invalid_field", "files",
+                 what="a file named as the checker's own (.moat-*)")
 
 
 if __name__ == "__main__":

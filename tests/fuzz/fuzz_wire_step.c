@@ -178,6 +178,10 @@ static void check_result(const uint8_t *data, size_t size)
         CHECK(strcmp(x->name, y->name) == 0 && x->executable == y->executable && x->len == y->len &&
               (!x->len || memcmp(x->data, y->data, x->len) == 0));
     }
+    /* the streams' order: whole entries within the streams' bytes */
+    CHECK(res.order.len % 4 == 0 && res.order.len <= (size_t)SBX_ORDER_MAX * 4);
+    CHECK(back.order.len == res.order.len &&
+          (!res.order.len || memcmp(back.order.data, res.order.data, res.order.len) == 0));
     sbx_result_release(&back);
     buf_release(&b);
     sbx_result_release(&res);

@@ -51,6 +51,11 @@ static inline void assert_step_equal(const struct job_step *a, const struct job_
         assert_memory_equal(a->out, b->out, a->out_len);
     if (a->err_len)
         assert_memory_equal(a->err, b->err, a->err_len);
+    assert_int_equal(a->order_len, b->order_len);
+    if (a->order_len)
+        assert_memory_equal(a->order, b->order, a->order_len);
+    else
+        assert_null(b->order);
 }
 
 /* What was asked (the status and times move as the job runs). */

@@ -464,6 +464,14 @@ static void test_status_table(void **state)
         assert_int_equal(id, rows[i].id);
         assert_string_equal(msg, rows[i].message);
     }
+    /* a source policy's refusal: 13, moat's sentence naming the rule */
+    struct job pv;
+    finished(&pv, JOB_VERDICT_POLICY_VIOLATION, 0, 0);
+    moat_strlcpy(pv.run.message, "main.py:1: import os", sizeof(pv.run.message));
+    char pmsg[320], buf[400];
+    assert_int_equal(j0_status_of(&pv, pmsg, sizeof(pmsg)), 13);
+    assert_string_equal(pmsg, job_error_sentence(&pv.run, buf, sizeof(buf)));
+    assert_non_null(strstr(pmsg, "main.py:1: import os"));
     assert_string_equal(j0_status_description(1), "In Queue");
     assert_string_equal(j0_status_description(12), "Runtime Error (Other)");
     assert_string_equal(j0_status_description(14), "Exec Format Error");

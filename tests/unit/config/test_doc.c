@@ -60,12 +60,13 @@ static void update(const char *path, const char *text, size_t len)
     assert_int_equal(close(fd), 0);
 }
 
-static void check_file(const char *rel, void (*print)(FILE *))
+/* rel must hold want (len bytes); MOAT_UPDATE_DOCS=1 writes it first.
+ * Frees want. */
+static void check_text(const char *rel, char *want, size_t want_len)
 {
     char path[PATH_MAX];
-    size_t want_len, have_len;
+    size_t have_len;
     repo_path(rel, path, sizeof(path));
-    char *want = capture(print, &want_len);
     const char *upd = getenv("MOAT_UPDATE_DOCS");
     if (upd && strcmp(upd, "1") == 0)
         update(path, want, want_len);
@@ -80,6 +81,38 @@ static void check_file(const char *rel, void (*print)(FILE *))
     }
     free(have);
     free(want);
+}
+
+static void check_file(const char *rel, void (*print)(FILE *))
+{
+    size_t len;
+    char *want = capture(print, &len);
+    check_text(rel, want, len);
+}
+
+/* docs/man/: every page config_print_man makes, and only those (moat.1 is
+ * written by hand). */
+static void test_man_pages_up_to_date(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    for (const char *page; (page = config_man_page(n)) != NULL; n++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        assert_non_null(f);
+        assert_int_equal(config_print_man(f, page), 0);
+        assert_int_equal(fclose(f), 0);
+        assert_non_null(strstr(text, ".TH "));
+        char rel[128];
+        (void)snprintf(rel, sizeof(rel), "docs/man/%s", page);
+        check_text(rel, text, len);
+    }
+    assert_int_equal(n, 4);
+    FILE *f = fopen("/dev/null", "w");
+    assert_non_null(f);
+    assert_int_equal(config_print_man(f, "moat.1"), -ENOENT);
+    (void)fclose(f);
 }
 
 static void test_markdown_up_to_date(void **state)
@@ -154,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_markdown_up_to_date),
         cmocka_unit_test(test_ini_example_up_to_date),
+        cmocka_unit_test(test_man_pages_up_to_date),
         cmocka_unit_test(test_ini_example_is_the_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

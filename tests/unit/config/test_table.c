@@ -201,12 +201,42 @@ static void test_help(void **state)
     free(serve);
 }
 
+/* config_changed names exactly the keys whose values differ, strings and
+ * numbers alike, in the table's order, and counts past its room. */
+static void test_changed_keys(void **state)
+{
+    (void)state;
+    struct moat_config a, b;
+    config_defaults(&a);
+    config_defaults(&b);
+    const char *keys[4];
+    assert_int_equal(config_changed(&a, &b, keys, 4), 0);
+    moat_strlcpy(b.log_level, "debug", sizeof(b.log_level));
+    b.max_queue = a.max_queue + 1;
+    b.stop_grace_ms = 0;
+    size_t n = config_changed(&a, &b, keys, 4);
+    assert_int_equal(n, 3);
+    size_t seen = 0;
+    for (size_t i = 0; i < n; i++)
+        seen |= (strcmp(keys[i], "log.level") == 0 ? 1u : 0) |
+                (strcmp(keys[i], "server.max_queue") == 0 ? 2u : 0) |
+                (strcmp(keys[i], "server.stop_grace_ms") == 0 ? 4u : 0);
+    assert_int_equal(seen, 7);
+    /* room for one: counted all the same */
+    assert_int_equal(config_changed(&a, &b, keys, 1), 3);
+    /* bytes after a string's end do not count */
+    config_defaults(&b);
+    b.log_level[strlen(b.log_level) + 1] = 'z';
+    assert_int_equal(config_changed(&a, &b, keys, 4), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_follow_conventions),
         cmocka_unit_test(test_defaults_in_range),
         cmocka_unit_test(test_limits_paired_with_maxima),
+        cmocka_unit_test(test_changed_keys),
         cmocka_unit_test(test_fields_do_not_overlap),
         cmocka_unit_test(test_help),
     };

@@ -25,6 +25,7 @@ static void test_verdict_names_round_trip(void **state)
         [JOB_VERDICT_WRONG_ANSWER] = "wrong_answer",
         [JOB_VERDICT_ACCEPTED] = "accepted",
         [JOB_VERDICT_SKIPPED] = "skipped",
+        [JOB_VERDICT_POLICY_VIOLATION] = "policy_violation",
     };
     assert_null(job_verdict_name(JOB_VERDICT_NONE));
     for (int v = JOB_VERDICT_OK; v < JOB_VERDICT_MAX_; v++) {

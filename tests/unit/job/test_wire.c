@@ -63,6 +63,8 @@ static void full_job(struct job *j)
                                .out_len = 3,
                                .err = dup_bytes("e", 1),
                                .err_len = 1,
+                               .order = dup_bytes("\x02\0\0\0\x01\0\0\x80\x01\0\0\0", 12),
+                               .order_len = 12, /* the compile step has none */
                                .out_truncated = true};
     moat_strlcpy(j->run.message, "box \xe2 lost", sizeof(j->run.message));
 }

@@ -461,6 +461,100 @@ static void test_parsers(void **state)
     assert_false(cg_words_has("rw,name=systemd", "systemd", ','));
 }
 
+/* mkdir -p of rel under the fake mount */
+static void mkdirs(const struct fx *f, const char *rel)
+{
+    char path[P];
+    sub(path, f, rel);
+    for (char *p = path + strlen(f->fs) + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+        *p = c;
+        if (!c)
+            break;
+    }
+}
+
+/* --cgroup-parent self under a service manager: the boxes' parent is made
+ * in moat's own group, after its processes left for the leaf
+ * "supervisor"; controllers are enabled there, not at the root. */
+static void test_delegated_self(void **state)
+{
+    struct fx *f = *state;
+    char buf[256], base[P], leaf[P], parent[P];
+    sub(base, f, "system.slice/moat.service");
+    mkdirs(f, "system.slice/moat.service");
+    sbx_test_put(base, "cgroup.controllers", "memory pids cpu\n");
+    sbx_test_put(base, "cgroup.procs", "101\n202\n");
+    sbx_test_put(f->tmp, "self", "0::/system.slice/moat.service\n");
+    char self[P];
+    (void)snprintf(self, sizeof self, "%s/self", f->tmp);
+    struct cg_root_opts o = {.fs = f->fs, .mountinfo = f->mountinfo, .name = "moat",
+                             .under = "self", .self_cgroup = self, .force_version = 2,
+                             .fake = true};
+    struct moat_err err = {0};
+    assert_int_equal(cg_root_open(&o, &f->root, &err), 0);
+    assert_string_equal(cg_root_under(f->root), "/system.slice/moat.service");
+    /* both processes were written to the leaf (a fake file keeps the last) */
+    sub(leaf, f, "system.slice/moat.service/supervisor");
+    assert_string_equal(sbx_test_get(leaf, "cgroup.procs", buf, sizeof buf), "202");
+    assert_string_equal(sbx_test_get(base, "cgroup.subtree_control", buf, sizeof buf),
+                        "+memory +pids +cpu");
+    sub(parent, f, "system.slice/moat.service/moat");
+    assert_string_equal(sbx_test_get(parent, "cgroup.subtree_control", buf, sizeof buf),
+                        "+memory +pids +cpu");
+    /* the root's own subtree is left alone */
+    assert_false(sbx_test_exists(f->fs, "cgroup.subtree_control"));
+    cg_root_free(f->root);
+    f->root = NULL;
+
+    /* a group named by path: made there, nobody moved */
+    sub(base, f, "a/b");
+    mkdirs(f, "a/b");
+    o.under = "/a/b";
+    assert_int_equal(cg_root_open(&o, &f->root, &err), 0);
+    assert_string_equal(cg_root_under(f->root), "/a/b");
+    sub(leaf, f, "a/b/supervisor");
+    assert_int_equal(access(leaf, F_OK), -1);
+    cg_root_free(f->root);
+    f->root = NULL;
+
+    /* refused: a way out of the hierarchy, a group that is not there */
+    o.under = "/a/../..";
+    assert_int_equal(cg_root_open(&o, &f->root, &err), -EINVAL);
+    o.under = "/no/such";
+    assert_int_equal(cg_root_open(&o, &f->root, &err), -ENOENT);
+    assert_null(f->root);
+}
+
+/* /proc/self/cgroup as v1 hybrids and v2 write it. */
+static void test_own_path(void **state)
+{
+    struct fx *f = *state;
+    char self[P], out[256];
+    (void)snprintf(self, sizeof self, "%s/self", f->tmp);
+    sbx_test_put(f->tmp, "self",
+                 "9:name=systemd:/user.slice\n8:pids:/\n4:memory:/process_api/5b38\n"
+                 "2:cpu,cpuacct:/svc\n0::/unified/x\n");
+    assert_int_equal(cg_own_path(self, "memory", out, sizeof out), 0);
+    assert_string_equal(out, "/process_api/5b38");
+    assert_int_equal(cg_own_path(self, "pids", out, sizeof out), 0);
+    assert_string_equal(out, "/");
+    assert_int_equal(cg_own_path(self, "cpuacct", out, sizeof out), 0);
+    assert_string_equal(out, "/svc");
+    assert_int_equal(cg_own_path(self, NULL, out, sizeof out), 0);
+    assert_string_equal(out, "/unified/x");
+    assert_int_equal(cg_own_path(self, "blkio", out, sizeof out), -ENOENT);
+    sbx_test_put(f->tmp, "self", "4:memory:/m\n");
+    assert_int_equal(cg_own_path(self, NULL, out, sizeof out), -ENOENT);
+    assert_true(cg_under_valid("") && cg_under_valid("self") && cg_under_valid("/a/b-c"));
+    assert_false(cg_under_valid("rel") || cg_under_valid("/a/..") || cg_under_valid("/./a") ||
+                 cg_under_valid("selfish"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +571,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mapping_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detect_v2_beside_tmpfs, setup, teardown),
         cmocka_unit_test(test_parsers),
+        cmocka_unit_test_setup_teardown(test_delegated_self, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_path, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

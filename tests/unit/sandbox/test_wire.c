@@ -396,6 +396,62 @@ static void test_result_round_trip(void **state)
     }
 }
 
+/* The streams' order travels with the result; one that counts more bytes
+ * of a stream than the result holds, or is not whole entries, or is too
+ * long, is refused. */
+static void test_result_order(void **state)
+{
+    (void)state;
+    static const char order[] = "\x03\0\0\0\x02\0\0\x80\x04\0\0\0";
+    static const struct {
+        const char *order;
+        size_t len;
+        int want;
+    } cases[] = {
+        {order, 12, 0},                             /* 3 + 4 of 7 stdout bytes, 2 of stderr */
+        {"", 0, 0},                                 /* none recorded */
+        {"\x08\0\0\0", 4, -EPROTO},               /* 8 stdout bytes of 7 */
+        {"\x03\0\0\x80", 4, -EPROTO},             /* 3 stderr bytes of 2 */
+        {"\x01\0\0", 3, -EPROTO},                  /* not whole entries */
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(cases); i++) {
+        struct sbx_result in, out;
+        fill_result(&in, 3); /* 7 bytes of stdout, 2 of stderr */
+        assert_int_equal(buf_append(&in.order, cases[i].order, cases[i].len), 0);
+        struct buf b;
+        buf_init(&b, WIRE_MAX_PAYLOAD);
+        assert_int_equal(wire_put_result(&b, &in), 0);
+        char *msg = exact(b.data, b.len);
+        struct wire_reader rd = {.p = msg, .left = b.len};
+        sbx_result_init(&out);
+        assert_int_equal(wire_get_result(&rd, &out), cases[i].want);
+        if (cases[i].want == 0) {
+            assert_int_equal(out.order.len, cases[i].len);
+            if (cases[i].len)
+                assert_memory_equal(out.order.data, cases[i].order, cases[i].len);
+        }
+        sbx_result_release(&out);
+        sbx_result_release(&in);
+        free(msg);
+        buf_release(&b);
+    }
+    /* over SBX_ORDER_MAX entries */
+    struct sbx_result in, out;
+    fill_result(&in, 3);
+    in.order.max = (size_t)SBX_ORDER_MAX * 8;
+    for (size_t k = 0; k <= SBX_ORDER_MAX; k++)
+        assert_int_equal(buf_append(&in.order, "\0\0\0\0", 4), 0);
+    struct buf b;
+    buf_init(&b, WIRE_MAX_PAYLOAD);
+    assert_int_equal(wire_put_result(&b, &in), 0);
+    struct wire_reader rd = {.p = b.data, .left = b.len};
+    sbx_result_init(&out);
+    assert_int_equal(wire_get_result(&rd, &out), -EPROTO);
+    sbx_result_release(&out);
+    sbx_result_release(&in);
+    buf_release(&b);
+}
+
 static void test_result_bad_verdict(void **state)
 {
     (void)state;
@@ -475,6 +531,7 @@ static void test_result_every_truncation(void **state)
     assert_int_equal(wire_put_str(&h, longmsg), 0);
     assert_int_equal(wire_put_u64(&h, 0), 0); /* collect flags */
     assert_int_equal(wire_put_u64(&h, 0), 0); /* no collected files */
+    assert_int_equal(wire_put_bytes(&h, "", 0), 0); /* no order of the streams */
     struct wire_reader rd = {.p = h.data, .left = h.len};
     struct sbx_result out;
     sbx_result_init(&out);
@@ -596,6 +653,7 @@ static void put_file(struct buf *b, const char *name, size_t name_len, uint64_t 
 
 static int decode_hostile(struct buf *b)
 {
+    assert_int_equal(wire_put_bytes(b, "", 0), 0); /* no order of the streams */
     char *msg = exact(b->data, b->len);
     struct wire_reader rd = {.p = msg, .left = b->len};
     struct sbx_result out;
@@ -827,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_step_bad_strings),
         cmocka_unit_test(test_reader_primitives),
         cmocka_unit_test(test_result_round_trip),
+        cmocka_unit_test(test_result_order),
         cmocka_unit_test(test_result_bad_verdict),
         cmocka_unit_test(test_result_every_truncation),
         cmocka_unit_test(test_collected_round_trip),

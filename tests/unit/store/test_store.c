@@ -113,6 +113,11 @@ static void test_round_trip_every_field(void **state)
     static const char out[] = "4\n\0binary\xff";
     fill_step(&j.compile, JOB_VERDICT_OK, "cc out", 6, "warning: x", 60);
     fill_step(&j.run, JOB_VERDICT_RUNTIME_ERROR, out, sizeof(out) - 1, "boom\n", 11);
+    /* the streams' order: kept with the run; the compile step has none */
+    static const char order[] = "\x03\0\0\0\x05\0\0\x80\x08\0\0\0";
+    j.run.order = moat_memdup0(order, sizeof(order) - 1);
+    assert_non_null(j.run.order);
+    j.run.order_len = sizeof(order) - 1;
     moat_sha256_hex(j.run.out, j.run.out_len, j.output_hash);
     assert_int_equal(store_finish(f->st, &j, &err), 0);
 
