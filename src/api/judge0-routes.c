@@ -217,9 +217,7 @@ void j0_delete(struct api_server *srv, struct api_req *rq)
         return;
     }
     if (r == -EALREADY) {
-        reply_error(rq, 400,
-                    "submission %s has finished: a finished submission is kept until the "
-                    "server's retention removes it",
+        reply_error(rq, 400, "submission %s has finished: this server keeps finished submissions",
                     rq->id);
         return;
     }
