@@ -7,8 +7,9 @@ moat produces, and the curl walkthrough of Judge0's documentation.
 Groups:
   judge0          one server: every route and field, the status ids
   judge0_queued   --no-exec --max-queue 2: In Queue, then 503 queue is full
+With --cluster, the judge0 group runs again on PostgreSQL and NATS JetStream.
 
-usage: judge0_test.py --moat PATH [--group NAME | --case NAME | --list]
+usage: judge0_test.py --moat PATH [--cluster] [--group NAME | --case NAME | --list]
 """
 import base64
 import io
@@ -24,7 +25,7 @@ from serve_util import TIME_RE, UUID_RE, shell  # noqa: E402
 from groups import Groups, run  # noqa: E402
 
 G = Groups()
-G.group("judge0", ["--max-wait", "60000"])
+G.group("judge0", ["--max-wait", "60000"], cluster=True)
 G.group("judge0_queued", ["--no-exec", "--max-queue", "2"])
 case = G.case
 
