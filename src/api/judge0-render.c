@@ -575,9 +575,10 @@ json_t *j0_config_info_json(const struct moat_config *cfg)
         (json_int_t)d->max_file_kb, "max_max_file_size", (json_int_t)m->max_file_kb,
         "number_of_runs", 1, "max_number_of_runs", (int)(cfg->max_tests < 20 ? cfg->max_tests : 20),
         "redirect_stderr_to_stdout", 0, "max_extract_size", (int)cfg->additional_files_max_kb,
-        "enable_batched_submissions", 1, "max_submission_batch_size", 20,
-        "submission_cache_duration", 0, "use_docs_as_homepage", 0, "allow_enable_network", 0,
-        "enable_network", 0, "enable_additional_files", cfg->additional_files_max_kb > 0);
+        "enable_batched_submissions", 1, "max_submission_batch_size",
+        (int)(cfg->max_batch > INT32_MAX ? INT32_MAX : cfg->max_batch), "submission_cache_duration",
+        0, "use_docs_as_homepage", 0, "allow_enable_network", 0, "enable_network", 0,
+        "enable_additional_files", cfg->additional_files_max_kb > 0);
     if (!o || !more || json_object_update(o, more) < 0) {
         json_decref(o);
         json_decref(more);

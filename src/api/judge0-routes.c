@@ -12,7 +12,6 @@
 #include "judge0-internal.h"
 #include "server-internal.h"
 
-#define J0_BATCH_MAX 20     /* Judge0's MAX_SUBMISSION_BATCH_SIZE */
 #define J0_PER_PAGE_MAX 100 /* a page of GET /submissions (the store's most) */
 
 /* {"error": message} with status. */
@@ -338,10 +337,14 @@ void j0_batch_submit(struct api_server *srv, struct api_req *rq)
         return;
     json_t *members = json_object_get(root, "submissions");
     size_t n = json_array_size(members);
-    if (!json_is_array(members) || n == 0 || n > J0_BATCH_MAX) {
-        const char *why = json_is_array(members) && n > J0_BATCH_MAX
-                              ? "size of the batch must be at most 20"
-                              : "must be a non-empty array of submissions";
+    uint64_t most = srv->deps.cfg->max_batch;
+    if (!json_is_array(members) || n == 0 || n > most) {
+        char why[96];
+        if (json_is_array(members) && n > most)
+            (void)snprintf(why, sizeof(why), "size of the batch must be at most %llu",
+                           (unsigned long long)most);
+        else
+            moat_strlcpy(why, "must be a non-empty array of submissions", sizeof(why));
         json_decref(root); /* members was borrowed from it */
         api_reply_json(rq, 422, json_pack("{s:[s]}", "submissions", why));
         return;
@@ -376,9 +379,10 @@ void j0_batch_get(struct api_server *srv, struct api_req *rq)
     size_t count = 0;
     for (const char *s = tokens; list && *s;) {
         size_t n = strcspn(s, ",");
-        if (++count > J0_BATCH_MAX) {
+        if (++count > srv->deps.cfg->max_batch) {
             json_decref(list);
-            reply_error(rq, 400, "number of tokens must be at most %d", J0_BATCH_MAX);
+            reply_error(rq, 400, "number of tokens must be at most %llu",
+                        (unsigned long long)srv->deps.cfg->max_batch);
             return;
         }
         json_t *item = json_null();

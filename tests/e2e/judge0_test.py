@@ -413,7 +413,10 @@ def batches(srv):
     r = srv.post("/submissions/batch", {"submissions": [{"language_id": PY}]})
     check(r.status == 422 and r.json() == [{"source_code": ["can't be blank"]}],
           "no valid member: 422", r)
-    for bad in ({"submissions": []}, {"submissions": [{}] * 21}, {"x": 1}):
+    r = srv.post("/submissions/batch", {"submissions": [{}] * 21})
+    check(r.status == 422 and r.json() == {"submissions": ["size of the batch must be at most 20"]},
+          "21 members: 422 (server.max_batch)", r)
+    for bad in ({"submissions": []}, {"x": 1}):
         r = srv.post("/submissions/batch", bad)
         check(r.status == 422 and "submissions" in r.json(), "bad batch: 422", r)
     r = srv.get("/submissions/batch?tokens=" + ",".join([bogus] * 21))
