@@ -1,8 +1,9 @@
 /*
  * Every Judge0 submission body (POST /submissions, each member of a batch)
  * reaches j0_decode_submission; every ?fields= reaches j0_parse_fields. The
- * first byte of an input picks base64_encoded (bit 0) and whether the rest
- * is a fields list (bit 1) instead of a body. Checks that:
+ * first byte of an input picks base64_encoded (bit 0), whether the rest is
+ * a fields list (bit 1) or a zip for j0_unzip (bit 2) instead of a body.
+ * Checks that:
  *  - a refusal is -EINVAL with an object of fields, each a non-empty list
  *    of strings, and the output left untouched (or -ENOMEM);
  *  - an accepted job keeps every promise the server relies on: a language
@@ -10,7 +11,9 @@
  *    the expected output within theirs, limits within the maxima,
  *    arguments that are C strings, metadata that is a JSON object;
  *  - the job renders, in every field and both encodings, in every state;
- *  - decoding is deterministic.
+ *  - decoding is deterministic;
+ *  - an unzipped archive is within its bounds (entries, bytes), each file
+ *    named as a box accepts, or refused with a reason.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -101,6 +104,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned sel = data[0];
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
+    if (sel & 4) { /* the rest is a zip: additional_files once base64-decoded */
+        struct job_file *files = NULL;
+        size_t n = 0;
+        char msg[200];
+        int r = j0_unzip(body, len, 64, 8, &files, &n, msg, sizeof(msg));
+        CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
+        CHECK(r == 0 || (n == 0 && !files && (r != -EINVAL || msg[0])));
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            CHECK(files[i].name && sbx_file_name_ok(files[i].name));
+            CHECK(files[i].data || files[i].len == 0);
+            total += files[i].len;
+            free(files[i].name);
+            free(files[i].data);
+        }
+        CHECK(n <= 8 && total <= 64 * 1024);
+        free(files);
+        return 0;
+    }
     if (sel & 2) {
         char *s = moat_memdup0(body, len);
         CHECK(s);
