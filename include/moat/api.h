@@ -42,6 +42,16 @@ unsigned api_http_threads(const struct moat_config *cfg);
 void api_server_stop(struct api_server *srv);
 
 /*
+ * The body of a native webhook delivery (a notify_render_fn of shape
+ * native): final job j as GET /v1/jobs/{id} answers it, compact JSON, the
+ * outputs clipped to server.max_inline_output_kb like there. cls is the
+ * const struct moat_config *. *body malloc'd (caller frees). -ENOMEM.
+ * Thread-safe.
+ */
+struct job;
+int api_callback_render_native(void *cls, const struct job *j, char **body, size_t *len);
+
+/*
  * The NATS API of an API node (docs/nats.md): the request subjects
  * compiler.execute.request and problems.execute.request (seed 004) and
  * <subject_prefix>.jobs.submit (the native body), in the queue group

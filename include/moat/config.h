@@ -99,6 +99,17 @@ struct moat_config {
     char subject_prefix[32];     /* of moat's own NATS subjects */
     bool nats_api;               /* serve the NATS request/reply subjects */
 
+    /* webhooks (callbackUrl): delivery of final jobs */
+    char webhook_secret[256];    /* HMAC-SHA256 key of Moat-Signature; "" = unsigned */
+    char webhook_allow[512];     /* CIDRs a callback may reach despite the refused ranges */
+    uint64_t webhook_attempts;   /* delivery attempts before it fails */
+    uint64_t webhook_timeout_ms; /* one attempt, connect to last byte */
+    uint64_t webhook_backoff_ms; /* first retry after this, doubling, with jitter */
+    uint64_t webhook_max_backoff_ms;
+    uint64_t webhook_poll_ms;         /* how often the store is asked for due deliveries */
+    uint64_t webhook_workers;         /* deliveries in flight at once */
+    uint64_t webhook_max_response_kb; /* of a receiver's answer, read then dropped */
+
     char log_level[16];
 };
 

@@ -150,7 +150,8 @@ int exec_start(const struct exec_deps *deps, struct exec **out, struct moat_err 
  * The first half of a graceful stop: from now on a submission is refused
  * (-ESHUTDOWN) and readiness fails ("the service is stopping"); no job is
  * taken from the queue (queue_shutdown); the jobs running go on finishing
- * for up to grace_ms. Those still running then are stopped and left as the
+ * for up to grace_ms, while the store takes writes (with a full disk their
+ * results could not be kept). Those still running then are stopped and left as the
  * store has them (running), for the next start's recovery or, in a
  * cluster, another node: never recorded as cancelled. Returns how many
  * were stopped. Call exec_stop next.

@@ -197,6 +197,45 @@ void job_test_release(struct job_test *t);
 
 
 /*
+ * The webhook of a job (callbackUrl; Judge0's callback_url): where its
+ * final job is delivered, in which shape, and how the delivery stands. A
+ * plain value (no pointers), so that a job copied by value carries it.
+ */
+#define JOB_CALLBACK_URL_MAX 2048 /* bytes of a URL, the common browser bound */
+#define JOB_CALLBACK_ERROR_MAX 255
+
+/* How the final job is delivered: the method and the body's shape. Names
+ * are stored in the store's rows: they never change once published. */
+enum job_callback_shape {
+    JOB_CALLBACK_NATIVE, /* POST, the job as GET /v1/jobs/{id} shows it */
+    JOB_CALLBACK_JUDGE0, /* PUT, the Judge0 CE submission */
+    JOB_CALLBACK_SHAPE_MAX_,
+};
+enum job_callback_status {
+    JOB_CALLBACK_NONE, /* no callback */
+    JOB_CALLBACK_PENDING,
+    JOB_CALLBACK_DELIVERED,
+    JOB_CALLBACK_FAILED,
+    JOB_CALLBACK_STATUS_MAX_,
+};
+struct job_callback {
+    char url[JOB_CALLBACK_URL_MAX + 1]; /* "" = none */
+    enum job_callback_shape shape;
+    enum job_callback_status status;
+    uint32_t attempts;    /* delivery attempts started */
+    int64_t delivered_ms; /* Unix ms; 0 = not delivered */
+    int64_t next_ms;      /* a pending delivery is due then (0 = when final) */
+    char last_error[JOB_CALLBACK_ERROR_MAX + 1]; /* "" = none */
+};
+/* "native", "judge0" / "pending", "delivered", "failed"; NULL out of range
+ * (and for JOB_CALLBACK_NONE). Static storage. */
+const char *job_callback_shape_name(enum job_callback_shape s);
+const char *job_callback_status_name(enum job_callback_status s);
+/* -EINVAL when unknown or NULL; *out written only on success. */
+int job_callback_shape_parse(const char *name, enum job_callback_shape *out);
+int job_callback_status_parse(const char *name, enum job_callback_status *out);
+
+/*
  * A job as the store keeps it and the API shows it. Every pointer member is
  * owned by the struct (job_release frees them). Text members are
  * NUL-terminated; data members may hold NULs (their _len says how long).
@@ -236,6 +275,7 @@ struct job {
     bool compiled;              /* compile holds the compile step */
     struct job_step compile;
     struct job_step run;
+    struct job_callback callback; /* url "" = none */
 };
 
 /* Frees every owned member and zeroes the struct; accepts NULL. */

@@ -177,6 +177,41 @@ int store_list_pending(struct store *st, struct store_pending **out, size_t *n,
 int store_list(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
                size_t *n, uint64_t *total, struct moat_err *err);
 
+/* ---- webhook deliveries (notify) ----
+ *
+ * A job inserted with a callback URL has its delivery pending. Each
+ * attempt is claimed first: the claim counts it (callback.attempts + 1,
+ * the fencing token of its outcome) and leases the delivery to its
+ * claimer for lease_ms, so that no other node makes an attempt meanwhile;
+ * a claimer that dies leaves a lease that runs out, and the delivery is
+ * due again. The outcome of an attempt is recorded with its number: one
+ * whose lease ran out and was claimed again is refused (-ESTALE).
+ */
+
+/* Up to max ids of jobs whose delivery is due at now_ms: final, pending,
+ * next_ms <= now_ms, not leased; the longest due first. */
+int store_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1], size_t max,
+                       size_t *n, struct moat_err *err);
+/* Claims the next attempt of job id's delivery: *attempt gets its number.
+ * -EALREADY when it is not due (not final yet, not pending, leased, or
+ * next_ms later), -ENOENT. Durable before it returns. */
+int store_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,
+                         uint32_t *attempt, struct moat_err *err);
+
+/* How an attempt ended: status pending (retry at next_ms), delivered (at
+ * delivered_ms) or failed; error "" or why it did not deliver. */
+struct store_callback_outcome {
+    uint32_t attempt; /* what store_callback_claim gave */
+    enum job_callback_status status;
+    int64_t delivered_ms, next_ms;
+    const char *error; /* borrowed; cut to JOB_CALLBACK_ERROR_MAX bytes; NULL keeps the
+                          last one (a delivery after failures keeps what went wrong) */
+};
+/* Records it and releases the lease. -ESTALE when the attempt is not the
+ * latest (or the delivery no longer pending). */
+int store_callback_record(struct store *st, const char *id, const struct store_callback_outcome *o,
+                          struct moat_err *err);
+
 /*
  * Whether the store can serve jobs now, for /readyz: it answers a read, and
  * it takes writes. A write that failed for a reason of the store's own

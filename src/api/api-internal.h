@@ -72,6 +72,20 @@ int api_decode_submit(const struct moat_config *cfg, const struct lang_registry 
                       enum api_shape shape, const char *content_type, const char *query_language,
                       const char *body, size_t len, struct api_submit *out, struct api_error *e);
 
+/*
+ * The callback of a submission (callbackUrl; Judge0's callback_url, for
+ * which part of the API it is field is named): v a string URL that
+ * notify_url_check accepts under cfg's webhooks.allow, else 400 with field
+ * named (and, for a literal address, the range it is in). Sets
+ * job->callback (url, shape, status pending). json null leaves no
+ * callback. 0 or -EINVAL with *e filled. Pure; thread-safe.
+ */
+int api_callback_take(const struct moat_config *cfg, const char *field, const json_t *v,
+                      enum job_callback_shape shape, struct job *job, struct api_error *e);
+/* {url, status, attempts, lastError, deliveredAt} of a job's callback;
+ * json null when it has none. New reference; NULL on ENOMEM. */
+json_t *api_callback_json(const struct job_callback *c);
+
 /* The error body {"error":{"code","message","field"}} ("field" only when
  * set). New reference; NULL on ENOMEM. */
 json_t *api_error_json(const struct api_error *e);

@@ -16,6 +16,7 @@
 
 #include "api-internal.h"
 #include "piston-internal.h"
+#include "moat/notify.h"
 #include "moat/sandbox.h"
 #include "moat/util.h"
 
@@ -617,6 +618,7 @@ static const char *const native_keys[] = {
     "priority",  "timeoutMs",    "wallTimeoutMs", "memoryMb", "maxProcesses", "maxOutputKb",
     "maxFileKb", "maxOpenFiles", "stackKb",       "metadata", "tags",         "wait",
     "expectedOutput", "compare", "absTolerance", "relTolerance", "tests", "stopOnFirstFailure",
+    "callbackUrl",
 };
 static const char *const seed000_keys[] = {"code", "executionEngine", "tags"};
 /* Seed 004's NATS requests: compiler requests run with the defaults;
@@ -675,6 +677,8 @@ static int decode_native(struct dec *d, const json_t *obj)
         r = take_tags(d, v);
     if (r >= 0 && (v = field(obj, "wait")))
         r = take_wait(d, v);
+    if (r >= 0 && (v = field(obj, "callbackUrl")))
+        r = api_callback_take(d->cfg, "callbackUrl", v, JOB_CALLBACK_NATIVE, &d->job, d->e);
     return r;
 }
 
@@ -835,5 +839,30 @@ int api_decode_submit(const struct moat_config *cfg, const struct lang_registry 
         return r;
     }
     *out = (struct api_submit){.job = d.job, .wait = d.wait};
+    return 0;
+}
+
+int api_callback_take(const struct moat_config *cfg, const char *field, const json_t *v,
+                      enum job_callback_shape shape, struct job *job, struct api_error *e)
+{
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return (api_error_set(e, 400, "invalid_field", field, "%s must be a URL string", field),
+                -EINVAL);
+    const char *url = json_string_value(v);
+    if (strlen(url) != json_string_length(v))
+        return (api_error_set(e, 400, "invalid_field", field, "%s holds a NUL byte", field),
+                -EINVAL);
+    struct notify_allow al;
+    struct moat_err err = {0};
+    /* checked when the server started: this parse does not fail */
+    if (notify_allow_parse(cfg->webhook_allow, &al, &err) < 0)
+        return (api_error_set(e, 500, "internal", NULL, "webhooks.allow: %s", err.msg), -EINVAL);
+    if (notify_url_check(url, &al, NULL, &err) < 0)
+        return (api_error_set(e, 400, "invalid_field", field, "%s: %s", field, err.msg), -EINVAL);
+    moat_strlcpy(job->callback.url, url, sizeof(job->callback.url));
+    job->callback.shape = shape;
+    job->callback.status = JOB_CALLBACK_PENDING;
     return 0;
 }

@@ -159,6 +159,23 @@ struct job api_job_clipped(const struct job *j, size_t max)
     return v;
 }
 
+json_t *api_callback_json(const struct job_callback *c)
+{
+    const char *status = job_callback_status_name(c->status);
+    if (!c->url[0] || !status)
+        return json_null();
+    json_t *o = json_object();
+    bool ok = o && put(o, "url", TEXT(c->url)) && put(o, "status", json_string_nocheck(status)) &&
+              put(o, "attempts", json_integer(c->attempts)) &&
+              put(o, "lastError", TEXT_OR_NULL(c->last_error)) &&
+              put(o, "deliveredAt", time_or_null(c->delivered_ms));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 json_t *api_job_json(const struct job *j)
 {
     json_t *o = json_object();
@@ -182,6 +199,9 @@ json_t *api_job_json(const struct job *j)
               put(o, "compare",
                   j->judged || j->ntests ? json_string_nocheck(job_compare_name(j->compare.mode))
                               : json_null());
+    /* only a job with a callbackUrl has it: the shape of others is unchanged */
+    if (ok && j->callback.url[0])
+        ok = put(o, "callback", api_callback_json(&j->callback));
     if (ok && job_status_final(j->status))
         ok = put_result(o, j);
     if (!ok) {

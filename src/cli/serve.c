@@ -8,6 +8,7 @@
  * thread; the store, the queue and exec come next; recovery runs before
  * the API accepts anything.
  */
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -17,6 +18,7 @@
 
 #include "moat/api.h"
 #include "moat/exec.h"
+#include "moat/notify.h"
 #include "moat/obs.h"
 #include "moat/queue.h"
 #include "moat/sandbox.h"
@@ -37,6 +39,7 @@ struct serve {
     struct api_server *api;
     struct api_nats *nats; /* the NATS API of an API node with a NATS queue */
     char *about;           /* GET /v1/version */
+    struct notify *notify; /* webhook deliveries */
 };
 
 struct serve_opts {
@@ -159,6 +162,26 @@ static int start_sandbox(struct serve *s)
     return 0;
 }
 
+/* Webhook deliveries: every node delivers what is due (a claim in the
+ * store makes one node make each attempt). The renderers of the shapes
+ * are the API's. */
+static int start_notify(struct serve *s)
+{
+    struct moat_err err = {0};
+    if (notify_new(&s->cfg, s->store, s->metrics, &s->notify, &err) < 0) {
+        (void)fprintf(stderr, "moat %s: %s: %s\n", s->cmd, err.field[0] ? err.field : "webhooks",
+                      err.msg);
+        return 1;
+    }
+    notify_set_renderer(s->notify, JOB_CALLBACK_NATIVE, "POST", api_callback_render_native,
+                        &s->cfg);
+    if (notify_start(s->notify, &err) < 0) {
+        (void)fprintf(stderr, "moat %s: webhooks: %s\n", s->cmd, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
 static int start_services(struct serve *s)
 {
     struct moat_err err = {0};
@@ -200,6 +223,8 @@ static int start_services(struct serve *s)
         (void)fprintf(stderr, "moat %s: recovery: %s\n", s->cmd, err.msg);
         return 1;
     }
+    if (start_notify(s) != 0)
+        return 1;
     struct api_deps ad = {
         .cfg = &s->cfg,
         .langs = s->langs,
@@ -230,6 +255,7 @@ static void stop_all(struct serve *s)
     if (s->queue)
         queue_shutdown(s->queue);
     exec_stop(s->exec);
+    notify_free(s->notify);
     exec_cache_free(s->cache);
     store_close(s->store);
     queue_close(s->queue);
@@ -332,6 +358,8 @@ static int run_node(int argc, char **argv, bool worker)
         return r;
     s.about = cli_about_json(!s.cfg.no_exec);
     uint64_t nofile = raise_nofile(&s.cfg);
+    /* libcurl's global state (webhook deliveries), before any thread */
+    (void)curl_global_init(CURL_GLOBAL_DEFAULT);
     /* Every thread inherits this mask: the signals are taken by sigwait. */
     sigset_t stop_set;
     sigemptyset(&stop_set);

@@ -58,6 +58,9 @@ const struct config_section config_sections[] = {
      "Used when `server.store` names PostgreSQL or `server.queue` names NATS: any number of API "
      "nodes (`moat serve`) and worker nodes (`moat worker`) share one database and one "
      "JetStream stream. See docs/cluster.md."},
+    {"webhooks", "delivery of final jobs to callbackUrl",
+     "A job submitted with a `callbackUrl` is delivered when it becomes final, signed with "
+     "`secret`, retried with backoff. See docs/webhooks.md."},
     {"log", "logging", ""},
 };
 const size_t config_n_sections = MOAT_ARRAY_SIZE(config_sections);
@@ -295,6 +298,41 @@ const struct config_setting config_settings[] = {
     {KEY(server, node), .env = "MOAT_NODE", .flag = "node", TEXT(node), .def_text = "",
      .rule = CONFIG_TEXT_ANY, .scope = SERVE,
      .description = "name of this node in logs, events and metrics; empty = the host name"},
+
+    /* ---- [webhooks] ---- */
+    {KEY(webhooks, secret), .env = "MOAT_WEBHOOK_SECRET", .flag = "webhook-secret",
+     TEXT(webhook_secret), .def_text = "", .rule = CONFIG_TEXT_ANY, .scope = SERVE,
+     .description = "key of the HMAC-SHA256 in each delivery's Moat-Signature header; empty: "
+                    "deliveries are not signed"},
+    {KEY(webhooks, allow), .env = "MOAT_WEBHOOK_ALLOW", .flag = "webhook-allow",
+     TEXT(webhook_allow), .def_text = "", .rule = CONFIG_TEXT_ANY, .scope = SERVE,
+     .description = "CIDRs a callback may reach although they are loopback, private, "
+                    "link-local or otherwise refused, comma-separated (127.0.0.1/32,::1/128)"},
+    {KEY(webhooks, attempts), .env = "MOAT_WEBHOOK_ATTEMPTS", .flag = "webhook-attempts",
+     U64(webhook_attempts), .min = 1, .max = 100, .def = 8, .scope = SERVE,
+     .description = "delivery attempts of one job before the delivery fails"},
+    {KEY(webhooks, timeout_ms), .env = "MOAT_WEBHOOK_TIMEOUT", .flag = "webhook-timeout",
+     U64(webhook_timeout_ms), .min = 100, .max = 300000, .def = 10000, .scope = SERVE,
+     .description = "one delivery attempt, from the DNS lookup to the answer's last byte, ms"},
+    {KEY(webhooks, backoff_ms), .env = "MOAT_WEBHOOK_BACKOFF", .flag = "webhook-backoff",
+     U64(webhook_backoff_ms), .min = 1, .max = 3600000, .def = 1000, .scope = SERVE,
+     .description = "first retry after about this long, doubling at each attempt (with "
+                    "jitter: 50 to 100%), ms"},
+    {KEY(webhooks, max_backoff_ms), .env = "MOAT_WEBHOOK_MAX_BACKOFF",
+     .flag = "webhook-max-backoff", U64(webhook_max_backoff_ms), .min = 1, .max = 86400000,
+     .def = 600000, .scope = SERVE,
+     .description = "longest wait between two attempts, Retry-After included, ms"},
+    {KEY(webhooks, poll_ms), .env = "MOAT_WEBHOOK_POLL", .flag = "webhook-poll",
+     U64(webhook_poll_ms), .min = 10, .max = 60000, .def = 250, .scope = SERVE,
+     .description = "how often the store is asked for deliveries that are due, ms"},
+    {KEY(webhooks, workers), .env = "MOAT_WEBHOOK_WORKERS", .flag = "webhook-workers",
+     U64(webhook_workers), .min = 0, .max = 256, .def = 4, .scope = SERVE,
+     .description = "deliveries in flight at once on this node; 0: this node delivers none"},
+    {KEY(webhooks, max_response_kb), .env = "MOAT_WEBHOOK_MAX_RESPONSE",
+     .flag = "webhook-max-response", U64(webhook_max_response_kb), .min = 0, .max = 1024,
+     .def = 16, .scope = SERVE,
+     .description = "body of a receiver's answer read at most (and dropped); the connection "
+                    "is closed past it, its status still counts, KB"},
 
     /* ---- [cluster] ---- */
     {KEY(cluster, store_connections), .env = "MOAT_STORE_CONNECTIONS", .flag = "store-connections",

@@ -228,8 +228,10 @@ size_t exec_drain(struct exec *ex, uint64_t grace_ms)
         return 0;
     atomic_store(&ex->draining, true);
     queue_shutdown(ex->deps.queue);
+    /* a store that cannot take results (a full disk) would only make the
+     * jobs wait for it: they are left for recovery at once */
     uint64_t until = moat_now_ns() + grace_ms * 1000000ull;
-    while (atomic_load(&ex->busy) > 0 && moat_now_ns() < until)
+    while (atomic_load(&ex->busy) > 0 && moat_now_ns() < until && store_ready(ex->deps.store))
         (void)exec_wait_stop(ex, EXEC_DRAIN_POLL_MS);
     size_t n = atomic_load(&ex->busy) > 0 ? exec_preempt_all(ex) : 0;
     if (n)

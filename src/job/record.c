@@ -38,6 +38,53 @@ bool job_status_final(enum job_status s)
     return s == JOB_STATUS_COMPLETED || s == JOB_STATUS_FAILED || s == JOB_STATUS_CANCELLED;
 }
 
+static const char *const callback_shapes[JOB_CALLBACK_SHAPE_MAX_] = {
+    [JOB_CALLBACK_NATIVE] = "native",
+    [JOB_CALLBACK_JUDGE0] = "judge0",
+};
+static const char *const callback_statuses[JOB_CALLBACK_STATUS_MAX_] = {
+    [JOB_CALLBACK_NONE] = NULL,
+    [JOB_CALLBACK_PENDING] = "pending",
+    [JOB_CALLBACK_DELIVERED] = "delivered",
+    [JOB_CALLBACK_FAILED] = "failed",
+};
+
+const char *job_callback_shape_name(enum job_callback_shape s)
+{
+    return (unsigned)s < (unsigned)JOB_CALLBACK_SHAPE_MAX_ ? callback_shapes[s] : NULL;
+}
+
+const char *job_callback_status_name(enum job_callback_status s)
+{
+    return (unsigned)s < (unsigned)JOB_CALLBACK_STATUS_MAX_ ? callback_statuses[s] : NULL;
+}
+
+static int name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (names[i] && strcmp(names[i], name) == 0)
+            return (int)i;
+    return -EINVAL;
+}
+
+int job_callback_shape_parse(const char *name, enum job_callback_shape *out)
+{
+    int i = name_index(callback_shapes, MOAT_ARRAY_SIZE(callback_shapes), name);
+    if (i < 0)
+        return i;
+    *out = (enum job_callback_shape)i;
+    return 0;
+}
+
+int job_callback_status_parse(const char *name, enum job_callback_status *out)
+{
+    int i = name_index(callback_statuses, MOAT_ARRAY_SIZE(callback_statuses), name);
+    if (i < 0)
+        return i;
+    *out = (enum job_callback_status)i;
+    return 0;
+}
+
 static void files_free(struct job_file *files, size_t n)
 {
     if (!files)

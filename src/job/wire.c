@@ -129,6 +129,53 @@ static size_t data_bytes(const struct job *j, bool with_result)
     return n / 3 * 4;
 }
 
+/* The callback of a job (only a job with one has the key). */
+static json_t *callback_json(const struct job_callback *c)
+{
+    json_t *o = json_object();
+    bool ok = o && jw_put(o, "url", json_string(c->url)) &&
+              jw_put(o, "shape", json_integer(c->shape)) &&
+              jw_put(o, "status", json_integer(c->status)) &&
+              jw_put(o, "attempts", json_integer(c->attempts)) &&
+              jw_put(o, "delivered", json_integer(c->delivered_ms)) &&
+              jw_put(o, "next", json_integer(c->next_ms)) &&
+              jw_put(o, "error", json_string(c->last_error));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int fixed(json_t *v, char *dst, size_t cap);
+
+/* A job without the key has no callback (and a node of an earlier moat
+ * sends none). */
+static int callback_from(json_t *o, struct job_callback *c)
+{
+    *c = (struct job_callback){0};
+    if (!o)
+        return 0;
+    json_int_t shape = 0, status = 0, attempts = 0, delivered = 0, next = 0;
+    if (!json_is_object(o) || fixed(json_object_get(o, "url"), c->url, sizeof(c->url)) < 0 ||
+        !c->url[0] ||
+        jw_int_in(json_object_get(o, "shape"), 0, JOB_CALLBACK_SHAPE_MAX_ - 1, &shape) < 0 ||
+        jw_int_in(json_object_get(o, "status"), 1, JOB_CALLBACK_STATUS_MAX_ - 1, &status) < 0 ||
+        jw_int_in(json_object_get(o, "attempts"), 0, UINT32_MAX, &attempts) < 0 ||
+        jw_int_in(json_object_get(o, "delivered"), 0, INT64_MAX, &delivered) < 0 ||
+        jw_int_in(json_object_get(o, "next"), 0, INT64_MAX, &next) < 0 ||
+        fixed(json_object_get(o, "error"), c->last_error, sizeof(c->last_error)) < 0) {
+        *c = (struct job_callback){0};
+        return -EINVAL;
+    }
+    c->shape = (enum job_callback_shape)shape;
+    c->status = (enum job_callback_status)status;
+    c->attempts = (uint32_t)attempts;
+    c->delivered_ms = delivered;
+    c->next_ms = next;
+    return 0;
+}
+
 json_t *job_wire_json(const struct job *j, bool with_result, size_t max)
 {
     if (data_bytes(j, with_result) > max)
@@ -151,6 +198,8 @@ json_t *job_wire_json(const struct job *j, bool with_result, size_t max)
               jw_put(o, "finished", json_integer(j->finished_ms)) &&
               jw_put(o, "codeHash", json_string(j->code_hash)) &&
               jw_put(o, "outputHash", json_string(j->output_hash));
+    if (ok && j->callback.url[0])
+        ok = jw_put(o, "callback", callback_json(&j->callback));
     if (ok && with_result)
         ok = jw_put(o, "results", job_tests_json(j, true)) &&
              jw_put(o, "compiled", json_boolean(j->compiled)) &&
@@ -410,6 +459,8 @@ static int decode_into(json_t *o, struct job *j)
         r = decode_request(o, j);
     if (r == 0)
         r = decode_state(o, j);
+    if (r == 0)
+        r = callback_from(json_object_get(o, "callback"), &j->callback);
     if (r < 0)
         return r;
     json_t *compiled = json_object_get(o, "compiled");

@@ -276,6 +276,12 @@ int pg_get_output(struct store *st, const char *id, char **data, size_t *len, st
 int pg_list_pending(struct store *st, struct store_pending **out, size_t *n, struct moat_err *err);
 int pg_list(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
             size_t *n, uint64_t *total, struct moat_err *err);
+int pg_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1], size_t max,
+                    size_t *n, struct moat_err *err);
+int pg_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,
+                      uint32_t *attempt, struct moat_err *err);
+int pg_callback_record(struct store *st, const char *id, const struct store_callback_outcome *o,
+                       struct moat_err *err);
 bool pg_ready(struct store *st);
 
 /* The blobs of one job, under "jobs/{id}/{name}" as in the SQLite driver

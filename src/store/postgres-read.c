@@ -45,6 +45,7 @@ static const char get_sql[] =
     PG_BLOB_OF("ntests > 0 AND status IN ('completed', 'failed', 'cancelled')", PG_BLOB_RESULTS) ", "
     PG_BLOB_OF("$3::boolean", PG_BLOB_RUN_ORDER) ", "
     PG_BLOB_OF("$3::boolean", PG_BLOB_COMPILE_ORDER)
+    ", cb_url, cb_shape, cb_status, cb_attempts, cb_error, cb_delivered_ms, cb_next_ms"
     " FROM " PG_SCHEMA ".jobs WHERE id = $1::text::uuid";
 /* clang-format on */
 
@@ -89,6 +90,13 @@ enum {
     COL_RESULTS,
     COL_RUN_ORDER,
     COL_COMPILE_ORDER,
+    COL_CB_URL,
+    COL_CB_SHAPE,
+    COL_CB_STATUS,
+    COL_CB_ATTEMPTS,
+    COL_CB_ERROR,
+    COL_CB_DELIVERED,
+    COL_CB_NEXT,
 };
 
 static const char blob_sql[] = "SELECT data FROM " PG_SCHEMA ".blobs WHERE key = $1";
@@ -265,6 +273,27 @@ static int col_step(const PGresult *res, int first, struct job_step *p)
     return 0;
 }
 
+/* A nullable text column, NUL-terminated in place (libpq adds the NUL). */
+static const char *col_text_or_null(const PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
+static int fill_callback(const PGresult *res, struct job *j)
+{
+    int64_t attempts = pg_int(res, 0, COL_CB_ATTEMPTS);
+    const struct store_callback_row cb = {
+        .url = col_text_or_null(res, COL_CB_URL),
+        .shape = col_text_or_null(res, COL_CB_SHAPE),
+        .status = col_text_or_null(res, COL_CB_STATUS),
+        .attempts = attempts < 0 ? UINT64_MAX : (uint64_t)attempts,
+        .error = col_text_or_null(res, COL_CB_ERROR),
+        .delivered_ms = pg_int(res, 0, COL_CB_DELIVERED),
+        .next_ms = pg_int(res, 0, COL_CB_NEXT),
+    };
+    return store_callback_fill(j, &cb);
+}
+
 static int row_to_job(const PGresult *res, struct job *j, bool *single, size_t *nfiles)
 {
     char status[32];
@@ -304,6 +333,9 @@ static int row_to_job(const PGresult *res, struct job *j, bool *single, size_t *
     char compare[16];
     pg_text(res, 0, COL_COMPARE, compare, sizeof(compare));
     j->stop_on_failure = pg_bool(res, 0, COL_STOP_ON_FAILURE);
+    int e2 = fill_callback(res, j);
+    if (e2 < 0)
+        return e2;
     return store_judging_fill(j, PQgetisnull(res, 0, COL_COMPARE) ? NULL : compare,
                               pg_double(res, 0, COL_ABS_TOL), pg_double(res, 0, COL_REL_TOL),
                               (size_t)pg_int(res, 0, COL_EXPECTED_LEN),
@@ -513,4 +545,87 @@ bool pg_ready(struct store *st)
         return false;
     PQclear(res);
     return true;
+}
+
+/* ---- webhook deliveries ----
+ *
+ * Their writes are a few per delivery, not per job: they run as single
+ * statements on a pooled connection (autocommit: durable when the call
+ * returns), not through the batching writer. The claim and the record are
+ * conditional UPDATEs, so two nodes racing for one delivery serialise on
+ * its row and only one wins.
+ */
+
+static const char cb_due_sql[] =
+    "SELECT id::text FROM " PG_SCHEMA ".jobs WHERE cb_status = 'pending' AND cb_next_ms <= $1"
+    " AND cb_lease_ms <= $1 AND status IN ('completed', 'failed', 'cancelled')"
+    " ORDER BY cb_next_ms, id LIMIT $2";
+static const char cb_claim_sql[] =
+    "UPDATE " PG_SCHEMA ".jobs SET cb_attempts = cb_attempts + 1, cb_lease_ms = $2 + $3"
+    " WHERE id = $1::text::uuid AND cb_status = 'pending' AND cb_next_ms <= $2"
+    " AND cb_lease_ms <= $2 AND status IN ('completed', 'failed', 'cancelled')"
+    " RETURNING cb_attempts";
+static const char cb_record_sql[] =
+    "UPDATE " PG_SCHEMA
+    ".jobs SET cb_status = $3, cb_error = coalesce($4, cb_error), cb_delivered_ms = $5,"
+    " cb_next_ms = $6, cb_lease_ms = 0 WHERE id = $1::text::uuid AND cb_status = 'pending'"
+    " AND cb_attempts = $2 RETURNING id";
+
+int pg_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1], size_t max,
+                    size_t *n, struct moat_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    char now[24], lim[24];
+    (void)snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    (void)snprintf(lim, sizeof(lim), "%zu", max);
+    const char *values[] = {now, lim};
+    PGresult *res = NULL;
+    int e = read_query(s, cb_due_sql, 2, values, s->to.io_ms, &res, err);
+    if (e < 0)
+        return e;
+    size_t rows = (size_t)PQntuples(res);
+    for (size_t i = 0; i < rows && i < max; i++)
+        pg_text(res, (int)i, 0, ids[i], sizeof(ids[i]));
+    *n = rows < max ? rows : max;
+    PQclear(res);
+    return 0;
+}
+
+int pg_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,
+                      uint32_t *attempt, struct moat_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    char now[24], lease[24];
+    (void)snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    (void)snprintf(lease, sizeof(lease), "%llu", (unsigned long long)lease_ms);
+    const char *values[] = {id, now, lease};
+    PGresult *res = NULL;
+    int e = read_query(s, cb_claim_sql, 3, values, s->to.io_ms, &res, err);
+    if (e < 0)
+        return e;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return moat_err_set(err, -EALREADY, "the delivery of job %s is not due", id);
+    }
+    *attempt = (uint32_t)pg_int(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
+int pg_callback_record(struct store *st, const char *id, const struct store_callback_outcome *o,
+                       struct moat_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    char att[16], done[24], next[24];
+    (void)snprintf(att, sizeof(att), "%u", o->attempt);
+    (void)snprintf(done, sizeof(done), "%lld", (long long)o->delivered_ms);
+    (void)snprintf(next, sizeof(next), "%lld", (long long)o->next_ms);
+    const char *values[] = {id, att, job_callback_status_name(o->status), o->error, done, next};
+    PGresult *res = NULL;
+    int e = read_query(s, cb_record_sql, 6, values, s->to.io_ms, &res, err);
+    if (e < 0)
+        return e;
+    bool changed = PQntuples(res) > 0;
+    PQclear(res);
+    return changed ? 0 : moat_err_set(err, -ESTALE, "the delivery of job %s was claimed again", id);
 }

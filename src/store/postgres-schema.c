@@ -92,6 +92,21 @@ static const char *const migrations[] = {
      * is the blob tests.json, what each gave results.json */
     " ADD COLUMN ntests bigint NOT NULL DEFAULT 0,"
     " ADD COLUMN stop_on_failure boolean NOT NULL DEFAULT false;",
+    /* 3: the webhook of a job (callbackUrl) and its delivery: cb_url NULL =
+     * none; cb_attempts counts the attempts claimed (the fencing token of
+     * an attempt's outcome); cb_lease_ms: the claim of the node making an
+     * attempt holds until then; cb_next_ms: a pending delivery is due then */
+    "ALTER TABLE " PG_SCHEMA ".jobs ADD COLUMN cb_url text,"
+    " ADD COLUMN cb_shape text CHECK (cb_shape IN ('native', 'judge0')),"
+    " ADD COLUMN cb_status text CHECK (cb_status IN ('pending', 'delivered', 'failed')),"
+    " ADD COLUMN cb_attempts bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN cb_error text NOT NULL DEFAULT '',"
+    " ADD COLUMN cb_delivered_ms bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN cb_next_ms bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN cb_lease_ms bigint NOT NULL DEFAULT 0;"
+    /* the poller's question, without a scan: pending deliveries by due time */
+    "CREATE INDEX jobs_callbacks ON " PG_SCHEMA ".jobs (cb_next_ms, id)"
+    " WHERE cb_status = 'pending';",
 };
 /* clang-format on */
 

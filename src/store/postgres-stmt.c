@@ -32,7 +32,7 @@ static const char *const wnames[WS_MAX_] = {
 
 static const char *const wsql[WS_MAX_] = {
     /* Every insert of a batch in one statement: one array per column
-     * ($1..$31), the batch's token $32. A row whose id exists is skipped
+     * ($1..$33), the batch's token $34. A row whose id exists is skipped
      * (no id back: -EEXIST). The blobs are inserted without looking at
      * which rows were (joining the inserted ids costs as much as the rest
      * of the statement): a blob already under its key stays as it is, so
@@ -45,21 +45,22 @@ static const char *const wsql[WS_MAX_] = {
         " $12::int8[], $13::int8[], $14::int8[], $15::bool[], $16::int8[], $17::text[],"
         " $18::text[], $19::text[], $20::int8[], $21::text[], $22::bytea[], $23::bytea[],"
         " $24::text[], $25::float8[], $26::float8[], $27::int8[], $28::bytea[], $29::int8[],"
-        " $30::bool[], $31::bytea[])"
+        " $30::bool[], $31::bytea[], $32::text[], $33::text[])"
         " AS v (id, language, language_given, version, priority, time_ms, wall_time_ms,"
         " memory_mb, max_processes, max_output_kb, max_file_kb, max_open_files, stack_kb,"
         " nfiles, code_single, stdin_len, args_json, metadata_json, tags_json, created_ms,"
         " code_hash, code, stdin, compare, abs_tol, rel_tol, expected_len, expected, ntests,"
-        " stop_on_failure, tests)),"
+        " stop_on_failure, tests, cb_url, cb_shape)),"
         " j AS (INSERT INTO " PG_SCHEMA ".jobs (id, status, language, language_given, version,"
         " priority, time_ms, wall_time_ms, memory_mb, max_processes, max_output_kb, max_file_kb,"
         " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json, metadata_json,"
         " tags_json, created_ms, code_hash, compare, abs_tol, rel_tol, expected_len, ntests,"
-        " stop_on_failure, write_token) SELECT id::uuid, 'queued', language,"
-        " language_given, version, priority, time_ms, wall_time_ms, memory_mb, max_processes,"
-        " max_output_kb, max_file_kb, max_open_files, stack_kb, nfiles, code_single, stdin_len,"
-        " args_json, metadata_json, tags_json, created_ms, code_hash, compare, abs_tol, rel_tol,"
-        " expected_len, ntests, stop_on_failure, $32 FROM v"
+        " stop_on_failure, cb_url, cb_shape, cb_status, write_token) SELECT id::uuid, 'queued',"
+        " language, language_given, version, priority, time_ms, wall_time_ms, memory_mb,"
+        " max_processes, max_output_kb, max_file_kb, max_open_files, stack_kb, nfiles,"
+        " code_single, stdin_len, args_json, metadata_json, tags_json, created_ms, code_hash,"
+        " compare, abs_tol, rel_tol, expected_len, ntests, stop_on_failure, cb_url, cb_shape,"
+        " CASE WHEN cb_url IS NULL THEN NULL ELSE 'pending' END, $34 FROM v"
         " ON CONFLICT (id) DO NOTHING RETURNING id),"
         " b AS (INSERT INTO " PG_SCHEMA ".blobs (key, data)"
         " SELECT 'jobs/' || v.id || '/" PG_BLOB_CODE "', v.code FROM v"
@@ -306,14 +307,14 @@ static void array_finish(struct pg_array *a, uint32_t oid)
             a->buf[i * 4 + k] = (char)(h[i] >> (24 - 8 * k));
 }
 
-enum { INS_COLUMNS = 31 };
+enum { INS_COLUMNS = 33 };
 
 static const uint32_t ins_oids[INS_COLUMNS] = {
     OID_TEXT, OID_TEXT,   OID_TEXT,   OID_TEXT,   OID_INT4, OID_INT8,  OID_INT8,
     OID_INT8, OID_INT8,   OID_INT8,   OID_INT8,   OID_INT8, OID_INT8,  OID_INT8,
     OID_BOOL, OID_INT8,   OID_TEXT,   OID_TEXT,   OID_TEXT, OID_INT8,  OID_TEXT,
     OID_BYTEA, OID_BYTEA, OID_TEXT,   OID_FLOAT8, OID_FLOAT8, OID_INT8, OID_BYTEA,
-    OID_INT8, OID_BOOL,   OID_BYTEA,
+    OID_INT8, OID_BOOL,   OID_BYTEA, OID_TEXT, OID_TEXT,
 };
 
 static void insert_row(struct pg_array *a, const struct pg_wreq *r)
@@ -356,6 +357,13 @@ static void insert_row(struct pg_array *a, const struct pg_wreq *r)
         el_bytes(&a[30], r->ins.tests_json, r->ins.tests_len);
     else
         el_null(&a[30]);
+    if (j->callback.url[0]) {
+        el_text(&a[31], j->callback.url);
+        el_text(&a[32], job_callback_shape_name(j->callback.shape));
+    } else {
+        el_null(&a[31]);
+        el_null(&a[32]);
+    }
 }
 
 int pg_send_inserts(PGconn *c, struct pg_wreq *const *r, size_t n, uint64_t token)

@@ -453,6 +453,9 @@ static const struct store_ops pg_ops = {
     .list_pending = pg_list_pending,
     .list = pg_list,
     .ready = pg_ready,
+    .callback_due = pg_callback_due,
+    .callback_claim = pg_callback_claim,
+    .callback_record = pg_callback_record,
     .stats = pg_stats,
 };
 

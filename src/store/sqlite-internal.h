@@ -29,6 +29,8 @@ enum sq_wstmt {
     SQW_REQUEUE,
     SQW_CANCEL,
     SQW_PROBE,
+    SQW_CB_CLAIM,
+    SQW_CB_RECORD,
     SQW_MAX_,
 };
 
@@ -41,6 +43,7 @@ enum sq_rstmt {
     SQR_PENDING,
     SQR_LIST,
     SQR_COUNT,
+    SQR_CB_DUE,
     SQR_MAX_,
 };
 
@@ -148,6 +151,12 @@ int sq_finish(struct store *st, const struct job *job, struct moat_err *err);
 int sq_requeue(struct store *st, const char *id, uint32_t attempts, struct moat_err *err);
 int sq_cancel(struct store *st, const char *id, int64_t now_ms, enum job_status *was,
               struct moat_err *err);
+int sq_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1], size_t max,
+                    size_t *n, struct moat_err *err);
+int sq_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,
+                      uint32_t *attempt, struct moat_err *err);
+int sq_callback_record(struct store *st, const char *id, const struct store_callback_outcome *o,
+                       struct moat_err *err);
 
 /* sqlite-read.c */
 void sq_readers_close(struct sq_store *s);

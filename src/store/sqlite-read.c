@@ -20,13 +20,17 @@ static const char *const rsql[SQR_MAX_] = {
                      " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json,"
                      " metadata_json, tags_json, attempts, created_ms, started_ms, finished_ms,"
                      " code_hash, output_hash, compiled, " SQ_STEP_SELECT("c_") ", " SQ_STEP_SELECT(
-                         "r_") ", compare, abs_tol, rel_tol, expected_len, ntests, stop_on_failure"
-                               " FROM jobs WHERE id = ?1"),
+                         "r_") ", compare, abs_tol, rel_tol, expected_len, ntests, stop_on_failure,"
+                               " cb_url, cb_shape, cb_status, cb_attempts, cb_error,"
+                               " cb_delivered_ms, cb_next_ms FROM jobs WHERE id = ?1"),
     [SQR_GET_BLOB] = "SELECT data FROM blobs WHERE key = ?1",
     [SQR_PENDING] = "SELECT id, priority, status, attempts, created_ms, started_ms FROM jobs"
                     " WHERE status IN ('queued', 'running') ORDER BY created_ms, id",
     [SQR_LIST] = "SELECT id FROM jobs ORDER BY id DESC LIMIT ?1 OFFSET ?2",
     [SQR_COUNT] = "SELECT count(*) FROM jobs",
+    [SQR_CB_DUE] = "SELECT id FROM jobs WHERE cb_status = 'pending' AND cb_next_ms <= ?1"
+                   " AND cb_lease_ms <= ?1 AND status IN ('completed', 'failed', 'cancelled')"
+                   " ORDER BY cb_next_ms, id LIMIT ?2",
 };
 
 /* Columns of SQR_GET_JOB, in order. */
@@ -59,6 +63,13 @@ enum {
     COL_EXPECTED_LEN,
     COL_NTESTS,
     COL_STOP_ON_FAILURE,
+    COL_CB_URL,
+    COL_CB_SHAPE,
+    COL_CB_STATUS,
+    COL_CB_ATTEMPTS,
+    COL_CB_ERROR,
+    COL_CB_DELIVERED,
+    COL_CB_NEXT,
 };
 
 /* ---- the pool ---- */
@@ -278,7 +289,16 @@ static int row_to_job(sqlite3_stmt *st, struct job *j, bool *single, size_t *nfi
                            (size_t)col_u64(st, COL_EXPECTED_LEN), *ntests) < 0)
         return -EIO;
     j->stop_on_failure = sqlite3_column_int(st, COL_STOP_ON_FAILURE) != 0;
-    return 0;
+    const struct store_callback_row cb = {
+        .url = (const char *)sqlite3_column_text(st, COL_CB_URL),
+        .shape = (const char *)sqlite3_column_text(st, COL_CB_SHAPE),
+        .status = (const char *)sqlite3_column_text(st, COL_CB_STATUS),
+        .attempts = col_u64(st, COL_CB_ATTEMPTS),
+        .error = (const char *)sqlite3_column_text(st, COL_CB_ERROR),
+        .delivered_ms = sqlite3_column_int64(st, COL_CB_DELIVERED),
+        .next_ms = sqlite3_column_int64(st, COL_CB_NEXT),
+    };
+    return store_callback_fill(j, &cb);
 }
 
 /* The row of job id; -ENOENT when there is none. */
@@ -541,4 +561,30 @@ bool sq_ready(struct store *st)
     }
     reader_give(s, r);
     return e == 0;
+}
+
+int sq_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1], size_t max,
+                    size_t *n, struct moat_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_reader *r = NULL;
+    int e = reader_take(s, &r, err);
+    if (e < 0)
+        return e;
+    sqlite3_stmt *q = r->st[SQR_CB_DUE];
+    (void)sqlite3_bind_int64(q, 1, now_ms);
+    (void)sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+    size_t len = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && len < max)
+        col_text(q, 0, ids[len++], sizeof(ids[0]));
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        e = read_failed(r, rc, err);
+    (void)sqlite3_reset(q);
+    (void)sqlite3_clear_bindings(q);
+    reader_give(s, r);
+    if (e < 0)
+        return e;
+    *n = len;
+    return 0;
 }

@@ -78,6 +78,21 @@ static const char *const migrations[] = {
      * is the blob tests.json, what each gave results.json */
     "ALTER TABLE jobs ADD COLUMN ntests INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE jobs ADD COLUMN stop_on_failure INTEGER NOT NULL DEFAULT 0;",
+    /* 3: the webhook of a job (callbackUrl) and its delivery: cb_url NULL =
+     * none; cb_attempts counts the attempts claimed (the fencing token of
+     * an attempt's outcome); cb_lease_ms: the claim of the node making an
+     * attempt holds until then; cb_next_ms: a pending delivery is due then */
+    "ALTER TABLE jobs ADD COLUMN cb_url TEXT;"
+    "ALTER TABLE jobs ADD COLUMN cb_shape TEXT CHECK (cb_shape = 'native' OR cb_shape = 'judge0');"
+    "ALTER TABLE jobs ADD COLUMN cb_status TEXT CHECK (cb_status = 'pending' OR"
+    " cb_status = 'delivered' OR cb_status = 'failed');"
+    "ALTER TABLE jobs ADD COLUMN cb_attempts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN cb_error TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE jobs ADD COLUMN cb_delivered_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN cb_next_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN cb_lease_ms INTEGER NOT NULL DEFAULT 0;"
+    /* the poller's question, without a scan: pending deliveries by due time */
+    "CREATE INDEX jobs_callbacks ON jobs (cb_next_ms, id) WHERE cb_status = 'pending';",
 };
 
 /* The version table, made before the migrations it counts. */

@@ -32,7 +32,15 @@
 
 #define SQ_BATCH_MAX 512
 
-enum sq_wkind { SQ_W_INSERT, SQ_W_START, SQ_W_FINISH, SQ_W_REQUEUE, SQ_W_CANCEL };
+enum sq_wkind {
+    SQ_W_INSERT,
+    SQ_W_START,
+    SQ_W_FINISH,
+    SQ_W_REQUEUE,
+    SQ_W_CANCEL,
+    SQ_W_CB_CLAIM,
+    SQ_W_CB_RECORD,
+};
 
 struct sq_wreq {
     struct sq_wreq *next;
@@ -45,6 +53,8 @@ struct sq_wreq {
     struct store_insert_data ins;       /* insert */
     char hash[MOAT_SHA256_HEX_LEN + 1]; /* code_hash (insert), output_hash (finish) */
     char *results;                      /* finish: what the tests gave (JSON), or NULL */
+    uint64_t lease_ms;                  /* callback claim */
+    const struct store_callback_outcome *cb; /* callback record: borrowed */
     size_t results_len;
     /* results */
     int result;
@@ -64,9 +74,10 @@ static const char *const wsql[SQW_MAX_] = {
         " time_ms, wall_time_ms, memory_mb, max_processes, max_output_kb, max_file_kb,"
         " max_open_files, stack_kb, nfiles, code_single, stdin_len, args_json,"
         " metadata_json, tags_json, created_ms, code_hash, compare, abs_tol, rel_tol,"
-        " expected_len, ntests, stop_on_failure) VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7,"
-        " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24,"
-        " ?25, ?26, ?27)",
+        " expected_len, ntests, stop_on_failure, cb_url, cb_shape, cb_status) VALUES (?1,"
+        " 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29,"
+        " CASE WHEN ?28 IS NULL THEN NULL ELSE 'pending' END)",
     /* blobs of a job are written once; REPLACE only makes a retried
      * finish idempotent */
     [SQW_PUT_BLOB] = "INSERT OR REPLACE INTO blobs (key, data) VALUES (?1, ?2)",
@@ -89,6 +100,16 @@ static const char *const wsql[SQW_MAX_] = {
     /* rewrites the header page with what it holds: the smallest write
      * that goes through the WAL and its fsync like any other */
     [SQW_PROBE] = SQ_SET_APPLICATION_ID,
+    /* a delivery attempt: only of a final job, pending, due, not leased */
+    [SQW_CB_CLAIM] = "UPDATE jobs SET cb_attempts = cb_attempts + 1, cb_lease_ms = ?2 + ?3"
+                     " WHERE id = ?1 AND cb_status = 'pending' AND cb_next_ms <= ?2"
+                     " AND cb_lease_ms <= ?2 AND status IN ('completed', 'failed', 'cancelled')"
+                     " RETURNING cb_attempts",
+    /* an attempt's outcome, fenced by its number */
+    [SQW_CB_RECORD] =
+        "UPDATE jobs SET cb_status = ?3, cb_error = coalesce(?4, cb_error), cb_delivered_ms = ?5,"
+        " cb_next_ms = ?6, cb_lease_ms = 0 WHERE id = ?1 AND"
+        " cb_status = 'pending' AND cb_attempts = ?2",
 };
 
 /* ---- statements (writer thread only) ---- */
@@ -219,6 +240,10 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
     bind_u64(st, 25, r->ins.expected_len);
     bind_u64(st, 26, j->ntests);
     (void)sqlite3_bind_int(st, 27, j->stop_on_failure);
+    if (j->callback.url[0]) {
+        bind_text(st, 28, j->callback.url);
+        bind_text(st, 29, job_callback_shape_name(j->callback.shape));
+    }
     int rc = step_once(st);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc); /* -EEXIST for a duplicate id: changes nothing */
@@ -330,6 +355,42 @@ static int w_cancel(struct sq_store *s, struct sq_wreq *r)
     return sqlite3_changes(s->wdb) ? 0 : -EIO;
 }
 
+static int w_cb_claim(struct sq_store *s, struct sq_wreq *r)
+{
+    sqlite3_stmt *st = s->wst[SQW_CB_CLAIM];
+    bind_text(st, 1, r->id);
+    (void)sqlite3_bind_int64(st, 2, r->now_ms);
+    bind_u64(st, 3, r->lease_ms);
+    bool changed = false;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        changed = true;
+        r->attempts = (uint32_t)sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st);
+    }
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, r, rc);
+    return changed ? 0 : -EALREADY;
+}
+
+static int w_cb_record(struct sq_store *s, struct sq_wreq *r)
+{
+    const struct store_callback_outcome *o = r->cb;
+    sqlite3_stmt *st = s->wst[SQW_CB_RECORD];
+    bind_text(st, 1, r->id);
+    bind_u64(st, 2, o->attempt);
+    bind_text(st, 3, job_callback_status_name(o->status));
+    bind_text(st, 4, o->error); /* NULL keeps the last one */
+    (void)sqlite3_bind_int64(st, 5, o->delivered_ms);
+    (void)sqlite3_bind_int64(st, 6, o->next_ms);
+    int rc = step_once(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, r, rc);
+    return sqlite3_changes(s->wdb) ? 0 : -ESTALE;
+}
+
 static int apply(struct sq_store *s, struct sq_wreq *r)
 {
     r->detail[0] = '\0';
@@ -344,6 +405,10 @@ static int apply(struct sq_store *s, struct sq_wreq *r)
         return w_requeue(s, r);
     case SQ_W_CANCEL:
         return w_cancel(s, r);
+    case SQ_W_CB_CLAIM:
+        return w_cb_claim(s, r);
+    case SQ_W_CB_RECORD:
+        return w_cb_record(s, r);
     }
     return -EINVAL;
 }
@@ -787,4 +852,28 @@ int sq_cancel(struct store *st, const char *id, int64_t now_ms, enum job_status 
     if (was && (e == 0 || e == -EALREADY))
         *was = r.was;
     return e < 0 ? report(&r, e, "cancel", err) : 0;
+}
+
+int sq_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,
+                      uint32_t *attempt, struct moat_err *err)
+{
+    struct sq_wreq r = {.kind = SQ_W_CB_CLAIM, .now_ms = now_ms, .lease_ms = lease_ms};
+    moat_strlcpy(r.id, id, sizeof(r.id));
+    int e = sync_write((struct sq_store *)st, &r);
+    if (e == 0)
+        *attempt = r.attempts;
+    else if (e == -EALREADY)
+        return moat_err_set(err, e, "the delivery of job %s is not due", id);
+    return e < 0 ? report(&r, e, "claim the delivery of", err) : 0;
+}
+
+int sq_callback_record(struct store *st, const char *id, const struct store_callback_outcome *o,
+                       struct moat_err *err)
+{
+    struct sq_wreq r = {.kind = SQ_W_CB_RECORD, .cb = o};
+    moat_strlcpy(r.id, id, sizeof(r.id));
+    int e = sync_write((struct sq_store *)st, &r);
+    if (e == -ESTALE)
+        return moat_err_set(err, e, "the delivery of job %s was claimed again", id);
+    return e < 0 ? report(&r, e, "record the delivery of", err) : 0;
 }

@@ -158,6 +158,9 @@ static const struct store_ops sq_ops = {
     .list_pending = sq_list_pending,
     .list = sq_list,
     .ready = sq_ready,
+    .callback_due = sq_callback_due,
+    .callback_claim = sq_callback_claim,
+    .callback_record = sq_callback_record,
     .stats = sq_stats,
 };
 

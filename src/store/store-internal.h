@@ -49,6 +49,12 @@ struct store_ops {
     int (*list)(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
                 size_t *n, uint64_t *total, struct moat_err *err);
     bool (*ready)(struct store *st);
+    int (*callback_due)(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1],
+                        size_t max, size_t *n, struct moat_err *err);
+    int (*callback_claim)(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,
+                          uint32_t *attempt, struct moat_err *err);
+    int (*callback_record)(struct store *st, const char *id, const struct store_callback_outcome *o,
+                           struct moat_err *err);
     void (*stats)(struct store *st, struct store_stats *out);
 };
 
@@ -125,6 +131,16 @@ int store_postgres_open(const struct moat_config *cfg, struct store **out, struc
  * with j. */
 int store_tests_fill(struct job *j, size_t ntests, const char *spec, size_t spec_len,
                      const char *results, size_t results_len);
+/* The callback columns of a job's row, as read (text NULL when NULL). */
+struct store_callback_row {
+    const char *url, *shape, *status, *error;
+    uint64_t attempts;
+    int64_t delivered_ms, next_ms;
+};
+/* Fills j->callback from them: 0, -EIO for a row moat did not write (a
+ * URL too long, a shape or status it does not know). */
+int store_callback_fill(struct job *j, const struct store_callback_row *row);
+
 /* Counters since open. Thread-safe. */
 void store_stats(struct store *st, struct store_stats *out);
 

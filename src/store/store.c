@@ -432,6 +432,71 @@ int store_list_pending(struct store *st, struct store_pending **out, size_t *n,
     return st->ops->list_pending(st, out, n, err);
 }
 
+int store_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1], size_t max,
+                       size_t *n, struct moat_err *err)
+{
+    *n = 0;
+    if (max == 0)
+        return 0;
+    return st->ops->callback_due(st, now_ms, ids, max, n, err);
+}
+
+int store_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,
+                         uint32_t *attempt, struct moat_err *err)
+{
+    char nid[MOAT_UUID_LEN + 1];
+    if (!normalize_id(id, nid))
+        return no_such_job(err);
+    if (lease_ms > (uint64_t)INT64_MAX - (uint64_t)(now_ms > 0 ? now_ms : 0))
+        return moat_err_set(err, -EOVERFLOW, "lease too long");
+    return st->ops->callback_claim(st, nid, now_ms, lease_ms, attempt, err);
+}
+
+int store_callback_record(struct store *st, const char *id, const struct store_callback_outcome *o,
+                          struct moat_err *err)
+{
+    char nid[MOAT_UUID_LEN + 1];
+    if (!normalize_id(id, nid))
+        return no_such_job(err);
+    if (o->status != JOB_CALLBACK_PENDING && o->status != JOB_CALLBACK_DELIVERED &&
+        o->status != JOB_CALLBACK_FAILED)
+        return moat_err_set(err, -EINVAL, "bad delivery status");
+    /* a receiver's words may be long: cut on a character boundary */
+    char msg[JOB_CALLBACK_ERROR_MAX + 1];
+    moat_strlcpy(msg, o->error ? o->error : "", sizeof(msg));
+    size_t len = strlen(msg);
+    if (o->error && strlen(o->error) > len && len > 0) {
+        size_t i = len - 1;
+        while (i > 0 && ((unsigned char)msg[i] & 0xc0) == 0x80)
+            i--;
+        unsigned char lead = (unsigned char)msg[i];
+        size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+        if (len - i < want)
+            msg[i] = '\0';
+    }
+    struct store_callback_outcome c = *o;
+    c.error = o->error ? msg : NULL;
+    return st->ops->callback_record(st, nid, &c, err);
+}
+
+int store_callback_fill(struct job *j, const struct store_callback_row *row)
+{
+    j->callback = (struct job_callback){0};
+    if (!row->url)
+        return 0;
+    struct job_callback *c = &j->callback;
+    if (moat_strlcpy(c->url, row->url, sizeof(c->url)) >= sizeof(c->url) ||
+        job_callback_shape_parse(row->shape, &c->shape) < 0 ||
+        job_callback_status_parse(row->status, &c->status) < 0 || c->status == JOB_CALLBACK_NONE ||
+        row->attempts > UINT32_MAX)
+        return -EIO;
+    c->attempts = (uint32_t)row->attempts;
+    c->delivered_ms = row->delivered_ms;
+    c->next_ms = row->next_ms;
+    moat_strlcpy(c->last_error, row->error ? row->error : "", sizeof(c->last_error));
+    return 0;
+}
+
 bool store_ready(struct store *st)
 {
     return st && st->ops->ready(st);

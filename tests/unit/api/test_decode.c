@@ -918,6 +918,59 @@ static void test_real_languages(void **state)
         fail_msg("none of python, javascript, cpp, go is installed here");
 }
 
+/* callbackUrl: a URL kept with the job (native shape, pending); a refused
+ * one is 400 naming the field; null is none; seed shapes do not know it. */
+static void test_callback_url(void **state)
+{
+    struct fx *f = *state;
+    struct api_submit s;
+    ok_native(f,
+              "{\"language\":\"python\",\"code\":\"1\","
+              "\"callbackUrl\":\"https://example.com/hook?a=1\"}",
+              &s);
+    assert_string_equal(s.job.callback.url, "https://example.com/hook?a=1");
+    assert_int_equal(s.job.callback.shape, JOB_CALLBACK_NATIVE);
+    assert_int_equal(s.job.callback.status, JOB_CALLBACK_PENDING);
+    assert_int_equal(s.job.callback.attempts, 0);
+    job_release(&s.job);
+    ok_native(f, "{\"language\":\"python\",\"code\":\"1\",\"callbackUrl\":null}", &s);
+    assert_string_equal(s.job.callback.url, "");
+    assert_int_equal(s.job.callback.status, JOB_CALLBACK_NONE);
+    job_release(&s.job);
+    const char *bad[] = {
+        "\"http://127.0.0.1/\"",
+        "\"http://[::1]/\"",
+        "\"http://169.254.169.254/\"",
+        "\"http://10.0.0.1/\"",
+        "\"ftp://example.com/\"",
+        "\"example.com\"",
+        "\"\"",
+        "1",
+        "true",
+        "[]",
+        "{}",
+        "\"http://example.com/\\u0000x\"",
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(bad); i++) {
+        char body[256];
+        (void)snprintf(body, sizeof(body),
+                       "{\"language\":\"python\",\"code\":\"1\",\"callbackUrl\":%s}", bad[i]);
+        bad_native(f, body, 400, "invalid_field", "callbackUrl");
+    }
+    /* allowed by the setting */
+    moat_strlcpy(f->cfg.webhook_allow, "127.0.0.0/8", sizeof(f->cfg.webhook_allow));
+    ok_native(f,
+              "{\"language\":\"python\",\"code\":\"1\","
+              "\"callbackUrl\":\"http://127.0.0.1:8080/x\"}",
+              &s);
+    assert_string_equal(s.job.callback.url, "http://127.0.0.1:8080/x");
+    job_release(&s.job);
+    refused(f, API_SHAPE_SEED000, "application/json", NULL,
+            S("{\"code\":\"1\",\"executionEngine\":\"python\","
+              "\"callbackUrl\":\"https://example.com/\"}"),
+            400, "unknown_field", "callbackUrl");
+}
+
 static void test_error_json(void **state)
 {
     (void)state;
@@ -976,6 +1029,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seed_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seed004_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_languages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_callback_url, setup, teardown),
         cmocka_unit_test(test_error_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

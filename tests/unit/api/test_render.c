@@ -580,9 +580,54 @@ static void test_tests(void **state)
     job_release(&j);
 }
 
+/* A job with a callback shows it after compare: {url, status, attempts,
+ * lastError, deliveredAt}; a job without none (its shape unchanged). */
+static void test_callback(void **state)
+{
+    (void)state;
+    struct job j = {.status = JOB_STATUS_QUEUED};
+    moat_strlcpy(j.id, "0193e3c2-7b1a-7c3e-9f00-2a5b8d1c4e6f", sizeof(j.id));
+    json_t *o = api_job_json(&j);
+    assert_non_null(o);
+    assert_null(json_object_get(o, "callback"));
+    json_decref(o);
+    moat_strlcpy(j.callback.url, "https://example.com/h", sizeof(j.callback.url));
+    j.callback.status = JOB_CALLBACK_PENDING;
+    j.callback.attempts = 2;
+    moat_strlcpy(j.callback.last_error, "the receiver answered 500", sizeof(j.callback.last_error));
+    o = api_job_json(&j);
+    char *text = json_dumps(json_object_get(o, "callback"), JSON_COMPACT);
+    assert_string_equal(text, "{\"url\":\"https://example.com/h\",\"status\":\"pending\","
+                              "\"attempts\":2,\"lastError\":\"the receiver answered 500\","
+                              "\"deliveredAt\":null}");
+    free(text);
+    /* the key follows compare */
+    const char *prev = NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        if (strcmp(key, "callback") == 0)
+            assert_string_equal(prev, "compare");
+        prev = key;
+    }
+    json_decref(o);
+    j.callback.status = JOB_CALLBACK_DELIVERED;
+    j.callback.last_error[0] = '\0';
+    j.callback.delivered_ms = 1700000000123;
+    o = api_callback_json(&j.callback);
+    text = json_dumps(o, JSON_COMPACT);
+    assert_string_equal(text, "{\"url\":\"https://example.com/h\",\"status\":\"delivered\","
+                              "\"attempts\":2,\"lastError\":null,"
+                              "\"deliveredAt\":\"2023-11-14T22:13:20.123Z\"}");
+    free(text);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_callback),
         cmocka_unit_test(test_seed004),
         cmocka_unit_test(test_format_time),
         cmocka_unit_test(test_queued),

@@ -282,6 +282,61 @@ static void test_tests_round_trip(void **state)
     job_release(&j);
 }
 
+/* A job's callback travels with it (a final event read on another node
+ * shows it as GET does); a job without one has no "callback" key; a bad
+ * callback is refused. */
+static void test_callback_round_trip(void **state)
+{
+    (void)state;
+    struct job j, back = {0};
+    full_job(&j);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(job_wire_encode(&j, true, 1 << 20, &text, &len), 0);
+    assert_null(strstr(text, "\"callback\""));
+    assert_int_equal(job_wire_decode(text, len, &back), 0);
+    assert_string_equal(back.callback.url, "");
+    assert_int_equal(back.callback.status, JOB_CALLBACK_NONE);
+    free(text);
+    job_release(&back);
+
+    moat_strlcpy(j.callback.url, "https://example.com/h?x=1", sizeof(j.callback.url));
+    j.callback.shape = JOB_CALLBACK_JUDGE0;
+    j.callback.status = JOB_CALLBACK_FAILED;
+    j.callback.attempts = 4;
+    j.callback.delivered_ms = 0;
+    j.callback.next_ms = 1700000000009;
+    moat_strlcpy(j.callback.last_error, "the receiver answered 404", sizeof(j.callback.last_error));
+    assert_int_equal(job_wire_encode(&j, true, 1 << 20, &text, &len), 0);
+    assert_int_equal(job_wire_decode(text, len, &back), 0);
+    assert_memory_equal(&back.callback, &j.callback, sizeof(j.callback));
+    job_release(&back);
+    static const char *const swaps[][2] = {
+        {"\"status\":3,\"attempts\":4", "\"status\":0,\"attempts\":4"},
+        {"\"status\":3,\"attempts\":4", "\"status\":4,\"attempts\":4"},
+        {"\"shape\":1", "\"shape\":2"},
+        {"\"url\":\"https://example.com/h?x=1\"", "\"url\":\"\""},
+        {"\"url\":\"https://example.com/h?x=1\"", "\"url\":7"},
+        {"\"next\":1700000000009", "\"next\":-1"},
+        {"\"attempts\":4,\"delivered\"", "\"attempts\":4294967296,\"delivered\""},
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(swaps); i++) {
+        char *at = strstr(text, swaps[i][0]);
+        if (!at)
+            fail_msg("no %s in %s", swaps[i][0], text);
+        size_t a = strlen(swaps[i][0]), b = strlen(swaps[i][1]);
+        char *bad = malloc(len - a + b + 1);
+        assert_non_null(bad);
+        memcpy(bad, text, (size_t)(at - text));
+        memcpy(bad + (at - text), swaps[i][1], b);
+        memcpy(bad + (at - text) + b, at + a, strlen(at + a) + 1);
+        refuse(bad);
+        free(bad);
+    }
+    free(text);
+    job_release(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_bound),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_tests_round_trip),
+        cmocka_unit_test(test_callback_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

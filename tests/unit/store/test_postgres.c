@@ -29,6 +29,7 @@
 #include "moat_test.h"
 #include "postgres-internal.h"
 #include "store_fx.h"
+#include "callback_fx.h"
 
 /* ---- the server and a database per case ---- */
 
@@ -226,6 +227,12 @@ static void test_tests_round_trip(void **state)
 {
     struct pgfx *f = *state;
     store_fx_tests_round_trip(f->st);
+}
+
+static void test_callback_cycle(void **state)
+{
+    struct pgfx *f = *state;
+    store_fx_callback_cycle(f->st);
 }
 
 static void test_judged_round_trip(void **state)
@@ -676,7 +683,7 @@ static void test_reopen_keeps_everything(void **state)
     assert_int_equal(store_get(f->st, b.id, STORE_GET_CODE, &got, &err), 0);
     assert_request_equal(&b, &got, true);
     job_release(&got);
-    assert_int_equal(int_sql(f->url, "SELECT max(version) FROM moat.schema_version"), 2);
+    assert_int_equal(int_sql(f->url, "SELECT max(version) FROM moat.schema_version"), 3);
     /* the writer left no row behind in write_log */
     store_close(f->st);
     f->st = NULL;
@@ -929,6 +936,7 @@ int main(void)
         T(test_judged_round_trip),
         T(test_list_newest_first),
         T(test_tests_round_trip),
+        T(test_callback_cycle),
         T(test_single_file_and_defaults),
         T(test_state_machine_and_fencing),
         T(test_inserts_in_flight_are_read),

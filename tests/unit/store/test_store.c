@@ -20,6 +20,7 @@
 #include "moat_test.h"
 #include "sqlite-internal.h"
 #include "store_fx.h"
+#include "callback_fx.h"
 
 #define fixture store_fx
 
@@ -57,6 +58,12 @@ static void test_tests_round_trip(void **state)
 {
     struct fixture *f = *state;
     store_fx_tests_round_trip(f->st);
+}
+
+static void test_callback_cycle(void **state)
+{
+    struct fixture *f = *state;
+    store_fx_callback_cycle(f->st);
 }
 
 static void test_judged_round_trip(void **state)
@@ -720,12 +727,12 @@ static void test_reopen_keeps_everything(void **state)
     store_close(f->st);
     f->st = NULL;
 
-    /* the directory is private, the schema at its latest version (2), the WAL in use */
+    /* the directory is private, the schema at its latest version (3), the WAL in use */
     struct stat sb;
     assert_int_equal(stat(f->cfg.data_dir, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 2);
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT max(version) FROM schema_version"), 2);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT max(version) FROM schema_version"), 3);
 
     for (int round = 0; round < 2; round++) {
         struct moat_err err = {0};
@@ -748,7 +755,7 @@ static void test_reopen_keeps_everything(void **state)
         f->st = NULL;
     }
     /* each migration ran once */
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 3);
     struct moat_err err = {0};
     assert_int_equal(store_open(&f->cfg, &f->st, &err), 0);
     job_release(&a);
@@ -1005,6 +1012,7 @@ int main(void)
         T(test_judged_round_trip),
         T(test_list_newest_first),
         T(test_tests_round_trip),
+        T(test_callback_cycle),
         T(test_single_file_and_defaults),
         T(test_async_inserts_from_many_threads),
         T(test_duplicate_id_fails_alone),
