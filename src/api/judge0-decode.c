@@ -477,6 +477,9 @@ static void take_args(struct jdec *d)
         d->nomem = true;
 }
 
+/* callback_url: moat's webhook in Judge0's shape (PUT, the submission in
+ * base64), its URL checked as every webhook's is (scheme, the allow-list:
+ * no loopback, private or metadata address unless allowed). */
 static void take_callback(struct jdec *d)
 {
     const json_t *v = get(d, "callback_url");
@@ -490,9 +493,12 @@ static void take_callback(struct jdec *d)
             J0_URL_MAX_BYTES);
         return;
     }
-    /* kept in the metadata too, so that the submission echoes it */
-    if (!(d->callback_url = strdup(s)) ||
-        json_object_set_new(d->extra, "callback_url", json_string(s)) < 0)
+    struct api_error e = {0};
+    if (api_callback_take(d->cfg, "callback_url", v, JOB_CALLBACK_JUDGE0, &d->job, &e) < 0) {
+        add(d, "callback_url", "%s", e.message);
+        return;
+    }
+    if (!(d->callback_url = strdup(s)))
         d->nomem = true;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "judge0-internal.h"
+#include "moat/api.h"
 #include "moat/util.h"
 
 static const char *const descriptions[J0_STATUS_COUNT] = {
@@ -372,8 +373,7 @@ static void put_request(struct render *r, const struct job *j, const struct lang
     json_t *args = json_object_get(x, "command_line_arguments");
     put(r, J0F_COMMAND_LINE_ARGUMENTS, args ? json_copy(args) : json_null());
     put(r, J0F_REDIRECT_STDERR, json_false());
-    json_t *cb = json_object_get(x, "callback_url");
-    put(r, J0F_CALLBACK_URL, cb ? json_copy(cb) : json_null());
+    put(r, J0F_CALLBACK_URL, j->callback.url[0] ? json_string(j->callback.url) : json_null());
     put(r, J0F_ADDITIONAL_FILES, json_null());
     put(r, J0F_ENABLE_NETWORK, json_false());
     json_decref(root);
@@ -451,7 +451,7 @@ json_t *j0_submission_json(const struct job *j, const struct j0_query *q,
     struct render r = {.q = &dq, .o = json_object()}; /* new reference, returned */
     if (!r.o)
         return NULL;
-    const struct lang *l = lang_find(langs, j->language);
+    const struct lang *l = langs ? lang_find(langs, j->language) : NULL;
     put(&r, J0F_TOKEN, json_string(j->id));
     put_request(&r, j, l);
     put_result(&r, j);
@@ -469,6 +469,27 @@ json_t *j0_submission_json(const struct job *j, const struct j0_query *q,
         return NULL;
     }
     return r.o;
+}
+
+/* ---- the webhook ---- */
+
+int api_callback_render_judge0(void *cls, const struct job *j, char **body, size_t *len)
+{
+    const struct moat_config *cfg = cls;
+    struct job view = api_job_clipped(j, (size_t)(cfg->max_inline_output_kb << 10));
+    /* Judge0 sends the default fields, always in base64 (its #480) */
+    struct j0_query q = {.base64 = true, .fields = default_fields};
+    bool utf8 = false;
+    json_t *o = j0_submission_json(&view, &q, NULL, &utf8); /* new reference */
+    if (!o)
+        return -ENOMEM;
+    char *text = json_dumps(o, JOB_JSON_DUMP_FLAGS);
+    json_decref(o);
+    if (!text)
+        return -ENOMEM;
+    *body = text;
+    *len = strlen(text);
+    return 0;
 }
 
 /* ---- languages, statuses, configuration ---- */
@@ -557,7 +578,7 @@ json_t *j0_config_info_json(const struct moat_config *cfg)
     json_t *o = json_pack(
         "{s:b, s:b, s:[], s:b, s:b, s:b, s:i, s:s, s:s, s:s, s:s, s:s, s:s}", "enable_wait_result",
         cfg->max_wait_ms > 0, "enable_compiler_options", 0, "allowed_languages_for_compile_options",
-        "enable_command_line_arguments", 1, "enable_submission_delete", 1, "enable_callbacks", 0,
+        "enable_command_line_arguments", 1, "enable_submission_delete", 1, "enable_callbacks", 1,
         "max_queue_size", (int)(cfg->max_queue > INT32_MAX ? INT32_MAX : cfg->max_queue),
         "cpu_time_limit", t[0], "max_cpu_time_limit", t[1], "cpu_extra_time", t[4],
         "max_cpu_extra_time", "5.0", "wall_time_limit", t[2], "max_wall_time_limit", t[3]);

@@ -23,9 +23,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_util import check, wait_for  # noqa: E402
 from serve_util import TIME_RE, UUID_RE, shell  # noqa: E402
 from groups import Groups, run  # noqa: E402
+from webhooks_test import SECRET, receiver, verify_signature  # noqa: E402
 
 G = Groups()
-G.group("judge0", ["--max-wait", "60000"], cluster=True)
+# callback_url: moat's webhooks, to a receiver on loopback (allowed here)
+HOOKS = ["--webhook-secret", SECRET, "--webhook-allow", "127.0.0.1/32", "--webhook-poll", "50",
+         "--webhook-backoff", "200"]
+G.group("judge0", ["--max-wait", "60000"] + HOOKS, cluster=True)
 G.group("judge0_queued", ["--no-exec", "--max-queue", "2"])
 case = G.case
 
@@ -272,13 +276,13 @@ def request_fields(srv):
             "enable_per_process_and_thread_memory_limit": False,
             "redirect_stderr_to_stdout": False, "enable_network": False, "number_of_runs": 1,
             "compiler_options": "", "additional_files": None,
-            "callback_url": "http://127.0.0.1:9/cb", "unknown_key": 1}
+            "callback_url": receiver().url("/hook/fields"), "unknown_key": 1}
     o = waited(srv, body, "fields=*")
     check(o["stdout"] == "['a', 'b c', 'd\"e']\n", "command_line_arguments split as a shell", o)
     want = {"cpu_time_limit": "2.500", "cpu_extra_time": "0.500", "wall_time_limit": "6.000",
             "memory_limit": 131072, "stack_limit": 8192, "max_processes_and_or_threads": 16,
             "max_file_size": 2048, "command_line_arguments": body["command_line_arguments"],
-            "callback_url": "http://127.0.0.1:9/cb", "compiler_options": None,
+            "callback_url": body["callback_url"], "compiler_options": None,
             "additional_files": None, "redirect_stderr_to_stdout": False}
     for k, v in want.items():
         check(o[k] == v, f"{k} echoed as {v!r}", o)
@@ -300,6 +304,26 @@ def number_of_runs(srv):
     o = waited(srv, {"source_code": "print(1)", "language_id": PY, "expected_output": "2",
                      "number_of_runs": 2}, "fields=status_id,stdout")
     check(o == {"status_id": 4, "stdout": "1\n"}, "2 runs, Wrong Answer", o)
+
+
+@case("judge0")
+def callback_url(srv):
+    """Judge0's callback: PUT of the default fields, always base64, signed as
+    every moat webhook."""
+    rcv = receiver()
+    path = rcv.path([(200, {})])
+    token = created(srv, {"source_code": "print('hi')", "language_id": PY,
+                          "callback_url": rcv.url(path)})
+    reqs = wait_for("the callback arrives", lambda: rcv.requests(path) or None, 60, 0.05)
+    req = reqs[0]
+    check(req["method"] == "PUT", "Judge0's callback is a PUT", req["method"])
+    verify_signature(req)
+    o = json.loads(req["body"])
+    check(set(o) == DEFAULT_FIELDS and o["token"] == token and o["stdout"] == ruby64("hi\n")
+          and o["status"] == {"id": 3, "description": "Accepted"},
+          "the default fields, text in base64", o)
+    refused(srv, {"source_code": "x", "language_id": PY,
+                  "callback_url": "http://169.254.169.254/latest"}, {"callback_url": ""})
 
 
 @case("judge0")
