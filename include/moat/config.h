@@ -110,6 +110,15 @@ struct moat_config {
     uint64_t webhook_workers;         /* deliveries in flight at once */
     uint64_t webhook_max_response_kb; /* of a receiver's answer, read then dropped */
 
+    /* auth: API keys, quotas, idempotency, CORS */
+    bool require_keys;          /* on loopback too */
+    bool allow_anonymous;       /* requests without a key, whatever the address */
+    uint64_t keys_reload_ms;    /* the key cache is read again this often */
+    uint64_t max_keys;          /* keys held in memory */
+    uint64_t idempotency_hours; /* an Idempotency-Key's answer is kept */
+    char cors_origins[512];     /* comma-separated; "" = no CORS */
+    uint64_t cors_max_age_s;
+
     char log_level[16];
 };
 

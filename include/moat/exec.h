@@ -261,3 +261,20 @@ struct exec_stats {
 /* This node's name (server.node, else the host name). */
 const char *exec_node(const struct exec *ex);
 void exec_stats(struct exec *ex, struct exec_stats *st);
+
+/* ---- API keys and Idempotency-Key records (the store's, for the API) ---- */
+
+struct store_key;
+struct store_idem;
+/* store_key_list, store_idem_claim, store_idem_settle, store_idem_drop of
+ * this node's store (moat/store.h has the structs and contracts). */
+int exec_keys_list(struct exec *ex, size_t max, struct store_key **out, size_t *n,
+                   struct moat_err *err);
+int exec_idem_claim(struct exec *ex, const char *owner, const char *key, const char *body_hash,
+                    int64_t now_ms, int64_t expire_before_ms, struct store_idem *out,
+                    struct moat_err *err);
+int exec_idem_settle(struct exec *ex, const char *owner, const char *key, unsigned status,
+                     const char *ctype, const char *location, const char *body, size_t len,
+                     struct moat_err *err);
+int exec_idem_drop(struct exec *ex, const char *owner, const char *key, int64_t created_ms,
+                   struct moat_err *err);

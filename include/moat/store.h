@@ -221,3 +221,64 @@ int store_callback_record(struct store *st, const char *id, const struct store_c
  * without anyone writing. Never blocks on the writer.
  */
 bool store_ready(struct store *st);
+
+/* ---- API keys and idempotency records (the API's authentication) ---- */
+
+/* One API key as the store keeps it: never the key itself, only the
+ * SHA-256 of it (lowercase hex). Limits of 0 mean "the server's". */
+struct store_key {
+    char id[MOAT_UUID_LEN + 1];
+    char name[64];
+    char hash[MOAT_SHA256_HEX_LEN + 1];
+    int64_t created_ms;
+    int64_t revoked_ms;       /* 0 = active */
+    uint64_t jobs_per_minute; /* 0 = no quota */
+    uint64_t concurrent_jobs; /* 0 = no quota */
+    struct moat_limits max;   /* each 0 = the server's maximum */
+    char languages[256];      /* comma-separated names; "" = every language */
+};
+
+/* Adds key k (id, hash, name, created_ms, limits set by the caller).
+ * -EEXIST when its id or hash exists. Synchronous: durable on return. */
+int store_key_add(struct store *st, const struct store_key *k, struct moat_err *err);
+/* Every key (revoked ones too), oldest first, at most max of them: *out is
+ * malloc'd (caller frees). -E2BIG when there are more than max. */
+int store_key_list(struct store *st, size_t max, struct store_key **out, size_t *n,
+                   struct moat_err *err);
+/* Marks key id revoked at now_ms. -ENOENT when there is no such key,
+ * -EALREADY when it was revoked already. */
+int store_key_revoke(struct store *st, const char *id, int64_t now_ms, struct moat_err *err);
+
+/* An Idempotency-Key's record: the first request's body hash and, once it
+ * was answered, that answer. status 0: the first request is in flight. */
+struct store_idem {
+    char body_hash[MOAT_SHA256_HEX_LEN + 1];
+    int64_t created_ms;
+    unsigned status;
+    char ctype[64];
+    char location[96];
+    char *body; /* owned (caller frees); NULL while status is 0 */
+    size_t body_len;
+};
+
+/*
+ * Claims (owner, key) for a request whose body hashes to body_hash:
+ * records made before expire_before_ms are dropped first. Returns 1 when
+ * this call made the record (the caller goes on, then settles or drops
+ * it), 0 when one exists (*out gets it; the caller frees out->body).
+ * Atomic: of concurrent claims of one (owner, key), one alone gets 1.
+ */
+int store_idem_claim(struct store *st, const char *owner, const char *key, const char *body_hash,
+                     int64_t now_ms, int64_t expire_before_ms, struct store_idem *out,
+                     struct moat_err *err);
+/* Records the answer of the claimed (owner, key): status, content type,
+ * Location (may be ""), body. */
+int store_idem_settle(struct store *st, const char *owner, const char *key, unsigned status,
+                      const char *ctype, const char *location, const char *body, size_t len,
+                      struct moat_err *err);
+/* Drops the record of (owner, key) (its request was refused: a retry may
+ * go through). created_ms 0: whatever it holds; else only while it is in
+ * flight (status 0) and was made at created_ms (an abandoned claim, taken
+ * over: a record claimed again since is left alone). */
+int store_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                    struct moat_err *err);

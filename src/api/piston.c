@@ -38,6 +38,10 @@ void api_piston_execute(struct api_server *srv, struct api_req *rq)
         return;
     }
     rq->have_sub = true;
+    if (!api_auth_admit(srv, rq, &rq->sub.job, &e)) { /* the API key's maxima and quotas */
+        api_reply_json(rq, e.status, api_piston_error_json(&e));
+        return;
+    }
     buf_release(&rq->body); /* the job holds its own copies now */
     rq->wait = true;
     api_req_suspend(rq);

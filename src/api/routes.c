@@ -88,6 +88,10 @@ static void submit_handle(struct api_server *srv, struct api_req *rq)
         return;
     }
     rq->have_sub = true;
+    if (!api_auth_admit(srv, rq, &rq->sub.job, &e)) {
+        api_reply_error(rq, &e);
+        return;
+    }
     buf_release(&rq->body); /* the job holds its own copies now */
     rq->wait = (rq->sub.wait || api_query_wait(rq)) && cfg->max_wait_ms > 0;
     api_req_suspend(rq);

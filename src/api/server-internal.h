@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 
 #include "api-internal.h"
+#include "auth.h"
 #include "moat/api.h"
 #include "moat/exec.h"
 #include "moat/util.h"
@@ -95,6 +96,7 @@ struct api_req {
      * with the request by route_state_free. */
     void *route_state;
     void (*route_state_free)(void *state);
+    struct api_req_auth auth; /* the caller (auth.h) */
 };
 
 struct api_guard;
@@ -103,6 +105,7 @@ struct api_server {
     struct api_deps deps;
     struct MHD_Daemon *mhd;
     struct api_guard *guard; /* guard.c */
+    struct api_auth *auth;   /* auth.c */
     unsigned port;
     char *languages_json; /* GET /v1/languages, built once */
     size_t languages_len;
@@ -119,7 +122,7 @@ struct api_server {
 };
 
 /* The statuses whose request-duration series are kept by server.c. */
-#define API_STATUS_SLOTS 13
+#define API_STATUS_SLOTS 14
 
 /* ---- server.c ---- */
 /* Suspends rq (on an MHD thread, inside the handler). */

@@ -119,7 +119,7 @@ void api_req_resume(struct api_req *rq, enum api_resume_reason reason)
 static int status_slot(unsigned status)
 {
     static const unsigned slots[API_STATUS_SLOTS] = {200, 202, 400, 404, 405, 409, 413,
-                                                     415, 429, 431, 500, 501, 503};
+                                                     415, 429, 431, 500, 501, 503, 401};
     for (int i = 0; i < API_STATUS_SLOTS; i++)
         if (slots[i] == status)
             return i;
@@ -169,6 +169,7 @@ static enum MHD_Result send_response(struct api_server *srv, struct api_req *rq)
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
     (void)MHD_add_response_header(r, "Cache-Control", "no-store");
+    api_auth_headers(rq, r);
     enum MHD_Result ret = MHD_queue_response(rq->conn, rq->status, r);
     MHD_destroy_response(r);
     observe(srv, rq);
@@ -230,7 +231,7 @@ static enum MHD_Result on_head(struct api_server *srv, struct MHD_Connection *c,
     *con_cls = rq;
     api_guard_head_in(srv, c);
     uint64_t declared = 0;
-    if (api_inspect_request(rq, url))
+    if (api_inspect_request(rq, url) && api_auth_head(srv, rq, method, url))
         api_route(srv, rq, method, url);
     if (!rq->has_response && rq->route->body)
         (void)check_length(srv, rq, &declared);
@@ -269,6 +270,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         api_guard_request_whole(srv, c);
     if (rq->has_response)
         return send_response(srv, rq);
+    if (!rq->suspended && !rq->body_too_large && !api_idem_begin(srv, rq, method, url))
+        return send_response(srv, rq);
     if (rq->suspended) {
         rq->suspended = false;
         rq->route->resume(srv, rq);
@@ -282,6 +285,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     if (!rq->has_response) /* a handler always answers or suspends */
         api_reply_fail(rq, 500, "internal", NULL, "no response was made");
+    api_idem_end(srv, rq);
+    bool accepted = rq->have_sub && rq->sub.job.id[0] && rq->status >= 200 && rq->status < 300;
+    api_auth_done(srv, rq, accepted ? rq->sub.job.id : NULL);
     return send_response(srv, rq);
 }
 
@@ -291,6 +297,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     api_guard_request_done(cls, c);
     struct api_req *rq = *con_cls;
+    if (rq) { /* never answered (the client went away): nothing is kept */
+        api_idem_end(rq->srv, rq);
+        api_auth_done(rq->srv, rq, NULL);
+    }
     if (rq && rq->held)
         atomic_fetch_sub(&rq->srv->held, 1);
     req_free(rq);
@@ -366,6 +376,9 @@ int api_server_start(const struct api_deps *deps, struct api_server **out, struc
         moat_err_set(err, r, "cannot list the languages");
         goto fail;
     }
+    r = api_auth_start(srv, err);
+    if (r < 0)
+        goto fail;
     r = api_guard_start(srv);
     if (r < 0) {
         moat_err_set(err, r, "cannot start the connection guard");
@@ -434,6 +447,7 @@ void api_server_stop(struct api_server *srv)
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
     api_guard_free(srv);
+    api_auth_stop(srv);
     free(srv->languages_json);
     free(srv->http_hist);
     free(srv);

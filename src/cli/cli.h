@@ -20,6 +20,7 @@ int cli_bench(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_worker(int argc, char **argv);
 int cli_submit(int argc, char **argv);
+int cli_keys(int argc, char **argv); /* moat keys add|list|revoke */
 /* In moat: runs argv on moat-server (beside this binary); returns only on
  * failure. */
 int cli_exec_server(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
     {"serve", cli_exec_server, "serve the HTTP API and run the queued jobs"},
     {"worker", cli_exec_server, "run the jobs of a cluster (PostgreSQL + NATS JetStream)"},
     {"submit", cli_exec_server, "submit a program to a moat server and wait for it"},
+    {"keys", cli_exec_server, "add, list and revoke the API keys of a server"},
 };
 
 static void usage(FILE *out)

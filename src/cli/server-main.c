@@ -8,6 +8,7 @@ static const struct cli_command commands[] = {
     {"serve", cli_serve, "serve the HTTP API and run the queued jobs"},
     {"worker", cli_worker, "run the jobs of a cluster (PostgreSQL + NATS JetStream)"},
     {"submit", cli_submit, "submit a program to a moat server and wait for it"},
+    {"keys", cli_keys, "add, list and revoke the API keys of a server"},
 };
 
 int main(int argc, char **argv)
@@ -22,6 +23,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < MOAT_ARRAY_SIZE(commands); i++)
             if (strcmp(argv[1], commands[i].name) == 0)
                 return commands[i].fn(argc - 1, argv + 1);
-    (void)fprintf(stderr, "usage: moat-server serve|worker|submit [options] (run by `moat`)\n");
+    (void)fprintf(stderr,
+                  "usage: moat-server serve|worker|submit|keys [options] (run by `moat`)\n");
     return CLI_EXIT_USAGE;
 }

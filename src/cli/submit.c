@@ -76,7 +76,9 @@ static void usage(FILE *out)
                   "--tests DIR: each N.in of DIR is a test's stdin, N.out (when there is\n"
                   "one) its expected output; the program is compiled once, every test runs\n"
                   "in a box of its own, and a table of their verdicts is printed (exit 0:\n"
-                  "all passed, 4: a test failed).\n",
+                  "all passed, 4: a test failed).\n"
+                  "An API key is sent from $MOAT_API_KEY (never a flag: it would show in\n"
+                  "ps).\n",
                   DEFAULT_SERVER);
 }
 
@@ -104,11 +106,18 @@ static int http(CURL *curl, const char *url, const char *body, struct http_reply
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     struct curl_slist *hdr = NULL;
+    const char *key = getenv("MOAT_API_KEY");
+    if (key && *key && strlen(key) < 256) {
+        char auth[300];
+        (void)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+        hdr = curl_slist_append(hdr, auth);
+    }
     if (body) {
         hdr = curl_slist_append(hdr, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     }
+    if (hdr)
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
     CURLcode c = curl_easy_perform(curl);
     curl_slist_free_all(hdr);
     if (c != CURLE_OK) {

@@ -61,6 +61,11 @@ const struct config_section config_sections[] = {
     {"webhooks", "delivery of final jobs to callbackUrl",
      "A job submitted with a `callbackUrl` is delivered when it becomes final, signed with "
      "`secret`, retried with backoff. See docs/webhooks.md."},
+    {"auth", "API keys, quotas, idempotency and CORS",
+     "Keys are made with `moat keys add` and kept hashed in the store. They are required when "
+     "`server.listen` is not a loopback address (the server refuses to start with none unless "
+     "`allow_anonymous`), and on loopback once a key exists or with `require_keys`. See "
+     "docs/http.md."},
     {"log", "logging", ""},
 };
 const size_t config_n_sections = MOAT_ARRAY_SIZE(config_sections);
@@ -333,6 +338,33 @@ const struct config_setting config_settings[] = {
      .def = 16, .scope = SERVE,
      .description = "body of a receiver's answer read at most (and dropped); the connection "
                     "is closed past it, its status still counts, KB"},
+
+    /* ---- [auth] ---- */
+    {KEY(auth, require_keys), .env = "MOAT_REQUIRE_KEYS", .flag = "require-keys",
+     BOOL(require_keys), .def = 0, .scope = SERVE,
+     .description = "require an API key on a loopback address too"},
+    {KEY(auth, allow_anonymous), .env = "MOAT_ALLOW_ANONYMOUS", .flag = "allow-anonymous",
+     BOOL(allow_anonymous), .def = 0, .scope = SERVE,
+     .description = "serve requests without a key, whatever the address (a key given is still "
+                    "checked)"},
+    {KEY(auth, keys_reload_ms), .env = "MOAT_KEYS_RELOAD", .flag = "keys-reload",
+     U64(keys_reload_ms), .min = 100, .max = 3600000, .def = 2000, .scope = SERVE,
+     .description = "the keys are read from the store again this often: how soon `moat keys` "
+                    "changes reach a running server, ms"},
+    {KEY(auth, max_keys), .env = "MOAT_MAX_KEYS", .flag = "max-keys", U64(max_keys), .min = 1,
+     .max = 1000000, .def = 10000, .scope = SERVE,
+     .description = "keys held in memory (revoked ones count); past it the reload fails and "
+                    "the keys loaded before stay"},
+    {KEY(auth, idempotency_hours), .env = "MOAT_IDEMPOTENCY_HOURS", .flag = "idempotency-hours",
+     U64(idempotency_hours), .min = 1, .max = 8760, .def = 24, .scope = SERVE,
+     .description = "an Idempotency-Key's answer is kept this long, hours"},
+    {KEY(auth, cors_origins), .env = "MOAT_CORS_ORIGINS", .flag = "cors-origins",
+     TEXT(cors_origins), .def_text = "", .rule = CONFIG_TEXT_ANY, .scope = SERVE,
+     .description = "origins browsers may call from, separated by commas (\"*\": any); "
+                    "empty: no CORS headers"},
+    {KEY(auth, cors_max_age_s), .env = "MOAT_CORS_MAX_AGE", .flag = "cors-max-age",
+     U64(cors_max_age_s), .min = 0, .max = 86400, .def = 600, .scope = SERVE,
+     .description = "how long a browser may keep a preflight's answer, s"},
 
     /* ---- [cluster] ---- */
     {KEY(cluster, store_connections), .env = "MOAT_STORE_CONNECTIONS", .flag = "store-connections",

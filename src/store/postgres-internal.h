@@ -283,6 +283,24 @@ int pg_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t
 int pg_callback_record(struct store *st, const char *id, const struct store_callback_outcome *o,
                        struct moat_err *err);
 bool pg_ready(struct store *st);
+/* One statement on a reader connection (autocommit: a single write is its
+ * own transaction), results in binary; as pg_query. */
+int pg_aux_query(struct pg_store *s, const char *sql, int n, const char *const *values,
+                 const int *lengths, unsigned bin_mask, PGresult **res, char *msg, size_t msgsz);
+
+/* ---- postgres-keys.c ---- */
+int pg_key_add(struct store *st, const struct store_key *k, struct moat_err *err);
+int pg_key_list(struct store *st, size_t max, struct store_key **out, size_t *n,
+                struct moat_err *err);
+int pg_key_revoke(struct store *st, const char *id, int64_t now_ms, struct moat_err *err);
+int pg_idem_claim(struct store *st, const char *owner, const char *key, const char *body_hash,
+                  int64_t now_ms, int64_t expire_before_ms, struct store_idem *out,
+                  struct moat_err *err);
+int pg_idem_settle(struct store *st, const char *owner, const char *key, unsigned status,
+                   const char *ctype, const char *location, const char *body, size_t len,
+                   struct moat_err *err);
+int pg_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                 struct moat_err *err);
 
 /* The blobs of one job, under "jobs/{id}/{name}" as in the SQLite driver
  * (code.bin and output.log are JOB_CODE_KEY_FMT and JOB_OUTPUT_KEY_FMT). */

@@ -237,6 +237,21 @@ static int read_query(struct pg_store *s, const char *sql, int n, const char *co
     return 0;
 }
 
+int pg_aux_query(struct pg_store *s, const char *sql, int n, const char *const *values,
+                 const int *lengths, unsigned bin_mask, PGresult **res, char *msg, size_t msgsz)
+{
+    struct pg_reader *r = NULL;
+    int e = reader_take(s, &r, NULL);
+    if (e < 0) {
+        moat_strlcpy(msg, "no connection to the store", msgsz);
+        return e;
+    }
+    e = pg_query(s, r->conn, sql, false, n, values, lengths, bin_mask, true,
+                 pg_deadline(s->to.io_ms), res, msg, msgsz);
+    reader_give(s, r, e);
+    return e;
+}
+
 /* ---- rows and blobs ---- */
 
 static int col_dup(const PGresult *res, int col, char **out)

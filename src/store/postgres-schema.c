@@ -107,6 +107,21 @@ static const char *const migrations[] = {
     /* the poller's question, without a scan: pending deliveries by due time */
     "CREATE INDEX jobs_callbacks ON " PG_SCHEMA ".jobs (cb_next_ms, id)"
     " WHERE cb_status = 'pending';",
+    /* 4: API keys (only their SHA-256) with their limits (0: the server's),
+     * and the answers of Idempotency-Key submissions, per key owner */
+    "CREATE TABLE " PG_SCHEMA ".api_keys (id uuid PRIMARY KEY, name text NOT NULL,"
+    " hash text NOT NULL UNIQUE, created_ms bigint NOT NULL,"
+    " revoked_ms bigint NOT NULL DEFAULT 0,"
+    " jobs_per_minute bigint NOT NULL, concurrent_jobs bigint NOT NULL,"
+    " max_time_ms bigint NOT NULL, max_wall_time_ms bigint NOT NULL,"
+    " max_memory_mb bigint NOT NULL, max_processes bigint NOT NULL,"
+    " max_output_kb bigint NOT NULL, languages text NOT NULL);"
+    "CREATE TABLE " PG_SCHEMA ".idempotency (owner text NOT NULL, key text NOT NULL,"
+    " body_hash text NOT NULL, created_ms bigint NOT NULL,"
+    " status integer NOT NULL DEFAULT 0, ctype text NOT NULL DEFAULT '',"
+    " location text NOT NULL DEFAULT '', body bytea,"
+    " PRIMARY KEY (owner, key));"
+    "CREATE INDEX idempotency_age ON " PG_SCHEMA ".idempotency (created_ms);",
 };
 /* clang-format on */
 

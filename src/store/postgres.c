@@ -457,6 +457,12 @@ static const struct store_ops pg_ops = {
     .callback_claim = pg_callback_claim,
     .callback_record = pg_callback_record,
     .stats = pg_stats,
+    .key_add = pg_key_add,
+    .key_list = pg_key_list,
+    .key_revoke = pg_key_revoke,
+    .idem_claim = pg_idem_claim,
+    .idem_settle = pg_idem_settle,
+    .idem_drop = pg_idem_drop,
 };
 
 int pg_open(const struct moat_config *cfg, const struct pg_timeouts *t, struct store **out,

@@ -86,6 +86,13 @@ struct sq_store {
     struct sq_reader *free_readers;
     size_t nreaders;
 
+    /* the connection of API keys and idempotency records (sqlite-keys.c):
+     * opened on first use, one caller at a time under amu. Small
+     * synchronous writes beside the writer's batches (WAL: the busy
+     * timeout orders them). */
+    pthread_mutex_t amu;
+    sqlite3 *adb;
+
     /* counters: atomics, read by store_stats from any thread */
     uint64_t n_writes, n_commits, n_retries, n_checkpoints;
 };
@@ -205,3 +212,17 @@ static inline void sq_blob_key(char out[SQ_KEY_MAX], const char *id, const char 
 
 /* The step columns, in this order, prefixed c_ (compile) and r_ (run). */
 #define SQ_STEP_NCOLS 10
+
+/* sqlite-keys.c */
+int sq_key_add(struct store *st, const struct store_key *k, struct moat_err *err);
+int sq_key_list(struct store *st, size_t max, struct store_key **out, size_t *n,
+                struct moat_err *err);
+int sq_key_revoke(struct store *st, const char *id, int64_t now_ms, struct moat_err *err);
+int sq_idem_claim(struct store *st, const char *owner, const char *key, const char *body_hash,
+                  int64_t now_ms, int64_t expire_before_ms, struct store_idem *out,
+                  struct moat_err *err);
+int sq_idem_settle(struct store *st, const char *owner, const char *key, unsigned status,
+                   const char *ctype, const char *location, const char *body, size_t len,
+                   struct moat_err *err);
+int sq_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                 struct moat_err *err);

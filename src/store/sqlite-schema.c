@@ -93,6 +93,21 @@ static const char *const migrations[] = {
     "ALTER TABLE jobs ADD COLUMN cb_lease_ms INTEGER NOT NULL DEFAULT 0;"
     /* the poller's question, without a scan: pending deliveries by due time */
     "CREATE INDEX jobs_callbacks ON jobs (cb_next_ms, id) WHERE cb_status = 'pending';",
+    /* 4: API keys (only their SHA-256) with their limits (0: the server's),
+     * and the answers of Idempotency-Key submissions, per key owner */
+    "CREATE TABLE api_keys (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,"
+    " hash TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL,"
+    " revoked_ms INTEGER NOT NULL DEFAULT 0,"
+    " jobs_per_minute INTEGER NOT NULL, concurrent_jobs INTEGER NOT NULL,"
+    " max_time_ms INTEGER NOT NULL, max_wall_time_ms INTEGER NOT NULL,"
+    " max_memory_mb INTEGER NOT NULL, max_processes INTEGER NOT NULL,"
+    " max_output_kb INTEGER NOT NULL, languages TEXT NOT NULL) STRICT;"
+    "CREATE TABLE idempotency (owner TEXT NOT NULL, key TEXT NOT NULL,"
+    " body_hash TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0, ctype TEXT NOT NULL DEFAULT '',"
+    " location TEXT NOT NULL DEFAULT '', body BLOB,"
+    " PRIMARY KEY (owner, key)) STRICT;"
+    "CREATE INDEX idempotency_age ON idempotency (created_ms);",
 };
 
 /* The version table, made before the migrations it counts. */

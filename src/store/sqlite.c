@@ -135,6 +135,8 @@ static void sq_close(struct store *st)
     if (s->wdb)
         sq_checkpoint(s);
     sq_readers_close(s);
+    (void)sqlite3_close(s->adb);
+    pthread_mutex_destroy(&s->amu);
     sq_finalize(s->wst, SQW_MAX_);
     (void)sqlite3_close(s->wdb);
     pthread_mutex_destroy(&s->mu);
@@ -162,6 +164,12 @@ static const struct store_ops sq_ops = {
     .callback_claim = sq_callback_claim,
     .callback_record = sq_callback_record,
     .stats = sq_stats,
+    .key_add = sq_key_add,
+    .key_list = sq_key_list,
+    .key_revoke = sq_key_revoke,
+    .idem_claim = sq_idem_claim,
+    .idem_settle = sq_idem_settle,
+    .idem_drop = sq_idem_drop,
 };
 
 int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct moat_err *err)
@@ -181,6 +189,7 @@ int store_sqlite_open(const struct moat_config *cfg, struct store **out, struct 
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rcond, NULL);
+    pthread_mutex_init(&s->amu, NULL);
 
     int r = make_dirs(cfg->data_dir, err);
     if (r < 0)

@@ -56,6 +56,19 @@ struct store_ops {
     int (*callback_record)(struct store *st, const char *id, const struct store_callback_outcome *o,
                            struct moat_err *err);
     void (*stats)(struct store *st, struct store_stats *out);
+    /* API keys and idempotency records (sqlite-keys.c, postgres-keys.c) */
+    int (*key_add)(struct store *st, const struct store_key *k, struct moat_err *err);
+    int (*key_list)(struct store *st, size_t max, struct store_key **out, size_t *n,
+                    struct moat_err *err);
+    int (*key_revoke)(struct store *st, const char *id, int64_t now_ms, struct moat_err *err);
+    int (*idem_claim)(struct store *st, const char *owner, const char *key, const char *body_hash,
+                      int64_t now_ms, int64_t expire_before_ms, struct store_idem *out,
+                      struct moat_err *err);
+    int (*idem_settle)(struct store *st, const char *owner, const char *key, unsigned status,
+                       const char *ctype, const char *location, const char *body, size_t len,
+                       struct moat_err *err);
+    int (*idem_drop)(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                     struct moat_err *err);
 };
 
 struct store_inflight;

@@ -497,6 +497,48 @@ int store_callback_fill(struct job *j, const struct store_callback_row *row)
     return 0;
 }
 
+int store_key_add(struct store *st, const struct store_key *k, struct moat_err *err)
+{
+    if (!moat_uuid_valid(k->id) || strlen(k->hash) != MOAT_SHA256_HEX_LEN)
+        return moat_err_field(err, -EINVAL, "id", "a key needs a UUID id and a SHA-256 hash");
+    return st->ops->key_add(st, k, err);
+}
+
+int store_key_list(struct store *st, size_t max, struct store_key **out, size_t *n,
+                   struct moat_err *err)
+{
+    return st->ops->key_list(st, max, out, n, err);
+}
+
+int store_key_revoke(struct store *st, const char *id, int64_t now_ms, struct moat_err *err)
+{
+    char nid[MOAT_UUID_LEN + 1];
+    if (!normalize_id(id, nid))
+        return moat_err_set(err, -ENOENT, "no key %.40s", id);
+    return st->ops->key_revoke(st, nid, now_ms, err);
+}
+
+int store_idem_claim(struct store *st, const char *owner, const char *key, const char *body_hash,
+                     int64_t now_ms, int64_t expire_before_ms, struct store_idem *out,
+                     struct moat_err *err)
+{
+    *out = (struct store_idem){0};
+    return st->ops->idem_claim(st, owner, key, body_hash, now_ms, expire_before_ms, out, err);
+}
+
+int store_idem_settle(struct store *st, const char *owner, const char *key, unsigned status,
+                      const char *ctype, const char *location, const char *body, size_t len,
+                      struct moat_err *err)
+{
+    return st->ops->idem_settle(st, owner, key, status, ctype, location, body, len, err);
+}
+
+int store_idem_drop(struct store *st, const char *owner, const char *key, int64_t created_ms,
+                    struct moat_err *err)
+{
+    return st->ops->idem_drop(st, owner, key, created_ms, err);
+}
+
 bool store_ready(struct store *st)
 {
     return st && st->ops->ready(st);

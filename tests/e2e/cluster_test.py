@@ -130,7 +130,8 @@ def api_node_and_workers_in_network_namespaces(_):
     seed 004's subjects, the native subject) reaches a worker, and every
     way out (a waiter on the API node, the events) hears the result."""
     with Bridge(2) as br, Engines(host=br.host_ip) as eng:
-        api = node(eng, "serve", ["--no-exec"], host=br.host_ip)
+        # not a loopback address: served without keys only when told so
+        api = node(eng, "serve", ["--no-exec", "--allow-anonymous"], host=br.host_ip)
         workers = [node(eng, "worker", ["--workers", "2"], netns=br.namespaces[i],
                         host=br.ip(i)) for i in range(2)]
         with owned(api, *workers):

@@ -464,7 +464,7 @@ def empty_file_initialised(_):
             jid = srv.submit(py("print(1)"))
             check(srv.job(jid)["status"] == "queued", "stored")
             srv.stop()
-        check(stored_header(os.path.join(d, "moat.db")) == (APPLICATION_ID, "wal", 3),
+        check(stored_header(os.path.join(d, "moat.db")) == (APPLICATION_ID, "wal", 4),
               "a moat store now", stored_header(os.path.join(d, "moat.db")))
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -491,7 +491,7 @@ def store_of_main_taken_jobs_kept(_):
             got = srv.job(cancelled)
             check(got["status"] == "cancelled" and got["language"] == "bash", "kept", got)
             srv.stop()
-        check(stored_header(db) == (APPLICATION_ID, "wal", 3), "marked, migrated to schema version 3",
+        check(stored_header(db) == (APPLICATION_ID, "wal", 4), "marked, migrated to schema version 4",
               stored_header(db))
     finally:
         shutil.rmtree(d, ignore_errors=True)

@@ -199,7 +199,7 @@ static void assert_taken(struct fixture *f)
     store_close(st);
     job_release(&j);
     assert_int_equal(query(f->db, "PRAGMA application_id"), MOAT_APPLICATION_ID);
-    assert_int_equal(query(f->db, "SELECT max(version) FROM schema_version"), 3);
+    assert_int_equal(query(f->db, "SELECT max(version) FROM schema_version"), 4);
 }
 
 /* ---- refused ---- */

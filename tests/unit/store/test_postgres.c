@@ -30,6 +30,7 @@
 #include "postgres-internal.h"
 #include "store_fx.h"
 #include "callback_fx.h"
+#include "keys_cases.h"
 
 /* ---- the server and a database per case ---- */
 
@@ -683,7 +684,7 @@ static void test_reopen_keeps_everything(void **state)
     assert_int_equal(store_get(f->st, b.id, STORE_GET_CODE, &got, &err), 0);
     assert_request_equal(&b, &got, true);
     job_release(&got);
-    assert_int_equal(int_sql(f->url, "SELECT max(version) FROM moat.schema_version"), 3);
+    assert_int_equal(int_sql(f->url, "SELECT max(version) FROM moat.schema_version"), 4);
     /* the writer left no row behind in write_log */
     store_close(f->st);
     f->st = NULL;
@@ -925,6 +926,23 @@ static void test_start_awaiting_its_insert(void **state)
 
 #include "test_postgres_faults.h"
 
+/* API keys and Idempotency-Key records: keys_cases.h, the same on both
+ * drivers */
+static void test_keys_round_trip(void **state)
+{
+    keys_case_round_trip(((struct pgfx *)*state)->st);
+}
+
+static void test_idempotency_records(void **state)
+{
+    keys_case_idempotency(((struct pgfx *)*state)->st);
+}
+
+static void test_idempotency_claim_race(void **state)
+{
+    keys_case_claim_race(((struct pgfx *)*state)->st);
+}
+
 int main(void)
 {
     if (!base_url())
@@ -932,6 +950,9 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define B(fn) cmocka_unit_test_setup_teardown(fn, setup_bare, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_keys_round_trip),
+        T(test_idempotency_records),
+        T(test_idempotency_claim_race),
         T(test_round_trip_every_field),
         T(test_judged_round_trip),
         T(test_list_newest_first),

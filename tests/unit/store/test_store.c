@@ -21,6 +21,7 @@
 #include "sqlite-internal.h"
 #include "store_fx.h"
 #include "callback_fx.h"
+#include "keys_cases.h"
 
 #define fixture store_fx
 
@@ -731,8 +732,8 @@ static void test_reopen_keeps_everything(void **state)
     struct stat sb;
     assert_int_equal(stat(f->cfg.data_dir, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 3);
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT max(version) FROM schema_version"), 3);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 4);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT max(version) FROM schema_version"), 4);
 
     for (int round = 0; round < 2; round++) {
         struct moat_err err = {0};
@@ -755,7 +756,7 @@ static void test_reopen_keeps_everything(void **state)
         f->st = NULL;
     }
     /* each migration ran once */
-    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(count_rows(f->cfg.data_dir, "SELECT count(*) FROM schema_version"), 4);
     struct moat_err err = {0};
     assert_int_equal(store_open(&f->cfg, &f->st, &err), 0);
     job_release(&a);
@@ -1004,10 +1005,30 @@ static void test_start_begin_then_wait(void **state)
     job_release(&b);
 }
 
+/* API keys and Idempotency-Key records: keys_cases.h, the same on both
+ * drivers */
+static void test_keys_round_trip(void **state)
+{
+    keys_case_round_trip(((struct store_fx *)*state)->st);
+}
+
+static void test_idempotency_records(void **state)
+{
+    keys_case_idempotency(((struct store_fx *)*state)->st);
+}
+
+static void test_idempotency_claim_race(void **state)
+{
+    keys_case_claim_race(((struct store_fx *)*state)->st);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_keys_round_trip),
+        T(test_idempotency_records),
+        T(test_idempotency_claim_race),
         T(test_round_trip_every_field),
         T(test_judged_round_trip),
         T(test_list_newest_first),

@@ -1,4 +1,4 @@
-moat_unit_test(store store DEPS store job config util)
+moat_unit_test(store store DEPS store job config util LIBS pthread)
 moat_unit_test(store faults DEPS store job config util LIBS pthread ${LIB_SQLITE})
 moat_unit_test(store identify DEPS store job config util LIBS ${LIB_SQLITE})
 # against a throw-away PostgreSQL that the wrapper starts (and stops)
