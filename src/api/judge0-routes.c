@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "judge0-internal.h"
 #include "server-internal.h"
 
@@ -144,6 +145,11 @@ void j0_submit(struct api_server *srv, struct api_req *rq)
     free(sub.callback_url);
     rq->sub = (struct api_submit){.job = sub.job};
     rq->have_sub = true;
+    struct api_error e = {0};
+    if (!api_auth_admit(srv, rq, &rq->sub.job, &e)) { /* the API key's maxima and quotas */
+        reply_error(rq, e.status, "%s", e.message);
+        return;
+    }
     buf_release(&rq->body);
     rq->wait = q.wait;
     api_req_suspend(rq);
@@ -237,7 +243,8 @@ struct j0_batch {
     size_t *index;          /* subs[i] is member index[i] */
     size_t nsubs, next;
     size_t accepted;
-    bool queue_full; /* a member was refused for it */
+    bool queue_full;      /* a member was refused for it */
+    struct api_error key; /* the first member the API key refused (status 0: none) */
 };
 
 static void batch_free(void *state)
@@ -258,6 +265,10 @@ static void batch_next(struct api_server *srv, struct api_req *rq)
 {
     struct j0_batch *b = rq->route_state;
     if (b->next == b->nsubs) {
+        if (!b->accepted && b->key.status) { /* the key's quota or maxima, for all */
+            reply_error(rq, b->key.status, "%s", b->key.message);
+            return;
+        }
         if (!b->accepted && b->queue_full) { /* as Judge0: the batch did not fit */
             rq->retry_after = 1;
             reply_error(rq, 503, "queue is full");
@@ -283,6 +294,7 @@ void j0_batch_resume(struct api_server *srv, struct api_req *rq)
     json_t *answer;
     if (why == API_RESUME_ACCEPTED) {
         answer = json_pack("{s:s}", "token", b->subs[b->next].job.id);
+        api_auth_done(srv, rq, b->subs[b->next].job.id); /* counted until final */
         b->accepted++;
     } else {
         b->queue_full |= rq->submit_error == -EAGAIN;
@@ -299,8 +311,9 @@ void j0_batch_resume(struct api_server *srv, struct api_req *rq)
     batch_next(srv, rq);
 }
 
-/* Decodes every member; the valid ones wait in b->subs. */
-static int batch_decode(struct api_server *srv, struct j0_batch *b, json_t *members, bool base64)
+/* Decodes every member; the valid ones the API key admits wait in b->subs. */
+static int batch_decode(struct api_server *srv, struct api_req *rq, struct j0_batch *b,
+                        json_t *members, bool base64)
 {
     size_t n = json_array_size(members);
     b->subs = calloc(n ? n : 1, sizeof(*b->subs));
@@ -318,8 +331,17 @@ static int batch_decode(struct api_server *srv, struct j0_batch *b, json_t *memb
                 return -ENOMEM;
             continue;
         }
-        free(b->subs[b->nsubs].callback_url); /* echoed from the metadata */
+        free(b->subs[b->nsubs].callback_url); /* the job's callback has it */
         b->subs[b->nsubs].callback_url = NULL;
+        struct api_error e = {0};
+        if (!api_auth_admit(srv, rq, &b->subs[b->nsubs].job, &e)) {
+            j0_submit_release(&b->subs[b->nsubs]);
+            if (!b->key.status)
+                b->key = e;
+            if (json_array_append_new(b->answers, json_pack("{s:s}", "error", e.message)) < 0)
+                return -ENOMEM;
+            continue;
+        }
         b->index[b->nsubs++] = i;
         if (json_array_append_new(b->answers, json_null()) < 0)
             return -ENOMEM;
@@ -352,7 +374,7 @@ void j0_batch_submit(struct api_server *srv, struct api_req *rq)
     struct j0_batch *b = calloc(1, sizeof(*b));
     if (b)
         b->answers = json_array(); /* new reference, freed with the batch */
-    int r = b && b->answers ? batch_decode(srv, b, members, q.base64) : -ENOMEM;
+    int r = b && b->answers ? batch_decode(srv, rq, b, members, q.base64) : -ENOMEM;
     json_decref(root);
     if (r < 0) {
         batch_free(b);
