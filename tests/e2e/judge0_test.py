@@ -7,6 +7,7 @@ moat produces, and the curl walkthrough of Judge0's documentation.
 Groups:
   judge0          one server: every route and field, the status ids
   judge0_queued   --no-exec --max-queue 2: In Queue, then 503 queue is full
+  judge0_keys     an API key's languages and quota on Judge0's routes (X-Auth-Token)
 With --cluster, the judge0 group runs again on PostgreSQL and NATS JetStream.
 
 usage: judge0_test.py --moat PATH [--cluster] [--group NAME | --case NAME | --list]
@@ -31,6 +32,7 @@ HOOKS = ["--webhook-secret", SECRET, "--webhook-allow", "127.0.0.1/32", "--webho
          "--webhook-backoff", "200"]
 G.group("judge0", ["--max-wait", "60000"] + HOOKS, cluster=True)
 G.group("judge0_queued", ["--no-exec", "--max-queue", "2"])
+G.group("judge0_keys", None)
 case = G.case
 
 DEFAULT_FIELDS = {"token", "time", "memory", "stdout", "stderr", "compile_output", "message",
@@ -533,6 +535,36 @@ def queue_full(srv):
         "source_code": base64.b64encode(b"print(1)").decode() + "\n"},
         "DELETE of a queued one: cancelled, base64", r)
     created(srv, body)  # room again
+
+
+@case("judge0_keys")
+def api_keys(_):
+    """An API key's languages and quota on Judge0's routes, in Judge0's
+    {error} shape; the key as Judge0 clients send it (X-Auth-Token)."""
+    import keys_test  # noqa: E402 (its module starts no server)
+    keys_test.G.moat = G.moat  # its `moat keys` runs this binary
+    add_key = keys_test.add_key
+    from serve_util import Server, owned  # noqa: E402
+    srv = Server(G.moat, ["--workers", "1", "--keys-reload", "100", "--max-wait", "60000"],
+                 label="judge0-keys")
+    with owned(srv):
+        _, key = add_key(srv, "--jobs-per-minute", "2", "--languages", "python")
+        srv.start()
+        h = {"X-Auth-Token": key}
+        r = srv.post("/submissions", {"source_code": "echo", "language_id": 46}, headers=h)
+        check(r.status == 403 and r.json() == {
+            "error": "this API key may not run bash (allowed: python)"}, "403 {error}", r)
+        body = {"source_code": "print(1)", "language_id": PY}
+        r = srv.post("/submissions?wait=true", body, headers=h)
+        check(r.status == 201 and r.json()["stdout"] == "1\n", "runs with the key", r)
+        r = srv.post("/submissions/batch", {"submissions": [body, body]}, headers=h)
+        a = r.json()
+        check(r.status == 201 and set(a[0]) == {"token"} and set(a[1]) == {"error"}
+              and "2 jobs per minute" in a[1]["error"], "a batch past the quota: per member", r)
+        r = srv.post("/submissions", body, headers=h)
+        check(r.status == 429 and "2 jobs per minute" in r.json()["error"]
+              and r.header("retry-after"), "429 {error} with Retry-After", r)
+        srv.stop()
 
 
 if __name__ == "__main__":
