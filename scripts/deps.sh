@@ -20,7 +20,7 @@ esac
 # (nothing vendored).
 build=(gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev libseccomp-dev
        libcap-dev libsqlite3-dev libpq-dev libnats-dev libcurl4-openssl-dev
-       libssl-dev libinih-dev libwslay-dev)
+       libssl-dev libinih-dev libwslay-dev libzip-dev)
 # Languages moat runs (languages.ini); all from Debian.
 langs=(g++ python3 nodejs openjdk-17-jdk-headless golang-go rustc bash ruby
        php-cli perl lua5.4)

@@ -50,6 +50,10 @@ void api_server_stop(struct api_server *srv);
  */
 struct job;
 int api_callback_render_native(void *cls, const struct job *j, char **body, size_t *len);
+/* The same for shape judge0 (sent with PUT): the Judge0 submission with its
+ * default fields (token, stdout, stderr, compile_output, message, status,
+ * time, memory), text always in base64 as Judge0 sends it. */
+int api_callback_render_judge0(void *cls, const struct job *j, char **body, size_t *len);
 
 /*
  * The NATS API of an API node (docs/nats.md): the request subjects

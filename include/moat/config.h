@@ -67,6 +67,10 @@ struct moat_config {
     uint64_t max_code_kb;
     uint64_t max_stdin_kb;
     uint64_t max_tests; /* test cases of one job */
+    /* Judge0's additional_files (a zip): bytes unpacked, and entries */
+    uint64_t additional_files_max_kb;
+    uint64_t additional_files_max_entries;
+    uint64_t max_batch; /* submissions of one Judge0 batch, tokens of one batch read */
     uint64_t compile_cache_mb;
     bool no_exec;
     uint64_t http_threads; /* 0 = number of CPUs */

@@ -242,6 +242,9 @@ enum {
     EXEC_GET_OUTPUT = 1 << 1, /* stdout and stderr of both steps */
 };
 
+/* A page of job ids, newest first (the store's store_list). */
+int exec_list(struct exec *ex, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
+              size_t *n, uint64_t *total, struct moat_err *err);
 /* Reads (the store's): store_get and store_get_output. */
 int exec_get(struct exec *ex, const char *id, unsigned what, struct job *out, struct moat_err *err);
 int exec_get_output(struct exec *ex, const char *id, char **data, size_t *len,

@@ -24,6 +24,9 @@ struct moat_err;
 struct lang_registry;
 
 #define LANG_MAX_ALIASES 8
+/* Judge0 CE language ids of one language, and the largest id */
+#define LANG_MAX_JUDGE0_IDS 8
+#define LANG_JUDGE0_ID_MAX 999
 #define LANG_MAX_ENV 16
 #define LANG_MAX_ARGV 64
 #define LANG_MAX_LANGS 64          /* sections in one languages.ini */
@@ -44,6 +47,11 @@ struct lang {
     size_t naliases;
     char extensions[LANG_MAX_ALIASES][16]; /* ".py" */
     size_t nextensions;
+    /* The Judge0 CE language ids that name this language, whatever version
+     * Judge0 pinned (C: 48, 49, 50): a Judge0 client's language_id. Unique
+     * across the registry. */
+    unsigned judge0_ids[LANG_MAX_JUDGE0_IDS];
+    size_t njudge0_ids;
     char source[64];       /* entry file name, may use {class}: "{class}.java" */
     char class_rule[32];   /* "java": class name from `public class X` */
     char compile[1024];    /* argv template, "" when interpreted */
@@ -116,6 +124,8 @@ size_t lang_count(const struct lang_registry *reg);
 const struct lang *lang_at(const struct lang_registry *reg, size_t i);
 /* By name or alias, case-insensitive; NULL when unknown. */
 const struct lang *lang_find(const struct lang_registry *reg, const char *name);
+/* By one of its Judge0 CE ids; NULL when no language has it. */
+const struct lang *lang_find_judge0(const struct lang_registry *reg, unsigned id);
 /* By the file name's extension (".cpp" -> C++), case-insensitive, the
  * longest matching extension winning; NULL when unknown. */
 const struct lang *lang_for_file(const struct lang_registry *reg, const char *filename);

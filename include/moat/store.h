@@ -163,6 +163,20 @@ struct store_pending {
 int store_list_pending(struct store *st, struct store_pending **out, size_t *n,
                        struct moat_err *err);
 
+/* The most ids one store_list page holds. */
+#define STORE_LIST_MAX 100
+
+/*
+ * A page of the jobs, newest first (by id: UUIDv7 ids sort by creation):
+ * at most limit ids (1..STORE_LIST_MAX) after skipping offset, into ids
+ * (limit entries, the caller's), their count in *n, and the number of
+ * stored jobs in *total (a count over the table: an administrator's read,
+ * not a hot path). Jobs whose insert has not committed are not listed.
+ * -EINVAL for a limit out of range, -EIO/-ENOMEM with err set.
+ */
+int store_list(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
+               size_t *n, uint64_t *total, struct moat_err *err);
+
 /* ---- webhook deliveries (notify) ----
  *
  * A job inserted with a callback URL has its delivery pending. Each

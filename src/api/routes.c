@@ -3,6 +3,7 @@
  * and the service routes (health, readiness, metrics, languages, the
  * OpenAPI document).
  */
+#include "judge0-internal.h"
 #include "server-internal.h"
 
 #include "moat/exec.h"
@@ -360,6 +361,23 @@ static const struct api_route routes[] = {
      API_SHAPE_PISTON},
     {"DELETE", "/api/v2/packages", "/api/v2/packages", api_piston_packages, NULL, true,
      API_SHAPE_PISTON},
+    /* Judge0 CE (judge0-routes.c); {t} and {n} are checked by the handlers,
+     * which answer in Judge0's shape */
+    {"POST", "/submissions", "/submissions", j0_submit, j0_submit_resume, true, NATIVE},
+    {"GET", "/submissions", "/submissions", j0_list, NULL, false, NATIVE},
+    {"POST", "/submissions/batch", "/submissions/batch", j0_batch_submit, j0_batch_resume, true,
+     NATIVE},
+    {"GET", "/submissions/batch", "/submissions/batch", j0_batch_get, NULL, false, NATIVE},
+    {"GET", "/submissions/{t}", "/submissions/{t}", j0_get, j0_get_resume, false, NATIVE},
+    {"DELETE", "/submissions/{t}", "/submissions/{t}", j0_delete, NULL, false, NATIVE},
+    {"GET", "/languages", "/languages", j0_languages, NULL, false, NATIVE},
+    {"GET", "/languages/all", "/languages/all", j0_languages_all, NULL, false, NATIVE},
+    {"GET", "/languages/{n}", "/languages/{n}", j0_language, NULL, false, NATIVE},
+    {"GET", "/statuses", "/statuses", j0_statuses, NULL, false, NATIVE},
+    {"GET", "/about", "/about", j0_about, NULL, false, NATIVE},
+    {"GET", "/config_info", "/config_info", j0_config_info, NULL, false, NATIVE},
+    {"GET", "/system_info", "/system_info", j0_system_info, NULL, false, NATIVE},
+    {"GET", "/workers", "/workers", j0_workers, NULL, false, NATIVE},
 };
 
 size_t api_route_count(void)
@@ -372,12 +390,13 @@ size_t api_route_index(const struct api_route *r)
     return (size_t)(r - routes);
 }
 
-/* Matches url against pattern; the {id} segment is copied into id (empty
- * or over-long segments do not match). */
+/* Matches url against pattern; the {id} (or {t}, {n}: any placeholder)
+ * segment is copied into id (empty or over-long segments do not match). */
 static bool match(const char *pattern, const char *url, char *id, size_t idsz)
 {
     while (*pattern && *url) {
-        if (strncmp(pattern, "{id}", 4) == 0) {
+        const char *close = *pattern == '{' ? strchr(pattern, '}') : NULL;
+        if (close) {
             const char *end = strchr(url, '/');
             size_t n = end ? (size_t)(end - url) : strlen(url);
             if (n == 0 || n >= idsz)
@@ -385,7 +404,7 @@ static bool match(const char *pattern, const char *url, char *id, size_t idsz)
             memcpy(id, url, n);
             id[n] = '\0';
             url += n;
-            pattern += 4;
+            pattern = close + 1;
             continue;
         }
         if (*pattern != *url)
@@ -416,16 +435,19 @@ void api_route(struct api_server *srv, struct api_req *rq, const char *method, c
         }
         rq->route = r;
         rq->route_label = r->label;
-        if (strchr(r->pattern, '{') && !moat_uuid_valid(id)) {
+        if (strstr(r->pattern, "{id}") && !moat_uuid_valid(id)) {
             api_reply_fail(rq, 404, "not_found", NULL, "no job %.40s", id);
             return;
         }
-        moat_strlcpy(rq->id, id, sizeof(rq->id));
+        /* a segment longer than an id is no id (never cut into one) */
+        if (strlen(id) < sizeof(rq->id))
+            moat_strlcpy(rq->id, id, sizeof(rq->id));
         return;
     }
     if (allow[0]) {
         /* a static string for the header: the sets that exist */
-        static const char *const sets[] = {"GET", "POST", "GET, DELETE", "DELETE, GET"};
+        static const char *const sets[] = {"GET",         "POST",      "GET, DELETE",
+                                           "DELETE, GET", "POST, GET", "POST, GET, DELETE"};
         for (size_t i = 0; i < MOAT_ARRAY_SIZE(sets); i++)
             if (strcmp(sets[i], allow) == 0)
                 rq->allow = sets[i];

@@ -92,6 +92,10 @@ struct api_req {
     _Atomic int resume_reason; /* enum api_resume_reason */
     json_t *waited;            /* the final job, rendered by the notice */
 
+    /* What a route keeps between its calls (a batch in flight), freed
+     * with the request by route_state_free. */
+    void *route_state;
+    void (*route_state_free)(void *state);
     struct api_req_auth auth; /* the caller (auth.h) */
 };
 

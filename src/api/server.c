@@ -21,6 +21,8 @@ static void req_free(struct api_req *rq)
         return;
     if (rq->have_sub)
         job_release(&rq->sub.job);
+    if (rq->route_state_free)
+        rq->route_state_free(rq->route_state);
     buf_release(&rq->body);
     json_decref(rq->waited);
     free(rq->resp);

@@ -175,6 +175,8 @@ static int start_notify(struct serve *s)
     }
     notify_set_renderer(s->notify, JOB_CALLBACK_NATIVE, "POST", api_callback_render_native,
                         &s->cfg);
+    notify_set_renderer(s->notify, JOB_CALLBACK_JUDGE0, "PUT", api_callback_render_judge0,
+                        &s->cfg);
     if (notify_start(s->notify, &err) < 0) {
         (void)fprintf(stderr, "moat %s: webhooks: %s\n", s->cmd, err.msg);
         return 1;

@@ -241,6 +241,18 @@ const struct config_setting config_settings[] = {
     {KEY(server, max_tests), .env = "MOAT_MAX_TESTS", .flag = "max-tests", U64(max_tests),
      .min = 1, .max = 1024, .def = 64, .scope = SERVE,
      .description = "most test cases of one job (compiled once, each run in a box of its own)"},
+    {KEY(server, additional_files_max_kb), .env = "MOAT_ADDITIONAL_FILES_MAX",
+     .flag = "additional-files-max", U64(additional_files_max_kb), .min = 0, .max = 1048576,
+     .def = 10240, .scope = SERVE,
+     .description = "Judge0 additional_files: most bytes the zip may unpack to (declared and "
+                    "read), KB; 0 refuses additional_files"},
+    {KEY(server, additional_files_max_entries), .env = "MOAT_ADDITIONAL_FILES_MAX_ENTRIES",
+     .flag = "additional-files-max-entries", U64(additional_files_max_entries), .min = 0, .max = 255, .def = 64, .scope = SERVE,
+     .description = "Judge0 additional_files: most entries of the zip"},
+    {KEY(server, max_batch), .env = "MOAT_MAX_BATCH", .flag = "max-batch", U64(max_batch),
+     .min = 1, .max = 1000, .def = 20, .scope = SERVE,
+     .description = "submissions of one Judge0 batch (POST /submissions/batch) and tokens of "
+                    "one batch read"},
     {KEY(server, compile_cache_mb), .env = "MOAT_COMPILE_CACHE_SIZE", .flag = "compile-cache-size",
      U64(compile_cache_mb), .min = 1, .max = 1048576, .def = 256, .scope = SERVE,
      .description = "compiled programs kept for reuse, MB"},

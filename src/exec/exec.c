@@ -273,6 +273,12 @@ int exec_get(struct exec *ex, const char *id, unsigned what, struct job *out, st
     return r;
 }
 
+int exec_list(struct exec *ex, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
+              size_t *n, uint64_t *total, struct moat_err *err)
+{
+    return store_list(ex->deps.store, offset, limit, ids, n, total, err);
+}
+
 int exec_get_output(struct exec *ex, const char *id, char **data, size_t *len, struct moat_err *err)
 {
     return store_get_output(ex->deps.store, id, data, len, err);

@@ -30,7 +30,16 @@ struct lang_registry {
     size_t n, cap;
 };
 
-enum key_kind { K_TEXT, K_TEMPLATE, K_CLASS_RULE, K_ALIASES, K_EXTENSIONS, K_ENV, K_U64 };
+enum key_kind {
+    K_TEXT,
+    K_TEMPLATE,
+    K_CLASS_RULE,
+    K_ALIASES,
+    K_EXTENSIONS,
+    K_ENV,
+    K_U64,
+    K_JUDGE0_IDS,
+};
 
 struct key_def {
     const char *name;
@@ -57,6 +66,7 @@ static const struct key_def keys[] = {
     {"prepare", K_TEMPLATE, FIELD(prepare), 0},
     {"prepare_output", K_TEXT, FIELD(prepare_output), 0},
     {"env", K_ENV, FIELD(env), 0},
+    {"judge0_ids", K_JUDGE0_IDS, FIELD(judge0_ids), LANG_JUDGE0_ID_MAX},
     LIMIT("compile_time_ms", time_ms, 600000),
     LIMIT("compile_wall_time_ms", wall_time_ms, 3600000),
     LIMIT("compile_memory_mb", memory_mb, 65536),
@@ -289,6 +299,38 @@ static int set_env(struct parse *p, const char *value)
     return 1;
 }
 
+/* "48, 49, 50": each a number 1..LANG_JUDGE0_ID_MAX, none twice in the
+ * section (clashes with earlier sections are checked at its end). */
+static int set_judge0_ids(struct parse *p, const struct key_def *k, const char *value)
+{
+    struct lang *l = p->cur;
+    const char *s = value;
+    for (;;) {
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        const char *item = s;
+        n = trim(&item, n);
+        char num[16];
+        uint64_t v = 0;
+        if (n == 0 || n >= sizeof(num))
+            return fail(p, p->lineno, "bad item in '%s'", k->name);
+        memcpy(num, item, n);
+        num[n] = '\0';
+        if (parse_u64(num, 1, k->max, &v) < 0)
+            return fail(p, p->lineno, "'%s' items must be numbers from 1 to %" PRIu64, k->name,
+                        k->max);
+        for (size_t i = 0; i < l->njudge0_ids; i++)
+            if (l->judge0_ids[i] == v)
+                return fail(p, p->lineno, "judge0 id %" PRIu64 " listed twice", v);
+        if (l->njudge0_ids >= LANG_MAX_JUDGE0_IDS)
+            return fail(p, p->lineno, "more than %d items in '%s'", LANG_MAX_JUDGE0_IDS, k->name);
+        l->judge0_ids[l->njudge0_ids++] = (unsigned)v;
+        if (!comma)
+            return 1;
+        s = comma + 1;
+    }
+}
+
 static int set_value(struct parse *p, const struct key_def *k, const char *value)
 {
     char *field = (char *)p->cur + k->off;
@@ -302,6 +344,8 @@ static int set_value(struct parse *p, const struct key_def *k, const char *value
         return set_list(p, k, value);
     case K_ENV:
         return set_env(p, value);
+    case K_JUDGE0_IDS:
+        return set_judge0_ids(p, k, value);
     case K_U64: {
         uint64_t v = 0;
         if (parse_u64(value, 0, k->max, &v) < 0)
@@ -482,6 +526,12 @@ static int finish_section(struct parse *p)
             return fail(p, line_of(p, "aliases"), "alias '%s' is also a name or alias of [%s]",
                         l->aliases[i], o);
     }
+    for (size_t i = 0; i < l->njudge0_ids; i++) {
+        const struct lang *o = lang_find_judge0(p->reg, l->judge0_ids[i]);
+        if (o && o != l)
+            return fail(p, line_of(p, "judge0_ids"), "judge0 id %u is also one of [%s]",
+                        l->judge0_ids[i], o->name);
+    }
     for (size_t i = 0; i < l->nextensions; i++) {
         const char *o = name_clash(p->reg, l->extensions[i], true);
         if (o)
@@ -640,6 +690,15 @@ const struct lang *lang_find(const struct lang_registry *reg, const char *name)
             if (strcasecmp(l->aliases[j], name) == 0)
                 return l;
     }
+    return NULL;
+}
+
+const struct lang *lang_find_judge0(const struct lang_registry *reg, unsigned id)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        for (size_t j = 0; j < reg->langs[i].njudge0_ids; j++)
+            if (reg->langs[i].judge0_ids[j] == id)
+                return &reg->langs[i];
     return NULL;
 }
 

@@ -274,6 +274,8 @@ void pg_readers_close(struct pg_store *s);
 int pg_get(struct store *st, const char *id, unsigned what, struct job *out, struct moat_err *err);
 int pg_get_output(struct store *st, const char *id, char **data, size_t *len, struct moat_err *err);
 int pg_list_pending(struct store *st, struct store_pending **out, size_t *n, struct moat_err *err);
+int pg_list(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
+            size_t *n, uint64_t *total, struct moat_err *err);
 int pg_callback_due(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1], size_t max,
                     size_t *n, struct moat_err *err);
 int pg_callback_claim(struct store *st, const char *id, int64_t now_ms, uint64_t lease_ms,

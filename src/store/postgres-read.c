@@ -104,6 +104,11 @@ static const char pending_sql[] =
     "SELECT id::text, priority, status, attempts, created_ms, started_ms FROM " PG_SCHEMA
     ".jobs WHERE status IN ('queued', 'running') ORDER BY created_ms, id";
 
+/* a page of ids, newest first, and the count, in one snapshot */
+static const char list_sql[] = "SELECT id::text, (SELECT count(*) FROM " PG_SCHEMA
+                               ".jobs) FROM " PG_SCHEMA ".jobs ORDER BY id DESC LIMIT $1 OFFSET $2";
+static const char count_sql[] = "SELECT count(*) FROM " PG_SCHEMA ".jobs";
+
 /* ---- the pool ---- */
 
 static void reader_drop(struct pg_store *s, struct pg_reader *r)
@@ -509,6 +514,37 @@ int pg_list_pending(struct store *st, struct store_pending **out, size_t *n, str
     }
     *out = v;
     *n = rows;
+    return 0;
+}
+
+int pg_list(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
+            size_t *n, uint64_t *total, struct moat_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    char lim[24], off[24];
+    (void)snprintf(lim, sizeof(lim), "%zu", limit);
+    (void)snprintf(off, sizeof(off), "%llu", (unsigned long long)offset);
+    const char *values[] = {lim, off};
+    PGresult *res = NULL;
+    int e = read_query(s, list_sql, 2, values, s->to.io_ms, &res, err);
+    if (e < 0)
+        return e;
+    size_t rows = (size_t)PQntuples(res);
+    if (rows == 0) { /* past the end: the count alone */
+        PQclear(res);
+        e = read_query(s, count_sql, 0, NULL, s->to.io_ms, &res, err);
+        if (e < 0)
+            return e;
+        *total = PQntuples(res) ? (uint64_t)pg_int(res, 0, 0) : 0;
+        PQclear(res);
+        *n = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < rows && i < limit; i++)
+        pg_text(res, (int)i, 0, ids[i], MOAT_UUID_LEN + 1);
+    *total = (uint64_t)pg_int(res, 0, 1);
+    *n = rows < limit ? rows : limit;
+    PQclear(res);
     return 0;
 }
 

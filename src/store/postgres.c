@@ -451,6 +451,7 @@ static const struct store_ops pg_ops = {
     .requeue = pg_requeue,
     .cancel = pg_cancel,
     .list_pending = pg_list_pending,
+    .list = pg_list,
     .ready = pg_ready,
     .callback_due = pg_callback_due,
     .callback_claim = pg_callback_claim,

@@ -41,6 +41,8 @@ enum sq_rstmt {
     SQR_GET_JOB,
     SQR_GET_BLOB,
     SQR_PENDING,
+    SQR_LIST,
+    SQR_COUNT,
     SQR_CB_DUE,
     SQR_MAX_,
 };
@@ -168,6 +170,8 @@ void sq_readers_close(struct sq_store *s);
 int sq_get(struct store *st, const char *id, unsigned what, struct job *out, struct moat_err *err);
 int sq_get_output(struct store *st, const char *id, char **data, size_t *len, struct moat_err *err);
 int sq_list_pending(struct store *st, struct store_pending **out, size_t *n, struct moat_err *err);
+int sq_list(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
+            size_t *n, uint64_t *total, struct moat_err *err);
 bool sq_ready(struct store *st);
 
 /* The blobs of one job, under "jobs/{id}/{name}" (code.bin and output.log

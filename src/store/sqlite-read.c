@@ -26,6 +26,8 @@ static const char *const rsql[SQR_MAX_] = {
     [SQR_GET_BLOB] = "SELECT data FROM blobs WHERE key = ?1",
     [SQR_PENDING] = "SELECT id, priority, status, attempts, created_ms, started_ms FROM jobs"
                     " WHERE status IN ('queued', 'running') ORDER BY created_ms, id",
+    [SQR_LIST] = "SELECT id FROM jobs ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+    [SQR_COUNT] = "SELECT count(*) FROM jobs",
     [SQR_CB_DUE] = "SELECT id FROM jobs WHERE cb_status = 'pending' AND cb_next_ms <= ?1"
                    " AND cb_lease_ms <= ?1 AND status IN ('completed', 'failed', 'cancelled')"
                    " ORDER BY cb_next_ms, id LIMIT ?2",
@@ -500,6 +502,40 @@ int sq_list_pending(struct store *st, struct store_pending **out, size_t *n, str
     *out = v;
     *n = len;
     return 0;
+}
+
+int sq_list(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
+            size_t *n, uint64_t *total, struct moat_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_reader *r = NULL;
+    int e = reader_take(s, &r, err);
+    if (e < 0)
+        return e;
+    /* one read transaction: the page and the count agree */
+    int rc = sqlite3_step(r->st[SQR_BEGIN]);
+    (void)sqlite3_reset(r->st[SQR_BEGIN]);
+    sqlite3_stmt *q = r->st[SQR_LIST];
+    (void)sqlite3_bind_int64(q, 1, (sqlite3_int64)limit);
+    (void)sqlite3_bind_int64(q, 2, (sqlite3_int64)offset);
+    size_t k = 0;
+    if (rc == SQLITE_DONE) /* began */
+        while (k < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
+            col_text(q, 0, ids[k++], MOAT_UUID_LEN + 1);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        rc = sqlite3_step(r->st[SQR_COUNT]);
+        if (rc == SQLITE_ROW)
+            *total = col_u64(r->st[SQR_COUNT], 0);
+    }
+    e = rc == SQLITE_ROW ? 0 : read_failed(r, rc, err);
+    (void)sqlite3_reset(q);
+    (void)sqlite3_reset(r->st[SQR_COUNT]);
+    (void)sqlite3_step(r->st[SQR_COMMIT]);
+    (void)sqlite3_reset(r->st[SQR_COMMIT]);
+    reader_give(s, r);
+    if (e == 0)
+        *n = k;
+    return e;
 }
 
 bool sq_ready(struct store *st)

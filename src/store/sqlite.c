@@ -158,6 +158,7 @@ static const struct store_ops sq_ops = {
     .requeue = sq_requeue,
     .cancel = sq_cancel,
     .list_pending = sq_list_pending,
+    .list = sq_list,
     .ready = sq_ready,
     .callback_due = sq_callback_due,
     .callback_claim = sq_callback_claim,

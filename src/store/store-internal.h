@@ -46,6 +46,8 @@ struct store_ops {
                   struct moat_err *err);
     int (*list_pending)(struct store *st, struct store_pending **out, size_t *n,
                         struct moat_err *err);
+    int (*list)(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
+                size_t *n, uint64_t *total, struct moat_err *err);
     bool (*ready)(struct store *st);
     int (*callback_due)(struct store *st, int64_t now_ms, char (*ids)[MOAT_UUID_LEN + 1],
                         size_t max, size_t *n, struct moat_err *err);

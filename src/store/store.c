@@ -416,6 +416,16 @@ int store_cancel(struct store *st, const char *id, int64_t now_ms, enum job_stat
     return st->ops->cancel(st, nid, now_ms, was, err);
 }
 
+int store_list(struct store *st, uint64_t offset, size_t limit, char (*ids)[MOAT_UUID_LEN + 1],
+               size_t *n, uint64_t *total, struct moat_err *err)
+{
+    *n = 0;
+    *total = 0;
+    if (limit == 0 || limit > STORE_LIST_MAX || offset > INT64_MAX)
+        return moat_err_set(err, -EINVAL, "a page holds 1 to %d jobs", STORE_LIST_MAX);
+    return st->ops->list(st, offset, limit, ids, n, total, err);
+}
+
 int store_list_pending(struct store *st, struct store_pending **out, size_t *n,
                        struct moat_err *err)
 {

@@ -363,6 +363,54 @@ static void test_limits_parsed(void **state)
     lang_registry_free(reg);
 }
 
+/* judge0_ids: the repository's ids, lookups, and every refusal. */
+static void test_judge0_ids(void **state)
+{
+    (void)state;
+    struct lang_registry *reg = load_repo();
+    static const struct {
+        unsigned id;
+        const char *name;
+    } want[] = {{46, "bash"}, {48, "c"},     {49, "c"},          {50, "c"},    {52, "cpp"},
+                {53, "cpp"},  {54, "cpp"},   {60, "go"},         {62, "java"}, {63, "javascript"},
+                {64, "lua"},  {68, "php"},   {71, "python"},     {72, "ruby"}, {73, "rust"},
+                {85, "perl"}};
+    for (size_t i = 0; i < MOAT_ARRAY_SIZE(want); i++) {
+        const struct lang *l = lang_find_judge0(reg, want[i].id);
+        assert_non_null(l);
+        assert_string_equal(l->name, want[i].name);
+    }
+    assert_null(lang_find_judge0(reg, 70)); /* Python 2: moat has none */
+    assert_null(lang_find_judge0(reg, 0));
+    assert_null(lang_find_judge0(reg, 89));
+    lang_registry_free(reg);
+
+    reg = parse_ok("[x]\nsource = m\nrun = /bin/x\njudge0_ids = 7 , 999,1\n");
+    const struct lang *l = lang_at(reg, 0);
+    assert_int_equal(l->njudge0_ids, 3);
+    assert_int_equal(l->judge0_ids[0], 7);
+    assert_int_equal(l->judge0_ids[1], 999);
+    assert_int_equal(l->judge0_ids[2], 1);
+    assert_ptr_equal(lang_find_judge0(reg, 999), l);
+    lang_registry_free(reg);
+
+    expect_error("[x]\nsource = m\nrun = /bin/x\njudge0_ids = 0\n", -EINVAL,
+                 "line 4: 'judge0_ids' items must be numbers from 1 to 999");
+    expect_error("[x]\nsource = m\nrun = /bin/x\njudge0_ids = 1000\n", -EINVAL,
+                 "items must be numbers");
+    expect_error("[x]\nsource = m\nrun = /bin/x\njudge0_ids = 4a\n", -EINVAL,
+                 "items must be numbers");
+    expect_error("[x]\nsource = m\nrun = /bin/x\njudge0_ids = 4,,5\n", -EINVAL,
+                 "bad item in 'judge0_ids'");
+    expect_error("[x]\nsource = m\nrun = /bin/x\njudge0_ids = 4, 4\n", -EINVAL,
+                 "judge0 id 4 listed twice");
+    expect_error("[x]\nsource = m\nrun = /bin/x\njudge0_ids = 1,2,3,4,5,6,7,8,9\n", -EINVAL,
+                 "more than 8 items in 'judge0_ids'");
+    expect_error("[x]\nsource = m\nrun = /bin/x\njudge0_ids = 4\n"
+                 "[y]\nsource = m\nrun = /bin/y\njudge0_ids = 5, 4\n",
+                 -EINVAL, "line 8: judge0 id 4 is also one of [x]");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_overlong_values),
         cmocka_unit_test(test_nul_and_size),
         cmocka_unit_test(test_limits_parsed),
+        cmocka_unit_test(test_judge0_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

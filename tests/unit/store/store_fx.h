@@ -184,6 +184,45 @@ static inline void full_job(struct job *j, uint64_t max_file_kb)
 }
 
 
+/* store_list: pages of ids newest first (ids sort by creation), the total,
+ * a page past the end, and the limits of a page. */
+static inline void store_fx_list_newest_first(struct store *st)
+{
+    struct moat_err err = {0};
+    char ids[STORE_LIST_MAX][MOAT_UUID_LEN + 1];
+    size_t n = 99;
+    uint64_t total = 99;
+    assert_int_equal(store_list(st, 0, 10, ids, &n, &total, &err), 0); /* empty */
+    assert_int_equal(n, 0);
+    assert_int_equal(total, 0);
+    struct job j[5];
+    for (size_t i = 0; i < 5; i++) {
+        simple_job(&j[i], (int64_t)i + 1);
+        /* inserted out of order: the id orders them, not the insert */
+        (void)snprintf(j[i].id, sizeof(j[i].id), "0193e3c2-7b1a-7c3e-9f00-00000000000%zu",
+                       (i * 3) % 5);
+        assert_int_equal(store_insert(st, &j[i], &err), 0);
+    }
+    assert_int_equal(store_list(st, 0, 2, ids, &n, &total, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(total, 5);
+    assert_string_equal(ids[0], "0193e3c2-7b1a-7c3e-9f00-000000000004");
+    assert_string_equal(ids[1], "0193e3c2-7b1a-7c3e-9f00-000000000003");
+    assert_int_equal(store_list(st, 4, 2, ids, &n, &total, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], "0193e3c2-7b1a-7c3e-9f00-000000000000");
+    assert_int_equal(store_list(st, 5, 2, ids, &n, &total, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(total, 5);
+    assert_int_equal(store_list(st, 0, STORE_LIST_MAX, ids, &n, &total, &err), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(store_list(st, 0, 0, ids, &n, &total, &err), -EINVAL);
+    assert_int_equal(store_list(st, 0, STORE_LIST_MAX + 1, ids, &n, &total, &err), -EINVAL);
+    assert_int_equal(store_list(st, (uint64_t)INT64_MAX + 1, 1, ids, &n, &total, &err), -EINVAL);
+    for (size_t i = 0; i < 5; i++)
+        job_release(&j[i]);
+}
+
 /* A judged job: its expected output (bytes, a NUL inside) and comparison
  * come back as they went in, with the code (STORE_GET_CODE: what a worker
  * reads) and without the bytes otherwise (the view says how it is judged);

@@ -73,6 +73,12 @@ static void test_judged_round_trip(void **state)
     store_fx_judged_round_trip(f->st);
 }
 
+static void test_list_newest_first(void **state)
+{
+    struct fixture *f = *state;
+    store_fx_list_newest_first(f->st);
+}
+
 static void test_round_trip_every_field(void **state)
 {
     struct fixture *f = *state;
@@ -1025,6 +1031,7 @@ int main(void)
         T(test_idempotency_claim_race),
         T(test_round_trip_every_field),
         T(test_judged_round_trip),
+        T(test_list_newest_first),
         T(test_tests_round_trip),
         T(test_callback_cycle),
         T(test_single_file_and_defaults),
