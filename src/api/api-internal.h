@@ -148,3 +148,8 @@ size_t api_accepted_text(enum api_shape shape, const char *id, char *out, size_t
 
 /* RFC 3339 UTC with milliseconds ("2026-11-21T22:00:00.000Z") of Unix ms. */
 void api_format_time(int64_t ms, char out[32]);
+
+/* The job's args from a JSON array of strings its decoder has checked:
+ * job->args and job->nargs (the copies made so far on failure, for
+ * job_release). 0 or -ENOMEM. */
+int api_job_args(struct job *job, const json_t *arr);

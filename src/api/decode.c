@@ -305,25 +305,30 @@ static int check_strings(struct dec *d, const char *field, const json_t *v, size
     return 0;
 }
 
+int api_job_args(struct job *job, const json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    if (n == 0)
+        return 0;
+    job->args = calloc(n, sizeof(*job->args));
+    if (!job->args)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *x = json_array_get(arr, i);
+        job->args[i] = moat_memdup0(json_string_value(x), json_string_length(x));
+        if (!job->args[i])
+            return -ENOMEM;
+        job->nargs = i + 1;
+    }
+    return 0;
+}
+
 static int take_args(struct dec *d, const json_t *v)
 {
     int r = check_strings(d, "args", v, ARGS_MAX, 0);
     if (r < 0)
         return r;
-    size_t n = json_array_size(v);
-    if (n == 0)
-        return 0;
-    d->job.args = calloc(n, sizeof(*d->job.args));
-    if (!d->job.args)
-        return no_memory(d);
-    for (size_t i = 0; i < n; i++) {
-        const json_t *x = json_array_get(v, i);
-        d->job.args[i] = moat_memdup0(json_string_value(x), json_string_length(x));
-        if (!d->job.args[i])
-            return no_memory(d);
-        d->job.nargs = i + 1;
-    }
-    return 0;
+    return api_job_args(&d->job, v) < 0 ? no_memory(d) : 0;
 }
 
 /* ---- numbers and flags ---- */

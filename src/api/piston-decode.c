@@ -329,19 +329,7 @@ static int take_args(struct pdec *d, const json_t *v)
             return FAIL(d, 400, "out_of_range", "args", "args[%zu] is longer than %d bytes", i,
                         ARG_MAX_BYTES);
     }
-    if (n == 0)
-        return 0;
-    d->job.args = calloc(n, sizeof(*d->job.args));
-    if (!d->job.args)
-        return no_memory(d);
-    for (size_t i = 0; i < n; i++) {
-        const json_t *x = json_array_get(v, i);
-        d->job.args[i] = moat_memdup0(json_string_value(x), json_string_length(x));
-        if (!d->job.args[i])
-            return no_memory(d);
-        d->job.nargs = i + 1;
-    }
-    return 0;
+    return api_job_args(&d->job, v) < 0 ? no_memory(d) : 0;
 }
 
 /* ---- limits ---- */
