@@ -173,6 +173,35 @@ def remove_tree(group):
                 time.sleep(0.02)
 
 
+def sweep_dead_runs(prefixes=("moat-e2e-srv-", "moat-e2e-own-")):
+    """Remove the cgroups of test runs whose process is gone: a run killed
+    at once (SIGKILL, a reboot of the test machine's session) cannot clean
+    up, and a new run never reuses its names (they carry the dead run's
+    pid). Only groups with no process left anywhere in them go; returns
+    what was removed."""
+    gone = []
+    roots = [CG_FS] + [os.path.join(CG_FS, h) for h in sorted(os.listdir(CG_FS))
+                       if os.path.isdir(os.path.join(CG_FS, h))]
+    for root in roots:
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for name in names:
+            prefix = next((p for p in prefixes if name.startswith(p)), None)
+            if not prefix:
+                continue
+            pid = name[len(prefix):].split("-")[0]
+            path = os.path.join(root, name)
+            if not pid.isdigit() or live(int(pid)) or not os.path.isdir(path) \
+                    or procs_in_tree(path):
+                continue
+            remove_tree(path)
+            if not os.path.exists(path):
+                gone.append(path)
+    return gone
+
+
 def sweep(cg, first, count):
     """Kill the processes of the uids [first, first + count), remove the box
     groups and the parent groups of cg; return the parent groups that stay."""

@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 
-from e2e_util import Failure
+from e2e_util import Failure, sweep_dead_runs
 from serve_util import Server
 
 
@@ -114,6 +114,9 @@ class Groups:
         names_all = [g for g in self.groups if not a.cluster or g in self.in_cluster]
         run_one = self.run_group_on_cluster if a.cluster else self.run_group
         self.moat = os.path.abspath(a.moat) if os.path.exists(a.moat) else a.moat
+        if not a.list:
+            for g in sweep_dead_runs():
+                print(f"removed the cgroup of a test run that is gone: {g}")
         if a.list:
             print("\n".join(names_all))
             return 0
