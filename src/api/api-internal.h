@@ -149,6 +149,11 @@ size_t api_accepted_text(enum api_shape shape, const char *id, char *out, size_t
 /* RFC 3339 UTC with milliseconds ("2026-11-21T22:00:00.000Z") of Unix ms. */
 void api_format_time(int64_t ms, char out[32]);
 
+/* Whether the media type of Content-Type ct (its parameters and spaces
+ * left out, case-insensitive) is type; with type NULL, whether ct is
+ * absent or has no type. */
+bool api_media_type_is(const char *ct, const char *type);
+
 /* The job's args from a JSON array of strings its decoder has checked:
  * job->args and job->nargs (the copies made so far on failure, for
  * job_release). 0 or -ENOMEM. */

@@ -750,18 +750,24 @@ static int decode_seed004(struct dec *d, const json_t *obj, bool problem)
     return r;
 }
 
-/* application/json, with or without parameters; absent counts as JSON. */
-static bool is_json_type(const char *ct)
+bool api_media_type_is(const char *ct, const char *type)
 {
     if (!ct)
-        return true;
+        return !type;
     while (*ct == ' ' || *ct == '\t')
         ct++;
     size_t n = strcspn(ct, ";");
     while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
         n--;
-    return n == 0 ||
-           (n == strlen("application/json") && strncasecmp(ct, "application/json", n) == 0);
+    if (!type)
+        return n == 0;
+    return n == strlen(type) && strncasecmp(ct, type, n) == 0;
+}
+
+/* application/json, with or without parameters; absent counts as JSON. */
+static bool is_json_type(const char *ct)
+{
+    return api_media_type_is(ct, NULL) || api_media_type_is(ct, "application/json");
 }
 
 static int decode_json(struct dec *d, enum api_shape shape, const char *content_type,

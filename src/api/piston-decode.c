@@ -424,16 +424,8 @@ static int take_limits(struct pdec *d, const json_t *obj)
  * which piston-client posts), or none: read as JSON. */
 static bool is_json_type(const char *ct)
 {
-    if (!ct)
-        return true;
-    while (*ct == ' ' || *ct == '\t')
-        ct++;
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-        n--;
-    return n == 0 ||
-           (n == strlen("application/json") && strncasecmp(ct, "application/json", n) == 0) ||
-           (n == strlen("text/plain") && strncasecmp(ct, "text/plain", n) == 0);
+    return api_media_type_is(ct, NULL) || api_media_type_is(ct, "application/json") ||
+           api_media_type_is(ct, "text/plain");
 }
 
 /* The checks of Piston's get_job, in its order. */

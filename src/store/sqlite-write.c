@@ -257,21 +257,30 @@ static int w_insert(struct sq_store *s, struct sq_wreq *r)
     return e;
 }
 
+/* Runs an UPDATE ... RETURNING of one attempt number (bound already):
+ * SQLITE_DONE with *changed and r->attempts, or the error code. */
+static int step_attempt(sqlite3_stmt *st, struct sq_wreq *r, bool *changed)
+{
+    *changed = false;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *changed = true;
+        r->attempts = (uint32_t)sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st);
+    }
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    return rc;
+}
+
 static int w_start(struct sq_store *s, struct sq_wreq *r)
 {
     sqlite3_stmt *st = s->wst[SQW_START];
     bind_text(st, 1, r->id);
     (void)sqlite3_bind_int64(st, 2, r->now_ms);
     (void)sqlite3_bind_int(st, 3, r->takeover);
-    bool changed = false;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        changed = true;
-        r->attempts = (uint32_t)sqlite3_column_int64(st, 0);
-        rc = sqlite3_step(st);
-    }
-    (void)sqlite3_reset(st);
-    (void)sqlite3_clear_bindings(st);
+    bool changed;
+    int rc = step_attempt(st, r, &changed);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc);
     return changed ? 0 : not_changed(s, r, r->id, false, 0);
@@ -361,15 +370,8 @@ static int w_cb_claim(struct sq_store *s, struct sq_wreq *r)
     bind_text(st, 1, r->id);
     (void)sqlite3_bind_int64(st, 2, r->now_ms);
     bind_u64(st, 3, r->lease_ms);
-    bool changed = false;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        changed = true;
-        r->attempts = (uint32_t)sqlite3_column_int64(st, 0);
-        rc = sqlite3_step(st);
-    }
-    (void)sqlite3_reset(st);
-    (void)sqlite3_clear_bindings(st);
+    bool changed;
+    int rc = step_attempt(st, r, &changed);
     if (rc != SQLITE_DONE)
         return fail(s, r, rc);
     return changed ? 0 : -EALREADY;
