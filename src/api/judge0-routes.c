@@ -52,7 +52,7 @@ static json_t *read_body(struct api_req *rq)
 {
     const char *ct =
         MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (ct && strncasecmp(ct, "application/json", strlen("application/json")) != 0) {
+    if (!api_media_type_is(ct, NULL) && !api_media_type_is(ct, "application/json")) {
         reply_error(rq, 400, "the body must be JSON (Content-Type: application/json)");
         return NULL;
     }
